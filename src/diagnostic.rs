@@ -1,0 +1,105 @@
+//! Findings as every reporter sees them: a rule id, a severity, a message and
+//! locations. Reporters know nothing else about rules.
+
+use serde::Serialize;
+
+use crate::span::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Note,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.trim() {
+            "note" | "info" => Some(Severity::Note),
+            "warning" | "warn" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Related {
+    pub location: Location,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub location: Location,
+    /// Short text shown under the highlighted span.
+    pub label: Option<String>,
+    pub related: Vec<Related>,
+    pub help: Option<String>,
+    /// Identity of the object the finding is about (`Kind/namespace/name`), if any.
+    pub object: Option<String>,
+    /// Path of the node inside its object (`metadata.annotations.linkerd.io/inject`);
+    /// with `object` it identifies a finding independently of line numbers.
+    pub node_path: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(
+        rule: &'static str,
+        severity: Severity,
+        location: Location,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            rule,
+            severity,
+            message: message.into(),
+            location,
+            label: None,
+            related: Vec::new(),
+            help: None,
+            object: None,
+            node_path: None,
+        }
+    }
+
+    pub fn with_label(&mut self, label: impl Into<String>) -> &mut Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn with_help(&mut self, help: impl Into<String>) -> &mut Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_related(&mut self, location: Location, message: impl Into<String>) -> &mut Self {
+        self.related.push(Related {
+            location,
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn with_object(
+        &mut self,
+        object: impl Into<String>,
+        node_path: impl Into<String>,
+    ) -> &mut Self {
+        self.object = Some(object.into());
+        self.node_path = Some(node_path.into());
+        self
+    }
+}

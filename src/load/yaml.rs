@@ -1,0 +1,623 @@
+//! Span-aware YAML: turns saphyr-parser events into a tree in which every node
+//! knows its byte range and 1-based line/column, and every scalar knows how it
+//! was written (plain or quoted), which the type rules need.
+
+use std::borrow::Cow;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag};
+
+use crate::span::{Pos, Span};
+
+/// Upper bound on the nodes one document may expand to, aliases included.
+/// Real manifests stay far below it; an alias bomb hits it long before memory runs out.
+pub const MAX_EXPANDED_NODES: usize = 1_000_000;
+/// Upper bound on nesting depth, so recursive walks over the tree stay bounded.
+pub const MAX_DEPTH: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Quoted,
+    Block,
+}
+
+/// What a scalar resolves to under the YAML 1.1 rules the Kubernetes API
+/// machinery (go-yaml v2 via sigs.k8s.io/yaml) applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolved {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scalar {
+    pub value: String,
+    pub style: Style,
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    Scalar(Scalar),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub root: Node,
+    /// Keys that appear twice in one mapping: kept last-wins in the tree, reported by the loader.
+    pub duplicate_keys: Vec<Span>,
+}
+
+#[derive(Debug, Clone)]
+pub struct YamlError {
+    pub message: String,
+    pub pos: Pos,
+}
+
+/// Every document of a stream that parsed, and every error met on the way.
+#[derive(Debug, Default)]
+pub struct Stream {
+    pub documents: Vec<Document>,
+    pub errors: Vec<YamlError>,
+}
+
+impl Scalar {
+    pub fn resolve(&self) -> Resolved {
+        if let Some(tag) = &self.tag {
+            return match tag.as_str() {
+                "tag:yaml.org,2002:str" | "!" => Resolved::Str,
+                "tag:yaml.org,2002:null" => Resolved::Null,
+                "tag:yaml.org,2002:bool" => resolve_plain(&self.value),
+                "tag:yaml.org,2002:int" | "tag:yaml.org,2002:float" => resolve_plain(&self.value),
+                _ => Resolved::Str,
+            };
+        }
+        match self.style {
+            Style::Plain => resolve_plain(&self.value),
+            Style::Quoted | Style::Block => Resolved::Str,
+        }
+    }
+}
+
+/// YAML 1.1 plain-scalar resolution as go-yaml v2 does it.
+pub fn resolve_plain(value: &str) -> Resolved {
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Resolved::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Resolved::Bool(false);
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Resolved::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
+        _ => {}
+    }
+    let first = value.as_bytes()[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return Resolved::Str;
+    }
+    let cleaned: String = value.chars().filter(|c| *c != '_').collect();
+    if let Some(int) = parse_int(&cleaned) {
+        return Resolved::Int(int);
+    }
+    if is_float_syntax(&cleaned)
+        && let Ok(f) = cleaned.parse::<f64>()
+    {
+        return Resolved::Float(f);
+    }
+    Resolved::Str
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let magnitude = if let Some(hex) = digits.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if let Some(bin) = digits.strip_prefix("0b") {
+        i64::from_str_radix(bin, 2).ok()?
+    } else if let Some(oct) = digits.strip_prefix("0o") {
+        i64::from_str_radix(oct, 8).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else if digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse::<i64>().ok()?
+    } else {
+        return None;
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+fn is_float_syntax(text: &str) -> bool {
+    let body = text.trim_start_matches(['-', '+']);
+    let mut seen_digit = false;
+    let mut seen_exp = false;
+    let mut previous = ' ';
+    for c in body.chars() {
+        match c {
+            '0'..='9' => seen_digit = true,
+            '.' if !seen_exp => {}
+            'e' | 'E' if seen_digit && !seen_exp => seen_exp = true,
+            '-' | '+' if matches!(previous, 'e' | 'E') => {}
+            _ => return false,
+        }
+        previous = c;
+    }
+    seen_digit && (body.contains('.') || seen_exp)
+}
+
+impl Node {
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.kind {
+            NodeKind::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.kind {
+            NodeKind::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match &self.kind {
+            NodeKind::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The scalar's text when it resolves to a string (quoted, or plain and not a number/bool/null).
+    pub fn as_str(&self) -> Option<&str> {
+        let scalar = self.as_scalar()?;
+        (scalar.resolve() == Resolved::Str).then_some(scalar.value.as_str())
+    }
+
+    /// The scalar's raw text whatever it resolves to (a label value `10` reads as "10").
+    pub fn scalar_text(&self) -> Option<&str> {
+        self.as_scalar().map(|s| s.value.as_str())
+    }
+
+    /// The key node and value node of `key` in a mapping.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        self.as_map()?
+            .iter()
+            .rev()
+            .find(|(k, _)| k.scalar_text() == Some(key))
+            .map(|(k, v)| (k, v))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    pub fn path(&self, keys: &[&str]) -> Option<&Node> {
+        keys.iter().try_fold(self, |node, key| node.get(key))
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar(s) if s.resolve() == Resolved::Null)
+    }
+
+    fn expanded_size(&self) -> usize {
+        match &self.kind {
+            NodeKind::Scalar(_) => 1,
+            NodeKind::Seq(items) => 1 + items.iter().map(Node::expanded_size).sum::<usize>(),
+            NodeKind::Map(entries) => {
+                1 + entries
+                    .iter()
+                    .map(|(k, v)| k.expanded_size() + v.expanded_size())
+                    .sum::<usize>()
+            }
+        }
+    }
+
+    /// JSON as the API server would see it after YAML 1.1 resolution.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.kind {
+            NodeKind::Scalar(s) => match s.resolve() {
+                Resolved::Null => Value::Null,
+                Resolved::Bool(b) => Value::Bool(b),
+                Resolved::Int(i) => Value::from(i),
+                Resolved::Float(f) => serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .unwrap_or_else(|| Value::String(s.value.clone())),
+                Resolved::Str => Value::String(s.value.clone()),
+            },
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(entries) => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in entries {
+                    let key = match &k.kind {
+                        NodeKind::Scalar(s) => s.value.clone(),
+                        _ => continue,
+                    };
+                    map.insert(key, v.to_json());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+/// Converts the parser's character-based markers to byte offsets of the text.
+struct Positions<'a> {
+    text: &'a str,
+    /// Byte offset of each character, only built for non-ASCII text.
+    char_to_byte: Option<Vec<usize>>,
+    base: Pos,
+}
+
+impl<'a> Positions<'a> {
+    fn new(text: &'a str, base: Pos) -> Self {
+        let char_to_byte = (!text.is_ascii()).then(|| {
+            let mut offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+            offsets.push(text.len());
+            offsets
+        });
+        Positions {
+            text,
+            char_to_byte,
+            base,
+        }
+    }
+
+    fn pos(&self, marker: &saphyr_parser::Marker) -> Pos {
+        let byte = match &self.char_to_byte {
+            Some(map) => map.get(marker.index()).copied().unwrap_or(self.text.len()),
+            None => marker.index().min(self.text.len()),
+        };
+        let line = marker.line().max(1);
+        let col = marker.col() + 1;
+        if line == 1 {
+            Pos {
+                byte: self.base.byte + byte,
+                line: self.base.line,
+                col: self.base.col + col - 1,
+            }
+        } else {
+            Pos {
+                byte: self.base.byte + byte,
+                line: self.base.line + line - 1,
+                col,
+            }
+        }
+    }
+
+    fn span(&self, span: &ParserSpan) -> Span {
+        Span {
+            start: self.pos(&span.start),
+            end: self.pos(&span.end),
+        }
+    }
+}
+
+enum Frame {
+    Seq {
+        start: Span,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: Span,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        pending_key: Option<Node>,
+        duplicates: Vec<Span>,
+    },
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: std::collections::HashMap<usize, Node>,
+    expanded: usize,
+    root: Option<Node>,
+    duplicate_keys: Vec<Span>,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Builder {
+            stack: Vec::new(),
+            anchors: std::collections::HashMap::new(),
+            expanded: 0,
+            root: None,
+            duplicate_keys: Vec::new(),
+        }
+    }
+
+    fn charge(&mut self, nodes: usize, at: Pos) -> Result<(), YamlError> {
+        self.expanded = self.expanded.saturating_add(nodes);
+        if self.expanded > MAX_EXPANDED_NODES {
+            return Err(YamlError {
+                message: format!(
+                    "document expands to more than {MAX_EXPANDED_NODES} nodes through aliases (alias bomb?); not analysed"
+                ),
+                pos: at,
+            });
+        }
+        Ok(())
+    }
+
+    fn push_frame(&mut self, frame: Frame, at: Pos) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError {
+                message: format!("nesting deeper than {MAX_DEPTH} levels; not analysed"),
+                pos: at,
+            });
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn add(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                duplicates,
+                ..
+            }) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    let key_text = key.scalar_text();
+                    if let Some(existing) = key_text.and_then(|text| {
+                        entries
+                            .iter()
+                            .position(|(k, _)| k.scalar_text() == Some(text))
+                    }) {
+                        duplicates.push(key.span);
+                        entries.remove(existing);
+                    }
+                    entries.push((key, node));
+                }
+            },
+        }
+    }
+}
+
+fn tag_name(tag: Option<Cow<'_, Tag>>) -> Option<String> {
+    tag.map(|t| {
+        if t.handle == "!" && t.suffix.is_empty() {
+            "!".to_string()
+        } else {
+            format!("{}{}", t.handle, t.suffix)
+        }
+    })
+}
+
+/// Parses every document of `text`. A syntax error ends the document it is in;
+/// parsing resumes at the next `---` line so later documents are still seen.
+pub fn parse_stream(text: &str) -> Stream {
+    let mut stream = Stream::default();
+    let mut offset = 0usize;
+    let mut base = Pos {
+        byte: 0,
+        line: 1,
+        col: 1,
+    };
+    loop {
+        let chunk = &text[offset..];
+        match parse_chunk(chunk, base, &mut stream.documents) {
+            Ok(()) => break,
+            Err(error) => {
+                let error_byte = error.pos.byte;
+                stream.errors.push(error);
+                match next_document_marker(text, error_byte.max(offset)) {
+                    Some((byte, line)) => {
+                        offset = byte;
+                        base = Pos { byte, line, col: 1 };
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+    stream
+}
+
+/// Byte offset and line number of the first `---` line strictly after the line holding `byte`.
+fn next_document_marker(text: &str, byte: usize) -> Option<(usize, usize)> {
+    let mut line_start = text[..byte.min(text.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let mut line_no = text[..line_start].matches('\n').count() + 1;
+    loop {
+        let next_newline = text[line_start..].find('\n')?;
+        line_start += next_newline + 1;
+        line_no += 1;
+        let rest = &text[line_start..];
+        if rest.starts_with("---")
+            && rest[3..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\n' || c == '\r' || c == '\t')
+        {
+            return Some((line_start, line_no));
+        }
+    }
+}
+
+fn scan_error(error: &ScanError, positions: &Positions<'_>) -> YamlError {
+    YamlError {
+        message: error.info().to_string(),
+        pos: positions.pos(error.marker()),
+    }
+}
+
+fn parse_chunk(text: &str, base: Pos, out: &mut Vec<Document>) -> Result<(), YamlError> {
+    let positions = Positions::new(text, base);
+    let mut parser = Parser::new_from_str(text);
+    let mut builder = Builder::new();
+    while let Some(next) = parser.next_event() {
+        let (event, parser_span) = next.map_err(|e| scan_error(&e, &positions))?;
+        let span = positions.span(&parser_span);
+        match event {
+            Event::StreamStart | Event::Nothing => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => builder = Builder::new(),
+            Event::DocumentEnd => {
+                if let Some(root) = builder.root.take() {
+                    out.push(Document {
+                        root,
+                        duplicate_keys: std::mem::take(&mut builder.duplicate_keys),
+                    });
+                }
+            }
+            Event::Alias(id) => {
+                let target = builder.anchors.get(&id).cloned().ok_or_else(|| YamlError {
+                    message: "alias refers to an unknown anchor".to_string(),
+                    pos: span.start,
+                })?;
+                builder.charge(target.expanded_size(), span.start)?;
+                builder.add(target, 0);
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                builder.charge(1, span.start)?;
+                let style = match style {
+                    ScalarStyle::Plain => Style::Plain,
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+                    ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
+                };
+                let node = Node {
+                    kind: NodeKind::Scalar(Scalar {
+                        value: value.into_owned(),
+                        style,
+                        tag: tag_name(tag),
+                    }),
+                    span,
+                };
+                builder.add(node, anchor);
+            }
+            Event::SequenceStart(anchor, _) => {
+                builder.charge(1, span.start)?;
+                builder.push_frame(
+                    Frame::Seq {
+                        start: span,
+                        anchor,
+                        items: Vec::new(),
+                    },
+                    span.start,
+                )?;
+            }
+            Event::MappingStart(anchor, _) => {
+                builder.charge(1, span.start)?;
+                builder.push_frame(
+                    Frame::Map {
+                        start: span,
+                        anchor,
+                        entries: Vec::new(),
+                        pending_key: None,
+                        duplicates: Vec::new(),
+                    },
+                    span.start,
+                )?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match builder.stack.pop() {
+                    Some(Frame::Seq {
+                        start,
+                        anchor,
+                        items,
+                    }) => {
+                        let end = collection_end(
+                            &positions,
+                            start,
+                            span,
+                            items.last().map(|n| n.span.end),
+                        );
+                        (
+                            Node {
+                                kind: NodeKind::Seq(items),
+                                span: Span {
+                                    start: start.start,
+                                    end,
+                                },
+                            },
+                            anchor,
+                        )
+                    }
+                    Some(Frame::Map {
+                        start,
+                        anchor,
+                        entries,
+                        duplicates,
+                        ..
+                    }) => {
+                        builder.duplicate_keys.extend(duplicates);
+                        let end = collection_end(
+                            &positions,
+                            start,
+                            span,
+                            entries.last().map(|(_, v)| v.span.end),
+                        );
+                        (
+                            Node {
+                                kind: NodeKind::Map(entries),
+                                span: Span {
+                                    start: start.start,
+                                    end,
+                                },
+                            },
+                            anchor,
+                        )
+                    }
+                    None => continue,
+                };
+                builder.add(node, anchor);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a collection ends: a flow collection at its closing bracket, a block
+/// collection at the end of its last child (not at the next token, which may be
+/// lines of comments further down).
+fn collection_end(
+    positions: &Positions<'_>,
+    start: Span,
+    end_event: Span,
+    last_child: Option<Pos>,
+) -> Pos {
+    let relative = start.start.byte.saturating_sub(positions.base.byte);
+    let is_flow = matches!(positions.text.as_bytes().get(relative), Some(b'{' | b'['));
+    match last_child {
+        Some(child_end) if !is_flow => child_end,
+        _ => {
+            if end_event.end.byte >= start.start.byte {
+                end_event.end
+            } else {
+                start.end
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Human output: miette's graphical report for each finding, then a summary line.
+
+use std::fmt::Write;
+
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report,
+};
+
+use super::RenderOptions;
+use crate::Analysis;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::load::Sources;
+
+pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
+    let theme = if options.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_links(false)
+        .with_width(110)
+        .with_context_lines(1);
+    let mut out = String::new();
+    for diagnostic in &analysis.diagnostics {
+        let report = to_report(diagnostic, &analysis.sources);
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        if handler.render_report(&mut out, report.as_ref()).is_err() {
+            // Rendering only fails on a formatter error; fall back to one plain line.
+            let _ = writeln!(out, "{}", plain_line(diagnostic, &analysis.sources));
+        }
+    }
+    if options.summary {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&summary_line(analysis));
+        out.push('\n');
+    }
+    out
+}
+
+fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
+    let file = diagnostic.location.file;
+    let span = diagnostic.location.span;
+    let mut labels = vec![LabeledSpan::new_primary_with_span(
+        diagnostic.label.clone(),
+        (span.start.byte, span.len()),
+    )];
+    let mut help = diagnostic.help.clone().unwrap_or_default();
+    for related in &diagnostic.related {
+        if related.location.file == file {
+            labels.push(LabeledSpan::new_with_span(
+                Some(related.message.clone()),
+                (
+                    related.location.span.start.byte,
+                    related.location.span.len(),
+                ),
+            ));
+        } else {
+            let start = related.location.span.start;
+            if !help.is_empty() {
+                help.push('\n');
+            }
+            let _ = write!(
+                help,
+                "related: {}:{}:{}: {}",
+                sources.display(related.location.file),
+                start.line,
+                start.col,
+                related.message
+            );
+        }
+    }
+    let mut miette_diagnostic = MietteDiagnostic::new(diagnostic.message.clone())
+        .with_code(diagnostic.rule)
+        .with_severity(match diagnostic.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Note => miette::Severity::Advice,
+        })
+        .with_labels(labels);
+    if !help.is_empty() {
+        miette_diagnostic = miette_diagnostic.with_help(help);
+    }
+    let source = sources.get(file);
+    let name = sources.display(file).to_string();
+    let text = source.map(|s| s.text.clone()).unwrap_or_else(|| "".into());
+    Report::new(miette_diagnostic).with_source_code(NamedSource::new(name, text))
+}
+
+/// `path:line:col: severity[rule]: message`, the grep-friendly form.
+pub fn plain_line(diagnostic: &Diagnostic, sources: &Sources) -> String {
+    let start = diagnostic.location.span.start;
+    format!(
+        "{}:{}:{}: {}[{}]: {}",
+        sources.display(diagnostic.location.file),
+        start.line,
+        start.col,
+        diagnostic.severity.as_str(),
+        diagnostic.rule,
+        diagnostic.message
+    )
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+pub fn summary_line(analysis: &Analysis) -> String {
+    let s = analysis.summary();
+    format!(
+        "{} read ({} skipped), {} analysed, {} not Kubernetes objects; {}, {}, {} in {:.2}s",
+        plural(s.files_read, "file"),
+        s.files_skipped,
+        plural(s.objects, "object"),
+        plural(s.documents_skipped, "document"),
+        plural(s.errors, "error"),
+        plural(s.warnings, "warning"),
+        plural(s.notes, "note"),
+        analysis.elapsed.as_secs_f64()
+    )
+}

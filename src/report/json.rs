@@ -1,0 +1,120 @@
+//! JSON output. The schema is part of the public interface (README, "JSON output"):
+//! fields are only ever added, never renamed or removed, within a `version`.
+
+use serde::Serialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::load::Sources;
+use crate::span::{Location, Pos};
+use crate::{Analysis, Summary};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Output<'a> {
+    version: u32,
+    tool: Tool,
+    findings: Vec<Finding<'a>>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct Point {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Serialize)]
+struct Finding<'a> {
+    rule: &'a str,
+    severity: &'a str,
+    message: &'a str,
+    path: &'a str,
+    start: Point,
+    end: Point,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<&'a str>,
+    related: Vec<RelatedLocation<'a>>,
+}
+
+#[derive(Serialize)]
+struct RelatedLocation<'a> {
+    message: &'a str,
+    path: &'a str,
+    start: Point,
+    end: Point,
+}
+
+fn point(pos: Pos) -> Point {
+    Point {
+        line: pos.line,
+        column: pos.col,
+    }
+}
+
+fn finding<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Finding<'a> {
+    let (path, start, end) = place(&d.location, sources);
+    Finding {
+        rule: d.rule,
+        severity: d.severity.as_str(),
+        message: &d.message,
+        path,
+        start,
+        end,
+        label: d.label.as_deref(),
+        help: d.help.as_deref(),
+        object: d.object.as_deref(),
+        related: d
+            .related
+            .iter()
+            .map(|r| {
+                let (path, start, end) = place(&r.location, sources);
+                RelatedLocation {
+                    message: &r.message,
+                    path,
+                    start,
+                    end,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn place<'a>(location: &Location, sources: &'a Sources) -> (&'a str, Point, Point) {
+    (
+        sources.display(location.file),
+        point(location.span.start),
+        point(location.span.end),
+    )
+}
+
+pub fn render(analysis: &Analysis) -> String {
+    let output = Output {
+        version: SCHEMA_VERSION,
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        findings: analysis
+            .diagnostics
+            .iter()
+            .map(|d| finding(d, &analysis.sources))
+            .collect(),
+        summary: analysis.summary(),
+    };
+    let mut text = serde_json::to_string_pretty(&output).unwrap_or_else(|e| {
+        format!("{{\"version\":{SCHEMA_VERSION},\"error\":\"cannot serialise output: {e}\"}}")
+    });
+    text.push('\n');
+    text
+}

@@ -1,0 +1,3 @@
+//! Rules about API versions and kinds.
+
+pub mod removed_api_version;

@@ -1,0 +1,168 @@
+//! Rules stage: every rule reads the model (and later the graph) and emits
+//! diagnostics. One rule per file, grouped by area; each rule's metadata comes
+//! from its `rules/<id>.md`.
+
+pub mod doc;
+
+mod api;
+mod ingress;
+mod input;
+mod linkerd;
+mod metadata;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::Model;
+use crate::span::Location;
+pub use doc::RuleDoc;
+
+/// What a rule may read.
+pub struct RuleContext<'a> {
+    pub model: &'a Model,
+}
+
+pub trait Rule: Send + Sync {
+    /// The rule id: also the name of its documentation file.
+    fn id(&self) -> &'static str;
+    /// The embedded markdown of `rules/<id>.md`.
+    fn doc_source(&self) -> &'static str;
+    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>);
+}
+
+/// Declares a rule struct whose documentation is `rules/<id>.md`; the id is written once, here.
+macro_rules! declare_rule {
+    ($name:ident, $id:literal) => {
+        pub struct $name;
+        impl $name {
+            pub const ID: &'static str = $id;
+            pub const DOC: &'static str =
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/", $id, ".md"));
+        }
+    };
+}
+pub(crate) use declare_rule;
+
+macro_rules! rule_identity {
+    () => {
+        fn id(&self) -> &'static str {
+            Self::ID
+        }
+        fn doc_source(&self) -> &'static str {
+            Self::DOC
+        }
+    };
+}
+pub(crate) use rule_identity;
+
+/// Collects a rule's findings, stamping them with the rule id and default severity.
+pub struct Sink<'a> {
+    doc: &'a RuleDoc,
+    found: Vec<Diagnostic>,
+}
+
+impl Sink<'_> {
+    pub fn report(&mut self, location: Location, message: impl Into<String>) -> &mut Diagnostic {
+        self.found.push(Diagnostic::new(
+            self.doc.id,
+            self.doc.severity,
+            location,
+            message,
+        ));
+        let last = self.found.len() - 1;
+        &mut self.found[last]
+    }
+}
+
+pub struct RegisteredRule {
+    pub doc: RuleDoc,
+    pub rule: Box<dyn Rule>,
+}
+
+fn all_rules() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(input::parse_error::ParseError),
+        Box::new(input::helm_template::HelmTemplate),
+        Box::new(input::unreadable_file::UnreadableFile),
+        Box::new(metadata::annotation_not_string::AnnotationNotString),
+        Box::new(api::removed_api_version::RemovedApiVersion),
+        Box::new(linkerd::annotation_on_workload::LinkerdAnnotationOnWorkload),
+        Box::new(ingress::rate_limit_conflict::RateLimitConflict),
+    ]
+}
+
+/// Every rule, sorted by id.
+pub fn registry() -> &'static [RegisteredRule] {
+    static REGISTRY: OnceLock<Vec<RegisteredRule>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut rules: Vec<RegisteredRule> = all_rules()
+            .into_iter()
+            .map(|rule| RegisteredRule {
+                doc: RuleDoc::parse(rule.id(), rule.doc_source()),
+                rule,
+            })
+            .collect();
+        rules.sort_by_key(|r| r.doc.id);
+        rules
+    })
+}
+
+pub fn find(id: &str) -> Option<&'static RegisteredRule> {
+    registry().iter().find(|r| r.doc.id == id)
+}
+
+/// Which rules run and at what severity.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSelection {
+    /// Only these rules (all when `None`).
+    pub select: Option<BTreeSet<String>>,
+    pub ignore: BTreeSet<String>,
+    pub severity: BTreeMap<String, Severity>,
+}
+
+impl RuleSelection {
+    pub fn enabled(&self, id: &str) -> bool {
+        self.select.as_ref().is_none_or(|s| s.contains(id)) && !self.ignore.contains(id)
+    }
+
+    /// Ids named in the selection that no rule has.
+    pub fn unknown_ids(&self) -> Vec<String> {
+        let named = self
+            .select
+            .iter()
+            .flatten()
+            .chain(&self.ignore)
+            .chain(self.severity.keys());
+        named
+            .filter(|id| find(id).is_none())
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+}
+
+/// Runs every enabled rule over the model; the result is in no particular order.
+pub fn run(model: &Model, selection: &RuleSelection) -> Vec<Diagnostic> {
+    let ctx = RuleContext { model };
+    registry()
+        .par_iter()
+        .filter(|r| selection.enabled(r.doc.id))
+        .flat_map_iter(|registered| {
+            let mut sink = Sink {
+                doc: &registered.doc,
+                found: Vec::new(),
+            };
+            registered.rule.check(&ctx, &mut sink);
+            if let Some(severity) = selection.severity.get(registered.doc.id) {
+                for diagnostic in &mut sink.found {
+                    diagnostic.severity = *severity;
+                }
+            }
+            sink.found
+        })
+        .collect()
+}

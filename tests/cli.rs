@@ -1,0 +1,235 @@
+//! The binary as users run it: exit codes, stdin, output formats, bad input next to good.
+
+use std::fs;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn xks_lint() -> Command {
+    let mut command = Command::cargo_bin("xks-lint").unwrap();
+    command.env_remove("NO_COLOR");
+    command
+}
+
+const LINKERD_ON_DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    linkerd.io/inject: enabled
+spec:
+  template:
+    metadata:
+      labels: {app: api}
+";
+
+const CLEAN_SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: api
+spec:
+  ports:
+    - port: 80
+";
+
+#[test]
+fn exit_code_0_when_clean() {
+    xks_lint()
+        .args(["check", "fixtures/parse-error/pass-valid.yaml"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("1 file read"));
+}
+
+#[test]
+fn exit_code_1_on_error_findings() {
+    xks_lint()
+        .args(["check", "fixtures/linkerd-annotation-on-workload/fail-deployment.yaml"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("linkerd-annotation-on-workload"));
+}
+
+#[test]
+fn fail_on_controls_the_threshold() {
+    let warning_only = "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml";
+    xks_lint().args(["check", warning_only]).assert().code(0);
+    xks_lint()
+        .args(["check", warning_only, "--fail-on", "warning"])
+        .assert()
+        .code(1);
+    xks_lint()
+        .args(["check", "fixtures/linkerd-annotation-on-workload/fail-deployment.yaml", "--fail-on", "never"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn exit_code_2_on_usage_errors() {
+    xks_lint()
+        .args(["check", "does/not/exist"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no such file or directory"));
+    xks_lint()
+        .args(["check", ".", "--select", "linkerd-anotation-on-workload"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean `linkerd-annotation-on-workload`"));
+    xks_lint()
+        .args(["check", ".", "--exclude", "a[b"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid --exclude glob"));
+    xks_lint().args(["check", "--format", "xml"]).assert().code(2);
+    xks_lint().args(["explain", "no-such-rule"]).assert().code(2);
+}
+
+#[test]
+fn reads_standard_input() {
+    xks_lint()
+        .args(["check", "-", "--format", "json"])
+        .write_stdin(LINKERD_ON_DEPLOYMENT)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("\"path\": \"<stdin>\""))
+        .stdout(predicate::str::contains("\"line\": 6"));
+}
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let output = xks_lint()
+        .args(["check", "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["tool"]["name"], "xks-lint");
+    let finding = &json["findings"][0];
+    assert_eq!(finding["rule"], "rate-limit-conflict");
+    assert_eq!(finding["severity"], "warning");
+    assert_eq!(finding["path"], "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml");
+    assert_eq!(finding["start"]["line"], 8);
+    assert_eq!(finding["start"]["column"], 5);
+    assert_eq!(finding["end"]["line"], 8);
+    assert_eq!(finding["end"]["column"], 42);
+    assert_eq!(finding["object"], "Ingress/tenant/example");
+    assert_eq!(finding["related"][0]["start"]["line"], 7);
+    assert!(finding["help"].as_str().unwrap().contains("choose one"));
+    let summary = &json["summary"];
+    assert_eq!(summary["files_read"], 1);
+    assert_eq!(summary["objects"], 1);
+    assert_eq!(summary["warnings"], 1);
+    assert_eq!(summary["errors"], 0);
+}
+
+#[test]
+fn one_broken_file_does_not_hide_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a-good.yaml"), CLEAN_SERVICE).unwrap();
+    fs::write(dir.path().join("b-broken.yaml"), "kind: [unclosed\n").unwrap();
+    fs::write(dir.path().join("c-deployment.yml"), LINKERD_ON_DEPLOYMENT).unwrap();
+    fs::write(dir.path().join("d-binary.yaml"), [0xff, 0xfe, 0x00, 0x81]).unwrap();
+    fs::write(dir.path().join("notes.txt"), "not a manifest").unwrap();
+    let output = xks_lint()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rules: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["path"].as_str().unwrap()))
+        .collect();
+    assert!(rules.iter().any(|(r, p)| *r == "parse-error" && p.ends_with("b-broken.yaml")));
+    assert!(rules.iter().any(|(r, p)| *r == "parse-error" && p.ends_with("d-binary.yaml")));
+    assert!(rules
+        .iter()
+        .any(|(r, p)| *r == "linkerd-annotation-on-workload" && p.ends_with("c-deployment.yml")));
+    assert_eq!(json["summary"]["files_found"], 4);
+    assert_eq!(json["summary"]["objects"], 2);
+}
+
+#[test]
+fn gitignore_and_exclude_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("generated")).unwrap();
+    fs::create_dir_all(dir.path().join("vendor")).unwrap();
+    fs::write(dir.path().join(".gitignore"), "generated/\n").unwrap();
+    fs::write(dir.path().join("generated/deploy.yaml"), LINKERD_ON_DEPLOYMENT).unwrap();
+    fs::write(dir.path().join("vendor/deploy.yaml"), LINKERD_ON_DEPLOYMENT).unwrap();
+    fs::write(dir.path().join(".hidden.yaml"), LINKERD_ON_DEPLOYMENT).unwrap();
+    fs::write(dir.path().join("service.yaml"), CLEAN_SERVICE).unwrap();
+    xks_lint()
+        .args(["check", "--exclude", "vendor/"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("1 file read"));
+}
+
+#[test]
+fn kustomization_namespace_applies_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("app")).unwrap();
+    fs::write(dir.path().join("kustomization.yaml"), "namespace: team-a\nresources: [app]\n").unwrap();
+    fs::write(dir.path().join("app/deploy.yaml"), LINKERD_ON_DEPLOYMENT).unwrap();
+    let output = xks_lint().args(["check", "--format", "json"]).arg(dir.path()).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["findings"][0]["object"], "Deployment/team-a/api");
+    assert_eq!(json["summary"]["documents_skipped"], 1, "the kustomization is not an object");
+
+    let output = xks_lint()
+        .args(["check", "--format", "json", "--default-namespace", "fallback", "-"])
+        .write_stdin(LINKERD_ON_DEPLOYMENT)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["findings"][0]["object"], "Deployment/fallback/api");
+}
+
+#[test]
+fn colours_only_when_asked_or_on_a_terminal() {
+    let file = "fixtures/linkerd-annotation-on-workload/fail-deployment.yaml";
+    let plain = xks_lint().args(["check", file]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains('\u{1b}'));
+    let coloured = xks_lint().args(["check", file, "--color", "always"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&coloured.stdout).contains('\u{1b}'));
+}
+
+#[test]
+fn output_is_identical_whatever_the_thread_count() {
+    let run = |threads: &str| {
+        let output = xks_lint()
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["check", "fixtures", "--format", "json"])
+            .output()
+            .unwrap();
+        let mut json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        json["summary"]["elapsed_ms"] = serde_json::Value::Null;
+        json
+    };
+    let single = run("1");
+    assert!(single["findings"].as_array().unwrap().len() > 20);
+    assert_eq!(single, run("4"));
+    assert_eq!(single, run("2"));
+}
+
+#[test]
+fn rules_lists_and_explain_prints_docs() {
+    xks_lint()
+        .arg("rules")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("rate-limit-conflict"))
+        .stdout(predicate::str::contains("warning"));
+    xks_lint()
+        .args(["explain", "annotation-not-string"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("## Bad"))
+        .stdout(predicate::str::contains("## Fix"));
+}

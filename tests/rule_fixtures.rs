@@ -1,0 +1,87 @@
+//! Every rule has `rules/<id>.md` with all sections, and `fixtures/<id>/` with
+//! cases that fire (`fail-*`) and cases that stay silent (`pass-*`). Each case's
+//! complete diagnostics are pinned by an insta snapshot.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use xks_lint::rules::{doc::REQUIRED_SECTIONS, registry};
+
+fn cases(rule: &str) -> Vec<PathBuf> {
+    let dir = Path::new("fixtures").join(rule);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("fixtures/{rule}/ is missing: {e}"))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    cases.sort();
+    cases
+}
+
+fn case_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().to_string()
+}
+
+#[test]
+fn every_rule_has_a_complete_doc() {
+    for rule in registry() {
+        assert!(
+            rule.doc.defects.is_empty(),
+            "rules/{}.md: {:?}",
+            rule.doc.id,
+            rule.doc.defects
+        );
+        for section in REQUIRED_SECTIONS {
+            assert!(rule.doc.section(section).is_some_and(|s| !s.is_empty()));
+        }
+    }
+}
+
+#[test]
+fn every_doc_belongs_to_a_rule() {
+    for entry in std::fs::read_dir("rules").unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        let id = name.strip_suffix(".md").expect("only .md files in rules/");
+        assert!(
+            registry().iter().any(|r| r.doc.id == id),
+            "rules/{name} has no registered rule"
+        );
+    }
+}
+
+#[test]
+fn every_rule_has_firing_and_silent_fixtures() {
+    for rule in registry() {
+        let names: Vec<String> = cases(rule.doc.id).iter().map(|p| case_name(p)).collect();
+        assert!(
+            names.iter().any(|n| n.starts_with("fail-")),
+            "fixtures/{}/ has no fail-* case",
+            rule.doc.id
+        );
+        assert!(
+            names.iter().any(|n| n.starts_with("pass-")),
+            "fixtures/{}/ has no pass-* case",
+            rule.doc.id
+        );
+    }
+}
+
+#[test]
+fn fixtures_fire_and_stay_silent_as_named() {
+    for rule in registry() {
+        let id = rule.doc.id;
+        for case in cases(id) {
+            let name = case_name(&case);
+            let analysis = common::analyze_paths(&[&case]);
+            let fired = analysis.diagnostics.iter().filter(|d| d.rule == id).count();
+            if name.starts_with("fail-") {
+                assert!(fired > 0, "{} should fire {id}", case.display());
+            } else if name.starts_with("pass-") {
+                assert_eq!(fired, 0, "{} should not fire {id}:\n{}", case.display(), common::describe(&analysis));
+            } else {
+                panic!("{}: fixture names start with fail- or pass-", case.display());
+            }
+            insta::assert_snapshot!(format!("{id}__{name}"), common::describe(&analysis));
+        }
+    }
+}
