@@ -44,7 +44,10 @@ fn exit_code_0_when_clean() {
 #[test]
 fn exit_code_1_on_error_findings() {
     xks_lint()
-        .args(["check", "fixtures/linkerd-annotation-on-workload/fail-deployment.yaml"])
+        .args([
+            "check",
+            "fixtures/linkerd-annotation-on-workload/fail-deployment.yaml",
+        ])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("linkerd-annotation-on-workload"));
@@ -59,7 +62,12 @@ fn fail_on_controls_the_threshold() {
         .assert()
         .code(1);
     xks_lint()
-        .args(["check", "fixtures/linkerd-annotation-on-workload/fail-deployment.yaml", "--fail-on", "never"])
+        .args([
+            "check",
+            "fixtures/linkerd-annotation-on-workload/fail-deployment.yaml",
+            "--fail-on",
+            "never",
+        ])
         .assert()
         .code(0);
 }
@@ -75,14 +83,22 @@ fn exit_code_2_on_usage_errors() {
         .args(["check", ".", "--select", "linkerd-anotation-on-workload"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("did you mean `linkerd-annotation-on-workload`"));
+        .stderr(predicate::str::contains(
+            "did you mean `linkerd-annotation-on-workload`",
+        ));
     xks_lint()
         .args(["check", ".", "--exclude", "a[b"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("invalid --exclude glob"));
-    xks_lint().args(["check", "--format", "xml"]).assert().code(2);
-    xks_lint().args(["explain", "no-such-rule"]).assert().code(2);
+    xks_lint()
+        .args(["check", "--format", "xml"])
+        .assert()
+        .code(2);
+    xks_lint()
+        .args(["explain", "no-such-rule"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -99,7 +115,12 @@ fn reads_standard_input() {
 #[test]
 fn json_output_has_the_documented_shape() {
     let output = xks_lint()
-        .args(["check", "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml", "--format", "json"])
+        .args([
+            "check",
+            "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -108,7 +129,10 @@ fn json_output_has_the_documented_shape() {
     let finding = &json["findings"][0];
     assert_eq!(finding["rule"], "rate-limit-conflict");
     assert_eq!(finding["severity"], "warning");
-    assert_eq!(finding["path"], "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml");
+    assert_eq!(
+        finding["path"],
+        "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml"
+    );
     assert_eq!(finding["start"]["line"], 8);
     assert_eq!(finding["start"]["column"], 5);
     assert_eq!(finding["end"]["line"], 8);
@@ -144,8 +168,16 @@ fn one_broken_file_does_not_hide_the_others() {
         .iter()
         .map(|f| (f["rule"].as_str().unwrap(), f["path"].as_str().unwrap()))
         .collect();
-    assert!(rules.iter().any(|(r, p)| *r == "parse-error" && p.ends_with("b-broken.yaml")));
-    assert!(rules.iter().any(|(r, p)| *r == "parse-error" && p.ends_with("d-binary.yaml")));
+    assert!(
+        rules
+            .iter()
+            .any(|(r, p)| *r == "parse-error" && p.ends_with("b-broken.yaml"))
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|(r, p)| *r == "parse-error" && p.ends_with("d-binary.yaml"))
+    );
     assert!(rules
         .iter()
         .any(|(r, p)| *r == "linkerd-annotation-on-workload" && p.ends_with("c-deployment.yml")));
@@ -159,7 +191,11 @@ fn gitignore_and_exclude_are_honoured() {
     fs::create_dir_all(dir.path().join("generated")).unwrap();
     fs::create_dir_all(dir.path().join("vendor")).unwrap();
     fs::write(dir.path().join(".gitignore"), "generated/\n").unwrap();
-    fs::write(dir.path().join("generated/deploy.yaml"), LINKERD_ON_DEPLOYMENT).unwrap();
+    fs::write(
+        dir.path().join("generated/deploy.yaml"),
+        LINKERD_ON_DEPLOYMENT,
+    )
+    .unwrap();
     fs::write(dir.path().join("vendor/deploy.yaml"), LINKERD_ON_DEPLOYMENT).unwrap();
     fs::write(dir.path().join(".hidden.yaml"), LINKERD_ON_DEPLOYMENT).unwrap();
     fs::write(dir.path().join("service.yaml"), CLEAN_SERVICE).unwrap();
@@ -175,15 +211,33 @@ fn gitignore_and_exclude_are_honoured() {
 fn kustomization_namespace_applies_below_it() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir_all(dir.path().join("app")).unwrap();
-    fs::write(dir.path().join("kustomization.yaml"), "namespace: team-a\nresources: [app]\n").unwrap();
+    fs::write(
+        dir.path().join("kustomization.yaml"),
+        "namespace: team-a\nresources: [app]\n",
+    )
+    .unwrap();
     fs::write(dir.path().join("app/deploy.yaml"), LINKERD_ON_DEPLOYMENT).unwrap();
-    let output = xks_lint().args(["check", "--format", "json"]).arg(dir.path()).output().unwrap();
+    let output = xks_lint()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["findings"][0]["object"], "Deployment/team-a/api");
-    assert_eq!(json["summary"]["documents_skipped"], 1, "the kustomization is not an object");
+    assert_eq!(
+        json["summary"]["documents_skipped"], 1,
+        "the kustomization is not an object"
+    );
 
     let output = xks_lint()
-        .args(["check", "--format", "json", "--default-namespace", "fallback", "-"])
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--default-namespace",
+            "fallback",
+            "-",
+        ])
         .write_stdin(LINKERD_ON_DEPLOYMENT)
         .output()
         .unwrap();
@@ -196,7 +250,10 @@ fn colours_only_when_asked_or_on_a_terminal() {
     let file = "fixtures/linkerd-annotation-on-workload/fail-deployment.yaml";
     let plain = xks_lint().args(["check", file]).output().unwrap();
     assert!(!String::from_utf8_lossy(&plain.stdout).contains('\u{1b}'));
-    let coloured = xks_lint().args(["check", file, "--color", "always"]).output().unwrap();
+    let coloured = xks_lint()
+        .args(["check", file, "--color", "always"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&coloured.stdout).contains('\u{1b}'));
 }
 

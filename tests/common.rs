@@ -8,10 +8,7 @@ use xks_lint::{Analysis, CheckOptions, analyze};
 
 pub fn analyze_paths(paths: &[&Path]) -> Analysis {
     let options = CheckOptions {
-        inputs: paths
-            .iter()
-            .map(|p| Input::Path(p.to_path_buf()))
-            .collect(),
+        inputs: paths.iter().map(|p| Input::Path(p.to_path_buf())).collect(),
         ..CheckOptions::default()
     };
     analyze(&options)

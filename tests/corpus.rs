@@ -34,8 +34,14 @@ fn whole_corpus_is_accounted_for() {
     let analysis = common::analyze_paths(&[corpus]);
     let summary = analysis.summary();
     assert_eq!(summary.files_found, expected.len());
-    assert_eq!(summary.files_read + summary.files_skipped, summary.files_found);
-    assert!(summary.objects >= expected.len(), "every corpus file holds at least one object");
+    assert_eq!(
+        summary.files_read + summary.files_skipped,
+        summary.files_found
+    );
+    assert!(
+        summary.objects >= expected.len(),
+        "every corpus file holds at least one object"
+    );
     // The XKS guide's examples include the unquoted integer annotation and the removed Ingress API.
     let fired = |rule: &str| analysis.diagnostics.iter().any(|d| d.rule == rule);
     assert!(fired("annotation-not-string"));
@@ -55,6 +61,11 @@ fn each_corpus_file_alone_is_accounted_for() {
     for file in files {
         let summary = common::analyze_paths(&[&file]).summary();
         assert_eq!(summary.files_found, 1, "{}", file.display());
-        assert_eq!(summary.files_read + summary.files_skipped, 1, "{}", file.display());
+        assert_eq!(
+            summary.files_read + summary.files_skipped,
+            1,
+            "{}",
+            file.display()
+        );
     }
 }

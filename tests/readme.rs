@@ -14,7 +14,14 @@ fn readme_rules_table_matches_registry() {
         .collect();
     let expected: Vec<String> = registry()
         .iter()
-        .map(|r| format!("| `{}` | {} | {} |", r.doc.id, r.doc.severity.as_str(), r.doc.title))
+        .map(|r| {
+            format!(
+                "| `{}` | {} | {} |",
+                r.doc.id,
+                r.doc.severity.as_str(),
+                r.doc.title
+            )
+        })
         .collect();
     assert_eq!(rows, expected, "README rules table is out of date");
 }

@@ -77,9 +77,18 @@ fn fixtures_fire_and_stay_silent_as_named() {
             if name.starts_with("fail-") {
                 assert!(fired > 0, "{} should fire {id}", case.display());
             } else if name.starts_with("pass-") {
-                assert_eq!(fired, 0, "{} should not fire {id}:\n{}", case.display(), common::describe(&analysis));
+                assert_eq!(
+                    fired,
+                    0,
+                    "{} should not fire {id}:\n{}",
+                    case.display(),
+                    common::describe(&analysis)
+                );
             } else {
-                panic!("{}: fixture names start with fail- or pass-", case.display());
+                panic!(
+                    "{}: fixture names start with fail- or pass-",
+                    case.display()
+                );
             }
             insta::assert_snapshot!(format!("{id}__{name}"), common::describe(&analysis));
         }

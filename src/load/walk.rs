@@ -146,7 +146,9 @@ fn walk_dir(
 
 fn walk_error(root: &Path, error: ignore::Error) -> WalkError {
     let path = error_path(&error).unwrap_or_else(|| root.to_path_buf());
-    let is_symlink = path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+    let is_symlink = path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
     let message = match error.io_error() {
         Some(io) if is_symlink && io.kind() == std::io::ErrorKind::NotFound => {
             "broken symbolic link: its target does not exist".to_string()
