@@ -86,6 +86,9 @@ pub struct CheckArgs {
     /// Omit the summary line of human output.
     #[arg(long)]
     pub no_summary: bool,
+    /// Files larger than this many bytes are reported and not read.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::limits::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -201,6 +204,7 @@ fn check(args: CheckArgs) -> u8 {
     }
     let walk = WalkOptions {
         excludes: args.exclude.clone(),
+        max_file_size: args.max_file_size,
     };
     if let Err(message) = walk.validate() {
         return usage_error(&message);

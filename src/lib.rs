@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod limits;
 pub mod load;
 pub mod model;
 pub mod report;

@@ -153,7 +153,7 @@ fn one_broken_file_does_not_hide_the_others() {
     fs::write(dir.path().join("a-good.yaml"), CLEAN_SERVICE).unwrap();
     fs::write(dir.path().join("b-broken.yaml"), "kind: [unclosed\n").unwrap();
     fs::write(dir.path().join("c-deployment.yml"), LINKERD_ON_DEPLOYMENT).unwrap();
-    fs::write(dir.path().join("d-binary.yaml"), [0xff, 0xfe, 0x00, 0x81]).unwrap();
+    fs::write(dir.path().join("d-binary.yaml"), [0x00, 0xff, 0x81, 0x00]).unwrap();
     fs::write(dir.path().join("notes.txt"), "not a manifest").unwrap();
     let output = xks_lint()
         .args(["check", "--format", "json"])

@@ -7,11 +7,14 @@ use xks_lint::load::Input;
 use xks_lint::{Analysis, CheckOptions, analyze};
 
 pub fn analyze_paths(paths: &[&Path]) -> Analysis {
-    let options = CheckOptions {
+    analyze(&options_for(paths))
+}
+
+pub fn options_for(paths: &[&Path]) -> CheckOptions {
+    CheckOptions {
         inputs: paths.iter().map(|p| Input::Path(p.to_path_buf())).collect(),
         ..CheckOptions::default()
-    };
-    analyze(&options)
+    }
 }
 
 /// Every finding with its full location, label, help and related locations: what snapshots pin down.

@@ -50,8 +50,12 @@ pub enum IssueKind {
     Schema,
     /// A Helm chart template: not YAML until rendered.
     HelmTemplate,
-    /// The file or directory could not be read (permissions, symlink loop, ...).
+    /// The file or directory could not be read (permissions, symlink loop, FIFO, ...).
     Unreadable,
+    /// Larger than the file-size limit; not read.
+    TooLarge,
+    /// A symbolic link leading outside the checked tree; not followed.
+    OutsideTree,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +63,8 @@ pub struct LoadIssue {
     pub kind: IssueKind,
     pub location: Location,
     pub message: String,
+    /// Other places that explain the issue (the first occurrence of a duplicate key).
+    pub related: Vec<(Location, String)>,
 }
 
 /// One parsed YAML document.
@@ -91,10 +97,17 @@ pub struct Loaded {
     pub stats: LoadStats,
 }
 
+struct ParsedIssue {
+    kind: IssueKind,
+    span: Span,
+    message: String,
+    related: Vec<(Span, String)>,
+}
+
 enum FileOutcome {
     Parsed {
         documents: Vec<(Node, usize)>,
-        issues: Vec<(IssueKind, Span, String)>,
+        issues: Vec<ParsedIssue>,
     },
     Skipped {
         kind: IssueKind,
@@ -105,16 +118,16 @@ enum FileOutcome {
 
 /// Reads every input and parses it. Never fails: problems become [`LoadIssue`]s.
 pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
-    let (candidates, walk_errors) = walk::collect(inputs, options);
+    let (candidates, walk_skipped) = walk::collect(inputs, options);
     let cwd = std::env::current_dir().ok();
 
     let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
         .par_iter()
-        .map(|candidate| read_and_parse(candidate, cwd.as_deref()))
+        .map(|candidate| read_and_parse(candidate, cwd.as_deref(), options.max_file_size))
         .collect();
 
     let mut loaded = Loaded::default();
-    loaded.stats.files_found = candidates.len() + walk_errors.len();
+    loaded.stats.files_found = candidates.len() + walk_skipped.len();
     for (source, outcome, kustomize_namespace) in read {
         let file = FileId(loaded.sources.files.len());
         loaded.sources.files.push(source);
@@ -130,13 +143,21 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
                         kustomize_namespace: kustomize_namespace.clone(),
                     });
                 }
-                loaded
-                    .issues
-                    .extend(issues.into_iter().map(|(kind, span, message)| LoadIssue {
-                        kind,
-                        location: Location { file, span },
-                        message,
-                    }));
+                loaded.issues.extend(issues.into_iter().map(|issue| {
+                    LoadIssue {
+                        kind: issue.kind,
+                        location: Location {
+                            file,
+                            span: issue.span,
+                        },
+                        message: issue.message,
+                        related: issue
+                            .related
+                            .into_iter()
+                            .map(|(span, message)| (Location { file, span }, message))
+                            .collect(),
+                    }
+                }));
             }
             FileOutcome::Skipped {
                 kind,
@@ -148,25 +169,27 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
                     kind,
                     location: Location { file, span },
                     message,
+                    related: Vec::new(),
                 });
             }
         }
     }
-    for error in walk_errors {
+    for skipped in walk_skipped {
         let file = FileId(loaded.sources.files.len());
         loaded.sources.files.push(SourceFile {
-            display: display_path(&error.path, cwd.as_deref()),
-            path: error.path,
+            display: display_path(&skipped.path, cwd.as_deref()),
+            path: skipped.path,
             text: Arc::from(""),
         });
         loaded.stats.files_skipped += 1;
         loaded.issues.push(LoadIssue {
-            kind: IssueKind::Unreadable,
+            kind: skipped.kind,
             location: Location {
                 file,
                 span: Span::point(first_position()),
             },
-            message: error.message,
+            message: skipped.message,
+            related: Vec::new(),
         });
     }
     loaded
@@ -198,19 +221,55 @@ pub fn display_path(path: &Path, cwd: Option<&Path>) -> String {
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }
 
-fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+/// Reads at most `limit + 1` bytes, so an oversized input is detected without being held.
+fn read_bytes(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut buffer = Vec::new();
+    let cap = limit.saturating_add(1);
     if path.as_os_str() == "-" {
-        let mut buffer = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buffer)?;
-        Ok(buffer)
+        std::io::stdin().lock().take(cap).read_to_end(&mut buffer)?;
     } else {
-        std::fs::read(path)
+        std::fs::File::open(path)?
+            .take(cap)
+            .read_to_end(&mut buffer)?;
     }
+    Ok(buffer)
+}
+
+/// Text of a file: UTF-8 (BOM removed) or UTF-16 with a byte-order mark.
+fn decode_text(bytes: Vec<u8>) -> Result<String, String> {
+    let utf16 = |bytes: &[u8], big_endian: bool| {
+        let units: Vec<u16> = bytes
+            .chunks(2)
+            .map(|pair| {
+                let pair = [pair[0], pair.get(1).copied().unwrap_or(0)];
+                if big_endian {
+                    u16::from_be_bytes(pair)
+                } else {
+                    u16::from_le_bytes(pair)
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|_| "invalid UTF-16 text; file not analysed".to_string())
+    };
+    match bytes.as_slice() {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, false),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, true),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8(rest.to_vec()).map_err(utf8_message),
+        _ => String::from_utf8(bytes).map_err(utf8_message),
+    }
+}
+
+fn utf8_message(error: std::string::FromUtf8Error) -> String {
+    format!(
+        "not UTF-8 text (binary file?): invalid byte at offset {}; file not analysed",
+        error.utf8_error().valid_up_to()
+    )
 }
 
 fn read_and_parse(
     candidate: &walk::Candidate,
     cwd: Option<&Path>,
+    max_file_size: u64,
 ) -> (SourceFile, FileOutcome, Option<String>) {
     let path = candidate.path.clone();
     let display = display_path(&path, cwd);
@@ -230,7 +289,23 @@ fn read_and_parse(
         )
     };
     let start = Span::point(first_position());
-    let bytes = match read_bytes(&path) {
+    let too_large = |size: String| {
+        format!(
+            "file is {size}, above the {max_file_size}-byte limit (`--max-file-size`); not read"
+        )
+    };
+    if let Ok(meta) = std::fs::metadata(&path)
+        && path.as_os_str() != "-"
+        && meta.len() > max_file_size
+    {
+        let message = too_large(format!("{} bytes", meta.len()));
+        return skipped(Arc::from(""), IssueKind::TooLarge, message, start);
+    }
+    let bytes = match read_bytes(&path, max_file_size) {
+        Ok(bytes) if bytes.len() as u64 > max_file_size => {
+            let message = too_large("larger".to_string());
+            return skipped(Arc::from(""), IssueKind::TooLarge, message, start);
+        }
         Ok(bytes) => bytes,
         Err(error) => {
             return skipped(
@@ -241,21 +316,10 @@ fn read_and_parse(
             );
         }
     };
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let valid = error.utf8_error().valid_up_to();
-            return skipped(
-                Arc::from(""),
-                IssueKind::Syntax,
-                format!(
-                    "not UTF-8 text (binary file?): invalid byte at offset {valid}; file not analysed"
-                ),
-                start,
-            );
-        }
+    let text: Arc<str> = match decode_text(bytes) {
+        Ok(text) => Arc::from(text),
+        Err(message) => return skipped(Arc::from(""), IssueKind::Syntax, message, start),
     };
-    let text: Arc<str> = Arc::from(text.strip_prefix('\u{feff}').unwrap_or(&text));
     let template_start = text.find("{{");
     if candidate.in_helm_chart || template_start.is_some() {
         let at = template_start.map(|byte| Pos::of_byte(&text, byte));
@@ -271,19 +335,25 @@ fn read_and_parse(
         );
     }
     let stream = yaml::parse_stream(&text);
-    let mut issues: Vec<(IssueKind, Span, String)> = stream
+    let mut issues: Vec<ParsedIssue> = stream
         .errors
         .into_iter()
-        .map(|e| (IssueKind::Syntax, Span::point(e.pos), e.message))
+        .map(|e| ParsedIssue {
+            kind: IssueKind::Syntax,
+            span: Span::point(e.pos),
+            message: e.message,
+            related: Vec::new(),
+        })
         .collect();
     let mut documents = Vec::new();
     for (index, document) in stream.documents.into_iter().enumerate() {
-        for key in &document.duplicate_keys {
-            issues.push((
-                IssueKind::Syntax,
-                *key,
-                "duplicate mapping key: the API server rejects the document (the later value is used here)".to_string(),
-            ));
+        for (repeat, first) in &document.duplicate_keys {
+            issues.push(ParsedIssue {
+                kind: IssueKind::Syntax,
+                span: *repeat,
+                message: "duplicate mapping key: the API server rejects the document (the later value is used here)".to_string(),
+                related: vec![(*first, "first occurrence".to_string())],
+            });
         }
         documents.push((document.root, index));
     }

@@ -3,9 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ignore::WalkBuilder;
 use ignore::overrides::{Override, OverrideBuilder};
+
+use super::IssueKind;
+use crate::limits::DEFAULT_MAX_FILE_SIZE;
 
 const MANIFEST_EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -26,10 +30,21 @@ impl Input {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WalkOptions {
     /// Gitignore-style globs of files and directories to leave out.
     pub excludes: Vec<String>,
+    /// Files larger than this many bytes are not read.
+    pub max_file_size: u64,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            excludes: Vec::new(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
 }
 
 impl WalkOptions {
@@ -51,9 +66,11 @@ pub struct Candidate {
     pub kustomize_namespace: Option<String>,
 }
 
+/// A path found but not read, and why.
 #[derive(Debug, Clone)]
-pub struct WalkError {
+pub struct Skipped {
     pub path: PathBuf,
+    pub kind: IssueKind,
     pub message: String,
 }
 
@@ -75,21 +92,27 @@ fn is_manifest(path: &Path) -> bool {
         .is_some_and(|e| MANIFEST_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Files to read, sorted by path, and the problems met while walking.
-pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<WalkError>) {
+/// Files to read, sorted by path, and the paths found but not read.
+pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<Skipped>) {
     let mut found: BTreeMap<PathBuf, ()> = BTreeMap::new();
     let mut stdin = false;
-    let mut errors = Vec::new();
+    let mut skipped = Vec::new();
     for input in inputs {
         match input {
             Input::Stdin => stdin = true,
-            Input::Path(path) if path.is_dir() => walk_dir(path, options, &mut found, &mut errors),
+            Input::Path(path) if path.is_dir() => walk_dir(path, options, &mut found, &mut skipped),
             Input::Path(path) => {
                 let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
                 let excluded = excludes_for(&base, options)
                     .is_some_and(|o| o.matched(path, false).is_ignore());
-                if !excluded {
-                    found.insert(path.clone(), ());
+                if excluded {
+                    continue;
+                }
+                match std::fs::metadata(path) {
+                    Ok(meta) if !meta.is_file() => skipped.push(not_regular(path)),
+                    _ => {
+                        found.insert(path.clone(), ());
+                    }
                 }
             }
         }
@@ -110,16 +133,29 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<
             kustomize_namespace: None,
         });
     }
-    errors.sort_by(|a, b| a.path.cmp(&b.path));
-    (candidates, errors)
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    skipped.dedup_by(|a, b| a.path == b.path);
+    (candidates, skipped)
+}
+
+fn not_regular(path: &Path) -> Skipped {
+    Skipped {
+        path: path.to_path_buf(),
+        kind: IssueKind::Unreadable,
+        message: "not a regular file (FIFO, socket or device); not read".to_string(),
+    }
 }
 
 fn walk_dir(
     root: &Path,
     options: &WalkOptions,
     found: &mut BTreeMap<PathBuf, ()>,
-    errors: &mut Vec<WalkError>,
+    skipped: &mut Vec<Skipped>,
 ) {
+    let canonical_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    // Links leading out of the tree are not followed: the linter reads only what it was pointed at.
+    let outside = Arc::new(Mutex::new(Vec::new()));
+    let outside_sink = Arc::clone(&outside);
     let mut builder = WalkBuilder::new(root);
     builder
         .hidden(true)
@@ -127,24 +163,58 @@ fn walk_dir(
         .ignore(true)
         .require_git(false)
         .follow_links(true)
-        .sort_by_file_name(|a, b| a.cmp(b));
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(move |entry| {
+            if !entry.path_is_symlink() {
+                return true;
+            }
+            match std::fs::canonicalize(entry.path()) {
+                Ok(target) if !target.starts_with(&canonical_root) => {
+                    // Show the link as written, not the resolved absolute path of this machine.
+                    let written = std::fs::read_link(entry.path()).unwrap_or(target);
+                    if let Ok(mut list) = outside_sink.lock() {
+                        list.push(Skipped {
+                            path: entry.path().to_path_buf(),
+                            kind: IssueKind::OutsideTree,
+                            message: format!(
+                                "symbolic link to `{}` leads outside the checked tree; not followed",
+                                written.display()
+                            ),
+                        });
+                    }
+                    false
+                }
+                // Broken links and loops are reported by the walker itself.
+                _ => true,
+            }
+        });
     if let Some(overrides) = excludes_for(root, options) {
         builder.overrides(overrides);
     }
     for entry in builder.build() {
         match entry {
             Ok(entry) => {
-                let is_file = entry.file_type().is_some_and(|t| t.is_file());
-                if is_file && is_manifest(entry.path()) {
+                let Some(file_type) = entry.file_type() else {
+                    continue;
+                };
+                if file_type.is_dir() || !is_manifest(entry.path()) {
+                    continue;
+                }
+                if file_type.is_file() {
                     found.insert(entry.path().to_path_buf(), ());
+                } else {
+                    skipped.push(not_regular(entry.path()));
                 }
             }
-            Err(error) => errors.push(walk_error(root, error)),
+            Err(error) => skipped.push(walk_error(root, error)),
         }
+    }
+    if let Ok(mut list) = outside.lock() {
+        skipped.append(&mut list);
     }
 }
 
-fn walk_error(root: &Path, error: ignore::Error) -> WalkError {
+fn walk_error(root: &Path, error: ignore::Error) -> Skipped {
     let path = error_path(&error).unwrap_or_else(|| root.to_path_buf());
     let is_symlink = path
         .symlink_metadata()
@@ -162,8 +232,9 @@ fn walk_error(root: &Path, error: ignore::Error) -> WalkError {
         }
         None => error.to_string(),
     };
-    WalkError {
+    Skipped {
         path,
+        kind: IssueKind::Unreadable,
         message: format!("cannot read: {message}; not analysed"),
     }
 }
@@ -213,7 +284,13 @@ fn kustomize_namespace(
 
 fn read_kustomize_namespace(dir: &Path) -> Option<String> {
     KUSTOMIZATION_FILES.iter().find_map(|name| {
-        let text = std::fs::read_to_string(dir.join(name)).ok()?;
+        let path = dir.join(name);
+        let small_enough =
+            std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= DEFAULT_MAX_FILE_SIZE);
+        if !small_enough {
+            return None;
+        }
+        let text = std::fs::read_to_string(path).ok()?;
         let stream = super::yaml::parse_stream(&text);
         let root = &stream.documents.first()?.root;
         root.get("namespace")?.as_str().map(str::to_string)

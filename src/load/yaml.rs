@@ -8,11 +8,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, T
 
 use crate::span::{Pos, Span};
 
-/// Upper bound on the nodes one document may expand to, aliases included.
-/// Real manifests stay far below it; an alias bomb hits it long before memory runs out.
-pub const MAX_EXPANDED_NODES: usize = 1_000_000;
-/// Upper bound on nesting depth, so recursive walks over the tree stay bounded.
-pub const MAX_DEPTH: usize = 256;
+use crate::limits::{MAX_DEPTH, MAX_EXPANDED_NODES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -55,8 +51,9 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub struct Document {
     pub root: Node,
-    /// Keys that appear twice in one mapping: kept last-wins in the tree, reported by the loader.
-    pub duplicate_keys: Vec<Span>,
+    /// Keys that appear twice in one mapping (the repeat, then the first occurrence):
+    /// kept last-wins in the tree, reported by the loader.
+    pub duplicate_keys: Vec<(Span, Span)>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +111,11 @@ pub fn resolve_plain(value: &str) -> Resolved {
     let cleaned: String = value.chars().filter(|c| *c != '_').collect();
     if let Some(int) = parse_int(&cleaned) {
         return Resolved::Int(int);
+    }
+    // go-yaml falls back to a float for decimal integers too large for 64 bits.
+    let unsigned = cleaned.trim_start_matches(['-', '+']);
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return Resolved::Float(cleaned.parse::<f64>().unwrap_or(f64::INFINITY));
     }
     if is_float_syntax(&cleaned)
         && let Ok(f) = cleaned.parse::<f64>()
@@ -325,7 +327,7 @@ enum Frame {
         anchor: usize,
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
-        duplicates: Vec<Span>,
+        duplicates: Vec<(Span, Span)>,
     },
 }
 
@@ -334,7 +336,7 @@ struct Builder {
     anchors: std::collections::HashMap<usize, Node>,
     expanded: usize,
     root: Option<Node>,
-    duplicate_keys: Vec<Span>,
+    duplicate_keys: Vec<(Span, Span)>,
 }
 
 impl Builder {
@@ -393,7 +395,7 @@ impl Builder {
                             .iter()
                             .position(|(k, _)| k.scalar_text() == Some(text))
                     }) {
-                        duplicates.push(key.span);
+                        duplicates.push((key.span, entries[existing].0.span));
                         entries.remove(existing);
                     }
                     entries.push((key, node));
@@ -467,8 +469,13 @@ fn next_document_marker(text: &str, byte: usize) -> Option<(usize, usize)> {
 }
 
 fn scan_error(error: &ScanError, positions: &Positions<'_>) -> YamlError {
+    let message = if error.info().contains("recursion limit") {
+        "nesting too deep for the parser's recursion limit; not analysed".to_string()
+    } else {
+        error.info().to_string()
+    };
     YamlError {
-        message: error.info().to_string(),
+        message,
         pos: positions.pos(error.marker()),
     }
 }
@@ -573,6 +580,7 @@ fn parse_chunk(text: &str, base: Pos, out: &mut Vec<Document>) -> Result<(), Yam
                         ..
                     }) => {
                         builder.duplicate_keys.extend(duplicates);
+                        let entries = apply_merge_keys(entries);
                         let end = collection_end(
                             &positions,
                             start,
@@ -620,4 +628,40 @@ fn collection_end(
             }
         }
     }
+}
+
+fn is_merge_key(key: &Node) -> bool {
+    matches!(&key.kind, NodeKind::Scalar(s) if s.value == "<<" && s.style == Style::Plain && s.tag.is_none())
+}
+
+/// YAML merge keys (`<<: *base` or `<<: [*a, *b]`), which the Kubernetes YAML
+/// decoder honours: merged entries never override keys written explicitly, and
+/// earlier sources win over later ones.
+fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    if !entries.iter().any(|(k, _)| is_merge_key(k)) {
+        return entries;
+    }
+    let (merges, mut explicit): (Vec<_>, Vec<_>) =
+        entries.into_iter().partition(|(k, _)| is_merge_key(k));
+    for (_, source) in merges {
+        let sources: Vec<Node> = match source.kind {
+            NodeKind::Map(_) => vec![source],
+            NodeKind::Seq(items) => items,
+            NodeKind::Scalar(_) => Vec::new(),
+        };
+        for source in sources {
+            let NodeKind::Map(source_entries) = source.kind else {
+                continue;
+            };
+            for (key, value) in source_entries {
+                let taken = key.scalar_text().is_some_and(|text| {
+                    explicit.iter().any(|(k, _)| k.scalar_text() == Some(text))
+                });
+                if !taken {
+                    explicit.push((key, value));
+                }
+            }
+        }
+    }
+    explicit
 }

@@ -394,6 +394,7 @@ impl Model {
                 kind: IssueKind::Schema,
                 location: Location { file, span },
                 message: format!("{kind} `{name}`: {message}"),
+                related: Vec::new(),
             });
         }
         let id = ObjectId(self.objects.len());

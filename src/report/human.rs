@@ -7,6 +7,7 @@ use miette::{
 };
 
 use super::RenderOptions;
+use super::sanitize::{escape_text, mask_source};
 use crate::Analysis;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::Sources;
@@ -46,14 +47,17 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
     let file = diagnostic.location.file;
     let span = diagnostic.location.span;
     let mut labels = vec![LabeledSpan::new_primary_with_span(
-        diagnostic.label.clone(),
+        diagnostic
+            .label
+            .as_deref()
+            .map(|l| escape_text(l).into_owned()),
         (span.start.byte, span.len()),
     )];
-    let mut help = diagnostic.help.clone().unwrap_or_default();
+    let mut help = escape_text(diagnostic.help.as_deref().unwrap_or_default()).into_owned();
     for related in &diagnostic.related {
         if related.location.file == file {
             labels.push(LabeledSpan::new_with_span(
-                Some(related.message.clone()),
+                Some(escape_text(&related.message).into_owned()),
                 (
                     related.location.span.start.byte,
                     related.location.span.len(),
@@ -67,14 +71,14 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
             let _ = write!(
                 help,
                 "related: {}:{}:{}: {}",
-                sources.display(related.location.file),
+                escape_text(sources.display(related.location.file)),
                 start.line,
                 start.col,
-                related.message
+                escape_text(&related.message)
             );
         }
     }
-    let mut miette_diagnostic = MietteDiagnostic::new(diagnostic.message.clone())
+    let mut miette_diagnostic = MietteDiagnostic::new(escape_text(&diagnostic.message))
         .with_code(diagnostic.rule)
         .with_severity(match diagnostic.severity {
             Severity::Error => miette::Severity::Error,
@@ -86,8 +90,14 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
         miette_diagnostic = miette_diagnostic.with_help(help);
     }
     let source = sources.get(file);
-    let name = sources.display(file).to_string();
-    let text = source.map(|s| s.text.clone()).unwrap_or_else(|| "".into());
+    let name = escape_text(sources.display(file)).into_owned();
+    let text: std::sync::Arc<str> = match source {
+        Some(source) => match mask_source(&source.text) {
+            std::borrow::Cow::Borrowed(_) => source.text.clone(),
+            std::borrow::Cow::Owned(masked) => masked.into(),
+        },
+        None => "".into(),
+    };
     Report::new(miette_diagnostic).with_source_code(NamedSource::new(name, text))
 }
 
@@ -96,12 +106,12 @@ pub fn plain_line(diagnostic: &Diagnostic, sources: &Sources) -> String {
     let start = diagnostic.location.span.start;
     format!(
         "{}:{}:{}: {}[{}]: {}",
-        sources.display(diagnostic.location.file),
+        escape_text(sources.display(diagnostic.location.file)),
         start.line,
         start.col,
         diagnostic.severity.as_str(),
         diagnostic.rule,
-        diagnostic.message
+        escape_text(&diagnostic.message)
     )
 }
 
