@@ -207,6 +207,10 @@ pub fn display_path(path: &Path, cwd: Option<&Path>) -> String {
     if path.as_os_str() == "-" {
         return "<stdin>".to_string();
     }
+    if path.is_relative() && !path.exists() {
+        // In-memory inputs keep the name they were given.
+        return path.to_string_lossy().into_owned();
+    }
     let relative = cwd
         .and_then(|cwd| {
             let absolute = if path.is_absolute() {
@@ -294,14 +298,19 @@ fn read_and_parse(
             "file is {size}, above the {max_file_size}-byte limit (`--max-file-size`); not read"
         )
     };
-    if let Ok(meta) = std::fs::metadata(&path)
-        && path.as_os_str() != "-"
+    let on_disk = candidate.content.is_none() && path.as_os_str() != "-";
+    if on_disk
+        && let Ok(meta) = std::fs::metadata(&path)
         && meta.len() > max_file_size
     {
         let message = too_large(format!("{} bytes", meta.len()));
         return skipped(Arc::from(""), IssueKind::TooLarge, message, start);
     }
-    let bytes = match read_bytes(&path, max_file_size) {
+    let read = match &candidate.content {
+        Some(content) => Ok(content.to_vec()),
+        None => read_bytes(&path, max_file_size),
+    };
+    let bytes = match read {
         Ok(bytes) if bytes.len() as u64 > max_file_size => {
             let message = too_large("larger".to_string());
             return skipped(Arc::from(""), IssueKind::TooLarge, message, start);

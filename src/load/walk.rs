@@ -18,6 +18,11 @@ const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml
 pub enum Input {
     Stdin,
     Path(PathBuf),
+    /// Bytes already in memory under a display name (tests, fuzzing, embedding).
+    Memory {
+        name: String,
+        bytes: Arc<[u8]>,
+    },
 }
 
 impl Input {
@@ -61,6 +66,8 @@ impl WalkOptions {
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub path: PathBuf,
+    /// Content given in memory instead of read from `path`.
+    pub content: Option<Arc<[u8]>>,
     /// Below a `templates/` directory whose parent holds a `Chart.yaml`.
     pub in_helm_chart: bool,
     pub kustomize_namespace: Option<String>,
@@ -96,10 +103,17 @@ fn is_manifest(path: &Path) -> bool {
 pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<Skipped>) {
     let mut found: BTreeMap<PathBuf, ()> = BTreeMap::new();
     let mut stdin = false;
+    let mut memory = Vec::new();
     let mut skipped = Vec::new();
     for input in inputs {
         match input {
             Input::Stdin => stdin = true,
+            Input::Memory { name, bytes } => memory.push(Candidate {
+                path: PathBuf::from(name),
+                content: Some(Arc::clone(bytes)),
+                in_helm_chart: false,
+                kustomize_namespace: None,
+            }),
             Input::Path(path) if path.is_dir() => walk_dir(path, options, &mut found, &mut skipped),
             Input::Path(path) => {
                 let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -121,13 +135,16 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<
     let mut candidates: Vec<Candidate> = found
         .into_keys()
         .map(|path| Candidate {
+            content: None,
             in_helm_chart: in_helm_chart(&path),
             kustomize_namespace: kustomize_namespace(&path, &mut kustomize_cache),
             path,
         })
         .collect();
+    candidates.append(&mut memory);
     if stdin {
         candidates.push(Candidate {
+            content: None,
             path: PathBuf::from("-"),
             in_helm_chart: false,
             kustomize_namespace: None,

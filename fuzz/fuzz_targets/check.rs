@@ -1,0 +1,23 @@
+//! Whole pipeline and both reporters on arbitrary bytes.
+#![no_main]
+
+use std::sync::Arc;
+
+use libfuzzer_sys::fuzz_target;
+use xks_lint::load::Input;
+use xks_lint::report::{Format, RenderOptions, render};
+use xks_lint::{CheckOptions, analyze};
+
+fuzz_target!(|data: &[u8]| {
+    let options = CheckOptions {
+        inputs: vec![Input::Memory {
+            name: "fuzz.yaml".to_string(),
+            bytes: Arc::from(data),
+        }],
+        ..CheckOptions::default()
+    };
+    let analysis = analyze(&options);
+    for format in [Format::Human, Format::Json] {
+        let _ = render(format, &analysis, &RenderOptions { color: false, summary: true });
+    }
+});
