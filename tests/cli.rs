@@ -290,3 +290,50 @@ fn rules_lists_and_explain_prints_docs() {
         .stdout(predicate::str::contains("## Bad"))
         .stdout(predicate::str::contains("## Fix"));
 }
+
+#[test]
+fn list_items_are_objects() {
+    let list = "apiVersion: v1
+kind: List
+items:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: first
+      namespace: team-b
+      annotations:
+        linkerd.io/inject: enabled
+    spec:
+      template:
+        metadata:
+          labels: {app: first}
+  - apiVersion: v1
+    kind: Service
+    metadata:
+      name: second
+---
+apiVersion: apps/v1
+kind: DeploymentList
+items:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: third
+      annotations:
+        config.linkerd.io/proxy-cpu-limit: \"1\"
+";
+    let output = xks_lint()
+        .args(["check", "-", "--format", "json"])
+        .write_stdin(list)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["summary"]["objects"], 3);
+    let findings = json["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{json:#}");
+    assert_eq!(findings[0]["object"], "Deployment/team-b/first");
+    assert_eq!(findings[0]["start"]["line"], 10);
+    assert_eq!(findings[0]["start"]["column"], 9);
+    assert_eq!(findings[1]["object"], "Deployment/default/third");
+    assert_eq!(findings[1]["start"]["line"], 28);
+}

@@ -427,12 +427,15 @@ pub fn parse_stream(text: &str) -> Stream {
     };
     loop {
         let chunk = &text[offset..];
-        match parse_chunk(chunk, base, &mut stream.documents) {
+        // Start of the document being parsed when an error strikes: recovery resumes at the
+        // first `---` after it (an unclosed bracket may swallow later markers, so the error
+        // position itself can lie documents further down).
+        let mut document_start = offset;
+        match parse_chunk(chunk, base, &mut stream.documents, &mut document_start) {
             Ok(()) => break,
             Err(error) => {
-                let error_byte = error.pos.byte;
                 stream.errors.push(error);
-                match next_document_marker(text, error_byte.max(offset)) {
+                match next_document_marker(text, document_start.max(offset)) {
                     Some((byte, line)) => {
                         offset = byte;
                         base = Pos { byte, line, col: 1 };
@@ -480,7 +483,12 @@ fn scan_error(error: &ScanError, positions: &Positions<'_>) -> YamlError {
     }
 }
 
-fn parse_chunk(text: &str, base: Pos, out: &mut Vec<Document>) -> Result<(), YamlError> {
+fn parse_chunk(
+    text: &str,
+    base: Pos,
+    out: &mut Vec<Document>,
+    document_start: &mut usize,
+) -> Result<(), YamlError> {
     let positions = Positions::new(text, base);
     let mut parser = Parser::new_from_str(text);
     let mut builder = Builder::new();
@@ -490,7 +498,10 @@ fn parse_chunk(text: &str, base: Pos, out: &mut Vec<Document>) -> Result<(), Yam
         match event {
             Event::StreamStart | Event::Nothing => {}
             Event::StreamEnd => break,
-            Event::DocumentStart(_) => builder = Builder::new(),
+            Event::DocumentStart(_) => {
+                *document_start = span.start.byte;
+                builder = Builder::new();
+            }
             Event::DocumentEnd => {
                 if let Some(root) = builder.root.take() {
                     out.push(Document {
@@ -664,4 +675,104 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
         }
     }
     explicit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Node {
+        let stream = parse_stream(text);
+        assert!(stream.errors.is_empty(), "{:?}", stream.errors);
+        stream.documents[0].root.clone()
+    }
+
+    fn at(span: Span) -> (usize, usize, usize, usize) {
+        (span.start.line, span.start.col, span.end.line, span.end.col)
+    }
+
+    #[test]
+    fn keys_and_values_have_exact_spans() {
+        let root = doc("metadata:\n  name: api\n  labels: {app: \"web\"}\n");
+        let (key, value) = root.path(&["metadata"]).unwrap().entry("name").unwrap();
+        assert_eq!(at(key.span), (2, 3, 2, 7));
+        assert_eq!(at(value.span), (2, 9, 2, 12));
+        let labels = root.path(&["metadata", "labels"]).unwrap();
+        assert_eq!(
+            at(labels.span),
+            (3, 11, 3, 23),
+            "flow mapping ends after its brace"
+        );
+        let quoted = labels.get("app").unwrap();
+        assert_eq!(at(quoted.span), (3, 17, 3, 22), "quotes belong to the node");
+        assert_eq!(quoted.as_str(), Some("web"));
+    }
+
+    #[test]
+    fn columns_count_characters_and_bytes_are_bytes() {
+        let root = doc("ä: 1\nö: [x]\n");
+        let (key, value) = root.entry("ö").unwrap();
+        assert_eq!(at(key.span), (2, 1, 2, 2));
+        assert_eq!(key.span.start.byte, 6);
+        assert_eq!(value.span.start.col, 4);
+        assert_eq!(value.span.start.byte, 10);
+    }
+
+    #[test]
+    fn block_mapping_ends_at_its_last_value_not_at_trailing_comments() {
+        let root = doc("a:\n  b: 1\n  c: 2\n# trailing\n\nd: 3\n");
+        assert_eq!(at(root.get("a").unwrap().span), (2, 3, 3, 7));
+    }
+
+    #[test]
+    fn a_broken_document_does_not_take_the_next_one_with_it() {
+        let stream = parse_stream("a: 1\n---\nb: [\n---\nc: 3\n");
+        assert_eq!(stream.errors.len(), 1);
+        assert_eq!(stream.documents.len(), 2);
+        let last = &stream.documents[1].root;
+        assert_eq!(last.get("c").unwrap().span.start.line, 5);
+    }
+
+    #[test]
+    fn yaml_1_1_resolution_as_the_api_server_reads_it() {
+        for (text, expected) in [
+            ("yes", Resolved::Bool(true)),
+            ("Off", Resolved::Bool(false)),
+            ("y", Resolved::Bool(true)),
+            ("0755", Resolved::Int(493)),
+            ("0x1f", Resolved::Int(31)),
+            ("1_000", Resolved::Int(1000)),
+            ("-42", Resolved::Int(-42)),
+            ("1.5", Resolved::Float(1.5)),
+            ("1e3", Resolved::Float(1000.0)),
+            ("~", Resolved::Null),
+            ("enabled", Resolved::Str),
+            ("1.2.3", Resolved::Str),
+            ("08", Resolved::Float(8.0)),
+            ("100m", Resolved::Str),
+        ] {
+            assert_eq!(resolve_plain(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn tags_and_quotes_override_resolution() {
+        let root = doc("a: !!str 10\nb: '10'\nc: |\n  10\nd: 10\n");
+        assert_eq!(
+            root.get("a").unwrap().as_scalar().unwrap().resolve(),
+            Resolved::Str
+        );
+        assert_eq!(
+            root.get("b").unwrap().as_scalar().unwrap().resolve(),
+            Resolved::Str
+        );
+        assert_eq!(
+            root.get("c").unwrap().as_scalar().unwrap().resolve(),
+            Resolved::Str
+        );
+        assert_eq!(
+            root.get("d").unwrap().as_scalar().unwrap().resolve(),
+            Resolved::Int(10)
+        );
+    }
 }
