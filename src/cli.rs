@@ -89,6 +89,9 @@ pub struct CheckArgs {
     /// Files larger than this many bytes are reported and not read.
     #[arg(long, value_name = "BYTES", default_value_t = crate::limits::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
+    /// Treat every file on its own instead of building kustomizations (no overlays, no patches).
+    #[arg(long)]
+    pub no_kustomize: bool,
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -205,6 +208,7 @@ fn check(args: CheckArgs) -> u8 {
     let walk = WalkOptions {
         excludes: args.exclude.clone(),
         max_file_size: args.max_file_size,
+        kustomize: !args.no_kustomize,
     };
     if let Err(message) = walk.validate() {
         return usage_error(&message);
@@ -222,6 +226,7 @@ fn check(args: CheckArgs) -> u8 {
         walk,
         model: ModelOptions {
             default_namespace: args.default_namespace.clone(),
+            kustomize: !args.no_kustomize,
         },
         rules: selection,
     };

@@ -53,6 +53,8 @@ pub struct Diagnostic {
     /// Path of the node inside its object (`metadata.annotations.linkerd.io/inject`);
     /// with `object` it identifies a finding independently of line numbers.
     pub node_path: Option<String>,
+    /// Kustomization roots (environments) in which the finding occurs; empty for plain files.
+    pub contexts: Vec<String>,
 }
 
 impl Diagnostic {
@@ -72,6 +74,7 @@ impl Diagnostic {
             help: None,
             object: None,
             node_path: None,
+            contexts: Vec::new(),
         }
     }
 

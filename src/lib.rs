@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod kustomize;
 pub mod limits;
 pub mod load;
 pub mod model;
@@ -87,7 +88,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let loaded = load::load(&options.inputs, &options.walk);
     let sources = loaded.sources.clone();
     let model = Model::build(loaded, &options.model);
-    let mut diagnostics = rules::run(&model, &options.rules);
+    let mut diagnostics = merge_across_contexts(rules::run(&model, &options.rules), &model);
     sort_diagnostics(&mut diagnostics, &sources);
     Analysis {
         sources,
@@ -95,6 +96,69 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
         diagnostics,
         elapsed: started.elapsed(),
     }
+}
+
+/// A base file rendered by several kustomization roots yields the same finding once
+/// per root: report it once, listing every root it occurs in.
+fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Diagnostic> {
+    let mut merged: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    let mut index: std::collections::HashMap<(&'static str, span::Location, String), usize> =
+        std::collections::HashMap::new();
+    let rendered: Vec<&model::Object> = model
+        .objects
+        .iter()
+        .filter(|o| !o.contexts.is_empty())
+        .collect();
+    let mut by_identity: std::collections::HashMap<String, Vec<&model::Object>> =
+        std::collections::HashMap::new();
+    for object in &rendered {
+        by_identity
+            .entry(object.identity())
+            .or_default()
+            .push(object);
+    }
+    for mut diagnostic in diagnostics {
+        let location = diagnostic.location;
+        let covering = rendered.iter().filter(|o| {
+            o.file == location.file
+                && o.node.span.start.byte <= location.span.start.byte
+                && location.span.end.byte <= o.node.span.end.byte
+        });
+        let same_identity = diagnostic
+            .object
+            .as_ref()
+            .and_then(|id| by_identity.get(id))
+            .into_iter()
+            .flatten();
+        let mut contexts: Vec<String> = covering
+            .chain(same_identity)
+            .flat_map(|o| o.contexts.iter().cloned())
+            .collect();
+        let key = (
+            diagnostic.rule,
+            diagnostic.location,
+            diagnostic.message.clone(),
+        );
+        match index.get(&key) {
+            Some(&i) => merged[i].contexts.append(&mut contexts),
+            None => {
+                diagnostic.contexts = contexts;
+                index.insert(key, merged.len());
+                merged.push(diagnostic);
+            }
+        }
+    }
+    // With a single root, naming it on every finding says nothing.
+    let roots: std::collections::HashSet<&String> =
+        rendered.iter().flat_map(|o| o.contexts.iter()).collect();
+    for diagnostic in &mut merged {
+        diagnostic.contexts.sort();
+        diagnostic.contexts.dedup();
+        if roots.len() < 2 {
+            diagnostic.contexts.clear();
+        }
+    }
+    merged
 }
 
 pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &Sources) {

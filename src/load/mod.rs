@@ -56,6 +56,10 @@ pub enum IssueKind {
     TooLarge,
     /// A symbolic link leading outside the checked tree; not followed.
     OutsideTree,
+    /// A kustomization feature xks-lint does not apply (remote resource, generator, plugin).
+    KustomizeNote,
+    /// A kustomization that cannot be built (missing resource, cycle, escape, bad patch).
+    KustomizeError,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +95,8 @@ pub struct LoadStats {
 
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// Kustomizations may not reference files outside it.
+    pub repo_root: Option<PathBuf>,
     pub sources: Sources,
     pub documents: Vec<LoadedDocument>,
     pub issues: Vec<LoadIssue>,
@@ -120,14 +126,48 @@ enum FileOutcome {
 pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     let (candidates, walk_skipped) = walk::collect(inputs, options);
     let cwd = std::env::current_dir().ok();
+    let mut loaded = Loaded {
+        repo_root: repo_root(inputs),
+        ..Loaded::default()
+    };
+    read_candidates(&mut loaded, &candidates, cwd.as_deref(), options);
+    for skipped in walk_skipped {
+        let file = FileId(loaded.sources.files.len());
+        loaded.sources.files.push(SourceFile {
+            display: display_path(&skipped.path, cwd.as_deref()),
+            path: skipped.path,
+            text: Arc::from(""),
+        });
+        loaded.stats.files_found += 1;
+        loaded.stats.files_skipped += 1;
+        loaded.issues.push(LoadIssue {
+            kind: skipped.kind,
+            location: Location {
+                file,
+                span: Span::point(first_position()),
+            },
+            message: skipped.message,
+            related: Vec::new(),
+        });
+    }
+    if options.kustomize {
+        pull_kustomize_references(&mut loaded, cwd.as_deref(), options);
+    }
+    loaded
+}
 
+/// Reads and parses candidates in parallel and appends them, in order, to `loaded`.
+fn read_candidates(
+    loaded: &mut Loaded,
+    candidates: &[walk::Candidate],
+    cwd: Option<&Path>,
+    options: &WalkOptions,
+) {
     let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
         .par_iter()
-        .map(|candidate| read_and_parse(candidate, cwd.as_deref(), options.max_file_size))
+        .map(|candidate| read_and_parse(candidate, cwd, options.max_file_size))
         .collect();
-
-    let mut loaded = Loaded::default();
-    loaded.stats.files_found = candidates.len() + walk_skipped.len();
+    loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {
         let file = FileId(loaded.sources.files.len());
         loaded.sources.files.push(source);
@@ -174,25 +214,120 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
             }
         }
     }
-    for skipped in walk_skipped {
-        let file = FileId(loaded.sources.files.len());
-        loaded.sources.files.push(SourceFile {
-            display: display_path(&skipped.path, cwd.as_deref()),
-            path: skipped.path,
-            text: Arc::from(""),
-        });
-        loaded.stats.files_skipped += 1;
-        loaded.issues.push(LoadIssue {
-            kind: skipped.kind,
-            location: Location {
-                file,
-                span: Span::point(first_position()),
-            },
-            message: skipped.message,
-            related: Vec::new(),
-        });
+}
+
+/// Absolute path with `.` and `..` resolved lexically (symlinks are not resolved, so
+/// paths compare the way kustomization files write them).
+pub fn normalize(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
     }
-    loaded
+    out
+}
+
+/// The repository the first path belongs to (the nearest directory holding `.git`),
+/// else that path itself: kustomizations may not reach beyond it.
+fn repo_root(inputs: &[Input]) -> Option<PathBuf> {
+    let first = inputs.iter().find_map(|input| match input {
+        Input::Path(path) => Some(normalize(path)),
+        _ => None,
+    })?;
+    let start = if first.is_dir() {
+        first.clone()
+    } else {
+        first
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or(first.clone())
+    };
+    Some(
+        start
+            .ancestors()
+            .find(|dir| dir.join(".git").exists())
+            .map(Path::to_path_buf)
+            .unwrap_or(start),
+    )
+}
+
+pub fn is_kustomization_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| crate::kustomize::spec::FILE_NAMES.contains(&n))
+}
+
+/// Loads the files that kustomizations reference but the walk did not reach
+/// (a base outside the checked directory, an excluded patch file), within the
+/// repository only. Never fetches remote resources.
+fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &WalkOptions) {
+    let mut known: std::collections::HashSet<PathBuf> = loaded
+        .sources
+        .files
+        .iter()
+        .map(|f| normalize(&f.path))
+        .collect();
+    let mut scanned = std::collections::HashSet::new();
+    loop {
+        let mut wanted = std::collections::BTreeSet::new();
+        for document in &loaded.documents {
+            let Some(source) = loaded.sources.get(document.file) else {
+                continue;
+            };
+            if !is_kustomization_file(&source.path) || !scanned.insert(document.file) {
+                continue;
+            }
+            let dir = normalize(&source.path)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            let spec = crate::kustomize::spec::Kustomization::from_node(&document.root);
+            for reference in spec.referenced_paths() {
+                let target = normalize(&dir.join(reference));
+                let inside = loaded
+                    .repo_root
+                    .as_ref()
+                    .is_none_or(|root| target.starts_with(root));
+                if !inside {
+                    continue;
+                }
+                if target.is_dir() {
+                    let file = crate::kustomize::spec::FILE_NAMES
+                        .iter()
+                        .map(|name| target.join(name))
+                        .find(|candidate| candidate.is_file());
+                    wanted.extend(file);
+                } else if target.is_file() {
+                    wanted.insert(target);
+                }
+            }
+        }
+        wanted.retain(|path| !known.contains(path));
+        if wanted.is_empty() {
+            return;
+        }
+        let candidates: Vec<walk::Candidate> = wanted
+            .into_iter()
+            .map(|path| {
+                known.insert(path.clone());
+                walk::Candidate {
+                    path: cwd
+                        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+                        .unwrap_or(path),
+                    content: None,
+                    in_helm_chart: false,
+                    kustomize_namespace: None,
+                }
+            })
+            .collect();
+        read_candidates(loaded, &candidates, cwd, options);
+    }
 }
 
 fn first_position() -> Pos {

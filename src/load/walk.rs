@@ -41,6 +41,8 @@ pub struct WalkOptions {
     pub excludes: Vec<String>,
     /// Files larger than this many bytes are not read.
     pub max_file_size: u64,
+    /// Load the files kustomizations reference even where the walk did not reach them.
+    pub kustomize: bool,
 }
 
 impl Default for WalkOptions {
@@ -48,6 +50,7 @@ impl Default for WalkOptions {
         WalkOptions {
             excludes: Vec::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            kustomize: true,
         }
     }
 }
@@ -310,6 +313,8 @@ fn read_kustomize_namespace(dir: &Path) -> Option<String> {
         let text = std::fs::read_to_string(path).ok()?;
         let stream = super::yaml::parse_stream(&text);
         let root = &stream.documents.first()?.root;
-        root.get("namespace")?.as_str().map(str::to_string)
+        crate::kustomize::spec::Kustomization::from_node(root)
+            .namespace
+            .map(|entry| entry.value)
     })
 }

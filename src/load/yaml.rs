@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag};
 
-use crate::span::{Pos, Span};
+use crate::span::{FileId, Pos, Span};
 
 use crate::limits::{MAX_DEPTH, MAX_EXPANDED_NODES};
 
@@ -46,6 +46,9 @@ pub enum NodeKind {
 pub struct Node {
     pub kind: NodeKind,
     pub span: Span,
+    /// The file this node was written in, when it differs from its object's file
+    /// (a value grafted in by a kustomize patch or transformer).
+    pub origin: Option<FileId>,
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +219,32 @@ impl Node {
 
     pub fn path(&self, keys: &[&str]) -> Option<&Node> {
         keys.iter().try_fold(self, |node, key| node.get(key))
+    }
+
+    /// A scalar written nowhere in particular (synthesised by a transformer).
+    pub fn synthetic_str(value: &str, span: Span, origin: Option<FileId>) -> Node {
+        Node {
+            kind: NodeKind::Scalar(Scalar {
+                value: value.to_string(),
+                style: Style::Quoted,
+                tag: None,
+            }),
+            span,
+            origin,
+        }
+    }
+
+    /// Marks this node and everything below it as written in `file`.
+    pub fn set_origin(&mut self, file: FileId) {
+        self.origin = Some(file);
+        match &mut self.kind {
+            NodeKind::Scalar(_) => {}
+            NodeKind::Seq(items) => items.iter_mut().for_each(|n| n.set_origin(file)),
+            NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                k.set_origin(file);
+                v.set_origin(file);
+            }),
+        }
     }
 
     pub fn is_null(&self) -> bool {
@@ -532,6 +561,7 @@ fn parse_chunk(
                         tag: tag_name(tag),
                     }),
                     span,
+                    origin: None,
                 };
                 builder.add(node, anchor);
             }
@@ -579,6 +609,7 @@ fn parse_chunk(
                                     start: start.start,
                                     end,
                                 },
+                                origin: None,
                             },
                             anchor,
                         )
@@ -605,6 +636,7 @@ fn parse_chunk(
                                     start: start.start,
                                     end,
                                 },
+                                origin: None,
                             },
                             anchor,
                         )

@@ -115,6 +115,14 @@ pub struct Object {
     pub namespace_source: NamespaceSource,
     pub meta: ObjectMeta,
     pub typed: Typed,
+    /// Kustomization roots that render this object (`overlays/prod`); empty for plain files.
+    pub contexts: Vec<String>,
+}
+
+fn push_context(object: &mut Object, root: &str) {
+    if !object.contexts.iter().any(|c| c == root) {
+        object.contexts.push(root.to_string());
+    }
 }
 
 impl Object {
@@ -122,6 +130,15 @@ impl Object {
         Location {
             file: self.file,
             span,
+        }
+    }
+
+    /// Where `node` was written: the object's file, or the patch or kustomization
+    /// that put it there.
+    pub fn location_of(&self, node: &Node) -> Location {
+        Location {
+            file: node.origin.unwrap_or(self.file),
+            span: node.span,
         }
     }
 
@@ -172,12 +189,15 @@ impl Object {
 #[derive(Debug, Clone)]
 pub struct ModelOptions {
     pub default_namespace: String,
+    /// Build kustomization roots natively (overlays, patches, labels) instead of plain files.
+    pub kustomize: bool,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
         ModelOptions {
             default_namespace: "default".to_string(),
+            kustomize: true,
         }
     }
 }
@@ -198,7 +218,7 @@ pub struct Model {
     pub stats: ModelStats,
 }
 
-const CLUSTER_SCOPED_KINDS: &[&str] = &[
+pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "Namespace",
     "ClusterIssuer",
     "ClusterRole",
@@ -220,12 +240,57 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
 
 impl Model {
     pub fn build(loaded: Loaded, options: &ModelOptions) -> Model {
+        let kustomized = if options.kustomize {
+            crate::kustomize::build(&loaded)
+        } else {
+            crate::kustomize::KustomizeOutput::default()
+        };
         let mut model = Model {
             issues: loaded.issues,
             load_stats: loaded.stats,
             ..Model::default()
         };
+        model.issues.extend(kustomized.issues);
+        let default_fallback = (options.default_namespace.clone(), NamespaceSource::Default);
+        // The same source object rendered identically by several roots is one object
+        // deployed once; rendered differently, it is one object per rendering.
+        let mut rendered: std::collections::HashMap<
+            (FileId, usize, Option<usize>, String),
+            ObjectId,
+        > = std::collections::HashMap::new();
+        for view in kustomized.views {
+            for built in view.objects {
+                let key = (
+                    built.file,
+                    built.document,
+                    built.item,
+                    built.node.to_json().to_string(),
+                );
+                if let Some(id) = rendered.get(&key) {
+                    self::push_context(&mut model.objects[id.0], &view.root);
+                    continue;
+                }
+                let id = ObjectId(model.objects.len());
+                model.add_object(
+                    built.node,
+                    built.file,
+                    built.document,
+                    built.item,
+                    &default_fallback,
+                );
+                if let Some(object) = model.objects.get_mut(id.0) {
+                    object.contexts.push(view.root.clone());
+                    rendered.insert(key, id);
+                }
+            }
+        }
         for document in loaded.documents {
+            if kustomized.consumed.contains(&document.file) {
+                if object_kind(&document.root).is_none() {
+                    model.stats.documents_skipped += 1;
+                }
+                continue;
+            }
             let namespace_fallback = document
                 .kustomize_namespace
                 .clone()
@@ -411,6 +476,7 @@ impl Model {
             namespace_source,
             meta,
             typed,
+            contexts: Vec::new(),
         });
         self.stats.objects += 1;
     }

@@ -54,6 +54,12 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
         (span.start.byte, span.len()),
     )];
     let mut help = escape_text(diagnostic.help.as_deref().unwrap_or_default()).into_owned();
+    if !diagnostic.contexts.is_empty() {
+        if !help.is_empty() {
+            help.push('\n');
+        }
+        let _ = write!(help, "in: {}", escape_text(&diagnostic.contexts.join(", ")));
+    }
     for related in &diagnostic.related {
         if related.location.file == file {
             labels.push(LabeledSpan::new_with_span(

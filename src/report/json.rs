@@ -45,6 +45,9 @@ struct Finding<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     object: Option<&'a str>,
     related: Vec<RelatedLocation<'a>>,
+    /// Kustomization roots rendering the object; absent for plain files.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    contexts: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -74,6 +77,7 @@ fn finding<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Finding<'a> {
         label: d.label.as_deref(),
         help: d.help.as_deref(),
         object: d.object.as_deref(),
+        contexts: &d.contexts,
         related: d
             .related
             .iter()

@@ -89,6 +89,8 @@ fn all_rules() -> Vec<Box<dyn Rule>> {
         Box::new(input::unreadable_file::UnreadableFile),
         Box::new(input::file_too_large::FileTooLarge),
         Box::new(input::symlink_outside_tree::SymlinkOutsideTree),
+        Box::new(input::kustomize_error::KustomizeError),
+        Box::new(input::kustomize_not_applied::KustomizeNotApplied),
         Box::new(metadata::annotation_not_string::AnnotationNotString),
         Box::new(api::removed_api_version::RemovedApiVersion),
         Box::new(linkerd::annotation_on_workload::LinkerdAnnotationOnWorkload),

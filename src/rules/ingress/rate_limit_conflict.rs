@@ -26,7 +26,7 @@ impl Rule for RateLimitConflict {
                 let valid = text.parse::<u64>().is_ok_and(|n| n > 0);
                 if !valid {
                     sink.report(
-                        object.location(value.span),
+                        object.location_of(value),
                         format!("`{key}` must be a positive integer, not `{text}`"),
                     )
                     .with_label("not a positive integer")
@@ -50,7 +50,7 @@ impl Rule for RateLimitConflict {
                     (rate_entry, connections)
                 };
                 sink.report(
-                    object.location(second.1.span),
+                    object.location_of(second.1),
                     format!(
                         "`{}` and `{}` are both set on Ingress `{}`: the XKS guide says connection and request-rate limits do not work together",
                         first.0, second.0, object.name
@@ -58,7 +58,7 @@ impl Rule for RateLimitConflict {
                 )
                 .with_label("conflicts with the earlier rate-limit annotation")
                 .with_help("choose one strategy: keep either `limit-connections` or the request-rate limit, and delete the other annotation")
-                .with_related(object.location(first.1.span), format!("`{}` set here", first.0))
+                .with_related(object.location_of(first.1), format!("`{}` set here", first.0))
                 .with_object(object.identity(), format!("metadata.annotations.{}", second.0));
             }
         }

@@ -2,6 +2,8 @@
 
 pub mod file_too_large;
 pub mod helm_template;
+pub mod kustomize_error;
+pub mod kustomize_not_applied;
 pub mod parse_error;
 pub mod symlink_outside_tree;
 pub mod unreadable_file;

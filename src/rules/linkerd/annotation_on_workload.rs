@@ -59,7 +59,7 @@ fn check_misplaced(object: &Object, kind: WorkloadKind, sink: &mut Sink<'_>) {
         };
         let diagnostic = sink
             .report(
-                object.location(key_node.span),
+                object.location_of(key_node),
                 format!(
                     "`{key}` is on the {} metadata, where Linkerd never reads it: {}",
                     object.kind,
@@ -75,7 +75,7 @@ fn check_misplaced(object: &Object, kind: WorkloadKind, sink: &mut Sink<'_>) {
             .with_object(object.identity(), format!("metadata.annotations.{key}"));
         if let Some((meta, _)) = template_meta {
             diagnostic.with_related(
-                object.location(meta.span),
+                object.location_of(meta),
                 "pod template metadata: where it belongs",
             );
         }
@@ -110,7 +110,7 @@ fn report_bad_value(
         _ => "enabled",
     };
     sink.report(
-        object.location(value.span),
+        object.location_of(value),
         format!(
             "`{INJECT}: {text}` is not a value Linkerd understands (enabled, disabled or ingress)"
         ),

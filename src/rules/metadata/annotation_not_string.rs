@@ -75,7 +75,7 @@ fn check_values(object: &Object, map: &Node, path: &[&str], sink: &mut Sink<'_>)
             format!("quote the value: `{key_text}: {fix}`")
         };
         sink.report(
-            object.location(value.span),
+            object.location_of(value),
             format!(
                 "{what} `{key_text}` is read as {read_as}, not a string: the API server rejects the {}",
                 object.kind

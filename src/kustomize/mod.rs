@@ -1,0 +1,802 @@
+//! Native kustomize: builds each kustomization root into the objects it deploys
+//! (resources, components, patches, namespace, name prefix/suffix with name
+//! references, labels and annotations), without executing or fetching anything.
+//! Reads only what the load stage loaded.
+
+pub mod spec;
+pub mod transform;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::load::yaml::{Node, NodeKind, parse_stream};
+use crate::load::{IssueKind, LoadIssue, Loaded, LoadedDocument, is_kustomization_file, normalize};
+use crate::model::{CLUSTER_SCOPED_KINDS, WorkloadKind};
+use crate::span::{FileId, Location, Span};
+use spec::{Kustomization, PatchSource, PatchTarget};
+use transform::{for_each_at, get_mut, json6902, set, strategic_merge};
+
+/// One object as a kustomization root renders it.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub file: FileId,
+    pub document: usize,
+    pub item: Option<usize>,
+    pub node: Node,
+}
+
+/// The objects of one kustomization root.
+#[derive(Debug, Clone)]
+pub struct View {
+    /// The root's directory as shown to users (`overlays/prod`).
+    pub root: String,
+    pub objects: Vec<Built>,
+}
+
+#[derive(Debug, Default)]
+pub struct KustomizeOutput {
+    pub views: Vec<View>,
+    /// Files read through a kustomization: never analysed a second time as plain files.
+    pub consumed: HashSet<FileId>,
+    pub issues: Vec<LoadIssue>,
+}
+
+struct Builder<'a> {
+    loaded: &'a Loaded,
+    files_by_path: HashMap<PathBuf, FileId>,
+    documents: HashMap<FileId, Vec<&'a LoadedDocument>>,
+    kustomizations: BTreeMap<PathBuf, (FileId, Kustomization)>,
+    output: KustomizeOutput,
+}
+
+fn object_kind(node: &Node) -> Option<(&str, &str)> {
+    Some((
+        node.get("apiVersion")?.scalar_text()?,
+        node.get("kind")?.scalar_text()?,
+    ))
+}
+
+fn name_of(node: &Node) -> &str {
+    node.path(&["metadata", "name"])
+        .and_then(Node::scalar_text)
+        .unwrap_or_default()
+}
+
+pub fn build(loaded: &Loaded) -> KustomizeOutput {
+    let mut builder = Builder {
+        loaded,
+        files_by_path: HashMap::new(),
+        documents: HashMap::new(),
+        kustomizations: BTreeMap::new(),
+        output: KustomizeOutput::default(),
+    };
+    for (index, file) in loaded.sources.files.iter().enumerate() {
+        builder
+            .files_by_path
+            .insert(normalize(&file.path), FileId(index));
+    }
+    for document in &loaded.documents {
+        builder
+            .documents
+            .entry(document.file)
+            .or_default()
+            .push(document);
+        let Some(source) = loaded.sources.get(document.file) else {
+            continue;
+        };
+        if is_kustomization_file(&source.path) && document.index == 0 {
+            let dir = normalize(&source.path)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            builder.kustomizations.insert(
+                dir,
+                (document.file, Kustomization::from_node(&document.root)),
+            );
+        }
+    }
+    let mut roots = builder.roots();
+    // Kustomizations that only include each other have no root: build the first of
+    // each such group as one, so the cycle is reported instead of silently ignored.
+    let reachable = builder.reachable(&roots);
+    let orphans: Vec<PathBuf> = builder
+        .kustomizations
+        .keys()
+        .filter(|dir| !reachable.contains(*dir))
+        .cloned()
+        .collect();
+    let mut covered = reachable;
+    for orphan in orphans {
+        if covered.contains(&orphan) {
+            continue;
+        }
+        covered.extend(builder.reachable(std::slice::from_ref(&orphan)));
+        roots.push(orphan);
+    }
+    for root in roots {
+        let mut stack = vec![root.clone()];
+        let objects = builder.build_dir(&root, &mut stack);
+        let display = builder.display_dir(&root);
+        builder.output.views.push(View {
+            root: display,
+            objects,
+        });
+    }
+    let mut seen = HashSet::new();
+    builder
+        .output
+        .issues
+        .retain(|i| seen.insert((i.location.file, i.location.span, i.message.clone())));
+    builder.output
+}
+
+impl Builder<'_> {
+    fn display_dir(&self, dir: &Path) -> String {
+        self.kustomizations
+            .get(dir)
+            .and_then(|(file, _)| self.loaded.sources.get(*file))
+            .and_then(|source| {
+                let display = source.display.as_str();
+                display.rfind('/').map(|i| display[..i].to_string())
+            })
+            .unwrap_or_else(|| ".".to_string())
+    }
+
+    fn resolve(&self, dir: &Path, reference: &str) -> PathBuf {
+        normalize(&dir.join(reference))
+    }
+
+    /// Kustomizations no other kustomization includes.
+    fn roots(&self) -> Vec<PathBuf> {
+        let mut referenced = HashSet::new();
+        for (dir, (_, spec)) in &self.kustomizations {
+            for entry in spec.resources.iter().chain(&spec.components) {
+                let target = self.resolve(dir, &entry.value);
+                if target != *dir && self.kustomizations.contains_key(&target) {
+                    referenced.insert(target);
+                }
+            }
+        }
+        self.kustomizations
+            .keys()
+            .filter(|dir| !referenced.contains(*dir))
+            .cloned()
+            .collect()
+    }
+
+    /// Kustomization directories included, directly or not, by `from`.
+    fn reachable(&self, from: &[PathBuf]) -> HashSet<PathBuf> {
+        let mut seen: HashSet<PathBuf> = HashSet::new();
+        let mut stack: Vec<PathBuf> = from.to_vec();
+        while let Some(dir) = stack.pop() {
+            if !seen.insert(dir.clone()) {
+                continue;
+            }
+            if let Some((_, spec)) = self.kustomizations.get(&dir) {
+                for entry in spec.resources.iter().chain(&spec.components) {
+                    let target = self.resolve(&dir, &entry.value);
+                    if self.kustomizations.contains_key(&target) {
+                        stack.push(target);
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    fn issue(&mut self, kind: IssueKind, file: FileId, span: Span, message: String) {
+        self.output.issues.push(LoadIssue {
+            kind,
+            location: Location { file, span },
+            message,
+            related: Vec::new(),
+        });
+    }
+
+    fn build_dir(&mut self, dir: &Path, stack: &mut Vec<PathBuf>) -> Vec<Built> {
+        let Some((file, spec)) = self.kustomizations.get(dir).cloned() else {
+            return Vec::new();
+        };
+        self.output.consumed.insert(file);
+        for entry in &spec.unsupported {
+            self.issue(
+                IssueKind::KustomizeNote,
+                file,
+                entry.span,
+                format!("`{}` is not applied by xks-lint (generators and plugins are never run); objects it would create or change are not analysed", entry.value),
+            );
+        }
+        let mut resources = Vec::new();
+        for entry in &spec.resources {
+            self.add_resource(dir, file, entry, stack, &mut resources);
+        }
+        for entry in &spec.components {
+            let target = self.resolve(dir, &entry.value);
+            let Some((component_file, component)) = self.kustomizations.get(&target).cloned()
+            else {
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    entry.span,
+                    format!("component `{}` has no kustomization", entry.value),
+                );
+                continue;
+            };
+            if stack.contains(&target) {
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    entry.span,
+                    format!("component `{}` includes itself", entry.value),
+                );
+                continue;
+            }
+            self.output.consumed.insert(component_file);
+            stack.push(target.clone());
+            for resource in &component.resources {
+                self.add_resource(&target, component_file, resource, stack, &mut resources);
+            }
+            self.transform(&target, component_file, &component, &mut resources);
+            stack.pop();
+        }
+        self.transform(dir, file, &spec, &mut resources);
+        resources
+    }
+
+    fn add_resource(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        entry: &spec::Entry,
+        stack: &mut Vec<PathBuf>,
+        out: &mut Vec<Built>,
+    ) {
+        if spec::is_remote(&entry.value) {
+            self.issue(
+                IssueKind::KustomizeNote,
+                file,
+                entry.span,
+                format!(
+                    "remote resource `{}` is not fetched; its objects are not analysed",
+                    entry.value
+                ),
+            );
+            return;
+        }
+        let target = self.resolve(dir, &entry.value);
+        if let Some(root) = &self.loaded.repo_root
+            && !target.starts_with(root)
+        {
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                entry.span,
+                format!(
+                    "resource `{}` lies outside the repository; refused",
+                    entry.value
+                ),
+            );
+            return;
+        }
+        if self.kustomizations.contains_key(&target) {
+            if let Some(start) = stack.iter().position(|d| *d == target) {
+                let cycle: Vec<String> = stack[start..]
+                    .iter()
+                    .chain(std::iter::once(&target))
+                    .map(|d| self.display_dir(d))
+                    .collect();
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    entry.span,
+                    format!("resource cycle: {}", cycle.join(" → ")),
+                );
+                return;
+            }
+            stack.push(target.clone());
+            let built = self.build_dir(&target, stack);
+            stack.pop();
+            out.extend(built);
+            return;
+        }
+        let Some(resource_file) = self.files_by_path.get(&target).copied() else {
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                entry.span,
+                format!(
+                    "resource `{}` not found (or a directory without a kustomization)",
+                    entry.value
+                ),
+            );
+            return;
+        };
+        self.output.consumed.insert(resource_file);
+        for document in self
+            .documents
+            .get(&resource_file)
+            .cloned()
+            .unwrap_or_default()
+        {
+            let Some((_, kind)) = object_kind(&document.root) else {
+                continue;
+            };
+            let items = document.root.get("items").and_then(Node::as_seq);
+            match items {
+                Some(items) if kind.ends_with("List") => {
+                    for (index, item) in items.iter().enumerate() {
+                        if object_kind(item).is_some() {
+                            out.push(Built {
+                                file: resource_file,
+                                document: document.index,
+                                item: Some(index),
+                                node: item.clone(),
+                            });
+                        }
+                    }
+                }
+                _ => out.push(Built {
+                    file: resource_file,
+                    document: document.index,
+                    item: None,
+                    node: document.root.clone(),
+                }),
+            }
+        }
+    }
+
+    /// Patch documents of one patch entry, each node marked with where it was written.
+    fn patch_documents(&mut self, dir: &Path, file: FileId, patch: &spec::Patch) -> Vec<Node> {
+        match &patch.source {
+            PatchSource::Inline(text) => {
+                // Positions inside an inline block scalar are not mapped back: the whole
+                // patch points at its entry in the kustomization.
+                let stream = parse_stream(text);
+                if let Some(error) = stream.errors.first() {
+                    self.issue(
+                        IssueKind::KustomizeError,
+                        file,
+                        patch.span,
+                        format!("inline patch does not parse: {}", error.message),
+                    );
+                }
+                stream
+                    .documents
+                    .into_iter()
+                    .map(|d| {
+                        let mut root = d.root;
+                        relocate(&mut root, patch.span, file);
+                        root
+                    })
+                    .collect()
+            }
+            PatchSource::File(path) => {
+                let target = self.resolve(dir, path);
+                let Some(patch_file) = self.files_by_path.get(&target).copied() else {
+                    self.issue(
+                        IssueKind::KustomizeError,
+                        file,
+                        patch.span,
+                        format!("patch file `{path}` not found"),
+                    );
+                    return Vec::new();
+                };
+                self.output.consumed.insert(patch_file);
+                self.documents
+                    .get(&patch_file)
+                    .map(|docs| {
+                        docs.iter()
+                            .map(|d| {
+                                let mut root = d.root.clone();
+                                root.set_origin(patch_file);
+                                root
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    fn transform(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        resources: &mut Vec<Built>,
+    ) {
+        for patch in &spec.patches {
+            for document in self.patch_documents(dir, file, patch) {
+                self.apply_patch(file, patch, &document, resources);
+            }
+        }
+        if let Some(namespace) = &spec.namespace {
+            for resource in resources.iter_mut() {
+                let kind = object_kind(&resource.node)
+                    .map(|(_, k)| k.to_string())
+                    .unwrap_or_default();
+                if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
+                    continue;
+                }
+                for_each_at(
+                    &mut resource.node,
+                    &["metadata"],
+                    Some((namespace.span, Some(file))),
+                    &mut |meta| {
+                        set(
+                            meta,
+                            "namespace",
+                            Node::synthetic_str(&namespace.value, namespace.span, Some(file)),
+                        );
+                    },
+                );
+            }
+        }
+        if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
+            rename(resources, &spec.name_prefix, &spec.name_suffix);
+        }
+        add_pairs(resources, &spec.common_labels, file, LabelScope::Selectors);
+        for set in &spec.labels {
+            let scope = if set.include_selectors {
+                LabelScope::Selectors
+            } else if set.include_templates {
+                LabelScope::Templates
+            } else {
+                LabelScope::Metadata
+            };
+            add_pairs(resources, &set.pairs, file, scope);
+        }
+        add_pairs(
+            resources,
+            &spec.common_annotations,
+            file,
+            LabelScope::Annotations,
+        );
+    }
+
+    fn apply_patch(
+        &mut self,
+        file: FileId,
+        patch: &spec::Patch,
+        document: &Node,
+        resources: &mut Vec<Built>,
+    ) {
+        let is_json_patch = patch.json6902 || document.as_seq().is_some();
+        let target = match (&patch.target, is_json_patch) {
+            (Some(target), _) => target.clone(),
+            (None, true) => {
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    patch.span,
+                    "a JSON 6902 patch needs a `target`".to_string(),
+                );
+                return;
+            }
+            (None, false) => PatchTarget {
+                kind: document
+                    .get("kind")
+                    .and_then(Node::scalar_text)
+                    .map(str::to_string),
+                name: Some(name_of(document).to_string()),
+                namespace: document
+                    .path(&["metadata", "namespace"])
+                    .and_then(Node::scalar_text)
+                    .map(str::to_string),
+                ..PatchTarget::default()
+            },
+        };
+        let mut matched = 0;
+        let mut deleted = Vec::new();
+        for (index, resource) in resources.iter_mut().enumerate() {
+            if !matches_target(&resource.node, &target) {
+                continue;
+            }
+            matched += 1;
+            if is_json_patch {
+                if let Err(message) = json6902(&mut resource.node, document) {
+                    self.issue(
+                        IssueKind::KustomizeError,
+                        file,
+                        patch.span,
+                        format!("JSON patch does not apply: {message}"),
+                    );
+                }
+            } else if document.get("$patch").and_then(Node::scalar_text) == Some("delete") {
+                deleted.push(index);
+            } else {
+                let mut body = document.clone();
+                // The patch's identity fields select the target; they do not rename it.
+                if let Some(meta) = get_mut(&mut body, "metadata") {
+                    transform::remove(meta, "name");
+                    transform::remove(meta, "namespace");
+                }
+                strategic_merge(&mut resource.node, &body, "", "");
+            }
+        }
+        for index in deleted.into_iter().rev() {
+            resources.remove(index);
+        }
+        if matched == 0 {
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                patch.span,
+                format!(
+                    "patch matches no resource ({} {})",
+                    target.kind.as_deref().unwrap_or("any kind"),
+                    target.name.as_deref().unwrap_or("any name")
+                ),
+            );
+        }
+    }
+}
+
+fn relocate(node: &mut Node, span: Span, file: FileId) {
+    node.span = span;
+    node.origin = Some(file);
+    match &mut node.kind {
+        NodeKind::Scalar(_) => {}
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| relocate(n, span, file)),
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            relocate(k, span, file);
+            relocate(v, span, file);
+        }),
+    }
+}
+
+fn selector_matches(selector: &str, map: Option<&Node>) -> bool {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .all(|term| {
+            let (key, value) = term
+                .split_once("!=")
+                .map(|(k, v)| (k, Some((v, false))))
+                .or_else(|| {
+                    term.split_once("==")
+                        .or_else(|| term.split_once('='))
+                        .map(|(k, v)| (k, Some((v, true))))
+                })
+                .unwrap_or((term, None));
+            let actual = map
+                .and_then(|m| m.get(key.trim()))
+                .and_then(Node::scalar_text);
+            match value {
+                None => actual.is_some(),
+                Some((v, true)) => actual == Some(v.trim()),
+                Some((v, false)) => actual != Some(v.trim()),
+            }
+        })
+}
+
+fn text_matches(pattern: &str, text: &str) -> bool {
+    // kustomize targets take anchored regular expressions for names.
+    regex::Regex::new(&format!("^(?:{pattern})$")).map_or(pattern == text, |re| re.is_match(text))
+}
+
+fn matches_target(node: &Node, target: &PatchTarget) -> bool {
+    let (api_version, kind) = object_kind(node).unwrap_or_default();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let meta = node.get("metadata");
+    target.kind.as_deref().is_none_or(|k| text_matches(k, kind))
+        && target.group.as_deref().is_none_or(|g| g == group)
+        && target.version.as_deref().is_none_or(|v| v == version)
+        && target
+            .name
+            .as_deref()
+            .is_none_or(|n| text_matches(n, name_of(node)))
+        && target.namespace.as_deref().is_none_or(|ns| {
+            meta.and_then(|m| m.get("namespace"))
+                .and_then(Node::scalar_text)
+                .unwrap_or("default")
+                == ns
+        })
+        && target
+            .label_selector
+            .as_deref()
+            .is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("labels"))))
+        && target
+            .annotation_selector
+            .as_deref()
+            .is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("annotations"))))
+}
+
+/// Where kustomize's label and annotation transformers write.
+#[derive(Clone, Copy, PartialEq)]
+enum LabelScope {
+    /// `labels` without options: object metadata only.
+    Metadata,
+    /// `labels` with `includeTemplates`: metadata and pod templates.
+    Templates,
+    /// `commonLabels` / `includeSelectors`: also selectors, which changes what selects what.
+    Selectors,
+    /// `commonAnnotations`: metadata and pod templates.
+    Annotations,
+}
+
+/// (path, create-if-missing) pairs of kustomize's label field specs for a kind.
+fn selector_paths(kind: &str) -> &'static [(&'static [&'static str], bool)] {
+    match kind {
+        "Service" | "ReplicationController" => &[(&["spec", "selector"], true)],
+        "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet" => {
+            &[(&["spec", "selector", "matchLabels"], true)]
+        }
+        "Job" | "PodDisruptionBudget" => &[(&["spec", "selector", "matchLabels"], false)],
+        "CronJob" => &[(
+            &["spec", "jobTemplate", "spec", "selector", "matchLabels"],
+            false,
+        )],
+        "NetworkPolicy" => &[
+            (&["spec", "podSelector", "matchLabels"], false),
+            (
+                &["spec", "ingress[]", "from[]", "podSelector", "matchLabels"],
+                false,
+            ),
+            (
+                &["spec", "egress[]", "to[]", "podSelector", "matchLabels"],
+                false,
+            ),
+        ],
+        _ => &[],
+    }
+}
+
+fn template_metadata_paths(kind: &str) -> Vec<Vec<&'static str>> {
+    match WorkloadKind::from_kind(kind) {
+        Some(WorkloadKind::Pod) | None => Vec::new(),
+        Some(WorkloadKind::CronJob) => vec![
+            vec!["spec", "jobTemplate", "metadata"],
+            vec!["spec", "jobTemplate", "spec", "template", "metadata"],
+        ],
+        Some(_) => vec![vec!["spec", "template", "metadata"]],
+    }
+}
+
+fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: LabelScope) {
+    if pairs.is_empty() {
+        return;
+    }
+    let field = if scope == LabelScope::Annotations {
+        "annotations"
+    } else {
+        "labels"
+    };
+    let create = Some((pairs[0].1.span, Some(file)));
+    let mut write = |map: &mut Node| {
+        if !matches!(map.kind, NodeKind::Map(_)) {
+            return;
+        }
+        for (key, value) in pairs {
+            set(
+                map,
+                key,
+                Node::synthetic_str(&value.value, value.span, Some(file)),
+            );
+        }
+    };
+    for resource in resources {
+        let kind = object_kind(&resource.node)
+            .map(|(_, k)| k.to_string())
+            .unwrap_or_default();
+        for_each_at(&mut resource.node, &["metadata", field], create, &mut write);
+        if scope != LabelScope::Metadata {
+            for path in template_metadata_paths(&kind) {
+                let mut full = path.clone();
+                full.push(field);
+                for_each_at(&mut resource.node, &full, create, &mut write);
+            }
+        }
+        if scope == LabelScope::Selectors {
+            for (path, create_missing) in selector_paths(&kind) {
+                for_each_at(
+                    &mut resource.node,
+                    path,
+                    if *create_missing { create } else { None },
+                    &mut write,
+                );
+            }
+        }
+    }
+}
+
+/// Name references kustomize rewrites when the referenced object is renamed.
+fn reference_paths(referenced_kind: &str) -> &'static [&'static [&'static str]] {
+    match referenced_kind {
+        "Service" => &[
+            &[
+                "spec", "rules[]", "http", "paths[]", "backend", "service", "name",
+            ],
+            &["spec", "defaultBackend", "service", "name"],
+            &["spec", "serviceName"],
+        ],
+        "Secret" => &[&["spec", "tls[]", "secretName"]],
+        _ => &[],
+    }
+}
+
+fn pod_reference_paths(referenced_kind: &str) -> &'static [&'static [&'static str]] {
+    match referenced_kind {
+        "ConfigMap" => &[
+            &["volumes[]", "configMap", "name"],
+            &["containers[]", "envFrom[]", "configMapRef", "name"],
+            &[
+                "containers[]",
+                "env[]",
+                "valueFrom",
+                "configMapKeyRef",
+                "name",
+            ],
+        ],
+        "Secret" => &[
+            &["volumes[]", "secret", "secretName"],
+            &["containers[]", "envFrom[]", "secretRef", "name"],
+            &["containers[]", "env[]", "valueFrom", "secretKeyRef", "name"],
+            &["imagePullSecrets[]", "name"],
+        ],
+        "ServiceAccount" => &[&["serviceAccountName"]],
+        _ => &[],
+    }
+}
+
+fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
+    let mut renamed: HashMap<(String, String), String> = HashMap::new();
+    for resource in resources.iter_mut() {
+        let kind = object_kind(&resource.node)
+            .map(|(_, k)| k.to_string())
+            .unwrap_or_default();
+        if kind == "Namespace" || kind == "CustomResourceDefinition" {
+            continue;
+        }
+        let old = name_of(&resource.node).to_string();
+        let new = format!("{prefix}{old}{suffix}");
+        if let Some(name) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
+            && let NodeKind::Scalar(scalar) = &mut name.kind
+        {
+            scalar.value = new.clone();
+        }
+        renamed.insert((kind, old), new);
+    }
+    for resource in resources.iter_mut() {
+        let kind = object_kind(&resource.node)
+            .map(|(_, k)| k.to_string())
+            .unwrap_or_default();
+        let pod_spec: Vec<&str> = match WorkloadKind::from_kind(&kind) {
+            Some(WorkloadKind::Pod) => vec!["spec"],
+            Some(workload) => {
+                let mut path = workload.template_path().to_vec();
+                path.push("spec");
+                path
+            }
+            None => Vec::new(),
+        };
+        for referenced_kind in ["Service", "Secret", "ConfigMap", "ServiceAccount"] {
+            let mut rewrite = |node: &mut Node| {
+                if let NodeKind::Scalar(scalar) = &mut node.kind
+                    && let Some(new) =
+                        renamed.get(&(referenced_kind.to_string(), scalar.value.clone()))
+                {
+                    scalar.value = new.clone();
+                }
+            };
+            let applies = match referenced_kind {
+                "Service" => kind == "Ingress" || kind == "StatefulSet",
+                "Secret" => kind == "Ingress",
+                _ => false,
+            };
+            if applies {
+                for path in reference_paths(referenced_kind) {
+                    for_each_at(&mut resource.node, path, None, &mut rewrite);
+                }
+            }
+            if !pod_spec.is_empty() {
+                for path in pod_reference_paths(referenced_kind) {
+                    let mut full = pod_spec.clone();
+                    full.extend_from_slice(path);
+                    for_each_at(&mut resource.node, &full, None, &mut rewrite);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The fields of a `kustomization.yaml` that xks-lint applies, read from the
+//! span tree so every diagnostic can point at the entry that caused it.
+
+use crate::load::yaml::{Node, NodeKind};
+use crate::span::Span;
+
+pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// A string entry with the span it was written at.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: String,
+    pub span: Span,
+}
+
+/// `key: value` pairs as written, each value with its span (where a label or
+/// annotation added to an object "was written").
+pub type Pairs = Vec<(String, Entry)>;
+
+#[derive(Debug, Clone)]
+pub struct LabelSet {
+    pub pairs: Pairs,
+    pub include_selectors: bool,
+    pub include_templates: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PatchTarget {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub label_selector: Option<String>,
+    pub annotation_selector: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PatchSource {
+    Inline(String),
+    File(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Patch {
+    pub source: PatchSource,
+    pub target: Option<PatchTarget>,
+    /// `patchesJson6902` entries are always JSON patches; `patches` entries are sniffed.
+    pub json6902: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Kustomization {
+    pub resources: Vec<Entry>,
+    pub components: Vec<Entry>,
+    pub namespace: Option<Entry>,
+    pub name_prefix: String,
+    pub name_suffix: String,
+    pub common_labels: Pairs,
+    pub labels: Vec<LabelSet>,
+    pub common_annotations: Pairs,
+    pub patches: Vec<Patch>,
+    /// Features present but not applied (generators, plugins, helm charts, ...).
+    pub unsupported: Vec<Entry>,
+}
+
+const UNSUPPORTED_FIELDS: [&str; 10] = [
+    "configMapGenerator",
+    "secretGenerator",
+    "generators",
+    "transformers",
+    "validators",
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "replacements",
+    "vars",
+    "openapi",
+];
+
+fn string_list(node: Option<&Node>) -> Vec<Entry> {
+    node.and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|item| {
+            item.scalar_text().map(|value| Entry {
+                value: value.to_string(),
+                span: item.span,
+            })
+        })
+        .collect()
+}
+
+fn string_map(node: Option<&Node>) -> Pairs {
+    let mut pairs = Vec::new();
+    if let Some(NodeKind::Map(entries)) = node.map(|n| &n.kind) {
+        for (key, value) in entries {
+            if let (Some(k), Some(v)) = (key.scalar_text(), value.scalar_text()) {
+                pairs.push((
+                    k.to_string(),
+                    Entry {
+                        value: v.to_string(),
+                        span: value.span,
+                    },
+                ));
+            }
+        }
+    }
+    pairs
+}
+
+fn text(node: Option<&Node>) -> Option<String> {
+    node.and_then(Node::scalar_text).map(str::to_string)
+}
+
+fn flag(node: Option<&Node>) -> bool {
+    node.and_then(Node::scalar_text) == Some("true")
+}
+
+fn target(node: Option<&Node>) -> Option<PatchTarget> {
+    let node = node?;
+    Some(PatchTarget {
+        group: text(node.get("group")),
+        version: text(node.get("version")),
+        kind: text(node.get("kind")),
+        name: text(node.get("name")),
+        namespace: text(node.get("namespace")),
+        label_selector: text(node.get("labelSelector")),
+        annotation_selector: text(node.get("annotationSelector")),
+    })
+}
+
+impl Kustomization {
+    pub fn from_node(root: &Node) -> Kustomization {
+        let mut k = Kustomization {
+            resources: string_list(root.get("resources")),
+            components: string_list(root.get("components")),
+            namespace: root
+                .get("namespace")
+                .and_then(|n| {
+                    n.scalar_text().map(|value| Entry {
+                        value: value.to_string(),
+                        span: n.span,
+                    })
+                })
+                .filter(|e| !e.value.is_empty()),
+            name_prefix: text(root.get("namePrefix")).unwrap_or_default(),
+            name_suffix: text(root.get("nameSuffix")).unwrap_or_default(),
+            common_labels: string_map(root.get("commonLabels")),
+            common_annotations: string_map(root.get("commonAnnotations")),
+            ..Kustomization::default()
+        };
+        // `bases` is the deprecated spelling of directory resources.
+        k.resources.extend(string_list(root.get("bases")));
+        for item in root.get("labels").and_then(Node::as_seq).unwrap_or(&[]) {
+            k.labels.push(LabelSet {
+                pairs: string_map(item.get("pairs")),
+                include_selectors: flag(item.get("includeSelectors")),
+                include_templates: flag(item.get("includeTemplates")),
+            });
+        }
+        for item in string_list(root.get("patchesStrategicMerge")) {
+            // An entry is either a path or an inline patch document.
+            let source = if item.value.contains('\n') || item.value.contains(": ") {
+                PatchSource::Inline(item.value)
+            } else {
+                PatchSource::File(item.value)
+            };
+            k.patches.push(Patch {
+                source,
+                target: None,
+                json6902: false,
+                span: item.span,
+            });
+        }
+        for (field, json6902) in [("patches", false), ("patchesJson6902", true)] {
+            for item in root.get(field).and_then(Node::as_seq).unwrap_or(&[]) {
+                let source = match (text(item.get("patch")), text(item.get("path"))) {
+                    (Some(inline), _) => PatchSource::Inline(inline),
+                    (None, Some(path)) => PatchSource::File(path),
+                    (None, None) => continue,
+                };
+                // Point at the entry's first key, not the whole (multi-line) entry.
+                let span = item
+                    .as_map()
+                    .and_then(|entries| entries.first())
+                    .map_or(item.span, |(key, _)| key.span);
+                k.patches.push(Patch {
+                    source,
+                    target: target(item.get("target")),
+                    json6902,
+                    span,
+                });
+            }
+        }
+        for field in UNSUPPORTED_FIELDS {
+            if let Some((key, _)) = root.entry(field) {
+                k.unsupported.push(Entry {
+                    value: field.to_string(),
+                    span: key.span,
+                });
+            }
+        }
+        k
+    }
+
+    /// Local paths this kustomization reads (resources, components, patch files), as written.
+    pub fn referenced_paths(&self) -> impl Iterator<Item = &str> {
+        let patch_files = self.patches.iter().filter_map(|p| match &p.source {
+            PatchSource::File(path) => Some(path.as_str()),
+            PatchSource::Inline(_) => None,
+        });
+        self.resources
+            .iter()
+            .chain(&self.components)
+            .map(|e| e.value.as_str())
+            .filter(|p| !is_remote(p))
+            .chain(patch_files)
+    }
+}
+
+/// URLs and git references are never fetched.
+pub fn is_remote(path: &str) -> bool {
+    path.contains("://")
+        || path.starts_with("github.com/")
+        || path.starts_with("git@")
+        || path.contains("?ref=")
+        || path.contains(".git//")
+}

@@ -1,0 +1,273 @@
+//! Native kustomize builds: overlays, patches, labels, prefixes, and what is
+//! refused or not applied. Where `kubectl` is installed, every buildable root is
+//! compared with `kubectl kustomize`.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use xks_lint::model::Object;
+use xks_lint::{Analysis, analyze};
+
+mod common;
+
+const TREE: &str = "fixtures/kustomize";
+
+fn analysis() -> Analysis {
+    common::analyze_paths(&[Path::new(TREE)])
+}
+
+fn find<'a>(analysis: &'a Analysis, kind: &str, namespace: &str, name: &str) -> &'a Object {
+    analysis
+        .model
+        .objects
+        .iter()
+        .find(|o| o.kind == kind && o.namespace == namespace && o.name == name)
+        .unwrap_or_else(|| panic!("no {kind} {namespace}/{name}"))
+}
+
+fn json_of(object: &Object) -> Value {
+    object.node.to_json()
+}
+
+#[test]
+fn overlays_deploy_the_base_into_each_tenant_namespace() {
+    let analysis = analysis();
+    let a = find(&analysis, "Deployment", "tenant-a", "a-api");
+    let b = find(&analysis, "Deployment", "tenant-b", "api");
+    assert_eq!(
+        analysis.sources.display(a.file),
+        "fixtures/kustomize/base/deployment.yaml"
+    );
+    assert_eq!(a.contexts, vec!["fixtures/kustomize/overlays/tenant-a"]);
+    assert_eq!(b.contexts, vec!["fixtures/kustomize/overlays/tenant-b"]);
+    // `labels` without includeSelectors: metadata only; `commonLabels`: selectors and templates too.
+    assert_eq!(
+        json_of(a)["metadata"]["labels"],
+        json!({"app": "api", "team": "alpha"})
+    );
+    assert_eq!(
+        json_of(a)["spec"]["selector"]["matchLabels"],
+        json!({"app": "api"})
+    );
+    assert_eq!(
+        json_of(b)["spec"]["selector"]["matchLabels"],
+        json!({"app": "api", "env": "staging"})
+    );
+    assert_eq!(
+        json_of(b)["spec"]["template"]["metadata"]["labels"],
+        json!({"app": "api", "env": "staging"})
+    );
+    assert_eq!(
+        json_of(b)["spec"]["template"]["metadata"]["annotations"],
+        json!({"owner": "team-b"})
+    );
+    // The base is never analysed a second time as plain files.
+    let plain_from_base = analysis
+        .model
+        .objects
+        .iter()
+        .filter(|o| {
+            analysis
+                .sources
+                .display(o.file)
+                .starts_with("fixtures/kustomize/base/")
+                && o.contexts.is_empty()
+        })
+        .count();
+    assert_eq!(plain_from_base, 0);
+}
+
+#[test]
+fn common_labels_rewrite_network_policy_selectors() {
+    let analysis = analysis();
+    let policy = find(&analysis, "NetworkPolicy", "tenant-b", "allow-egress-to-db");
+    let spec = &json_of(policy)["spec"];
+    assert_eq!(
+        spec["podSelector"]["matchLabels"],
+        json!({"app": "api", "env": "staging"})
+    );
+    // The egress peer now asks for `env: staging` pods in `data`, which the db does not have.
+    assert_eq!(
+        spec["egress"][0]["to"][0]["podSelector"]["matchLabels"],
+        json!({"app": "db", "env": "staging"})
+    );
+    let unchanged = find(
+        &analysis,
+        "NetworkPolicy",
+        "tenant-a",
+        "a-allow-egress-to-db",
+    );
+    assert_eq!(
+        json_of(unchanged)["spec"]["egress"][0]["to"][0]["podSelector"]["matchLabels"],
+        json!({"app": "db"})
+    );
+}
+
+#[test]
+fn name_prefix_follows_references_inside_the_build_only() {
+    let analysis = analysis();
+    let ingress = find(&analysis, "Ingress", "tenant-a", "a-api");
+    let spec = &json_of(ingress)["spec"];
+    assert_eq!(
+        spec["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "a-api"
+    );
+    let deployment = find(&analysis, "Deployment", "tenant-a", "a-api");
+    // The ConfigMap is not part of the build, so its reference keeps the written name.
+    assert_eq!(
+        json_of(deployment)["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]
+            ["name"],
+        "api-settings"
+    );
+}
+
+#[test]
+fn patches_apply_and_findings_point_into_the_patch() {
+    let analysis = analysis();
+    let deployment = find(&analysis, "Deployment", "tenant-a", "a-api");
+    assert_eq!(json_of(deployment)["spec"]["replicas"], 3);
+    let ingress = find(&analysis, "Ingress", "tenant-a", "a-api");
+    assert_eq!(
+        json_of(ingress)["spec"]["rules"][0]["host"],
+        "api.tenant-a.example.com"
+    );
+    let linkerd = analysis
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "linkerd-annotation-on-workload")
+        .expect("the patch puts linkerd.io/inject on the Deployment");
+    assert_eq!(
+        analysis.sources.display(linkerd.location.file),
+        "fixtures/kustomize/overlays/tenant-a/replicas.yaml"
+    );
+    assert_eq!(linkerd.location.span.start.line, 6);
+    assert_eq!(
+        linkerd.contexts,
+        vec!["fixtures/kustomize/overlays/tenant-a"]
+    );
+}
+
+#[test]
+fn unbuildable_parts_are_reported_and_nothing_is_fetched() {
+    let analysis = analysis();
+    let messages = |rule: &str| -> Vec<String> {
+        analysis
+            .diagnostics
+            .iter()
+            .filter(|d| d.rule == rule)
+            .map(|d| d.message.clone())
+            .collect()
+    };
+    let errors = messages("kustomize-error");
+    assert!(
+        errors.iter().any(|m| m.starts_with("resource cycle")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|m| m.contains("outside the repository")),
+        "{errors:?}"
+    );
+    let notes = messages("kustomize-not-applied");
+    assert!(
+        notes.iter().any(|m| m.contains("remote resource")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|m| m.contains("configMapGenerator")),
+        "{notes:?}"
+    );
+    // What the roots could build is still analysed.
+    find(&analysis, "Job", "tools", "migrate");
+    find(&analysis, "ConfigMap", "default", "escape");
+    assert!(
+        !analysis
+            .sources
+            .files
+            .iter()
+            .any(|f| f.path.ends_with("passwd"))
+    );
+}
+
+#[test]
+fn no_kustomize_treats_every_file_on_its_own() {
+    let mut options = common::options_for(&[Path::new(TREE)]);
+    options.model.kustomize = false;
+    options.walk.kustomize = false;
+    let analysis = analyze(&options);
+    assert!(analysis.model.objects.iter().all(|o| o.contexts.is_empty()));
+    find(&analysis, "Deployment", "default", "api");
+}
+
+/// The fields rules depend on, for comparing two renderings of the same object.
+fn essentials(value: &Value) -> String {
+    let pick = |pointer: &str| value.pointer(pointer).cloned().unwrap_or(Value::Null);
+    json!({
+        "kind": pick("/kind"),
+        "namespace": pick("/metadata/namespace"),
+        "name": pick("/metadata/name"),
+        "labels": pick("/metadata/labels"),
+        "annotations": pick("/metadata/annotations"),
+        "selector": pick("/spec/selector"),
+        "podSelector": pick("/spec/podSelector"),
+        "template": pick("/spec/template/metadata"),
+        "ingress": pick("/spec/ingress"),
+        "egress": pick("/spec/egress"),
+        "rules": pick("/spec/rules"),
+        "replicas": pick("/spec/replicas"),
+    })
+    .to_string()
+}
+
+#[test]
+fn native_build_agrees_with_kubectl_kustomize() {
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED: kubectl is not installed; the comparison with `kubectl kustomize` did not run"
+        );
+        return;
+    }
+    let analysis = analysis();
+    for root in ["overlays/tenant-a", "overlays/tenant-b", "db"] {
+        let dir = format!("{TREE}/{root}");
+        let output = Command::new("kubectl")
+            .args(["kustomize", &dir])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "kubectl kustomize {dir}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        let stream = xks_lint::load::yaml::parse_stream(&text);
+        let mut expected: Vec<String> = stream
+            .documents
+            .iter()
+            .map(|d| essentials(&d.root.to_json()))
+            .collect();
+        let mut actual: Vec<String> = analysis
+            .model
+            .objects
+            .iter()
+            .filter(|o| o.contexts.contains(&dir))
+            .map(|o| essentials(&o.node.to_json()))
+            .collect();
+        expected.sort();
+        actual.sort();
+        assert!(
+            expected.len() >= 3,
+            "{dir}: kubectl rendered {} objects",
+            expected.len()
+        );
+        assert_eq!(
+            actual, expected,
+            "native build of {dir} differs from kubectl kustomize"
+        );
+    }
+}
