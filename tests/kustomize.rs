@@ -271,3 +271,28 @@ fn native_build_agrees_with_kubectl_kustomize() {
         );
     }
 }
+
+#[test]
+fn flux_kustomizations_set_target_namespaces_and_helm_releases_are_noted() {
+    let analysis = common::analyze_paths(&[Path::new("fixtures/kustomize/flux")]);
+    let web = find(&analysis, "Service", "team-prod", "web");
+    assert_eq!(web.contexts, vec!["fixtures/kustomize/flux/apps/prod"]);
+    // A path without a kustomization gets the one Flux generates.
+    find(&analysis, "ConfigMap", "team-plain", "settings");
+    find(&analysis, "Kustomization", "flux-system", "apps");
+    let note = analysis
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "helm-template")
+        .expect("HelmRelease noted");
+    assert!(note.message.contains("HelmRelease `redis`"));
+    assert_eq!(
+        analysis
+            .model
+            .objects
+            .iter()
+            .filter(|o| o.name == "settings")
+            .count(),
+        1
+    );
+}

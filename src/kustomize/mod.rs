@@ -95,7 +95,13 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
             );
         }
     }
+    let flux = builder.flux_kustomizations();
     let mut roots = builder.roots();
+    for dir in flux.keys() {
+        if !roots.contains(dir) {
+            roots.push(dir.clone());
+        }
+    }
     // Kustomizations that only include each other have no root: build the first of
     // each such group as one, so the cycle is reported instead of silently ignored.
     let reachable = builder.reachable(&roots);
@@ -115,7 +121,15 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     }
     for root in roots {
         let mut stack = vec![root.clone()];
-        let objects = builder.build_dir(&root, &mut stack);
+        let mut objects = builder.build_dir(&root, &mut stack);
+        // Flux applies `spec.targetNamespace` over the built kustomization.
+        if let Some(Some((file, namespace))) = flux.get(&root) {
+            let spec = Kustomization {
+                namespace: Some(namespace.clone()),
+                ..Kustomization::default()
+            };
+            builder.transform(&root, *file, &spec, &mut objects);
+        }
         let display = builder.display_dir(&root);
         builder.output.views.push(View {
             root: display,
@@ -132,14 +146,24 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
 
 impl Builder<'_> {
     fn display_dir(&self, dir: &Path) -> String {
-        self.kustomizations
+        let from_kustomization = self
+            .kustomizations
             .get(dir)
             .and_then(|(file, _)| self.loaded.sources.get(*file))
-            .and_then(|source| {
+            .filter(|source| is_kustomization_file(&source.path))
+            .map(|source| {
                 let display = source.display.as_str();
-                display.rfind('/').map(|i| display[..i].to_string())
-            })
-            .unwrap_or_else(|| ".".to_string())
+                display
+                    .rfind('/')
+                    .map_or(".".to_string(), |i| display[..i].to_string())
+            });
+        from_kustomization.unwrap_or_else(|| {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            dir.strip_prefix(&cwd)
+                .unwrap_or(dir)
+                .to_string_lossy()
+                .into_owned()
+        })
     }
 
     fn resolve(&self, dir: &Path, reference: &str) -> PathBuf {
@@ -162,6 +186,105 @@ impl Builder<'_> {
             .filter(|dir| !referenced.contains(*dir))
             .cloned()
             .collect()
+    }
+
+    /// Directories that Flux `Kustomization` objects deploy (`spec.path`, relative to the
+    /// repository root), with their `spec.targetNamespace`. A path without a
+    /// kustomization gets the one Flux generates: every manifest below it. HelmReleases
+    /// are noted: Flux renders them in the cluster, xks-lint cannot.
+    fn flux_kustomizations(&mut self) -> BTreeMap<PathBuf, Option<(FileId, spec::Entry)>> {
+        let mut found = BTreeMap::new();
+        let repo_root = self.loaded.repo_root.clone().unwrap_or_default();
+        let documents: Vec<&LoadedDocument> = self.loaded.documents.iter().collect();
+        for document in documents {
+            let root = &document.root;
+            let Some((api_version, kind)) = object_kind(root) else {
+                continue;
+            };
+            if api_version.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease" {
+                let span = root.get("kind").map_or(root.span, |k| k.span);
+                let chart = root
+                    .path(&["spec", "chart", "spec", "chart"])
+                    .and_then(Node::scalar_text)
+                    .unwrap_or("its chart");
+                self.output.issues.push(LoadIssue {
+                    kind: IssueKind::HelmTemplate,
+                    location: Location { file: document.file, span },
+                    message: format!(
+                        "HelmRelease `{}`: Flux renders `{chart}` in the cluster, so its objects are not analysed; render it with `helm template` and pipe it to `xks-lint check -`",
+                        name_of(root)
+                    ),
+                    related: Vec::new(),
+                });
+                continue;
+            }
+            if !(api_version.starts_with("kustomize.toolkit.fluxcd.io/") && kind == "Kustomization")
+            {
+                continue;
+            }
+            let Some(path_node) = root.path(&["spec", "path"]) else {
+                continue;
+            };
+            let dir = normalize(&repo_root.join(path_node.scalar_text().unwrap_or(".")));
+            if !dir.starts_with(&repo_root) {
+                self.issue(
+                    IssueKind::KustomizeError,
+                    document.file,
+                    path_node.span,
+                    "Flux Kustomization path lies outside the repository; refused".to_string(),
+                );
+                continue;
+            }
+            let target_namespace = root.path(&["spec", "targetNamespace"]).and_then(|n| {
+                n.scalar_text().map(|value| {
+                    (
+                        document.file,
+                        spec::Entry {
+                            value: value.to_string(),
+                            span: n.span,
+                        },
+                    )
+                })
+            });
+            if !self.kustomizations.contains_key(&dir) {
+                let generated = self.generated_kustomization(&dir);
+                if generated.resources.is_empty() {
+                    continue;
+                }
+                self.kustomizations
+                    .insert(dir.clone(), (document.file, generated));
+            }
+            found.insert(dir, target_namespace);
+        }
+        found
+    }
+
+    /// What Flux generates for a path without a kustomization: every manifest below it.
+    fn generated_kustomization(&self, dir: &Path) -> Kustomization {
+        let mut resources: Vec<spec::Entry> = self
+            .files_by_path
+            .iter()
+            .filter(|(path, _)| path.starts_with(dir) && !is_kustomization_file(path))
+            .filter(|(_, file)| {
+                self.documents.get(file).is_some_and(|docs| {
+                    docs.iter().any(|d| {
+                        object_kind(&d.root)
+                            .is_some_and(|(a, _)| !a.starts_with("kustomize.toolkit.fluxcd.io/"))
+                    })
+                })
+            })
+            .filter_map(|(path, _)| {
+                path.strip_prefix(dir).ok().map(|relative| spec::Entry {
+                    value: relative.to_string_lossy().into_owned(),
+                    span: Span::default(),
+                })
+            })
+            .collect();
+        resources.sort_by(|a, b| a.value.cmp(&b.value));
+        Kustomization {
+            resources,
+            ..Kustomization::default()
+        }
     }
 
     /// Kustomization directories included, directly or not, by `from`.
@@ -197,7 +320,15 @@ impl Builder<'_> {
         let Some((file, spec)) = self.kustomizations.get(dir).cloned() else {
             return Vec::new();
         };
-        self.output.consumed.insert(file);
+        // A kustomization Flux generates is attributed to the Flux object, which stays an object.
+        let generated = self
+            .loaded
+            .sources
+            .get(file)
+            .is_none_or(|source| !is_kustomization_file(&source.path));
+        if !generated {
+            self.output.consumed.insert(file);
+        }
         for entry in &spec.unsupported {
             self.issue(
                 IssueKind::KustomizeNote,
