@@ -88,7 +88,15 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let loaded = load::load(&options.inputs, &options.walk);
     let sources = loaded.sources.clone();
     let model = Model::build(loaded, &options.model);
-    let mut diagnostics = merge_across_contexts(rules::run(&model, &options.rules), &model);
+    let raw = match model.environments() {
+        // Roots that render the same object differently are separate clusters.
+        Some(environments) => environments
+            .iter()
+            .flat_map(|(_, ids)| rules::run(&model.subset(ids), &options.rules))
+            .collect(),
+        None => rules::run(&model, &options.rules),
+    };
+    let mut diagnostics = merge_across_contexts(raw, &model);
     sort_diagnostics(&mut diagnostics, &sources);
     Analysis {
         sources,

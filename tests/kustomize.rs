@@ -296,3 +296,43 @@ fn flux_kustomizations_set_target_namespaces_and_helm_releases_are_noted() {
         1
     );
 }
+
+#[test]
+fn roots_rendering_one_object_differently_are_separate_environments() {
+    let analysis = common::analyze_paths(&[Path::new("fixtures/kustomize/environments")]);
+    let environments = analysis
+        .model
+        .environments()
+        .expect("prod and staging differ");
+    let names: Vec<&str> = environments.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["prod", "staging"]);
+    for (name, ids) in &environments {
+        let objects: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let o = analysis.model.object(*id);
+                format!(
+                    "{}:{}",
+                    o.identity(),
+                    json_of(o)["metadata"]["labels"]["env"]
+                )
+            })
+            .collect();
+        assert_eq!(objects.len(), 2, "{name}: {objects:?}");
+        assert!(
+            objects.contains(&format!("Deployment/shop/api:\"{name}\"")),
+            "{objects:?}"
+        );
+        assert!(
+            objects.contains(&format!("ConfigMap/shop/worker-{name}:null")),
+            "{objects:?}"
+        );
+    }
+    // The tenant fixtures deploy into distinct namespaces: one cluster.
+    assert!(
+        common::analyze_paths(&[Path::new("fixtures/kustomize/overlays")])
+            .model
+            .environments()
+            .is_none()
+    );
+}

@@ -481,6 +481,71 @@ impl Model {
         self.stats.objects += 1;
     }
 
+    /// When two kustomization roots render the same object (kind, namespace, name)
+    /// differently, the roots are separate environments: grouped by the name of the
+    /// root directory (`overlays/prod` and `apps/api/prod` are both `prod`), each with
+    /// its objects and every plain object. `None` when all roots fit in one cluster.
+    pub fn environments(&self) -> Option<Vec<(String, Vec<ObjectId>)>> {
+        let mut renderings: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        for object in self.objects.iter().filter(|o| !o.contexts.is_empty()) {
+            *renderings.entry(object.identity()).or_default() += 1;
+        }
+        if renderings.values().all(|count| *count < 2) {
+            return None;
+        }
+        let environment_of = |root: &str| root.rsplit('/').next().unwrap_or(root).to_string();
+        let mut environments: std::collections::BTreeMap<String, Vec<ObjectId>> =
+            std::collections::BTreeMap::new();
+        for object in &self.objects {
+            for root in &object.contexts {
+                environments.entry(environment_of(root)).or_default();
+            }
+        }
+        for object in &self.objects {
+            if object.contexts.is_empty() {
+                environments
+                    .values_mut()
+                    .for_each(|ids| ids.push(object.id));
+            } else {
+                let mut names: Vec<String> =
+                    object.contexts.iter().map(|r| environment_of(r)).collect();
+                names.dedup();
+                for name in names {
+                    if let Some(ids) = environments.get_mut(&name)
+                        && !ids.contains(&object.id)
+                    {
+                        ids.push(object.id);
+                    }
+                }
+            }
+        }
+        (environments.len() > 1).then(|| environments.into_iter().collect())
+    }
+
+    /// A model of some objects only (one environment), with the same issues.
+    pub fn subset(&self, ids: &[ObjectId]) -> Model {
+        let objects: Vec<Object> = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(index, id)| {
+                self.objects.get(id.0).map(|object| Object {
+                    id: ObjectId(index),
+                    ..object.clone()
+                })
+            })
+            .collect();
+        Model {
+            stats: ModelStats {
+                objects: objects.len(),
+                documents_skipped: self.stats.documents_skipped,
+            },
+            objects,
+            issues: self.issues.clone(),
+            load_stats: self.load_stats,
+        }
+    }
+
     pub fn object(&self, id: ObjectId) -> &Object {
         &self.objects[id.0]
     }
