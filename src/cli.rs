@@ -89,6 +89,34 @@ pub struct CheckArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub certs: CertArgs,
+}
+
+/// Certificate settings shared by `check` and `certs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CertArgs {
+    /// A ClusterIssuer outside the repository that is Let's Encrypt production
+    /// (repeatable; default `letsencrypt`, the XKS platform's).
+    #[arg(long = "letsencrypt-issuer", value_name = "NAME")]
+    pub letsencrypt_issuers: Vec<String>,
+    /// `letsencrypt-rate-limit` warns from this percentage of a limit.
+    #[arg(long, value_name = "PERCENT", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub letsencrypt_warn_percent: u32,
+}
+
+impl CertArgs {
+    pub fn settings(&self) -> crate::certs::CertSettings {
+        let mut settings = crate::certs::CertSettings {
+            warn_percent: self.letsencrypt_warn_percent,
+            ..Default::default()
+        };
+        if !self.letsencrypt_issuers.is_empty() {
+            settings.letsencrypt_issuers = self.letsencrypt_issuers.clone();
+        }
+        settings
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -220,6 +248,7 @@ fn check(args: CheckArgs) -> u8 {
             default_namespace: args.default_namespace.clone(),
         },
         rules: selection,
+        certs: args.certs.settings(),
     };
     let analysis = analyze(&options);
 

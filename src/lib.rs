@@ -4,6 +4,7 @@
 //! Pipeline, each stage its own module, data flowing one way:
 //! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`rules`] → [`report`].
 
+pub mod certs;
 pub mod cli;
 pub mod diagnostic;
 pub mod load;
@@ -25,6 +26,7 @@ pub struct CheckOptions {
     pub walk: WalkOptions,
     pub model: ModelOptions,
     pub rules: RuleSelection,
+    pub certs: certs::CertSettings,
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.
@@ -32,6 +34,8 @@ pub struct CheckOptions {
 pub struct Analysis {
     pub sources: Sources,
     pub model: Model,
+    /// The certificates cert-manager would request (read by the certificate rules and `certs`).
+    pub certs: certs::Inventory,
     /// Sorted by path, line, column, rule, message.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
@@ -86,11 +90,13 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let loaded = load::load(&options.inputs, &options.walk);
     let sources = loaded.sources.clone();
     let model = Model::build(loaded, &options.model);
-    let mut diagnostics = rules::run(&model, &options.rules);
+    let certs = certs::Inventory::build(&model, &options.certs);
+    let mut diagnostics = rules::run(&model, &certs, &options.rules);
     sort_diagnostics(&mut diagnostics, &sources);
     Analysis {
         sources,
         model,
+        certs,
         diagnostics,
         elapsed: started.elapsed(),
     }

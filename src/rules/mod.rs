@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
+use crate::certs::Inventory;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::Model;
 use crate::span::Location;
@@ -23,6 +24,7 @@ pub use doc::RuleDoc;
 /// What a rule may read.
 pub struct RuleContext<'a> {
     pub model: &'a Model,
+    pub certs: &'a Inventory,
 }
 
 pub trait Rule: Send + Sync {
@@ -146,8 +148,8 @@ impl RuleSelection {
 }
 
 /// Runs every enabled rule over the model; the result is in no particular order.
-pub fn run(model: &Model, selection: &RuleSelection) -> Vec<Diagnostic> {
-    let ctx = RuleContext { model };
+pub fn run(model: &Model, certs: &Inventory, selection: &RuleSelection) -> Vec<Diagnostic> {
+    let ctx = RuleContext { model, certs };
     registry()
         .par_iter()
         .filter(|r| selection.enabled(r.doc.id))
