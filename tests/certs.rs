@@ -197,3 +197,101 @@ fn budget_counts_per_registered_domain_and_environment() {
     );
     assert_eq!(budgets[0].names.len(), 3);
 }
+
+const CERT_RULES: [&str; 6] = [
+    "per-ingress-certificate",
+    "letsencrypt-rate-limit",
+    "tls-secret-conflict",
+    "tls-host-not-covered",
+    "ingress-without-tls",
+    "certificate-too-many-names",
+];
+
+#[test]
+fn the_xks_guides_shared_certificate_example_is_silent() {
+    let guide = std::path::Path::new("../shared/corpus/xks-guide");
+    if !guide.is_dir() {
+        eprintln!("SKIPPED: {} is not present", guide.display());
+        return;
+    }
+    let certificate = guide.join("05-certificate-shared.yaml");
+    let ingress = guide.join("06-ingress-app-one.yaml");
+    let private_ingress = guide.join("07-ingress-app-one.yaml");
+    let analysis = common::analyze_paths(&[&certificate, &ingress, &private_ingress]);
+    assert_eq!(
+        analysis.certs.requests.len(),
+        1,
+        "the one shared Certificate"
+    );
+    let fired: Vec<_> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| CERT_RULES.contains(&d.rule))
+        .collect();
+    assert!(fired.is_empty(), "{}", common::describe(&analysis));
+}
+
+#[test]
+fn the_shared_certificate_in_the_help_is_valid_and_holds_every_name() {
+    let analysis = common::analyze_paths(&[std::path::Path::new(
+        "fixtures/per-ingress-certificate/fail-two-ingresses.yaml",
+    )]);
+    let help = analysis
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "per-ingress-certificate")
+        .and_then(|d| d.help.clone())
+        .unwrap();
+    let start = help.find("apiVersion:").unwrap();
+    let end = help[start..].find("\n\n").unwrap() + start;
+    let fixed = inventory(&help[start..end]);
+    assert!(fixed.diagnostics.iter().all(|d| d.rule != "parse-error"));
+    let requests = &fixed.certs.requests;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].source, Source::Certificate);
+    assert_eq!(
+        requests[0].authority,
+        Authority::LetsEncrypt(Environment::Production)
+    );
+    assert_eq!(requests[0].secret_name, "example-com-tls");
+    let names: Vec<&str> = requests[0]
+        .names
+        .iter()
+        .map(|n| n.normal.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["shop.example.com", "blog.example.com", "*.blog.example.com"]
+    );
+}
+
+#[test]
+fn the_assumed_issuer_list_comes_from_the_settings() {
+    let yaml = "apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: a, namespace: t}
+spec:
+  secretName: a
+  dnsNames: [a.example.com]
+  issuerRef: {kind: ClusterIssuer, name: le-prod}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let analyze = |issuers: Vec<String>| {
+        let options = xks_lint::CheckOptions {
+            inputs: vec![xks_lint::load::Input::Path(path.clone())],
+            certs: xks_lint::certs::CertSettings {
+                letsencrypt_issuers: issuers,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        xks_lint::analyze(&options).certs.requests[0].authority
+    };
+    assert_eq!(analyze(vec![]), Authority::Unknown);
+    assert_eq!(
+        analyze(vec!["le-prod".to_string()]),
+        Authority::LetsEncrypt(Environment::Production)
+    );
+}

@@ -120,6 +120,9 @@ fn json_output_has_the_documented_shape() {
             "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml",
             "--format",
             "json",
+            // The fixture's Ingress also draws notes from the TLS/ingress-nginx rules.
+            "--select",
+            "rate-limit-conflict",
         ])
         .output()
         .unwrap();

@@ -5,6 +5,7 @@
 pub mod doc;
 
 mod api;
+mod certs;
 mod ingress;
 mod input;
 mod linkerd;
@@ -93,6 +94,14 @@ fn all_rules() -> Vec<Box<dyn Rule>> {
         Box::new(api::removed_api_version::RemovedApiVersion),
         Box::new(linkerd::annotation_on_workload::LinkerdAnnotationOnWorkload),
         Box::new(ingress::rate_limit_conflict::RateLimitConflict),
+        Box::new(certs::per_ingress_certificate::PerIngressCertificate),
+        Box::new(certs::letsencrypt_rate_limit::LetsEncryptRateLimit),
+        Box::new(certs::tls_secret_conflict::TlsSecretConflict),
+        Box::new(certs::tls_host_not_covered::TlsHostNotCovered),
+        Box::new(certs::ingress_without_tls::IngressWithoutTls),
+        Box::new(certs::certificate_too_many_names::CertificateTooManyNames),
+        Box::new(certs::ingress_nginx_deprecated::IngressNginxDeprecated),
+        Box::new(certs::route_parent_missing::RouteParentMissing),
     ]
 }
 
