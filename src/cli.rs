@@ -36,6 +36,8 @@ pub enum Command {
     Check(CheckArgs),
     /// List every rule: id, default severity, title.
     Rules,
+    /// Let's Encrypt budget per registered domain: the certificates a fresh cluster would request.
+    Certs(CertsArgs),
     /// Print the documentation of a rule.
     Explain {
         /// Rule id, as listed by `xks-lint rules`.
@@ -95,6 +97,51 @@ pub struct CheckArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub certs: CertArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CertsArgs {
+    /// Files or directories to read (default `.`); `-` reads standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Leave out files and directories matching this gitignore-style glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Namespace of objects that set none and have no kustomization namespace above them.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub default_namespace: String,
+    #[command(flatten)]
+    pub certs: CertArgs,
+}
+
+/// Certificate settings shared by `check` and `certs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CertArgs {
+    /// A ClusterIssuer outside the repository that is Let's Encrypt production
+    /// (repeatable; default `letsencrypt`, the XKS platform's).
+    #[arg(long = "letsencrypt-issuer", value_name = "NAME")]
+    pub letsencrypt_issuers: Vec<String>,
+    /// `letsencrypt-rate-limit` warns from this percentage of a limit.
+    #[arg(long, value_name = "PERCENT", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub letsencrypt_warn_percent: u32,
+}
+
+impl CertArgs {
+    pub fn settings(&self) -> crate::certs::CertSettings {
+        let mut settings = crate::certs::CertSettings {
+            warn_percent: self.letsencrypt_warn_percent,
+            ..Default::default()
+        };
+        if !self.letsencrypt_issuers.is_empty() {
+            settings.letsencrypt_issuers = self.letsencrypt_issuers.clone();
+        }
+        settings
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -144,6 +191,7 @@ pub fn run(cli: Cli) -> u8 {
             )),
         },
         Command::Check(args) => check(args),
+        Command::Certs(args) => certs(args),
     }
 }
 
@@ -191,20 +239,76 @@ fn write_stdout(text: &str) -> u8 {
     }
 }
 
-fn check(args: CheckArgs) -> u8 {
-    let paths = if args.paths.is_empty() {
+/// The inputs named on the command line (default `.`), or a usage error.
+fn inputs(paths: &[String]) -> Result<Vec<Input>, u8> {
+    let paths = if paths.is_empty() {
         vec![".".to_string()]
     } else {
-        args.paths.clone()
+        paths.to_vec()
     };
     let inputs: Vec<Input> = paths.iter().map(|p| Input::from_arg(p)).collect();
     for input in &inputs {
         if let Input::Path(path) = input
             && !path.exists()
         {
-            return usage_error(&format!("{}: no such file or directory", path.display()));
+            return Err(usage_error(&format!(
+                "{}: no such file or directory",
+                path.display()
+            )));
         }
     }
+    Ok(inputs)
+}
+
+/// `xks-lint certs`: exit 1 when a registered domain is over a Let's Encrypt limit.
+fn certs(args: CertsArgs) -> u8 {
+    let inputs = match inputs(&args.paths) {
+        Ok(inputs) => inputs,
+        Err(code) => return code,
+    };
+    let walk = WalkOptions {
+        excludes: args.exclude.clone(),
+        ..WalkOptions::default()
+    };
+    if let Err(message) = walk.validate() {
+        return usage_error(&message);
+    }
+    let options = CheckOptions {
+        inputs,
+        walk,
+        model: ModelOptions {
+            default_namespace: args.default_namespace.clone(),
+            ..ModelOptions::default()
+        },
+        // The report needs the inventory only, not the rules' findings.
+        rules: RuleSelection {
+            select: Some(Default::default()),
+            ..Default::default()
+        },
+        certs: args.certs.settings(),
+    };
+    let analysis = analyze(&options);
+    let report = report::certs::Report::build(&analysis);
+    let text = match args.format {
+        Format::Human => report.to_human(),
+        Format::Json => report.to_json(),
+    };
+    let written = write_stdout(&text);
+    if written != EXIT_CLEAN {
+        return written;
+    }
+    if report.over() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    }
+}
+
+fn check(args: CheckArgs) -> u8 {
+    let inputs = match inputs(&args.paths) {
+        Ok(inputs) => inputs,
+        Err(code) => return code,
+    };
     let walk = WalkOptions {
         excludes: args.exclude.clone(),
         max_file_size: args.max_file_size,
@@ -229,6 +333,7 @@ fn check(args: CheckArgs) -> u8 {
             kustomize: !args.no_kustomize,
         },
         rules: selection,
+        certs: args.certs.settings(),
     };
     let analysis = analyze(&options);
 

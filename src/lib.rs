@@ -4,6 +4,7 @@
 //! Pipeline, each stage its own module, data flowing one way:
 //! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`rules`] → [`report`].
 
+pub mod certs;
 pub mod cli;
 pub mod diagnostic;
 pub mod kustomize;
@@ -27,6 +28,7 @@ pub struct CheckOptions {
     pub walk: WalkOptions,
     pub model: ModelOptions,
     pub rules: RuleSelection,
+    pub certs: certs::CertSettings,
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.
@@ -34,6 +36,8 @@ pub struct CheckOptions {
 pub struct Analysis {
     pub sources: Sources,
     pub model: Model,
+    /// The certificates cert-manager would request (read by the certificate rules and `certs`).
+    pub certs: certs::Inventory,
     /// Sorted by path, line, column, rule, message.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
@@ -88,19 +92,25 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let loaded = load::load(&options.inputs, &options.walk);
     let sources = loaded.sources.clone();
     let model = Model::build(loaded, &options.model);
+    let certs = certs::Inventory::build(&model, &options.certs);
     let raw = match model.environments() {
         // Roots that render the same object differently are separate clusters.
         Some(environments) => environments
             .iter()
-            .flat_map(|(_, ids)| rules::run(&model.subset(ids), &options.rules))
+            .flat_map(|(_, ids)| {
+                let environment = model.subset(ids);
+                let environment_certs = certs::Inventory::build(&environment, &options.certs);
+                rules::run(&environment, &environment_certs, &options.rules)
+            })
             .collect(),
-        None => rules::run(&model, &options.rules),
+        None => rules::run(&model, &certs, &options.rules),
     };
     let mut diagnostics = merge_across_contexts(raw, &model);
     sort_diagnostics(&mut diagnostics, &sources);
     Analysis {
         sources,
         model,
+        certs,
         diagnostics,
         elapsed: started.elapsed(),
     }

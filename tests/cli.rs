@@ -120,6 +120,9 @@ fn json_output_has_the_documented_shape() {
             "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml",
             "--format",
             "json",
+            // The fixture's Ingress also draws notes from the TLS/ingress-nginx rules.
+            "--select",
+            "rate-limit-conflict",
         ])
         .output()
         .unwrap();
@@ -336,4 +339,113 @@ items:
     assert_eq!(findings[0]["start"]["column"], 9);
     assert_eq!(findings[1]["object"], "Deployment/default/third");
     assert_eq!(findings[1]["start"]["line"], 28);
+}
+
+#[test]
+fn certs_budget_shows_sixty_per_ingress_certificates_over_the_limit() {
+    let output = xks_lint()
+        .args(["certs", "fixtures/letsencrypt-budget/per-ingress"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "over a limit exits 1");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("example.com (Let's Encrypt production): OVER A LIMIT\n"));
+    assert!(text.contains("new certificates per registered domain / 7 days        60     50"));
+    assert!(
+        text.contains("sharing one certificate per namespace: 1 certificate (within the limit)")
+    );
+    assert_eq!(
+        text.matches("  ingress-shim  Ingress/tenant/app-").count(),
+        60
+    );
+    assert!(text.contains("fixtures/letsencrypt-budget/per-ingress/ingresses.yaml:9 "));
+
+    let output = xks_lint()
+        .args([
+            "certs",
+            "fixtures/letsencrypt-budget/per-ingress",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let domain = &json["domains"][0];
+    assert_eq!(domain["domain"], "example.com");
+    assert_eq!(domain["status"], "over");
+    assert_eq!(domain["certificates"], 60);
+    assert_eq!(domain["limits"]["certificates_per_registered_domain"], 50);
+    assert_eq!(domain["shared_certificates"], 1);
+    assert_eq!(domain["sources"].as_array().unwrap().len(), 60);
+    assert_eq!(domain["sources"][0]["line"], 9);
+}
+
+#[test]
+fn certs_budget_of_the_shared_alternative_is_within_the_limits() {
+    let output = xks_lint()
+        .args([
+            "certs",
+            "fixtures/letsencrypt-budget/shared",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let domain = &json["domains"][0];
+    assert_eq!(domain["status"], "ok");
+    assert_eq!(domain["certificates"], 1);
+    assert_eq!(domain["names"], 60);
+    // The same repository through `check`: the rate limit and per-Ingress advice are silent.
+    let output = xks_lint()
+        .args([
+            "check",
+            "fixtures/letsencrypt-budget/shared",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rules: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(!rules.contains(&"letsencrypt-rate-limit"));
+    assert!(!rules.contains(&"per-ingress-certificate"));
+    assert!(!rules.contains(&"tls-host-not-covered"));
+}
+
+#[test]
+fn check_reports_the_sixty_certificates_and_the_flags_change_the_issuers() {
+    let run = |extra: &[&str]| {
+        let output = xks_lint()
+            .args([
+                "check",
+                "fixtures/letsencrypt-budget/per-ingress",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "letsencrypt-rate-limit")
+            .map(|f| f["severity"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(&[]), vec!["error"]);
+    // Not the platform's issuer: nothing is known to come from Let's Encrypt.
+    assert!(run(&["--letsencrypt-issuer", "other"]).is_empty());
+    xks_lint()
+        .args(["certs", ".", "--letsencrypt-warn-percent", "0"])
+        .assert()
+        .code(2);
 }

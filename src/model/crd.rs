@@ -12,6 +12,10 @@ pub struct ObjectRef {
     pub kind: Option<String>,
     pub group: Option<String>,
     pub namespace: Option<String>,
+    /// Gateway API parentRefs only: the listener name.
+    pub section_name: Option<String>,
+    /// Gateway API parentRefs only: the listener port.
+    pub port: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,11 +62,28 @@ pub struct Listener {
     #[serde(default)]
     pub protocol: String,
     pub tls: Option<ListenerTls>,
+    pub allowed_routes: Option<AllowedRoutes>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllowedRoutes {
+    pub namespaces: Option<RouteNamespaces>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteNamespaces {
+    /// `Same` (the default), `All` or `Selector`.
+    pub from: Option<String>,
+    pub selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerTls {
+    /// `Terminate` (the default) or `Passthrough`.
+    pub mode: Option<String>,
     #[serde(default)]
     pub certificate_refs: Vec<ObjectRef>,
 }

@@ -5,6 +5,7 @@
 pub mod doc;
 
 mod api;
+mod certs;
 mod ingress;
 mod input;
 mod linkerd;
@@ -15,6 +16,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
+use crate::certs::Inventory;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::Model;
 use crate::span::Location;
@@ -23,6 +25,7 @@ pub use doc::RuleDoc;
 /// What a rule may read.
 pub struct RuleContext<'a> {
     pub model: &'a Model,
+    pub certs: &'a Inventory,
 }
 
 pub trait Rule: Send + Sync {
@@ -95,6 +98,14 @@ fn all_rules() -> Vec<Box<dyn Rule>> {
         Box::new(api::removed_api_version::RemovedApiVersion),
         Box::new(linkerd::annotation_on_workload::LinkerdAnnotationOnWorkload),
         Box::new(ingress::rate_limit_conflict::RateLimitConflict),
+        Box::new(certs::per_ingress_certificate::PerIngressCertificate),
+        Box::new(certs::letsencrypt_rate_limit::LetsEncryptRateLimit),
+        Box::new(certs::tls_secret_conflict::TlsSecretConflict),
+        Box::new(certs::tls_host_not_covered::TlsHostNotCovered),
+        Box::new(certs::ingress_without_tls::IngressWithoutTls),
+        Box::new(certs::certificate_too_many_names::CertificateTooManyNames),
+        Box::new(certs::ingress_nginx_deprecated::IngressNginxDeprecated),
+        Box::new(certs::route_parent_missing::RouteParentMissing),
     ]
 }
 
@@ -150,8 +161,8 @@ impl RuleSelection {
 }
 
 /// Runs every enabled rule over the model; the result is in no particular order.
-pub fn run(model: &Model, selection: &RuleSelection) -> Vec<Diagnostic> {
-    let ctx = RuleContext { model };
+pub fn run(model: &Model, certs: &Inventory, selection: &RuleSelection) -> Vec<Diagnostic> {
+    let ctx = RuleContext { model, certs };
     registry()
         .par_iter()
         .filter(|r| selection.enabled(r.doc.id))

@@ -1,0 +1,225 @@
+use crate::load::yaml::Node;
+use crate::model::{Model, Object, Typed, map_entries};
+use crate::rules::certs::yaml_string;
+use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+
+declare_rule!(IngressNginxDeprecated, "ingress-nginx-deprecated");
+
+/// The ingress classes XKS's ingress-nginx controllers serve.
+const NGINX_CLASSES: [&str; 2] = ["nginx", "nginx-private"];
+const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
+
+impl Rule for IngressNginxDeprecated {
+    rule_identity!();
+
+    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        for object in &ctx.model.objects {
+            if !matches!(object.typed, Typed::Ingress(_)) {
+                continue;
+            }
+            let class_node = object.node.path(&["spec", "ingressClassName"]);
+            let annotation = map_entries(object.node.path(&["metadata", "annotations"]))
+                .find(|(key, _, _)| *key == CLASS_ANNOTATION)
+                .map(|(_, _, value)| value);
+            let (span, path, class) = match (class_node, annotation) {
+                (Some(node), _) => (
+                    node.span,
+                    "spec.ingressClassName".to_string(),
+                    node.scalar_text(),
+                ),
+                (None, Some(node)) => (
+                    node.span,
+                    format!("metadata.annotations.{CLASS_ANNOTATION}"),
+                    node.scalar_text(),
+                ),
+                (None, None) => (object.kind_span(), "kind".to_string(), None),
+            };
+            let class = class.map(str::trim);
+            if class.is_some_and(|c| !NGINX_CLASSES.contains(&c)) {
+                continue;
+            }
+            let served_by = match class {
+                Some(class) => format!("has class `{class}`, which ingress-nginx serves on XKS"),
+                None => "sets no class, so XKS's default controller, ingress-nginx, serves it"
+                    .to_string(),
+            };
+            sink.report(
+                object.location(span),
+                format!(
+                    "Ingress `{}` {served_by}: XKS now uses Gateway API with Envoy Gateway, and ingress-nginx is retired upstream",
+                    object.name
+                ),
+            )
+            .with_label("ingress-nginx")
+            .with_help(migration_help(ctx.model, object))
+            .with_object(object.identity(), path);
+        }
+    }
+}
+
+fn seq(node: Option<&Node>) -> &[Node] {
+    node.and_then(Node::as_seq).unwrap_or(&[])
+}
+
+fn text<'a>(node: &'a Node, path: &[&str]) -> Option<&'a str> {
+    node.path(path).and_then(Node::scalar_text).map(str::trim)
+}
+
+/// The port number of the Service port `name`, when the Service is in the repository.
+fn service_port(model: &Model, namespace: &str, service: &str, name: &str) -> Option<i32> {
+    model.objects.iter().find_map(|o| match &o.typed {
+        Typed::Service(spec) if o.name == service && o.namespace == namespace => spec
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name))
+            .map(|p| p.port),
+        _ => None,
+    })
+}
+
+struct Backend {
+    path: String,
+    exact: bool,
+    service: String,
+    port: String,
+}
+
+fn backend(model: &Model, ingress: &Object, path: &Node) -> Option<Backend> {
+    let value = text(path, &["path"]).unwrap_or("/").to_string();
+    let exact = text(path, &["pathType"]) == Some("Exact");
+    // networking.k8s.io/v1 names `service.port.number|name`; the removed v1beta1 `serviceName`/`servicePort`.
+    let (service, port_number, port_name) = match path.path(&["backend", "service"]) {
+        Some(service) => (
+            text(service, &["name"])?.to_string(),
+            text(service, &["port", "number"]).map(str::to_string),
+            text(service, &["port", "name"]).map(str::to_string),
+        ),
+        None => {
+            let service = text(path, &["backend", "serviceName"])?.to_string();
+            let port = text(path, &["backend", "servicePort"]).map(str::to_string);
+            let is_number = port.as_deref().is_some_and(|p| p.parse::<u32>().is_ok());
+            if is_number {
+                (service, port, None)
+            } else {
+                (service, None, port)
+            }
+        }
+    };
+    let port = match (port_number, port_name) {
+        (Some(number), _) => number,
+        (None, Some(name)) => match service_port(model, &ingress.namespace, &service, &name) {
+            Some(number) => format!("{number}  # Service port `{name}`"),
+            None => format!("80  # set to the number of Service port `{name}`"),
+        },
+        (None, None) => "80  # set to the Service port number".to_string(),
+    };
+    Some(Backend {
+        path: value,
+        exact,
+        service,
+        port,
+    })
+}
+
+fn migration_help(model: &Model, ingress: &Object) -> String {
+    let rules = seq(ingress.node.path(&["spec", "rules"]));
+    let mut routes = String::new();
+    let mut route_names = Vec::new();
+    for (index, rule) in rules.iter().enumerate() {
+        let name = if rules.len() == 1 {
+            ingress.name.clone()
+        } else {
+            format!("{}-{}", ingress.name, index + 1)
+        };
+        let mut out = format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: {}\n",
+            yaml_string(&name)
+        );
+        if !ingress.namespace.is_empty() {
+            out.push_str(&format!(
+                "  namespace: {}\n",
+                yaml_string(&ingress.namespace)
+            ));
+        }
+        out.push_str("spec:\n  parentRefs:\n    - name: GATEWAY  # the XKS Gateway (Envoy Gateway) to attach to\n");
+        if let Some(host) = text(rule, &["host"]).filter(|h| !h.is_empty()) {
+            out.push_str(&format!("  hostnames:\n    - {}\n", yaml_string(host)));
+        }
+        let backends: Vec<Backend> = seq(rule.path(&["http", "paths"]))
+            .iter()
+            .filter_map(|path| backend(model, ingress, path))
+            .collect();
+        if !backends.is_empty() {
+            out.push_str("  rules:\n");
+        }
+        for backend in backends {
+            out.push_str(&format!(
+                "    - matches:\n        - path:\n            type: {}\n            value: {}\n      backendRefs:\n        - name: {}\n          port: {}\n",
+                if backend.exact { "Exact" } else { "PathPrefix" },
+                yaml_string(&backend.path),
+                yaml_string(&backend.service),
+                backend.port
+            ));
+        }
+        routes.push_str(&out);
+        route_names.push(name);
+    }
+    let mut help = String::from(
+        "move to Gateway API (TLS then terminates on the Gateway listener, whose certificateRefs replace `spec.tls`):\n\n",
+    );
+    if routes.is_empty() {
+        help.push_str("write an HTTPRoute per host with the same paths and backends\n");
+    } else {
+        help.push_str(&routes);
+    }
+
+    let annotations: Vec<(&str, &str)> =
+        map_entries(ingress.node.path(&["metadata", "annotations"]))
+            .filter(|(key, _, _)| key.starts_with(NGINX_PREFIX))
+            .map(|(key, _, value)| (key, value.scalar_text().unwrap_or_default().trim()))
+            .collect();
+    let rate = annotations.iter().find_map(|(key, value)| {
+        let unit = match key.strip_prefix(NGINX_PREFIX)? {
+            "limit-rps" => "Second",
+            "limit-rpm" => "Minute",
+            _ => return None,
+        };
+        value.parse::<u32>().ok().map(|n| (n, unit))
+    });
+    if let Some((requests, unit)) = rate {
+        help.push_str(&format!(
+            "\nthe request-rate limit becomes an Envoy Gateway BackendTrafficPolicy (a local limit counts per Envoy replica, not per client IP as ingress-nginx does; a Global limit with a `sourceCIDR` client selector of type Distinct counts per client):\n\n---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata:\n  name: {}\n",
+            yaml_string(&ingress.name)
+        ));
+        if !ingress.namespace.is_empty() {
+            help.push_str(&format!(
+                "  namespace: {}\n",
+                yaml_string(&ingress.namespace)
+            ));
+        }
+        help.push_str("spec:\n  targetRefs:\n");
+        for name in &route_names {
+            help.push_str(&format!(
+                "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}\n",
+                yaml_string(name)
+            ));
+        }
+        help.push_str(&format!(
+            "  rateLimit:\n    type: Local\n    local:\n      rules:\n        - limit:\n            requests: {requests}\n            unit: {unit}\n"
+        ));
+    }
+    let others: Vec<&str> = annotations
+        .iter()
+        .map(|(key, _)| *key)
+        .filter(|key| !key.ends_with("/limit-rps") && !key.ends_with("/limit-rpm"))
+        .collect();
+    if !others.is_empty() {
+        help.push_str(&format!(
+            "\nno direct HTTPRoute equivalent, check Envoy Gateway's policies for: {}",
+            others.join(", ")
+        ));
+    }
+    help
+}

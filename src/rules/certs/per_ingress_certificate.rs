@@ -1,0 +1,146 @@
+use std::collections::BTreeSet;
+
+use crate::certs::{CertRequest, Source};
+use crate::rules::certs::{certificate_yaml, name_from_domain};
+use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+
+declare_rule!(PerIngressCertificate, "per-ingress-certificate");
+
+impl Rule for PerIngressCertificate {
+    rule_identity!();
+
+    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        let requests = &ctx.certs.requests;
+        let mut reported = BTreeSet::new();
+        for (index, request) in requests.iter().enumerate() {
+            if request.source != Source::IngressShim || request.environment().is_none() {
+                continue;
+            }
+            if reported.contains(&request.object) {
+                continue;
+            }
+            for domain in request.registered_domains() {
+                let shares = |other: &CertRequest| {
+                    other.namespace == request.namespace
+                        && other.registered_domains().contains(&domain)
+                        && match other.source {
+                            Source::IngressShim => {
+                                other.issuer_ref == request.issuer_ref
+                                    && other.secret_name != request.secret_name
+                            }
+                            Source::Certificate => {
+                                other.environment() == request.environment()
+                                    && !other.secret_name.is_empty()
+                            }
+                            Source::GatewayShim => false,
+                        }
+                };
+                let siblings: Vec<(usize, &CertRequest)> = requests
+                    .iter()
+                    .enumerate()
+                    .filter(|(other_index, other)| *other_index != index && shares(other))
+                    .collect();
+                if siblings.is_empty() {
+                    continue;
+                }
+                reported.insert(request.object);
+                report(ctx, sink, request, &siblings, &domain);
+                break;
+            }
+        }
+    }
+}
+
+fn report(
+    ctx: &RuleContext<'_>,
+    sink: &mut Sink<'_>,
+    request: &CertRequest,
+    siblings: &[(usize, &CertRequest)],
+    domain: &str,
+) {
+    let model = ctx.model;
+    let object = model.object(request.object);
+    // Prefer a Certificate that already exists: extend it rather than add another.
+    let existing = siblings
+        .iter()
+        .map(|(_, r)| *r)
+        .find(|r| r.source == Source::Certificate);
+    let (cert_name, secret, issuer) = match existing {
+        Some(certificate) => (
+            model.object(certificate.object).name.clone(),
+            certificate.secret_name.clone(),
+            certificate.issuer_ref.clone(),
+        ),
+        None => {
+            let name = name_from_domain(domain);
+            let secret = format!("{name}-tls");
+            (name, secret, request.issuer_ref.clone())
+        }
+    };
+    let mut names: Vec<String> = Vec::new();
+    // Every Ingress of the group gets the same advice: the existing Certificate's names
+    // first, then the Ingresses' in the order of the repository.
+    let mut shims: Vec<&CertRequest> = siblings
+        .iter()
+        .map(|(_, r)| *r)
+        .filter(|r| r.source == Source::IngressShim)
+        .chain(std::iter::once(request))
+        .collect();
+    shims.sort_by_key(|r| (r.object, r.secret_path.clone()));
+    let members = existing.into_iter().chain(shims);
+    let mut ingresses: Vec<String> = Vec::new();
+    for member in members {
+        for name in &member.names {
+            if !names.contains(&name.text) {
+                names.push(name.text.clone());
+            }
+        }
+        if member.source == Source::IngressShim {
+            let ingress = format!("`{}`", model.object(member.object).name);
+            if !ingresses.contains(&ingress) {
+                ingresses.push(ingress);
+            }
+        }
+    }
+    let others = siblings.len();
+    let what = if existing.is_some() {
+        format!("extend the Certificate `{cert_name}` to hold every name")
+    } else {
+        "share one Certificate for the namespace, as the XKS guide recommends".to_string()
+    };
+    let annotation = request
+        .trigger_path
+        .trim_start_matches("metadata.annotations.");
+    let help = format!(
+        "{what}:\n\n{}\nthen in Ingress {}: delete the `{annotation}` annotation and set `secretName: {secret}` in every `spec.tls` entry",
+        certificate_yaml(&cert_name, &request.namespace, &issuer, &names, &secret),
+        ingresses.join(", "),
+    );
+    let diagnostic = sink
+        .report(
+            object.location(request.trigger_span),
+            format!(
+                "Ingress `{}` makes cert-manager request a certificate of its own for `{domain}` while namespace `{}` has {others} other certificate{} for the same registered domain: each one counts against Let's Encrypt's limit of new certificates per registered domain",
+                object.name,
+                request.namespace,
+                if others == 1 { "" } else { "s" },
+            ),
+        )
+        .with_label("one certificate per Ingress")
+        .with_help(help)
+        .with_object(object.identity(), request.trigger_path.clone());
+    for (_, sibling) in siblings {
+        let sibling_object = model.object(sibling.object);
+        let message = match sibling.source {
+            Source::Certificate => format!(
+                "Certificate `{}` already covers `{domain}` (secret `{}`)",
+                sibling_object.name, sibling.secret_name
+            ),
+            _ => format!(
+                "{} `{}` requests another certificate (secret `{}`)",
+                sibling_object.kind, sibling_object.name, sibling.secret_name
+            ),
+        };
+        diagnostic.with_related(sibling_object.location(sibling.trigger_span), message);
+    }
+}

@@ -1,0 +1,246 @@
+use crate::certs::domain::covers;
+use crate::certs::{Inventory, Source};
+use crate::load::yaml::Node;
+use crate::model::{Model, Object, Typed};
+use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+
+declare_rule!(TlsHostNotCovered, "tls-host-not-covered");
+
+impl Rule for TlsHostNotCovered {
+    rule_identity!();
+
+    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        for object in &ctx.model.objects {
+            match &object.typed {
+                Typed::Ingress(_) => check_ingress(ctx, sink, object),
+                Typed::HttpRoute(_) => check_route(ctx, sink, object),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn seq(node: Option<&Node>) -> &[Node] {
+    node.and_then(Node::as_seq).unwrap_or(&[])
+}
+
+/// The names of the certificate the repository puts in `secret`, and what puts
+/// it there; `None` when nothing in the repository writes the secret.
+fn certificate_names(
+    certs: &Inventory,
+    model: &Model,
+    namespace: &str,
+    secret: &str,
+) -> Option<(Vec<String>, String)> {
+    let writers: Vec<_> = certs.writers(namespace, secret).collect();
+    // Writers that disagree are `tls-secret-conflict`'s finding; which one wins is unknown here.
+    if writers
+        .windows(2)
+        .any(|w| w[0].name_set() != w[1].name_set())
+    {
+        return None;
+    }
+    // An explicit Certificate is what the guide's shared setup relies on; prefer it.
+    let writer = writers
+        .iter()
+        .find(|w| w.source == Source::Certificate)
+        .or(writers.first())?;
+    let object = model.object(writer.object);
+    let what = match writer.source {
+        Source::Certificate => format!("Certificate `{}`", object.name),
+        _ => format!(
+            "the certificate cert-manager requests for {} `{}`",
+            object.kind, object.name
+        ),
+    };
+    Some((writer.names.iter().map(|n| n.text.clone()).collect(), what))
+}
+
+fn check_ingress(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, object: &Object) {
+    let spec = object.node.get("spec");
+    let tls = seq(spec.and_then(|s| s.get("tls")));
+    if tls.is_empty() {
+        return;
+    }
+    let rules = seq(spec.and_then(|s| s.get("rules")));
+    let rule_hosts: Vec<(usize, &Node, &str)> = rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let node = r.get("host")?;
+            let text = node.scalar_text()?.trim();
+            (!text.is_empty()).then_some((i, node, text))
+        })
+        .collect();
+    let has_catch_all = rules.iter().any(|r| r.get("host").is_none())
+        || spec.and_then(|s| s.get("defaultBackend")).is_some()
+        || spec.and_then(|s| s.get("backend")).is_some();
+
+    for (rule_index, node, host) in &rule_hosts {
+        let entry = tls.iter().find(|entry| {
+            seq(entry.get("hosts"))
+                .iter()
+                .filter_map(Node::scalar_text)
+                .any(|t| covers(t, host))
+        });
+        let path = format!("spec.rules[{rule_index}].host");
+        let Some(entry) = entry else {
+            sink.report(
+                object.location(node.span),
+                format!(
+                    "host `{host}` of Ingress `{}` is in no `tls` entry: the ingress controller serves it with its default certificate",
+                    object.name
+                ),
+            )
+            .with_label("not in any tls.hosts")
+            .with_help(format!("add `{host}` to the `hosts` of the `tls` entry whose certificate holds it"))
+            .with_object(object.identity(), path);
+            continue;
+        };
+        let Some(secret) = entry
+            .get("secretName")
+            .and_then(Node::scalar_text)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            continue;
+        };
+        let Some((names, what)) =
+            certificate_names(ctx.certs, ctx.model, &object.namespace, secret)
+        else {
+            continue;
+        };
+        if names.iter().any(|name| covers(name, host)) {
+            continue;
+        }
+        let diagnostic = sink
+            .report(
+                object.location(node.span),
+                format!(
+                    "host `{host}` is served with secret `{secret}`, but {what} does not include it (its names: {})",
+                    names.join(", ")
+                ),
+            )
+            .with_label("not covered by the certificate")
+            .with_help(format!(
+                "add `{host}` to the dnsNames of the certificate written to `{secret}`, or use a secret whose certificate covers it"
+            ))
+            .with_object(object.identity(), path);
+        if let Some(secret_node) = entry.get("secretName") {
+            diagnostic.with_related(
+                object.location(secret_node.span),
+                format!("secret `{secret}` used here"),
+            );
+        }
+    }
+
+    if has_catch_all {
+        return;
+    }
+    for (entry_index, entry) in tls.iter().enumerate() {
+        for (host_index, node) in seq(entry.get("hosts")).iter().enumerate() {
+            let Some(tls_host) = node.scalar_text().map(str::trim) else {
+                continue;
+            };
+            let served = rule_hosts.iter().any(|(_, _, host)| covers(tls_host, host));
+            if tls_host.is_empty() || served {
+                continue;
+            }
+            sink.report(
+                object.location(node.span),
+                format!(
+                    "TLS host `{tls_host}` of Ingress `{}` has no rule: nothing is served for it, yet its certificate holds the name",
+                    object.name
+                ),
+            )
+            .with_label("no rule for this host")
+            .with_help("delete the host from `tls.hosts`, or add the rule that serves it")
+            .with_object(
+                object.identity(),
+                format!("spec.tls[{entry_index}].hosts[{host_index}]"),
+            );
+        }
+    }
+}
+
+fn check_route(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, route: &Object) {
+    let Typed::HttpRoute(spec) = &route.typed else {
+        return;
+    };
+    let hostname_nodes = seq(route.node.path(&["spec", "hostnames"]));
+    for parent in &spec.parent_refs {
+        let is_gateway = parent.kind.as_deref().is_none_or(|k| k == "Gateway")
+            && parent
+                .group
+                .as_deref()
+                .is_none_or(|g| g == "gateway.networking.k8s.io");
+        if !is_gateway {
+            continue;
+        }
+        let namespace = parent.namespace.as_deref().unwrap_or(&route.namespace);
+        let Some(gateway) = ctx.model.objects.iter().find(|o| {
+            matches!(o.typed, Typed::Gateway(_))
+                && o.name == parent.name
+                && o.namespace == namespace
+        }) else {
+            continue;
+        };
+        let Typed::Gateway(gateway_spec) = &gateway.typed else {
+            continue;
+        };
+        for listener in &gateway_spec.listeners {
+            let selected = parent
+                .section_name
+                .as_deref()
+                .is_none_or(|s| s == listener.name)
+                && parent.port.is_none_or(|p| Some(p) == listener.port);
+            let Some(tls) = &listener.tls else { continue };
+            if !selected || listener.protocol != "HTTPS" {
+                continue;
+            }
+            let mut names = Vec::new();
+            let mut sources = Vec::new();
+            for reference in &tls.certificate_refs {
+                if let Some((mut cert_names, what)) =
+                    certificate_names(ctx.certs, ctx.model, &gateway.namespace, &reference.name)
+                {
+                    names.append(&mut cert_names);
+                    sources.push(what);
+                }
+            }
+            if sources.is_empty() {
+                continue;
+            }
+            for (index, node) in hostname_nodes.iter().enumerate() {
+                let Some(hostname) = node.scalar_text().map(str::trim) else {
+                    continue;
+                };
+                // A hostname the listener does not accept does not attach there at all.
+                let attaches = listener
+                    .hostname
+                    .as_deref()
+                    .is_none_or(|l| covers(l, hostname) || covers(hostname, l));
+                if !attaches || names.iter().any(|n| covers(n, hostname)) {
+                    continue;
+                }
+                sink.report(
+                    route.location(node.span),
+                    format!(
+                        "hostname `{hostname}` attaches to HTTPS listener `{}` of Gateway `{}`, but {} does not include it (its names: {})",
+                        listener.name,
+                        gateway.name,
+                        sources.join(" and "),
+                        names.join(", ")
+                    ),
+                )
+                .with_label("not covered by the listener's certificate")
+                .with_help(format!(
+                    "add `{hostname}` to the certificate of listener `{}`, or attach the route to a listener whose certificate covers it",
+                    listener.name
+                ))
+                .with_related(gateway.location(gateway.name_span()), format!("Gateway `{}`", gateway.name))
+                .with_object(route.identity(), format!("spec.hostnames[{index}]"));
+            }
+        }
+    }
+}
