@@ -1,43 +1,70 @@
-//! End-to-end `analyze` on a generated tenant repository (load → model → rules).
+//! Each pipeline stage on a generated tenant repository (see `benches/support/corpus.rs`):
+//! load (walk + parse), model (kustomize build + typing), rules, report, and the whole `analyze`.
 
-use std::fmt::Write;
-use std::path::Path;
+#[path = "support/corpus.rs"]
+mod corpus;
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use xks_lint::load::Input;
-use xks_lint::{CheckOptions, analyze};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use xks_lint::load::{Input, WalkOptions};
+use xks_lint::model::{Model, ModelOptions};
+use xks_lint::report::{Format, RenderOptions, render};
+use xks_lint::rules::RuleSelection;
+use xks_lint::{CheckOptions, analyze, certs, load, rules};
 
-fn write_repo(root: &Path, namespaces: usize, apps_per_namespace: usize) {
-    for ns in 0..namespaces {
-        let dir = root.join(format!("tenant-{ns}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("kustomization.yaml"),
-            format!("namespace: tenant-{ns}\n"),
-        )
-        .unwrap();
-        for app in 0..apps_per_namespace {
-            let mut text = String::new();
-            let _ = write!(
-                text,
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{app}\n  annotations:\n    linkerd.io/inject: enabled\nspec:\n  selector:\n    matchLabels: {{app: app-{app}}}\n  template:\n    metadata:\n      labels: {{app: app-{app}, tier: \"{app}\"}}\n    spec:\n      containers:\n        - name: app\n          image: example/app:{app}\n          ports: [{{name: http, containerPort: 8080}}]\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app-{app}\nspec:\n  selector: {{app: app-{app}}}\n  ports: [{{port: 80, targetPort: http}}]\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: app-{app}\n  annotations:\n    nginx.ingress.kubernetes.io/limit-connections: \"10\"\n    nginx.ingress.kubernetes.io/limit-rps: \"5\"\nspec:\n  rules:\n    - host: app-{app}.tenant-{ns}.example.com\n"
-            );
-            std::fs::write(dir.join(format!("app-{app}.yaml")), text).unwrap();
-        }
-    }
-}
-
-fn bench_check(c: &mut Criterion) {
+fn bench_stages(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    write_repo(dir.path(), 20, 50);
+    let generated = corpus::generate(dir.path(), 10, 1000, 1).unwrap();
+    let inputs = vec![Input::Path(dir.path().to_path_buf())];
+    let walk = WalkOptions::default();
+    let label = |stage: &str| {
+        format!(
+            "{stage} ({} files, {} objects)",
+            generated.files, generated.objects
+        )
+    };
+
+    c.bench_function(&label("load"), |b| b.iter(|| load::load(&inputs, &walk)));
+
+    let loaded = load::load(&inputs, &walk);
+    c.bench_function(&label("model"), |b| {
+        b.iter_batched(
+            || loaded.clone(),
+            |l| Model::build(l, &ModelOptions::default()),
+            BatchSize::LargeInput,
+        )
+    });
+
+    let model = Model::build(loaded, &ModelOptions::default());
+    let settings = certs::CertSettings::default();
+    let inventory = certs::Inventory::build(&model, &settings);
+    c.bench_function(&label("rules"), |b| {
+        b.iter(|| rules::run(&model, &inventory, &RuleSelection::default()))
+    });
+
     let options = CheckOptions {
-        inputs: vec![Input::Path(dir.path().to_path_buf())],
+        inputs: inputs.clone(),
         ..CheckOptions::default()
     };
-    c.bench_function("check 1000 files / 3000 objects", |b| {
+    let analysis = analyze(&options);
+    let plain = RenderOptions {
+        color: false,
+        summary: true,
+    };
+    c.bench_function(&label("report json"), |b| {
+        b.iter(|| render(Format::Json, &analysis, &plain))
+    });
+    c.bench_function(&label("report human"), |b| {
+        b.iter(|| render(Format::Human, &analysis, &plain))
+    });
+
+    c.bench_function(&label("analyze end to end"), |b| {
         b.iter(|| analyze(&options))
     });
 }
 
-criterion_group!(benches, bench_check);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = bench_stages
+}
 criterion_main!(benches);

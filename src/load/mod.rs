@@ -93,7 +93,7 @@ pub struct LoadStats {
     pub documents: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Loaded {
     /// Kustomizations may not reference files outside it.
     pub repo_root: Option<PathBuf>,
