@@ -129,19 +129,25 @@ fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Dia
         .collect();
     let mut by_identity: std::collections::HashMap<String, Vec<&model::Object>> =
         std::collections::HashMap::new();
+    let mut by_file: std::collections::HashMap<span::FileId, Vec<&model::Object>> =
+        std::collections::HashMap::new();
     for object in &rendered {
         by_identity
             .entry(object.identity())
             .or_default()
             .push(object);
+        by_file.entry(object.file).or_default().push(object);
     }
     for mut diagnostic in diagnostics {
         let location = diagnostic.location;
-        let covering = rendered.iter().filter(|o| {
-            o.file == location.file
-                && o.node.span.start.byte <= location.span.start.byte
-                && location.span.end.byte <= o.node.span.end.byte
-        });
+        let covering = by_file
+            .get(&location.file)
+            .into_iter()
+            .flatten()
+            .filter(|o| {
+                o.node.span.start.byte <= location.span.start.byte
+                    && location.span.end.byte <= o.node.span.end.byte
+            });
         let same_identity = diagnostic
             .object
             .as_ref()

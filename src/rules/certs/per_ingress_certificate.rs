@@ -11,6 +11,18 @@ impl Rule for PerIngressCertificate {
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         let requests = &ctx.certs.requests;
+        // Registered domains are looked up once per request, and siblings only searched
+        // within a namespace: a repo with thousands of Ingresses stays linear per namespace.
+        let domains: Vec<BTreeSet<String>> =
+            requests.iter().map(|r| r.registered_domains()).collect();
+        let mut by_namespace: std::collections::HashMap<&str, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (index, request) in requests.iter().enumerate() {
+            by_namespace
+                .entry(request.namespace.as_str())
+                .or_default()
+                .push(index);
+        }
         let mut reported = BTreeSet::new();
         for (index, request) in requests.iter().enumerate() {
             if request.source != Source::IngressShim || request.environment().is_none() {
@@ -19,10 +31,10 @@ impl Rule for PerIngressCertificate {
             if reported.contains(&request.object) {
                 continue;
             }
-            for domain in request.registered_domains() {
-                let shares = |other: &CertRequest| {
+            for domain in &domains[index] {
+                let shares = |other_index: usize, other: &CertRequest| {
                     other.namespace == request.namespace
-                        && other.registered_domains().contains(&domain)
+                        && domains[other_index].contains(domain)
                         && match other.source {
                             Source::IngressShim => {
                                 other.issuer_ref == request.issuer_ref
@@ -35,16 +47,20 @@ impl Rule for PerIngressCertificate {
                             Source::GatewayShim => false,
                         }
                 };
-                let siblings: Vec<(usize, &CertRequest)> = requests
-                    .iter()
-                    .enumerate()
-                    .filter(|(other_index, other)| *other_index != index && shares(other))
+                let siblings: Vec<(usize, &CertRequest)> = by_namespace
+                    .get(request.namespace.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|&other_index| (other_index, &requests[other_index]))
+                    .filter(|(other_index, other)| {
+                        *other_index != index && shares(*other_index, other)
+                    })
                     .collect();
                 if siblings.is_empty() {
                     continue;
                 }
                 reported.insert(request.object);
-                report(ctx, sink, request, &siblings, &domain);
+                report(ctx, sink, request, &siblings, domain);
                 break;
             }
         }
