@@ -89,6 +89,9 @@ pub struct CheckArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// SARIF `runAutomationDetails.id` category, to tell several uploads in one workflow apart.
+    #[arg(long, value_name = "CATEGORY")]
+    pub sarif_category: Option<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -219,7 +222,8 @@ fn check(args: CheckArgs) -> u8 {
         model: ModelOptions {
             default_namespace: args.default_namespace.clone(),
         },
-        rules: selection,
+        rules: selection.clone(),
+        gate: Default::default(),
     };
     let analysis = analyze(&options);
 
@@ -236,6 +240,8 @@ fn check(args: CheckArgs) -> u8 {
         &RenderOptions {
             color,
             summary: !args.no_summary,
+            selection,
+            sarif_category: args.sarif_category.clone(),
         },
     );
     let written = match &args.output {

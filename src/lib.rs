@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod gate;
 pub mod load;
 pub mod model;
 pub mod report;
@@ -25,6 +26,7 @@ pub struct CheckOptions {
     pub walk: WalkOptions,
     pub model: ModelOptions,
     pub rules: RuleSelection,
+    pub gate: gate::GateOptions,
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.
@@ -35,6 +37,8 @@ pub struct Analysis {
     /// Sorted by path, line, column, rule, message.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
+    /// Root-relative paths, suppressed findings, baseline counts.
+    pub gate: gate::GateOutcome,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -88,11 +92,13 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let model = Model::build(loaded, &options.model);
     let mut diagnostics = rules::run(&model, &options.rules);
     sort_diagnostics(&mut diagnostics, &sources);
+    let (diagnostics, gate) = gate::apply(&sources, diagnostics, &options.gate);
     Analysis {
         sources,
         model,
         diagnostics,
         elapsed: started.elapsed(),
+        gate,
     }
 }
 

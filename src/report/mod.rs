@@ -3,8 +3,10 @@
 
 pub mod human;
 pub mod json;
+pub mod sarif;
 
 use crate::Analysis;
+use crate::rules::RuleSelection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -12,16 +14,24 @@ pub enum Format {
     Human,
     /// A stable JSON document (see README "JSON output").
     Json,
+    /// SARIF 2.1.0 for GitHub code scanning (see README "SARIF").
+    Sarif,
 }
 
+#[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
     pub color: bool,
     pub summary: bool,
+    /// The rules that ran, for the rule metadata of SARIF.
+    pub selection: RuleSelection,
+    /// SARIF `runAutomationDetails.id`, to tell several uploads of one workflow apart.
+    pub sarif_category: Option<String>,
 }
 
 pub fn render(format: Format, analysis: &Analysis, options: &RenderOptions) -> String {
     match format {
         Format::Human => human::render(analysis, options),
         Format::Json => json::render(analysis),
+        Format::Sarif => sarif::render(analysis, options),
     }
 }
