@@ -1,6 +1,8 @@
 //! Report stage: renders an [`Analysis`] for people or machines. Reporters see
 //! diagnostics and sources only, never a rule's internals.
 
+pub mod github;
+pub mod gitlab;
 pub mod human;
 pub mod json;
 pub mod sarif;
@@ -16,6 +18,10 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0 for GitHub code scanning (see README "SARIF").
     Sarif,
+    /// GitHub Actions workflow commands: annotations on the pull request.
+    Github,
+    /// GitLab Code Quality JSON (`artifacts:reports:codequality`).
+    Gitlab,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -33,5 +39,7 @@ pub fn render(format: Format, analysis: &Analysis, options: &RenderOptions) -> S
         Format::Human => human::render(analysis, options),
         Format::Json => json::render(analysis),
         Format::Sarif => sarif::render(analysis, options),
+        Format::Github => github::render(analysis, options),
+        Format::Gitlab => gitlab::render(analysis),
     }
 }
