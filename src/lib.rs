@@ -5,6 +5,7 @@
 //! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`rules`] → [`report`].
 
 pub mod cli;
+pub mod config;
 pub mod diagnostic;
 pub mod gate;
 pub mod load;
@@ -27,6 +28,8 @@ pub struct CheckOptions {
     pub model: ModelOptions,
     pub rules: RuleSelection,
     pub gate: gate::GateOptions,
+    /// XKS model settings from `.xks-lint.yaml` (for the reachability and certificate engines).
+    pub xks: config::XksSettings,
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.
@@ -52,6 +55,12 @@ pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub notes: usize,
+    /// Findings silenced by `xks-lint.io/ignore` or `# xks-lint: ignore[...]`.
+    pub suppressed: usize,
+    /// Findings left out because the `--baseline` file has them.
+    pub baselined: usize,
+    /// Entries of the `--baseline` file that no longer occur.
+    pub baseline_stale: usize,
     pub elapsed_ms: u128,
 }
 
@@ -74,6 +83,9 @@ impl Analysis {
             errors: count(Severity::Error),
             warnings: count(Severity::Warning),
             notes: count(Severity::Note),
+            suppressed: self.gate.suppressed.len(),
+            baselined: self.gate.baselined,
+            baseline_stale: self.gate.baseline_stale,
             elapsed_ms: self.elapsed.as_millis(),
         }
     }
@@ -92,7 +104,8 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let model = Model::build(loaded, &options.model);
     let mut diagnostics = rules::run(&model, &options.rules);
     sort_diagnostics(&mut diagnostics, &sources);
-    let (diagnostics, gate) = gate::apply(&sources, diagnostics, &options.gate);
+    let (diagnostics, gate) =
+        gate::apply(&model, &sources, diagnostics, &options.rules, &options.gate);
     Analysis {
         sources,
         model,

@@ -169,8 +169,14 @@ fn related_locations_fixes_and_notifications() {
         "fixtures/rate-limit-conflict/fail-connections-and-rps.yaml",
         "fixtures/annotation-not-string/fail-xks-guide-integer.yaml",
         "fixtures/parse-error/fail-unclosed-flow.yaml",
+        "fixtures/unused-suppression/pass-suppressions-in-use.yaml",
     ]);
     assert!(schema_errors(&log).is_empty());
+    let suppressed = results(&log)
+        .iter()
+        .filter(|r| r["suppressions"][0]["kind"] == "inSource")
+        .count();
+    assert_eq!(suppressed, 3);
     let by_rule = |id: &str| {
         results(&log)
             .iter()

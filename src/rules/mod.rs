@@ -8,6 +8,7 @@ mod api;
 mod ingress;
 mod input;
 mod linkerd;
+mod meta;
 mod metadata;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +20,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::Model;
 use crate::span::Location;
 pub use doc::RuleDoc;
+pub use meta::unused_suppression::UnusedSuppression;
 
 /// What a rule may read.
 pub struct RuleContext<'a> {
@@ -91,6 +93,7 @@ fn all_rules() -> Vec<Box<dyn Rule>> {
         Box::new(api::removed_api_version::RemovedApiVersion),
         Box::new(linkerd::annotation_on_workload::LinkerdAnnotationOnWorkload),
         Box::new(ingress::rate_limit_conflict::RateLimitConflict),
+        Box::new(meta::unused_suppression::UnusedSuppression),
     ]
 }
 
