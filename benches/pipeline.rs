@@ -49,6 +49,7 @@ fn bench_stages(c: &mut Criterion) {
     let plain = RenderOptions {
         color: false,
         summary: true,
+        ..RenderOptions::default()
     };
     c.bench_function(&label("report json"), |b| {
         b.iter(|| render(Format::Json, &analysis, &plain))

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::{self, Config};
 use crate::diagnostic::Severity;
+use crate::gate::{self, GateOptions};
 use crate::load::{Input, WalkOptions};
 use crate::model::ModelOptions;
 use crate::report::{self, Format, RenderOptions};
@@ -33,16 +35,32 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Lint manifests: directories (walked, .gitignore honoured), files, or `-` for standard input.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// List every rule: id, default severity, title.
     Rules,
-    /// Let's Encrypt budget per registered domain: the certificates a fresh cluster would request.
-    Certs(CertsArgs),
     /// Print the documentation of a rule.
     Explain {
         /// Rule id, as listed by `xks-lint rules`.
         id: String,
     },
+    /// Let's Encrypt budget per registered domain: certificates the repo would request.
+    Certs(CertsArgs),
+    /// Write a commented `.xks-lint.yaml` with every key at its default.
+    Init {
+        /// Directory to write it in (default `.`).
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Formats of the reports that are not lists of findings (`certs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,12 +88,13 @@ pub struct CheckArgs {
     /// Leave out files and directories matching this gitignore-style glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Namespace of objects that set none and have no kustomization namespace above them.
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    pub default_namespace: String,
-    /// Lowest severity that makes the exit code 1.
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
-    pub fail_on: FailOn,
+    /// Namespace of objects that set none and have no kustomization namespace above them
+    /// [default: `xks.default-namespace` of the config, else `default`].
+    #[arg(long, value_name = "NAME")]
+    pub default_namespace: Option<String>,
+    /// Lowest severity that makes the exit code 1 [default: `fail-on` of the config, else error].
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
     /// Only run these rules (comma-separated or repeated).
     #[arg(long, value_delimiter = ',', value_name = "RULE")]
     pub select: Vec<String>,
@@ -88,26 +107,41 @@ pub struct CheckArgs {
     /// Omit the summary line of human output.
     #[arg(long)]
     pub no_summary: bool,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// SARIF `runAutomationDetails.id` category, to tell several uploads in one workflow apart.
+    #[arg(long, value_name = "CATEGORY")]
+    pub sarif_category: Option<String>,
+    /// Config file to use instead of the `.xks-lint.yaml` found above the first PATH.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Leave out findings recorded in this baseline file (see --write-baseline).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record every current finding in this baseline file (replacing it) and report none.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Load and analyse everything, but report only findings in these files (what
+    /// pre-commit passes). Put PATHs before this option: every later argument is a file.
+    #[arg(long, value_name = "FILE", num_args = 0..)]
+    pub only_files: Option<Vec<PathBuf>>,
     /// Files larger than this many bytes are reported and not read.
     #[arg(long, value_name = "BYTES", default_value_t = crate::limits::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
     /// Treat every file on its own instead of building kustomizations (no overlays, no patches).
     #[arg(long)]
     pub no_kustomize: bool,
-    /// Write the report to this file instead of standard output.
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub certs: CertArgs,
 }
-
 #[derive(Debug, clap::Args)]
 pub struct CertsArgs {
     /// Files or directories to read (default `.`); `-` reads standard input.
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
     /// Leave out files and directories matching this gitignore-style glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
@@ -190,8 +224,9 @@ pub fn run(cli: Cli) -> u8 {
                 suggestion(&id)
             )),
         },
-        Command::Check(args) => check(args),
+        Command::Check(args) => check(*args),
         Command::Certs(args) => certs(args),
+        Command::Init { dir, force } => init(dir, force),
     }
 }
 
@@ -237,6 +272,51 @@ fn write_stdout(text: &str) -> u8 {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => EXIT_CLEAN,
         Err(error) => usage_error(&format!("cannot write output: {error}")),
     }
+}
+
+fn init(dir: Option<PathBuf>, force: bool) -> u8 {
+    let path = dir
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(config::FILE_NAME);
+    if path.exists() && !force {
+        return usage_error(&format!(
+            "{} already exists (use --force to overwrite it)",
+            path.display()
+        ));
+    }
+    match std::fs::write(&path, config::DEFAULT_CONFIG) {
+        Ok(()) => {
+            eprintln!("xks-lint: wrote {}", path.display());
+            EXIT_CLEAN
+        }
+        Err(e) => usage_error(&format!("cannot write {}: {e}", path.display())),
+    }
+}
+
+/// The config of `--config FILE`, else the discovered one, else the defaults.
+fn load_config(args: &CheckArgs, first_path: &str) -> Result<Config, u8> {
+    let path = match &args.config {
+        Some(path) if !path.is_file() => {
+            return Err(usage_error(&format!(
+                "{}: no such config file",
+                path.display()
+            )));
+        }
+        Some(path) => Some(path.clone()),
+        None => {
+            let start = if first_path == "-" { "." } else { first_path };
+            config::discover(std::path::Path::new(start))
+        }
+    };
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    config::load(&path).map_err(|errors| {
+        for error in &errors {
+            eprintln!("xks-lint: error: {error}");
+        }
+        EXIT_USAGE
+    })
 }
 
 /// The inputs named on the command line (default `.`), or a usage error.
@@ -286,12 +366,13 @@ fn certs(args: CertsArgs) -> u8 {
             ..Default::default()
         },
         certs: args.certs.settings(),
+        ..CheckOptions::default()
     };
     let analysis = analyze(&options);
     let report = report::certs::Report::build(&analysis);
     let text = match args.format {
-        Format::Human => report.to_human(),
-        Format::Json => report.to_json(),
+        ReportFormat::Human => report.to_human(),
+        ReportFormat::Json => report.to_json(),
     };
     let written = write_stdout(&text);
     if written != EXIT_CLEAN {
@@ -305,37 +386,114 @@ fn certs(args: CertsArgs) -> u8 {
 }
 
 fn check(args: CheckArgs) -> u8 {
-    let inputs = match inputs(&args.paths) {
-        Ok(inputs) => inputs,
+    let paths = if args.paths.is_empty() {
+        vec![".".to_string()]
+    } else {
+        args.paths.clone()
+    };
+    let inputs: Vec<Input> = paths.iter().map(|p| Input::from_arg(p)).collect();
+    for input in &inputs {
+        if let Input::Path(path) = input
+            && !path.exists()
+        {
+            return usage_error(&format!("{}: no such file or directory", path.display()));
+        }
+    }
+    let config = match load_config(&args, &paths[0]) {
+        Ok(config) => config,
         Err(code) => return code,
     };
     let walk = WalkOptions {
-        excludes: args.exclude.clone(),
+        excludes: config
+            .exclude
+            .iter()
+            .chain(&args.exclude)
+            .cloned()
+            .collect(),
         max_file_size: args.max_file_size,
         kustomize: !args.no_kustomize,
     };
     if let Err(message) = walk.validate() {
         return usage_error(&message);
     }
+    // Flags replace the config's lists rather than adding to them.
+    let select = if args.select.is_empty() {
+        config.select.clone()
+    } else {
+        Some(args.select.clone())
+    };
+    let ignore = if args.ignore.is_empty() {
+        config.ignore.clone()
+    } else {
+        args.ignore.clone()
+    };
     let selection = RuleSelection {
-        select: (!args.select.is_empty()).then(|| args.select.iter().cloned().collect()),
-        ignore: args.ignore.iter().cloned().collect(),
-        severity: Default::default(),
+        select: select.map(|ids| ids.into_iter().collect()),
+        ignore: ignore.into_iter().collect(),
+        severity: config.severity.clone(),
     };
     if let Some(unknown) = selection.unknown_ids().first() {
         return usage_error(&format!("unknown rule `{unknown}`{}", suggestion(unknown)));
+    }
+    let old_baseline = match &args.baseline {
+        Some(path) => match gate::baseline::read(path) {
+            Ok(fingerprints) => Some(fingerprints),
+            Err(message) => return usage_error(&message),
+        },
+        None => None,
+    };
+    let writing_baseline = args.write_baseline.is_some();
+    let mut xks = config.xks.clone();
+    if let Some(namespace) = &args.default_namespace {
+        xks.default_namespace = namespace.clone();
     }
     let options = CheckOptions {
         inputs,
         walk,
         model: ModelOptions {
-            default_namespace: args.default_namespace.clone(),
+            default_namespace: xks.default_namespace.clone(),
             kustomize: !args.no_kustomize,
         },
-        rules: selection,
+        rules: selection.clone(),
         certs: args.certs.settings(),
+        gate: GateOptions {
+            root: None,
+            // A new baseline records every finding of the repository.
+            baseline: old_baseline.clone().filter(|_| !writing_baseline),
+            only_files: args.only_files.clone().filter(|_| !writing_baseline),
+        },
+        xks,
     };
-    let analysis = analyze(&options);
+    let mut analysis = analyze(&options);
+
+    if let Some(path) = &args.write_baseline {
+        if let Err(e) = std::fs::write(path, gate::baseline::render(&analysis)) {
+            return usage_error(&format!("cannot write {}: {e}", path.display()));
+        }
+        let current: std::collections::BTreeSet<&str> = analysis
+            .diagnostics
+            .iter()
+            .filter_map(|d| d.fingerprint.as_deref())
+            .collect();
+        let pruned = old_baseline
+            .iter()
+            .flatten()
+            .filter(|f| !current.contains(f.as_str()))
+            .count();
+        eprintln!(
+            "xks-lint: wrote {} findings to {}{}",
+            analysis.diagnostics.len(),
+            path.display(),
+            if pruned > 0 {
+                format!(" ({pruned} entries of the old baseline no longer occur and were dropped)")
+            } else {
+                String::new()
+            }
+        );
+        analysis.gate.baseline_used = true;
+        analysis.gate.baselined = analysis.diagnostics.len();
+        analysis.diagnostics.clear();
+    }
 
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -350,6 +508,8 @@ fn check(args: CheckArgs) -> u8 {
         &RenderOptions {
             color,
             summary: !args.no_summary,
+            selection,
+            sarif_category: args.sarif_category.clone(),
         },
     );
     let written = match &args.output {
@@ -362,10 +522,15 @@ fn check(args: CheckArgs) -> u8 {
         return written;
     }
     let threshold = match args.fail_on {
-        FailOn::Error => Some(Severity::Error),
-        FailOn::Warning => Some(Severity::Warning),
-        FailOn::Note => Some(Severity::Note),
-        FailOn::Never => None,
+        Some(FailOn::Error) => Some(Severity::Error),
+        Some(FailOn::Warning) => Some(Severity::Warning),
+        Some(FailOn::Note) => Some(Severity::Note),
+        Some(FailOn::Never) => None,
+        None => match config.fail_on {
+            Some(config::FailOn::At(severity)) => Some(severity),
+            Some(config::FailOn::Never) => None,
+            None => Some(Severity::Error),
+        },
     };
     match (threshold, analysis.worst()) {
         (Some(threshold), Some(worst)) if worst >= threshold => EXIT_FINDINGS,

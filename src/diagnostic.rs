@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::span::Location;
+use crate::span::{Location, Span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,6 +55,24 @@ pub struct Diagnostic {
     pub node_path: Option<String>,
     /// Kustomization roots (environments) in which the finding occurs; empty for plain files.
     pub contexts: Vec<String>,
+    /// An automatic fix, when the rule knows one; edits are in the finding's file.
+    pub fix: Option<Fix>,
+    /// Stable identity of the finding across runs (set by the gate stage, see `gate::fingerprint`).
+    pub fingerprint: Option<String>,
+}
+
+/// Text edits that resolve a finding, all in the file of the finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub description: String,
+    pub edits: Vec<Edit>,
+}
+
+/// Replace the text of `span` with `replacement`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub span: Span,
+    pub replacement: String,
 }
 
 impl Diagnostic {
@@ -75,6 +93,8 @@ impl Diagnostic {
             object: None,
             node_path: None,
             contexts: Vec::new(),
+            fix: None,
+            fingerprint: None,
         }
     }
 
@@ -103,6 +123,14 @@ impl Diagnostic {
     ) -> &mut Self {
         self.object = Some(object.into());
         self.node_path = Some(node_path.into());
+        self
+    }
+
+    pub fn with_fix(&mut self, description: impl Into<String>, edits: Vec<Edit>) -> &mut Self {
+        self.fix = Some(Fix {
+            description: description.into(),
+            edits,
+        });
         self
     }
 }

@@ -6,7 +6,9 @@
 
 pub mod certs;
 pub mod cli;
+pub mod config;
 pub mod diagnostic;
+pub mod gate;
 pub mod kustomize;
 pub mod limits;
 pub mod load;
@@ -29,6 +31,9 @@ pub struct CheckOptions {
     pub model: ModelOptions,
     pub rules: RuleSelection,
     pub certs: certs::CertSettings,
+    pub gate: gate::GateOptions,
+    /// XKS model settings from `.xks-lint.yaml` (for the reachability and certificate engines).
+    pub xks: config::XksSettings,
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.
@@ -41,6 +46,8 @@ pub struct Analysis {
     /// Sorted by path, line, column, rule, message.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
+    /// Root-relative paths, suppressed findings, baseline counts.
+    pub gate: gate::GateOutcome,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -54,6 +61,12 @@ pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub notes: usize,
+    /// Findings silenced by `xks-lint.io/ignore` or `# xks-lint: ignore[...]`.
+    pub suppressed: usize,
+    /// Findings left out because the `--baseline` file has them.
+    pub baselined: usize,
+    /// Entries of the `--baseline` file that no longer occur.
+    pub baseline_stale: usize,
     pub elapsed_ms: u128,
 }
 
@@ -76,6 +89,9 @@ impl Analysis {
             errors: count(Severity::Error),
             warnings: count(Severity::Warning),
             notes: count(Severity::Note),
+            suppressed: self.gate.suppressed.len(),
+            baselined: self.gate.baselined,
+            baseline_stale: self.gate.baseline_stale,
             elapsed_ms: self.elapsed.as_millis(),
         }
     }
@@ -107,12 +123,15 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     };
     let mut diagnostics = merge_across_contexts(raw, &model);
     sort_diagnostics(&mut diagnostics, &sources);
+    let (diagnostics, gate) =
+        gate::apply(&model, &sources, diagnostics, &options.rules, &options.gate);
     Analysis {
         sources,
         model,
         certs,
         diagnostics,
         elapsed: started.elapsed(),
+        gate,
     }
 }
 

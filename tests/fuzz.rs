@@ -145,13 +145,20 @@ fn check_one(name: &str, bytes: Vec<u8>) {
             "{name}: span past the end: {diagnostic:?}"
         );
     }
-    for format in [Format::Human, Format::Json] {
+    for format in [
+        Format::Human,
+        Format::Json,
+        Format::Sarif,
+        Format::Github,
+        Format::Gitlab,
+    ] {
         let rendered = render(
             format,
             &analysis,
             &RenderOptions {
                 color: false,
                 summary: true,
+                ..RenderOptions::default()
             },
         );
         assert!(!rendered.is_empty());

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         ..CheckOptions::default()
     };
     let analysis = analyze(&options);
-    for format in [Format::Human, Format::Json] {
-        let _ = render(format, &analysis, &RenderOptions { color: false, summary: true });
+    for format in [Format::Human, Format::Json, Format::Sarif, Format::Github, Format::Gitlab] {
+        let _ = render(format, &analysis, &RenderOptions { color: false, summary: true, ..RenderOptions::default() });
     }
 });

@@ -131,7 +131,7 @@ fn plural(n: usize, word: &str) -> String {
 
 pub fn summary_line(analysis: &Analysis) -> String {
     let s = analysis.summary();
-    format!(
+    let mut line = format!(
         "{} read ({} skipped), {} analysed, {} not Kubernetes objects; {}, {}, {} in {:.2}s",
         plural(s.files_read, "file"),
         s.files_skipped,
@@ -141,5 +141,21 @@ pub fn summary_line(analysis: &Analysis) -> String {
         plural(s.warnings, "warning"),
         plural(s.notes, "note"),
         analysis.elapsed.as_secs_f64()
-    )
+    );
+    if s.suppressed > 0 {
+        line.push_str(&format!("; {} suppressed", s.suppressed));
+    }
+    if analysis.gate.baseline_used {
+        line.push_str(&format!(
+            "; {} in the baseline ({} baseline entries no longer occur)",
+            s.baselined, s.baseline_stale
+        ));
+    }
+    if analysis.gate.outside_only_files > 0 {
+        line.push_str(&format!(
+            "; {} outside --only-files",
+            analysis.gate.outside_only_files
+        ));
+    }
+    line
 }

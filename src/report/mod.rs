@@ -2,11 +2,15 @@
 //! diagnostics and sources only, never a rule's internals.
 
 pub mod certs;
+pub mod github;
+pub mod gitlab;
 pub mod human;
 pub mod json;
 pub mod sanitize;
+pub mod sarif;
 
 use crate::Analysis;
+use crate::rules::RuleSelection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -14,16 +18,30 @@ pub enum Format {
     Human,
     /// A stable JSON document (see README "JSON output").
     Json,
+    /// SARIF 2.1.0 for GitHub code scanning (see README "SARIF").
+    Sarif,
+    /// GitHub Actions workflow commands: annotations on the pull request.
+    Github,
+    /// GitLab Code Quality JSON (`artifacts:reports:codequality`).
+    Gitlab,
 }
 
+#[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
     pub color: bool,
     pub summary: bool,
+    /// The rules that ran, for the rule metadata of SARIF.
+    pub selection: RuleSelection,
+    /// SARIF `runAutomationDetails.id`, to tell several uploads of one workflow apart.
+    pub sarif_category: Option<String>,
 }
 
 pub fn render(format: Format, analysis: &Analysis, options: &RenderOptions) -> String {
     match format {
         Format::Human => human::render(analysis, options),
         Format::Json => json::render(analysis),
+        Format::Sarif => sarif::render(analysis, options),
+        Format::Github => github::render(analysis, options),
+        Format::Gitlab => gitlab::render(analysis),
     }
 }

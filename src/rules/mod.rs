@@ -9,6 +9,7 @@ mod certs;
 mod ingress;
 mod input;
 mod linkerd;
+mod meta;
 mod metadata;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +22,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::Model;
 use crate::span::Location;
 pub use doc::RuleDoc;
+pub use meta::unused_suppression::UnusedSuppression;
 
 /// What a rule may read.
 pub struct RuleContext<'a> {
@@ -106,6 +108,7 @@ fn all_rules() -> Vec<Box<dyn Rule>> {
         Box::new(certs::certificate_too_many_names::CertificateTooManyNames),
         Box::new(certs::ingress_nginx_deprecated::IngressNginxDeprecated),
         Box::new(certs::route_parent_missing::RouteParentMissing),
+        Box::new(meta::unused_suppression::UnusedSuppression),
     ]
 }
 

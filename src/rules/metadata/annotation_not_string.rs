@@ -1,3 +1,4 @@
+use crate::diagnostic::Edit;
 use crate::load::yaml::{Node, NodeKind, Resolved};
 use crate::model::Object;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
@@ -74,16 +75,28 @@ fn check_values(object: &Object, map: &Node, path: &[&str], sink: &mut Sink<'_>)
         } else {
             format!("quote the value: `{key_text}: {fix}`")
         };
-        sink.report(
-            object.location_of(value),
-            format!(
-                "{what} `{key_text}` is read as {read_as}, not a string: the API server rejects the {}",
-                object.kind
-            ),
-        )
-        .with_label(format!("not a string ({read_as})"))
-        .with_help(help)
-        .with_object(object.identity(), node_path);
+        let diagnostic = sink
+            .report(
+                object.location_of(value),
+                format!(
+                    "{what} `{key_text}` is read as {read_as}, not a string: the API server rejects the {}",
+                    object.kind
+                ),
+            )
+            .with_label(format!("not a string ({read_as})"))
+            .with_help(help)
+            .with_object(object.identity(), node_path);
+        // Quoting is only safe for a scalar written on one line: the JSON-style quoted form
+        // of its value is then a drop-in replacement with the same meaning as a string.
+        if !fix.is_empty() && value.span.start.line == value.span.end.line {
+            diagnostic.with_fix(
+                format!("quote the value: {fix}"),
+                vec![Edit {
+                    span: value.span,
+                    replacement: fix,
+                }],
+            );
+        }
     }
 }
 

@@ -1,0 +1,55 @@
+//! Fingerprints: the identity of a finding across runs, shared by SARIF
+//! `partialFingerprints`, GitLab's `fingerprint` and the baseline file.
+//!
+//! Derived from the rule, the root-relative file, the object identity and the path of the
+//! node inside the object — never from line or column numbers — so inserting lines above a
+//! finding or reordering files or documents leaves it unchanged. Findings without an
+//! object (parse errors, unreadable files) use their message with digits masked instead,
+//! because such messages may quote positions. Two findings with the same key are told apart
+//! by their order of appearance.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::Diagnostic;
+
+/// Key of the fingerprint in SARIF `partialFingerprints`; bump the version when the
+/// derivation changes, so code scanning does not match old alerts against new ones.
+pub const SARIF_KEY: &str = "xksLint/v1";
+
+fn key(diagnostic: &Diagnostic, path: &str) -> String {
+    let mut key = format!("{}\u{0}{}\u{0}", diagnostic.rule, path);
+    match (&diagnostic.object, &diagnostic.node_path) {
+        (Some(object), Some(node_path)) => {
+            key.push_str(object);
+            key.push('\u{0}');
+            key.push_str(node_path);
+        }
+        _ => key.extend(
+            diagnostic
+                .message
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c }),
+        ),
+    }
+    key
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sets `fingerprint` on every diagnostic. `path_of` gives the root-relative path of a
+/// diagnostic's file. The slice must be in its final deterministic order (sorted).
+pub fn assign(diagnostics: &mut [Diagnostic], path_of: impl Fn(&Diagnostic) -> String) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for diagnostic in diagnostics {
+        let key = key(diagnostic, &path_of(diagnostic));
+        let occurrence = seen.entry(key.clone()).or_insert(0);
+        let digest = Sha256::digest(format!("{key}\u{0}{occurrence}").as_bytes());
+        *occurrence += 1;
+        // 128 bits are plenty to keep a repository's findings apart and keep baselines short.
+        diagnostic.fingerprint = Some(hex(&digest[..16]));
+    }
+}

@@ -1,0 +1,147 @@
+//! Gate stage, after the rules: everything that decides which findings a CI gate
+//! reports — fingerprints, suppressions, the baseline and `--only-files` — and the
+//! root-relative paths the CI formats need. Runs on diagnostics and the model only.
+
+pub mod baseline;
+pub mod fingerprint;
+pub mod paths;
+pub mod suppress;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+
+use crate::diagnostic::Diagnostic;
+use crate::load::Sources;
+use crate::model::Model;
+use crate::rules::RuleSelection;
+use crate::span::{FileId, Location};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuppressionKind {
+    /// `xks-lint.io/ignore` annotation on the object.
+    Annotation,
+    /// `# xks-lint: ignore[...]` comment on the finding's line or the line above.
+    Comment,
+}
+
+/// A finding that a suppression silenced: not reported, but counted and kept for SARIF.
+#[derive(Debug, Clone)]
+pub struct Suppressed {
+    pub diagnostic: Diagnostic,
+    pub kind: SuppressionKind,
+    /// Where the suppression is written.
+    pub location: Location,
+    /// Text after `--` in the suppression, if any.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GateOptions {
+    /// Directory the relative paths are computed from; the repository root above the
+    /// working directory when `None`.
+    pub root: Option<PathBuf>,
+    /// Fingerprints of accepted findings (`--baseline`): those are not reported.
+    pub baseline: Option<BTreeSet<String>>,
+    /// Report only findings located in these files (`--only-files`); everything is still
+    /// loaded and analysed, because a finding may depend on other files.
+    pub only_files: Option<Vec<PathBuf>>,
+}
+
+/// What the gate did, for reporters and the summary.
+#[derive(Debug, Clone, Default)]
+pub struct GateOutcome {
+    pub root: PathBuf,
+    /// Root-relative path of every source file, indexed by `FileId`.
+    pub repo_paths: Vec<String>,
+    pub suppressed: Vec<Suppressed>,
+    /// Findings left out because the baseline has them.
+    pub baselined: usize,
+    /// Baseline entries that no longer occur (`--write-baseline` prunes them).
+    pub baseline_stale: usize,
+    pub baseline_used: bool,
+    /// Findings left out because they are in files not passed to `--only-files`.
+    pub outside_only_files: usize,
+}
+
+impl GateOutcome {
+    pub fn repo_path(&self, file: FileId) -> &str {
+        self.repo_paths
+            .get(file.0)
+            .map(String::as_str)
+            .unwrap_or("<unknown>")
+    }
+}
+
+/// Applies the gate to sorted diagnostics: fingerprints, suppressions (and
+/// `unused-suppression`), the baseline, then `--only-files`.
+pub fn apply(
+    model: &Model,
+    sources: &Sources,
+    mut diagnostics: Vec<Diagnostic>,
+    selection: &RuleSelection,
+    options: &GateOptions,
+) -> (Vec<Diagnostic>, GateOutcome) {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let root = options
+        .root
+        .clone()
+        .map(|r| paths::normalize(&cwd.join(r)))
+        .unwrap_or_else(|| paths::repo_root(&cwd));
+    let repo_paths = paths::repo_paths(sources, &root, &cwd);
+    let path_of = |d: &Diagnostic| {
+        repo_paths
+            .get(d.location.file.0)
+            .cloned()
+            .unwrap_or_default()
+    };
+    // Fingerprints before suppressing, so that silencing one of two identical findings does
+    // not renumber the other.
+    fingerprint::assign(&mut diagnostics, path_of);
+    let (mut kept, mut suppressed, mut unused) =
+        suppress::apply(model, sources, diagnostics, selection);
+    crate::sort_diagnostics(&mut unused, sources);
+    fingerprint::assign(&mut unused, path_of);
+    kept.extend(unused);
+    crate::sort_diagnostics(&mut kept, sources);
+
+    let mut outcome = GateOutcome {
+        root,
+        ..GateOutcome::default()
+    };
+    if let Some(baseline) = &options.baseline {
+        outcome.baseline_used = true;
+        let before = kept.len();
+        let mut matched = HashSet::new();
+        kept.retain(
+            |d| match d.fingerprint.as_ref().filter(|f| baseline.contains(*f)) {
+                Some(fingerprint) => {
+                    matched.insert(fingerprint.clone());
+                    false
+                }
+                None => true,
+            },
+        );
+        outcome.baselined = before - kept.len();
+        outcome.baseline_stale = baseline.len().saturating_sub(matched.len());
+    }
+    if let Some(files) = &options.only_files {
+        let wanted: HashSet<PathBuf> = files.iter().filter_map(|f| canonical(&cwd, f)).collect();
+        let in_scope: Vec<bool> = sources
+            .files
+            .iter()
+            .map(|f| canonical(&cwd, &f.path).is_some_and(|p| wanted.contains(&p)))
+            .collect();
+        let keep = |d: &Diagnostic| in_scope.get(d.location.file.0).copied().unwrap_or(false);
+        let before = kept.len();
+        kept.retain(keep);
+        outcome.outside_only_files = before - kept.len();
+        suppressed.retain(|s| keep(&s.diagnostic));
+    }
+    outcome.repo_paths = repo_paths;
+    outcome.suppressed = suppressed;
+    (kept, outcome)
+}
+
+fn canonical(cwd: &std::path::Path, path: &std::path::Path) -> Option<PathBuf> {
+    std::fs::canonicalize(cwd.join(path)).ok()
+}

@@ -1,0 +1,396 @@
+//! Suppressions written in the manifests:
+//!
+//! - object level: annotation `xks-lint.io/ignore: "rule-a,rule-b -- reason"` (or `all`)
+//!   silences those rules for every finding inside the object (or about it);
+//! - line level: a YAML comment `# xks-lint: ignore[rule-a, rule-b] -- reason` silences
+//!   findings that start on its own line (a comment after a value) or, for a comment on a
+//!   line of its own, on the next line.
+//!
+//! Every suppression that silenced nothing becomes an `unused-suppression` finding.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::load::Sources;
+use crate::model::Model;
+use crate::rules::{RuleSelection, UnusedSuppression, find, registry};
+use crate::span::{FileId, Location, Pos, Span};
+
+use super::{Suppressed, SuppressionKind};
+
+pub const ANNOTATION: &str = "xks-lint.io/ignore";
+const COMMENT_MARKER: &str = "xks-lint:";
+
+/// One rule id named by a suppression, with whether it silenced something.
+#[derive(Debug, Clone)]
+struct Entry {
+    rule: String,
+    used: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Scope {
+    /// Findings inside this span of this file, or about this object.
+    Object {
+        file: FileId,
+        span: Span,
+        identity: String,
+    },
+    Line {
+        file: FileId,
+        line: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Site {
+    kind: SuppressionKind,
+    location: Location,
+    scope: Scope,
+    /// `None` for `all`.
+    entries: Option<Vec<Entry>>,
+    all_used: bool,
+    reason: Option<String>,
+    /// For fingerprints of unused-suppression findings.
+    object: Option<(String, String)>,
+    /// Why the suppression could not be read, if it could not.
+    malformed: Option<String>,
+}
+
+impl Site {
+    fn covers(&self, d: &Diagnostic) -> bool {
+        match &self.scope {
+            Scope::Object {
+                file,
+                span,
+                identity,
+            } => {
+                (d.location.file == *file
+                    && span.start.byte <= d.location.span.start.byte
+                    && d.location.span.start.byte < span.end.byte.max(span.start.byte + 1))
+                    || d.object.as_deref() == Some(identity.as_str())
+            }
+            Scope::Line { file, line } => {
+                d.location.file == *file && d.location.span.start.line == *line
+            }
+        }
+    }
+
+    fn names(&self, rule: &str) -> bool {
+        self.entries
+            .as_ref()
+            .is_none_or(|entries| entries.iter().any(|e| e.rule == rule))
+    }
+
+    /// Marks the entry for `rule` used; false when the site does not name `rule`.
+    fn take(&mut self, rule: &str) -> bool {
+        match &mut self.entries {
+            None => {
+                self.all_used = true;
+                true
+            }
+            Some(entries) => match entries.iter_mut().find(|e| e.rule == rule) {
+                Some(entry) => {
+                    entry.used = true;
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+/// `rule-a, rule-b -- reason` → (ids or `None` for all, reason).
+fn parse_list(text: &str) -> (Option<Vec<Entry>>, Option<String>) {
+    let (list, reason) = match text.split_once("--") {
+        Some((list, reason)) => (list, Some(reason.trim().to_string())),
+        None => (text, None),
+    };
+    let reason = reason.filter(|r| !r.is_empty());
+    let ids: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if ids.contains(&"all") {
+        return (None, reason);
+    }
+    let entries = ids
+        .into_iter()
+        .map(|rule| Entry {
+            rule: rule.to_string(),
+            used: false,
+        })
+        .collect();
+    (Some(entries), reason)
+}
+
+fn annotation_sites(model: &Model) -> Vec<Site> {
+    let mut sites = Vec::new();
+    for object in &model.objects {
+        let Some((_, value)) = object
+            .node
+            .path(&["metadata", "annotations"])
+            .and_then(|a| a.entry(ANNOTATION))
+        else {
+            continue;
+        };
+        let text = value.scalar_text().unwrap_or_default();
+        let (entries, reason) = parse_list(text);
+        let empty = entries.as_ref().is_some_and(Vec::is_empty);
+        sites.push(Site {
+            kind: SuppressionKind::Annotation,
+            location: object.location(value.span),
+            scope: Scope::Object {
+                file: object.file,
+                span: object.node.span,
+                identity: object.identity(),
+            },
+            entries,
+            all_used: false,
+            reason,
+            object: Some((
+                object.identity(),
+                format!("metadata.annotations.{ANNOTATION}"),
+            )),
+            malformed: empty.then(|| {
+                format!(
+                    "`{ANNOTATION}` names no rule: write rule ids separated by commas, or `all`"
+                )
+            }),
+        });
+    }
+    sites
+}
+
+/// Byte offset of the comment's `#` when `line` has a comment holding the marker.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut single = false;
+    let mut double = false;
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single && previous != '\\' => double = !double,
+            // A YAML comment starts at a `#` outside quotes, at the line start or after a blank.
+            '#' if !single && !double && (i == 0 || previous.is_whitespace()) => {
+                return line[i + 1..]
+                    .trim_start()
+                    .starts_with(COMMENT_MARKER)
+                    .then_some(i);
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    None
+}
+
+fn comment_sites(sources: &Sources) -> Vec<Site> {
+    let mut sites = Vec::new();
+    for (index, source) in sources.files.iter().enumerate() {
+        let file = FileId(index);
+        let text: &str = &source.text;
+        if !text.contains(COMMENT_MARKER) {
+            continue;
+        }
+        let mut offset = 0;
+        for (line_index, line) in text.split_inclusive('\n').enumerate() {
+            let line_start = offset;
+            offset += line.len();
+            let body = line.trim_end_matches(['\n', '\r']);
+            let Some(hash) = comment_start(body) else {
+                continue;
+            };
+            let line_number = line_index + 1;
+            let comment = body[hash + 1..].trim_start();
+            let rest = comment[COMMENT_MARKER.len()..].trim_start();
+            let span = Span {
+                start: Pos::of_byte(text, line_start + hash),
+                end: Pos::of_byte(text, line_start + body.len()),
+            };
+            let own_line = body[..hash].trim().is_empty();
+            let scope = Scope::Line {
+                file,
+                line: if own_line {
+                    line_number + 1
+                } else {
+                    line_number
+                },
+            };
+            let parsed = rest
+                .strip_prefix("ignore[")
+                .and_then(|inner| inner.split_once(']'))
+                .map(|(list, after)| {
+                    let reason = after.trim_start().strip_prefix("--").map(str::trim);
+                    let (entries, _) = parse_list(list);
+                    (
+                        entries,
+                        reason.filter(|r| !r.is_empty()).map(str::to_string),
+                    )
+                });
+            let (entries, reason, malformed) = match parsed {
+                Some((entries, reason)) => {
+                    let empty = entries.as_ref().is_some_and(Vec::is_empty);
+                    (
+                        entries,
+                        reason,
+                        empty.then(|| "`ignore[]` names no rule".to_string()),
+                    )
+                }
+                None => (
+                    Some(Vec::new()),
+                    None,
+                    Some(
+                        "cannot read this comment: write `# xks-lint: ignore[rule-id, ...]`"
+                            .to_string(),
+                    ),
+                ),
+            };
+            sites.push(Site {
+                kind: SuppressionKind::Comment,
+                location: Location { file, span },
+                scope,
+                entries,
+                all_used: false,
+                reason,
+                object: None,
+                malformed,
+            });
+        }
+    }
+    sites
+}
+
+/// Splits `diagnostics` into the findings that stay and those suppressed, and adds the
+/// `unused-suppression` findings (when that rule is enabled).
+pub fn apply(
+    model: &Model,
+    sources: &Sources,
+    diagnostics: Vec<Diagnostic>,
+    selection: &RuleSelection,
+) -> (Vec<Diagnostic>, Vec<Suppressed>, Vec<Diagnostic>) {
+    // Line comments first: they are the more precise of the two.
+    let mut sites = comment_sites(sources);
+    sites.extend(annotation_sites(model));
+    let mut kept = Vec::new();
+    let mut suppressed = Vec::new();
+    for diagnostic in diagnostics {
+        let site = sites
+            .iter_mut()
+            .find(|site| site.names(diagnostic.rule) && site.covers(&diagnostic));
+        match site {
+            Some(site) => {
+                site.take(diagnostic.rule);
+                suppressed.push(Suppressed {
+                    kind: site.kind,
+                    location: site.location,
+                    reason: site.reason.clone(),
+                    diagnostic,
+                });
+            }
+            None => kept.push(diagnostic),
+        }
+    }
+    let unused = if selection.enabled(UnusedSuppression::ID) {
+        unused(&sites, selection)
+    } else {
+        Vec::new()
+    };
+    (kept, suppressed, unused)
+}
+
+fn unused(sites: &[Site], selection: &RuleSelection) -> Vec<Diagnostic> {
+    let severity = find(UnusedSuppression::ID)
+        .map(|r| r.doc.severity)
+        .unwrap_or(Severity::Warning);
+    let severity = selection
+        .severity
+        .get(UnusedSuppression::ID)
+        .copied()
+        .unwrap_or(severity);
+    let every_rule_ran = registry().iter().all(|r| selection.enabled(r.doc.id));
+    let mut found = Vec::new();
+    let mut report = |site: &Site, key: &str, message: String, help: &str| {
+        let mut d = Diagnostic::new(UnusedSuppression::ID, severity, site.location, message);
+        d.with_label("suppresses nothing").with_help(help);
+        if let Some((identity, path)) = &site.object {
+            d.with_object(identity.clone(), format!("{path}#{key}"));
+        }
+        found.push(d);
+    };
+    for site in sites {
+        if let Some(problem) = &site.malformed {
+            report(
+                site,
+                "malformed",
+                problem.clone(),
+                "fix the suppression or delete it",
+            );
+            continue;
+        }
+        match &site.entries {
+            None if !site.all_used && every_rule_ran => report(
+                site,
+                "all",
+                "this suppression of all rules suppresses nothing".to_string(),
+                "delete it: nothing is reported here",
+            ),
+            None => {}
+            Some(entries) => {
+                for entry in entries.iter().filter(|e| !e.used) {
+                    if find(&entry.rule).is_none() {
+                        let hint = crate::config::closest(
+                            &entry.rule,
+                            registry().iter().map(|r| r.doc.id),
+                        )
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default();
+                        report(
+                            site,
+                            &entry.rule,
+                            format!(
+                                "`{}` is not a rule{hint}: this suppression suppresses nothing",
+                                entry.rule
+                            ),
+                            "correct the rule id (`xks-lint rules` lists them) or delete it",
+                        );
+                    } else if selection.enabled(&entry.rule) {
+                        report(
+                            site,
+                            &entry.rule,
+                            format!(
+                                "suppression of `{}` suppresses nothing: no such finding here",
+                                entry.rule
+                            ),
+                            "delete it: the problem it silenced is gone",
+                        );
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_are_found_outside_quotes_only() {
+        assert_eq!(comment_start("# xks-lint: ignore[a]"), Some(0));
+        assert_eq!(comment_start("  key: v # xks-lint: ignore[a]"), Some(9));
+        assert_eq!(comment_start("key: \"# xks-lint: ignore[a]\""), None);
+        assert_eq!(comment_start("key: '# xks-lint: x'"), None);
+        assert_eq!(comment_start("key: a#xks-lint: x"), None);
+        assert_eq!(comment_start("# another comment"), None);
+    }
+
+    #[test]
+    fn lists_and_reasons() {
+        let (entries, reason) = parse_list(" a, b -- agreed with platform ");
+        let ids: Vec<String> = entries.unwrap().into_iter().map(|e| e.rule).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(reason.as_deref(), Some("agreed with platform"));
+        assert!(parse_list("all").0.is_none());
+    }
+}
