@@ -89,6 +89,8 @@ pub struct CheckArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: crate::commands::GraphArgs,
 }
 
 pub fn main() -> ExitCode {
@@ -220,6 +222,7 @@ fn check(args: CheckArgs) -> u8 {
             default_namespace: args.default_namespace.clone(),
         },
         rules: selection,
+        graph: args.graph.options(),
     };
     let analysis = analyze(&options);
 

@@ -2,10 +2,13 @@
 //! under XKS (Xenit Kubernetes Service) semantics.
 //!
 //! Pipeline, each stage its own module, data flowing one way:
-//! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`rules`] → [`report`].
+//! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`graph`]
+//! (reachability) → [`rules`] → [`report`].
 
 pub mod cli;
+pub mod commands;
 pub mod diagnostic;
+pub mod graph;
 pub mod load;
 pub mod model;
 pub mod report;
@@ -25,6 +28,8 @@ pub struct CheckOptions {
     pub walk: WalkOptions,
     pub model: ModelOptions,
     pub rules: RuleSelection,
+    /// Semantics and XKS settings of the reachability graph.
+    pub graph: graph::GraphOptions,
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.
@@ -32,6 +37,8 @@ pub struct CheckOptions {
 pub struct Analysis {
     pub sources: Sources,
     pub model: Model,
+    /// Built once from the model; rules and the `connectivity`/`why` commands read it.
+    pub graph: graph::Graph,
     /// Sorted by path, line, column, rule, message.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
@@ -86,11 +93,13 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let loaded = load::load(&options.inputs, &options.walk);
     let sources = loaded.sources.clone();
     let model = Model::build(loaded, &options.model);
-    let mut diagnostics = rules::run(&model, &options.rules);
+    let graph = graph::Graph::build(&model, &options.graph);
+    let mut diagnostics = rules::run(&model, &graph, &options.rules);
     sort_diagnostics(&mut diagnostics, &sources);
     Analysis {
         sources,
         model,
+        graph,
         diagnostics,
         elapsed: started.elapsed(),
     }

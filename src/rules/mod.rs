@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::Graph;
 use crate::model::Model;
 use crate::span::Location;
 pub use doc::RuleDoc;
@@ -23,6 +24,7 @@ pub use doc::RuleDoc;
 /// What a rule may read.
 pub struct RuleContext<'a> {
     pub model: &'a Model,
+    pub graph: &'a Graph,
 }
 
 pub trait Rule: Send + Sync {
@@ -146,8 +148,8 @@ impl RuleSelection {
 }
 
 /// Runs every enabled rule over the model; the result is in no particular order.
-pub fn run(model: &Model, selection: &RuleSelection) -> Vec<Diagnostic> {
-    let ctx = RuleContext { model };
+pub fn run(model: &Model, graph: &Graph, selection: &RuleSelection) -> Vec<Diagnostic> {
+    let ctx = RuleContext { model, graph };
     registry()
         .par_iter()
         .filter(|r| selection.enabled(r.doc.id))
