@@ -487,7 +487,8 @@ impl Graph {
         graph
     }
 
-    fn rule_conns(&self, rule: usize, dst_class: Option<usize>) -> ConnSet {
+    /// Connections rule `rule` opens towards a destination class (`None`: an address).
+    pub fn rule_conns(&self, rule: usize, dst_class: Option<usize>) -> ConnSet {
         match (&self.rule_fixed[rule], dst_class) {
             (Some(fixed), _) => fixed.clone(),
             (None, Some(c)) => self.rules[rule].conns_for(&self.classes[c].ports),
@@ -496,7 +497,7 @@ impl Graph {
         }
     }
 
-    fn is_endpoint(&self, class: usize) -> bool {
+    pub fn is_endpoint(&self, class: usize) -> bool {
         self.classes[class].endpoint.is_some()
     }
 

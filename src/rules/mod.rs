@@ -9,6 +9,7 @@ mod ingress;
 mod input;
 mod linkerd;
 mod metadata;
+mod reach;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -93,6 +94,14 @@ fn all_rules() -> Vec<Box<dyn Rule>> {
         Box::new(api::removed_api_version::RemovedApiVersion),
         Box::new(linkerd::annotation_on_workload::LinkerdAnnotationOnWorkload),
         Box::new(ingress::rate_limit_conflict::RateLimitConflict),
+        Box::new(reach::missing_ingress_pair::MissingIngressPair),
+        Box::new(reach::missing_egress_pair::MissingEgressPair),
+        Box::new(reach::ingress_backend_blocked::IngressBackendBlocked),
+        Box::new(reach::ingress_backend_missing::IngressBackendMissing),
+        Box::new(reach::service_selects_nothing::ServiceSelectsNothing),
+        Box::new(reach::policy_selects_nothing::PolicySelectsNothing),
+        Box::new(reach::peer_selects_nothing::PeerSelectsNothing),
+        Box::new(reach::egress_to_metadata_endpoint::EgressToMetadataEndpoint),
     ]
 }
 
