@@ -41,6 +41,10 @@ pub enum Command {
         /// Rule id, as listed by `xks-lint rules`.
         id: String,
     },
+    /// List every connection the NetworkPolicies allow between workloads, IP blocks and platform endpoints.
+    Connectivity(crate::commands::ConnectivityArgs),
+    /// Explain why a connection is allowed or blocked, citing each policy rule with file:line.
+    Why(crate::commands::WhyArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,7 +112,7 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(cli))
 }
 
-fn usage_error(message: &str) -> u8 {
+pub(crate) fn usage_error(message: &str) -> u8 {
     eprintln!("xks-lint: error: {message}");
     EXIT_USAGE
 }
@@ -140,6 +144,8 @@ pub fn run(cli: Cli) -> u8 {
             )),
         },
         Command::Check(args) => check(args),
+        Command::Connectivity(args) => crate::commands::connectivity(args),
+        Command::Why(args) => crate::commands::why(args),
     }
 }
 
@@ -174,7 +180,7 @@ fn strsim_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn write_stdout(text: &str) -> u8 {
+pub(crate) fn write_stdout(text: &str) -> u8 {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

@@ -1,6 +1,7 @@
 //! Report stage: renders an [`Analysis`] for people or machines. Reporters see
 //! diagnostics and sources only, never a rule's internals.
 
+pub mod connectivity;
 pub mod human;
 pub mod json;
 
