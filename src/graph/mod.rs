@@ -17,6 +17,7 @@ pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use rayon::prelude::*;
@@ -114,8 +115,8 @@ pub struct End {
 /// One line of `xks-lint connectivity`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Connection {
-    pub src: End,
-    pub dst: End,
+    pub src: Arc<End>,
+    pub dst: Arc<End>,
     pub conns: ConnSet,
 }
 
@@ -586,20 +587,24 @@ impl Graph {
                     if !isolated {
                         return (0..segment_count).map(|s| (s, ConnSet::all())).collect();
                     }
-                    let mut acc: Vec<ConnSet> = vec![ConnSet::none(); segment_count];
+                    // Sparse: a class usually reaches a handful of the segments.
+                    let mut acc: Vec<(usize, ConnSet)> = Vec::new();
                     for &r in rules {
                         let conns = this.rule_conns(r, None);
                         if conns.is_empty() {
                             continue;
                         }
-                        for s in this.rule_segments[r].iter() {
-                            acc[s].union_with(&conns);
+                        acc.extend(this.rule_segments[r].iter().map(|s| (s, conns.clone())));
+                    }
+                    acc.sort_by_key(|(s, _)| *s);
+                    let mut merged: Row = Vec::with_capacity(acc.len());
+                    for (s, conns) in acc {
+                        match merged.last_mut() {
+                            Some((last, existing)) if *last == s => existing.union_with(&conns),
+                            _ => merged.push((s, conns)),
                         }
                     }
-                    acc.into_iter()
-                        .enumerate()
-                        .filter(|(_, c)| !c.is_empty())
-                        .collect()
+                    merged
                 };
                 (
                     side(this.isolated_egress[class], &this.egress_rules[class]),
@@ -793,21 +798,35 @@ impl Graph {
     /// out), and per workload the IP segments grouped by identical connections.
     /// Sorted by source, destination.
     pub fn connections(&self) -> Vec<Connection> {
-        let mut out = Vec::new();
+        // Ends are shared (`Arc`) and sorted once by label; connections are then
+        // sorted by the ranks of their ends, which keeps millions of lines cheap.
+        let mut ends: Vec<Arc<End>> = Vec::new();
+        let member_ends: Vec<Vec<u32>> = self
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(c, class)| {
+                class
+                    .members
+                    .iter()
+                    .map(|m| {
+                        ends.push(Arc::new(self.end_of(m, c)));
+                        (ends.len() - 1) as u32
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut raw: Vec<(u32, u32, ConnSet)> = Vec::new();
         for edge in self.graph.edge_indices() {
             let Some((a, b)) = self.graph.edge_endpoints(edge) else {
                 continue;
             };
-            let conns = &self.graph[edge];
             if let (GraphNode::Pods(src), GraphNode::Pods(dst)) = (self.graph[a], self.graph[b]) {
-                for s in &self.classes[src].members {
-                    for d in &self.classes[dst].members {
-                        if s.label != d.label {
-                            out.push(Connection {
-                                src: self.end_of(s, src),
-                                dst: self.end_of(d, dst),
-                                conns: conns.clone(),
-                            });
+                let conns = &self.graph[edge];
+                for &s in &member_ends[src] {
+                    for &d in &member_ends[dst] {
+                        if ends[s as usize].label != ends[d as usize].label {
+                            raw.push((s, d, conns.clone()));
                         }
                     }
                 }
@@ -815,19 +834,13 @@ impl Graph {
         }
         // IP segments: merged per workload and direction when the connections are equal.
         for (class, node) in self.class_nodes.iter().enumerate() {
-            for outgoing in [true, false] {
-                let direction = if outgoing {
-                    petgraph::Direction::Outgoing
-                } else {
-                    petgraph::Direction::Incoming
-                };
+            for direction in [petgraph::Direction::Outgoing, petgraph::Direction::Incoming] {
                 let mut groups: BTreeMap<ConnSet, Vec<IpRange>> = BTreeMap::new();
                 for edge in self.graph.edges_directed(*node, direction) {
                     use petgraph::visit::EdgeRef;
-                    let other = if outgoing {
-                        edge.target()
-                    } else {
-                        edge.source()
+                    let other = match direction {
+                        petgraph::Direction::Outgoing => edge.target(),
+                        petgraph::Direction::Incoming => edge.source(),
                     };
                     if let GraphNode::Ip(s) = self.graph[other] {
                         groups
@@ -842,34 +855,51 @@ impl Graph {
                         .map(ToString::to_string)
                         .collect::<Vec<_>>()
                         .join(",");
-                    let ip_end = End {
+                    ends.push(Arc::new(End {
                         label,
                         namespace: None,
                         kind: EndKind::Ip,
-                    };
-                    for member in &self.classes[class].members {
-                        let pod_end = self.end_of(member, class);
-                        let (src, dst) = if outgoing {
-                            (pod_end, ip_end.clone())
-                        } else {
-                            (ip_end.clone(), pod_end)
-                        };
-                        out.push(Connection {
-                            src,
-                            dst,
-                            conns: conns.clone(),
+                    }));
+                    let ip_end = (ends.len() - 1) as u32;
+                    for &member in &member_ends[class] {
+                        raw.push(match direction {
+                            petgraph::Direction::Outgoing => (member, ip_end, conns.clone()),
+                            petgraph::Direction::Incoming => (ip_end, member, conns.clone()),
                         });
                     }
                 }
             }
         }
-        out.sort_by(|a, b| {
-            (&a.src.label, &a.dst.label)
-                .cmp(&(&b.src.label, &b.dst.label))
-                .then_with(|| a.cmp(b))
+        // Equal labels share a rank, so duplicate workloads collapse into one line.
+        let mut order: Vec<u32> = (0..ends.len() as u32).collect();
+        order.sort_by(|a, b| ends[*a as usize].cmp(&ends[*b as usize]));
+        let mut rank = vec![0u32; ends.len()];
+        for (i, &e) in order.iter().enumerate() {
+            let same_as_previous =
+                i > 0 && ends[order[i - 1] as usize].label == ends[e as usize].label;
+            rank[e as usize] = if same_as_previous {
+                rank[order[i - 1] as usize]
+            } else {
+                i as u32
+            };
+        }
+        raw.sort_by(|a, b| {
+            (rank[a.0 as usize], rank[a.1 as usize])
+                .cmp(&(rank[b.0 as usize], rank[b.1 as usize]))
+                .then_with(|| a.2.cmp(&b.2))
         });
-        out.dedup();
-        out
+        raw.dedup_by(|a, b| {
+            rank[a.0 as usize] == rank[b.0 as usize]
+                && rank[a.1 as usize] == rank[b.1 as usize]
+                && a.2 == b.2
+        });
+        raw.into_iter()
+            .map(|(s, d, conns)| Connection {
+                src: Arc::clone(&ends[s as usize]),
+                dst: Arc::clone(&ends[d as usize]),
+                conns,
+            })
+            .collect()
     }
 }
 

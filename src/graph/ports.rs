@@ -3,6 +3,12 @@
 
 use std::fmt;
 
+use smallvec::{SmallVec, smallvec};
+
+/// Inline room for two ranges: most port sets are one port, one range, or every port,
+/// and graphs hold millions of them.
+type Ranges = SmallVec<[(u16, u16); 2]>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Protocol {
     #[serde(rename = "SCTP")]
@@ -46,13 +52,13 @@ pub const MAX_PORT: u16 = 65535;
 /// A set of ports of one protocol.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortSet {
-    ranges: Vec<(u16, u16)>,
+    ranges: Ranges,
 }
 
 impl PortSet {
     pub fn all() -> PortSet {
         PortSet {
-            ranges: vec![(MIN_PORT, MAX_PORT)],
+            ranges: smallvec![(MIN_PORT, MAX_PORT)],
         }
     }
 
@@ -63,7 +69,7 @@ impl PortSet {
             return PortSet::default();
         }
         PortSet {
-            ranges: vec![(from, to)],
+            ranges: smallvec![(from, to)],
         }
     }
 
@@ -72,7 +78,7 @@ impl PortSet {
     }
 
     pub fn is_all(&self) -> bool {
-        self.ranges == [(MIN_PORT, MAX_PORT)]
+        self.ranges.as_slice() == [(MIN_PORT, MAX_PORT)]
     }
 
     pub fn ranges(&self) -> &[(u16, u16)] {
@@ -90,9 +96,9 @@ impl PortSet {
         if self.ranges.is_empty() || other.is_all() {
             return other.clone();
         }
-        let mut all: Vec<(u16, u16)> = self.ranges.iter().chain(&other.ranges).copied().collect();
+        let mut all: Ranges = self.ranges.iter().chain(&other.ranges).copied().collect();
         all.sort_unstable();
-        let mut merged: Vec<(u16, u16)> = Vec::with_capacity(all.len());
+        let mut merged = Ranges::with_capacity(all.len());
         for (a, b) in all {
             match merged.last_mut() {
                 // Adjacent intervals merge too, so equal sets have one representation.
@@ -110,7 +116,7 @@ impl PortSet {
         if other.is_all() {
             return self.clone();
         }
-        let mut out = Vec::new();
+        let mut out = Ranges::new();
         let (mut i, mut j) = (0, 0);
         while i < self.ranges.len() && j < other.ranges.len() {
             let (a1, b1) = self.ranges[i];
@@ -129,7 +135,7 @@ impl PortSet {
     }
 
     pub fn subtract(&self, other: &PortSet) -> PortSet {
-        let mut out = Vec::new();
+        let mut out = Ranges::new();
         for &(a, b) in &self.ranges {
             let mut start = u32::from(a);
             let end = u32::from(b);
@@ -229,6 +235,12 @@ impl ConnSet {
     }
 
     pub fn intersect(&self, other: &ConnSet) -> ConnSet {
+        if self.is_all() {
+            return other.clone();
+        }
+        if other.is_all() {
+            return self.clone();
+        }
         ConnSet {
             ports: std::array::from_fn(|i| self.ports[i].intersect(&other.ports[i])),
         }

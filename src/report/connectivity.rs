@@ -80,10 +80,13 @@ fn csv(connections: &[Connection]) -> String {
 /// Every distinct end, grouped by namespace (`None`: IP blocks), in sorted order.
 fn ends_by_namespace(connections: &[Connection]) -> BTreeMap<Option<String>, Vec<End>> {
     let mut groups: BTreeMap<Option<String>, Vec<End>> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
     for end in connections.iter().flat_map(|c| [&c.src, &c.dst]) {
-        let group = groups.entry(end.namespace.clone()).or_default();
-        if !group.contains(end) {
-            group.push(end.clone());
+        if seen.insert(end.label.as_str()) {
+            groups
+                .entry(end.namespace.clone())
+                .or_default()
+                .push(End::clone(end));
         }
     }
     for group in groups.values_mut() {
@@ -194,22 +197,26 @@ fn mermaid(connections: &[Connection]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::graph::ports::{ConnSet, Protocol};
 
     fn sample() -> Vec<Connection> {
-        let workload = |ns: &str, name: &str| End {
-            label: format!("{ns}/{name}[Deployment]"),
-            namespace: Some(ns.to_string()),
-            kind: EndKind::Workload,
+        let workload = |ns: &str, name: &str| {
+            Arc::new(End {
+                label: format!("{ns}/{name}[Deployment]"),
+                namespace: Some(ns.to_string()),
+                kind: EndKind::Workload,
+            })
         };
         vec![
             Connection {
-                src: End {
+                src: Arc::new(End {
                     label: "0.0.0.0-9.255.255.255,11.0.0.0-255.255.255.255".to_string(),
                     namespace: None,
                     kind: EndKind::Ip,
-                },
+                }),
                 dst: workload("a", "web"),
                 conns: ConnSet::single(Protocol::Tcp, 80)
                     .union(&ConnSet::single(Protocol::Tcp, 443)),
