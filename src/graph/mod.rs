@@ -883,11 +883,10 @@ impl Graph {
                 i as u32
             };
         }
-        raw.sort_by(|a, b| {
-            (rank[a.0 as usize], rank[a.1 as usize])
-                .cmp(&(rank[b.0 as usize], rank[b.1 as usize]))
-                .then_with(|| a.2.cmp(&b.2))
-        });
+        let key = |(s, d, _): &(u32, u32, ConnSet)| {
+            (u64::from(rank[*s as usize]) << 32) | u64::from(rank[*d as usize])
+        };
+        raw.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.2.cmp(&b.2)));
         raw.dedup_by(|a, b| {
             rank[a.0 as usize] == rank[b.0 as usize]
                 && rank[a.1 as usize] == rank[b.1 as usize]
