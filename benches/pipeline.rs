@@ -1,5 +1,5 @@
 //! Each pipeline stage on a generated tenant repository (see `benches/support/corpus.rs`):
-//! load (walk + parse), model (kustomize build + typing), rules, report, and the whole `analyze`.
+//! load (walk + parse), model (kustomize build + typing), graph, rules, report, and the whole `analyze`.
 
 #[path = "support/corpus.rs"]
 mod corpus;
@@ -9,7 +9,7 @@ use xks_lint::load::{Input, WalkOptions};
 use xks_lint::model::{Model, ModelOptions};
 use xks_lint::report::{Format, RenderOptions, render};
 use xks_lint::rules::RuleSelection;
-use xks_lint::{CheckOptions, analyze, certs, load, rules};
+use xks_lint::{CheckOptions, analyze, certs, graph, load, rules};
 
 fn bench_stages(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
@@ -37,8 +37,13 @@ fn bench_stages(c: &mut Criterion) {
     let model = Model::build(loaded, &ModelOptions::default());
     let settings = certs::CertSettings::default();
     let inventory = certs::Inventory::build(&model, &settings);
+    let graph_options = graph::GraphOptions::default();
+    c.bench_function(&label("graph"), |b| {
+        b.iter(|| graph::Graph::build(&model, &graph_options))
+    });
+    let reachability = graph::Graph::build(&model, &graph_options);
     c.bench_function(&label("rules"), |b| {
-        b.iter(|| rules::run(&model, &inventory, &RuleSelection::default()))
+        b.iter(|| rules::run(&model, &reachability, &inventory, &RuleSelection::default()))
     });
 
     let options = CheckOptions {

@@ -43,6 +43,10 @@ pub enum Command {
         /// Rule id, as listed by `xks-lint rules`.
         id: String,
     },
+    /// List every connection the NetworkPolicies allow between workloads, IP blocks and platform endpoints.
+    Connectivity(crate::commands::ConnectivityArgs),
+    /// Explain why a connection is allowed or blocked, citing each policy rule with file:line.
+    Why(crate::commands::WhyArgs),
     /// Let's Encrypt budget per registered domain: certificates the repo would request.
     Certs(CertsArgs),
     /// Write a commented `.xks-lint.yaml` with every key at its default.
@@ -134,7 +138,10 @@ pub struct CheckArgs {
     pub no_kustomize: bool,
     #[command(flatten)]
     pub certs: CertArgs,
+    #[command(flatten)]
+    pub graph: crate::commands::GraphArgs,
 }
+
 #[derive(Debug, clap::Args)]
 pub struct CertsArgs {
     /// Files or directories to read (default `.`); `-` reads standard input.
@@ -193,7 +200,7 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(cli))
 }
 
-fn usage_error(message: &str) -> u8 {
+pub(crate) fn usage_error(message: &str) -> u8 {
     eprintln!("xks-lint: error: {message}");
     EXIT_USAGE
 }
@@ -227,6 +234,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Check(args) => check(*args),
         Command::Certs(args) => certs(args),
         Command::Init { dir, force } => init(dir, force),
+        Command::Connectivity(args) => crate::commands::connectivity(args),
+        Command::Why(args) => crate::commands::why(args),
     }
 }
 
@@ -261,7 +270,7 @@ fn strsim_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn write_stdout(text: &str) -> u8 {
+pub(crate) fn write_stdout(text: &str) -> u8 {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -463,6 +472,7 @@ fn check(args: CheckArgs) -> u8 {
             only_files: args.only_files.clone().filter(|_| !writing_baseline),
         },
         xks,
+        graph: args.graph.options(),
     };
     let mut analysis = analyze(&options);
 

@@ -2,13 +2,16 @@
 //! under XKS (Xenit Kubernetes Service) semantics.
 //!
 //! Pipeline, each stage its own module, data flowing one way:
-//! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`rules`] → [`report`].
+//! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`graph`]
+//! (reachability) → [`rules`] → [`report`].
 
 pub mod certs;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod diagnostic;
 pub mod gate;
+pub mod graph;
 pub mod kustomize;
 pub mod limits;
 pub mod load;
@@ -34,6 +37,8 @@ pub struct CheckOptions {
     pub gate: gate::GateOptions,
     /// XKS model settings from `.xks-lint.yaml` (for the reachability and certificate engines).
     pub xks: config::XksSettings,
+    /// Semantics and XKS settings of the reachability graph.
+    pub graph: graph::GraphOptions,
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.
@@ -43,6 +48,8 @@ pub struct Analysis {
     pub model: Model,
     /// The certificates cert-manager would request (read by the certificate rules and `certs`).
     pub certs: certs::Inventory,
+    /// Built once from the model; rules and the `connectivity`/`why` commands read it.
+    pub graph: graph::Graph,
     /// Sorted by path, line, column, rule, message.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
@@ -109,6 +116,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let sources = loaded.sources.clone();
     let model = Model::build(loaded, &options.model);
     let certs = certs::Inventory::build(&model, &options.certs);
+    let graph = graph::Graph::build(&model, &options.graph);
     let raw = match model.environments() {
         // Roots that render the same object differently are separate clusters.
         Some(environments) => environments
@@ -116,10 +124,16 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
             .flat_map(|(_, ids)| {
                 let environment = model.subset(ids);
                 let environment_certs = certs::Inventory::build(&environment, &options.certs);
-                rules::run(&environment, &environment_certs, &options.rules)
+                let environment_graph = graph::Graph::build(&environment, &options.graph);
+                rules::run(
+                    &environment,
+                    &environment_graph,
+                    &environment_certs,
+                    &options.rules,
+                )
             })
             .collect(),
-        None => rules::run(&model, &certs, &options.rules),
+        None => rules::run(&model, &graph, &certs, &options.rules),
     };
     let mut diagnostics = merge_across_contexts(raw, &model);
     sort_diagnostics(&mut diagnostics, &sources);
@@ -129,6 +143,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
         sources,
         model,
         certs,
+        graph,
         diagnostics,
         elapsed: started.elapsed(),
         gate,

@@ -2,6 +2,7 @@
 //! diagnostics and sources only, never a rule's internals.
 
 pub mod certs;
+pub mod connectivity;
 pub mod github;
 pub mod gitlab;
 pub mod human;

@@ -11,6 +11,7 @@ mod input;
 mod linkerd;
 mod meta;
 mod metadata;
+mod reach;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -19,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::certs::Inventory;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::Graph;
 use crate::model::Model;
 use crate::span::Location;
 pub use doc::RuleDoc;
@@ -28,6 +30,7 @@ pub use meta::unused_suppression::UnusedSuppression;
 pub struct RuleContext<'a> {
     pub model: &'a Model,
     pub certs: &'a Inventory,
+    pub graph: &'a Graph,
 }
 
 pub trait Rule: Send + Sync {
@@ -109,6 +112,14 @@ fn all_rules() -> Vec<Box<dyn Rule>> {
         Box::new(certs::ingress_nginx_deprecated::IngressNginxDeprecated),
         Box::new(certs::route_parent_missing::RouteParentMissing),
         Box::new(meta::unused_suppression::UnusedSuppression),
+        Box::new(reach::missing_ingress_pair::MissingIngressPair),
+        Box::new(reach::missing_egress_pair::MissingEgressPair),
+        Box::new(reach::ingress_backend_blocked::IngressBackendBlocked),
+        Box::new(reach::ingress_backend_missing::IngressBackendMissing),
+        Box::new(reach::service_selects_nothing::ServiceSelectsNothing),
+        Box::new(reach::policy_selects_nothing::PolicySelectsNothing),
+        Box::new(reach::peer_selects_nothing::PeerSelectsNothing),
+        Box::new(reach::egress_to_metadata_endpoint::EgressToMetadataEndpoint),
     ]
 }
 
@@ -164,8 +175,17 @@ impl RuleSelection {
 }
 
 /// Runs every enabled rule over the model; the result is in no particular order.
-pub fn run(model: &Model, certs: &Inventory, selection: &RuleSelection) -> Vec<Diagnostic> {
-    let ctx = RuleContext { model, certs };
+pub fn run(
+    model: &Model,
+    graph: &Graph,
+    certs: &Inventory,
+    selection: &RuleSelection,
+) -> Vec<Diagnostic> {
+    let ctx = RuleContext {
+        model,
+        graph,
+        certs,
+    };
     registry()
         .par_iter()
         .filter(|r| selection.enabled(r.doc.id))

@@ -1,0 +1,366 @@
+//! The reachability commands (`connectivity`, `why`) and the flags they share with `check`.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+
+use crate::cli::{usage_error, write_stdout};
+use crate::graph::policy::{Direction, PolicyOrigin};
+use crate::graph::ports::Protocol;
+use crate::graph::{Cloud, DirectionVerdict, Graph, GraphOptions, Semantics, Subject, XksSettings};
+use crate::load::{self, Input, Sources, WalkOptions};
+use crate::model::{Model, ModelOptions};
+use crate::report::connectivity::{self, ConnectivityFormat};
+
+/// Flags that choose how the reachability graph is built.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GraphArgs {
+    /// `xks`: Kubernetes semantics plus XKS's implicit default-deny, NodeLocal DNS,
+    /// `name=<namespace>` labels and platform endpoints; `vanilla`: Kubernetes only.
+    #[arg(long, value_enum, default_value_t = Semantics::Xks)]
+    pub semantics: Semantics,
+    /// Cloud of the XKS cluster; picks the NodeLocal DNS addresses (aks: 10.0.0.10, aws: 172.20.0.10).
+    #[arg(long, value_enum, default_value_t = Cloud::Aks)]
+    pub cloud: Cloud,
+}
+
+impl GraphArgs {
+    pub fn options(&self) -> GraphOptions {
+        GraphOptions {
+            semantics: self.semantics,
+            xks: XksSettings::for_cloud(self.cloud),
+        }
+    }
+}
+
+/// Which manifests to read; the same meaning as for `check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// Leave out files and directories matching this gitignore-style glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Namespace of objects that set none and have no kustomization namespace above them.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub default_namespace: String,
+    /// Treat every file on its own instead of building kustomizations.
+    #[arg(long)]
+    pub no_kustomize: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConnectivityArgs {
+    /// Files or directories to read (default `.`); `-` reads standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    #[arg(long, value_enum, default_value_t = ConnectivityFormat::Txt)]
+    pub format: ConnectivityFormat,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhyArgs {
+    /// Source: `namespace/workload` (or `namespace/workload[Kind]`), an IP address, or a
+    /// platform endpoint (`ingress-controller`, `envoy-gateway`, `kube-dns`, `linkerd`).
+    pub src: String,
+    /// Destination, written like the source.
+    pub dst: String,
+    /// Files or directories to read (default `.`); `-` reads standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Ask about one port: `8080/TCP` (the protocol defaults to TCP).
+    #[arg(long, value_name = "PORT[/PROTOCOL]")]
+    pub port: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// Loads the inputs and builds the model and the graph, or returns a usage error message.
+fn build(
+    paths: &[String],
+    input: &InputArgs,
+    graph: &GraphArgs,
+) -> Result<(Sources, Model, Graph), String> {
+    let paths = if paths.is_empty() {
+        vec![".".to_string()]
+    } else {
+        paths.to_vec()
+    };
+    let inputs: Vec<Input> = paths.iter().map(|p| Input::from_arg(p)).collect();
+    for input in &inputs {
+        if let Input::Path(path) = input
+            && !path.exists()
+        {
+            return Err(format!("{}: no such file or directory", path.display()));
+        }
+    }
+    let walk = WalkOptions {
+        excludes: input.exclude.clone(),
+        kustomize: !input.no_kustomize,
+        ..WalkOptions::default()
+    };
+    walk.validate()?;
+    let loaded = load::load(&inputs, &walk);
+    let sources = loaded.sources.clone();
+    let model = Model::build(
+        loaded,
+        &ModelOptions {
+            default_namespace: input.default_namespace.clone(),
+            kustomize: !input.no_kustomize,
+        },
+    );
+    if !model.issues.is_empty() {
+        eprintln!(
+            "xks-lint: note: {} problem(s) in the input were skipped; `xks-lint check` reports them",
+            model.issues.len()
+        );
+    }
+    let graph = Graph::build(&model, &graph.options());
+    Ok((sources, model, graph))
+}
+
+pub fn connectivity(args: ConnectivityArgs) -> u8 {
+    match build(&args.paths, &args.input, &args.graph) {
+        Ok((_, _, graph)) => write_stdout(&connectivity::render(args.format, &graph.connections())),
+        Err(message) => usage_error(&message),
+    }
+}
+
+/// Parses `8080`, `8080/TCP`, `53/udp`.
+fn parse_port(text: &str) -> Result<(Protocol, u16), String> {
+    let (number, protocol) = match text.split_once('/') {
+        Some((n, p)) => (
+            n,
+            Protocol::parse(p).ok_or_else(|| {
+                format!("unknown protocol in `--port {text}`: use TCP, UDP or SCTP")
+            })?,
+        ),
+        None => (text, Protocol::Tcp),
+    };
+    let number = number
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("invalid port in `--port {text}`: use a number from 1 to 65535"))?;
+    Ok((protocol, number))
+}
+
+/// A `why` argument resolved against the graph.
+struct Resolved {
+    subject: Subject,
+    label: String,
+}
+
+fn resolve(text: &str, model: &Model, graph: &Graph) -> Result<Resolved, String> {
+    let bare = text.trim_start_matches('{').trim_end_matches('}');
+    if let Some(class) = graph.endpoint_class_by_id(bare) {
+        return Ok(Resolved {
+            subject: Subject::Pods(class),
+            label: format!("{{{bare}}}"),
+        });
+    }
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Ok(Resolved {
+            subject: Subject::Address(addr),
+            label: addr.to_string(),
+        });
+    }
+    let (path, kind) = match text.strip_suffix(']').and_then(|t| t.split_once('[')) {
+        Some((path, kind)) => (path, Some(kind)),
+        None => (text, None),
+    };
+    let Some((namespace, name)) = path.split_once('/') else {
+        let endpoints: Vec<&str> = graph
+            .options
+            .xks
+            .endpoints
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect();
+        let hint = if graph.is_xks() {
+            format!(", an IP address, or one of: {}", endpoints.join(", "))
+        } else {
+            ", or an IP address (platform endpoints exist under --semantics xks only)".to_string()
+        };
+        return Err(format!(
+            "`{text}`: write a workload as namespace/name{hint}"
+        ));
+    };
+    let matches: Vec<_> = model
+        .workloads()
+        .filter(|(o, _)| {
+            o.namespace == namespace && o.name == name && kind.is_none_or(|k| k == o.kind)
+        })
+        .map(|(o, _)| o)
+        .collect();
+    match matches.as_slice() {
+        [] => Err(format!("no workload `{name}` in namespace `{namespace}`")),
+        [object] => match graph.class_of(object.id) {
+            Some(class) => Ok(Resolved {
+                subject: Subject::Pods(class),
+                label: format!("{}/{}[{}]", object.namespace, object.name, object.kind),
+            }),
+            None => Err(format!(
+                "`{text}` uses hostNetwork: NetworkPolicies do not apply to it"
+            )),
+        },
+        several => Err(format!(
+            "`{text}` is ambiguous: {}",
+            several
+                .iter()
+                .map(|o| format!("{namespace}/{name}[{}]", o.kind))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// ` at file:line:col`, or nothing for the implicit XKS policy (it has no source).
+fn cite(location: Option<crate::span::Location>, sources: &Sources) -> String {
+    match location {
+        Some(l) => format!(
+            " at {}:{}:{}",
+            sources.display(l.file),
+            l.span.start.line,
+            l.span.start.col
+        ),
+        None => String::new(),
+    }
+}
+
+fn policy_name(graph: &Graph, policy: usize) -> String {
+    let p = &graph.policies[policy];
+    match p.origin {
+        PolicyOrigin::Repo(_) => format!("NetworkPolicy {}/{}", p.namespace, p.name),
+        PolicyOrigin::XksDefaultDeny => format!(
+            "NetworkPolicy {}/{} (implicit: XKS puts it in every tenant namespace)",
+            p.namespace, p.name
+        ),
+    }
+}
+
+fn describe_verdict(
+    out: &mut String,
+    heading: &str,
+    verdict: &DirectionVerdict,
+    direction: Direction,
+    graph: &Graph,
+    sources: &Sources,
+) {
+    let _ = writeln!(out, "{heading}: {}", verdict.conns);
+    if !verdict.isolated {
+        let _ = writeln!(
+            out,
+            "  not isolated for {}: no NetworkPolicy selecting it has policyType {}, so every connection is allowed",
+            direction.as_str(),
+            if direction == Direction::Ingress {
+                "Ingress"
+            } else {
+                "Egress"
+            }
+        );
+        return;
+    }
+    for &policy in &verdict.isolating {
+        let _ = writeln!(
+            out,
+            "  isolated by {}{}",
+            policy_name(graph, policy),
+            cite(graph.policies[policy].location, sources)
+        );
+    }
+    if verdict.allowing.is_empty() {
+        let _ = writeln!(
+            out,
+            "  no {} rule of these policies matches the other side: blocked",
+            direction.as_str()
+        );
+    }
+    for (rule, conns) in &verdict.allowing {
+        let r = &graph.rules[*rule];
+        let _ = writeln!(
+            out,
+            "  allowed by {} {}{}: {conns}",
+            policy_name(graph, r.policy),
+            r.path,
+            cite(r.location, sources)
+        );
+    }
+}
+
+pub fn why(args: WhyArgs) -> u8 {
+    let port = match args.port.as_deref().map(parse_port).transpose() {
+        Ok(port) => port,
+        Err(message) => return usage_error(&message),
+    };
+    let (sources, model, graph) = match build(&args.paths, &args.input, &args.graph) {
+        Ok(built) => built,
+        Err(message) => return usage_error(&message),
+    };
+    let (src, dst) = match (
+        resolve(&args.src, &model, &graph),
+        resolve(&args.dst, &model, &graph),
+    ) {
+        (Ok(src), Ok(dst)) => (src, dst),
+        (Err(message), _) | (_, Err(message)) => return usage_error(&message),
+    };
+    let explanation = graph.explain(&src.subject, &dst.subject);
+    let allowed = match port {
+        Some((protocol, number)) => explanation.allowed.contains(protocol, number),
+        None => !explanation.allowed.is_empty(),
+    };
+    let asked = match port {
+        Some((protocol, number)) => format!(" on {} {number}", protocol.as_str()),
+        None => String::new(),
+    };
+    let mut out = format!(
+        "{} => {}{asked}: {}\n",
+        src.label,
+        dst.label,
+        if allowed { "ALLOWED" } else { "BLOCKED" }
+    );
+    let _ = writeln!(out, "allowed connections: {}", explanation.allowed);
+    match &explanation.egress {
+        Some(verdict) => describe_verdict(
+            &mut out,
+            &format!("egress from {}", src.label),
+            verdict,
+            Direction::Egress,
+            &graph,
+            &sources,
+        ),
+        None => {
+            let _ = writeln!(
+                out,
+                "egress from {}: outside the cluster, no NetworkPolicy applies",
+                src.label
+            );
+        }
+    }
+    match &explanation.ingress {
+        Some(verdict) => describe_verdict(
+            &mut out,
+            &format!("ingress to {}", dst.label),
+            verdict,
+            Direction::Ingress,
+            &graph,
+            &sources,
+        ),
+        None => {
+            let _ = writeln!(
+                out,
+                "ingress to {}: outside the cluster, no NetworkPolicy applies",
+                dst.label
+            );
+        }
+    }
+    match write_stdout(&out) {
+        crate::cli::EXIT_CLEAN if allowed => crate::cli::EXIT_CLEAN,
+        crate::cli::EXIT_CLEAN => crate::cli::EXIT_FINDINGS,
+        code => code,
+    }
+}

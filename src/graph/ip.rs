@@ -1,0 +1,274 @@
+//! IP address ranges for `ipBlock` peers: CIDR parsing, `except` holes, and the
+//! partition of the address space into disjoint segments the graph uses as nodes.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn max(self) -> u128 {
+        match self {
+            Family::V4 => u128::from(u32::MAX),
+            Family::V6 => u128::MAX,
+        }
+    }
+
+    fn bits(self) -> u32 {
+        match self {
+            Family::V4 => 32,
+            Family::V6 => 128,
+        }
+    }
+}
+
+/// A closed range of addresses of one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IpRange {
+    pub family: Family,
+    pub start: u128,
+    pub end: u128,
+}
+
+impl IpRange {
+    pub fn universe(family: Family) -> IpRange {
+        IpRange {
+            family,
+            start: 0,
+            end: family.max(),
+        }
+    }
+
+    pub fn address(addr: IpAddr) -> IpRange {
+        let (family, value) = split(addr);
+        IpRange {
+            family,
+            start: value,
+            end: value,
+        }
+    }
+
+    /// `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
+    /// Host bits below the prefix are ignored, as the API server's CIDR parsing does.
+    pub fn parse_cidr(text: &str) -> Result<IpRange, String> {
+        let text = text.trim();
+        let (addr_text, prefix_text) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr_text
+            .parse()
+            .map_err(|_| format!("`{text}` is not a CIDR"))?;
+        let (family, value) = split(addr);
+        let prefix = match prefix_text {
+            Some(p) => p
+                .parse::<u32>()
+                .ok()
+                .filter(|p| *p <= family.bits())
+                .ok_or_else(|| format!("`{text}` has an invalid prefix length"))?,
+            None => family.bits(),
+        };
+        let host_bits = family.bits() - prefix;
+        let host_mask: u128 = if host_bits == 0 {
+            0
+        } else if host_bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << host_bits) - 1
+        };
+        let start = value & !host_mask & family.max();
+        Ok(IpRange {
+            family,
+            start,
+            end: start | host_mask,
+        })
+    }
+
+    pub fn contains(&self, other: &IpRange) -> bool {
+        self.family == other.family && self.start <= other.start && other.end <= self.end
+    }
+
+    pub fn overlaps(&self, other: &IpRange) -> bool {
+        self.family == other.family && self.start <= other.end && other.start <= self.end
+    }
+
+    pub fn contains_addr(&self, addr: IpAddr) -> bool {
+        self.contains(&IpRange::address(addr))
+    }
+}
+
+fn split(addr: IpAddr) -> (Family, u128) {
+    match addr {
+        IpAddr::V4(v4) => (Family::V4, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => (Family::V6, u128::from(v6)),
+    }
+}
+
+fn show(family: Family, value: u128) -> String {
+    match family {
+        Family::V4 => Ipv4Addr::from(value as u32).to_string(),
+        Family::V6 => Ipv6Addr::from(value).to_string(),
+    }
+}
+
+/// `first-last`, as np-guard's netpol-analyzer writes address ranges.
+impl fmt::Display for IpRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{}",
+            show(self.family, self.start),
+            show(self.family, self.end)
+        )
+    }
+}
+
+/// Removes `holes` from `range`; the result is sorted and disjoint.
+pub fn subtract(range: IpRange, holes: &[IpRange]) -> Vec<IpRange> {
+    let mut holes: Vec<IpRange> = holes
+        .iter()
+        .filter(|h| h.overlaps(&range))
+        .copied()
+        .collect();
+    holes.sort();
+    let mut out = Vec::new();
+    let mut start = Some(range.start);
+    for hole in holes {
+        let Some(s) = start else { break };
+        if hole.start > s {
+            out.push(IpRange {
+                family: range.family,
+                start: s,
+                end: (hole.start - 1).min(range.end),
+            });
+        }
+        start = if hole.end >= range.end {
+            None
+        } else {
+            Some(s.max(hole.end + 1))
+        };
+    }
+    if let Some(s) = start
+        && s <= range.end
+    {
+        out.push(IpRange {
+            family: range.family,
+            start: s,
+            end: range.end,
+        });
+    }
+    out
+}
+
+/// Sorts and merges touching ranges, for printing a group of segments.
+pub fn merge(mut ranges: Vec<IpRange>) -> Vec<IpRange> {
+    ranges.sort();
+    let mut out: Vec<IpRange> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last)
+                if last.family == r.family
+                    && last.end != last.family.max()
+                    && last.end + 1 >= r.start =>
+            {
+                last.end = last.end.max(r.end)
+            }
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// Splits the address space of each family present into the coarsest disjoint
+/// segments such that every given range is a union of segments. IPv4 is always
+/// present; IPv6 only when some range is IPv6.
+pub fn partition(ranges: &[IpRange]) -> Vec<IpRange> {
+    let mut out = Vec::new();
+    for family in [Family::V4, Family::V6] {
+        let mine: Vec<&IpRange> = ranges.iter().filter(|r| r.family == family).collect();
+        if family == Family::V6 && mine.is_empty() {
+            continue;
+        }
+        // Cut points: every segment starts at one of them.
+        let mut cuts: Vec<u128> = vec![0];
+        for r in mine {
+            cuts.push(r.start);
+            if r.end < family.max() {
+                cuts.push(r.end + 1);
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        for (i, &start) in cuts.iter().enumerate() {
+            let end = cuts.get(i + 1).map(|next| next - 1).unwrap_or(family.max());
+            out.push(IpRange { family, start, end });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidr(text: &str) -> IpRange {
+        IpRange::parse_cidr(text).unwrap()
+    }
+
+    #[test]
+    fn parses_cidrs_and_addresses() {
+        assert_eq!(cidr("0.0.0.0/0").to_string(), "0.0.0.0-255.255.255.255");
+        assert_eq!(cidr("10.1.2.3/8").to_string(), "10.0.0.0-10.255.255.255");
+        assert_eq!(cidr("172.20.0.10").to_string(), "172.20.0.10-172.20.0.10");
+        assert_eq!(
+            cidr("2001:db8::/32").to_string(),
+            "2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+        );
+        assert_eq!(cidr("::/0"), IpRange::universe(Family::V6));
+        assert!(IpRange::parse_cidr("10.0.0.0/33").is_err());
+        assert!(IpRange::parse_cidr("ten/8").is_err());
+    }
+
+    #[test]
+    fn except_punches_holes() {
+        let holes = [cidr("10.0.0.0/8"), cidr("192.168.0.0/16")];
+        let parts: Vec<String> = subtract(cidr("0.0.0.0/0"), &holes)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                "0.0.0.0-9.255.255.255",
+                "11.0.0.0-192.167.255.255",
+                "192.169.0.0-255.255.255.255"
+            ]
+        );
+        assert!(subtract(cidr("10.0.0.0/8"), &[cidr("0.0.0.0/0")]).is_empty());
+        assert_eq!(
+            subtract(cidr("10.0.0.0/8"), &[cidr("10.0.0.0/9")]),
+            [cidr("10.128.0.0/9")]
+        );
+    }
+
+    #[test]
+    fn partition_covers_the_space_with_disjoint_segments() {
+        let parts = partition(&[cidr("10.0.0.0/8"), cidr("10.1.0.0/16"), cidr("0.0.0.0/0")]);
+        let text: Vec<String> = parts.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "0.0.0.0-9.255.255.255",
+                "10.0.0.0-10.0.255.255",
+                "10.1.0.0-10.1.255.255",
+                "10.2.0.0-10.255.255.255",
+                "11.0.0.0-255.255.255.255"
+            ]
+        );
+        assert_eq!(merge(parts), [IpRange::universe(Family::V4)]);
+    }
+}

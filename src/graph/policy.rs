@@ -1,0 +1,466 @@
+//! NetworkPolicies compiled for evaluation: selectors, peers, ports, and the
+//! source location of every rule and peer (for provenance).
+
+use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::ip::{self, IpRange};
+use super::ports::{ConnSet, PortSet, Protocol};
+use super::selector::Selector;
+use crate::model::{Object, ObjectId};
+use crate::span::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+
+    /// `from` for ingress rules, `to` for egress rules.
+    pub fn peers_key(self) -> &'static str {
+        match self {
+            Direction::Ingress => "from",
+            Direction::Egress => "to",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyOrigin {
+    /// A NetworkPolicy of the repository.
+    Repo(ObjectId),
+    /// The `default-deny` policy XKS puts in every tenant namespace (guide 000),
+    /// with the NodeLocal DNS addresses of guide 004.
+    XksDefaultDeny,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub origin: PolicyOrigin,
+    pub namespace: String,
+    pub name: String,
+    pub pod_selector: Selector,
+    pub isolates_ingress: bool,
+    pub isolates_egress: bool,
+    /// Indices into [`super::Graph::rules`].
+    pub rules: Vec<usize>,
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortSpec {
+    /// Numbered ports (a `port`, a `port`..`endPort` range, or every port of the protocol).
+    Numbers(Protocol, PortSet),
+    /// A container port name, resolved against each destination pod.
+    Named(Protocol, String),
+}
+
+#[derive(Debug, Clone)]
+pub enum PeerKind {
+    /// `podSelector` and/or `namespaceSelector`. `namespaces: None` means the policy's namespace.
+    Pods {
+        pods: Option<Selector>,
+        namespaces: Option<Selector>,
+    },
+    /// `cidr` minus `except`, as disjoint ranges.
+    Ip {
+        cidr: IpRange,
+        except: Vec<IpRange>,
+        parts: Vec<IpRange>,
+    },
+    /// A peer the API server rejects (no selector and no ipBlock, ipBlock next to
+    /// a selector, an unparsable CIDR): it matches nothing.
+    Invalid(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub kind: PeerKind,
+    pub location: Option<Location>,
+    /// `spec.egress[0].to[1]`: the peer's path inside its policy.
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyRule {
+    pub policy: usize,
+    pub direction: Direction,
+    pub index: usize,
+    /// `None`: `from`/`to` missing or empty, every source/destination matches.
+    pub peers: Option<Vec<Peer>>,
+    /// `None`: `ports` missing or empty, every port matches.
+    pub ports: Option<Vec<PortSpec>>,
+    pub location: Option<Location>,
+    pub path: String,
+}
+
+impl PolicyRule {
+    /// Connections the rule opens towards a destination with these named ports.
+    pub fn conns_for(&self, named_ports: &[(String, Protocol, u16)]) -> ConnSet {
+        let Some(ports) = &self.ports else {
+            return ConnSet::all();
+        };
+        let mut conns = ConnSet::none();
+        for spec in ports {
+            match spec {
+                PortSpec::Numbers(protocol, set) => {
+                    conns.union_with(&ConnSet::of(*protocol, set.clone()))
+                }
+                PortSpec::Named(protocol, name) => {
+                    for (_, p, number) in named_ports
+                        .iter()
+                        .filter(|(n, p, _)| n == name && p == protocol)
+                    {
+                        conns.union_with(&ConnSet::single(*p, *number));
+                    }
+                }
+            }
+        }
+        conns
+    }
+
+    pub fn has_named_ports(&self) -> bool {
+        self.ports
+            .iter()
+            .flatten()
+            .any(|p| matches!(p, PortSpec::Named(..)))
+    }
+}
+
+/// Defaulting of `policyTypes` done by the API server: Ingress always, Egress when
+/// the policy has at least one egress rule (an empty `egress: []` does not count).
+pub fn policy_types(spec: &NetworkPolicySpec) -> (bool, bool) {
+    match &spec.policy_types {
+        Some(types) if !types.is_empty() => (
+            types.iter().any(|t| t == "Ingress"),
+            types.iter().any(|t| t == "Egress"),
+        ),
+        _ => (true, spec.egress.as_ref().is_some_and(|e| !e.is_empty())),
+    }
+}
+
+pub fn compile_port(port: &NetworkPolicyPort) -> Option<PortSpec> {
+    let protocol = match &port.protocol {
+        Some(p) => Protocol::parse(p)?,
+        None => Protocol::Tcp,
+    };
+    let valid = |n: i32| u16::try_from(n).ok().filter(|n| *n >= 1);
+    Some(match (&port.port, port.end_port) {
+        (None, None) => PortSpec::Numbers(protocol, PortSet::all()),
+        (Some(IntOrString::Int(n)), None) => {
+            let n = valid(*n)?;
+            PortSpec::Numbers(protocol, PortSet::range(n, n))
+        }
+        (Some(IntOrString::Int(n)), Some(end)) => {
+            let (n, end) = (valid(*n)?, valid(end)?);
+            if end < n {
+                return None;
+            }
+            PortSpec::Numbers(protocol, PortSet::range(n, end))
+        }
+        (Some(IntOrString::String(text)), None) => match text.parse::<i32>() {
+            // A quoted number is still a number to the API server's IntOrString.
+            Ok(n) => {
+                let n = valid(n)?;
+                PortSpec::Numbers(protocol, PortSet::range(n, n))
+            }
+            Err(_) => PortSpec::Named(protocol, text.clone()),
+        },
+        // endPort needs a numeric port.
+        (Some(IntOrString::String(_)), Some(_)) | (None, Some(_)) => return None,
+    })
+}
+
+fn compile_peer(peer: &NetworkPolicyPeer) -> PeerKind {
+    match (&peer.ip_block, &peer.pod_selector, &peer.namespace_selector) {
+        (Some(block), None, None) => {
+            let cidr = match IpRange::parse_cidr(&block.cidr) {
+                Ok(c) => c,
+                Err(e) => return PeerKind::Invalid(e),
+            };
+            let mut except = Vec::new();
+            for text in block.except.iter().flatten() {
+                match IpRange::parse_cidr(text) {
+                    Ok(e) => except.push(e),
+                    Err(e) => return PeerKind::Invalid(e),
+                }
+            }
+            let parts = ip::subtract(cidr, &except);
+            PeerKind::Ip {
+                cidr,
+                except,
+                parts,
+            }
+        }
+        (Some(_), _, _) => {
+            PeerKind::Invalid("an ipBlock cannot be combined with selectors".to_string())
+        }
+        (None, None, None) => {
+            PeerKind::Invalid("a peer needs a selector or an ipBlock".to_string())
+        }
+        (None, pods, namespaces) => PeerKind::Pods {
+            pods: pods.as_ref().map(Selector::compile),
+            namespaces: namespaces.as_ref().map(Selector::compile),
+        },
+    }
+}
+
+/// Compiles a repository NetworkPolicy; its rules are appended to `rules`.
+pub fn compile_repo_policy(
+    object: &Object,
+    spec: &NetworkPolicySpec,
+    index: usize,
+    rules: &mut Vec<PolicyRule>,
+) -> Policy {
+    let (isolates_ingress, isolates_egress) = policy_types(spec);
+    let mut rule_ids = Vec::new();
+    let mut add = |direction: Direction,
+                   rule_index: usize,
+                   peers: Option<&Vec<NetworkPolicyPeer>>,
+                   ports: Option<&Vec<NetworkPolicyPort>>| {
+        let path = format!("spec.{}[{rule_index}]", direction.as_str());
+        let rule_node = object
+            .node
+            .path(&["spec", direction.as_str()])
+            .and_then(|n| n.as_seq())
+            .and_then(|items| items.get(rule_index));
+        let peer_nodes = rule_node
+            .and_then(|n| n.get(direction.peers_key()))
+            .and_then(|n| n.as_seq());
+        let peers = peers.filter(|p| !p.is_empty()).map(|peers| {
+            peers
+                .iter()
+                .enumerate()
+                .map(|(j, peer)| Peer {
+                    kind: compile_peer(peer),
+                    location: peer_nodes
+                        .and_then(|nodes| nodes.get(j))
+                        .map(|n| object.location(n.span)),
+                    path: format!("{path}.{}[{j}]", direction.peers_key()),
+                })
+                .collect()
+        });
+        let ports = ports
+            .filter(|p| !p.is_empty())
+            .map(|ports| ports.iter().filter_map(compile_port).collect());
+        rule_ids.push(rules.len());
+        rules.push(PolicyRule {
+            policy: index,
+            direction,
+            index: rule_index,
+            peers,
+            ports,
+            location: rule_node.map(|n| object.location(n.span)),
+            path,
+        });
+    };
+    for (i, rule) in spec.ingress.iter().flatten().enumerate() {
+        add(
+            Direction::Ingress,
+            i,
+            rule.from.as_ref(),
+            rule.ports.as_ref(),
+        );
+    }
+    for (i, rule) in spec.egress.iter().flatten().enumerate() {
+        add(Direction::Egress, i, rule.to.as_ref(), rule.ports.as_ref());
+    }
+    Policy {
+        origin: PolicyOrigin::Repo(object.id),
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        pod_selector: spec
+            .pod_selector
+            .as_ref()
+            .map(Selector::compile)
+            .unwrap_or_default(),
+        isolates_ingress,
+        isolates_egress,
+        rules: rule_ids,
+        location: Some(object.location(object.name_span())),
+    }
+}
+
+/// The `default-deny` policy of guide 000 for one tenant namespace, plus egress
+/// to the NodeLocal DNS addresses of guide 004.
+pub fn xks_default_deny(
+    namespace: &str,
+    settings: &super::settings::XksSettings,
+    index: usize,
+    rules: &mut Vec<PolicyRule>,
+) -> Policy {
+    let dns_ports: Vec<PortSpec> = settings
+        .dns_ports
+        .iter()
+        .map(|(p, n)| PortSpec::Numbers(*p, PortSet::range(*n, *n)))
+        .collect();
+    let peer = |kind: PeerKind, path: &str| Peer {
+        kind,
+        location: None,
+        path: path.to_string(),
+    };
+    let kube_dns = Selector::from_labels(
+        &[("k8s-app".to_string(), "kube-dns".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    let nodelocal: Vec<Peer> = settings
+        .nodelocal_dns
+        .iter()
+        .filter_map(|text| IpRange::parse_cidr(text).ok())
+        .map(|cidr| {
+            peer(
+                PeerKind::Ip {
+                    cidr,
+                    except: Vec::new(),
+                    parts: vec![cidr],
+                },
+                "spec.egress[2].to",
+            )
+        })
+        .collect();
+    let specs: Vec<(Direction, Vec<Peer>, Option<Vec<PortSpec>>)> = vec![
+        (
+            Direction::Ingress,
+            vec![peer(
+                PeerKind::Pods {
+                    pods: Some(Selector::everything()),
+                    namespaces: None,
+                },
+                "spec.ingress[0].from[0]",
+            )],
+            None,
+        ),
+        (
+            Direction::Egress,
+            vec![peer(
+                PeerKind::Pods {
+                    pods: Some(kube_dns),
+                    namespaces: Some(Selector::everything()),
+                },
+                "spec.egress[0].to[0]",
+            )],
+            Some(dns_ports.clone()),
+        ),
+        (
+            Direction::Egress,
+            vec![peer(
+                PeerKind::Pods {
+                    pods: Some(Selector::everything()),
+                    namespaces: None,
+                },
+                "spec.egress[1].to[0]",
+            )],
+            None,
+        ),
+        (Direction::Egress, nodelocal, Some(dns_ports)),
+    ];
+    let mut rule_ids = Vec::new();
+    let mut egress_index = 0;
+    for (direction, peers, ports) in specs {
+        let rule_index = match direction {
+            Direction::Ingress => 0,
+            Direction::Egress => {
+                egress_index += 1;
+                egress_index - 1
+            }
+        };
+        rule_ids.push(rules.len());
+        rules.push(PolicyRule {
+            policy: index,
+            direction,
+            index: rule_index,
+            peers: Some(peers),
+            ports,
+            location: None,
+            path: format!("spec.{}[{rule_index}]", direction.as_str()),
+        });
+    }
+    Policy {
+        origin: PolicyOrigin::XksDefaultDeny,
+        namespace: namespace.to_string(),
+        name: settings.default_deny_name.clone(),
+        pod_selector: Selector::everything(),
+        isolates_ingress: true,
+        isolates_egress: true,
+        rules: rule_ids,
+        location: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(
+        port: Option<IntOrString>,
+        end: Option<i32>,
+        protocol: Option<&str>,
+    ) -> NetworkPolicyPort {
+        NetworkPolicyPort {
+            port,
+            end_port: end,
+            protocol: protocol.map(String::from),
+        }
+    }
+
+    #[test]
+    fn ports_compile_as_the_api_server_reads_them() {
+        assert_eq!(
+            compile_port(&port(Some(IntOrString::Int(80)), None, None)),
+            Some(PortSpec::Numbers(Protocol::Tcp, PortSet::range(80, 80)))
+        );
+        assert_eq!(
+            compile_port(&port(
+                Some(IntOrString::Int(8000)),
+                Some(8080),
+                Some("SCTP")
+            )),
+            Some(PortSpec::Numbers(
+                Protocol::Sctp,
+                PortSet::range(8000, 8080)
+            ))
+        );
+        assert_eq!(
+            compile_port(&port(None, None, Some("UDP"))),
+            Some(PortSpec::Numbers(Protocol::Udp, PortSet::all()))
+        );
+        assert_eq!(
+            compile_port(&port(Some(IntOrString::String("http".into())), None, None)),
+            Some(PortSpec::Named(Protocol::Tcp, "http".into()))
+        );
+        assert_eq!(
+            compile_port(&port(Some(IntOrString::Int(0)), None, None)),
+            None
+        );
+        assert_eq!(
+            compile_port(&port(Some(IntOrString::Int(90)), Some(80), None)),
+            None
+        );
+        assert_eq!(
+            compile_port(&port(Some(IntOrString::Int(80)), None, Some("ICMP"))),
+            None
+        );
+    }
+
+    #[test]
+    fn policy_types_default_like_the_api_server() {
+        let mut spec = NetworkPolicySpec::default();
+        assert_eq!(policy_types(&spec), (true, false));
+        spec.egress = Some(vec![]);
+        assert_eq!(policy_types(&spec), (true, false));
+        spec.egress = Some(vec![Default::default()]);
+        assert_eq!(policy_types(&spec), (true, true));
+        spec.policy_types = Some(vec!["Egress".into()]);
+        assert_eq!(policy_types(&spec), (false, true));
+    }
+}

@@ -1,0 +1,160 @@
+//! Kubernetes label selectors: `matchLabels` and `matchExpressions`
+//! (`In`, `NotIn`, `Exists`, `DoesNotExist`), all requirements ANDed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Requirement {
+    In(String, BTreeSet<String>),
+    NotIn(String, BTreeSet<String>),
+    Exists(String),
+    DoesNotExist(String),
+    /// An operator the API server rejects, or `In`/`NotIn` without values: such a
+    /// policy cannot exist in a cluster, so the selector matches nothing.
+    Invalid(String),
+}
+
+/// A compiled selector; the empty selector matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Selector {
+    pub requirements: Vec<Requirement>,
+}
+
+impl Selector {
+    pub fn everything() -> Selector {
+        Selector::default()
+    }
+
+    pub fn from_labels(labels: &Labels) -> Selector {
+        Selector {
+            requirements: labels
+                .iter()
+                .map(|(k, v)| Requirement::In(k.clone(), BTreeSet::from([v.clone()])))
+                .collect(),
+        }
+    }
+
+    pub fn compile(selector: &LabelSelector) -> Selector {
+        let mut requirements = Vec::new();
+        for (key, value) in selector.match_labels.iter().flatten() {
+            requirements.push(Requirement::In(
+                key.clone(),
+                BTreeSet::from([value.clone()]),
+            ));
+        }
+        for expression in selector.match_expressions.iter().flatten() {
+            let key = expression.key.clone();
+            let values: BTreeSet<String> = expression.values.iter().flatten().cloned().collect();
+            requirements.push(match expression.operator.as_str() {
+                "In" if !values.is_empty() => Requirement::In(key, values),
+                "NotIn" if !values.is_empty() => Requirement::NotIn(key, values),
+                "Exists" if values.is_empty() => Requirement::Exists(key),
+                "DoesNotExist" if values.is_empty() => Requirement::DoesNotExist(key),
+                other => Requirement::Invalid(format!("{key} {other}")),
+            });
+        }
+        Selector { requirements }
+    }
+
+    pub fn is_everything(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
+    pub fn is_valid(&self) -> bool {
+        !self
+            .requirements
+            .iter()
+            .any(|r| matches!(r, Requirement::Invalid(_)))
+    }
+
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.requirements.iter().all(|r| match r {
+            Requirement::In(k, values) => labels.get(k).is_some_and(|v| values.contains(v)),
+            Requirement::NotIn(k, values) => labels.get(k).is_none_or(|v| !values.contains(v)),
+            Requirement::Exists(k) => labels.contains_key(k),
+            Requirement::DoesNotExist(k) => !labels.contains_key(k),
+            Requirement::Invalid(_) => false,
+        })
+    }
+
+    /// The labels of a pure `matchLabels` selector (every requirement a single-value `In`).
+    pub fn as_match_labels(&self) -> Option<Labels> {
+        self.requirements
+            .iter()
+            .map(|r| match r {
+                Requirement::In(k, values) if values.len() == 1 => {
+                    values.iter().next().map(|v| (k.clone(), v.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Values a key is pinned to (an `In` requirement), if any.
+    pub fn pinned_values(&self, key: &str) -> Option<&BTreeSet<String>> {
+        self.requirements.iter().find_map(|r| match r {
+            Requirement::In(k, values) if k == key => Some(values),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn expression(key: &str, operator: &str, values: &[&str]) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key: key.to_string(),
+            operator: operator.to_string(),
+            values: (!values.is_empty()).then(|| values.iter().map(|v| v.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn every_operator() {
+        let selector = Selector::compile(&LabelSelector {
+            match_labels: Some(labels(&[("app", "web")])),
+            match_expressions: Some(vec![
+                expression("tier", "In", &["a", "b"]),
+                expression("env", "NotIn", &["prod"]),
+                expression("team", "Exists", &[]),
+                expression("legacy", "DoesNotExist", &[]),
+            ]),
+        });
+        let good = labels(&[("app", "web"), ("tier", "a"), ("team", "x")]);
+        assert!(selector.matches(&good));
+        let mut prod = good.clone();
+        prod.insert("env".into(), "prod".into());
+        assert!(!selector.matches(&prod));
+        let mut legacy = good.clone();
+        legacy.insert("legacy".into(), "".into());
+        assert!(!selector.matches(&legacy));
+        assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "c"), ("team", "x")])));
+        assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "a")])));
+    }
+
+    #[test]
+    fn empty_matches_all_and_invalid_matches_nothing() {
+        assert!(Selector::compile(&LabelSelector::default()).matches(&Labels::new()));
+        let invalid = Selector::compile(&LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![expression("app", "Equals", &["x"])]),
+        });
+        assert!(!invalid.is_valid());
+        assert!(!invalid.matches(&labels(&[("app", "x")])));
+    }
+}

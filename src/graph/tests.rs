@@ -1,0 +1,135 @@
+//! Engine unit tests on small models; the scenario suite in
+//! `fixtures/connectivity/` covers the semantics point by point.
+
+use super::*;
+use crate::load::{Input, WalkOptions};
+use crate::model::ModelOptions;
+
+pub(crate) fn model_of(yaml: &str) -> Model {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifests.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let loaded = crate::load::load(&[Input::Path(path)], &WalkOptions::default());
+    Model::build(loaded, &ModelOptions::default())
+}
+
+fn graph_of(yaml: &str, semantics: Semantics) -> Graph {
+    let options = GraphOptions {
+        semantics,
+        ..GraphOptions::default()
+    };
+    Graph::build(&model_of(yaml), &options)
+}
+
+fn lines(graph: &Graph) -> Vec<String> {
+    graph
+        .connections()
+        .iter()
+        .map(|c| format!("{} => {} : {}", c.src.label, c.dst.label, c.conns))
+        .collect()
+}
+
+fn deployment(ns: &str, name: &str, labels: &str, ports: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  template:\n    metadata:\n      labels: {labels}\n    spec:\n      containers:\n        - name: c\n          image: x\n          ports: {ports}\n---\n"
+    )
+}
+
+#[test]
+fn no_policies_in_vanilla_allow_everything() {
+    let yaml =
+        deployment("a", "one", "{app: one}", "[]") + &deployment("a", "two", "{app: two}", "[]");
+    let graph = graph_of(&yaml, Semantics::Vanilla);
+    assert_eq!(
+        lines(&graph),
+        [
+            "0.0.0.0-255.255.255.255 => a/one[Deployment] : All Connections",
+            "0.0.0.0-255.255.255.255 => a/two[Deployment] : All Connections",
+            "a/one[Deployment] => 0.0.0.0-255.255.255.255 : All Connections",
+            "a/one[Deployment] => a/two[Deployment] : All Connections",
+            "a/two[Deployment] => 0.0.0.0-255.255.255.255 : All Connections",
+            "a/two[Deployment] => a/one[Deployment] : All Connections",
+        ]
+    );
+}
+
+#[test]
+fn identical_workloads_share_a_class_but_are_listed_apart() {
+    let yaml = deployment("a", "one", "{app: x}", "[]") + &deployment("a", "two", "{app: x}", "[]");
+    let graph = graph_of(&yaml, Semantics::Vanilla);
+    assert_eq!(graph.classes.len(), 1);
+    assert!(
+        lines(&graph)
+            .contains(&"a/one[Deployment] => a/two[Deployment] : All Connections".to_string())
+    );
+    assert!(
+        lines(&graph)
+            .contains(&"a/two[Deployment] => a/one[Deployment] : All Connections".to_string())
+    );
+}
+
+#[test]
+fn xks_tenants_get_the_implicit_default_deny() {
+    let yaml = deployment("a", "one", "{app: one}", "[]")
+        + &deployment("a", "two", "{app: two}", "[]")
+        + &deployment("b", "three", "{app: three}", "[]");
+    let graph = graph_of(&yaml, Semantics::Xks);
+    let got = lines(&graph);
+    assert!(got.contains(&"a/one[Deployment] => a/two[Deployment] : All Connections".to_string()));
+    assert!(!got.iter().any(|l| l.starts_with("a/one[Deployment] => b/")));
+    assert!(got.contains(&"a/one[Deployment] => {kube-dns} : UDP 53".to_string()));
+    assert!(
+        got.contains(
+            &"a/one[Deployment] => 10.0.0.10-10.0.0.10,169.254.20.10-169.254.20.10 : UDP 53"
+                .to_string()
+        )
+    );
+    // Nothing reaches a tenant from outside its namespace.
+    assert!(
+        !got.iter()
+            .any(|l| l.contains("=> a/") && !l.starts_with("a/"))
+    );
+}
+
+#[test]
+fn explain_agrees_with_every_edge() {
+    let yaml = deployment(
+        "a",
+        "web",
+        "{app: web}",
+        "[{name: http, containerPort: 8080}]",
+    ) + &deployment(
+        "b",
+        "api",
+        "{app: api}",
+        "[{name: http, containerPort: 9090}]",
+    ) + "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: to-api, namespace: a}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  egress:\n    - to: [{namespaceSelector: {matchLabels: {name: b}}}]\n      ports: [{port: http}]\n---\n"
+        + "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-web, namespace: b}\nspec:\n  podSelector: {}\n  ingress:\n    - from: [{namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}]\n";
+    let graph = graph_of(&yaml, Semantics::Xks);
+    for src in 0..graph.classes.len() {
+        for dst in 0..graph.classes.len() {
+            if graph.is_endpoint(src) && graph.is_endpoint(dst) {
+                continue;
+            }
+            let explained = graph
+                .explain(&Subject::Pods(src), &Subject::Pods(dst))
+                .allowed;
+            assert_eq!(graph.allowed(src, dst), explained, "{src} -> {dst}");
+        }
+    }
+    let web = graph
+        .classes
+        .iter()
+        .position(|c| c.namespace == "a")
+        .unwrap();
+    let api = graph
+        .classes
+        .iter()
+        .position(|c| c.namespace == "b")
+        .unwrap();
+    // The named port resolves against the destination: api's http is 9090.
+    assert_eq!(graph.allowed(web, api).to_string(), "TCP 9090");
+    let why = graph.explain(&Subject::Pods(web), &Subject::Pods(api));
+    assert_eq!(why.egress.unwrap().allowing.len(), 1);
+    assert_eq!(why.ingress.unwrap().allowing.len(), 1);
+}

@@ -1,0 +1,12 @@
+use crate::graph::policy::Direction;
+use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+
+declare_rule!(MissingEgressPair, "missing-egress-pair");
+
+impl Rule for MissingEgressPair {
+    rule_identity!();
+
+    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        super::missing_pair::report(ctx.model, ctx.graph, Direction::Ingress, sink);
+    }
+}

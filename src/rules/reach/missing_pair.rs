@@ -1,0 +1,270 @@
+//! Shared by `missing-ingress-pair` and `missing-egress-pair`: under XKS every
+//! tenant namespace denies traffic to and from other namespaces, so a flow
+//! between two tenants needs an egress rule at the source AND an ingress rule at
+//! the destination (the guide's "Allow Cross Namespace" pair).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{describe_selector, write_ports, write_selector};
+use crate::graph::policy::{Direction, PeerKind, PolicyOrigin};
+use crate::graph::ports::ConnSet;
+use crate::graph::selector::Selector;
+use crate::graph::{Graph, Subject, XKS_NAME_LABEL};
+use crate::model::Model;
+use crate::rules::Sink;
+
+/// One peer of one rule whose other half is missing in `other_namespace`.
+struct Gap {
+    rule: usize,
+    peer: usize,
+    other_namespace: String,
+    /// (source class, destination class, connections the rule wants but the other side refuses).
+    pairs: Vec<(usize, usize, ConnSet)>,
+}
+
+/// Peers of `direction` rules that name other tenant namespaces whose half is missing.
+fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
+    let mut out = Vec::new();
+    if !graph.is_xks() {
+        return out;
+    }
+    for (r, rule) in graph.rules.iter().enumerate() {
+        let policy = &graph.policies[rule.policy];
+        let applies = match direction {
+            Direction::Egress => policy.isolates_egress,
+            Direction::Ingress => policy.isolates_ingress,
+        };
+        let in_tenant = graph
+            .namespaces
+            .get(&policy.namespace)
+            .is_some_and(|ns| ns.tenant);
+        if rule.direction != direction
+            || !applies
+            || !in_tenant
+            || !matches!(policy.origin, PolicyOrigin::Repo(_))
+        {
+            continue;
+        }
+        let local: Vec<usize> = graph.policy_classes[rule.policy]
+            .iter()
+            .copied()
+            .filter(|&c| !graph.is_endpoint(c))
+            .collect();
+        for (p, peer) in rule.peers.iter().flatten().enumerate() {
+            // Only peers that name namespaces: `namespaceSelector: {}` means "any
+            // namespace", and checking it pairwise would flag every tenant.
+            let PeerKind::Pods {
+                namespaces: Some(ns_selector),
+                ..
+            } = &peer.kind
+            else {
+                continue;
+            };
+            if ns_selector.is_everything() {
+                continue;
+            }
+            let mut by_namespace: BTreeMap<&str, Vec<(usize, usize, ConnSet)>> = BTreeMap::new();
+            for &remote in &graph.peer_classes[r][p] {
+                let class = &graph.classes[remote];
+                let modelled_tenant = graph
+                    .namespaces
+                    .get(&class.namespace)
+                    .is_some_and(|ns| ns.tenant && ns.has_workloads);
+                if class.namespace == policy.namespace
+                    || !modelled_tenant
+                    || graph.is_endpoint(remote)
+                {
+                    continue;
+                }
+                for &l in &local {
+                    let (src, dst) = match direction {
+                        Direction::Egress => (l, remote),
+                        Direction::Ingress => (remote, l),
+                    };
+                    let wanted = graph.rule_conns(r, Some(dst));
+                    if wanted.is_empty() {
+                        continue;
+                    }
+                    let why = graph.explain(&Subject::Pods(src), &Subject::Pods(dst));
+                    let other_side = match direction {
+                        Direction::Egress => why.ingress,
+                        Direction::Ingress => why.egress,
+                    };
+                    let have = other_side.map(|v| v.conns).unwrap_or_default();
+                    let missing = wanted.subtract(&have);
+                    if !missing.is_empty() {
+                        by_namespace
+                            .entry(class.namespace.as_str())
+                            .or_default()
+                            .push((src, dst, missing));
+                    }
+                }
+            }
+            for (namespace, pairs) in by_namespace {
+                out.push(Gap {
+                    rule: r,
+                    peer: p,
+                    other_namespace: namespace.to_string(),
+                    pairs,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn class_label(graph: &Graph, class: usize) -> String {
+    let members = &graph.classes[class].members;
+    match members.len() {
+        0 => format!("pods of `{}`", graph.classes[class].namespace),
+        1 => format!("`{}`", members[0].label),
+        n => format!("`{}` (and {} identical)", members[0].label, n - 1),
+    }
+}
+
+/// Reports every gap of `direction` rules (egress rules: the ingress half is missing, and the reverse).
+pub fn report(model: &Model, graph: &Graph, direction: Direction, sink: &mut Sink<'_>) {
+    for gap in gaps(graph, direction) {
+        let rule = &graph.rules[gap.rule];
+        let policy = &graph.policies[rule.policy];
+        let PolicyOrigin::Repo(object_id) = policy.origin else {
+            continue;
+        };
+        let object = model.object(object_id);
+        let peer = &rule.peers.as_ref().map(|p| &p[gap.peer]);
+        let Some(peer) = peer else { continue };
+        let Some(location) = peer.location else {
+            continue;
+        };
+        let mut missing = ConnSet::none();
+        for (_, _, conns) in &gap.pairs {
+            missing.union_with(conns);
+        }
+        let flows: Vec<String> = gap
+            .pairs
+            .iter()
+            .take(3)
+            .map(|(s, d, conns)| {
+                format!(
+                    "{} → {} on {conns}",
+                    class_label(graph, *s),
+                    class_label(graph, *d)
+                )
+            })
+            .collect();
+        let more = gap.pairs.len().saturating_sub(3);
+        let flows = if more > 0 {
+            format!("{} and {more} more", flows.join("; "))
+        } else {
+            flows.join("; ")
+        };
+        let (here, there) = (&policy.namespace, &gap.other_namespace);
+        let everything = Selector::everything();
+        let peer_pods = match &peer.kind {
+            PeerKind::Pods { pods, .. } => pods.as_ref().unwrap_or(&everything),
+            _ => &everything,
+        };
+        let (message, label, help) = match direction {
+            Direction::Egress => (
+                format!(
+                    "this egress rule opens traffic to namespace `{there}`, but no ingress rule in `{there}` admits it, so the flow stays blocked: {flows}"
+                ),
+                format!(
+                    "egress to `{there}` ({}) opened here",
+                    describe_selector(peer_pods)
+                ),
+                pair_policy(
+                    Direction::Ingress,
+                    there,
+                    here,
+                    peer_pods,
+                    &policy.pod_selector,
+                    &missing,
+                ),
+            ),
+            Direction::Ingress => (
+                format!(
+                    "this ingress rule admits traffic from namespace `{there}`, but no egress rule in `{there}` lets it out, so the flow stays blocked: {flows}"
+                ),
+                format!(
+                    "ingress from `{there}` ({}) admitted here",
+                    describe_selector(peer_pods)
+                ),
+                pair_policy(
+                    Direction::Egress,
+                    there,
+                    here,
+                    peer_pods,
+                    &policy.pod_selector,
+                    &missing,
+                ),
+            ),
+        };
+        let diagnostic = sink
+            .report(location, message)
+            .with_label(label)
+            .with_help(help)
+            .with_object(object.identity(), peer.path.clone());
+        let mut related_seen = std::collections::BTreeSet::new();
+        for (s, d, _) in &gap.pairs {
+            let remote = if direction == Direction::Egress {
+                *d
+            } else {
+                *s
+            };
+            for member in &graph.classes[remote].members {
+                if let Some(id) = member.object
+                    && related_seen.insert(id)
+                {
+                    let other = model.object(id);
+                    let what = if direction == Direction::Egress {
+                        "destination workload"
+                    } else {
+                        "source workload"
+                    };
+                    diagnostic.with_related(
+                        other.location(other.name_span()),
+                        format!("{what} `{}` in `{there}`", member.label),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The NetworkPolicy to add in `namespace` (the other side): it selects
+/// `own_pods` and admits/lets out traffic to `peer_pods` of `peer_namespace`.
+fn pair_policy(
+    kind: Direction,
+    namespace: &str,
+    peer_namespace: &str,
+    own_pods: &Selector,
+    peer_pods: &Selector,
+    conns: &ConnSet,
+) -> String {
+    let (name, key, peers_key) = match kind {
+        Direction::Ingress => (
+            format!("allow-ingress-from-{peer_namespace}"),
+            "Ingress",
+            "from",
+        ),
+        Direction::Egress => (format!("allow-egress-to-{peer_namespace}"), "Egress", "to"),
+    };
+    let mut out = format!(
+        "add the other half of the pair in namespace `{namespace}` (the XKS guide's \"Allow Cross Namespace\" example):\n\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n"
+    );
+    write_selector(&mut out, 2, "podSelector", own_pods);
+    let _ = writeln!(out, "  policyTypes:\n    - {key}\n  {}:", kind.as_str());
+    let _ = writeln!(out, "    - {peers_key}:");
+    let _ = writeln!(
+        out,
+        "        - namespaceSelector:\n            matchLabels:\n              {XKS_NAME_LABEL}: {}",
+        super::yaml_scalar(peer_namespace)
+    );
+    let mut peer = String::new();
+    write_selector(&mut peer, 10, "podSelector", peer_pods);
+    out.push_str(&peer);
+    write_ports(&mut out, 6, conns);
+    out.trim_end().to_string()
+}

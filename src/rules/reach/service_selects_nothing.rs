@@ -1,0 +1,76 @@
+use crate::graph::selector::Selector;
+use crate::model::Typed;
+use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+
+declare_rule!(ServiceSelectsNothing, "service-selects-nothing");
+
+impl Rule for ServiceSelectsNothing {
+    rule_identity!();
+
+    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        for object in &ctx.model.objects {
+            let Typed::Service(spec) = &object.typed else {
+                continue;
+            };
+            let Some(selector) = spec.selector.as_ref().filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            if spec.type_.as_deref() == Some("ExternalName") {
+                continue;
+            }
+            let modelled = ctx
+                .graph
+                .namespaces
+                .get(&object.namespace)
+                .is_some_and(|ns| ns.has_workloads);
+            if !modelled {
+                continue;
+            }
+            let compiled = Selector::from_labels(selector);
+            let mut candidates: Vec<String> = Vec::new();
+            let mut matched = false;
+            for (workload_object, workload) in ctx.model.workloads() {
+                if workload_object.namespace != object.namespace {
+                    continue;
+                }
+                let labels = workload.pod_labels();
+                if compiled.matches(&labels) {
+                    matched = true;
+                    break;
+                }
+                let text = labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                candidates.push(format!(
+                    "{} `{}` ({text})",
+                    workload_object.kind, workload_object.name
+                ));
+            }
+            if matched {
+                continue;
+            }
+            candidates.sort();
+            let wanted = selector
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            sink.report(
+                object.location(object.span_at(&["spec", "selector"])),
+                format!(
+                    "Service `{}` selects no workload in namespace `{}`: no pod template carries {wanted}",
+                    object.name, object.namespace
+                ),
+            )
+            .with_label("matches no pod")
+            .with_help(format!(
+                "fix the selector or the pod template labels; pod templates in `{}`: {}",
+                object.namespace,
+                candidates.join("; ")
+            ))
+            .with_object(object.identity(), "spec.selector");
+        }
+    }
+}

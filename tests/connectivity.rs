@@ -1,0 +1,229 @@
+//! The connectivity scenario suite (`fixtures/connectivity/<scenario>/`): each
+//! scenario's `manifests.yaml` must produce exactly its hand-derived
+//! `expected-<semantics>.txt` (`xks`, `xks-aws`, `vanilla`). Plus property tests:
+//! the result does not depend on file order, document order or thread count, and
+//! the graph agrees with the pair-by-pair evaluation of `Graph::explain`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use xks_lint::graph::{Cloud, Graph, GraphOptions, Semantics, Subject, XksSettings};
+use xks_lint::load::{self, Input, WalkOptions};
+use xks_lint::model::{Model, ModelOptions};
+use xks_lint::report::connectivity;
+
+fn options(name: &str) -> GraphOptions {
+    match name {
+        "xks" => GraphOptions::default(),
+        "xks-aws" => GraphOptions {
+            semantics: Semantics::Xks,
+            xks: XksSettings::for_cloud(Cloud::Aws),
+        },
+        "vanilla" => GraphOptions {
+            semantics: Semantics::Vanilla,
+            ..GraphOptions::default()
+        },
+        other => panic!("unknown semantics `{other}` in an expected-*.txt name"),
+    }
+}
+
+fn graph_of(paths: &[PathBuf], options: &GraphOptions) -> Graph {
+    let inputs: Vec<Input> = paths.iter().map(|p| Input::Path(p.clone())).collect();
+    let loaded = load::load(&inputs, &WalkOptions::default());
+    let model = Model::build(loaded, &ModelOptions::default());
+    Graph::build(&model, options)
+}
+
+fn scenarios() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("fixtures/connectivity")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn expectations(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let semantics = name.strip_prefix("expected-")?.strip_suffix(".txt")?;
+            Some((semantics.to_string(), p.clone()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_scenario_matches_its_hand_derived_golden_file() {
+    let scenarios = scenarios();
+    assert!(scenarios.len() >= 14, "scenarios: {scenarios:?}");
+    let mut failures = Vec::new();
+    for dir in &scenarios {
+        let expected = expectations(dir);
+        assert!(!expected.is_empty(), "{}: no expected-*.txt", dir.display());
+        let loaded = load::load(
+            &[Input::Path(dir.join("manifests.yaml"))],
+            &WalkOptions::default(),
+        );
+        assert!(
+            loaded.issues.is_empty(),
+            "{}: {:?}",
+            dir.display(),
+            loaded.issues
+        );
+        for (semantics, file) in expected {
+            let graph = graph_of(&[dir.join("manifests.yaml")], &options(&semantics));
+            let got = connectivity::txt(&graph.connections());
+            let want = std::fs::read_to_string(&file).unwrap();
+            if got != want {
+                failures.push(format!(
+                    "{}:\n--- expected\n{want}--- got\n{got}",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The graph's edges equal an independent evaluation of every pair from the rules.
+fn assert_graph_agrees_with_explain(graph: &Graph, context: &str) {
+    let classes = graph.classes.len();
+    for src in 0..classes {
+        for dst in 0..classes {
+            if graph.is_endpoint(src) && graph.is_endpoint(dst) {
+                continue;
+            }
+            let explained = graph
+                .explain(&Subject::Pods(src), &Subject::Pods(dst))
+                .allowed;
+            assert_eq!(
+                graph.allowed(src, dst),
+                explained,
+                "{context}: {src} -> {dst}"
+            );
+        }
+        if graph.is_endpoint(src) {
+            continue;
+        }
+        for (s, segment) in graph.segments.iter().enumerate() {
+            let addr: IpAddr = match segment.family {
+                xks_lint::graph::ip::Family::V4 => IpAddr::V4((segment.start as u32).into()),
+                xks_lint::graph::ip::Family::V6 => IpAddr::V6(segment.start.into()),
+            };
+            let edge = |a, b| {
+                graph
+                    .graph
+                    .find_edge(a, b)
+                    .map(|e| graph.graph[e].clone())
+                    .unwrap_or_default()
+            };
+            let out = edge(graph.class_nodes[src], graph.segment_nodes[s]);
+            let into = edge(graph.segment_nodes[s], graph.class_nodes[src]);
+            assert_eq!(
+                out,
+                graph
+                    .explain(&Subject::Pods(src), &Subject::Address(addr))
+                    .allowed,
+                "{context}: {src} -> {addr}"
+            );
+            assert_eq!(
+                into,
+                graph
+                    .explain(&Subject::Address(addr), &Subject::Pods(src))
+                    .allowed,
+                "{context}: {addr} -> {src}"
+            );
+        }
+    }
+}
+
+#[test]
+fn graph_agrees_with_pairwise_evaluation_in_every_scenario() {
+    for dir in scenarios() {
+        for semantics in ["xks", "vanilla"] {
+            let graph = graph_of(&[dir.join("manifests.yaml")], &options(semantics));
+            assert_graph_agrees_with_explain(&graph, &format!("{} {semantics}", dir.display()));
+        }
+    }
+    let repo = graph_of(
+        &[PathBuf::from("fixtures/xks-tenant-repo")],
+        &options("xks"),
+    );
+    assert_graph_agrees_with_explain(&repo, "xks-tenant-repo");
+}
+
+/// Every document of every scenario, for shuffling.
+fn all_documents() -> Vec<String> {
+    let mut docs = Vec::new();
+    for dir in scenarios() {
+        // Namespaces of different scenarios collide on purpose: the union is one bigger cluster.
+        let text = std::fs::read_to_string(dir.join("manifests.yaml")).unwrap();
+        docs.extend(
+            text.split("\n---\n")
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(String::from),
+        );
+    }
+    docs
+}
+
+fn write_files(dir: &Path, files: &[Vec<String>]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, docs)| {
+            let path = dir.join(format!("f{i:03}.yaml"));
+            std::fs::write(&path, docs.join("\n---\n")).unwrap();
+            path
+        })
+        .collect()
+}
+
+fn connectivity_in(files: &[Vec<String>], threads: usize, semantics: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_files(dir.path(), files);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| connectivity::txt(&graph_of(&paths, &options(semantics)).connections()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn result_is_independent_of_file_order_document_order_and_threads(
+        seed in any::<u64>(),
+        files in 1usize..6,
+        threads in 1usize..5,
+        vanilla in any::<bool>(),
+    ) {
+        let semantics = if vanilla { "vanilla" } else { "xks" };
+        let docs = all_documents();
+        let reference = connectivity_in(std::slice::from_ref(&docs), 1, semantics);
+        prop_assert!(reference.lines().count() > 50);
+        // A deterministic shuffle from the seed, then a split into files.
+        let mut shuffled = docs.clone();
+        let mut state = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let mut split: Vec<Vec<String>> = vec![Vec::new(); files];
+        for (i, doc) in shuffled.into_iter().enumerate() {
+            split[(i * 7 + seed as usize) % files].push(doc);
+        }
+        prop_assert_eq!(connectivity_in(&split, threads, semantics), reference);
+    }
+}
