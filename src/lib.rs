@@ -188,10 +188,17 @@ fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Dia
             .and_then(|id| by_identity.get(id))
             .into_iter()
             .flatten();
-        let mut contexts: Vec<String> = covering
-            .chain(same_identity)
-            .flat_map(|o| o.contexts.iter().cloned())
-            .collect();
+        // The object the rule named says where the finding occurs; only findings about no
+        // particular object fall back to every rendering of the node they point at.
+        let named: Vec<&&model::Object> = same_identity.collect();
+        let mut contexts: Vec<String> = if named.is_empty() {
+            covering.flat_map(|o| o.contexts.iter().cloned()).collect()
+        } else {
+            named
+                .iter()
+                .flat_map(|o| o.contexts.iter().cloned())
+                .collect()
+        };
         let key = (
             diagnostic.rule,
             diagnostic.location,

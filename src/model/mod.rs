@@ -486,41 +486,45 @@ impl Model {
     /// root directory (`overlays/prod` and `apps/api/prod` are both `prod`), each with
     /// its objects and every plain object. `None` when all roots fit in one cluster.
     pub fn environments(&self) -> Option<Vec<(String, Vec<ObjectId>)>> {
-        let mut renderings: std::collections::HashMap<String, usize> =
+        let mut renderings: std::collections::HashMap<String, Vec<&Object>> =
             std::collections::HashMap::new();
         for object in self.objects.iter().filter(|o| !o.contexts.is_empty()) {
-            *renderings.entry(object.identity()).or_default() += 1;
-        }
-        if renderings.values().all(|count| *count < 2) {
-            return None;
+            renderings
+                .entry(object.identity())
+                .or_default()
+                .push(object);
         }
         let environment_of = |root: &str| root.rsplit('/').next().unwrap_or(root).to_string();
-        let mut environments: std::collections::BTreeMap<String, Vec<ObjectId>> =
-            std::collections::BTreeMap::new();
-        for object in &self.objects {
-            for root in &object.contexts {
-                environments.entry(environment_of(root)).or_default();
-            }
+        // Environments are named by the roots that conflict; a root whose directory has one
+        // of those names belongs to it, every other root (and every plain file) to all.
+        let names: std::collections::BTreeSet<String> = renderings
+            .values()
+            .filter(|objects| objects.len() > 1)
+            .flat_map(|objects| objects.iter().flat_map(|o| o.contexts.iter()))
+            .map(|root| environment_of(root))
+            .collect();
+        if names.len() < 2 {
+            return None;
         }
+        let mut environments: std::collections::BTreeMap<String, Vec<ObjectId>> = names
+            .iter()
+            .map(|name| (name.clone(), Vec::new()))
+            .collect();
         for object in &self.objects {
-            if object.contexts.is_empty() {
-                environments
-                    .values_mut()
-                    .for_each(|ids| ids.push(object.id));
-            } else {
-                let mut names: Vec<String> =
-                    object.contexts.iter().map(|r| environment_of(r)).collect();
-                names.dedup();
-                for name in names {
-                    if let Some(ids) = environments.get_mut(&name)
-                        && !ids.contains(&object.id)
-                    {
-                        ids.push(object.id);
-                    }
+            let own: std::collections::BTreeSet<String> = object
+                .contexts
+                .iter()
+                .map(|root| environment_of(root))
+                .filter(|name| names.contains(name))
+                .collect();
+            let shared = object.contexts.is_empty() || own.len() < object.contexts.len();
+            for (name, ids) in environments.iter_mut() {
+                if shared || own.contains(name) {
+                    ids.push(object.id);
                 }
             }
         }
-        (environments.len() > 1).then(|| environments.into_iter().collect())
+        Some(environments.into_iter().collect())
     }
 
     /// A model of some objects only (one environment), with the same issues.
