@@ -82,6 +82,12 @@ pub enum Color {
     Never,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    Load,
+    All,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// Files or directories to check (default `.`); `-` reads standard input.
@@ -136,6 +142,12 @@ pub struct CheckArgs {
     /// Treat every file on its own instead of building kustomizations (no overlays, no patches).
     #[arg(long)]
     pub no_kustomize: bool,
+    /// Print the wall time of each pipeline stage to standard error.
+    #[arg(long)]
+    pub timings: bool,
+    /// Stop after this stage; `load` reads and parses only (the parse floor of the benchmarks).
+    #[arg(long, value_enum, hide = true, default_value_t = Stage::All)]
+    pub stage: Stage,
     #[command(flatten)]
     pub certs: CertArgs,
     #[command(flatten)]
@@ -473,8 +485,21 @@ fn check(args: CheckArgs) -> u8 {
         },
         xks,
         graph: args.graph.options(),
+        load_only: args.stage == Stage::Load,
     };
     let mut analysis = analyze(&options);
+    if args.timings {
+        for (stage, elapsed) in &analysis.timings.stages {
+            eprintln!(
+                "xks-lint: {stage:<6} {:>8.1} ms",
+                elapsed.as_secs_f64() * 1000.0
+            );
+        }
+        eprintln!(
+            "xks-lint: total  {:>8.1} ms",
+            analysis.elapsed.as_secs_f64() * 1000.0
+        );
+    }
 
     if let Some(path) = &args.write_baseline {
         if let Err(e) = std::fs::write(path, gate::baseline::render(&analysis)) {

@@ -39,6 +39,24 @@ pub struct CheckOptions {
     pub xks: config::XksSettings,
     /// Semantics and XKS settings of the reachability graph.
     pub graph: graph::GraphOptions,
+    /// Stop after loading (parse-only measurement): no model, graph or rules beyond
+    /// the input ones.
+    pub load_only: bool,
+}
+
+/// Wall time of each pipeline stage, for `--timings` and the benchmarks' story.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub stages: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    fn time<T>(&mut self, stage: &'static str, run: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let value = run();
+        self.stages.push((stage, started.elapsed()));
+        value
+    }
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.
@@ -53,6 +71,7 @@ pub struct Analysis {
     /// Sorted by path, line, column, rule, message.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
+    pub timings: Timings,
     /// Root-relative paths, suppressed findings, baseline counts.
     pub gate: gate::GateOutcome,
 }
@@ -112,12 +131,19 @@ impl Analysis {
 /// Runs the whole pipeline. Never fails on bad input: it becomes findings.
 pub fn analyze(options: &CheckOptions) -> Analysis {
     let started = Instant::now();
-    let loaded = load::load(&options.inputs, &options.walk);
+    let mut timings = Timings::default();
+    let loaded = timings.time("load", || load::load(&options.inputs, &options.walk));
     let sources = loaded.sources.clone();
-    let model = Model::build(loaded, &options.model);
-    let certs = certs::Inventory::build(&model, &options.certs);
-    let graph = graph::Graph::build(&model, &options.graph);
-    let raw = match model.environments() {
+    let model = timings.time("model", || {
+        if options.load_only {
+            Model::from_load(loaded)
+        } else {
+            Model::build(loaded, &options.model)
+        }
+    });
+    let certs = timings.time("certs", || certs::Inventory::build(&model, &options.certs));
+    let graph = timings.time("graph", || graph::Graph::build(&model, &options.graph));
+    let raw = timings.time("rules", || match model.environments() {
         // Roots that render the same object differently are separate clusters.
         Some(environments) => environments
             .iter()
@@ -134,11 +160,12 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
             })
             .collect(),
         None => rules::run(&model, &graph, &certs, &options.rules),
-    };
-    let mut diagnostics = merge_across_contexts(raw, &model);
-    sort_diagnostics(&mut diagnostics, &sources);
-    let (diagnostics, gate) =
-        gate::apply(&model, &sources, diagnostics, &options.rules, &options.gate);
+    });
+    let (diagnostics, gate) = timings.time("gate", || {
+        let mut diagnostics = merge_across_contexts(raw, &model);
+        sort_diagnostics(&mut diagnostics, &sources);
+        gate::apply(&model, &sources, diagnostics, &options.rules, &options.gate)
+    });
     Analysis {
         sources,
         model,
@@ -146,6 +173,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
         graph,
         diagnostics,
         elapsed: started.elapsed(),
+        timings,
         gate,
     }
 }

@@ -8,7 +8,7 @@ pub mod budget;
 pub mod domain;
 pub mod limits;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, ObjectId, Typed, map_entries};
@@ -152,6 +152,8 @@ impl CertRequest {
 pub struct Inventory {
     pub requests: Vec<CertRequest>,
     pub settings: CertSettings,
+    /// (namespace, secret) → indexes into `requests`.
+    by_secret: HashMap<(String, String), Vec<usize>>,
 }
 
 impl Inventory {
@@ -166,9 +168,17 @@ impl Inventory {
                 _ => {}
             }
         }
+        let mut by_secret: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (index, request) in requests.iter().enumerate() {
+            by_secret
+                .entry((request.namespace.clone(), request.secret_name.clone()))
+                .or_default()
+                .push(index);
+        }
         Inventory {
             requests,
             settings: settings.clone(),
+            by_secret,
         }
     }
 
@@ -178,9 +188,11 @@ impl Inventory {
         namespace: &'a str,
         secret: &'a str,
     ) -> impl Iterator<Item = &'a CertRequest> + 'a {
-        self.requests
-            .iter()
-            .filter(move |r| r.namespace == namespace && r.secret_name == secret)
+        self.by_secret
+            .get(&(namespace.to_string(), secret.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.requests.get(i))
     }
 }
 

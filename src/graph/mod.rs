@@ -171,6 +171,9 @@ pub struct Graph {
     pub segment_nodes: Vec<NodeIndex>,
     /// Per policy: the classes it selects.
     pub policy_classes: Vec<Vec<usize>>,
+    /// Per class: the policies that select it (the inverse of `policy_classes`).
+    class_policies: Vec<Vec<usize>>,
+    classes_by_namespace: HashMap<String, Vec<usize>>,
     /// Per rule, per peer: the classes the peer matches (empty for ipBlock peers).
     pub peer_classes: Vec<Vec<Vec<usize>>>,
     class_of_object: HashMap<ObjectId, usize>,
@@ -305,10 +308,10 @@ impl Graph {
                 endpoint,
             });
         }
-        let mut classes_by_namespace: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut classes_by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, class) in classes.iter().enumerate() {
             classes_by_namespace
-                .entry(class.namespace.as_str())
+                .entry(class.namespace.clone())
                 .or_default()
                 .push(i);
         }
@@ -406,6 +409,12 @@ impl Graph {
             }
             policy_classes.push(selected);
         }
+        let mut class_policies = vec![Vec::new(); n];
+        for (p, selected) in policy_classes.iter().enumerate() {
+            for &c in selected {
+                class_policies[c].push(p);
+            }
+        }
 
         // What each rule's peers match.
         let mut peer_classes = Vec::with_capacity(rules.len());
@@ -474,6 +483,8 @@ impl Graph {
             class_nodes: Vec::new(),
             segment_nodes: Vec::new(),
             policy_classes,
+            class_policies,
+            classes_by_namespace,
             peer_classes,
             class_of_object,
             ingress_rules,
@@ -679,10 +690,12 @@ impl Graph {
 
     /// Classes of `namespace` whose labels match `selector`.
     pub fn classes_matching(&self, namespace: &str, selector: &Selector) -> Vec<usize> {
-        (0..self.classes.len())
-            .filter(|&c| {
-                self.classes[c].namespace == namespace && selector.matches(&self.classes[c].labels)
-            })
+        self.classes_by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&c| selector.matches(&self.classes[c].labels))
             .collect()
     }
 
@@ -739,17 +752,16 @@ impl Graph {
     }
 
     pub fn isolating_policies(&self, pod: usize, direction: policy::Direction) -> Vec<usize> {
-        self.policies
+        let Some(selecting) = self.class_policies.get(pod) else {
+            return Vec::new();
+        };
+        selecting
             .iter()
-            .enumerate()
-            .filter(|(i, p)| {
-                let isolates = match direction {
-                    policy::Direction::Ingress => p.isolates_ingress,
-                    policy::Direction::Egress => p.isolates_egress,
-                };
-                isolates && self.policy_classes[*i].contains(&pod)
+            .copied()
+            .filter(|&p| match direction {
+                policy::Direction::Ingress => self.policies[p].isolates_ingress,
+                policy::Direction::Egress => self.policies[p].isolates_egress,
             })
-            .map(|(i, _)| i)
             .collect()
     }
 

@@ -3,6 +3,7 @@
 //! was written (plain or quoted), which the type rules need.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag};
 
@@ -244,6 +245,41 @@ impl Node {
                 k.set_origin(file);
                 v.set_origin(file);
             }),
+        }
+    }
+
+    /// Whether both nodes mean the same value to the API server (what [`Node::to_json`]
+    /// would give), whatever their spans, origins, quoting or key order.
+    pub fn same_value(&self, other: &Node) -> bool {
+        match (&self.kind, &other.kind) {
+            (NodeKind::Scalar(a), NodeKind::Scalar(b)) => match (a.resolve(), b.resolve()) {
+                (Resolved::Str, Resolved::Str) => a.value == b.value,
+                (Resolved::Float(x), Resolved::Float(y)) if x.is_nan() || y.is_nan() => {
+                    x.is_nan() && y.is_nan() && a.value == b.value
+                }
+                (x, y) => x == y,
+            },
+            (NodeKind::Seq(a), NodeKind::Seq(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value(y))
+            }
+            (NodeKind::Map(a), NodeKind::Map(b)) => {
+                let key = |k: &Node| k.scalar_text().map(str::to_string);
+                let in_order = a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| key(ka) == key(kb) && va.same_value(vb));
+                in_order || {
+                    // Later duplicates win, as in to_json.
+                    let a: BTreeMap<_, _> =
+                        a.iter().filter_map(|(k, v)| Some((key(k)?, v))).collect();
+                    let b: BTreeMap<_, _> =
+                        b.iter().filter_map(|(k, v)| Some((key(k)?, v))).collect();
+                    a.len() == b.len()
+                        && a.iter()
+                            .all(|(k, v)| b.get(k).is_some_and(|w| v.same_value(w)))
+                }
+            }
+            _ => false,
         }
     }
 

@@ -216,6 +216,8 @@ pub struct Model {
     pub issues: Vec<LoadIssue>,
     pub load_stats: LoadStats,
     pub stats: ModelStats,
+    /// (kind, namespace, name) → objects, so rules resolve references without scanning.
+    by_name: std::collections::HashMap<(String, String, String), Vec<ObjectId>>,
 }
 
 pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
@@ -239,6 +241,15 @@ pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
 ];
 
 impl Model {
+    /// The input problems and counts of a load, with no object typed (parse-only runs).
+    pub fn from_load(loaded: Loaded) -> Model {
+        Model {
+            issues: loaded.issues,
+            load_stats: loaded.stats,
+            ..Model::default()
+        }
+    }
+
     pub fn build(loaded: Loaded, options: &ModelOptions) -> Model {
         let kustomized = if options.kustomize {
             crate::kustomize::build(&loaded)
@@ -254,19 +265,17 @@ impl Model {
         let default_fallback = (options.default_namespace.clone(), NamespaceSource::Default);
         // The same source object rendered identically by several roots is one object
         // deployed once; rendered differently, it is one object per rendering.
-        let mut rendered: std::collections::HashMap<
-            (FileId, usize, Option<usize>, String),
-            ObjectId,
-        > = std::collections::HashMap::new();
+        let mut rendered: std::collections::HashMap<(FileId, usize, Option<usize>), Vec<ObjectId>> =
+            std::collections::HashMap::new();
         for view in kustomized.views {
             for built in view.objects {
-                let key = (
-                    built.file,
-                    built.document,
-                    built.item,
-                    built.node.to_json().to_string(),
-                );
-                if let Some(id) = rendered.get(&key) {
+                let key = (built.file, built.document, built.item);
+                let same = rendered.get(&key).and_then(|ids| {
+                    ids.iter()
+                        .copied()
+                        .find(|id| model.objects[id.0].node.same_value(&built.node))
+                });
+                if let Some(id) = same {
                     self::push_context(&mut model.objects[id.0], &view.root);
                     continue;
                 }
@@ -280,7 +289,7 @@ impl Model {
                 );
                 if let Some(object) = model.objects.get_mut(id.0) {
                     object.contexts.push(view.root.clone());
-                    rendered.insert(key, id);
+                    rendered.entry(key).or_default().push(id);
                 }
             }
         }
@@ -328,7 +337,36 @@ impl Model {
                 );
             }
         }
+        model.index_names();
         model
+    }
+
+    fn index_names(&mut self) {
+        self.by_name.clear();
+        for object in &self.objects {
+            self.by_name
+                .entry((
+                    object.kind.clone(),
+                    object.namespace.clone(),
+                    object.name.clone(),
+                ))
+                .or_default()
+                .push(object.id);
+        }
+    }
+
+    /// The objects of `kind` named `name` in `namespace` ("" for cluster-scoped kinds).
+    pub fn named<'a>(
+        &'a self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> impl Iterator<Item = &'a Object> + 'a {
+        self.by_name
+            .get(&(kind.to_string(), namespace.to_string(), name.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.objects.get(id.0))
     }
 
     fn add_object(
@@ -539,7 +577,7 @@ impl Model {
                 })
             })
             .collect();
-        Model {
+        let mut subset = Model {
             stats: ModelStats {
                 objects: objects.len(),
                 documents_skipped: self.stats.documents_skipped,
@@ -547,7 +585,10 @@ impl Model {
             objects,
             issues: self.issues.clone(),
             load_stats: self.load_stats,
-        }
+            by_name: Default::default(),
+        };
+        subset.index_names();
+        subset
     }
 
     pub fn object(&self, id: ObjectId) -> &Object {

@@ -68,15 +68,17 @@ fn text<'a>(node: &'a Node, path: &[&str]) -> Option<&'a str> {
 
 /// The port number of the Service port `name`, when the Service is in the repository.
 fn service_port(model: &Model, namespace: &str, service: &str, name: &str) -> Option<i32> {
-    model.objects.iter().find_map(|o| match &o.typed {
-        Typed::Service(spec) if o.name == service && o.namespace == namespace => spec
-            .ports
-            .iter()
-            .flatten()
-            .find(|p| p.name.as_deref() == Some(name))
-            .map(|p| p.port),
-        _ => None,
-    })
+    model
+        .named("Service", namespace, service)
+        .find_map(|o| match &o.typed {
+            Typed::Service(spec) => spec
+                .ports
+                .iter()
+                .flatten()
+                .find(|p| p.name.as_deref() == Some(name))
+                .map(|p| p.port),
+            _ => None,
+        })
 }
 
 struct Backend {

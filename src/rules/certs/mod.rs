@@ -32,6 +32,10 @@ pub fn yaml_string(text: &str) -> String {
 }
 
 /// A cert-manager Certificate as YAML, for help texts.
+/// How many names, objects or sibling locations one finding spells out: a namespace of
+/// hundreds of Ingresses must not make every finding hundreds of lines long.
+pub const LISTED: usize = 10;
+
 pub fn certificate_yaml(
     name: &str,
     namespace: &str,
@@ -52,8 +56,14 @@ pub fn certificate_yaml(
         yaml_string(&issuer.kind),
         yaml_string(&issuer.name)
     ));
-    for name in names {
+    for name in names.iter().take(LISTED) {
         out.push_str(&format!("    - {}\n", yaml_string(name)));
+    }
+    if names.len() > LISTED {
+        out.push_str(&format!(
+            "    # … and {} more (`xks-lint certs` lists every name)\n",
+            names.len() - LISTED
+        ));
     }
     out.push_str(&format!("  secretName: {}\n", yaml_string(secret)));
     out

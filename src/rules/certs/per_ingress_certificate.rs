@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
 use crate::certs::{CertRequest, Source};
-use crate::rules::certs::{certificate_yaml, name_from_domain};
+use crate::rules::certs::{LISTED, certificate_yaml, name_from_domain};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(PerIngressCertificate, "per-ingress-certificate");
@@ -105,17 +105,16 @@ fn report(
     shims.sort_by_key(|r| (r.object, r.secret_path.clone()));
     let members = existing.into_iter().chain(shims);
     let mut ingresses: Vec<String> = Vec::new();
+    let mut seen_names = std::collections::HashSet::new();
+    let mut seen_ingresses = std::collections::HashSet::new();
     for member in members {
         for name in &member.names {
-            if !names.contains(&name.text) {
+            if seen_names.insert(name.text.as_str()) {
                 names.push(name.text.clone());
             }
         }
-        if member.source == Source::IngressShim {
-            let ingress = format!("`{}`", model.object(member.object).name);
-            if !ingresses.contains(&ingress) {
-                ingresses.push(ingress);
-            }
+        if member.source == Source::IngressShim && seen_ingresses.insert(member.object) {
+            ingresses.push(format!("`{}`", model.object(member.object).name));
         }
     }
     let others = siblings.len();
@@ -130,7 +129,7 @@ fn report(
     let help = format!(
         "{what}:\n\n{}\nthen in Ingress {}: delete the `{annotation}` annotation and set `secretName: {secret}` in every `spec.tls` entry",
         certificate_yaml(&cert_name, &request.namespace, &issuer, &names, &secret),
-        ingresses.join(", "),
+        listed(&ingresses),
     );
     let diagnostic = sink
         .report(
@@ -145,7 +144,7 @@ fn report(
         .with_label("one certificate per Ingress")
         .with_help(help)
         .with_object(object.identity(), request.trigger_path.clone());
-    for (_, sibling) in siblings {
+    for (_, sibling) in siblings.iter().take(LISTED) {
         let sibling_object = model.object(sibling.object);
         let message = match sibling.source {
             Source::Certificate => format!(
@@ -158,5 +157,14 @@ fn report(
             ),
         };
         diagnostic.with_related(sibling_object.location(sibling.trigger_span), message);
+    }
+}
+
+/// The first [`LISTED`] items, then how many more there are.
+fn listed(items: &[String]) -> String {
+    let shown = items[..items.len().min(LISTED)].join(", ");
+    match items.len().saturating_sub(LISTED) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
     }
 }

@@ -178,11 +178,11 @@ fn check_route(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, route: &Object) {
             continue;
         }
         let namespace = parent.namespace.as_deref().unwrap_or(&route.namespace);
-        let Some(gateway) = ctx.model.objects.iter().find(|o| {
-            matches!(o.typed, Typed::Gateway(_))
-                && o.name == parent.name
-                && o.namespace == namespace
-        }) else {
+        let Some(gateway) = ctx
+            .model
+            .named("Gateway", namespace, &parent.name)
+            .find(|o| matches!(o.typed, Typed::Gateway(_)))
+        else {
             continue;
         };
         let Typed::Gateway(gateway_spec) = &gateway.typed else {

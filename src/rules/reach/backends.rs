@@ -174,12 +174,12 @@ pub fn find_service<'a>(
     namespace: &str,
     name: &str,
 ) -> Option<(&'a Object, &'a ServiceSpec)> {
-    model.objects.iter().find_map(|o| match &o.typed {
-        Typed::Service(spec) if o.namespace == namespace && o.name == name => {
-            Some((o, spec.as_ref()))
-        }
-        _ => None,
-    })
+    model
+        .named("Service", namespace, name)
+        .find_map(|o| match &o.typed {
+            Typed::Service(spec) => Some((o, spec.as_ref())),
+            _ => None,
+        })
 }
 
 /// The service port a backend port refers to. `Unset` picks the only port.

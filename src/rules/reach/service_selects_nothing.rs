@@ -27,30 +27,32 @@ impl Rule for ServiceSelectsNothing {
                 continue;
             }
             let compiled = Selector::from_labels(selector);
-            let mut candidates: Vec<String> = Vec::new();
-            let mut matched = false;
-            for (workload_object, workload) in ctx.model.workloads() {
-                if workload_object.namespace != object.namespace {
-                    continue;
-                }
-                let labels = workload.pod_labels();
-                if compiled.matches(&labels) {
-                    matched = true;
-                    break;
-                }
-                let text = labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                candidates.push(format!(
-                    "{} `{}` ({text})",
-                    workload_object.kind, workload_object.name
-                ));
-            }
+            let matched = ctx
+                .graph
+                .classes_matching(&object.namespace, &compiled)
+                .into_iter()
+                .any(|c| !ctx.graph.classes[c].members.is_empty());
             if matched {
                 continue;
             }
+            // Only a finding spells out the namespace's pod templates.
+            let mut candidates: Vec<String> = ctx
+                .model
+                .workloads()
+                .filter(|(workload_object, _)| workload_object.namespace == object.namespace)
+                .map(|(workload_object, workload)| {
+                    let text = workload
+                        .pod_labels()
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    format!(
+                        "{} `{}` ({text})",
+                        workload_object.kind, workload_object.name
+                    )
+                })
+                .collect();
             candidates.sort();
             let wanted = selector
                 .iter()
