@@ -164,9 +164,13 @@ pub struct CertsArgs {
     /// Leave out files and directories matching this gitignore-style glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Namespace of objects that set none and have no kustomization namespace above them.
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    pub default_namespace: String,
+    /// Namespace of objects that set none and have no kustomization namespace above them
+    /// [default: `xks.default-namespace` of the config, else `default`].
+    #[arg(long, value_name = "NAME")]
+    pub default_namespace: Option<String>,
+    /// Config file to use instead of the `.xks-lint.yaml` found above the first PATH.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub certs: CertArgs,
 }
@@ -175,20 +179,22 @@ pub struct CertsArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct CertArgs {
     /// A ClusterIssuer outside the repository that is Let's Encrypt production
-    /// (repeatable; default `letsencrypt`, the XKS platform's).
+    /// (repeatable; replaces `xks.letsencrypt-issuers` of the config, default `letsencrypt`,
+    /// the XKS platform's).
     #[arg(long = "letsencrypt-issuer", value_name = "NAME")]
     pub letsencrypt_issuers: Vec<String>,
     /// `letsencrypt-rate-limit` warns from this percentage of a limit.
-    #[arg(long, value_name = "PERCENT", default_value_t = 50,
+    #[arg(long, value_name = "PERCENT", default_value_t = crate::certs::DEFAULT_WARN_PERCENT,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub letsencrypt_warn_percent: u32,
 }
 
 impl CertArgs {
-    pub fn settings(&self) -> crate::certs::CertSettings {
+    /// The config's certificate settings, overridden by the flags.
+    pub fn settings(&self, xks: &config::XksSettings) -> crate::certs::CertSettings {
         let mut settings = crate::certs::CertSettings {
             warn_percent: self.letsencrypt_warn_percent,
-            ..Default::default()
+            ..crate::certs::CertSettings::from_config(xks)
         };
         if !self.letsencrypt_issuers.is_empty() {
             settings.letsencrypt_issuers = self.letsencrypt_issuers.clone();
@@ -314,16 +320,21 @@ fn init(dir: Option<PathBuf>, force: bool) -> u8 {
     }
 }
 
-/// The config of `--config FILE`, else the discovered one, else the defaults.
-fn load_config(args: &CheckArgs, first_path: &str) -> Result<Config, u8> {
-    let path = match &args.config {
+/// The config of `--config FILE`, else the one discovered from the first PATH, else the
+/// defaults; a usage error (already printed) when it cannot be read or is invalid.
+pub(crate) fn load_config(
+    explicit: Option<&std::path::Path>,
+    paths: &[String],
+) -> Result<Config, u8> {
+    let first_path = paths.first().map_or(".", String::as_str);
+    let path = match explicit {
         Some(path) if !path.is_file() => {
             return Err(usage_error(&format!(
                 "{}: no such config file",
                 path.display()
             )));
         }
-        Some(path) => Some(path.clone()),
+        Some(path) => Some(path.to_path_buf()),
         None => {
             let start = if first_path == "-" { "." } else { first_path };
             config::discover(std::path::Path::new(start))
@@ -374,11 +385,18 @@ fn certs(args: CertsArgs) -> u8 {
     if let Err(message) = walk.validate() {
         return usage_error(&message);
     }
+    let config = match load_config(args.config.as_deref(), &args.paths) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
     let options = CheckOptions {
         inputs,
         walk,
         model: ModelOptions {
-            default_namespace: args.default_namespace.clone(),
+            default_namespace: args
+                .default_namespace
+                .clone()
+                .unwrap_or_else(|| config.xks.default_namespace.clone()),
             ..ModelOptions::default()
         },
         // The report needs the inventory only, not the rules' findings.
@@ -386,7 +404,7 @@ fn certs(args: CertsArgs) -> u8 {
             select: Some(Default::default()),
             ..Default::default()
         },
-        certs: args.certs.settings(),
+        certs: args.certs.settings(&config.xks),
         ..CheckOptions::default()
     };
     let analysis = analyze(&options);
@@ -420,7 +438,7 @@ fn check(args: CheckArgs) -> u8 {
             return usage_error(&format!("{}: no such file or directory", path.display()));
         }
     }
-    let config = match load_config(&args, &paths[0]) {
+    let config = match load_config(args.config.as_deref(), &paths) {
         Ok(config) => config,
         Err(code) => return code,
     };
@@ -476,15 +494,14 @@ fn check(args: CheckArgs) -> u8 {
             kustomize: !args.no_kustomize,
         },
         rules: selection.clone(),
-        certs: args.certs.settings(),
+        certs: args.certs.settings(&xks),
         gate: GateOptions {
             root: None,
             // A new baseline records every finding of the repository.
             baseline: old_baseline.clone().filter(|_| !writing_baseline),
             only_files: args.only_files.clone().filter(|_| !writing_baseline),
         },
-        xks,
-        graph: args.graph.options(),
+        graph: args.graph.options(&xks),
         load_only: args.stage == Stage::Load,
     };
     let mut analysis = analyze(&options);

@@ -44,8 +44,10 @@ pub struct PlatformEndpoint {
     pub classes: Vec<String>,
 }
 
-/// XKS model settings, for the reachability and certificate analyses. Plain data: the
-/// engines read it, this module only parses and defaults it.
+/// XKS model settings, for the reachability and certificate analyses: the one place
+/// their user-changeable defaults are written. Plain data: this module parses and
+/// defaults it, `graph::XksSettings::from_config` and `certs::CertSettings::from_config`
+/// derive the engines' settings from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XksSettings {
     /// Namespace of objects that set none (and have no kustomization namespace).
@@ -86,9 +88,12 @@ impl Default for XksSettings {
                 "ingress-nginx",
                 "envoy-gateway-system",
                 "linkerd",
+                "cert-manager",
+                "external-dns",
+                "flux-system",
             ]),
             ingress_controllers: vec![PlatformEndpoint {
-                name: "ingress-nginx".to_string(),
+                name: "ingress-controller".to_string(),
                 namespace: "ingress-nginx".to_string(),
                 pod_labels: labels(&[
                     ("app.kubernetes.io/name", "ingress-nginx"),
@@ -112,7 +117,7 @@ impl Default for XksSettings {
                 pod_labels: labels(&[("k8s-app", "kube-dns")]),
                 classes: Vec::new(),
             },
-            dns_addresses: strings(&["169.254.20.10/32", "10.0.0.10/32"]),
+            dns_addresses: crate::graph::Cloud::Aks.nodelocal_dns(),
             letsencrypt_issuers: strings(&["letsencrypt"]),
         }
     }
@@ -220,6 +225,8 @@ const DNS_KEYS: [&str; 2] = ["namespace", "pod-labels"];
 struct Reader<'a> {
     path: &'a str,
     errors: Vec<ConfigError>,
+    /// Names of the ingress controllers and gateways read, with where they were written.
+    endpoint_names: Vec<(String, Span)>,
 }
 
 impl Reader<'_> {
@@ -333,9 +340,13 @@ impl Reader<'_> {
             classes: Vec::new(),
         };
         let mut has_namespace = false;
+        let mut name_span = node.span;
         for (key, value) in self.map(node, what, &ENDPOINT_KEYS) {
             match key {
-                "name" => endpoint.name = self.string(value, "`name`").unwrap_or_default(),
+                "name" => {
+                    name_span = value.span;
+                    endpoint.name = self.string(value, "`name`").unwrap_or_default()
+                }
                 "namespace" => {
                     has_namespace = true;
                     endpoint.namespace = self.string(value, "`namespace`").unwrap_or_default();
@@ -349,6 +360,11 @@ impl Reader<'_> {
         if !has_namespace && node.as_map().is_some() {
             self.error(node.span, format!("{what} needs a `namespace`"));
         }
+        // The name is the endpoint's id in `connectivity` and `why` output.
+        if endpoint.name.is_empty() {
+            endpoint.name = endpoint.namespace.clone();
+        }
+        self.endpoint_names.push((endpoint.name.clone(), name_span));
         Some(endpoint)
     }
 
@@ -361,6 +377,19 @@ impl Reader<'_> {
             .iter()
             .filter_map(|item| self.endpoint(item, &format!("an entry of `{what}`")))
             .collect()
+    }
+
+    fn cidrs(&mut self, node: &Node, what: &str) -> Option<Vec<String>> {
+        let list = self.string_list(node, what)?;
+        let items = node.as_seq().unwrap_or_default();
+        let mut valid = true;
+        for (text, item) in list.iter().zip(items) {
+            if let Err(e) = crate::graph::ip::IpRange::parse_cidr(text) {
+                self.error(item.span, format!("invalid address in {what}: {e}"));
+                valid = false;
+            }
+        }
+        valid.then_some(list)
     }
 
     fn xks(&mut self, node: &Node, xks: &mut XksSettings) {
@@ -396,9 +425,25 @@ impl Reader<'_> {
                     }
                 }
                 "dns-addresses" => {
-                    xks.dns_addresses = self.string_list(value, &what).unwrap_or_default()
+                    if let Some(addresses) = self.cidrs(value, &what) {
+                        xks.dns_addresses = addresses;
+                    }
                 }
                 _ => xks.letsencrypt_issuers = self.string_list(value, &what).unwrap_or_default(),
+            }
+        }
+        // Names are the ids `why` and `connectivity` print and accept: no two alike.
+        let mut taken: Vec<String> = vec![xks.dns.name.clone(), "linkerd".to_string()];
+        for (name, span) in std::mem::take(&mut self.endpoint_names) {
+            if taken.contains(&name) {
+                self.error(
+                    span,
+                    format!(
+                        "platform endpoint name `{name}` is already used (by another ingress controller or gateway, or `kube-dns`/`linkerd`); give each a distinct `name`: it is the id `why` and `connectivity` print"
+                    ),
+                );
+            } else {
+                taken.push(name);
             }
         }
     }
@@ -409,6 +454,7 @@ pub fn parse(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
     let mut reader = Reader {
         path,
         errors: Vec::new(),
+        endpoint_names: Vec::new(),
     };
     let stream = parse_stream(text);
     for error in &stream.errors {
@@ -508,7 +554,8 @@ pub fn parse(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
 /// to the defaults in code.
 pub const DEFAULT_CONFIG: &str = r#"# xks-lint configuration. Found by walking up from the first PATH to the repository root,
 # or given with --config FILE. Command-line flags override it (--select, --ignore, --fail-on,
-# --default-namespace); --exclude adds to `exclude`. `xks-lint rules` lists the rule ids.
+# --default-namespace, --letsencrypt-issuer, --cloud); --exclude adds to `exclude`.
+# `xks-lint rules` lists the rule ids. `check`, `connectivity`, `why` and `certs` read it.
 
 # Run only these rules (leave out or comment to run all of them).
 # select: [annotation-not-string, rate-limit-conflict]
@@ -533,17 +580,22 @@ xks:
   default-namespace: default
   # Tenant namespaces; empty: every namespace holding a workload that is not a platform one.
   tenant-namespaces: []
-  # Namespaces owned by the platform team, modelled as known endpoints.
-  platform-namespaces: [kube-system, ingress-nginx, envoy-gateway-system, linkerd]
+  # Namespaces owned by the platform team: never tenants, no implicit default-deny policy.
+  platform-namespaces:
+    [kube-system, ingress-nginx, envoy-gateway-system, linkerd, cert-manager, external-dns, flux-system]
   # Ingress controllers: pods that must be admitted by the backends of their Ingresses.
+  # `name` is the endpoint's id in `connectivity` and `why` (default: the namespace); an
+  # Ingress goes to the first controller listing its class (empty `classes`: every class),
+  # an Ingress without a class to the first controller (the cluster's default class).
   ingress-controllers:
-    - name: ingress-nginx
+    - name: ingress-controller
       namespace: ingress-nginx
       pod-labels:
         app.kubernetes.io/name: ingress-nginx
         app.kubernetes.io/component: controller
       classes: [nginx, nginx-private]
-  # Gateway API data planes: pods that must be admitted by the backends of their routes.
+  # Gateway API data planes: pods that must be admitted by the backends of their routes
+  # (HTTPRoutes go to the first one).
   gateways:
     - name: envoy-gateway
       namespace: envoy-gateway-system
@@ -552,14 +604,16 @@ xks:
         app.kubernetes.io/component: proxy
         app.kubernetes.io/managed-by: envoy-gateway
       classes: []
-  # Cluster DNS pods (the XKS default-deny policy allows UDP 53 to them).
+  # Cluster DNS pods (the XKS default-deny policy allows UDP 53 to them, in every namespace).
   dns:
     namespace: kube-system
     pod-labels:
       k8s-app: kube-dns
-  # NodeLocal DNS addresses; on XKS on AWS use 169.254.20.10/32 and 172.20.0.10/32.
+  # NodeLocal DNS addresses; on XKS on AWS use 169.254.20.10/32 and 172.20.0.10/32
+  # (`--cloud aws|aks` replaces this list).
   dns-addresses: [169.254.20.10/32, 10.0.0.10/32]
-  # ClusterIssuers of the platform that issue from Let's Encrypt.
+  # ClusterIssuers of the platform that issue from Let's Encrypt production (the first one
+  # also serves `kubernetes.io/tls-acme`); `--letsencrypt-issuer` replaces this list.
   letsencrypt-issuers: [letsencrypt]
 "#;
 
@@ -610,6 +664,30 @@ mod tests {
         assert_eq!(
             config.xks.ingress_controllers,
             XksSettings::default().ingress_controllers
+        );
+    }
+
+    #[test]
+    fn endpoint_names_default_to_the_namespace_and_addresses_are_checked() {
+        let config = parse(
+            "xks:\n  ingress-controllers:\n    - namespace: traefik\n      classes: [traefik]\n",
+            "c.yaml",
+        )
+        .unwrap();
+        assert_eq!(config.xks.ingress_controllers[0].name, "traefik");
+        assert_eq!(
+            errors("xks:\n  dns-addresses: [10.0.0.300/32]\n"),
+            vec![
+                "c.yaml:2:19: invalid address in `xks.dns-addresses`: `10.0.0.300/32` is not a CIDR"
+            ]
+        );
+        assert_eq!(
+            errors(
+                "xks:\n  gateways:\n    - {name: edge, namespace: a}\n    - {name: edge, namespace: b}\n"
+            ),
+            vec![
+                "c.yaml:4:14: platform endpoint name `edge` is already used (by another ingress controller or gateway, or `kube-dns`/`linkerd`); give each a distinct `name`: it is the id `why` and `connectivity` print"
+            ]
         );
     }
 

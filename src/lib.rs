@@ -35,9 +35,7 @@ pub struct CheckOptions {
     pub rules: RuleSelection,
     pub certs: certs::CertSettings,
     pub gate: gate::GateOptions,
-    /// XKS model settings from `.xks-lint.yaml` (for the reachability and certificate engines).
-    pub xks: config::XksSettings,
-    /// Semantics and XKS settings of the reachability graph.
+    /// Semantics and XKS settings of the reachability graph (`graph::XksSettings::from_config`).
     pub graph: graph::GraphOptions,
     /// Stop after loading (parse-only measurement): no model, graph or rules beyond
     /// the input ones.

@@ -22,8 +22,8 @@ pub const ISSUER_GROUP_ANNOTATION: &str = "cert-manager.io/issuer-group";
 pub const TLS_ACME_ANNOTATION: &str = "kubernetes.io/tls-acme";
 pub const CERT_MANAGER_GROUP: &str = "cert-manager.io";
 
-/// Certificate settings a user can change: filled from flags today, from a
-/// configuration file later (hence `Deserialize`, with every field defaulted).
+/// Certificate settings a user can change: from `xks.letsencrypt-issuers` of
+/// `.xks-lint.yaml` (where the default is written) and the flags.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, rename_all = "kebab-case")]
 pub struct CertSettings {
@@ -35,12 +35,21 @@ pub struct CertSettings {
     pub warn_percent: u32,
 }
 
+/// `letsencrypt-rate-limit` warns from this share of a limit unless told otherwise.
+pub const DEFAULT_WARN_PERCENT: u32 = 50;
+
+impl CertSettings {
+    pub fn from_config(xks: &crate::config::XksSettings) -> CertSettings {
+        CertSettings {
+            letsencrypt_issuers: xks.letsencrypt_issuers.clone(),
+            warn_percent: DEFAULT_WARN_PERCENT,
+        }
+    }
+}
+
 impl Default for CertSettings {
     fn default() -> Self {
-        CertSettings {
-            letsencrypt_issuers: vec!["letsencrypt".to_string()],
-            warn_percent: 50,
-        }
+        CertSettings::from_config(&crate::config::XksSettings::default())
     }
 }
 

@@ -2,8 +2,10 @@
 
 use std::fmt::Write;
 use std::net::IpAddr;
+use std::path::PathBuf;
 
-use crate::cli::{usage_error, write_stdout};
+use crate::cli::{load_config, usage_error, write_stdout};
+use crate::config;
 use crate::graph::policy::{Direction, PolicyOrigin};
 use crate::graph::ports::Protocol;
 use crate::graph::{Cloud, DirectionVerdict, Graph, GraphOptions, Semantics, Subject, XksSettings};
@@ -18,16 +20,19 @@ pub struct GraphArgs {
     /// `name=<namespace>` labels and platform endpoints; `vanilla`: Kubernetes only.
     #[arg(long, value_enum, default_value_t = Semantics::Xks)]
     pub semantics: Semantics,
-    /// Cloud of the XKS cluster; picks the NodeLocal DNS addresses (aks: 10.0.0.10, aws: 172.20.0.10).
-    #[arg(long, value_enum, default_value_t = Cloud::Aks)]
-    pub cloud: Cloud,
+    /// Cloud of the XKS cluster; picks the NodeLocal DNS addresses (aks: 10.0.0.10, aws:
+    /// 172.20.0.10), replacing `xks.dns-addresses` of the config [default: the config's
+    /// addresses, else aks].
+    #[arg(long, value_enum)]
+    pub cloud: Option<Cloud>,
 }
 
 impl GraphArgs {
-    pub fn options(&self) -> GraphOptions {
+    /// The graph settings of the config's `xks:` section, overridden by the flags.
+    pub fn options(&self, xks: &config::XksSettings) -> GraphOptions {
         GraphOptions {
             semantics: self.semantics,
-            xks: XksSettings::for_cloud(self.cloud),
+            xks: XksSettings::from_config(xks, self.cloud),
         }
     }
 }
@@ -38,12 +43,17 @@ pub struct InputArgs {
     /// Leave out files and directories matching this gitignore-style glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Namespace of objects that set none and have no kustomization namespace above them.
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    pub default_namespace: String,
+    /// Namespace of objects that set none and have no kustomization namespace above them
+    /// [default: `xks.default-namespace` of the config, else `default`].
+    #[arg(long, value_name = "NAME")]
+    pub default_namespace: Option<String>,
     /// Treat every file on its own instead of building kustomizations.
     #[arg(long)]
     pub no_kustomize: bool,
+    /// Config file to use instead of the `.xks-lint.yaml` found above the first PATH
+    /// (its `exclude` and `xks` settings apply).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,12 +88,13 @@ pub struct WhyArgs {
     pub graph: GraphArgs,
 }
 
-/// Loads the inputs and builds the model and the graph, or returns a usage error message.
+/// Loads the inputs and the config and builds the model and the graph, or returns the
+/// exit code of a usage error (already printed).
 fn build(
     paths: &[String],
     input: &InputArgs,
     graph: &GraphArgs,
-) -> Result<(Sources, Model, Graph), String> {
+) -> Result<(Sources, Model, Graph), u8> {
     let paths = if paths.is_empty() {
         vec![".".to_string()]
     } else {
@@ -94,21 +105,33 @@ fn build(
         if let Input::Path(path) = input
             && !path.exists()
         {
-            return Err(format!("{}: no such file or directory", path.display()));
+            return Err(usage_error(&format!(
+                "{}: no such file or directory",
+                path.display()
+            )));
         }
     }
+    let config = load_config(input.config.as_deref(), &paths)?;
     let walk = WalkOptions {
-        excludes: input.exclude.clone(),
+        excludes: config
+            .exclude
+            .iter()
+            .chain(&input.exclude)
+            .cloned()
+            .collect(),
         kustomize: !input.no_kustomize,
         ..WalkOptions::default()
     };
-    walk.validate()?;
+    walk.validate().map_err(|message| usage_error(&message))?;
     let loaded = load::load(&inputs, &walk);
     let sources = loaded.sources.clone();
     let model = Model::build(
         loaded,
         &ModelOptions {
-            default_namespace: input.default_namespace.clone(),
+            default_namespace: input
+                .default_namespace
+                .clone()
+                .unwrap_or_else(|| config.xks.default_namespace.clone()),
             kustomize: !input.no_kustomize,
         },
     );
@@ -118,14 +141,14 @@ fn build(
             model.issues.len()
         );
     }
-    let graph = Graph::build(&model, &graph.options());
+    let graph = Graph::build(&model, &graph.options(&config.xks));
     Ok((sources, model, graph))
 }
 
 pub fn connectivity(args: ConnectivityArgs) -> u8 {
     match build(&args.paths, &args.input, &args.graph) {
         Ok((_, _, graph)) => write_stdout(&connectivity::render(args.format, &graph.connections())),
-        Err(message) => usage_error(&message),
+        Err(code) => code,
     }
 }
 
@@ -299,7 +322,7 @@ pub fn why(args: WhyArgs) -> u8 {
     };
     let (sources, model, graph) = match build(&args.paths, &args.input, &args.graph) {
         Ok(built) => built,
-        Err(message) => return usage_error(&message),
+        Err(code) => return code,
     };
     let (src, dst) = match (
         resolve(&args.src, &model, &graph),

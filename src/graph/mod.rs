@@ -665,6 +665,11 @@ impl Graph {
         })
     }
 
+    /// The class of the platform endpoint `XksSettings::endpoints[index]` (XKS semantics only).
+    pub fn endpoint_class_at(&self, index: usize) -> Option<usize> {
+        self.classes.iter().position(|c| c.endpoint == Some(index))
+    }
+
     pub fn endpoint_class_by_id(&self, id: &str) -> Option<usize> {
         self.classes.iter().position(|c| {
             c.endpoint

@@ -308,11 +308,13 @@ pub fn xks_default_deny(
         location: None,
         path: path.to_string(),
     };
-    let kube_dns = Selector::from_labels(
-        &[("k8s-app".to_string(), "kube-dns".to_string())]
-            .into_iter()
-            .collect(),
-    );
+    // Guide 000's policy names `k8s-app: kube-dns`: the cluster DNS pods' labels.
+    let kube_dns = settings
+        .endpoint(super::settings::EndpointRole::Dns)
+        .map(|dns| Selector::from_labels(&dns.pod_labels))
+        .unwrap_or_else(|| Selector {
+            requirements: vec![super::selector::Requirement::Invalid("no DNS".to_string())],
+        });
     let nodelocal: Vec<Peer> = settings
         .nodelocal_dns
         .iter()

@@ -1,12 +1,14 @@
-//! What the reachability engine assumes about the cluster. Every default here
-//! comes from the XKS guides (seed 000: developer guide, seed 004: operator guide)
-//! or from the upstream charts of the platform components; all of it is plain
-//! data so a configuration file can fill it.
+//! What the reachability engine assumes about the cluster. Every default comes
+//! from the XKS guides (seed 000: developer guide, seed 004: operator guide) or
+//! from the upstream charts of the platform components; the ones a user can
+//! change live in [`config::XksSettings`] (`.xks-lint.yaml`) and are written once,
+//! there.
 
 use std::collections::BTreeSet;
 
 use super::ports::Protocol;
 use super::selector::Labels;
+use crate::config;
 
 /// Which rules of the game the engine plays by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
@@ -32,7 +34,7 @@ pub enum Cloud {
 /// What a platform endpoint is for; rules look endpoints up by role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EndpointRole {
-    /// Serves `Ingress` objects of the classes in [`XksSettings::ingress_classes`].
+    /// Serves `Ingress` objects of its [`PlatformEndpoint::classes`].
     IngressController,
     /// Serves Gateway API routes (`HTTPRoute`).
     GatewayProxy,
@@ -50,8 +52,15 @@ pub struct PlatformEndpoint {
     pub pod_labels: Labels,
     /// Named container ports (name, protocol, number).
     pub ports: Vec<(String, Protocol, u16)>,
+    /// IngressClass (ingress controllers) or GatewayClass (gateways) names served;
+    /// empty: every class.
+    pub classes: BTreeSet<String>,
 }
 
+/// The engine's view of the XKS platform. Derived from the user-facing
+/// [`config::XksSettings`] (`.xks-lint.yaml`, whose defaults are the XKS guides'),
+/// plus what the configuration does not expose: the name of the implicit policy, its
+/// DNS ports, the endpoints' named ports and the Linkerd control plane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XksSettings {
     /// Tenant namespaces. `None`: every namespace that holds a workload in the
@@ -65,9 +74,8 @@ pub struct XksSettings {
     pub nodelocal_dns: Vec<String>,
     /// Ports the DNS exceptions of the default-deny policy open (guide 000: UDP 53).
     pub dns_ports: Vec<(Protocol, u16)>,
-    /// Ingress classes served by the `IngressController` endpoint; an Ingress
-    /// without a class is served too (the XKS controller is the default class).
-    pub ingress_classes: BTreeSet<String>,
+    /// Ingress controllers first (the first one also serves Ingresses without a class:
+    /// it is the cluster's default class), then gateways, DNS and the mesh.
     pub endpoints: Vec<PlatformEndpoint>,
 }
 
@@ -79,86 +87,103 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 }
 
 impl XksSettings {
+    /// The XKS defaults with the NodeLocal DNS addresses of `cloud`.
     pub fn for_cloud(cloud: Cloud) -> XksSettings {
-        let vnet_dns = match cloud {
-            Cloud::Aks => "10.0.0.10/32",
-            Cloud::Aws => "172.20.0.10/32",
+        XksSettings::from_config(&config::XksSettings::default(), Some(cloud))
+    }
+
+    /// The engine settings for a configuration; `cloud`, when given (`--cloud`),
+    /// replaces the configured NodeLocal DNS addresses with that cloud's.
+    pub fn from_config(xks: &config::XksSettings, cloud: Option<Cloud>) -> XksSettings {
+        let nodelocal_dns = match cloud {
+            Some(cloud) => cloud.nodelocal_dns(),
+            None => xks.dns_addresses.clone(),
         };
+        let endpoint = |e: &config::PlatformEndpoint, role, ports: &[(&str, Protocol, u16)]| {
+            PlatformEndpoint {
+                id: e.name.clone(),
+                role,
+                namespace: e.namespace.clone(),
+                pod_labels: e.pod_labels.clone(),
+                ports: ports
+                    .iter()
+                    .map(|(name, protocol, number)| (name.to_string(), *protocol, *number))
+                    .collect(),
+                classes: e.classes.iter().cloned().collect(),
+            }
+        };
+        let mut endpoints: Vec<PlatformEndpoint> = Vec::new();
+        for controller in &xks.ingress_controllers {
+            endpoints.push(endpoint(
+                controller,
+                EndpointRole::IngressController,
+                &[("http", Protocol::Tcp, 80), ("https", Protocol::Tcp, 443)],
+            ));
+        }
+        for gateway in &xks.gateways {
+            endpoints.push(endpoint(gateway, EndpointRole::GatewayProxy, &[]));
+        }
+        endpoints.push(endpoint(
+            &xks.dns,
+            EndpointRole::Dns,
+            &[("dns", Protocol::Udp, 53), ("dns-tcp", Protocol::Tcp, 53)],
+        ));
+        endpoints.push(PlatformEndpoint {
+            id: "linkerd".to_string(),
+            role: EndpointRole::Mesh,
+            namespace: "linkerd".to_string(),
+            pod_labels: labels(&[("linkerd.io/control-plane-ns", "linkerd")]),
+            ports: vec![],
+            classes: BTreeSet::new(),
+        });
         XksSettings {
-            tenant_namespaces: None,
-            platform_namespaces: [
-                "kube-system",
-                "ingress-nginx",
-                "envoy-gateway-system",
-                "linkerd",
-                "cert-manager",
-                "external-dns",
-                "flux-system",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
+            tenant_namespaces: (!xks.tenant_namespaces.is_empty())
+                .then(|| xks.tenant_namespaces.iter().cloned().collect()),
+            platform_namespaces: xks.platform_namespaces.iter().cloned().collect(),
             default_deny_name: "default-deny".to_string(),
-            nodelocal_dns: vec!["169.254.20.10/32".to_string(), vnet_dns.to_string()],
+            nodelocal_dns,
             dns_ports: vec![(Protocol::Udp, 53)],
-            ingress_classes: ["nginx", "nginx-private"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            endpoints: vec![
-                PlatformEndpoint {
-                    id: "ingress-controller".to_string(),
-                    role: EndpointRole::IngressController,
-                    namespace: "ingress-nginx".to_string(),
-                    pod_labels: labels(&[
-                        ("app.kubernetes.io/name", "ingress-nginx"),
-                        ("app.kubernetes.io/component", "controller"),
-                    ]),
-                    ports: vec![
-                        ("http".to_string(), Protocol::Tcp, 80),
-                        ("https".to_string(), Protocol::Tcp, 443),
-                    ],
-                },
-                PlatformEndpoint {
-                    id: "envoy-gateway".to_string(),
-                    role: EndpointRole::GatewayProxy,
-                    namespace: "envoy-gateway-system".to_string(),
-                    pod_labels: labels(&[
-                        ("app.kubernetes.io/name", "envoy"),
-                        ("app.kubernetes.io/component", "proxy"),
-                        ("app.kubernetes.io/managed-by", "envoy-gateway"),
-                    ]),
-                    ports: vec![],
-                },
-                PlatformEndpoint {
-                    id: "kube-dns".to_string(),
-                    role: EndpointRole::Dns,
-                    namespace: "kube-system".to_string(),
-                    pod_labels: labels(&[("k8s-app", "kube-dns")]),
-                    ports: vec![
-                        ("dns".to_string(), Protocol::Udp, 53),
-                        ("dns-tcp".to_string(), Protocol::Tcp, 53),
-                    ],
-                },
-                PlatformEndpoint {
-                    id: "linkerd".to_string(),
-                    role: EndpointRole::Mesh,
-                    namespace: "linkerd".to_string(),
-                    pod_labels: labels(&[("linkerd.io/control-plane-ns", "linkerd")]),
-                    ports: vec![],
-                },
-            ],
+            endpoints,
         }
     }
 
+    /// The first endpoint with this role.
     pub fn endpoint(&self, role: EndpointRole) -> Option<&PlatformEndpoint> {
         self.endpoints.iter().find(|e| e.role == role)
+    }
+
+    /// Index in [`XksSettings::endpoints`] of the ingress controller serving an Ingress
+    /// of this class (`None`: no class, served by the first controller, the default
+    /// class); `None` when no configured controller serves it.
+    pub fn ingress_controller(&self, class: Option<&str>) -> Option<usize> {
+        let mut controllers = self
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.role == EndpointRole::IngressController);
+        match class {
+            None => controllers.next().map(|(i, _)| i),
+            Some(class) => controllers
+                .find(|(_, e)| e.classes.is_empty() || e.classes.contains(class))
+                .map(|(i, _)| i),
+        }
+    }
+}
+
+impl Cloud {
+    /// NodeLocal DNS addresses on this cloud (guide 004).
+    pub fn nodelocal_dns(self) -> Vec<String> {
+        let vnet_dns = match self {
+            Cloud::Aks => "10.0.0.10/32",
+            Cloud::Aws => "172.20.0.10/32",
+        };
+        vec!["169.254.20.10/32".to_string(), vnet_dns.to_string()]
     }
 }
 
 impl Default for XksSettings {
     fn default() -> Self {
-        XksSettings::for_cloud(Cloud::Aks)
+        XksSettings::from_config(&config::XksSettings::default(), None)
     }
 }
 

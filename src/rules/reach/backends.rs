@@ -31,8 +31,11 @@ impl std::fmt::Display for PortRef {
 /// One backend reference of a route-like object.
 pub struct Backend<'a> {
     pub route: &'a Object,
-    /// Which platform endpoint forwards traffic to it.
+    /// Which kind of platform endpoint forwards traffic to it.
     pub role: EndpointRole,
+    /// That endpoint, as an index into `XksSettings::endpoints` (`None`: no gateway is
+    /// configured for an HTTPRoute).
+    pub endpoint: Option<usize>,
     pub namespace: String,
     pub service: String,
     pub port: PortRef,
@@ -55,29 +58,33 @@ impl Backend<'_> {
     }
 }
 
-fn served_ingress_class(object: &Object, class: Option<&String>, settings: &XksSettings) -> bool {
+/// The ingress controller serving an Ingress, by `spec.ingressClassName` or the
+/// `kubernetes.io/ingress.class` annotation (none: the default class).
+fn ingress_controller(
+    object: &Object,
+    class: Option<&String>,
+    settings: &XksSettings,
+) -> Option<usize> {
     let annotation = object
         .meta
         .annotations
         .as_ref()
         .and_then(|a| a.get("kubernetes.io/ingress.class"));
-    match class.or(annotation) {
-        Some(class) => settings.ingress_classes.contains(class),
-        // The XKS controller is the cluster's default class.
-        None => true,
-    }
+    settings.ingress_controller(class.or(annotation).map(String::as_str))
 }
 
-/// Every Service backend of every Ingress served by the XKS ingress controller
+/// Every Service backend of every Ingress served by a configured ingress controller
 /// and of every HTTPRoute, deduplicated per route, service and port.
 pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>> {
     let mut out: Vec<Backend<'a>> = Vec::new();
     for object in &model.objects {
         match &object.typed {
             Typed::Ingress(spec) => {
-                if !served_ingress_class(object, spec.ingress_class_name.as_ref(), settings) {
+                let Some(controller) =
+                    ingress_controller(object, spec.ingress_class_name.as_ref(), settings)
+                else {
                     continue;
-                }
+                };
                 let mut refs = Vec::new();
                 if let Some(service) = spec
                     .default_backend
@@ -114,6 +121,7 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                         Backend {
                             route: object,
                             role: EndpointRole::IngressController,
+                            endpoint: Some(controller),
                             namespace: object.namespace.clone(),
                             service: service.name.clone(),
                             port: port.0,
@@ -124,6 +132,11 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                 }
             }
             Typed::HttpRoute(spec) => {
+                // The platform's Gateway is not in tenant repositories: the first gateway.
+                let gateway = settings
+                    .endpoints
+                    .iter()
+                    .position(|e| e.role == EndpointRole::GatewayProxy);
                 for (i, rule) in spec.rules.iter().enumerate() {
                     for (j, backend) in rule.backend_refs.iter().enumerate() {
                         let is_service = backend.kind.as_deref().is_none_or(|k| k == "Service")
@@ -137,6 +150,7 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                             Backend {
                                 route: object,
                                 role: EndpointRole::GatewayProxy,
+                                endpoint: gateway,
                                 namespace: backend
                                     .namespace
                                     .clone()

@@ -18,7 +18,7 @@ impl Rule for IngressBackendBlocked {
         let graph = ctx.graph;
         for backend in backends(ctx.model, &graph.options.xks) {
             // Platform endpoints exist under XKS semantics only.
-            let Some(endpoint) = graph.endpoint_class(backend.role) else {
+            let Some(endpoint) = backend.endpoint.and_then(|e| graph.endpoint_class_at(e)) else {
                 continue;
             };
             let Some(endpoint_settings) = graph.classes[endpoint]
