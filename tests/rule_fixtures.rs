@@ -102,3 +102,77 @@ fn fixtures_fire_and_stay_silent_as_named() {
         }
     }
 }
+
+/// The YAML documents a help text proposes: each starts at a `---` line (or at a line
+/// `apiVersion: ...`) and runs to the next blank line.
+fn proposed_yaml(help: &str) -> Vec<String> {
+    let mut blocks: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in help.lines() {
+        if line.trim().is_empty() {
+            blocks.extend(current.take());
+        } else if let Some(block) = current.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+        } else if line == "---" || line.starts_with("apiVersion: ") {
+            current = Some(format!("{line}\n"));
+        }
+    }
+    blocks.extend(current);
+    blocks
+}
+
+/// An empty value (`targetRefs:` with nothing below) is YAML, but never what a help means.
+fn null_paths(node: &xks_lint::load::yaml::Node, path: &str, out: &mut Vec<String>) {
+    if let Some(entries) = node.as_map() {
+        for (key, value) in entries {
+            let key = format!("{path}.{}", key.scalar_text().unwrap_or("?"));
+            if value.is_null() {
+                out.push(key);
+            } else {
+                null_paths(value, &key, out);
+            }
+        }
+    } else if let Some(items) = node.as_seq() {
+        for (index, item) in items.iter().enumerate() {
+            null_paths(item, &format!("{path}[{index}]"), out);
+        }
+    }
+}
+
+#[test]
+fn yaml_that_helps_propose_is_valid_and_complete() {
+    let mut checked = 0;
+    for rule in registry() {
+        for case in cases(rule.doc.id) {
+            let analysis = xks_lint::analyze(&common::options_for(&[&case]));
+            for diagnostic in &analysis.diagnostics {
+                let Some(help) = &diagnostic.help else {
+                    continue;
+                };
+                for block in proposed_yaml(help) {
+                    let stream = xks_lint::load::yaml::parse_stream(&block);
+                    assert!(
+                        stream.errors.is_empty(),
+                        "{}: {} proposes invalid YAML: {:?}\n{block}",
+                        case.display(),
+                        diagnostic.rule,
+                        stream.errors
+                    );
+                    for document in &stream.documents {
+                        let mut nulls = Vec::new();
+                        null_paths(&document.root, "", &mut nulls);
+                        assert!(
+                            nulls.is_empty(),
+                            "{}: {} proposes empty values at {nulls:?}\n{block}",
+                            case.display(),
+                            diagnostic.rule
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} proposed documents found");
+}

@@ -88,19 +88,31 @@ struct Backend {
     port: String,
 }
 
-fn backend(model: &Model, ingress: &Object, path: &Node) -> Option<Backend> {
+/// The backend of one `http.paths[]` entry.
+fn path_backend(model: &Model, ingress: &Object, path: &Node) -> Option<Backend> {
     let value = text(path, &["path"]).unwrap_or("/").to_string();
     let exact = text(path, &["pathType"]) == Some("Exact");
-    // networking.k8s.io/v1 names `service.port.number|name`; the removed v1beta1 `serviceName`/`servicePort`.
-    let (service, port_number, port_name) = match path.path(&["backend", "service"]) {
+    service_backend(model, ingress, path.get("backend")?, value, exact)
+}
+
+/// A Service backend (`service.name` and `service.port`, or the removed v1beta1
+/// `serviceName`/`servicePort`) served at `path`; `None` for resource backends.
+fn service_backend(
+    model: &Model,
+    ingress: &Object,
+    backend: &Node,
+    path: String,
+    exact: bool,
+) -> Option<Backend> {
+    let (service, port_number, port_name) = match backend.get("service") {
         Some(service) => (
             text(service, &["name"])?.to_string(),
             text(service, &["port", "number"]).map(str::to_string),
             text(service, &["port", "name"]).map(str::to_string),
         ),
         None => {
-            let service = text(path, &["backend", "serviceName"])?.to_string();
-            let port = text(path, &["backend", "servicePort"]).map(str::to_string);
+            let service = text(backend, &["serviceName"])?.to_string();
+            let port = text(backend, &["servicePort"]).map(str::to_string);
             let is_number = port.as_deref().is_some_and(|p| p.parse::<u32>().is_ok());
             if is_number {
                 (service, port, None)
@@ -118,46 +130,94 @@ fn backend(model: &Model, ingress: &Object, path: &Node) -> Option<Backend> {
         (None, None) => "80  # set to the Service port number".to_string(),
     };
     Some(Backend {
-        path: value,
+        path,
         exact,
         service,
         port,
     })
 }
 
-fn migration_help(model: &Model, ingress: &Object) -> String {
-    let rules = seq(ingress.node.path(&["spec", "rules"]));
-    let mut routes = String::new();
-    let mut route_names = Vec::new();
-    for (index, rule) in rules.iter().enumerate() {
-        let name = if rules.len() == 1 {
+/// One HTTPRoute the Ingress becomes: an optional hostname and its backends.
+struct Route {
+    name: String,
+    host: Option<String>,
+    backends: Vec<Backend>,
+}
+
+/// One route per rule with Service backends (a rule without paths uses the default
+/// backend), plus a route without hostnames for the default backend. Routes with
+/// nothing to route to are left out, so every route written is complete.
+fn routes(model: &Model, ingress: &Object) -> Vec<Route> {
+    let default_backend = || {
+        ["defaultBackend", "backend"]
+            .iter()
+            .find_map(|key| ingress.node.path(&["spec", key]))
+            .and_then(|node| service_backend(model, ingress, node, "/".to_string(), false))
+    };
+    let mut routes: Vec<Route> = Vec::new();
+    for rule in seq(ingress.node.path(&["spec", "rules"])) {
+        let paths = seq(rule.path(&["http", "paths"]));
+        let backends: Vec<Backend> = if paths.is_empty() {
+            default_backend().into_iter().collect()
+        } else {
+            paths
+                .iter()
+                .filter_map(|path| path_backend(model, ingress, path))
+                .collect()
+        };
+        if !backends.is_empty() {
+            routes.push(Route {
+                name: String::new(),
+                host: text(rule, &["host"])
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string),
+                backends,
+            });
+        }
+    }
+    let named = routes.len();
+    if let Some(backend) = default_backend() {
+        routes.push(Route {
+            name: if named == 0 {
+                ingress.name.clone()
+            } else {
+                format!("{}-default", ingress.name)
+            },
+            host: None,
+            backends: vec![backend],
+        });
+    }
+    for (index, route) in routes.iter_mut().take(named).enumerate() {
+        route.name = if named == 1 {
             ingress.name.clone()
         } else {
             format!("{}-{}", ingress.name, index + 1)
         };
-        let mut out = format!(
+    }
+    routes
+}
+
+fn migration_help(model: &Model, ingress: &Object) -> String {
+    let routes = routes(model, ingress);
+    let mut yaml = String::new();
+    for route in &routes {
+        yaml.push_str(&format!(
             "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: {}\n",
-            yaml_string(&name)
-        );
+            yaml_string(&route.name)
+        ));
         if !ingress.namespace.is_empty() {
-            out.push_str(&format!(
+            yaml.push_str(&format!(
                 "  namespace: {}\n",
                 yaml_string(&ingress.namespace)
             ));
         }
-        out.push_str("spec:\n  parentRefs:\n    - name: GATEWAY  # the XKS Gateway (Envoy Gateway) to attach to\n");
-        if let Some(host) = text(rule, &["host"]).filter(|h| !h.is_empty()) {
-            out.push_str(&format!("  hostnames:\n    - {}\n", yaml_string(host)));
+        yaml.push_str("spec:\n  parentRefs:\n    - name: GATEWAY  # the XKS Gateway (Envoy Gateway) to attach to\n");
+        if let Some(host) = &route.host {
+            yaml.push_str(&format!("  hostnames:\n    - {}\n", yaml_string(host)));
         }
-        let backends: Vec<Backend> = seq(rule.path(&["http", "paths"]))
-            .iter()
-            .filter_map(|path| backend(model, ingress, path))
-            .collect();
-        if !backends.is_empty() {
-            out.push_str("  rules:\n");
-        }
-        for backend in backends {
-            out.push_str(&format!(
+        yaml.push_str("  rules:\n");
+        for backend in &route.backends {
+            yaml.push_str(&format!(
                 "    - matches:\n        - path:\n            type: {}\n            value: {}\n      backendRefs:\n        - name: {}\n          port: {}\n",
                 if backend.exact { "Exact" } else { "PathPrefix" },
                 yaml_string(&backend.path),
@@ -165,14 +225,25 @@ fn migration_help(model: &Model, ingress: &Object) -> String {
                 backend.port
             ));
         }
-        routes.push_str(&out);
-        route_names.push(name);
     }
+    let route_names: Vec<String> = routes.into_iter().map(|r| r.name).collect();
+    let routes = yaml;
     let mut help = String::from(
         "move to Gateway API (TLS then terminates on the Gateway listener, whose certificateRefs replace `spec.tls`):\n\n",
     );
     if routes.is_empty() {
-        help.push_str("write an HTTPRoute per host with the same paths and backends\n");
+        let hosts: Vec<String> = seq(ingress.node.path(&["spec", "rules"]))
+            .iter()
+            .filter_map(|rule| text(rule, &["host"]))
+            .filter(|host| !host.is_empty())
+            .map(|host| format!("`{host}`"))
+            .collect();
+        let for_hosts = if hosts.is_empty() {
+            String::new()
+        } else {
+            format!(" for {}", hosts.join(", "))
+        };
+        help.push_str(&format!("this Ingress routes to no Service (no rule with a Service backend, no default backend): write an HTTPRoute{for_hosts} with `backendRefs` to the Services it should serve\n"));
     } else {
         help.push_str(&routes);
     }
@@ -206,6 +277,12 @@ fn migration_help(model: &Model, ingress: &Object) -> String {
             help.push_str(&format!(
                 "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}\n",
                 yaml_string(name)
+            ));
+        }
+        if route_names.is_empty() {
+            help.push_str(&format!(
+                "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}  # the HTTPRoute that replaces this Ingress\n",
+                yaml_string(&ingress.name)
             ));
         }
         help.push_str(&format!(
