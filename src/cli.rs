@@ -502,9 +502,23 @@ fn check(args: CheckArgs) -> u8 {
             only_files: args.only_files.clone().filter(|_| !writing_baseline),
         },
         graph: args.graph.options(&xks),
+        environments: config.environment_config(),
         load_only: args.stage == Stage::Load,
     };
     let mut analysis = analyze(&options);
+    for (environment, pattern) in analysis
+        .environments
+        .iter()
+        .flat_map(|e| e.unmatched.iter())
+    {
+        eprintln!(
+            "xks-lint: warning: {}: `{pattern}` of environment `{environment}` matches no kustomization root",
+            config.path.as_deref().map_or_else(
+                || config::FILE_NAME.to_string(),
+                |p| p.display().to_string()
+            )
+        );
+    }
     if args.timings {
         for (stage, elapsed) in &analysis.timings.stages {
             eprintln!(

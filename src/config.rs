@@ -133,6 +133,29 @@ pub struct Config {
     pub exclude: Vec<String>,
     pub fail_on: Option<FailOn>,
     pub xks: XksSettings,
+    /// Environment name → patterns of its kustomization root directories, relative to
+    /// the config file's directory, in the file's order (see `model::environments`).
+    pub environments: Vec<(String, Vec<String>)>,
+}
+
+impl Config {
+    /// The `environments:` section with its base directory, for `Model::environments`;
+    /// `None` when the file has none.
+    pub fn environment_config(&self) -> Option<crate::model::environments::EnvironmentConfig> {
+        if self.environments.is_empty() {
+            return None;
+        }
+        let base = self
+            .path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(crate::load::normalize)
+            .unwrap_or_else(|| crate::load::normalize(Path::new(".")));
+        Some(crate::model::environments::EnvironmentConfig {
+            base,
+            environments: self.environments.clone(),
+        })
+    }
 }
 
 /// A problem in the config file, at its position.
@@ -208,7 +231,15 @@ fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .unwrap_or_default()
 }
 
-const TOP_KEYS: [&str; 6] = ["select", "ignore", "severity", "exclude", "fail-on", "xks"];
+const TOP_KEYS: [&str; 7] = [
+    "select",
+    "ignore",
+    "severity",
+    "exclude",
+    "fail-on",
+    "xks",
+    "environments",
+];
 const XKS_KEYS: [&str; 8] = [
     "default-namespace",
     "tenant-namespaces",
@@ -447,6 +478,67 @@ impl Reader<'_> {
             }
         }
     }
+
+    /// `environments:`: a mapping of environment names to non-empty lists of root
+    /// directory patterns (globs), relative and staying inside the config's directory.
+    fn environments(&mut self, node: &Node) -> Vec<(String, Vec<String>)> {
+        let what = "`environments`";
+        let Some(entries) = node.as_map() else {
+            self.error(
+                node.span,
+                format!(
+                    "{what} must map environment names to lists of kustomization root directories"
+                ),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, value) in entries {
+            let Some(name) = self.string(key, "environment names") else {
+                continue;
+            };
+            if name.trim().is_empty() {
+                self.error(key.span, "an environment name must not be empty");
+                continue;
+            }
+            let list_what = format!("environment `{name}`");
+            let Some(patterns) = self.string_list(value, &list_what) else {
+                continue;
+            };
+            if patterns.is_empty() {
+                self.error(
+                    value.span,
+                    format!("{list_what} lists no kustomization root directory"),
+                );
+                continue;
+            }
+            let items = value.as_seq().unwrap_or_default();
+            let mut valid = true;
+            for (pattern, item) in patterns.iter().zip(items) {
+                let escapes = pattern.trim().starts_with('/')
+                    || pattern.split('/').any(|part| part.trim() == "..");
+                let problem = if escapes {
+                    Some(
+                        "patterns are relative to the config file's directory and stay inside it"
+                            .to_string(),
+                    )
+                } else {
+                    crate::model::environments::pattern_matcher(pattern).err()
+                };
+                if let Some(problem) = problem {
+                    self.error(
+                        item.span,
+                        format!("invalid pattern `{pattern}` in {list_what}: {problem}"),
+                    );
+                    valid = false;
+                }
+            }
+            if valid {
+                out.push((name, patterns));
+            }
+        }
+        out
+    }
 }
 
 /// Parses config text; `path` is only used in error messages.
@@ -540,6 +632,7 @@ pub fn parse(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
                     ),
                 }
             }
+            "environments" => config.environments = reader.environments(value),
             _ => reader.xks(value, &mut config.xks),
         }
     }
@@ -573,6 +666,15 @@ exclude: []
 
 # Lowest severity that makes the exit code 1: error, warning, note or never.
 fail-on: error
+
+# Environments analysed as separate clusters: each lists its kustomization root
+# directories (paths or globs relative to this file). Roots listed nowhere, and files
+# outside kustomizations, are part of every environment. Without this section, roots
+# that render an object differently are grouped by Flux `clusters/<env>/` layouts, else
+# by their directory name (`*/prod`, `*/staging`).
+# environments:
+#   prod: [overlays/prod, apps/*/prod]
+#   staging: [overlays/staging, apps/*/staging]
 
 # The XKS platform the manifests run on. A list given here replaces the default list.
 xks:
@@ -692,11 +794,48 @@ mod tests {
     }
 
     #[test]
+    fn environments_are_read_in_order_and_checked() {
+        let config = parse(
+            "environments:\n  prod: [overlays/prod, apps/*/prod]\n  staging: [./overlays/staging/]\n",
+            "c.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            config.environments,
+            vec![
+                (
+                    "prod".to_string(),
+                    vec!["overlays/prod".to_string(), "apps/*/prod".to_string()]
+                ),
+                (
+                    "staging".to_string(),
+                    vec!["./overlays/staging/".to_string()]
+                ),
+            ]
+        );
+        assert_eq!(
+            errors("environments: [prod]\n"),
+            vec![
+                "c.yaml:1:15: `environments` must map environment names to lists of kustomization root directories"
+            ]
+        );
+        assert_eq!(
+            errors("environments:\n  prod: []\n  dev: [\"a/[b\"]\n  test: [/abs, ../up]\n"),
+            vec![
+                "c.yaml:2:9: environment `prod` lists no kustomization root directory",
+                "c.yaml:3:9: invalid pattern `a/[b` in environment `dev`: error parsing glob 'a/[b': unclosed character class; missing ']'",
+                "c.yaml:4:10: invalid pattern `/abs` in environment `test`: patterns are relative to the config file's directory and stay inside it",
+                "c.yaml:4:16: invalid pattern `../up` in environment `test`: patterns are relative to the config file's directory and stay inside it",
+            ]
+        );
+    }
+
+    #[test]
     fn errors_point_at_the_node_and_suggest() {
         assert_eq!(
             errors("selct: [helm-template]\n"),
             vec![
-                "c.yaml:1:1: unknown key `selct` in the config file (did you mean `select`?); valid keys: select, ignore, severity, exclude, fail-on, xks"
+                "c.yaml:1:1: unknown key `selct` in the config file (did you mean `select`?); valid keys: select, ignore, severity, exclude, fail-on, xks, environments"
             ]
         );
         assert_eq!(

@@ -53,8 +53,11 @@ pub struct Diagnostic {
     /// Path of the node inside its object (`metadata.annotations.linkerd.io/inject`);
     /// with `object` it identifies a finding independently of line numbers.
     pub node_path: Option<String>,
-    /// Kustomization roots (environments) in which the finding occurs; empty for plain files.
+    /// Kustomization roots in which the finding occurs; empty for plain files.
     pub contexts: Vec<String>,
+    /// Environments (see `model::environments`) in which the finding occurs; empty when
+    /// the repository is analysed as one cluster.
+    pub environments: Vec<String>,
     /// An automatic fix, when the rule knows one; edits are in the finding's file.
     pub fix: Option<Fix>,
     /// Stable identity of the finding across runs (set by the gate stage, see `gate::fingerprint`).
@@ -93,6 +96,7 @@ impl Diagnostic {
             object: None,
             node_path: None,
             contexts: Vec::new(),
+            environments: Vec::new(),
             fix: None,
             fingerprint: None,
         }

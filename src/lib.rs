@@ -37,6 +37,8 @@ pub struct CheckOptions {
     pub gate: gate::GateOptions,
     /// Semantics and XKS settings of the reachability graph (`graph::XksSettings::from_config`).
     pub graph: graph::GraphOptions,
+    /// `environments:` of `.xks-lint.yaml`: how kustomization roots group into clusters.
+    pub environments: Option<model::environments::EnvironmentConfig>,
     /// Stop after loading (parse-only measurement): no model, graph or rules beyond
     /// the input ones.
     pub load_only: bool,
@@ -66,6 +68,8 @@ pub struct Analysis {
     pub certs: certs::Inventory,
     /// Built once from the model; rules and the `connectivity`/`why` commands read it.
     pub graph: graph::Graph,
+    /// The environments analysed as separate clusters, when there are several.
+    pub environments: Option<model::environments::Environments>,
     /// Sorted by path, line, column, rule, message.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
@@ -141,23 +145,38 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     });
     let certs = timings.time("certs", || certs::Inventory::build(&model, &options.certs));
     let graph = timings.time("graph", || graph::Graph::build(&model, &options.graph));
-    let raw = timings.time("rules", || match model.environments() {
+    let environments = model.environments(options.environments.as_ref());
+    let raw = timings.time("rules", || match &environments {
         // Roots that render the same object differently are separate clusters.
         Some(environments) => environments
+            .clusters
             .iter()
-            .flat_map(|(_, ids)| {
+            .flat_map(|(name, ids)| {
                 let environment = model.subset(ids);
                 let environment_certs = certs::Inventory::build(&environment, &options.certs);
                 let environment_graph = graph::Graph::build(&environment, &options.graph);
-                rules::run(
+                let mut found = rules::run(
                     &environment,
                     &environment_graph,
                     &environment_certs,
                     &options.rules,
-                )
+                );
+                attribute_contexts(&mut found, &environment);
+                for diagnostic in &mut found {
+                    diagnostic.environments = vec![name.clone()];
+                    // Only the roots of this environment (and shared ones) are where it occurs.
+                    diagnostic
+                        .contexts
+                        .retain(|root| environments.root_in(root, &diagnostic.environments));
+                }
+                found
             })
             .collect(),
-        None => rules::run(&model, &graph, &certs, &options.rules),
+        None => {
+            let mut found = rules::run(&model, &graph, &certs, &options.rules);
+            attribute_contexts(&mut found, &model);
+            found
+        }
     });
     let (diagnostics, gate) = timings.time("gate", || {
         let mut diagnostics = merge_across_contexts(raw, &model);
@@ -169,6 +188,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
         model,
         certs,
         graph,
+        environments,
         diagnostics,
         elapsed: started.elapsed(),
         timings,
@@ -176,75 +196,86 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     }
 }
 
-/// A base file rendered by several kustomization roots yields the same finding once
-/// per root: report it once, listing every root it occurs in.
-fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Diagnostic> {
-    let mut merged: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
-    let mut index: std::collections::HashMap<(&'static str, span::Location, String), usize> =
-        std::collections::HashMap::new();
-    let rendered: Vec<&model::Object> = model
-        .objects
-        .iter()
-        .filter(|o| !o.contexts.is_empty())
-        .collect();
+/// Sets each finding's `contexts`: the kustomization roots rendering the object it is
+/// about, else (a finding about no particular object) every rendering of the node it
+/// points at.
+fn attribute_contexts(diagnostics: &mut [Diagnostic], model: &Model) {
     let mut by_identity: std::collections::HashMap<String, Vec<&model::Object>> =
         std::collections::HashMap::new();
     let mut by_file: std::collections::HashMap<span::FileId, Vec<&model::Object>> =
         std::collections::HashMap::new();
-    for object in &rendered {
+    for object in model.objects.iter().filter(|o| !o.contexts.is_empty()) {
         by_identity
             .entry(object.identity())
             .or_default()
             .push(object);
         by_file.entry(object.file).or_default().push(object);
     }
-    for mut diagnostic in diagnostics {
+    for diagnostic in diagnostics {
         let location = diagnostic.location;
-        let covering = by_file
-            .get(&location.file)
-            .into_iter()
-            .flatten()
-            .filter(|o| {
-                o.node.span.start.byte <= location.span.start.byte
-                    && location.span.end.byte <= o.node.span.end.byte
-            });
-        let same_identity = diagnostic
+        let named: Vec<&model::Object> = diagnostic
             .object
             .as_ref()
             .and_then(|id| by_identity.get(id))
             .into_iter()
-            .flatten();
-        // The object the rule named says where the finding occurs; only findings about no
-        // particular object fall back to every rendering of the node they point at.
-        let named: Vec<&&model::Object> = same_identity.collect();
-        let mut contexts: Vec<String> = if named.is_empty() {
-            covering.flat_map(|o| o.contexts.iter().cloned()).collect()
+            .flatten()
+            .copied()
+            .collect();
+        diagnostic.contexts = if named.is_empty() {
+            by_file
+                .get(&location.file)
+                .into_iter()
+                .flatten()
+                .filter(|o| {
+                    o.node.span.start.byte <= location.span.start.byte
+                        && location.span.end.byte <= o.node.span.end.byte
+                })
+                .flat_map(|o| o.contexts.iter().cloned())
+                .collect()
         } else {
             named
                 .iter()
                 .flat_map(|o| o.contexts.iter().cloned())
                 .collect()
         };
+    }
+}
+
+/// A base file rendered by several kustomization roots (or analysed in several
+/// environments) yields the same finding once per root: report it once, listing every
+/// root and environment it occurs in.
+fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Diagnostic> {
+    let mut merged: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    let mut index: std::collections::HashMap<(&'static str, span::Location, String), usize> =
+        std::collections::HashMap::new();
+    for mut diagnostic in diagnostics {
         let key = (
             diagnostic.rule,
             diagnostic.location,
             diagnostic.message.clone(),
         );
         match index.get(&key) {
-            Some(&i) => merged[i].contexts.append(&mut contexts),
+            Some(&i) => {
+                merged[i].contexts.append(&mut diagnostic.contexts);
+                merged[i].environments.append(&mut diagnostic.environments);
+            }
             None => {
-                diagnostic.contexts = contexts;
                 index.insert(key, merged.len());
                 merged.push(diagnostic);
             }
         }
     }
     // With a single root, naming it on every finding says nothing.
-    let roots: std::collections::HashSet<&String> =
-        rendered.iter().flat_map(|o| o.contexts.iter()).collect();
+    let roots: std::collections::HashSet<&String> = model
+        .objects
+        .iter()
+        .flat_map(|o| o.contexts.iter())
+        .collect();
     for diagnostic in &mut merged {
         diagnostic.contexts.sort();
         diagnostic.contexts.dedup();
+        diagnostic.environments.sort();
+        diagnostic.environments.dedup();
         if roots.len() < 2 {
             diagnostic.contexts.clear();
         }

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use xks_lint::model::Object;
+use xks_lint::model::environments::{EnvironmentConfig, Grouping};
 use xks_lint::{Analysis, analyze};
 
 mod common;
@@ -344,11 +345,16 @@ fn roots_rendering_one_object_differently_are_separate_environments() {
     let analysis = common::analyze_paths(&[Path::new("fixtures/kustomize/environments")]);
     let environments = analysis
         .model
-        .environments()
+        .environments(None)
         .expect("prod and staging differ");
-    let names: Vec<&str> = environments.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(environments.grouping, Grouping::DirectoryName);
+    let names: Vec<&str> = environments
+        .clusters
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
     assert_eq!(names, ["prod", "staging"]);
-    for (name, ids) in &environments {
+    for (name, ids) in &environments.clusters {
         let objects: Vec<String> = ids
             .iter()
             .map(|id| {
@@ -374,7 +380,195 @@ fn roots_rendering_one_object_differently_are_separate_environments() {
     assert!(
         common::analyze_paths(&[Path::new("fixtures/kustomize/overlays")])
             .model
-            .environments()
+            .environments(None)
             .is_none()
+    );
+}
+
+const ENVIRONMENTS: &str = "fixtures/kustomize-environments";
+
+/// (environment, sorted `identity env-label` of each object of its cluster).
+fn clusters(analysis: &Analysis) -> Vec<(String, Vec<String>)> {
+    let environments = analysis.environments.as_ref().expect("environments");
+    environments
+        .clusters
+        .iter()
+        .map(|(name, ids)| {
+            let mut objects: Vec<String> = ids
+                .iter()
+                .map(|id| analysis.model.object(*id))
+                .filter(|o| o.kind != "Kustomization")
+                .map(|o| {
+                    let env = json_of(o)["metadata"]["labels"]["env"]
+                        .as_str()
+                        .map(|e| format!(" env={e}"))
+                        .unwrap_or_default();
+                    format!("{}{env}", o.identity())
+                })
+                .collect();
+            objects.sort();
+            (name.clone(), objects)
+        })
+        .collect()
+}
+
+/// The one finding of `rule`, with its roots (relative to `tree`) and environments.
+fn finding_in(analysis: &Analysis, rule: &str, tree: &str) -> (Vec<String>, Vec<String>) {
+    let found: Vec<_> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == rule)
+        .collect();
+    assert_eq!(found.len(), 1, "{rule}: {found:#?}");
+    let roots = found[0]
+        .contexts
+        .iter()
+        .map(|c| c.strip_prefix(&format!("{tree}/")).unwrap_or(c).to_string())
+        .collect();
+    (roots, found[0].environments.clone())
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn configured_environments_group_roots_whatever_their_names() {
+    let tree = format!("{ENVIRONMENTS}/config");
+    let config = xks_lint::config::load(Path::new(&format!("{tree}/.xks-lint.yaml")))
+        .expect("the fixture's config loads");
+    let mut options = common::options_for(&[Path::new(&tree)]);
+    options.environments = config.environment_config();
+    let analysis = analyze(&options);
+    let environments = analysis.environments.as_ref().expect("environments");
+    assert_eq!(environments.grouping, Grouping::Config);
+    assert!(environments.unmatched.is_empty());
+    assert_eq!(
+        clusters(&analysis),
+        vec![
+            (
+                "production".to_string(),
+                strings(&["Deployment/shop/api env=live", "Service/shop/worker-prd"])
+            ),
+            (
+                "testing".to_string(),
+                strings(&["Deployment/shop/api env=test", "Deployment/shop/worker"])
+            ),
+        ]
+    );
+    // Each finding lists the environments and roots it occurs in.
+    assert_eq!(
+        finding_in(&analysis, "service-selects-nothing", &tree),
+        (strings(&["apps/worker/prd"]), strings(&["production"]))
+    );
+    assert_eq!(
+        finding_in(&analysis, "linkerd-annotation-on-workload", &tree),
+        (
+            strings(&["overlays/live", "overlays/test"]),
+            strings(&["production", "testing"])
+        )
+    );
+
+    // Without the config the directory names decide: `live` and `test` each get both
+    // workers, and the Service of `prd` selects the worker of `tst`.
+    let unconfigured = common::analyze_paths(&[Path::new(&tree)]);
+    let environments = unconfigured.environments.as_ref().expect("environments");
+    assert_eq!(environments.grouping, Grouping::DirectoryName);
+    let names: Vec<&str> = environments
+        .clusters
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(names, ["live", "test"]);
+    assert!(
+        !unconfigured
+            .diagnostics
+            .iter()
+            .any(|d| d.rule == "service-selects-nothing")
+    );
+}
+
+#[test]
+fn a_configuration_applies_without_conflicts_and_before_flux() {
+    // The tenant overlays fit in one cluster, but the configuration splits them.
+    let tree = format!("{TREE}/overlays");
+    let mut options = common::options_for(&[Path::new(&tree)]);
+    options.environments = Some(EnvironmentConfig {
+        base: xks_lint::load::normalize(Path::new(&tree)),
+        environments: vec![("a".to_string(), strings(&["tenant-a"]))],
+    });
+    let analysis = analyze(&options);
+    let environments = analysis.environments.as_ref().expect("configured");
+    assert_eq!(environments.grouping, Grouping::Config);
+    let roots: Vec<&String> = environments.roots.keys().collect();
+    assert_eq!(roots, [&format!("{tree}/tenant-a")]);
+
+    let tree = format!("{ENVIRONMENTS}/flux");
+    let mut options = common::options_for(&[Path::new(&tree)]);
+    options.environments = Some(EnvironmentConfig {
+        base: xks_lint::load::normalize(Path::new(&tree)),
+        environments: vec![("everything".to_string(), strings(&["apps/*/*"]))],
+    });
+    let analysis = analyze(&options);
+    assert_eq!(
+        analysis.environments.as_ref().map(|e| e.grouping),
+        Some(Grouping::Config)
+    );
+}
+
+#[test]
+fn flux_clusters_directories_group_the_roots_they_deploy() {
+    let tree = format!("{ENVIRONMENTS}/flux");
+    let analysis = common::analyze_paths(&[Path::new(&tree)]);
+    let environments = analysis.environments.as_ref().expect("environments");
+    assert_eq!(environments.grouping, Grouping::Flux);
+    assert_eq!(
+        clusters(&analysis),
+        vec![
+            (
+                "prod".to_string(),
+                strings(&["Deployment/shop/api env=live", "Service/shop/worker-blue"])
+            ),
+            (
+                "staging".to_string(),
+                strings(&["Deployment/shop/api env=preview", "Deployment/shop/worker"])
+            ),
+        ]
+    );
+    assert_eq!(
+        finding_in(&analysis, "service-selects-nothing", &tree),
+        (strings(&["apps/worker/blue"]), strings(&["prod"]))
+    );
+    assert_eq!(
+        finding_in(&analysis, "linkerd-annotation-on-workload", &tree),
+        (
+            strings(&["apps/web/live", "apps/web/preview"]),
+            strings(&["prod", "staging"])
+        )
+    );
+}
+
+#[test]
+fn check_reads_environments_from_the_discovered_config() {
+    let output = Command::new(env!("CARGO_BIN_EXE_xks-lint"))
+        .args([
+            "check",
+            &format!("{ENVIRONMENTS}/config"),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let service = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "service-selects-nothing")
+        .expect("service-selects-nothing");
+    assert_eq!(service["environments"], json!(["production"]));
+    assert_eq!(
+        service["contexts"],
+        json!([format!("{ENVIRONMENTS}/config/apps/worker/prd")])
     );
 }

@@ -30,6 +30,11 @@ pub struct Built {
 pub struct View {
     /// The root's directory as shown to users (`overlays/prod`).
     pub root: String,
+    /// The root's directory, absolute and normalized.
+    pub dir: PathBuf,
+    /// Repository-relative paths of the files holding Flux `Kustomization`s whose
+    /// `spec.path` is this root (they name its environment in a `clusters/<env>/` layout).
+    pub deployed_by: Vec<String>,
     pub objects: Vec<Built>,
 }
 
@@ -46,6 +51,8 @@ struct Builder<'a> {
     files_by_path: HashMap<PathBuf, FileId>,
     documents: HashMap<FileId, Vec<&'a LoadedDocument>>,
     kustomizations: BTreeMap<PathBuf, (FileId, Kustomization)>,
+    /// Root directory → files of the Flux Kustomizations deploying it (repository-relative).
+    flux_deployers: BTreeMap<PathBuf, Vec<String>>,
     output: KustomizeOutput,
 }
 
@@ -68,6 +75,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         files_by_path: HashMap::new(),
         documents: HashMap::new(),
         kustomizations: BTreeMap::new(),
+        flux_deployers: BTreeMap::new(),
         output: KustomizeOutput::default(),
     };
     for (index, file) in loaded.sources.files.iter().enumerate() {
@@ -131,8 +139,15 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
             builder.transform(&root, *file, &spec, &mut objects);
         }
         let display = builder.display_dir(&root);
+        let deployed_by = builder
+            .flux_deployers
+            .get(&root)
+            .cloned()
+            .unwrap_or_default();
         builder.output.views.push(View {
             root: display,
+            dir: root,
+            deployed_by,
             objects,
         });
     }
@@ -253,6 +268,18 @@ impl Builder<'_> {
                 }
                 self.kustomizations
                     .insert(dir.clone(), (document.file, generated));
+            }
+            if let Some(source) = self.loaded.sources.get(document.file) {
+                let file = normalize(&source.path);
+                let relative = file.strip_prefix(&repo_root).unwrap_or(&file);
+                let parts: Vec<String> = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                self.flux_deployers
+                    .entry(dir.clone())
+                    .or_default()
+                    .push(parts.join("/"));
             }
             found.insert(dir, target_namespace);
         }

@@ -4,6 +4,7 @@
 //! be looked up by path, next to the k8s-openapi value used for its meaning.
 
 pub mod crd;
+pub mod environments;
 
 use std::collections::BTreeMap;
 
@@ -218,6 +219,8 @@ pub struct Model {
     pub stats: ModelStats,
     /// (kind, namespace, name) → objects, so rules resolve references without scanning.
     by_name: std::collections::HashMap<(String, String, String), Vec<ObjectId>>,
+    /// The kustomization roots built, named as in `Object::contexts`.
+    pub roots: Vec<environments::Root>,
 }
 
 pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
@@ -262,6 +265,11 @@ impl Model {
             ..Model::default()
         };
         model.issues.extend(kustomized.issues);
+        model.roots = kustomized
+            .views
+            .iter()
+            .map(environments::Root::of)
+            .collect();
         let default_fallback = (options.default_namespace.clone(), NamespaceSource::Default);
         // The same source object rendered identically by several roots is one object
         // deployed once; rendered differently, it is one object per rendering.
@@ -519,52 +527,6 @@ impl Model {
         self.stats.objects += 1;
     }
 
-    /// When two kustomization roots render the same object (kind, namespace, name)
-    /// differently, the roots are separate environments: grouped by the name of the
-    /// root directory (`overlays/prod` and `apps/api/prod` are both `prod`), each with
-    /// its objects and every plain object. `None` when all roots fit in one cluster.
-    pub fn environments(&self) -> Option<Vec<(String, Vec<ObjectId>)>> {
-        let mut renderings: std::collections::HashMap<String, Vec<&Object>> =
-            std::collections::HashMap::new();
-        for object in self.objects.iter().filter(|o| !o.contexts.is_empty()) {
-            renderings
-                .entry(object.identity())
-                .or_default()
-                .push(object);
-        }
-        let environment_of = |root: &str| root.rsplit('/').next().unwrap_or(root).to_string();
-        // Environments are named by the roots that conflict; a root whose directory has one
-        // of those names belongs to it, every other root (and every plain file) to all.
-        let names: std::collections::BTreeSet<String> = renderings
-            .values()
-            .filter(|objects| objects.len() > 1)
-            .flat_map(|objects| objects.iter().flat_map(|o| o.contexts.iter()))
-            .map(|root| environment_of(root))
-            .collect();
-        if names.len() < 2 {
-            return None;
-        }
-        let mut environments: std::collections::BTreeMap<String, Vec<ObjectId>> = names
-            .iter()
-            .map(|name| (name.clone(), Vec::new()))
-            .collect();
-        for object in &self.objects {
-            let own: std::collections::BTreeSet<String> = object
-                .contexts
-                .iter()
-                .map(|root| environment_of(root))
-                .filter(|name| names.contains(name))
-                .collect();
-            let shared = object.contexts.is_empty() || own.len() < object.contexts.len();
-            for (name, ids) in environments.iter_mut() {
-                if shared || own.contains(name) {
-                    ids.push(object.id);
-                }
-            }
-        }
-        Some(environments.into_iter().collect())
-    }
-
     /// A model of some objects only (one environment), with the same issues.
     pub fn subset(&self, ids: &[ObjectId]) -> Model {
         let objects: Vec<Object> = ids
@@ -586,6 +548,7 @@ impl Model {
             issues: self.issues.clone(),
             load_stats: self.load_stats,
             by_name: Default::default(),
+            roots: self.roots.clone(),
         };
         subset.index_names();
         subset

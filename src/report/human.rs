@@ -60,6 +60,16 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
         }
         let _ = write!(help, "in: {}", escape_text(&diagnostic.contexts.join(", ")));
     }
+    if !diagnostic.environments.is_empty() {
+        if !help.is_empty() {
+            help.push('\n');
+        }
+        let _ = write!(
+            help,
+            "environments: {}",
+            escape_text(&diagnostic.environments.join(", "))
+        );
+    }
     for related in &diagnostic.related {
         if related.location.file == file {
             labels.push(LabeledSpan::new_with_span(

@@ -48,6 +48,9 @@ struct Finding<'a> {
     /// Kustomization roots rendering the object; absent for plain files.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     contexts: &'a [String],
+    /// Environments the finding occurs in; absent when the repository is one cluster.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    environments: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -78,6 +81,7 @@ fn finding<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Finding<'a> {
         help: d.help.as_deref(),
         object: d.object.as_deref(),
         contexts: &d.contexts,
+        environments: &d.environments,
         related: d
             .related
             .iter()
