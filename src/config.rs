@@ -145,12 +145,14 @@ impl Config {
         if self.environments.is_empty() {
             return None;
         }
-        let base = self
+        // `--config other.yaml` has the empty parent: the working directory.
+        let dir = self
             .path
             .as_deref()
             .and_then(Path::parent)
-            .map(crate::load::normalize)
-            .unwrap_or_else(|| crate::load::normalize(Path::new(".")));
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = crate::load::normalize(dir);
         Some(crate::model::environments::EnvironmentConfig {
             base,
             environments: self.environments.clone(),

@@ -571,4 +571,28 @@ fn check_reads_environments_from_the_discovered_config() {
         service["contexts"],
         json!([format!("{ENVIRONMENTS}/config/apps/worker/prd")])
     );
+    // A config named relative to the working directory: patterns are relative to it too.
+    let output = Command::new(env!("CARGO_BIN_EXE_xks-lint"))
+        .current_dir(format!("{ENVIRONMENTS}/config"))
+        .args([
+            "check",
+            ".",
+            "--config",
+            ".xks-lint.yaml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let environments: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["environments"])
+        .collect();
+    assert_eq!(
+        environments,
+        [&json!(["production"]), &json!(["production", "testing"])]
+    );
 }
