@@ -885,7 +885,7 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
         if let Some(name) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
             && let NodeKind::Scalar(scalar) = &mut name.kind
         {
-            scalar.value = new.clone();
+            scalar.value = new.as_str().into();
         }
         renamed.insert((kind, old), new);
     }
@@ -906,9 +906,9 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
             let mut rewrite = |node: &mut Node| {
                 if let NodeKind::Scalar(scalar) = &mut node.kind
                     && let Some(new) =
-                        renamed.get(&(referenced_kind.to_string(), scalar.value.clone()))
+                        renamed.get(&(referenced_kind.to_string(), scalar.value.to_string()))
                 {
-                    scalar.value = new.clone();
+                    scalar.value = new.as_str().into();
                 }
             };
             let applies = match referenced_kind {

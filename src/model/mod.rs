@@ -262,6 +262,16 @@ impl Model {
             ..Model::default()
         };
         model.issues.extend(kustomized.issues);
+        // The kustomize views hold their own copies: free the consumed originals before
+        // typing the views, so both never peak together.
+        let mut plain_documents = loaded.documents;
+        plain_documents.retain(|document| {
+            let consumed = kustomized.consumed.contains(&document.file);
+            if consumed && object_kind(&document.root).is_none() {
+                model.stats.documents_skipped += 1;
+            }
+            !consumed
+        });
         let default_fallback = (options.default_namespace.clone(), NamespaceSource::Default);
         // The same source object rendered identically by several roots is one object
         // deployed once; rendered differently, it is one object per rendering.
@@ -293,13 +303,7 @@ impl Model {
                 }
             }
         }
-        for document in loaded.documents {
-            if kustomized.consumed.contains(&document.file) {
-                if object_kind(&document.root).is_none() {
-                    model.stats.documents_skipped += 1;
-                }
-                continue;
-            }
+        for document in plain_documents {
             let namespace_fallback = document
                 .kustomize_namespace
                 .clone()
