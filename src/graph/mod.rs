@@ -624,7 +624,12 @@ impl Graph {
             })
             .collect();
 
-        let mut graph = DiGraph::with_capacity(n + segment_count, 0);
+        let edge_count = pod_rows.iter().map(Vec::len).sum::<usize>()
+            + ip_rows
+                .iter()
+                .map(|(egress, ingress)| egress.len() + ingress.len())
+                .sum::<usize>();
+        let mut graph = DiGraph::with_capacity(n + segment_count, edge_count);
         let class_nodes: Vec<NodeIndex> =
             (0..n).map(|c| graph.add_node(GraphNode::Pods(c))).collect();
         let segment_nodes: Vec<NodeIndex> = (0..segment_count)

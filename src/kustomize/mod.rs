@@ -6,6 +6,7 @@
 pub mod spec;
 pub mod transform;
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -41,11 +42,16 @@ pub struct KustomizeOutput {
     pub issues: Vec<LoadIssue>,
 }
 
+/// Kustomization directories and their parsed `kustomization.yaml` (or Flux's generated one).
+type Kustomizations = BTreeMap<PathBuf, (FileId, Kustomization)>;
+/// Directories Flux `Kustomization`s deploy, with their `spec.targetNamespace`.
+type FluxTargets = BTreeMap<PathBuf, Option<(FileId, spec::Entry)>>;
+
 struct Builder<'a> {
     loaded: &'a Loaded,
-    files_by_path: HashMap<PathBuf, FileId>,
-    documents: HashMap<FileId, Vec<&'a LoadedDocument>>,
-    kustomizations: BTreeMap<PathBuf, (FileId, Kustomization)>,
+    files_by_path: &'a HashMap<PathBuf, FileId>,
+    documents: &'a HashMap<FileId, Vec<&'a LoadedDocument>>,
+    kustomizations: &'a Kustomizations,
     output: KustomizeOutput,
 }
 
@@ -63,24 +69,14 @@ fn name_of(node: &Node) -> &str {
 }
 
 pub fn build(loaded: &Loaded) -> KustomizeOutput {
-    let mut builder = Builder {
-        loaded,
-        files_by_path: HashMap::new(),
-        documents: HashMap::new(),
-        kustomizations: BTreeMap::new(),
-        output: KustomizeOutput::default(),
-    };
+    let mut files_by_path = HashMap::new();
     for (index, file) in loaded.sources.files.iter().enumerate() {
-        builder
-            .files_by_path
-            .insert(normalize(&file.path), FileId(index));
+        files_by_path.insert(normalize(&file.path), FileId(index));
     }
+    let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
+    let mut kustomizations = BTreeMap::new();
     for document in &loaded.documents {
-        builder
-            .documents
-            .entry(document.file)
-            .or_default()
-            .push(document);
+        documents.entry(document.file).or_default().push(document);
         let Some(source) = loaded.sources.get(document.file) else {
             continue;
         };
@@ -89,13 +85,30 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            builder.kustomizations.insert(
+            kustomizations.insert(
                 dir,
                 (document.file, Kustomization::from_node(&document.root)),
             );
         }
     }
-    let flux = builder.flux_kustomizations();
+    let mut builder = Builder {
+        loaded,
+        files_by_path: &files_by_path,
+        documents: &documents,
+        kustomizations: &kustomizations,
+        output: KustomizeOutput::default(),
+    };
+    let (flux, generated) = builder.flux_kustomizations();
+    // Paths Flux deploys without a kustomization get the one Flux would generate.
+    let output = builder.output;
+    kustomizations.extend(generated);
+    let mut builder = Builder {
+        loaded,
+        files_by_path: &files_by_path,
+        documents: &documents,
+        kustomizations: &kustomizations,
+        output,
+    };
     let mut roots = builder.roots();
     for dir in flux.keys() {
         if !roots.contains(dir) {
@@ -119,22 +132,40 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         covered.extend(builder.reachable(std::slice::from_ref(&orphan)));
         roots.push(orphan);
     }
-    for root in roots {
-        let mut stack = vec![root.clone()];
-        let mut objects = builder.build_dir(&root, &mut stack);
-        // Flux applies `spec.targetNamespace` over the built kustomization.
-        if let Some(Some((file, namespace))) = flux.get(&root) {
-            let spec = Kustomization {
-                namespace: Some(namespace.clone()),
-                ..Kustomization::default()
+    // Roots are independent: build them in parallel, each with its own output, then
+    // merge in root order so views and issues stay deterministic.
+    let shared = &builder;
+    let built: Vec<(View, KustomizeOutput)> = roots
+        .par_iter()
+        .map(|root| {
+            let mut root_builder = Builder {
+                loaded: shared.loaded,
+                files_by_path: shared.files_by_path,
+                documents: shared.documents,
+                kustomizations: shared.kustomizations,
+                output: KustomizeOutput::default(),
             };
-            builder.transform(&root, *file, &spec, &mut objects);
-        }
-        let display = builder.display_dir(&root);
-        builder.output.views.push(View {
-            root: display,
-            objects,
-        });
+            let mut stack = vec![root.clone()];
+            let mut objects = root_builder.build_dir(root, &mut stack);
+            // Flux applies `spec.targetNamespace` over the built kustomization.
+            if let Some(Some((file, namespace))) = flux.get(root) {
+                let spec = Kustomization {
+                    namespace: Some(namespace.clone()),
+                    ..Kustomization::default()
+                };
+                root_builder.transform(root, *file, &spec, &mut objects);
+            }
+            let view = View {
+                root: root_builder.display_dir(root),
+                objects,
+            };
+            (view, root_builder.output)
+        })
+        .collect();
+    for (view, output) in built {
+        builder.output.views.push(view);
+        builder.output.consumed.extend(output.consumed);
+        builder.output.issues.extend(output.issues);
     }
     let mut seen = HashSet::new();
     builder
@@ -173,7 +204,7 @@ impl Builder<'_> {
     /// Kustomizations no other kustomization includes.
     fn roots(&self) -> Vec<PathBuf> {
         let mut referenced = HashSet::new();
-        for (dir, (_, spec)) in &self.kustomizations {
+        for (dir, (_, spec)) in self.kustomizations {
             for entry in spec.resources.iter().chain(&spec.components) {
                 let target = self.resolve(dir, &entry.value);
                 if target != *dir && self.kustomizations.contains_key(&target) {
@@ -192,8 +223,9 @@ impl Builder<'_> {
     /// repository root), with their `spec.targetNamespace`. A path without a
     /// kustomization gets the one Flux generates: every manifest below it. HelmReleases
     /// are noted: Flux renders them in the cluster, xks-lint cannot.
-    fn flux_kustomizations(&mut self) -> BTreeMap<PathBuf, Option<(FileId, spec::Entry)>> {
+    fn flux_kustomizations(&mut self) -> (FluxTargets, Kustomizations) {
         let mut found = BTreeMap::new();
+        let mut generated = BTreeMap::new();
         let repo_root = self.loaded.repo_root.clone().unwrap_or_default();
         let documents: Vec<&LoadedDocument> = self.loaded.documents.iter().collect();
         for document in documents {
@@ -246,17 +278,16 @@ impl Builder<'_> {
                     )
                 })
             });
-            if !self.kustomizations.contains_key(&dir) {
-                let generated = self.generated_kustomization(&dir);
-                if generated.resources.is_empty() {
+            if !self.kustomizations.contains_key(&dir) && !generated.contains_key(&dir) {
+                let kustomization = self.generated_kustomization(&dir);
+                if kustomization.resources.is_empty() {
                     continue;
                 }
-                self.kustomizations
-                    .insert(dir.clone(), (document.file, generated));
+                generated.insert(dir.clone(), (document.file, kustomization));
             }
             found.insert(dir, target_namespace);
         }
-        found
+        (found, generated)
     }
 
     /// What Flux generates for a path without a kustomization: every manifest below it.
