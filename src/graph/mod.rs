@@ -680,10 +680,36 @@ impl Graph {
 
     /// Connections the graph allows from one class to another.
     pub fn allowed(&self, src: usize, dst: usize) -> ConnSet {
-        self.graph
-            .find_edge(self.class_nodes[src], self.class_nodes[dst])
+        self.edge_between(self.class_nodes[src], self.class_nodes[dst])
             .map(|e| self.graph[e].clone())
             .unwrap_or_default()
+    }
+
+    /// The edge from `a` to `b`, walking `a`'s out-edges and `b`'s in-edges in step: a
+    /// platform endpoint has an edge to nearly every class, so searching only its side
+    /// (what `find_edge` does) made every endpoint query linear in the repository.
+    fn edge_between(&self, a: NodeIndex, b: NodeIndex) -> Option<petgraph::graph::EdgeIndex> {
+        use petgraph::Direction::{Incoming, Outgoing};
+        use petgraph::visit::EdgeRef;
+        let mut outgoing = self.graph.edges_directed(a, Outgoing);
+        let mut incoming = self.graph.edges_directed(b, Incoming);
+        loop {
+            let out_edge = outgoing.next();
+            if let Some(edge) = out_edge
+                && edge.target() == b
+            {
+                return Some(edge.id());
+            }
+            let in_edge = incoming.next();
+            if let Some(edge) = in_edge
+                && edge.source() == a
+            {
+                return Some(edge.id());
+            }
+            if out_edge.is_none() || in_edge.is_none() {
+                return None;
+            }
+        }
     }
 
     pub fn isolated(&self, class: usize, direction: policy::Direction) -> bool {
