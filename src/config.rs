@@ -266,8 +266,8 @@ impl Reader<'_> {
     fn error(&mut self, span: Span, message: impl Into<String>) {
         self.errors.push(ConfigError {
             path: self.path.to_string(),
-            line: span.start.line,
-            column: span.start.col,
+            line: span.start.line as usize,
+            column: span.start.col as usize,
             message: message.into(),
         });
     }
@@ -304,7 +304,7 @@ impl Reader<'_> {
     fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.kind {
             NodeKind::Scalar(scalar) if scalar.resolve() == Resolved::Str => {
-                Some(scalar.value.clone())
+                Some(scalar.value.to_string())
             }
             _ => {
                 self.error(node.span, format!("{what} must be a string"));
@@ -554,8 +554,8 @@ pub fn parse(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
     for error in &stream.errors {
         reader.errors.push(ConfigError {
             path: path.to_string(),
-            line: error.pos.line,
-            column: error.pos.col,
+            line: error.pos.line as usize,
+            column: error.pos.col as usize,
             message: format!("invalid YAML: {}", error.message),
         });
     }

@@ -3,9 +3,15 @@
 /// A position in a source file: byte offset (0-based) and line/column (1-based, columns in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Pos {
-    pub byte: usize,
-    pub line: usize,
-    pub col: usize,
+    pub byte: u32,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// Positions are kept in 32 bits (a quarter of every tree node's size); offsets past
+/// 4 GiB, which the file-size limit keeps out anyway, saturate.
+pub fn narrow(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl Pos {
@@ -18,9 +24,9 @@ impl Pos {
         let before = &text[..byte];
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         Pos {
-            byte,
-            line: before.matches('\n').count() + 1,
-            col: before[line_start..].chars().count() + 1,
+            byte: narrow(byte),
+            line: narrow(before.matches('\n').count() + 1),
+            col: narrow(before[line_start..].chars().count() + 1),
         }
     }
 }
@@ -41,7 +47,7 @@ impl Span {
     }
 
     pub fn len(&self) -> usize {
-        self.end.byte.saturating_sub(self.start.byte)
+        self.end.byte.saturating_sub(self.start.byte) as usize
     }
 
     pub fn is_empty(&self) -> bool {

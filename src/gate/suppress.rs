@@ -69,7 +69,7 @@ impl Site {
                     || d.object.as_deref() == Some(identity.as_str())
             }
             Scope::Line { file, line } => {
-                d.location.file == *file && d.location.span.start.line == *line
+                d.location.file == *file && d.location.span.start.line as usize == *line
             }
         }
     }

@@ -624,7 +624,12 @@ impl Graph {
             })
             .collect();
 
-        let mut graph = DiGraph::with_capacity(n + segment_count, 0);
+        let edge_count = pod_rows.iter().map(Vec::len).sum::<usize>()
+            + ip_rows
+                .iter()
+                .map(|(egress, ingress)| egress.len() + ingress.len())
+                .sum::<usize>();
+        let mut graph = DiGraph::with_capacity(n + segment_count, edge_count);
         let class_nodes: Vec<NodeIndex> =
             (0..n).map(|c| graph.add_node(GraphNode::Pods(c))).collect();
         let segment_nodes: Vec<NodeIndex> = (0..segment_count)
@@ -680,10 +685,36 @@ impl Graph {
 
     /// Connections the graph allows from one class to another.
     pub fn allowed(&self, src: usize, dst: usize) -> ConnSet {
-        self.graph
-            .find_edge(self.class_nodes[src], self.class_nodes[dst])
+        self.edge_between(self.class_nodes[src], self.class_nodes[dst])
             .map(|e| self.graph[e].clone())
             .unwrap_or_default()
+    }
+
+    /// The edge from `a` to `b`, walking `a`'s out-edges and `b`'s in-edges in step: a
+    /// platform endpoint has an edge to nearly every class, so searching only its side
+    /// (what `find_edge` does) made every endpoint query linear in the repository.
+    fn edge_between(&self, a: NodeIndex, b: NodeIndex) -> Option<petgraph::graph::EdgeIndex> {
+        use petgraph::Direction::{Incoming, Outgoing};
+        use petgraph::visit::EdgeRef;
+        let mut outgoing = self.graph.edges_directed(a, Outgoing);
+        let mut incoming = self.graph.edges_directed(b, Incoming);
+        loop {
+            let out_edge = outgoing.next();
+            if let Some(edge) = out_edge
+                && edge.target() == b
+            {
+                return Some(edge.id());
+            }
+            let in_edge = incoming.next();
+            if let Some(edge) = in_edge
+                && edge.source() == a
+            {
+                return Some(edge.id());
+            }
+            if out_edge.is_none() || in_edge.is_none() {
+                return None;
+            }
+        }
     }
 
     pub fn isolated(&self, class: usize, direction: policy::Direction) -> bool {

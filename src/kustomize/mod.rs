@@ -6,6 +6,7 @@
 pub mod spec;
 pub mod transform;
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -46,13 +47,25 @@ pub struct KustomizeOutput {
     pub issues: Vec<LoadIssue>,
 }
 
+/// Kustomization directories and their parsed `kustomization.yaml` (or Flux's generated one).
+type Kustomizations = BTreeMap<PathBuf, (FileId, Kustomization)>;
+/// A directory Flux `Kustomization`s deploy.
+#[derive(Debug, Default)]
+struct FluxTarget {
+    /// The `spec.targetNamespace` applied over it.
+    namespace: Option<(FileId, spec::Entry)>,
+    /// Repository-relative paths of the files of those Flux `Kustomization`s.
+    deployed_by: Vec<String>,
+}
+
+/// Directories Flux `Kustomization`s deploy.
+type FluxTargets = BTreeMap<PathBuf, FluxTarget>;
+
 struct Builder<'a> {
     loaded: &'a Loaded,
-    files_by_path: HashMap<PathBuf, FileId>,
-    documents: HashMap<FileId, Vec<&'a LoadedDocument>>,
-    kustomizations: BTreeMap<PathBuf, (FileId, Kustomization)>,
-    /// Root directory → files of the Flux Kustomizations deploying it (repository-relative).
-    flux_deployers: BTreeMap<PathBuf, Vec<String>>,
+    files_by_path: &'a HashMap<PathBuf, FileId>,
+    documents: &'a HashMap<FileId, Vec<&'a LoadedDocument>>,
+    kustomizations: &'a Kustomizations,
     output: KustomizeOutput,
 }
 
@@ -70,25 +83,14 @@ fn name_of(node: &Node) -> &str {
 }
 
 pub fn build(loaded: &Loaded) -> KustomizeOutput {
-    let mut builder = Builder {
-        loaded,
-        files_by_path: HashMap::new(),
-        documents: HashMap::new(),
-        kustomizations: BTreeMap::new(),
-        flux_deployers: BTreeMap::new(),
-        output: KustomizeOutput::default(),
-    };
+    let mut files_by_path = HashMap::new();
     for (index, file) in loaded.sources.files.iter().enumerate() {
-        builder
-            .files_by_path
-            .insert(normalize(&file.path), FileId(index));
+        files_by_path.insert(normalize(&file.path), FileId(index));
     }
+    let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
+    let mut kustomizations = BTreeMap::new();
     for document in &loaded.documents {
-        builder
-            .documents
-            .entry(document.file)
-            .or_default()
-            .push(document);
+        documents.entry(document.file).or_default().push(document);
         let Some(source) = loaded.sources.get(document.file) else {
             continue;
         };
@@ -97,13 +99,30 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            builder.kustomizations.insert(
+            kustomizations.insert(
                 dir,
                 (document.file, Kustomization::from_node(&document.root)),
             );
         }
     }
-    let flux = builder.flux_kustomizations();
+    let mut builder = Builder {
+        loaded,
+        files_by_path: &files_by_path,
+        documents: &documents,
+        kustomizations: &kustomizations,
+        output: KustomizeOutput::default(),
+    };
+    let (flux, generated) = builder.flux_kustomizations();
+    // Paths Flux deploys without a kustomization get the one Flux would generate.
+    let output = builder.output;
+    kustomizations.extend(generated);
+    let mut builder = Builder {
+        loaded,
+        files_by_path: &files_by_path,
+        documents: &documents,
+        kustomizations: &kustomizations,
+        output,
+    };
     let mut roots = builder.roots();
     for dir in flux.keys() {
         if !roots.contains(dir) {
@@ -127,29 +146,45 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         covered.extend(builder.reachable(std::slice::from_ref(&orphan)));
         roots.push(orphan);
     }
-    for root in roots {
-        let mut stack = vec![root.clone()];
-        let mut objects = builder.build_dir(&root, &mut stack);
-        // Flux applies `spec.targetNamespace` over the built kustomization.
-        if let Some(Some((file, namespace))) = flux.get(&root) {
-            let spec = Kustomization {
-                namespace: Some(namespace.clone()),
-                ..Kustomization::default()
+    // Roots are independent: build them in parallel, each with its own output, then
+    // merge in root order so views and issues stay deterministic.
+    let shared = &builder;
+    let built: Vec<(View, KustomizeOutput)> = roots
+        .par_iter()
+        .map(|root| {
+            let mut root_builder = Builder {
+                loaded: shared.loaded,
+                files_by_path: shared.files_by_path,
+                documents: shared.documents,
+                kustomizations: shared.kustomizations,
+                output: KustomizeOutput::default(),
             };
-            builder.transform(&root, *file, &spec, &mut objects);
-        }
-        let display = builder.display_dir(&root);
-        let deployed_by = builder
-            .flux_deployers
-            .get(&root)
-            .cloned()
-            .unwrap_or_default();
-        builder.output.views.push(View {
-            root: display,
-            dir: root,
-            deployed_by,
-            objects,
-        });
+            let mut stack = vec![root.clone()];
+            let mut objects = root_builder.build_dir(root, &mut stack);
+            // Flux applies `spec.targetNamespace` over the built kustomization.
+            if let Some((file, namespace)) = flux.get(root).and_then(|t| t.namespace.as_ref()) {
+                let spec = Kustomization {
+                    namespace: Some(namespace.clone()),
+                    ..Kustomization::default()
+                };
+                root_builder.transform(root, *file, &spec, &mut objects);
+            }
+            let view = View {
+                root: root_builder.display_dir(root),
+                dir: root.clone(),
+                deployed_by: flux
+                    .get(root)
+                    .map(|t| t.deployed_by.clone())
+                    .unwrap_or_default(),
+                objects,
+            };
+            (view, root_builder.output)
+        })
+        .collect();
+    for (view, output) in built {
+        builder.output.views.push(view);
+        builder.output.consumed.extend(output.consumed);
+        builder.output.issues.extend(output.issues);
     }
     let mut seen = HashSet::new();
     builder
@@ -188,7 +223,7 @@ impl Builder<'_> {
     /// Kustomizations no other kustomization includes.
     fn roots(&self) -> Vec<PathBuf> {
         let mut referenced = HashSet::new();
-        for (dir, (_, spec)) in &self.kustomizations {
+        for (dir, (_, spec)) in self.kustomizations {
             for entry in spec.resources.iter().chain(&spec.components) {
                 let target = self.resolve(dir, &entry.value);
                 if target != *dir && self.kustomizations.contains_key(&target) {
@@ -207,8 +242,9 @@ impl Builder<'_> {
     /// repository root), with their `spec.targetNamespace`. A path without a
     /// kustomization gets the one Flux generates: every manifest below it. HelmReleases
     /// are noted: Flux renders them in the cluster, xks-lint cannot.
-    fn flux_kustomizations(&mut self) -> BTreeMap<PathBuf, Option<(FileId, spec::Entry)>> {
+    fn flux_kustomizations(&mut self) -> (FluxTargets, Kustomizations) {
         let mut found = BTreeMap::new();
+        let mut generated = BTreeMap::new();
         let repo_root = self.loaded.repo_root.clone().unwrap_or_default();
         let documents: Vec<&LoadedDocument> = self.loaded.documents.iter().collect();
         for document in documents {
@@ -261,14 +297,15 @@ impl Builder<'_> {
                     )
                 })
             });
-            if !self.kustomizations.contains_key(&dir) {
-                let generated = self.generated_kustomization(&dir);
-                if generated.resources.is_empty() {
+            if !self.kustomizations.contains_key(&dir) && !generated.contains_key(&dir) {
+                let kustomization = self.generated_kustomization(&dir);
+                if kustomization.resources.is_empty() {
                     continue;
                 }
-                self.kustomizations
-                    .insert(dir.clone(), (document.file, generated));
+                generated.insert(dir.clone(), (document.file, kustomization));
             }
+            let target: &mut FluxTarget = found.entry(dir).or_default();
+            target.namespace = target_namespace;
             if let Some(source) = self.loaded.sources.get(document.file) {
                 let file = normalize(&source.path);
                 let relative = file.strip_prefix(&repo_root).unwrap_or(&file);
@@ -276,14 +313,10 @@ impl Builder<'_> {
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect();
-                self.flux_deployers
-                    .entry(dir.clone())
-                    .or_default()
-                    .push(parts.join("/"));
+                target.deployed_by.push(parts.join("/"));
             }
-            found.insert(dir, target_namespace);
         }
-        found
+        (found, generated)
     }
 
     /// What Flux generates for a path without a kustomization: every manifest below it.
@@ -912,7 +945,7 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
         if let Some(name) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
             && let NodeKind::Scalar(scalar) = &mut name.kind
         {
-            scalar.value = new.clone();
+            scalar.value = new.as_str().into();
         }
         renamed.insert((kind, old), new);
     }
@@ -933,9 +966,9 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
             let mut rewrite = |node: &mut Node| {
                 if let NodeKind::Scalar(scalar) = &mut node.kind
                     && let Some(new) =
-                        renamed.get(&(referenced_kind.to_string(), scalar.value.clone()))
+                        renamed.get(&(referenced_kind.to_string(), scalar.value.to_string()))
                 {
-                    scalar.value = new.clone();
+                    scalar.value = new.as_str().into();
                 }
             };
             let applies = match referenced_kind {

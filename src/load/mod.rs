@@ -469,7 +469,7 @@ fn read_and_parse(
         let at = template_start.map(|byte| Pos::of_byte(&text, byte));
         let span = at.map_or(start, |pos| Span {
             start: pos,
-            end: Pos::of_byte(&text, pos.byte + 2),
+            end: Pos::of_byte(&text, pos.byte as usize + 2),
         });
         return skipped(
             text,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag};
 
-use crate::span::{FileId, Pos, Span};
+use crate::span::{FileId, Pos, Span, narrow};
 
 use crate::limits::{MAX_DEPTH, MAX_EXPANDED_NODES};
 
@@ -31,7 +31,8 @@ pub enum Resolved {
 
 #[derive(Debug, Clone)]
 pub struct Scalar {
-    pub value: String,
+    /// Most keys and values are short: stored inline, they cost no allocation of their own.
+    pub value: compact_str::CompactString,
     pub style: Style,
     pub tag: Option<String>,
 }
@@ -226,7 +227,7 @@ impl Node {
     pub fn synthetic_str(value: &str, span: Span, origin: Option<FileId>) -> Node {
         Node {
             kind: NodeKind::Scalar(Scalar {
-                value: value.to_string(),
+                value: value.into(),
                 style: Style::Quoted,
                 tag: None,
             }),
@@ -310,15 +311,15 @@ impl Node {
                 Resolved::Int(i) => Value::from(i),
                 Resolved::Float(f) => serde_json::Number::from_f64(f)
                     .map(Value::Number)
-                    .unwrap_or_else(|| Value::String(s.value.clone())),
-                Resolved::Str => Value::String(s.value.clone()),
+                    .unwrap_or_else(|| Value::String(s.value.to_string())),
+                Resolved::Str => Value::String(s.value.to_string()),
             },
             NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeKind::Map(entries) => {
                 let mut map = serde_json::Map::new();
                 for (k, v) in entries {
                     let key = match &k.kind {
-                        NodeKind::Scalar(s) => s.value.clone(),
+                        NodeKind::Scalar(s) => s.value.to_string(),
                         _ => continue,
                     };
                     map.insert(key, v.to_json());
@@ -356,8 +357,9 @@ impl<'a> Positions<'a> {
             Some(map) => map.get(marker.index()).copied().unwrap_or(self.text.len()),
             None => marker.index().min(self.text.len()),
         };
-        let line = marker.line().max(1);
-        let col = marker.col() + 1;
+        let byte = narrow(byte);
+        let line = narrow(marker.line().max(1));
+        let col = narrow(marker.col() + 1);
         if line == 1 {
             Pos {
                 byte: self.base.byte + byte,
@@ -503,7 +505,11 @@ pub fn parse_stream(text: &str) -> Stream {
                 match next_document_marker(text, document_start.max(offset)) {
                     Some((byte, line)) => {
                         offset = byte;
-                        base = Pos { byte, line, col: 1 };
+                        base = Pos {
+                            byte: narrow(byte),
+                            line: narrow(line),
+                            col: 1,
+                        };
                     }
                     None => break,
                 }
@@ -564,7 +570,7 @@ fn parse_chunk(
             Event::StreamStart | Event::Nothing => {}
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
-                *document_start = span.start.byte;
+                *document_start = span.start.byte as usize;
                 builder = Builder::new();
             }
             Event::DocumentEnd => {
@@ -592,7 +598,7 @@ fn parse_chunk(
                 };
                 let node = Node {
                     kind: NodeKind::Scalar(Scalar {
-                        value: value.into_owned(),
+                        value: compact_str::CompactString::from(value),
                         style,
                         tag: tag_name(tag),
                     }),
@@ -630,8 +636,11 @@ fn parse_chunk(
                     Some(Frame::Seq {
                         start,
                         anchor,
-                        items,
+                        mut items,
                     }) => {
+                        // Growth leaves up to half of a collection's buffer unused; the
+                        // tree lives for the whole run, so give the slack back now.
+                        items.shrink_to_fit();
                         let end = collection_end(
                             &positions,
                             start,
@@ -658,7 +667,8 @@ fn parse_chunk(
                         ..
                     }) => {
                         builder.duplicate_keys.extend(duplicates);
-                        let entries = apply_merge_keys(entries);
+                        let mut entries = apply_merge_keys(entries);
+                        entries.shrink_to_fit();
                         let end = collection_end(
                             &positions,
                             start,
@@ -695,7 +705,7 @@ fn collection_end(
     end_event: Span,
     last_child: Option<Pos>,
 ) -> Pos {
-    let relative = start.start.byte.saturating_sub(positions.base.byte);
+    let relative = start.start.byte.saturating_sub(positions.base.byte) as usize;
     let is_flow = matches!(positions.text.as_bytes().get(relative), Some(b'{' | b'['));
     match last_child {
         Some(child_end) if !is_flow => child_end,
@@ -755,7 +765,7 @@ mod tests {
         stream.documents[0].root.clone()
     }
 
-    fn at(span: Span) -> (usize, usize, usize, usize) {
+    fn at(span: Span) -> (u32, u32, u32, u32) {
         (span.start.line, span.start.col, span.end.line, span.end.col)
     }
 

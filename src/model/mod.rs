@@ -120,12 +120,6 @@ pub struct Object {
     pub contexts: Vec<String>,
 }
 
-fn push_context(object: &mut Object, root: &str) {
-    if !object.contexts.iter().any(|c| c == root) {
-        object.contexts.push(root.to_string());
-    }
-}
-
 impl Object {
     pub fn location(&self, span: Span) -> Location {
         Location {
@@ -243,6 +237,16 @@ pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "ClusterPolicy",
 ];
 
+/// An object found in the input, waiting to be typed.
+struct Pending {
+    node: Node,
+    file: FileId,
+    document: usize,
+    item: Option<usize>,
+    namespace_fallback: (String, NamespaceSource),
+    contexts: Vec<String>,
+}
+
 impl Model {
     /// The input problems and counts of a load, with no object typed (parse-only runs).
     pub fn from_load(loaded: Loaded) -> Model {
@@ -270,44 +274,49 @@ impl Model {
             .iter()
             .map(environments::Root::of)
             .collect();
+        // The kustomize views hold their own copies: free the consumed originals before
+        // typing the views, so both never peak together.
+        let mut plain_documents = loaded.documents;
+        plain_documents.retain(|document| {
+            let consumed = kustomized.consumed.contains(&document.file);
+            if consumed && object_kind(&document.root).is_none() {
+                model.stats.documents_skipped += 1;
+            }
+            !consumed
+        });
         let default_fallback = (options.default_namespace.clone(), NamespaceSource::Default);
         // The same source object rendered identically by several roots is one object
         // deployed once; rendered differently, it is one object per rendering.
-        let mut rendered: std::collections::HashMap<(FileId, usize, Option<usize>), Vec<ObjectId>> =
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut rendered: std::collections::HashMap<(FileId, usize, Option<usize>), Vec<usize>> =
             std::collections::HashMap::new();
         for view in kustomized.views {
             for built in view.objects {
                 let key = (built.file, built.document, built.item);
-                let same = rendered.get(&key).and_then(|ids| {
-                    ids.iter()
+                let same = rendered.get(&key).and_then(|indexes| {
+                    indexes
+                        .iter()
                         .copied()
-                        .find(|id| model.objects[id.0].node.same_value(&built.node))
+                        .find(|&i| pending[i].node.same_value(&built.node))
                 });
-                if let Some(id) = same {
-                    self::push_context(&mut model.objects[id.0], &view.root);
+                if let Some(index) = same {
+                    if !pending[index].contexts.contains(&view.root) {
+                        pending[index].contexts.push(view.root.clone());
+                    }
                     continue;
                 }
-                let id = ObjectId(model.objects.len());
-                model.add_object(
-                    built.node,
-                    built.file,
-                    built.document,
-                    built.item,
-                    &default_fallback,
-                );
-                if let Some(object) = model.objects.get_mut(id.0) {
-                    object.contexts.push(view.root.clone());
-                    rendered.entry(key).or_default().push(id);
-                }
+                rendered.entry(key).or_default().push(pending.len());
+                pending.push(Pending {
+                    node: built.node,
+                    file: built.file,
+                    document: built.document,
+                    item: built.item,
+                    namespace_fallback: default_fallback.clone(),
+                    contexts: vec![view.root.clone()],
+                });
             }
         }
-        for document in loaded.documents {
-            if kustomized.consumed.contains(&document.file) {
-                if object_kind(&document.root).is_none() {
-                    model.stats.documents_skipped += 1;
-                }
-                continue;
-            }
+        for document in plain_documents {
             let namespace_fallback = document
                 .kustomize_namespace
                 .clone()
@@ -327,24 +336,37 @@ impl Model {
                         model.stats.documents_skipped += 1;
                         continue;
                     }
-                    model.add_object(
-                        item.clone(),
-                        document.file,
-                        document.index,
-                        Some(item_index),
-                        &namespace_fallback,
-                    );
+                    pending.push(Pending {
+                        node: item.clone(),
+                        file: document.file,
+                        document: document.index,
+                        item: Some(item_index),
+                        namespace_fallback: namespace_fallback.clone(),
+                        contexts: Vec::new(),
+                    });
                 }
             } else {
-                model.add_object(
-                    root,
-                    document.file,
-                    document.index,
-                    None,
-                    &namespace_fallback,
-                );
+                pending.push(Pending {
+                    node: root,
+                    file: document.file,
+                    document: document.index,
+                    item: None,
+                    namespace_fallback,
+                    contexts: Vec::new(),
+                });
             }
         }
+        // Typing (YAML → k8s-openapi) is independent per object: spread it over the cores,
+        // keeping the order so ids and findings stay deterministic.
+        use rayon::prelude::*;
+        let typed: Vec<(Object, Vec<LoadIssue>)> =
+            pending.into_par_iter().map(Model::type_object).collect();
+        for (mut object, issues) in typed {
+            object.id = ObjectId(model.objects.len());
+            model.objects.push(object);
+            model.issues.extend(issues);
+        }
+        model.stats.objects = model.objects.len();
         model.index_names();
         model
     }
@@ -377,14 +399,15 @@ impl Model {
             .filter_map(|id| self.objects.get(id.0))
     }
 
-    fn add_object(
-        &mut self,
-        node: Node,
-        file: FileId,
-        document: usize,
-        item: Option<usize>,
-        namespace_fallback: &(String, NamespaceSource),
-    ) {
+    fn type_object(pending: Pending) -> (Object, Vec<LoadIssue>) {
+        let Pending {
+            node,
+            file,
+            document,
+            item,
+            namespace_fallback,
+            contexts,
+        } = pending;
         let api_version = node
             .get("apiVersion")
             .and_then(Node::scalar_text)
@@ -500,17 +523,18 @@ impl Model {
             }
             _ => Typed::Other,
         };
-        for (span, message) in schema_errors {
-            self.issues.push(LoadIssue {
+        let issues = schema_errors
+            .into_iter()
+            .map(|(span, message)| LoadIssue {
                 kind: IssueKind::Schema,
                 location: Location { file, span },
                 message: format!("{kind} `{name}`: {message}"),
                 related: Vec::new(),
-            });
-        }
-        let id = ObjectId(self.objects.len());
-        self.objects.push(Object {
-            id,
+            })
+            .collect();
+        let object = Object {
+            // Assigned when the object joins the model.
+            id: ObjectId(0),
             file,
             document,
             item,
@@ -522,9 +546,9 @@ impl Model {
             namespace_source,
             meta,
             typed,
-            contexts: Vec::new(),
-        });
-        self.stats.objects += 1;
+            contexts,
+        };
+        (object, issues)
     }
 
     /// A model of some objects only (one environment), with the same issues.

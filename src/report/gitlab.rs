@@ -52,8 +52,8 @@ pub fn render(analysis: &Analysis) -> String {
             location: IssueLocation {
                 path: analysis.gate.repo_path(d.location.file),
                 lines: Lines {
-                    begin: d.location.span.start.line,
-                    end: d.location.span.end.line,
+                    begin: d.location.span.start.line as usize,
+                    end: d.location.span.end.line as usize,
                 },
             },
         })

@@ -51,7 +51,7 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
             .label
             .as_deref()
             .map(|l| escape_text(l).into_owned()),
-        (span.start.byte, span.len()),
+        (span.start.byte as usize, span.len()),
     )];
     let mut help = escape_text(diagnostic.help.as_deref().unwrap_or_default()).into_owned();
     if !diagnostic.contexts.is_empty() {
@@ -75,7 +75,7 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
             labels.push(LabeledSpan::new_with_span(
                 Some(escape_text(&related.message).into_owned()),
                 (
-                    related.location.span.start.byte,
+                    related.location.span.start.byte as usize,
                     related.location.span.len(),
                 ),
             ));

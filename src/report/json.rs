@@ -63,8 +63,8 @@ struct RelatedLocation<'a> {
 
 fn point(pos: Pos) -> Point {
     Point {
-        line: pos.line,
-        column: pos.col,
+        line: pos.line as usize,
+        column: pos.col as usize,
     }
 }
 

@@ -91,7 +91,7 @@ fn multiformat(text: impl Into<String>) -> sarif::MultiformatMessageString {
 }
 
 fn region(span: Span) -> sarif::Region {
-    let number = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let number = |n: u32| i64::from(n);
     sarif::Region {
         start_line: Some(number(span.start.line)),
         start_column: Some(number(span.start.col)),
