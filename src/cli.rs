@@ -520,9 +520,12 @@ fn check(args: CheckArgs) -> u8 {
         );
     }
     if args.timings {
-        for (stage, elapsed) in &analysis.timings.stages {
+        for (stage, elapsed, peak) in &analysis.timings.stages {
+            let peak = peak.map_or(String::new(), |kib| {
+                format!("  (peak RSS {:.0} MB)", kib as f64 / 1024.0)
+            });
             eprintln!(
-                "xks-lint: {stage:<6} {:>8.1} ms",
+                "xks-lint: {stage:<6} {:>8.1} ms{peak}",
                 elapsed.as_secs_f64() * 1000.0
             );
         }

@@ -47,16 +47,25 @@ pub struct CheckOptions {
 /// Wall time of each pipeline stage, for `--timings` and the benchmarks' story.
 #[derive(Debug, Clone, Default)]
 pub struct Timings {
-    pub stages: Vec<(&'static str, Duration)>,
+    /// Stage, wall time, and the process's peak resident memory when it ended (KiB,
+    /// where the platform tells: Linux `/proc/self/status`).
+    pub stages: Vec<(&'static str, Duration, Option<u64>)>,
 }
 
 impl Timings {
     fn time<T>(&mut self, stage: &'static str, run: impl FnOnce() -> T) -> T {
         let started = Instant::now();
         let value = run();
-        self.stages.push((stage, started.elapsed()));
+        self.stages
+            .push((stage, started.elapsed(), peak_resident_kib()));
         value
     }
+}
+
+fn peak_resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Everything a reporter needs: the sources to quote, the model's counts and the findings.

@@ -535,8 +535,12 @@ impl Graph {
         let this = &*self;
         // Pod to pod: per destination, gather what its ingress admits from each
         // source, then intersect with what each such source's egress allows.
+        // map_init runs its init once per job rayon splits off: bound the splits, or the
+        // per-job scratch row (one slot per class) is allocated and zeroed hundreds of times.
+        let min_job = (n / (rayon::current_num_threads() * 8)).max(1);
         let pod_rows: Vec<Vec<(usize, ConnSet)>> = (0..n)
             .into_par_iter()
+            .with_min_len(min_job)
             .map_init(
                 || (vec![None::<ConnSet>; n], Vec::<usize>::new()),
                 |(acc, touched), dst| {
