@@ -361,6 +361,7 @@ impl Model {
         use rayon::prelude::*;
         let typed: Vec<(Object, Vec<LoadIssue>)> =
             pending.into_par_iter().map(Model::type_object).collect();
+        model.objects.reserve_exact(typed.len());
         for (mut object, issues) in typed {
             object.id = ObjectId(model.objects.len());
             model.objects.push(object);
