@@ -121,7 +121,7 @@ fn assert_graph_agrees_with_explain(graph: &Graph, context: &str) {
                 graph
                     .graph
                     .find_edge(a, b)
-                    .map(|e| graph.graph[e].clone())
+                    .map(|e| graph.conns(e).clone())
                     .unwrap_or_default()
             };
             let out = edge(graph.class_nodes[src], graph.segment_nodes[s]);

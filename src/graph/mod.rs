@@ -64,6 +64,10 @@ pub struct PodClass {
     pub endpoint: Option<usize>,
 }
 
+/// Index of an edge's connection set in [`Graph::conn_sets`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u32);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GraphNode {
     Pods(usize),
@@ -166,7 +170,10 @@ pub struct Graph {
     pub policies: Vec<Policy>,
     pub rules: Vec<PolicyRule>,
     pub segments: Vec<IpRange>,
-    pub graph: DiGraph<GraphNode, ConnSet>,
+    /// Edges carry an index into `conn_sets`: a repository has hundreds of thousands of
+    /// edges but only a handful of distinct connection sets, so each is stored once.
+    pub graph: DiGraph<GraphNode, ConnId>,
+    pub conn_sets: Vec<ConnSet>,
     pub class_nodes: Vec<NodeIndex>,
     pub segment_nodes: Vec<NodeIndex>,
     /// Per policy: the classes it selects.
@@ -480,6 +487,7 @@ impl Graph {
             rules,
             segments,
             graph: DiGraph::new(),
+            conn_sets: Vec::new(),
             class_nodes: Vec::new(),
             segment_nodes: Vec::new(),
             policy_classes,
@@ -639,20 +647,29 @@ impl Graph {
         let segment_nodes: Vec<NodeIndex> = (0..segment_count)
             .map(|s| graph.add_node(GraphNode::Ip(s)))
             .collect();
+        let mut conn_sets: Vec<ConnSet> = Vec::new();
+        let mut interned: HashMap<ConnSet, ConnId> = HashMap::new();
+        let mut intern = |conns: ConnSet| -> ConnId {
+            *interned.entry(conns).or_insert_with_key(|conns| {
+                conn_sets.push(conns.clone());
+                ConnId(u32::try_from(conn_sets.len() - 1).unwrap_or(u32::MAX))
+            })
+        };
         for (dst, row) in pod_rows.into_iter().enumerate() {
             for (src, conns) in row {
-                graph.add_edge(class_nodes[src], class_nodes[dst], conns);
+                graph.add_edge(class_nodes[src], class_nodes[dst], intern(conns));
             }
         }
         for (class, (egress, ingress)) in ip_rows.into_iter().enumerate() {
             for (s, conns) in egress {
-                graph.add_edge(class_nodes[class], segment_nodes[s], conns);
+                graph.add_edge(class_nodes[class], segment_nodes[s], intern(conns));
             }
             for (s, conns) in ingress {
-                graph.add_edge(segment_nodes[s], class_nodes[class], conns);
+                graph.add_edge(segment_nodes[s], class_nodes[class], intern(conns));
             }
         }
         self.graph = graph;
+        self.conn_sets = conn_sets;
         self.class_nodes = class_nodes;
         self.segment_nodes = segment_nodes;
     }
@@ -690,8 +707,17 @@ impl Graph {
     /// Connections the graph allows from one class to another.
     pub fn allowed(&self, src: usize, dst: usize) -> ConnSet {
         self.edge_between(self.class_nodes[src], self.class_nodes[dst])
-            .map(|e| self.graph[e].clone())
+            .map(|e| self.conns(e).clone())
             .unwrap_or_default()
+    }
+
+    /// The connections an edge allows.
+    pub fn conns(&self, edge: petgraph::graph::EdgeIndex) -> &ConnSet {
+        static NONE: std::sync::OnceLock<ConnSet> = std::sync::OnceLock::new();
+        self.graph
+            .edge_weight(edge)
+            .and_then(|id| self.conn_sets.get(id.0 as usize))
+            .unwrap_or_else(|| NONE.get_or_init(ConnSet::none))
     }
 
     /// The edge from `a` to `b`, walking `a`'s out-edges and `b`'s in-edges in step: a
@@ -874,7 +900,7 @@ impl Graph {
                 continue;
             };
             if let (GraphNode::Pods(src), GraphNode::Pods(dst)) = (self.graph[a], self.graph[b]) {
-                let conns = &self.graph[edge];
+                let conns = self.conns(edge);
                 for &s in &member_ends[src] {
                     for &d in &member_ends[dst] {
                         if ends[s as usize].label != ends[d as usize].label {
@@ -896,7 +922,7 @@ impl Graph {
                     };
                     if let GraphNode::Ip(s) = self.graph[other] {
                         groups
-                            .entry(edge.weight().clone())
+                            .entry(self.conns(edge.id()).clone())
                             .or_default()
                             .push(self.segments[s]);
                     }
