@@ -352,7 +352,7 @@ pub(crate) fn load_config(
 }
 
 /// The inputs named on the command line (default `.`), or a usage error.
-fn inputs(paths: &[String]) -> Result<Vec<Input>, u8> {
+pub(crate) fn inputs(paths: &[String]) -> Result<Vec<Input>, u8> {
     let paths = if paths.is_empty() {
         vec![".".to_string()]
     } else {

@@ -9,7 +9,7 @@ use crate::config;
 use crate::graph::policy::{Direction, PolicyOrigin};
 use crate::graph::ports::Protocol;
 use crate::graph::{Cloud, DirectionVerdict, Graph, GraphOptions, Semantics, Subject, XksSettings};
-use crate::load::{self, Input, Sources, WalkOptions};
+use crate::load::{self, Sources, WalkOptions};
 use crate::model::{Model, ModelOptions};
 use crate::report::connectivity::{self, ConnectivityFormat};
 
@@ -95,23 +95,8 @@ fn build(
     input: &InputArgs,
     graph: &GraphArgs,
 ) -> Result<(Sources, Model, Graph), u8> {
-    let paths = if paths.is_empty() {
-        vec![".".to_string()]
-    } else {
-        paths.to_vec()
-    };
-    let inputs: Vec<Input> = paths.iter().map(|p| Input::from_arg(p)).collect();
-    for input in &inputs {
-        if let Input::Path(path) = input
-            && !path.exists()
-        {
-            return Err(usage_error(&format!(
-                "{}: no such file or directory",
-                path.display()
-            )));
-        }
-    }
-    let config = load_config(input.config.as_deref(), &paths)?;
+    let inputs = crate::cli::inputs(paths)?;
+    let config = load_config(input.config.as_deref(), paths)?;
     let walk = WalkOptions {
         excludes: config
             .exclude
