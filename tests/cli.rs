@@ -449,3 +449,51 @@ fn check_reports_the_sixty_certificates_and_the_flags_change_the_issuers() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn connectivity_and_why_analyse_one_environment_at_a_time() {
+    let tree = "fixtures/kustomize/environments";
+    // Two environments are two clusters: listing their union would be wrong.
+    xks_lint()
+        .args(["connectivity", tree])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "choose one with --environment (prod, staging)",
+        ));
+    xks_lint()
+        .args(["connectivity", tree, "--environment", "qa"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no environment `qa`"));
+    xks_lint()
+        .args(["connectivity", tree, "--environment", "prod"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "shop/api[Deployment] => {kube-dns} : UDP 53",
+        ));
+    xks_lint()
+        .args([
+            "why",
+            "shop/api",
+            "kube-dns",
+            tree,
+            "--environment",
+            "staging",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("UDP 53"));
+    // A repository of one cluster has no environment to choose.
+    xks_lint()
+        .args([
+            "connectivity",
+            "fixtures/connectivity/xks-cross-namespace-pair",
+            "--environment",
+            "prod",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has no environments"));
+}

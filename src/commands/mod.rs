@@ -54,6 +54,10 @@ pub struct InputArgs {
     /// (its `exclude` and `xks` settings apply).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The environment to analyse when kustomization roots form several (see README,
+    /// Environments); required then, since each environment is its own cluster.
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,6 +124,42 @@ fn build(
             kustomize: !input.no_kustomize,
         },
     );
+    let model = match (
+        model.environments(config.environment_config().as_ref()),
+        &input.environment,
+    ) {
+        (None, None) => model,
+        (None, Some(name)) => {
+            return Err(usage_error(&format!(
+                "--environment {name}: the repository forms one cluster, it has no environments"
+            )));
+        }
+        (Some(environments), chosen) => {
+            let names: Vec<&str> = environments
+                .clusters
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let cluster = chosen.as_ref().and_then(|name| {
+                environments
+                    .clusters
+                    .iter()
+                    .find(|(candidate, _)| candidate == name)
+            });
+            match cluster {
+                Some((_, ids)) => model.subset(ids),
+                None => {
+                    return Err(usage_error(&format!(
+                        "{}the repository's kustomization roots form several environments, each its own cluster: choose one with --environment ({})",
+                        chosen
+                            .as_ref()
+                            .map_or(String::new(), |name| format!("no environment `{name}`: ")),
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+    };
     if !model.issues.is_empty() {
         eprintln!(
             "xks-lint: note: {} problem(s) in the input were skipped; `xks-lint check` reports them",
