@@ -381,34 +381,44 @@ fn ingress_shim(
         }
         let hosts = entry.get("hosts");
         // Entries naming the same secret become one Certificate holding all their hosts.
-        let existing = out[first..].iter_mut().find(|r| r.secret_name == secret);
-        let request = match existing {
-            Some(request) => request,
-            None => {
-                out.push(CertRequest {
-                    source: Source::IngressShim,
-                    object: object.id,
-                    namespace: object.namespace.clone(),
-                    secret_name: secret.to_string(),
-                    secret_span: secret_node.span,
-                    secret_path: format!("spec.tls[{index}].secretName"),
-                    names: Vec::new(),
-                    names_span: hosts.map(|h| h.span).unwrap_or(entry.span),
-                    issuer_ref: issuer_ref.clone(),
-                    authority,
-                    trigger_span,
-                    trigger_path: trigger_path.clone(),
-                });
-                let last = out.len() - 1;
-                &mut out[last]
-            }
-        };
+        let request = request_for_secret(out, first, secret, || CertRequest {
+            source: Source::IngressShim,
+            object: object.id,
+            namespace: object.namespace.clone(),
+            secret_name: secret.to_string(),
+            secret_span: secret_node.span,
+            secret_path: format!("spec.tls[{index}].secretName"),
+            names: Vec::new(),
+            names_span: hosts.map(|h| h.span).unwrap_or(entry.span),
+            issuer_ref: issuer_ref.clone(),
+            authority,
+            trigger_span,
+            trigger_path: trigger_path.clone(),
+        });
         for host in seq(hosts) {
             if let Some(text) = host.scalar_text() {
                 push_name(&mut request.names, dns_name(text, host.span));
             }
         }
     }
+}
+
+/// The request of this object (those from `first` on) that writes `secret`, made by
+/// `new` when there is none yet: entries naming one secret share one Certificate.
+fn request_for_secret<'a>(
+    out: &'a mut Vec<CertRequest>,
+    first: usize,
+    secret: &str,
+    new: impl FnOnce() -> CertRequest,
+) -> &'a mut CertRequest {
+    let index = match out[first..].iter().position(|r| r.secret_name == secret) {
+        Some(offset) => first + offset,
+        None => {
+            out.push(new());
+            out.len() - 1
+        }
+    };
+    &mut out[index]
 }
 
 fn gateway_shim(
@@ -452,30 +462,22 @@ fn gateway_shim(
             if !is_secret || !same_namespace || secret.is_empty() {
                 continue;
             }
-            let existing = out[first..].iter_mut().find(|r| r.secret_name == secret);
-            let request = match existing {
-                Some(request) => request,
-                None => {
-                    out.push(CertRequest {
-                        source: Source::GatewayShim,
-                        object: object.id,
-                        namespace: object.namespace.clone(),
-                        secret_name: secret.to_string(),
-                        secret_span: name_node.span,
-                        secret_path: format!(
-                            "spec.listeners[{index}].tls.certificateRefs[{ref_index}].name"
-                        ),
-                        names: Vec::new(),
-                        names_span: hostname.span,
-                        issuer_ref: issuer_ref.clone(),
-                        authority,
-                        trigger_span,
-                        trigger_path: trigger_path.clone(),
-                    });
-                    let last = out.len() - 1;
-                    &mut out[last]
-                }
-            };
+            let request = request_for_secret(out, first, secret, || CertRequest {
+                source: Source::GatewayShim,
+                object: object.id,
+                namespace: object.namespace.clone(),
+                secret_name: secret.to_string(),
+                secret_span: name_node.span,
+                secret_path: format!(
+                    "spec.listeners[{index}].tls.certificateRefs[{ref_index}].name"
+                ),
+                names: Vec::new(),
+                names_span: hostname.span,
+                issuer_ref: issuer_ref.clone(),
+                authority,
+                trigger_span,
+                trigger_path: trigger_path.clone(),
+            });
             if let Some(text) = hostname.scalar_text() {
                 push_name(&mut request.names, dns_name(text, hostname.span));
             }
