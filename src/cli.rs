@@ -47,6 +47,9 @@ pub enum Command {
     Connectivity(crate::commands::ConnectivityArgs),
     /// Explain why a connection is allowed or blocked, citing each policy rule with file:line.
     Why(crate::commands::WhyArgs),
+    /// Print the objects xks-lint analyses after building kustomizations (what `kubectl
+    /// kustomize ROOT` prints, for a root), as YAML or JSON; exit 1 when a root cannot be built.
+    Render(crate::commands::render::RenderArgs),
     /// Let's Encrypt budget per registered domain: certificates the repo would request.
     Certs(CertsArgs),
     /// Write a commented `.xks-lint.yaml` with every key at its default.
@@ -257,6 +260,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Init { dir, force } => init(dir, force),
         Command::Connectivity(args) => crate::commands::connectivity(args),
         Command::Why(args) => crate::commands::why(args),
+        Command::Render(args) => crate::commands::render::render(args),
     }
 }
 
