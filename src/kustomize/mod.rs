@@ -490,16 +490,21 @@ impl Builder<'_> {
             out.extend(built);
             return;
         }
-        let Some(resource_file) = self.files_by_path.get(&target).copied() else {
-            self.issue(
-                IssueKind::KustomizeError,
-                file,
-                entry.span,
-                format!(
+        let refused = self.loaded.refused.contains_key(&target);
+        let Some(resource_file) = self
+            .files_by_path
+            .get(&target)
+            .copied()
+            .filter(|_| !refused)
+        else {
+            let message = match self.loaded.refused.get(&target) {
+                Some(why) => format!("resource `{}` refused: {why}", entry.value),
+                None => format!(
                     "resource `{}` not found (or a directory without a kustomization)",
                     entry.value
                 ),
-            );
+            };
+            self.issue(IssueKind::KustomizeError, file, entry.span, message);
             return;
         };
         self.output.consumed.insert(resource_file);
@@ -563,13 +568,18 @@ impl Builder<'_> {
             }
             PatchSource::File(path) => {
                 let target = self.resolve(dir, path);
-                let Some(patch_file) = self.files_by_path.get(&target).copied() else {
-                    self.issue(
-                        IssueKind::KustomizeError,
-                        file,
-                        patch.span,
-                        format!("patch file `{path}` not found"),
-                    );
+                let refused = self.loaded.refused.contains_key(&target);
+                let Some(patch_file) = self
+                    .files_by_path
+                    .get(&target)
+                    .copied()
+                    .filter(|_| !refused)
+                else {
+                    let message = match self.loaded.refused.get(&target) {
+                        Some(why) => format!("patch file `{path}` refused: {why}"),
+                        None => format!("patch file `{path}` not found"),
+                    };
+                    self.issue(IssueKind::KustomizeError, file, patch.span, message);
                     return Vec::new();
                 };
                 self.output.consumed.insert(patch_file);

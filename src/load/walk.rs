@@ -284,10 +284,12 @@ fn walk_dir(
         .git_ignore(true)
         .ignore(true)
         .require_git(false)
-        .follow_links(true)
+        // Links are handled here, not by the walker (see the filter).
+        .follow_links(false)
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |entry| {
-            if !entry.path_is_symlink() {
+            // The checked directory itself may be a link.
+            if !entry.path_is_symlink() || entry.depth() == 0 {
                 return true;
             }
             match std::fs::canonicalize(entry.path()) {
@@ -306,8 +308,13 @@ fn walk_dir(
                     }
                     false
                 }
+                // A link inside the tree is not followed: its target is walked under its own
+                // path, so every file is read once, and links to `.` or to each other cannot
+                // make the walk loop or grow exponentially. (A kustomization that references
+                // the link's path still gets it, through the loader.)
+                Ok(_) => false,
                 // Broken links and loops are reported by the walker itself.
-                _ => true,
+                Err(_) => true,
             }
         });
     if let Some(overrides) = excludes_for(root, options) {
@@ -324,6 +331,9 @@ fn walk_dir(
                 }
                 if file_type.is_file() {
                     found.insert(entry.path().to_path_buf(), ());
+                } else if file_type.is_symlink() {
+                    // Only broken links and loops pass the filter.
+                    skipped.push(broken_link(entry.path()));
                 } else {
                     skipped.push(not_regular(entry.path()));
                 }
@@ -333,6 +343,24 @@ fn walk_dir(
     }
     if let Ok(mut list) = outside.lock() {
         skipped.append(&mut list);
+    }
+}
+
+fn broken_link(path: &Path) -> Skipped {
+    let message = match std::fs::canonicalize(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            "broken symbolic link: its target does not exist".to_string()
+        }
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            "symbolic link loop: the link resolves to itself".to_string()
+        }
+        Err(error) => error.to_string(),
+        Ok(_) => "symbolic link changed while walking".to_string(),
+    };
+    Skipped {
+        path: path.to_path_buf(),
+        kind: IssueKind::Unreadable,
+        message: format!("cannot read: {message}; not analysed"),
     }
 }
 
