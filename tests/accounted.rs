@@ -115,3 +115,27 @@ fn a_referenced_ignored_file_is_read_not_counted_as_left_out() {
     assert_eq!(summary["files_referenced"], 1, "{summary}");
     assert_eq!(summary["files_found"], 3, "{summary}");
 }
+
+#[test]
+fn ignore_files_apply_up_to_the_repository_root_only() {
+    let dir = tempfile::tempdir().unwrap();
+    // Above the repository: must not hide anything.
+    write(dir.path(), ".gitignore", "*.yaml\n");
+    write(dir.path(), ".ignore", "*.yaml\n");
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join(".git")).unwrap();
+    // The repository's own, above the checked directory: applies.
+    write(&repo, ".gitignore", "k8s/rendered/\n");
+    write(&repo, "k8s/app.yaml", SERVICE);
+    write(&repo, "k8s/rendered/out.yaml", SERVICE);
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir(&repo)
+        .args(["check", "k8s", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = &json["summary"];
+    assert_eq!(summary["files_read"], 1, "{summary}");
+    assert_eq!(summary["files_ignored"], 1, "{summary}");
+}
