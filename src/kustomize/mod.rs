@@ -196,6 +196,24 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
 
 impl Builder<'_> {
     fn display_dir(&self, dir: &Path) -> String {
+        // Relative to the repository, so messages and contexts read the same from any
+        // working directory and never hold an absolute path of this machine.
+        if let Some(relative) = self
+            .loaded
+            .repo_root
+            .as_ref()
+            .and_then(|root| dir.strip_prefix(root).ok())
+        {
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            return if parts.is_empty() {
+                ".".to_string()
+            } else {
+                parts.join("/")
+            };
+        }
         let from_kustomization = self
             .kustomizations
             .get(dir)

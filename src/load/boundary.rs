@@ -77,8 +77,9 @@ pub fn root_of(path: &Path, cwd: Option<&Path>) -> PathBuf {
     if let Some(git) = start.ancestors().find(|dir| dir.join(".git").exists()) {
         return git.to_path_buf();
     }
+    // Never `/`: a run from the top of the filesystem must not make everything "inside".
     match cwd.map(|cwd| lexical(cwd, None)) {
-        Some(cwd) if start.starts_with(&cwd) => cwd,
+        Some(cwd) if start.starts_with(&cwd) && cwd.parent().is_some() => cwd,
         _ => start,
     }
 }
@@ -272,6 +273,10 @@ mod tests {
         assert_eq!(
             root_of(Path::new("/nonexistent-xks/other/overlays/prod"), Some(cwd)),
             PathBuf::from("/nonexistent-xks/other/overlays")
+        );
+        assert_eq!(
+            root_of(Path::new("nonexistent-xks/a/b.yaml"), Some(Path::new("/"))),
+            PathBuf::from("/nonexistent-xks/a")
         );
     }
 }
