@@ -157,9 +157,9 @@ impl Analysis {
 pub fn analyze(options: &CheckOptions) -> Analysis {
     let started = Instant::now();
     let mut timings = Timings::default();
-    let mut loaded = timings.time("load", || load::load(&options.inputs, &options.walk));
+    let loaded = timings.time("load", || load::load(&options.inputs, &options.walk));
     let sources = loaded.sources.clone();
-    let left_out = std::mem::take(&mut loaded.left_out);
+    let left_out = loaded.left_out.clone();
     // Paths in CI reports are relative to the repository of the checked PATH, wherever
     // the linter runs from.
     let gate_options = gate::GateOptions {

@@ -304,6 +304,7 @@ impl Builder<'_> {
                 );
                 continue;
             }
+            self.note_left_out(document.file, path_node, &dir);
             let target_namespace = root.path(&["spec", "targetNamespace"]).and_then(|n| {
                 n.scalar_text().map(|value| {
                     (
@@ -335,6 +336,41 @@ impl Builder<'_> {
             }
         }
         (found, generated)
+    }
+
+    /// A Flux path holding manifest files the walk left out (hidden, or ignored by a
+    /// `.gitignore`/`.ignore` a pull request may commit): Flux deploys committed files
+    /// whatever those say, so the check must not pass over them silently.
+    fn note_left_out(&mut self, file: FileId, path_node: &Node, dir: &Path) {
+        let hidden: Vec<&crate::load::LeftOut> = self
+            .loaded
+            .left_out
+            .iter()
+            .filter(|f| normalize(&f.path).starts_with(dir))
+            // Flux's source-controller leaves CI directories out of the artifact itself.
+            .filter(|f| {
+                !f.path.components().any(|c| {
+                    [".git", ".github", ".circleci", ".gitlab"]
+                        .iter()
+                        .any(|ci| c.as_os_str() == *ci)
+                })
+            })
+            .collect();
+        let Some(first) = hidden.first() else {
+            return;
+        };
+        let path = path_node.scalar_text().unwrap_or(".");
+        self.issue(
+            IssueKind::KustomizeNote,
+            file,
+            path_node.span,
+            format!(
+                "Flux deploys `{path}`, but {} manifest file(s) below it were left out of the check ({}, e.g. `{}`); they are not analysed: check them explicitly or stop ignoring them",
+                hidden.len(),
+                first.reason.describe(),
+                first.path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+            ),
+        );
     }
 
     /// What Flux generates for a path without a kustomization: every manifest below it.
