@@ -318,7 +318,10 @@ fn init(dir: Option<PathBuf>, force: bool) -> u8 {
             path.display()
         ));
     }
-    match std::fs::write(&path, config::DEFAULT_CONFIG) {
+    let checked = path
+        .parent()
+        .map_or(".".to_string(), |p| p.to_string_lossy().into_owned());
+    match write_report(&checked, &path, config::DEFAULT_CONFIG) {
         Ok(()) => {
             eprintln!("xks-lint: wrote {}", path.display());
             EXIT_CLEAN
@@ -429,6 +432,15 @@ fn certs(args: CertsArgs) -> u8 {
     } else {
         EXIT_CLEAN
     }
+}
+
+/// Writes `--output` / `--write-baseline` / `init`, never through a link leading out of
+/// the repository of `checked` (the first PATH).
+fn write_report(checked: &str, path: &std::path::Path, text: &str) -> Result<(), String> {
+    let cwd = std::env::current_dir().ok();
+    let checked = if checked == "-" { "." } else { checked };
+    let root = crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref());
+    crate::load::boundary::write_file(path, &root, text)
 }
 
 fn check(args: CheckArgs) -> u8 {
@@ -556,7 +568,11 @@ fn check(args: CheckArgs) -> u8 {
     }
 
     if let Some(path) = &args.write_baseline {
-        if let Err(e) = std::fs::write(path, gate::baseline::render(&analysis)) {
+        if let Err(e) = write_report(
+            paths.first().map_or(".", String::as_str),
+            path,
+            &gate::baseline::render(&analysis),
+        ) {
             return usage_error(&format!("cannot write {}: {e}", path.display()));
         }
         let current: std::collections::BTreeSet<&str> = analysis
@@ -602,7 +618,7 @@ fn check(args: CheckArgs) -> u8 {
         },
     );
     let written = match &args.output {
-        Some(path) => std::fs::write(path, &text)
+        Some(path) => write_report(paths.first().map_or(".", String::as_str), path, &text)
             .map(|_| EXIT_CLEAN)
             .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
         None => write_stdout(&text),
