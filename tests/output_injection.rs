@@ -8,6 +8,9 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
+mod common;
+use common::{Kind, assert_lines_intact, check_output};
+
 /// Everything an attacker would put in a value, as a YAML double-quoted scalar body:
 /// ESC sequences, BEL, CR, LF, forged workflow commands (new and legacy form), bidi
 /// override and isolate, line separator, C1 CSI, DEL.
@@ -193,98 +196,6 @@ fn hostile_repo(root: &Path) {
     .unwrap();
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Text,
-    /// Human output with `--color always`: SGR colour sequences are ours.
-    Styled,
-    Json,
-    Github,
-}
-
-/// Checks one output (stdout or stderr) of one run; `what` names the run for messages.
-fn check_output(what: &str, bytes: &[u8], kind: Kind) {
-    let text = String::from_utf8_lossy(bytes);
-    let mut rest: &str = &text;
-    // Unsafe characters: none raw, except line ends, tabs, and our colours.
-    while let Some(c) = rest.chars().next() {
-        if kind == Kind::Styled
-            && let Some(after) = rest.strip_prefix("\u{1b}[")
-        {
-            let params = after
-                .bytes()
-                .take_while(|b| b.is_ascii_digit() || *b == b';')
-                .count();
-            if after.as_bytes().get(params) == Some(&b'm') {
-                rest = &after[params + 1..];
-                continue;
-            }
-        }
-        assert!(
-            !xks_lint::report::sanitize::is_unsafe(c) || c == '\n' || c == '\t',
-            "{what}: raw {:?} in\n{text}",
-            c
-        );
-        rest = &rest[c.len_utf8()..];
-    }
-    assert!(!text.contains("##["), "{what}: legacy command in\n{text}");
-    for line in text.lines() {
-        // The guard's mark of a neutralised command: a value's line break split a line,
-        // which the reporters' own escaping must prevent (the guard is only the backstop).
-        assert!(
-            !line.trim_start().starts_with("\\::"),
-            "{what}: a value broke a line: {line:?}"
-        );
-        if !line.trim_start().starts_with("::") {
-            continue;
-        }
-        assert_eq!(kind, Kind::Github, "{what}: command line {line:?}");
-        assert_github_annotation(what, line);
-    }
-    if kind == Kind::Json && !text.trim().is_empty() {
-        serde_json::from_str::<serde_json::Value>(&text)
-            .unwrap_or_else(|e| panic!("{what}: invalid JSON ({e}):\n{text}"));
-    }
-}
-
-/// A line of the github format that starts with `::` must be an annotation whose
-/// properties and data are escaped as the runner requires.
-fn assert_github_annotation(what: &str, line: &str) {
-    let rest = line.strip_prefix("::").unwrap();
-    let (info, data) = rest
-        .split_once("::")
-        .unwrap_or_else(|| panic!("{what}: malformed {line:?}"));
-    let (name, properties) = info.split_once(' ').unwrap_or((info, ""));
-    assert!(
-        ["error", "warning", "notice"].contains(&name),
-        "{what}: command {name:?} in {line:?}"
-    );
-    for pair in properties.split(',').filter(|p| !p.is_empty()) {
-        let (key, value) = pair
-            .split_once('=')
-            .unwrap_or_else(|| panic!("{what}: property {pair:?} in {line:?}"));
-        assert!(
-            ["file", "line", "endLine", "col", "endColumn", "title"].contains(&key),
-            "{what}: key {key:?}"
-        );
-        assert!(!value.contains(':'), "{what}: raw ':' in {key}={value:?}");
-        assert_percent_escaped(what, value);
-    }
-    assert!(!data.contains('\r'), "{what}: raw CR in data");
-    assert_percent_escaped(what, data);
-}
-
-/// Every `%` starts one of the runner's escapes.
-fn assert_percent_escaped(what: &str, text: &str) {
-    for (i, _) in text.match_indices('%') {
-        let escape = text.get(i..i + 3).unwrap_or_default();
-        assert!(
-            ["%25", "%0D", "%0A", "%3A", "%2C"].contains(&escape),
-            "{what}: unescaped % at {i} in {text:?}"
-        );
-    }
-}
-
 struct Run {
     args: Vec<String>,
     kind: Kind,
@@ -394,7 +305,9 @@ fn no_output_of_any_command_carries_repository_controls() {
             String::from_utf8_lossy(&output.stderr)
         );
         check_output(&format!("{what} (stdout)"), &output.stdout, run.kind);
+        assert_lines_intact(&format!("{what} (stdout)"), &output.stdout);
         check_output(&format!("{what} (stderr)"), &output.stderr, Kind::Text);
+        assert_lines_intact(&format!("{what} (stderr)"), &output.stderr);
         let stdout = String::from_utf8_lossy(&output.stdout);
         if run.shows_values {
             assert!(
@@ -447,7 +360,9 @@ fn why_and_its_errors_escape_repository_names() {
             .output()
             .unwrap();
         check_output(&format!("{what} (stdout)"), &output.stdout, Kind::Text);
+        assert_lines_intact(&format!("{what} (stdout)"), &output.stdout);
         check_output(&format!("{what} (stderr)"), &output.stderr, Kind::Text);
+        assert_lines_intact(&format!("{what} (stderr)"), &output.stderr);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         if shows {
@@ -534,7 +449,9 @@ fn config_errors_warnings_and_baseline_messages_are_escaped() {
             .output()
             .unwrap();
         check_output(&format!("{what} (stdout)"), &output.stdout, kind);
+        assert_lines_intact(&format!("{what} (stdout)"), &output.stdout);
         check_output(&format!("{what} (stderr)"), &output.stderr, Kind::Text);
+        assert_lines_intact(&format!("{what} (stderr)"), &output.stderr);
         stderr_all.push_str(&String::from_utf8_lossy(&output.stderr));
     }
     assert!(
