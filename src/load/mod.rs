@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::span::{FileId, Location, Pos, Span};
-pub use walk::{Input, WalkOptions};
+pub use walk::{Input, LeftOut, LeftOutReason, WalkOptions};
 use yaml::Node;
 
 /// A file the loader looked at; findings point into it.
@@ -90,6 +90,15 @@ pub struct LoadStats {
     pub files_read: usize,
     /// Files not analysed: Helm templates, unreadable or binary files.
     pub files_skipped: usize,
+    /// Of `files_found`: files read only because a kustomization references them (the
+    /// walk did not reach them: a base beside the checked directory, an excluded patch).
+    pub files_referenced: usize,
+    /// Manifest files below a checked directory that a `.gitignore`/`.ignore` leaves out.
+    pub files_ignored: usize,
+    /// Manifest files below a checked directory in hidden files or directories (`.github`).
+    pub files_hidden: usize,
+    /// Manifest files below a checked directory that an exclude glob leaves out.
+    pub files_excluded: usize,
     pub documents: usize,
 }
 
@@ -101,6 +110,8 @@ pub struct Loaded {
     pub documents: Vec<LoadedDocument>,
     pub issues: Vec<LoadIssue>,
     pub stats: LoadStats,
+    /// Manifest files the walk left out on purpose (counted in `stats`).
+    pub left_out: Vec<LeftOut>,
 }
 
 struct ParsedIssue {
@@ -124,7 +135,11 @@ enum FileOutcome {
 
 /// Reads every input and parses it. Never fails: problems become [`LoadIssue`]s.
 pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
-    let (candidates, walk_skipped) = walk::collect(inputs, options);
+    let walk::Collected {
+        candidates,
+        skipped: walk_skipped,
+        left_out,
+    } = walk::collect(inputs, options);
     let cwd = std::env::current_dir().ok();
     let mut loaded = Loaded {
         repo_root: repo_root(inputs),
@@ -152,6 +167,25 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     }
     if options.kustomize {
         pull_kustomize_references(&mut loaded, cwd.as_deref(), options);
+    }
+    // A left-out file a kustomization references was read after all.
+    let read: std::collections::HashSet<PathBuf> = loaded
+        .sources
+        .files
+        .iter()
+        .map(|f| normalize(&f.path))
+        .collect();
+    loaded.left_out = left_out
+        .into_iter()
+        .filter(|file| !read.contains(&normalize(&file.path)))
+        .collect();
+    for file in &loaded.left_out {
+        let count = match file.reason {
+            LeftOutReason::Hidden => &mut loaded.stats.files_hidden,
+            LeftOutReason::Ignored => &mut loaded.stats.files_ignored,
+            LeftOutReason::Excluded => &mut loaded.stats.files_excluded,
+        };
+        *count += 1;
     }
     loaded
 }
@@ -326,6 +360,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 }
             })
             .collect();
+        loaded.stats.files_referenced += candidates.len();
         read_candidates(loaded, &candidates, cwd, options);
     }
 }
