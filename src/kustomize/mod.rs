@@ -3,6 +3,9 @@
 //! references, labels and annotations), without executing or fetching anything.
 //! Reads only what the load stage loaded.
 
+pub mod generators;
+pub mod hash;
+pub mod namerefs;
 pub mod spec;
 pub mod transform;
 
@@ -394,13 +397,14 @@ impl Builder<'_> {
                 IssueKind::KustomizeNote,
                 file,
                 entry.span,
-                format!("`{}` is not applied by xks-lint (generators and plugins are never run); objects it would create or change are not analysed", entry.value),
+                format!("`{}` is not applied by xks-lint (plugins and Helm charts are never run); objects it would create or change are not analysed", entry.value),
             );
         }
         let mut resources = Vec::new();
         for entry in &spec.resources {
             self.add_resource(dir, file, entry, stack, &mut resources);
         }
+        self.run_generators(dir, file, &spec, &mut resources);
         for entry in &spec.components {
             let target = self.resolve(dir, &entry.value);
             let Some((component_file, component)) = self.kustomizations.get(&target).cloned()
@@ -427,11 +431,64 @@ impl Builder<'_> {
             for resource in &component.resources {
                 self.add_resource(&target, component_file, resource, stack, &mut resources);
             }
+            self.run_generators(&target, component_file, &component, &mut resources);
             self.transform(&target, component_file, &component, &mut resources);
             stack.pop();
         }
         self.transform(dir, file, &spec, &mut resources);
+        if stack.len() <= 1 {
+            // The root: generated names get their content hash now that data is final.
+            generators::finish(&mut resources, &[]);
+        }
         resources
+    }
+
+    /// Adds the objects of `configMapGenerator` and `secretGenerator` to `resources`.
+    fn run_generators(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        resources: &mut Vec<Built>,
+    ) {
+        if spec.generators.is_empty() {
+            return;
+        }
+        let context = generators::Context {
+            dir,
+            file,
+            data_files: &self.loaded.data_files,
+        };
+        let documents = self.documents;
+        let original = |built: &Built| {
+            let document = documents
+                .get(&built.file)?
+                .iter()
+                .find(|d| d.index == built.document)?;
+            let node = match built.item {
+                Some(item) => document.root.get("items")?.as_seq()?.get(item)?,
+                None => &document.root,
+            };
+            let text = |path: &[&str]| {
+                node.path(path)
+                    .and_then(Node::scalar_text)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let namespace = text(&["metadata", "namespace"]);
+            Some((
+                text(&["kind"]),
+                text(&["metadata", "name"]),
+                if namespace.is_empty() {
+                    "default".to_string()
+                } else {
+                    namespace
+                },
+            ))
+        };
+        for error in generators::run(spec, &context, resources, &original) {
+            self.issue(IssueKind::KustomizeError, file, error.span, error.message);
+        }
     }
 
     fn add_resource(
@@ -892,45 +949,6 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
     }
 }
 
-/// Name references kustomize rewrites when the referenced object is renamed.
-fn reference_paths(referenced_kind: &str) -> &'static [&'static [&'static str]] {
-    match referenced_kind {
-        "Service" => &[
-            &[
-                "spec", "rules[]", "http", "paths[]", "backend", "service", "name",
-            ],
-            &["spec", "defaultBackend", "service", "name"],
-            &["spec", "serviceName"],
-        ],
-        "Secret" => &[&["spec", "tls[]", "secretName"]],
-        _ => &[],
-    }
-}
-
-fn pod_reference_paths(referenced_kind: &str) -> &'static [&'static [&'static str]] {
-    match referenced_kind {
-        "ConfigMap" => &[
-            &["volumes[]", "configMap", "name"],
-            &["containers[]", "envFrom[]", "configMapRef", "name"],
-            &[
-                "containers[]",
-                "env[]",
-                "valueFrom",
-                "configMapKeyRef",
-                "name",
-            ],
-        ],
-        "Secret" => &[
-            &["volumes[]", "secret", "secretName"],
-            &["containers[]", "envFrom[]", "secretRef", "name"],
-            &["containers[]", "env[]", "valueFrom", "secretKeyRef", "name"],
-            &["imagePullSecrets[]", "name"],
-        ],
-        "ServiceAccount" => &[&["serviceAccountName"]],
-        _ => &[],
-    }
-}
-
 fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
     let mut renamed: HashMap<(String, String), String> = HashMap::new();
     for resource in resources.iter_mut() {
@@ -949,45 +967,14 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
         }
         renamed.insert((kind, old), new);
     }
-    for resource in resources.iter_mut() {
-        let kind = object_kind(&resource.node)
-            .map(|(_, k)| k.to_string())
-            .unwrap_or_default();
-        let pod_spec: Vec<&str> = match WorkloadKind::from_kind(&kind) {
-            Some(WorkloadKind::Pod) => vec!["spec"],
-            Some(workload) => {
-                let mut path = workload.template_path().to_vec();
-                path.push("spec");
-                path
-            }
-            None => Vec::new(),
-        };
-        for referenced_kind in ["Service", "Secret", "ConfigMap", "ServiceAccount"] {
-            let mut rewrite = |node: &mut Node| {
-                if let NodeKind::Scalar(scalar) = &mut node.kind
-                    && let Some(new) =
-                        renamed.get(&(referenced_kind.to_string(), scalar.value.to_string()))
-                {
-                    scalar.value = new.as_str().into();
-                }
-            };
-            let applies = match referenced_kind {
-                "Service" => kind == "Ingress" || kind == "StatefulSet",
-                "Secret" => kind == "Ingress",
-                _ => false,
-            };
-            if applies {
-                for path in reference_paths(referenced_kind) {
-                    for_each_at(&mut resource.node, path, None, &mut rewrite);
-                }
-            }
-            if !pod_spec.is_empty() {
-                for path in pod_reference_paths(referenced_kind) {
-                    let mut full = pod_spec.clone();
-                    full.extend_from_slice(path);
-                    for_each_at(&mut resource.node, &full, None, &mut rewrite);
-                }
-            }
-        }
-    }
+    let renames: Vec<namerefs::Rename> = renamed
+        .into_iter()
+        .map(|((kind, old), new)| namerefs::Rename {
+            kind,
+            namespace: None,
+            from: vec![old],
+            to: new,
+        })
+        .collect();
+    namerefs::rewrite(resources, &renames, &[]);
 }
