@@ -192,6 +192,13 @@ fn absorb(
     Ok(())
 }
 
+/// The identity a generator gave an object, if a generator made it.
+pub fn generated_identity(node: &Node) -> Option<Identity> {
+    let name = annotation(node, GENERATED_NAME)?;
+    let (kind, _, namespace) = identity(node);
+    Some((kind, name.to_string(), namespace))
+}
+
 fn annotation<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
     node.path(&["metadata", "annotations", key])
         .and_then(Node::scalar_text)
@@ -496,7 +503,7 @@ mod tests {
         );
         assert!(long.ends_with('\n'));
         assert_eq!(wrapped_base64(&[0u8; 51]).len(), 68);
-        assert_eq!(wrapped_base64(&[0u8; 54]).len(), 75);
+        assert_eq!(wrapped_base64(&[0u8; 54]).len(), 74);
     }
 
     #[test]

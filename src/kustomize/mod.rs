@@ -5,6 +5,7 @@
 
 pub mod generators;
 pub mod hash;
+pub mod images;
 pub mod namerefs;
 pub mod spec;
 pub mod transform;
@@ -459,35 +460,69 @@ impl Builder<'_> {
             file,
             data_files: &self.loaded.data_files,
         };
-        let documents = self.documents;
-        let original = |built: &Built| {
-            let document = documents
-                .get(&built.file)?
-                .iter()
-                .find(|d| d.index == built.document)?;
-            let node = match built.item {
-                Some(item) => document.root.get("items")?.as_seq()?.get(item)?,
-                None => &document.root,
-            };
-            let text = |path: &[&str]| {
-                node.path(path)
-                    .and_then(Node::scalar_text)
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let namespace = text(&["metadata", "namespace"]);
-            Some((
-                text(&["kind"]),
-                text(&["metadata", "name"]),
-                if namespace.is_empty() {
-                    "default".to_string()
-                } else {
-                    namespace
-                },
-            ))
-        };
-        for error in generators::run(spec, &context, resources, &original) {
+        let original = |built: &Built| self.original_identity(built);
+        let errors = generators::run(spec, &context, resources, &original);
+        for error in errors {
             self.issue(IssueKind::KustomizeError, file, error.span, error.message);
+        }
+    }
+
+    /// Kind, name and effective namespace of an object as it was read or generated,
+    /// before any transformer renamed it.
+    fn original_identity(&self, built: &Built) -> Option<generators::Identity> {
+        if let Some(identity) = generators::generated_identity(&built.node) {
+            return Some(identity);
+        }
+        let document = self
+            .documents
+            .get(&built.file)?
+            .iter()
+            .find(|d| d.index == built.document)?;
+        let node = match built.item {
+            Some(item) => document.root.get("items")?.as_seq()?.get(item)?,
+            None => &document.root,
+        };
+        let text = |path: &[&str]| {
+            node.path(path)
+                .and_then(Node::scalar_text)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let namespace = text(&["metadata", "namespace"]);
+        Some((
+            text(&["kind"]),
+            text(&["metadata", "name"]),
+            if namespace.is_empty() {
+                "default".to_string()
+            } else {
+                namespace
+            },
+        ))
+    }
+
+    /// `replicas`, `images` and `replacements`: kustomize runs them in this order,
+    /// after the label and annotation transformers.
+    fn apply_data_transformers(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        resources: &mut [Built],
+    ) {
+        let origin = Some(file);
+        let mut errors = Vec::new();
+        for replica in &spec.replicas {
+            let original = |built: &Built| self.original_identity(built).map(|(_, name, _)| name);
+            if let Err(message) = images::apply_replicas(resources, replica, &original, origin) {
+                errors.push((replica.span, message));
+            }
+        }
+        if !spec.images.is_empty() {
+            images::apply_images(resources, &spec.images, &[], origin);
+        }
+        let _ = dir;
+        for (span, message) in errors {
+            self.issue(IssueKind::KustomizeError, file, span, message);
         }
     }
 
@@ -700,6 +735,7 @@ impl Builder<'_> {
             file,
             LabelScope::Annotations,
         );
+        self.apply_data_transformers(dir, file, spec, resources);
     }
 
     fn apply_patch(

@@ -243,10 +243,6 @@ fn namespace_of(node: &Node) -> &str {
         .unwrap_or("default")
 }
 
-fn plural(kind: &str) -> String {
-    format!("{}s", kind.to_lowercase())
-}
-
 /// Rewrites, in every object, the references that `renames` make stale.
 pub fn rewrite(resources: &mut [Built], renames: &[Rename], custom: &[CustomReference]) {
     if renames.is_empty() {
@@ -292,16 +288,9 @@ pub fn rewrite(resources: &mut [Built], renames: &[Rename], custom: &[CustomRefe
             };
             for path in &paths {
                 let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                let resources_field =
-                    (segments == ["rules", "resourceNames"]).then(|| plural(referenced));
-                visit(
-                    &mut resource.node,
-                    &segments,
-                    resources_field.as_deref(),
-                    &mut |leaf| {
-                        rewrite_leaf(leaf, referenced, &lookup);
-                    },
-                );
+                visit(&mut resource.node, &segments, &mut |leaf| {
+                    rewrite_leaf(leaf, referenced, &lookup);
+                });
             }
         }
     }
@@ -349,17 +338,12 @@ fn rewrite_leaf(
     }
 }
 
-/// Calls `apply` on the node at `path`, traversing lists on the way. For
-/// `rules/resourceNames`, only in rules whose `resources` name `resources_field`.
-fn visit(
-    node: &mut Node,
-    path: &[&str],
-    resources_field: Option<&str>,
-    apply: &mut dyn FnMut(&mut Node),
-) {
+/// Calls `apply` on the node at `path`, traversing lists on the way. (kustomize
+/// rewrites `rules/resourceNames` whatever the rule's `resources` say.)
+fn visit(node: &mut Node, path: &[&str], apply: &mut dyn FnMut(&mut Node)) {
     if let NodeKind::Seq(items) = &mut node.kind {
         for item in items {
-            visit(item, path, resources_field, apply);
+            visit(item, path, apply);
         }
         return;
     }
@@ -367,22 +351,11 @@ fn visit(
         apply(node);
         return;
     };
-    if rest.is_empty()
-        && let Some(plural) = resources_field
-    {
-        let listed = node
-            .get("resources")
-            .and_then(Node::as_seq)
-            .is_some_and(|r| r.iter().any(|r| r.scalar_text() == Some(plural)));
-        if !listed {
-            return;
-        }
-    }
     if let Some(child) = super::transform::get_mut(node, first) {
         if rest.is_empty() {
             apply(child);
         } else {
-            visit(child, rest, resources_field, apply);
+            visit(child, rest, apply);
         }
     }
 }
