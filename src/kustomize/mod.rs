@@ -7,6 +7,7 @@ pub mod generators;
 pub mod hash;
 pub mod images;
 pub mod namerefs;
+pub mod replacements;
 pub mod spec;
 pub mod transform;
 
@@ -520,7 +521,37 @@ impl Builder<'_> {
         if !spec.images.is_empty() {
             images::apply_images(resources, &spec.images, &[], origin);
         }
-        let _ = dir;
+        for entry in &spec.replacements {
+            let (nodes, span) = match entry {
+                spec::ReplacementEntry::Inline(node) => (vec![node.clone()], node.span),
+                spec::ReplacementEntry::File(path) => {
+                    let target = self.resolve(dir, &path.value);
+                    let Some(replacement_file) = self.files_by_path.get(&target).copied() else {
+                        errors.push((
+                            path.span,
+                            format!("replacement file `{}` not found", path.value),
+                        ));
+                        continue;
+                    };
+                    self.output.consumed.insert(replacement_file);
+                    let mut nodes = Vec::new();
+                    for document in self.documents.get(&replacement_file).into_iter().flatten() {
+                        match document.root.as_seq() {
+                            Some(items) => nodes.extend(items.iter().cloned()),
+                            None if !document.root.is_null() => nodes.push(document.root.clone()),
+                            None => {}
+                        }
+                    }
+                    (nodes, path.span)
+                }
+            };
+            for node in nodes {
+                let original = |built: &Built| self.original_identity(built);
+                if let Err(message) = replacements::apply(resources, &node, &original) {
+                    errors.push((span, format!("replacement: {message}")));
+                }
+            }
+        }
         for (span, message) in errors {
             self.issue(IssueKind::KustomizeError, file, span, message);
         }
