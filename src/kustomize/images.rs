@@ -3,6 +3,7 @@
 use crate::load::yaml::{Node, NodeKind, Style};
 
 use super::Built;
+use super::configurations::{FieldSpec, for_each_field};
 use super::spec::{Image, Replica};
 use super::transform::{for_each_at, get_mut, set};
 
@@ -102,11 +103,11 @@ fn containers_everywhere(node: &mut Node, entry: &Image, origin: Option<crate::s
 }
 
 /// Applies the `images` entries to every object (not to CRDs); `extra_paths` are the
-/// image field specs of `configurations` (kind, path segments with `[]` lists).
+/// image field specs of `configurations`.
 pub fn apply_images(
     resources: &mut [Built],
     images: &[Image],
-    extra_paths: &[(Option<String>, Vec<String>)],
+    extra_paths: &[FieldSpec],
     origin: Option<crate::span::FileId>,
 ) {
     for resource in resources.iter_mut() {
@@ -121,12 +122,11 @@ pub fn apply_images(
         }
         for entry in images {
             containers_everywhere(&mut resource.node, entry, origin);
-            for (only_kind, path) in extra_paths {
-                if only_kind.as_deref().is_some_and(|k| k != kind) {
+            for spec in extra_paths {
+                if spec.kind.as_deref().is_some_and(|k| k != kind) {
                     continue;
                 }
-                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                for_each_at(&mut resource.node, &segments, None, &mut |node| {
+                for_each_field(&mut resource.node, &spec.path, None, &mut |node| {
                     set_image(node, entry, origin);
                 });
             }

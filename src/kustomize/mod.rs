@@ -3,6 +3,7 @@
 //! references, labels and annotations), without executing or fetching anything.
 //! Reads only what the load stage loaded.
 
+pub mod configurations;
 pub mod generators;
 pub mod hash;
 pub mod images;
@@ -440,7 +441,8 @@ impl Builder<'_> {
         self.transform(dir, file, &spec, &mut resources);
         if stack.len() <= 1 {
             // The root: generated names get their content hash now that data is final.
-            generators::finish(&mut resources, &[]);
+            let custom = self.configurations(dir);
+            generators::finish(&mut resources, &custom.name_references);
         }
         resources
     }
@@ -466,6 +468,36 @@ impl Builder<'_> {
         for error in errors {
             self.issue(IssueKind::KustomizeError, file, error.span, error.message);
         }
+    }
+
+    /// The custom field specs (`configurations`) of the kustomization at `dir` and of
+    /// everything it includes: kustomize merges them upwards.
+    fn configurations(&self, dir: &Path) -> configurations::Configurations {
+        let mut merged = configurations::Configurations::default();
+        if !self
+            .kustomizations
+            .values()
+            .any(|(_, spec)| !spec.configurations.is_empty())
+        {
+            return merged;
+        }
+        let mut dirs: Vec<PathBuf> = self.reachable(&[dir.to_path_buf()]).into_iter().collect();
+        dirs.sort();
+        for dir in dirs {
+            let Some((_, spec)) = self.kustomizations.get(&dir) else {
+                continue;
+            };
+            for entry in &spec.configurations {
+                let target = self.resolve(&dir, &entry.value);
+                let Some(file) = self.files_by_path.get(&target) else {
+                    continue;
+                };
+                for document in self.documents.get(file).into_iter().flatten() {
+                    merged.add(&document.root);
+                }
+            }
+        }
+        merged
     }
 
     /// Kind, name and effective namespace of an object as it was read or generated,
@@ -519,7 +551,8 @@ impl Builder<'_> {
             }
         }
         if !spec.images.is_empty() {
-            images::apply_images(resources, &spec.images, &[], origin);
+            let custom = self.configurations(dir);
+            images::apply_images(resources, &spec.images, &custom.images, origin);
         }
         for entry in &spec.replacements {
             let (nodes, span) = match entry {
@@ -746,8 +779,14 @@ impl Builder<'_> {
                 );
             }
         }
+        let custom = self.configurations(dir);
         if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
-            rename(resources, &spec.name_prefix, &spec.name_suffix);
+            rename(
+                resources,
+                &spec.name_prefix,
+                &spec.name_suffix,
+                &custom.name_references,
+            );
         }
         add_pairs(resources, &spec.common_labels, file, LabelScope::Selectors);
         for set in &spec.labels {
@@ -759,7 +798,9 @@ impl Builder<'_> {
                 LabelScope::Metadata
             };
             add_pairs(resources, &set.pairs, file, scope);
+            configurations::apply_labels(resources, &custom.labels, &set.pairs, file);
         }
+        configurations::apply_labels(resources, &custom.labels, &spec.common_labels, file);
         add_pairs(
             resources,
             &spec.common_annotations,
@@ -1016,7 +1057,12 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
     }
 }
 
-fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
+fn rename(
+    resources: &mut [Built],
+    prefix: &str,
+    suffix: &str,
+    custom: &[namerefs::CustomReference],
+) {
     let mut renamed: HashMap<(String, String), String> = HashMap::new();
     for resource in resources.iter_mut() {
         let kind = object_kind(&resource.node)
@@ -1043,5 +1089,5 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
             to: new,
         })
         .collect();
-    namerefs::rewrite(resources, &renames, &[]);
+    namerefs::rewrite(resources, &renames, custom);
 }
