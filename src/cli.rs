@@ -120,6 +120,9 @@ pub struct CheckArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// List on standard error every manifest file left out (hidden, ignored, excluded).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// SARIF `runAutomationDetails.id` category, to tell several uploads in one workflow apart.
     #[arg(long, value_name = "CATEGORY")]
     pub sarif_category: Option<String>,
@@ -518,6 +521,19 @@ fn check(args: CheckArgs) -> u8 {
                 |p| p.display().to_string()
             )
         );
+    }
+    if args.verbose {
+        let cwd = std::env::current_dir().ok();
+        for file in &analysis.left_out {
+            eprintln!(
+                "xks-lint: left out ({}): {}",
+                file.reason.describe(),
+                crate::report::sanitize::escape_text(&crate::load::display_path(
+                    &file.path,
+                    cwd.as_deref()
+                ))
+            );
+        }
     }
     if args.timings {
         for (stage, elapsed, peak) in &analysis.timings.stages {

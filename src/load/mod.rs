@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::span::{FileId, Location, Pos, Span};
-pub use walk::{Input, WalkOptions};
+pub use walk::{Input, LeftOut, LeftOutReason, WalkOptions};
 use yaml::Node;
 
 /// A file the loader looked at; findings point into it.
@@ -90,6 +90,15 @@ pub struct LoadStats {
     pub files_read: usize,
     /// Files not analysed: Helm templates, unreadable or binary files.
     pub files_skipped: usize,
+    /// Of `files_found`: files read only because a kustomization references them (the
+    /// walk did not reach them: a base beside the checked directory, an excluded patch).
+    pub files_referenced: usize,
+    /// Manifest files below a checked directory that a `.gitignore`/`.ignore` leaves out.
+    pub files_ignored: usize,
+    /// Manifest files below a checked directory in hidden files or directories (`.github`).
+    pub files_hidden: usize,
+    /// Manifest files below a checked directory that an exclude glob leaves out.
+    pub files_excluded: usize,
     pub documents: usize,
 }
 
@@ -104,6 +113,8 @@ pub struct Loaded {
     /// Files kustomize generators read as data (`files`, `envs`), keyed by normalized
     /// path: raw bytes, never parsed as manifests; or why they could not be read.
     pub data_files: std::collections::BTreeMap<PathBuf, Result<Arc<[u8]>, String>>,
+    /// Manifest files the walk left out on purpose (counted in `stats`).
+    pub left_out: Vec<LeftOut>,
 }
 
 struct ParsedIssue {
@@ -127,7 +138,11 @@ enum FileOutcome {
 
 /// Reads every input and parses it. Never fails: problems become [`LoadIssue`]s.
 pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
-    let (candidates, walk_skipped) = walk::collect(inputs, options);
+    let walk::Collected {
+        candidates,
+        skipped: walk_skipped,
+        left_out,
+    } = walk::collect(inputs, options);
     let cwd = std::env::current_dir().ok();
     let mut loaded = Loaded {
         repo_root: repo_root(inputs),
@@ -155,6 +170,25 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     }
     if options.kustomize {
         pull_kustomize_references(&mut loaded, cwd.as_deref(), options);
+    }
+    // A left-out file a kustomization references was read after all.
+    let read: std::collections::HashSet<PathBuf> = loaded
+        .sources
+        .files
+        .iter()
+        .map(|f| normalize(&f.path))
+        .collect();
+    loaded.left_out = left_out
+        .into_iter()
+        .filter(|file| !read.contains(&normalize(&file.path)))
+        .collect();
+    for file in &loaded.left_out {
+        let count = match file.reason {
+            LeftOutReason::Hidden => &mut loaded.stats.files_hidden,
+            LeftOutReason::Ignored => &mut loaded.stats.files_ignored,
+            LeftOutReason::Excluded => &mut loaded.stats.files_excluded,
+        };
+        *count += 1;
     }
     loaded
 }
@@ -337,6 +371,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 }
             })
             .collect();
+        loaded.stats.files_referenced += candidates.len();
         read_candidates(loaded, &candidates, cwd, options);
     }
 }
@@ -372,6 +407,24 @@ fn read_data_file(
         ));
     }
     Ok(Arc::from(bytes))
+}
+
+/// Byte offset of a `{{` that YAML parsed as a mapping key (`name: {{ .Values.name }}`
+/// reads as a mapping whose key is a mapping): no Kubernetes object has such a key.
+fn templated_key(node: &Node, text: &str) -> Option<usize> {
+    match &node.kind {
+        yaml::NodeKind::Scalar(_) => None,
+        yaml::NodeKind::Seq(items) => items.iter().find_map(|item| templated_key(item, text)),
+        yaml::NodeKind::Map(entries) => entries.iter().find_map(|(key, value)| {
+            let byte = node.span.start.byte as usize;
+            if !matches!(key.kind, yaml::NodeKind::Scalar(_))
+                && text.get(byte..).is_some_and(|rest| rest.starts_with("{{"))
+            {
+                return Some(byte);
+            }
+            templated_key(key, text).or_else(|| templated_key(value, text))
+        }),
+    }
 }
 
 fn first_position() -> Pos {
@@ -508,33 +561,64 @@ fn read_and_parse(
         Ok(text) => Arc::from(text),
         Err(message) => return skipped(Arc::from(""), IssueKind::Syntax, message, start),
     };
-    let template_start = text.find("{{");
-    if candidate.in_helm_chart || template_start.is_some() {
-        let at = template_start.map(|byte| Pos::of_byte(&text, byte));
-        let span = at.map_or(start, |pos| Span {
-            start: pos,
-            end: Pos::of_byte(&text, pos.byte as usize + 2),
-        });
+    let helm_message = "Helm template, not analysed: render it and pipe it in (`helm template . | xks-lint check -`)";
+    let template_at = |byte: usize| Span {
+        start: Pos::of_byte(&text, byte),
+        end: Pos::of_byte(&text, byte.saturating_add(2).min(text.len())),
+    };
+    if candidate.in_helm_chart {
+        let span = text.find("{{").map_or(start, template_at);
         return skipped(
             text,
             IssueKind::HelmTemplate,
-            "Helm template, not analysed: render it and pipe it in (`helm template . | xks-lint check -`)".to_string(),
+            helm_message.to_string(),
             span,
         );
     }
     let stream = yaml::parse_stream(&text);
-    let mut issues: Vec<ParsedIssue> = stream
-        .errors
-        .into_iter()
-        .map(|e| ParsedIssue {
-            kind: IssueKind::Syntax,
-            span: Span::point(e.pos),
-            message: e.message,
-            related: Vec::new(),
-        })
-        .collect();
+    let mut issues: Vec<ParsedIssue> = Vec::new();
+    // A document is a Helm template only when it looks templated where YAML breaks:
+    // `{{` in the text a syntax error made unreadable, or a `{{ ... }}` that YAML read
+    // as a mapping key. `{{` inside a string (an Alertmanager template, a shell
+    // command) is data.
+    for (error, failed) in stream.errors.into_iter().zip(
+        stream
+            .failed
+            .into_iter()
+            .map(Some)
+            .chain(std::iter::repeat(None)),
+    ) {
+        let template = failed.and_then(|range| {
+            text.get(range.clone())
+                .and_then(|region| region.find("{{"))
+                .map(|at| range.start + at)
+        });
+        issues.push(match template {
+            Some(byte) => ParsedIssue {
+                kind: IssueKind::HelmTemplate,
+                span: template_at(byte),
+                message: helm_message.to_string(),
+                related: Vec::new(),
+            },
+            None => ParsedIssue {
+                kind: IssueKind::Syntax,
+                span: Span::point(error.pos),
+                message: error.message,
+                related: Vec::new(),
+            },
+        });
+    }
     let mut documents = Vec::new();
     for (index, document) in stream.documents.into_iter().enumerate() {
+        if let Some(byte) = templated_key(&document.root, &text) {
+            issues.push(ParsedIssue {
+                kind: IssueKind::HelmTemplate,
+                span: template_at(byte),
+                message: helm_message.to_string(),
+                related: Vec::new(),
+            });
+            continue;
+        }
         for (repeat, first) in &document.duplicate_keys {
             issues.push(ParsedIssue {
                 kind: IssueKind::Syntax,
@@ -544,6 +628,19 @@ fn read_and_parse(
             });
         }
         documents.push((document.root, index));
+    }
+    // A file that is a template through and through is one skipped file, as before.
+    if documents.is_empty()
+        && !issues.is_empty()
+        && issues.iter().all(|i| i.kind == IssueKind::HelmTemplate)
+    {
+        let span = issues.first().map_or(start, |i| i.span);
+        return skipped(
+            text,
+            IssueKind::HelmTemplate,
+            helm_message.to_string(),
+            span,
+        );
     }
     let kustomize_namespace = candidate.kustomize_namespace.clone();
     (

@@ -76,6 +76,47 @@ pub struct Candidate {
     pub kustomize_namespace: Option<String>,
 }
 
+/// Why a manifest file below a checked directory was left out of the walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeftOutReason {
+    /// The file or a directory above it (below the checked directory) starts with `.`.
+    Hidden,
+    /// A `.gitignore`, `.ignore` or git exclude file leaves it out.
+    Ignored,
+    /// An `--exclude` glob or the config's `exclude:` leaves it out.
+    Excluded,
+}
+
+impl LeftOutReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            LeftOutReason::Hidden => "hidden file or directory",
+            LeftOutReason::Ignored => "left out by .gitignore/.ignore",
+            LeftOutReason::Excluded => "left out by an exclude glob",
+        }
+    }
+}
+
+/// A manifest file the walk did not read on purpose: counted in the summary and listed
+/// with `--verbose`, so a committed `.ignore` cannot hide a deployed manifest silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub path: PathBuf,
+    pub reason: LeftOutReason,
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Files to read, sorted by path.
+    pub candidates: Vec<Candidate>,
+    /// Paths found but not read, and why.
+    pub skipped: Vec<Skipped>,
+    /// Manifest files left out by ignore files, hidden directories or excludes.
+    pub left_out: Vec<LeftOut>,
+}
+
 /// A path found but not read, and why.
 #[derive(Debug, Clone)]
 pub struct Skipped {
@@ -102,12 +143,13 @@ fn is_manifest(path: &Path) -> bool {
         .is_some_and(|e| MANIFEST_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Files to read, sorted by path, and the paths found but not read.
-pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<Skipped>) {
+/// Files to read, sorted by path, the paths found but not read, and the manifests left out.
+pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
     let mut found: BTreeMap<PathBuf, ()> = BTreeMap::new();
     let mut stdin = false;
     let mut memory = Vec::new();
     let mut skipped = Vec::new();
+    let mut left_out = Vec::new();
     for input in inputs {
         match input {
             Input::Stdin => stdin = true,
@@ -117,7 +159,10 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<
                 in_helm_chart: false,
                 kustomize_namespace: None,
             }),
-            Input::Path(path) if path.is_dir() => walk_dir(path, options, &mut found, &mut skipped),
+            Input::Path(path) if path.is_dir() => {
+                walk_dir(path, options, &mut found, &mut skipped);
+                account_left_out(path, options, &found, &skipped, &mut left_out);
+            }
             Input::Path(path) => {
                 let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
                 let excluded = excludes_for(&base, options)
@@ -155,7 +200,64 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<
     }
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     skipped.dedup_by(|a, b| a.path == b.path);
-    (candidates, skipped)
+    left_out.sort_by(|a, b| a.path.cmp(&b.path));
+    left_out.dedup_by(|a, b| a.path == b.path);
+    Collected {
+        candidates,
+        skipped,
+        left_out,
+    }
+}
+
+/// Walks `root` again without the hidden-file and ignore-file filters (never into `.git`,
+/// never through symbolic links) and records each manifest file the real walk left out.
+fn account_left_out(
+    root: &Path,
+    options: &WalkOptions,
+    found: &BTreeMap<PathBuf, ()>,
+    skipped: &[Skipped],
+    left_out: &mut Vec<LeftOut>,
+) {
+    let skipped: std::collections::HashSet<&Path> =
+        skipped.iter().map(|s| s.path.as_path()).collect();
+    let excludes = excludes_for(root, options);
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .standard_filters(false)
+        .follow_links(false)
+        .filter_entry(|entry| {
+            !(entry.file_name() == ".git" && entry.file_type().is_some_and(|t| t.is_dir()))
+        });
+    for entry in builder.build().flatten() {
+        let path = entry.path();
+        let is_file = entry.file_type().is_some_and(|t| t.is_file());
+        if !is_file || !is_manifest(path) || found.contains_key(path) || skipped.contains(path) {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(path);
+        let hidden = relative.components().any(|c| {
+            matches!(c, std::path::Component::Normal(name)
+                if name.to_string_lossy().starts_with('.'))
+        });
+        let excluded = || {
+            excludes.as_ref().is_some_and(|o| {
+                path.ancestors()
+                    .take_while(|dir| dir.starts_with(root) && *dir != root)
+                    .any(|p| o.matched(p, p != path).is_ignore())
+            })
+        };
+        let reason = if hidden {
+            LeftOutReason::Hidden
+        } else if excluded() {
+            LeftOutReason::Excluded
+        } else {
+            LeftOutReason::Ignored
+        };
+        left_out.push(LeftOut {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
 }
 
 fn not_regular(path: &Path) -> Skipped {
