@@ -24,6 +24,9 @@ pub struct FieldSpec {
 #[derive(Debug, Clone, Default)]
 pub struct Configurations {
     pub images: Vec<FieldSpec>,
+    /// `commonLabels`: for `commonLabels` and `labels` with `includeSelectors`.
+    pub common_labels: Vec<FieldSpec>,
+    /// `labels`: for `labels` without `includeSelectors`.
     pub labels: Vec<FieldSpec>,
     pub name_references: Vec<CustomReference>,
 }
@@ -60,7 +63,7 @@ impl Configurations {
     /// Adds the sections of one configuration file.
     pub fn add(&mut self, root: &Node) {
         self.images.extend(specs(root.get("images")));
-        self.labels.extend(specs(root.get("commonLabels")));
+        self.common_labels.extend(specs(root.get("commonLabels")));
         self.labels.extend(specs(root.get("labels")));
         for entry in root
             .get("nameReference")
@@ -81,7 +84,10 @@ impl Configurations {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.images.is_empty() && self.labels.is_empty() && self.name_references.is_empty()
+        self.images.is_empty()
+            && self.common_labels.is_empty()
+            && self.labels.is_empty()
+            && self.name_references.is_empty()
     }
 }
 
@@ -176,6 +182,7 @@ mod tests {
             configurations.name_references[0].referrer_kind.as_deref(),
             Some("Ingress")
         );
-        assert!(configurations.labels[0].create);
+        assert!(configurations.common_labels[0].create);
+        assert!(configurations.labels.is_empty());
     }
 }

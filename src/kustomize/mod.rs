@@ -798,9 +798,14 @@ impl Builder<'_> {
                 LabelScope::Metadata
             };
             add_pairs(resources, &set.pairs, file, scope);
-            configurations::apply_labels(resources, &custom.labels, &set.pairs, file);
+            let specs = if set.include_selectors {
+                &custom.common_labels
+            } else {
+                &custom.labels
+            };
+            configurations::apply_labels(resources, specs, &set.pairs, file);
         }
-        configurations::apply_labels(resources, &custom.labels, &spec.common_labels, file);
+        configurations::apply_labels(resources, &custom.common_labels, &spec.common_labels, file);
         add_pairs(
             resources,
             &spec.common_annotations,

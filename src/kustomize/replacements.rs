@@ -71,7 +71,8 @@ impl Selector {
     }
 
     /// Whether the object, under one of its identities (current or original
-    /// name), is selected. `regex`: names and kinds are anchored patterns.
+    /// name), is selected. `regex`: names and kinds are anchored patterns (newer
+    /// kustomize releases read target selectors so; v5.5, the reference, does not).
     fn selects(&self, node: &Node, names: &[(String, String)], regex: bool) -> bool {
         let field = |key: &str| node.get(key).and_then(Node::scalar_text).unwrap_or("");
         let api_version = field("apiVersion");
@@ -330,8 +331,8 @@ pub fn apply(
             .enumerate()
             .filter(|(_, r)| {
                 let names = names_of(r, original);
-                select.selects(&r.node, &names, true)
-                    && !rejects.iter().any(|j| j.selects(&r.node, &names, true))
+                select.selects(&r.node, &names, false)
+                    && !rejects.iter().any(|j| j.selects(&r.node, &names, false))
             })
             .map(|(i, _)| i)
             .collect();
