@@ -5,6 +5,12 @@
 
 pub mod budget;
 pub mod flux;
+pub mod configurations;
+pub mod generators;
+pub mod hash;
+pub mod images;
+pub mod namerefs;
+pub mod replacements;
 pub mod spec;
 pub mod transform;
 
@@ -863,7 +869,7 @@ impl Builder<'_> {
                 IssueKind::KustomizeNote,
                 file,
                 entry.span,
-                format!("`{}` is not applied by xks-lint (generators and plugins are never run); objects it would create or change are not analysed", entry.value),
+                format!("`{}` is not applied by xks-lint (plugins and Helm charts are never run); objects it would create or change are not analysed", entry.value),
             );
         }
         if self.budget.exhausted() {
@@ -881,6 +887,7 @@ impl Builder<'_> {
             self.add_resource(dir, file, entry, stack, &mut resources);
             self.refuse_duplicates(file, entry, before, &mut ids, &mut resources);
         }
+        self.run_generators(dir, file, &spec, &mut resources);
         for entry in &spec.components {
             let target = self.resolve(dir, &entry.value);
             let Some((component_file, component)) = self.kustomizations.get(&target).cloned()
@@ -912,11 +919,160 @@ impl Builder<'_> {
                 self.add_resource(&target, component_file, resource, stack, &mut resources);
                 self.refuse_duplicates(component_file, resource, before, &mut ids, &mut resources);
             }
+            self.run_generators(&target, component_file, &component, &mut resources);
             self.transform(&target, component_file, &component, &mut resources);
             stack.pop();
         }
         self.transform(dir, file, &spec, &mut resources);
+        if stack.len() <= 1 {
+            // The root: generated names get their content hash now that data is final.
+            let custom = self.configurations(dir);
+            generators::finish(&mut resources, &custom.name_references);
+        }
         resources
+    }
+
+    /// Adds the objects of `configMapGenerator` and `secretGenerator` to `resources`.
+    fn run_generators(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        resources: &mut Vec<Built>,
+    ) {
+        if spec.generators.is_empty() {
+            return;
+        }
+        let context = generators::Context {
+            dir,
+            file,
+            data_files: &self.loaded.data_files,
+        };
+        let original = |built: &Built| self.original_identity(built);
+        let errors = generators::run(spec, &context, resources, &original);
+        for error in errors {
+            self.issue(IssueKind::KustomizeError, file, error.span, error.message);
+        }
+    }
+
+    /// The custom field specs (`configurations`) of the kustomization at `dir` and of
+    /// everything it includes: kustomize merges them upwards.
+    fn configurations(&self, dir: &Path) -> configurations::Configurations {
+        let mut merged = configurations::Configurations::default();
+        if !self
+            .kustomizations
+            .values()
+            .any(|(_, spec)| !spec.configurations.is_empty())
+        {
+            return merged;
+        }
+        let mut dirs: Vec<PathBuf> = self.reachable(&[dir.to_path_buf()]).into_iter().collect();
+        dirs.sort();
+        for dir in dirs {
+            let Some((_, spec)) = self.kustomizations.get(&dir) else {
+                continue;
+            };
+            for entry in &spec.configurations {
+                let target = self.resolve(&dir, &entry.value);
+                let Some(file) = self.files_by_path.get(&target) else {
+                    continue;
+                };
+                for document in self.documents.get(file).into_iter().flatten() {
+                    merged.add(&document.root);
+                }
+            }
+        }
+        merged
+    }
+
+    /// Kind, name and effective namespace of an object as it was read or generated,
+    /// before any transformer renamed it.
+    fn original_identity(&self, built: &Built) -> Option<generators::Identity> {
+        if let Some(identity) = generators::generated_identity(&built.node) {
+            return Some(identity);
+        }
+        let document = self
+            .documents
+            .get(&built.file)?
+            .iter()
+            .find(|d| d.index == built.document)?;
+        let node = match built.item {
+            Some(item) => document.root.get("items")?.as_seq()?.get(item)?,
+            None => &document.root,
+        };
+        let text = |path: &[&str]| {
+            node.path(path)
+                .and_then(Node::scalar_text)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let namespace = text(&["metadata", "namespace"]);
+        Some((
+            text(&["kind"]),
+            text(&["metadata", "name"]),
+            if namespace.is_empty() {
+                "default".to_string()
+            } else {
+                namespace
+            },
+        ))
+    }
+
+    /// `replicas`, `images` and `replacements`: kustomize runs them in this order,
+    /// after the label and annotation transformers.
+    fn apply_data_transformers(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        resources: &mut [Built],
+    ) {
+        let origin = Some(file);
+        let mut errors = Vec::new();
+        for replica in &spec.replicas {
+            let original = |built: &Built| self.original_identity(built).map(|(_, name, _)| name);
+            if let Err(message) = images::apply_replicas(resources, replica, &original, origin) {
+                errors.push((replica.span, message));
+            }
+        }
+        if !spec.images.is_empty() {
+            let custom = self.configurations(dir);
+            images::apply_images(resources, &spec.images, &custom.images, origin);
+        }
+        for entry in &spec.replacements {
+            let (nodes, span) = match entry {
+                spec::ReplacementEntry::Inline(node) => (vec![node.clone()], node.span),
+                spec::ReplacementEntry::File(path) => {
+                    let target = self.resolve(dir, &path.value);
+                    let Some(replacement_file) = self.files_by_path.get(&target).copied() else {
+                        errors.push((
+                            path.span,
+                            format!("replacement file `{}` not found", path.value),
+                        ));
+                        continue;
+                    };
+                    self.output.consumed.insert(replacement_file);
+                    let mut nodes = Vec::new();
+                    for document in self.documents.get(&replacement_file).into_iter().flatten() {
+                        match document.root.as_seq() {
+                            Some(items) => nodes.extend(items.iter().cloned()),
+                            None if !document.root.is_null() => nodes.push(document.root.clone()),
+                            None => {}
+                        }
+                    }
+                    (nodes, path.span)
+                }
+            };
+            for node in nodes {
+                let original = |built: &Built| self.original_identity(built);
+                if let Err(message) = replacements::apply(resources, &node, &original) {
+                    errors.push((span, format!("replacement: {message}")));
+                }
+            }
+        }
+        for (span, message) in errors {
+            self.issue(IssueKind::KustomizeError, file, span, message);
+        }
     }
 
     fn add_resource(
@@ -1208,8 +1364,14 @@ impl Builder<'_> {
                 );
             }
         }
+        let custom = self.configurations(dir);
         if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
-            rename(resources, &spec.name_prefix, &spec.name_suffix);
+            rename(
+                resources,
+                &spec.name_prefix,
+                &spec.name_suffix,
+                &custom.name_references,
+            );
         }
         add_pairs(resources, &spec.common_labels, file, LabelScope::Selectors);
         for set in &spec.labels {
@@ -1221,13 +1383,21 @@ impl Builder<'_> {
                 LabelScope::Metadata
             };
             add_pairs(resources, &set.pairs, file, scope);
+            let specs = if set.include_selectors {
+                &custom.common_labels
+            } else {
+                &custom.labels
+            };
+            configurations::apply_labels(resources, specs, &set.pairs, file);
         }
+        configurations::apply_labels(resources, &custom.common_labels, &spec.common_labels, file);
         add_pairs(
             resources,
             &spec.common_annotations,
             file,
             LabelScope::Annotations,
         );
+        self.apply_data_transformers(dir, file, spec, resources);
     }
 
     fn apply_patch(
@@ -1762,46 +1932,12 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
     }
 }
 
-/// Name references kustomize rewrites when the referenced object is renamed.
-fn reference_paths(referenced_kind: &str) -> &'static [&'static [&'static str]] {
-    match referenced_kind {
-        "Service" => &[
-            &[
-                "spec", "rules[]", "http", "paths[]", "backend", "service", "name",
-            ],
-            &["spec", "defaultBackend", "service", "name"],
-            &["spec", "serviceName"],
-        ],
-        "Secret" => &[&["spec", "tls[]", "secretName"]],
-        _ => &[],
-    }
-}
-
-fn pod_reference_paths(referenced_kind: &str) -> &'static [&'static [&'static str]] {
-    match referenced_kind {
-        "ConfigMap" => &[
-            &["volumes[]", "configMap", "name"],
-            &["containers[]", "envFrom[]", "configMapRef", "name"],
-            &[
-                "containers[]",
-                "env[]",
-                "valueFrom",
-                "configMapKeyRef",
-                "name",
-            ],
-        ],
-        "Secret" => &[
-            &["volumes[]", "secret", "secretName"],
-            &["containers[]", "envFrom[]", "secretRef", "name"],
-            &["containers[]", "env[]", "valueFrom", "secretKeyRef", "name"],
-            &["imagePullSecrets[]", "name"],
-        ],
-        "ServiceAccount" => &[&["serviceAccountName"]],
-        _ => &[],
-    }
-}
-
-fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
+fn rename(
+    resources: &mut [Built],
+    prefix: &str,
+    suffix: &str,
+    custom: &[namerefs::CustomReference],
+) {
     let mut renamed: HashMap<(String, String), String> = HashMap::new();
     for resource in resources.iter_mut() {
         let kind = object_kind(&resource.node)
@@ -1819,45 +1955,14 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
         }
         renamed.insert((kind, old), new);
     }
-    for resource in resources.iter_mut() {
-        let kind = object_kind(&resource.node)
-            .map(|(_, k)| k.to_string())
-            .unwrap_or_default();
-        let pod_spec: Vec<&str> = match WorkloadKind::from_kind(&kind) {
-            Some(WorkloadKind::Pod) => vec!["spec"],
-            Some(workload) => {
-                let mut path = workload.template_path().to_vec();
-                path.push("spec");
-                path
-            }
-            None => Vec::new(),
-        };
-        for referenced_kind in ["Service", "Secret", "ConfigMap", "ServiceAccount"] {
-            let mut rewrite = |node: &mut Node| {
-                if let NodeKind::Scalar(scalar) = &mut node.kind
-                    && let Some(new) =
-                        renamed.get(&(referenced_kind.to_string(), scalar.value.to_string()))
-                {
-                    scalar.value = new.as_str().into();
-                }
-            };
-            let applies = match referenced_kind {
-                "Service" => kind == "Ingress" || kind == "StatefulSet",
-                "Secret" => kind == "Ingress",
-                _ => false,
-            };
-            if applies {
-                for path in reference_paths(referenced_kind) {
-                    for_each_at(&mut resource.node, path, None, &mut rewrite);
-                }
-            }
-            if !pod_spec.is_empty() {
-                for path in pod_reference_paths(referenced_kind) {
-                    let mut full = pod_spec.clone();
-                    full.extend_from_slice(path);
-                    for_each_at(&mut resource.node, &full, None, &mut rewrite);
-                }
-            }
-        }
-    }
+    let renames: Vec<namerefs::Rename> = renamed
+        .into_iter()
+        .map(|((kind, old), new)| namerefs::Rename {
+            kind,
+            namespace: None,
+            from: vec![old],
+            to: new,
+        })
+        .collect();
+    namerefs::rewrite(resources, &renames, custom);
 }
