@@ -7,8 +7,8 @@ use crate::cli::{EXIT_CLEAN, EXIT_FINDINGS, write_stdout};
 use crate::load::{IssueKind, LoadIssue, Sources};
 use crate::model::Object;
 use crate::report::sanitize::Channel;
-use crate::report::{emit, yaml};
 use crate::report::sanitize::escape_text;
+use crate::report::{emit, yaml};
 
 use super::InputArgs;
 
