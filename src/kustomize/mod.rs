@@ -890,13 +890,21 @@ impl Builder<'_> {
         self.run_generators(dir, file, &spec, &mut resources);
         for entry in &spec.components {
             let target = self.resolve(dir, &entry.value);
-            let Some((component_file, component)) = self.kustomizations.get(&target).cloned()
+            let refused = self.loaded.refused.get(&target);
+            let Some((component_file, component)) = self
+                .kustomizations
+                .get(&target)
+                .filter(|_| refused.is_none())
+                .cloned()
             else {
                 self.issue(
                     IssueKind::KustomizeError,
                     file,
                     entry.span,
-                    format!("component `{}` has no kustomization", entry.value),
+                    match refused {
+                        Some(why) => format!("component `{}` refused: {why}", entry.value),
+                        None => format!("component `{}` has no kustomization", entry.value),
+                    },
                 );
                 continue;
             };
