@@ -180,6 +180,10 @@ fn hostile_repo(root: &Path) {
         "a: \u{1b}[2J\u{7}\u{202e}\n::error::in-snippet\n  b: [\n",
     )
     .unwrap();
+    // Left out (hidden), listed by `--verbose`.
+    let hidden = root.join(format!(".hidden{HOSTILE_NAME}"));
+    fs::create_dir_all(&hidden).unwrap();
+    fs::write(hidden.join(format!("{HOSTILE_NAME}.yaml")), manifests("h")).unwrap();
     let kust = root.join("kust");
     fs::create_dir_all(&kust).unwrap();
     fs::write(
@@ -239,6 +243,7 @@ fn every_run() -> Vec<Run> {
             ".",
             "--no-kustomize",
             "--timings",
+            "--verbose",
             "--fail-on",
             "never",
         ],
