@@ -4,6 +4,8 @@ use std::fs;
 
 use assert_cmd::Command;
 
+mod common;
+
 fn xks_lint() -> Command {
     Command::cargo_bin("xks-lint").unwrap()
 }
@@ -211,4 +213,40 @@ fn github_annotations_are_capped_per_kind_and_the_rest_listed() {
     };
     let ranks: Vec<_> = annotations.iter().map(|l| rank(l)).collect();
     assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+}
+
+#[test]
+fn github_step_summary_gets_every_finding_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    fs::write(&summary, "previous step\n").unwrap();
+    let json = xks_lint()
+        .args(["check", "fixtures/xks-tenant-repo", "--format", "json"])
+        .output()
+        .unwrap();
+    let findings: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let findings = findings["findings"].as_array().unwrap().len();
+    let output = xks_lint()
+        .args(["check", "fixtures/xks-tenant-repo", "--format", "github"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("previous step\n## xks-lint\n"), "{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| Severity") && !l.starts_with("| ---"))
+        .collect();
+    assert_eq!(rows.len(), findings, "{text}");
+    for row in rows {
+        assert_eq!(common::markdown_cells(row).len(), 6, "{row}");
+    }
+    // Without the variable nothing is written anywhere.
+    let output = xks_lint()
+        .args(["check", "fixtures/xks-tenant-repo", "--format", "github"])
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
 }

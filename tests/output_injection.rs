@@ -9,7 +9,7 @@ use std::path::Path;
 use assert_cmd::Command;
 
 mod common;
-use common::{Kind, assert_lines_intact, check_output};
+use common::{Kind, assert_lines_intact, check_output, markdown_cells};
 
 /// Everything an attacker would put in a value, as a YAML double-quoted scalar body:
 /// ESC sequences, BEL, CR, LF, forged workflow commands (new and legacy form), bidi
@@ -466,4 +466,30 @@ fn config_errors_warnings_and_baseline_messages_are_escaped() {
     // The baseline file is JSON whose strings read back to the original values.
     let written = fs::read_to_string(&baseline).unwrap();
     check_output("baseline file", written.as_bytes(), Kind::Json);
+}
+
+#[test]
+fn the_github_step_summary_escapes_repository_values() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_repo(dir.path());
+    let summary = dir.path().join("summary.md");
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["check", ".", "--format", "github", "--fail-on", "never"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let bytes = fs::read(&summary).unwrap();
+    check_output("step summary", &bytes, Kind::Text);
+    assert_lines_intact("step summary", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains("\\u{1b}\\[31mRED"), "{text}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows.len() > 3, "{text}");
+    for row in rows {
+        assert_eq!(markdown_cells(row).len(), 6, "a value split the row: {row}");
+        assert!(!row.contains('<'), "{row}");
+    }
 }

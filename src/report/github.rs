@@ -136,6 +136,69 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
     out
 }
 
+/// GitHub's limit on one step's summary (`$GITHUB_STEP_SUMMARY`): 1 MiB; we stay below it.
+pub const STEP_SUMMARY_BUDGET: usize = 1_000_000;
+
+/// A Markdown table cell: the value escaped by `inline`, then HTML's `&`, `<`, `>` as
+/// entities and Markdown's punctuation (`|` above all, which would end the cell) with a
+/// backslash.
+fn markdown_cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in inline(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The full report for the step summary (`$GITHUB_STEP_SUMMARY`): every finding in a
+/// Markdown table, most severe first, cut with a count when it would pass GitHub's limit.
+pub fn step_summary(analysis: &Analysis) -> String {
+    let mut order: Vec<&Diagnostic> = analysis.diagnostics.iter().collect();
+    order.sort_by_key(|d| std::cmp::Reverse(d.severity));
+    let mut out = String::from("## xks-lint\n\n");
+    let _ = writeln!(
+        out,
+        "{}\n",
+        markdown_cell(&super::human::summary_line(analysis))
+    );
+    if order.is_empty() {
+        return out;
+    }
+    out.push_str("| Severity | Rule | Location | Message |\n| --- | --- | --- | --- |\n");
+    let total = order.len();
+    for (i, d) in order.into_iter().enumerate() {
+        let start = d.location.span.start;
+        let row = format!(
+            "| {} | {} | {}:{}:{} | {} |\n",
+            d.severity.as_str(),
+            d.rule,
+            markdown_cell(analysis.gate.repo_path(d.location.file)),
+            start.line,
+            start.col,
+            markdown_cell(&d.message)
+        );
+        if out.len() + row.len() + 200 > STEP_SUMMARY_BUDGET {
+            let _ = writeln!(
+                out,
+                "\n{} more findings are not listed here (GitHub limits a step summary to 1 MiB).",
+                total - i
+            );
+            break;
+        }
+        out.push_str(&row);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
