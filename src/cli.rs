@@ -47,6 +47,9 @@ pub enum Command {
     Connectivity(crate::commands::ConnectivityArgs),
     /// Explain why a connection is allowed or blocked, citing each policy rule with file:line.
     Why(crate::commands::WhyArgs),
+    /// Print the objects xks-lint analyses after building kustomizations (what `kubectl
+    /// kustomize ROOT` prints, for a root), as YAML or JSON; exit 1 when a root cannot be built.
+    Render(crate::commands::render::RenderArgs),
     /// Let's Encrypt budget per registered domain: certificates the repo would request.
     Certs(CertsArgs),
     /// Write a commented `.xks-lint.yaml` with every key at its default.
@@ -260,6 +263,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Init { dir, force } => init(dir, force),
         Command::Connectivity(args) => crate::commands::connectivity(args),
         Command::Why(args) => crate::commands::why(args),
+        Command::Render(args) => crate::commands::render::render(args),
     }
 }
 
@@ -314,7 +318,10 @@ fn init(dir: Option<PathBuf>, force: bool) -> u8 {
             path.display()
         ));
     }
-    match std::fs::write(&path, config::DEFAULT_CONFIG) {
+    let checked = path
+        .parent()
+        .map_or(".".to_string(), |p| p.to_string_lossy().into_owned());
+    match write_report(&checked, &path, config::DEFAULT_CONFIG, Channel::Text) {
         Ok(()) => {
             emit::stderr(&format!("wrote {}", path.display()));
             EXIT_CLEAN
@@ -424,6 +431,20 @@ fn certs(args: CertsArgs) -> u8 {
     } else {
         EXIT_CLEAN
     }
+}
+
+/// Writes `--output` / `--write-baseline` / `init`, never through a link leading out of
+/// the repository of `checked` (the first PATH).
+fn write_report(
+    checked: &str,
+    path: &std::path::Path,
+    text: &str,
+    channel: Channel,
+) -> Result<(), String> {
+    let cwd = std::env::current_dir().ok();
+    let checked = if checked == "-" { "." } else { checked };
+    let root = crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref());
+    emit::file(path, &root, text, channel)
 }
 
 fn check(args: CheckArgs) -> u8 {
@@ -550,7 +571,12 @@ fn check(args: CheckArgs) -> u8 {
     }
 
     if let Some(path) = &args.write_baseline {
-        if let Err(e) = emit::file(path, &gate::baseline::render(&analysis), Channel::Json) {
+        if let Err(e) = write_report(
+            paths.first().map_or(".", String::as_str),
+            path,
+            &gate::baseline::render(&analysis),
+            Channel::Json,
+        ) {
             return usage_error(&format!("cannot write {}: {e}", path.display()));
         }
         let current: std::collections::BTreeSet<&str> = analysis
@@ -613,7 +639,7 @@ fn check(args: CheckArgs) -> u8 {
         channel => channel,
     };
     let written = match &args.output {
-        Some(path) => emit::file(path, &text, channel)
+        Some(path) => write_report(paths.first().map_or(".", String::as_str), path, &text, channel)
             .map(|_| EXIT_CLEAN)
             .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
         None => write_stdout(&text, channel),

@@ -1,5 +1,7 @@
 //! The reachability commands (`connectivity`, `why`) and the flags they share with `check`.
 
+pub mod render;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -100,6 +102,23 @@ fn build(
     input: &InputArgs,
     graph: &GraphArgs,
 ) -> Result<(Sources, Model, Graph), u8> {
+    let (sources, model, config) = load_model(paths, input)?;
+    if !model.issues.is_empty() {
+        emit::note(&format!(
+            "{} problem(s) in the input were skipped; `xks-lint check` reports them",
+            model.issues.len()
+        ));
+    }
+    let graph = Graph::build(&model, &graph.options(&config.xks));
+    Ok((sources, model, graph))
+}
+
+/// Loads the inputs and the config and builds the model of the chosen environment, or
+/// returns the exit code of a usage error (already printed).
+pub(crate) fn load_model(
+    paths: &[String],
+    input: &InputArgs,
+) -> Result<(Sources, Model, config::Config), u8> {
     let inputs = crate::cli::inputs(paths)?;
     let config = load_config(input.config.as_deref(), paths)?;
     let walk = WalkOptions {
@@ -163,14 +182,7 @@ fn build(
             }
         }
     };
-    if !model.issues.is_empty() {
-        emit::note(&format!(
-            "{} problem(s) in the input were skipped; `xks-lint check` reports them",
-            model.issues.len()
-        ));
-    }
-    let graph = Graph::build(&model, &graph.options(&config.xks));
-    Ok((sources, model, graph))
+    Ok((sources, model, config))
 }
 
 pub fn connectivity(args: ConnectivityArgs) -> u8 {

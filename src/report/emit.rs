@@ -17,9 +17,10 @@ pub fn stdout(text: &str, channel: Channel) -> io::Result<()> {
     stdout.flush()
 }
 
-/// Writes a finished document to a file (`--output`, baselines).
-pub fn file(path: &Path, text: &str, channel: Channel) -> io::Result<()> {
-    std::fs::write(path, sanitize::guard(text, channel).as_bytes())
+/// Writes a finished document to a file (`--output`, baselines, `init`), never through
+/// a link that leads out of the repository `root` (see `load::boundary::write_file`).
+pub fn file(path: &Path, root: &Path, text: &str, channel: Channel) -> Result<(), String> {
+    crate::load::boundary::write_file(path, root, &sanitize::guard(text, channel))
 }
 
 /// Appends a finished document to a file (`$GITHUB_STEP_SUMMARY`, which each step shares).

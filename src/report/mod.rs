@@ -11,6 +11,7 @@ pub mod json;
 pub mod sanitize;
 pub mod sarif;
 pub mod snippet;
+pub mod yaml;
 
 use crate::Analysis;
 use crate::rules::RuleSelection;
