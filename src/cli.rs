@@ -639,9 +639,14 @@ fn check(args: CheckArgs) -> u8 {
         channel => channel,
     };
     let written = match &args.output {
-        Some(path) => write_report(paths.first().map_or(".", String::as_str), path, &text, channel)
-            .map(|_| EXIT_CLEAN)
-            .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
+        Some(path) => write_report(
+            paths.first().map_or(".", String::as_str),
+            path,
+            &text,
+            channel,
+        )
+        .map(|_| EXIT_CLEAN)
+        .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
         None => write_stdout(&text, channel),
     };
     if written != EXIT_CLEAN {

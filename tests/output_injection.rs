@@ -215,11 +215,13 @@ fn run(args: &[&str], kind: Kind, shows_values: bool) -> Run {
     }
 }
 
-/// Every subcommand and every format. `render` (issue 6, another branch) joins this
-/// list once it has landed: TODO(render) add `run(&["render", "."], Kind::Text, true)`
-/// with the YAML double-quoted escapes checked.
+/// Every subcommand and every format.
 fn every_run() -> Vec<Run> {
     let mut runs = Vec::new();
+    // `render` prints YAML: control characters inside scalars come out as YAML
+    // double-quoted escapes (checked below), JSON as JSON escapes.
+    runs.push(run(&["render", "."], Kind::Text, false));
+    runs.push(run(&["render", ".", "--format", "json"], Kind::Json, true));
     for format in ["human", "json", "sarif", "github", "gitlab"] {
         let kind = match format {
             "human" => Kind::Text,
@@ -314,6 +316,16 @@ fn no_output_of_any_command_carries_repository_controls() {
         check_output(&format!("{what} (stderr)"), &output.stderr, Kind::Text);
         assert_lines_intact(&format!("{what} (stderr)"), &output.stderr);
         let stdout = String::from_utf8_lossy(&output.stdout);
+        if run.args[0] == "render" && run.kind == Kind::Text {
+            // The YAML escapes the values itself, so the guard never had to touch it
+            // (which would change the data): no `##\[`, no neutralised line.
+            assert!(
+                stdout.contains(r"x\e[31mRED\e]8;;http://evil\a\r\n::error::forged\n"),
+                "{stdout}"
+            );
+            assert!(stdout.contains(r"##\x5B"), "{stdout}");
+            assert!(!stdout.contains(r"##\["), "{stdout}");
+        }
         if run.shows_values {
             assert!(
                 shows_hostile_value(&stdout, run.kind),

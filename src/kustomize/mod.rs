@@ -4,8 +4,8 @@
 //! Reads only what the load stage loaded.
 
 pub mod budget;
-pub mod flux;
 pub mod configurations;
+pub mod flux;
 pub mod generators;
 pub mod hash;
 pub mod images;
