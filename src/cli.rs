@@ -550,7 +550,7 @@ fn check(args: CheckArgs) -> u8 {
             emit::stderr(&format!(
                 "left out ({}): {}",
                 file.reason.describe(),
-                Inline(&crate::load::display_path(&file.path, cwd.as_deref()))
+                crate::load::display_path(&file.path, cwd.as_deref())
             ));
         }
     }
@@ -621,6 +621,19 @@ fn check(args: CheckArgs) -> u8 {
             sarif_category: args.sarif_category.clone(),
         },
     );
+    // In GitHub Actions the annotations are capped; the step summary gets every finding.
+    if args.format == Format::Github
+        && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+    {
+        let path = PathBuf::from(path);
+        let summary = report::github::step_summary(&analysis);
+        if let Err(e) = emit::append(&path, &summary, Channel::Text) {
+            emit::warning(&format!(
+                "cannot write the step summary {}: {e}",
+                path.display()
+            ));
+        }
+    }
     let channel = match args.format.channel() {
         Channel::Text if color => Channel::StyledText,
         channel => channel,

@@ -172,3 +172,21 @@ pub fn assert_lines_intact(what: &str, bytes: &[u8]) {
         );
     }
 }
+
+/// The cells of a Markdown table row, split at `|` not escaped by a backslash.
+pub fn markdown_cells(row: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut escaped = false;
+    for c in row.chars() {
+        match c {
+            '|' if !escaped => cells.push(String::new()),
+            _ => {
+                if let Some(cell) = cells.last_mut() {
+                    cell.push(c);
+                }
+            }
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    cells
+}

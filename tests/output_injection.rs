@@ -9,7 +9,7 @@ use std::path::Path;
 use assert_cmd::Command;
 
 mod common;
-use common::{Kind, assert_lines_intact, check_output};
+use common::{Kind, assert_lines_intact, check_output, markdown_cells};
 
 /// Everything an attacker would put in a value, as a YAML double-quoted scalar body:
 /// ESC sequences, BEL, CR, LF, forged workflow commands (new and legacy form), bidi
@@ -180,6 +180,10 @@ fn hostile_repo(root: &Path) {
         "a: \u{1b}[2J\u{7}\u{202e}\n::error::in-snippet\n  b: [\n",
     )
     .unwrap();
+    // Left out (hidden), listed by `--verbose`.
+    let hidden = root.join(format!(".hidden{HOSTILE_NAME}"));
+    fs::create_dir_all(&hidden).unwrap();
+    fs::write(hidden.join(format!("{HOSTILE_NAME}.yaml")), manifests("h")).unwrap();
     let kust = root.join("kust");
     fs::create_dir_all(&kust).unwrap();
     fs::write(
@@ -211,11 +215,13 @@ fn run(args: &[&str], kind: Kind, shows_values: bool) -> Run {
     }
 }
 
-/// Every subcommand and every format. `render` (issue 6, another branch) joins this
-/// list once it has landed: TODO(render) add `run(&["render", "."], Kind::Text, true)`
-/// with the YAML double-quoted escapes checked.
+/// Every subcommand and every format.
 fn every_run() -> Vec<Run> {
     let mut runs = Vec::new();
+    // `render` prints YAML: control characters inside scalars come out as YAML
+    // double-quoted escapes (checked below), JSON as JSON escapes.
+    runs.push(run(&["render", "."], Kind::Text, false));
+    runs.push(run(&["render", ".", "--format", "json"], Kind::Json, true));
     for format in ["human", "json", "sarif", "github", "gitlab"] {
         let kind = match format {
             "human" => Kind::Text,
@@ -239,6 +245,7 @@ fn every_run() -> Vec<Run> {
             ".",
             "--no-kustomize",
             "--timings",
+            "--verbose",
             "--fail-on",
             "never",
         ],
@@ -309,6 +316,16 @@ fn no_output_of_any_command_carries_repository_controls() {
         check_output(&format!("{what} (stderr)"), &output.stderr, Kind::Text);
         assert_lines_intact(&format!("{what} (stderr)"), &output.stderr);
         let stdout = String::from_utf8_lossy(&output.stdout);
+        if run.args[0] == "render" && run.kind == Kind::Text {
+            // The YAML escapes the values itself, so the guard never had to touch it
+            // (which would change the data): no `##\[`, no neutralised line.
+            assert!(
+                stdout.contains(r"x\e[31mRED\e]8;;http://evil\a\r\n::error::forged\n"),
+                "{stdout}"
+            );
+            assert!(stdout.contains(r"##\x5B"), "{stdout}");
+            assert!(!stdout.contains(r"##\["), "{stdout}");
+        }
         if run.shows_values {
             assert!(
                 shows_hostile_value(&stdout, run.kind),
@@ -461,4 +478,30 @@ fn config_errors_warnings_and_baseline_messages_are_escaped() {
     // The baseline file is JSON whose strings read back to the original values.
     let written = fs::read_to_string(&baseline).unwrap();
     check_output("baseline file", written.as_bytes(), Kind::Json);
+}
+
+#[test]
+fn the_github_step_summary_escapes_repository_values() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_repo(dir.path());
+    let summary = dir.path().join("summary.md");
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["check", ".", "--format", "github", "--fail-on", "never"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let bytes = fs::read(&summary).unwrap();
+    check_output("step summary", &bytes, Kind::Text);
+    assert_lines_intact("step summary", &bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains("\\u{1b}\\[31mRED"), "{text}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows.len() > 3, "{text}");
+    for row in rows {
+        assert_eq!(markdown_cells(row).len(), 6, "a value split the row: {row}");
+        assert!(!row.contains('<'), "{row}");
+    }
 }

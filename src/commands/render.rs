@@ -7,7 +7,7 @@ use crate::cli::{EXIT_CLEAN, EXIT_FINDINGS, write_stdout};
 use crate::load::{IssueKind, LoadIssue, Sources};
 use crate::model::Object;
 use crate::report::sanitize::Channel;
-use crate::report::sanitize::escape_text;
+use crate::report::sanitize::inline;
 use crate::report::{emit, yaml};
 
 use super::InputArgs;
@@ -121,7 +121,7 @@ fn issue_label(kind: IssueKind) -> (&'static str, &'static str) {
 pub fn issue_line(issue: &LoadIssue, sources: &Sources) -> String {
     let (severity, rule) = issue_label(issue.kind);
     let start = issue.location.span.start;
-    escape_text(&format!(
+    inline(&format!(
         "{}:{}:{}: {severity}[{rule}]: {}",
         sources.display(issue.location.file),
         start.line,

@@ -23,6 +23,15 @@ pub fn file(path: &Path, root: &Path, text: &str, channel: Channel) -> Result<()
     crate::load::boundary::write_file(path, root, &sanitize::guard(text, channel))
 }
 
+/// Appends a finished document to a file (`$GITHUB_STEP_SUMMARY`, which each step shares).
+pub fn append(path: &Path, text: &str, channel: Channel) -> io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    file.write_all(sanitize::guard(text, channel).as_bytes())
+}
+
 /// Writes one message to standard error, on one line: `xks-lint: {message}`.
 pub fn stderr(message: &str) {
     let line = format!("xks-lint: {}\n", sanitize::inline(message));

@@ -85,11 +85,6 @@ impl fmt::Display for Inline<'_> {
     }
 }
 
-/// Former name of [`multiline`], kept for callers outside the report module.
-pub fn escape_text(text: &str) -> Cow<'_, str> {
-    multiline(text)
-}
-
 /// Replaces unsafe characters of source text by visible ones of the same UTF-8
 /// length, so byte offsets of spans stay valid. Tabs, newlines and `\r` before `\n`
 /// are kept.

@@ -51,6 +51,7 @@ fn plain_ok(text: &str) -> bool {
         || text
             .chars()
             .any(|c| c == '\t' || c == '\n' || !is_safe_char(c))
+        || forges_command(text)
     {
         return false;
     }
@@ -67,11 +68,23 @@ fn plain_ok(text: &str) -> bool {
     }
 }
 
+/// Whether text written raw could be read as a GitHub workflow command: a line starting
+/// with `::` (after blanks, which the runner trims) or the legacy `##[` anywhere. Such a
+/// value is double-quoted, where `[` after `##` is written `\x5B`, so the output layer's
+/// guard (`report::sanitize::guard`) never has to alter the YAML.
+fn forges_command(text: &str) -> bool {
+    text.contains("##[")
+        || text
+            .split('\n')
+            .any(|line| line.trim_start().starts_with("::"))
+}
+
 /// A double-quoted scalar with every unsafe character escaped.
 fn push_double_quoted(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
         match c {
+            '[' if out.ends_with("##") => out.push_str("\\x5B"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\0' => out.push_str("\\0"),
@@ -98,6 +111,7 @@ fn push_double_quoted(out: &mut String, text: &str) {
 fn literal_ok(text: &str) -> bool {
     let body = text.strip_suffix('\n').unwrap_or(text);
     body.contains('\n')
+        && !forges_command(body)
         && !body.starts_with([' ', '\t', '\n'])
         && !body.ends_with('\n')
         && body
@@ -336,6 +350,16 @@ mod tests {
             again.to_json()
         );
         (node, emitted)
+    }
+
+    #[test]
+    fn values_that_forge_workflow_commands_need_no_guard() {
+        let (_, out) = round_trip(
+            "a: \"x\\n::error::forged\\n  ::add-mask::m\\nend\"\n\"::k\": \"##[set-output name=a]b\"\nc: ##[x\n",
+        );
+        let guarded = crate::report::sanitize::guard(&out, crate::report::sanitize::Channel::Text);
+        assert_eq!(guarded, out);
+        assert!(out.contains("##\\x5B"), "{out}");
     }
 
     #[test]
