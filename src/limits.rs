@@ -10,3 +10,14 @@ pub const MAX_EXPANDED_NODES: usize = 1_000_000;
 
 /// Nesting depth of one YAML document, so walks over the tree stay bounded.
 pub const MAX_DEPTH: usize = 256;
+
+/// Nodes one file may hold, aliases expanded: many documents each just under the
+/// per-document limit stop here.
+pub const MAX_FILE_NODES: usize = 4_000_000;
+
+/// Nodes all files of one run may hold together, aliases expanded (about 100 bytes each).
+pub const MAX_RUN_NODES: usize = 24_000_000;
+
+/// Syntax errors (parse errors and duplicate keys) reported per file; one more finding
+/// says how many were left out.
+pub const MAX_ERRORS_PER_FILE: usize = 100;

@@ -101,6 +101,8 @@ pub struct Loaded {
     pub documents: Vec<LoadedDocument>,
     pub issues: Vec<LoadIssue>,
     pub stats: LoadStats,
+    /// YAML nodes of every file of the run, against the per-run limit.
+    pub node_budget: Arc<yaml::RunBudget>,
 }
 
 struct ParsedIssue {
@@ -163,9 +165,10 @@ fn read_candidates(
     cwd: Option<&Path>,
     options: &WalkOptions,
 ) {
+    let budget = Arc::clone(&loaded.node_budget);
     let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
         .par_iter()
-        .map(|candidate| read_and_parse(candidate, cwd, options.max_file_size))
+        .map(|candidate| read_and_parse(candidate, cwd, options.max_file_size, &budget))
         .collect();
     loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {
@@ -409,6 +412,7 @@ fn read_and_parse(
     candidate: &walk::Candidate,
     cwd: Option<&Path>,
     max_file_size: u64,
+    budget: &yaml::RunBudget,
 ) -> (SourceFile, FileOutcome, Option<String>) {
     let path = candidate.path.clone();
     let display = display_path(&path, cwd);
@@ -478,7 +482,8 @@ fn read_and_parse(
             span,
         );
     }
-    let stream = yaml::parse_stream(&text);
+    let stream = yaml::parse_stream_in(&text, budget);
+    let errors_not_kept = stream.errors_not_kept;
     let mut issues: Vec<ParsedIssue> = stream
         .errors
         .into_iter()
@@ -501,6 +506,7 @@ fn read_and_parse(
         }
         documents.push((document.root, index));
     }
+    cap_issues(&mut issues, errors_not_kept);
     let kustomize_namespace = candidate.kustomize_namespace.clone();
     (
         SourceFile {
@@ -511,4 +517,29 @@ fn read_and_parse(
         FileOutcome::Parsed { documents, issues },
         kustomize_namespace,
     )
+}
+
+/// Keeps the first [`crate::limits::MAX_ERRORS_PER_FILE`] syntax issues of a file (by
+/// position) and says, at the first one left out, how many more there are.
+fn cap_issues(issues: &mut Vec<ParsedIssue>, not_kept: usize) {
+    use crate::limits::MAX_ERRORS_PER_FILE;
+    let total = issues.len() + not_kept;
+    if total <= MAX_ERRORS_PER_FILE {
+        return;
+    }
+    issues.sort_by_key(|issue| issue.span.start);
+    let first_left_out = issues
+        .get(MAX_ERRORS_PER_FILE)
+        .or(issues.last())
+        .map_or(Span::point(first_position()), |issue| issue.span);
+    issues.truncate(MAX_ERRORS_PER_FILE);
+    let more = total - issues.len();
+    issues.push(ParsedIssue {
+        kind: IssueKind::Syntax,
+        span: first_left_out,
+        message: format!(
+            "{more} more errors in this file are not reported (at most {MAX_ERRORS_PER_FILE} per file)"
+        ),
+        related: Vec::new(),
+    });
 }
