@@ -8,11 +8,13 @@
 //!
 //! Every suppression that silenced nothing becomes an `unused-suppression` finding.
 
+use std::collections::HashMap;
+
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::Sources;
 use crate::model::Model;
 use crate::rules::{RuleSelection, UnusedSuppression, find, registry};
-use crate::span::{FileId, Location, Pos, Span};
+use crate::span::{FileId, Location, Pos, Span, narrow};
 
 use super::{Suppressed, SuppressionKind};
 
@@ -203,9 +205,15 @@ fn comment_sites(sources: &Sources) -> Vec<Site> {
             let line_number = line_index + 1;
             let comment = body[hash + 1..].trim_start();
             let rest = comment[COMMENT_MARKER.len()..].trim_start();
+            // Positions from the line itself: no rescan of the file per comment.
+            let at = |byte_in_line: usize| Pos {
+                byte: narrow(line_start + byte_in_line),
+                line: narrow(line_number),
+                col: narrow(body.get(..byte_in_line).map_or(0, |b| b.chars().count()) + 1),
+            };
             let span = Span {
-                start: Pos::of_byte(text, line_start + hash),
-                end: Pos::of_byte(text, line_start + body.len()),
+                start: at(hash),
+                end: at(body.len()),
             };
             let own_line = body[..hash].trim().is_empty();
             let scope = Scope::Line {
@@ -271,12 +279,21 @@ pub fn apply(
     // Line comments first: they are the more precise of the two.
     let mut sites = comment_sites(sources);
     sites.extend(annotation_sites(model));
+    let index = SiteIndex::new(&sites);
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
     for diagnostic in diagnostics {
-        let site = sites
-            .iter_mut()
-            .find(|site| site.names(diagnostic.rule) && site.covers(&diagnostic));
+        // The first site (in the order above) that names the rule and covers the finding.
+        let site = index
+            .candidates(&diagnostic)
+            .into_iter()
+            .filter(|&i| {
+                sites
+                    .get(i)
+                    .is_some_and(|site| site.names(diagnostic.rule) && site.covers(&diagnostic))
+            })
+            .min()
+            .and_then(|i| sites.get_mut(i));
         match site {
             Some(site) => {
                 site.take(diagnostic.rule);
@@ -296,6 +313,86 @@ pub fn apply(
         Vec::new()
     };
     (kept, suppressed, unused)
+}
+
+/// Where to look for the sites that may cover a finding, so that matching findings to
+/// suppressions does not compare every finding with every site.
+struct SiteIndex {
+    /// (file, line) → line sites.
+    lines: HashMap<(FileId, usize), Vec<usize>>,
+    /// Per file, object sites sorted by start, with the largest end among them and every
+    /// earlier one (to stop the backward walk as soon as nothing earlier can cover).
+    objects: HashMap<FileId, Vec<(u32, u32, usize)>>,
+    /// Object identity → object sites.
+    identities: HashMap<String, Vec<usize>>,
+}
+
+impl SiteIndex {
+    fn new(sites: &[Site]) -> Self {
+        let mut index = SiteIndex {
+            lines: HashMap::new(),
+            objects: HashMap::new(),
+            identities: HashMap::new(),
+        };
+        for (i, site) in sites.iter().enumerate() {
+            match &site.scope {
+                Scope::Line { file, line } => {
+                    index.lines.entry((*file, *line)).or_default().push(i);
+                }
+                Scope::Object {
+                    file,
+                    span,
+                    identity,
+                } => {
+                    let end = span.end.byte.max(span.start.byte.saturating_add(1));
+                    index
+                        .objects
+                        .entry(*file)
+                        .or_default()
+                        .push((span.start.byte, end, i));
+                    index
+                        .identities
+                        .entry(identity.clone())
+                        .or_default()
+                        .push(i);
+                }
+            }
+        }
+        for list in index.objects.values_mut() {
+            list.sort_unstable();
+            let mut max_end = 0;
+            for entry in list.iter_mut() {
+                max_end = max_end.max(entry.1);
+                entry.1 = max_end;
+            }
+        }
+        index
+    }
+
+    /// Sites that may cover `d` (a superset; `Site::covers` decides).
+    fn candidates(&self, d: &Diagnostic) -> Vec<usize> {
+        let mut found = Vec::new();
+        let line = d.location.span.start.line as usize;
+        if let Some(list) = self.lines.get(&(d.location.file, line)) {
+            found.extend_from_slice(list);
+        }
+        if let Some(list) = self.objects.get(&d.location.file) {
+            let at = d.location.span.start.byte;
+            let upto = list.partition_point(|(start, _, _)| *start <= at);
+            for &(_, max_end, i) in list[..upto].iter().rev() {
+                if max_end <= at {
+                    break;
+                }
+                found.push(i);
+            }
+        }
+        if let Some(identity) = d.object.as_deref()
+            && let Some(list) = self.identities.get(identity)
+        {
+            found.extend_from_slice(list);
+        }
+        found
+    }
 }
 
 fn unused(sites: &[Site], selection: &RuleSelection) -> Vec<Diagnostic> {

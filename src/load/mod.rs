@@ -121,6 +121,8 @@ pub struct Loaded {
     pub data_files: std::collections::BTreeMap<PathBuf, Result<Arc<[u8]>, String>>,
     /// Manifest files the walk left out on purpose (counted in `stats`).
     pub left_out: Vec<LeftOut>,
+    /// YAML nodes of every file of the run, against the per-run limit.
+    pub node_budget: Arc<yaml::RunBudget>,
 }
 
 struct ParsedIssue {
@@ -217,9 +219,10 @@ fn read_candidates(
     options: &WalkOptions,
 ) {
     let roots = &loaded.roots;
+    let budget = Arc::clone(&loaded.node_budget);
     let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
         .par_iter()
-        .map(|candidate| read_and_parse(candidate, cwd, roots, options.max_file_size))
+        .map(|candidate| read_and_parse(candidate, cwd, roots, options.max_file_size, &budget))
         .collect();
     loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {
@@ -526,6 +529,7 @@ fn read_and_parse(
     cwd: Option<&Path>,
     roots: &[PathBuf],
     max_file_size: u64,
+    budget: &yaml::RunBudget,
 ) -> (SourceFile, FileOutcome, Option<String>) {
     let path = candidate.path.clone();
     let display = display_path(&path, cwd);
@@ -609,7 +613,8 @@ fn read_and_parse(
             span,
         );
     }
-    let stream = yaml::parse_stream(&text);
+    let stream = yaml::parse_stream_in(&text, budget);
+    let errors_not_kept = stream.errors_not_kept;
     let mut issues: Vec<ParsedIssue> = Vec::new();
     // A document is a Helm template only when it looks templated where YAML breaks:
     // `{{` in the text a syntax error made unreadable, or a `{{ ... }}` that YAML read
@@ -676,6 +681,7 @@ fn read_and_parse(
             span,
         );
     }
+    cap_issues(&mut issues, errors_not_kept);
     let kustomize_namespace = candidate.kustomize_namespace.clone();
     (
         SourceFile {
@@ -686,4 +692,29 @@ fn read_and_parse(
         FileOutcome::Parsed { documents, issues },
         kustomize_namespace,
     )
+}
+
+/// Keeps the first [`crate::limits::MAX_ERRORS_PER_FILE`] syntax issues of a file (by
+/// position) and says, at the first one left out, how many more there are.
+fn cap_issues(issues: &mut Vec<ParsedIssue>, not_kept: usize) {
+    use crate::limits::MAX_ERRORS_PER_FILE;
+    let total = issues.len() + not_kept;
+    if total <= MAX_ERRORS_PER_FILE {
+        return;
+    }
+    issues.sort_by_key(|issue| issue.span.start);
+    let first_left_out = issues
+        .get(MAX_ERRORS_PER_FILE)
+        .or(issues.last())
+        .map_or(Span::point(first_position()), |issue| issue.span);
+    issues.truncate(MAX_ERRORS_PER_FILE);
+    let more = total - issues.len();
+    issues.push(ParsedIssue {
+        kind: IssueKind::Syntax,
+        span: first_left_out,
+        message: format!(
+            "{more} more errors in this file are not reported (at most {MAX_ERRORS_PER_FILE} per file)"
+        ),
+        related: Vec::new(),
+    });
 }

@@ -3,13 +3,18 @@
 //! was written (plain or quoted), which the type rules need.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use compact_str::CompactString;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag};
 
 use crate::span::{FileId, Pos, Span, narrow};
 
-use crate::limits::{MAX_DEPTH, MAX_EXPANDED_NODES};
+use crate::limits::{
+    MAX_DEPTH, MAX_ERRORS_PER_FILE, MAX_EXPANDED_NODES, MAX_FILE_NODES, MAX_RUN_PARSED_NODES,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -71,10 +76,13 @@ pub struct YamlError {
 #[derive(Debug, Default)]
 pub struct Stream {
     pub documents: Vec<Document>,
+    /// The first [`MAX_ERRORS_PER_FILE`] errors.
     pub errors: Vec<YamlError>,
     /// For each error, the byte range of the text it made unreadable (from the start of
     /// the document it struck to the next `---` line, or the end of the text).
     pub failed: Vec<std::ops::Range<usize>>,
+    /// Errors met beyond those kept.
+    pub errors_not_kept: usize,
 }
 
 impl Scalar {
@@ -337,31 +345,48 @@ impl Node {
 /// Converts the parser's character-based markers to byte offsets of the text.
 struct Positions<'a> {
     text: &'a str,
-    /// Byte offset of each character, only built for non-ASCII text.
-    char_to_byte: Option<Vec<usize>>,
+    /// Byte offset of every [`CHECKPOINT`]th character, only built for non-ASCII text: a lookup
+    /// walks at most `CHECKPOINT - 1` characters from there, and the table costs a fraction
+    /// of the text instead of eight bytes per character.
+    checkpoints: Option<Vec<u32>>,
     base: Pos,
 }
 
+const CHECKPOINT: usize = 32;
+
 impl<'a> Positions<'a> {
     fn new(text: &'a str, base: Pos) -> Self {
-        let char_to_byte = (!text.is_ascii()).then(|| {
-            let mut offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-            offsets.push(text.len());
-            offsets
+        let checkpoints = (!text.is_ascii()).then(|| {
+            text.char_indices()
+                .step_by(CHECKPOINT)
+                .map(|(i, _)| narrow(i))
+                .collect()
         });
         Positions {
             text,
-            char_to_byte,
+            checkpoints,
             base,
         }
     }
 
+    fn byte_of_char(&self, index: usize) -> usize {
+        match &self.checkpoints {
+            None => index.min(self.text.len()),
+            Some(table) => {
+                let Some(&start) = table.get(index / CHECKPOINT) else {
+                    return self.text.len();
+                };
+                let start = start as usize;
+                self.text
+                    .get(start..)
+                    .and_then(|rest| rest.char_indices().nth(index % CHECKPOINT))
+                    .map_or(self.text.len(), |(i, _)| start + i)
+            }
+        }
+    }
+
     fn pos(&self, marker: &saphyr_parser::Marker) -> Pos {
-        let byte = match &self.char_to_byte {
-            Some(map) => map.get(marker.index()).copied().unwrap_or(self.text.len()),
-            None => marker.index().min(self.text.len()),
-        };
-        let byte = narrow(byte);
+        let byte = narrow(self.byte_of_char(marker.index()));
         let line = narrow(marker.line().max(1));
         let col = narrow(marker.col() + 1);
         if line == 1 {
@@ -387,51 +412,172 @@ impl<'a> Positions<'a> {
     }
 }
 
+/// The node budget of a whole run, shared by the files parsed in parallel: alias expansion
+/// and sheer size are bounded per document, per file and per run.
+#[derive(Debug)]
+pub struct RunBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl Default for RunBudget {
+    fn default() -> Self {
+        RunBudget::new(MAX_RUN_PARSED_NODES)
+    }
+}
+
+impl RunBudget {
+    pub fn new(limit: usize) -> Self {
+        RunBudget {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Nodes charged so far.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// Nodes are charged to the shared run budget in batches of this many (one atomic operation
+/// per batch, not per node).
+const RUN_BATCH: usize = 4096;
+
+/// What an error ends: the document it is in, or the rest of the file (a budget is spent).
+enum Stop {
+    Document,
+    File,
+}
+
+struct Failure {
+    error: YamlError,
+    stop: Stop,
+}
+
+impl From<YamlError> for Failure {
+    fn from(error: YamlError) -> Self {
+        Failure {
+            error,
+            stop: Stop::Document,
+        }
+    }
+}
+
+/// Node counts of the file being parsed.
+struct Counters<'r> {
+    run: &'r RunBudget,
+    file: usize,
+    /// Charged to this file but not yet to the run.
+    unflushed: usize,
+}
+
+impl Counters<'_> {
+    fn charge(&mut self, nodes: usize, at: Pos) -> Result<(), Failure> {
+        self.file = self.file.saturating_add(nodes);
+        if self.file > MAX_FILE_NODES {
+            return Err(Failure {
+                error: YamlError {
+                    message: format!(
+                        "file holds more than {MAX_FILE_NODES} YAML nodes (aliases expanded); the rest of the file is not analysed"
+                    ),
+                    pos: at,
+                },
+                stop: Stop::File,
+            });
+        }
+        self.unflushed = self.unflushed.saturating_add(nodes);
+        if self.unflushed >= RUN_BATCH {
+            self.flush(at)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, at: Pos) -> Result<(), Failure> {
+        let batch = std::mem::take(&mut self.unflushed);
+        let before = self.run.used.fetch_add(batch, Ordering::Relaxed);
+        if before.saturating_add(batch) > self.run.limit {
+            return Err(Failure {
+                error: YamlError {
+                    message: format!(
+                        "the run holds more than {} YAML nodes in all files (aliases expanded); the rest of this file is not analysed",
+                        self.run.limit
+                    ),
+                    pos: at,
+                },
+                stop: Stop::File,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Keys of a mapping are looked up through a hash index once it has this many entries
+/// (a linear scan is cheaper below), so duplicate detection stays linear.
+const INDEX_FROM: usize = 8;
+
 enum Frame {
     Seq {
         start: Span,
         anchor: usize,
+        /// Nodes of the document charged before this collection's own children.
+        nodes_before: usize,
         items: Vec<Node>,
     },
     Map {
         start: Span,
         anchor: usize,
+        nodes_before: usize,
         entries: Vec<(Node, Node)>,
+        index: Option<HashMap<CompactString, usize>>,
         pending_key: Option<Node>,
         duplicates: Vec<(Span, Span)>,
     },
 }
 
-struct Builder {
+struct Builder<'c, 'r> {
     stack: Vec<Frame>,
-    anchors: std::collections::HashMap<usize, Node>,
+    /// Anchored nodes with their size in nodes (aliases expanded).
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes of the current document, alias copies and anchor copies included.
     expanded: usize,
     root: Option<Node>,
     duplicate_keys: Vec<(Span, Span)>,
+    counters: &'c mut Counters<'r>,
 }
 
-impl Builder {
-    fn new() -> Self {
+impl<'c, 'r> Builder<'c, 'r> {
+    fn new(counters: &'c mut Counters<'r>) -> Self {
         Builder {
             stack: Vec::new(),
-            anchors: std::collections::HashMap::new(),
+            anchors: HashMap::new(),
             expanded: 0,
             root: None,
             duplicate_keys: Vec::new(),
+            counters,
         }
     }
 
-    fn charge(&mut self, nodes: usize, at: Pos) -> Result<(), YamlError> {
+    fn reset(&mut self) {
+        self.stack.clear();
+        self.anchors.clear();
+        self.expanded = 0;
+        self.root = None;
+        self.duplicate_keys.clear();
+    }
+
+    fn charge(&mut self, nodes: usize, at: Pos) -> Result<(), Failure> {
         self.expanded = self.expanded.saturating_add(nodes);
         if self.expanded > MAX_EXPANDED_NODES {
             return Err(YamlError {
                 message: format!(
-                    "document expands to more than {MAX_EXPANDED_NODES} nodes through aliases (alias bomb?); not analysed"
+                    "document expands to more than {MAX_EXPANDED_NODES} nodes through anchors and aliases (alias bomb?); not analysed"
                 ),
                 pos: at,
-            });
+            }
+            .into());
         }
-        Ok(())
+        self.counters.charge(nodes, at)
     }
 
     fn push_frame(&mut self, frame: Frame, at: Pos) -> Result<(), YamlError> {
@@ -445,34 +591,66 @@ impl Builder {
         Ok(())
     }
 
-    fn add(&mut self, node: Node, anchor: usize) {
+    /// Adds a finished node of `size` nodes; an anchored one is also kept for its aliases,
+    /// a copy charged to the budget like the nodes it holds.
+    fn add(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), Failure> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.charge(size, node.span.start)?;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,
+                index,
                 pending_key,
                 duplicates,
                 ..
             }) => match pending_key.take() {
                 None => *pending_key = Some(node),
-                Some(key) => {
-                    let key_text = key.scalar_text();
-                    if let Some(existing) = key_text.and_then(|text| {
-                        entries
-                            .iter()
-                            .position(|(k, _)| k.scalar_text() == Some(text))
-                    }) {
-                        duplicates.push((key.span, entries[existing].0.span));
-                        entries.remove(existing);
-                    }
-                    entries.push((key, node));
-                }
+                Some(key) => add_entry(entries, index, duplicates, key, node),
             },
         }
+        Ok(())
+    }
+}
+
+/// Adds `key: value` to a mapping under construction. A repeated key is recorded and its
+/// value replaced in place (the later value wins, as with the API server's decoder).
+fn add_entry(
+    entries: &mut Vec<(Node, Node)>,
+    index: &mut Option<HashMap<CompactString, usize>>,
+    duplicates: &mut Vec<(Span, Span)>,
+    key: Node,
+    value: Node,
+) {
+    let text = key.as_scalar().map(|s| s.value.clone());
+    let existing = text.as_ref().and_then(|text| match index {
+        Some(index) => index.get(text).copied(),
+        None => entries
+            .iter()
+            .position(|(k, _)| k.scalar_text() == Some(text.as_str())),
+    });
+    if let Some(existing) = existing
+        && let Some(slot) = entries.get_mut(existing)
+    {
+        duplicates.push((key.span, slot.0.span));
+        *slot = (key, value);
+        return;
+    }
+    if let (Some(index), Some(text)) = (index.as_mut(), text) {
+        index.insert(text, entries.len());
+    }
+    entries.push((key, value));
+    if index.is_none() && entries.len() >= INDEX_FROM {
+        *index = Some(
+            entries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (k, _))| Some((k.as_scalar()?.value.clone(), i)))
+                .collect(),
+        );
     }
 }
 
@@ -486,69 +664,102 @@ fn tag_name(tag: Option<Cow<'_, Tag>>) -> Option<String> {
     })
 }
 
-/// Parses every document of `text`. A syntax error ends the document it is in;
-/// parsing resumes at the next `---` line so later documents are still seen.
+/// Parses every document of `text` (with a budget of its own; see [`parse_stream_in`]).
 pub fn parse_stream(text: &str) -> Stream {
+    parse_stream_in(text, &RunBudget::default())
+}
+
+/// Parses every document of `text`, charging its nodes to `run`. A syntax error ends the
+/// document it is in: the text is cut into segments at `---` lines first (a document marker
+/// at column 0 ends any scalar or block collection), so parsing resumes at the next segment
+/// and a broken document is read once, whatever it swallows. At most
+/// [`MAX_ERRORS_PER_FILE`] errors are kept; the rest are counted in `errors_not_kept`.
+pub fn parse_stream_in(text: &str, run: &RunBudget) -> Stream {
     let mut stream = Stream::default();
-    let mut offset = 0usize;
-    let mut base = Pos {
+    let mut counters = Counters {
+        run,
+        file: 0,
+        unflushed: 0,
+    };
+    let mut line = 1usize;
+    let mut last = Pos {
         byte: 0,
         line: 1,
         col: 1,
     };
-    loop {
-        let chunk = &text[offset..];
-        // Start of the document being parsed when an error strikes: recovery resumes at the
-        // first `---` after it (an unclosed bracket may swallow later markers, so the error
-        // position itself can lie documents further down).
-        let mut document_start = offset;
-        match parse_chunk(chunk, base, &mut stream.documents, &mut document_start) {
-            Ok(()) => break,
-            Err(error) => {
-                stream.errors.push(error);
-                let next = next_document_marker(text, document_start.max(offset));
-                let failed_end = next.map_or(text.len(), |(byte, _)| byte);
-                stream
-                    .failed
-                    .push(document_start.max(offset).min(failed_end)..failed_end);
-                match next {
-                    Some((byte, line)) => {
-                        offset = byte;
-                        base = Pos {
-                            byte: narrow(byte),
-                            line: narrow(line),
-                            col: 1,
-                        };
-                    }
-                    None => break,
+    for (start, end) in segments(text) {
+        let Some(segment) = text.get(start..end) else {
+            continue;
+        };
+        let base = Pos {
+            byte: narrow(start),
+            line: narrow(line),
+            col: 1,
+        };
+        line += segment.bytes().filter(|b| *b == b'\n').count();
+        last = base;
+        match parse_segment(segment, base, &mut stream.documents, &mut counters) {
+            Ok(()) => {}
+            Err(failure) => {
+                last = failure.error.pos;
+                if stream.errors.len() < MAX_ERRORS_PER_FILE {
+                    stream.failed.push(start..end);
+                }
+                stream.push_error(failure.error);
+                if matches!(failure.stop, Stop::File) {
+                    return stream;
                 }
             }
         }
     }
+    if let Err(failure) = counters.flush(last) {
+        stream.push_error(failure.error);
+    }
     stream
 }
 
-/// Byte offset and line number of the first `---` line strictly after the line holding `byte`.
-fn next_document_marker(text: &str, byte: usize) -> Option<(usize, usize)> {
-    let mut line_start = text[..byte.min(text.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let mut line_no = text[..line_start].matches('\n').count() + 1;
-    loop {
-        let next_newline = text[line_start..].find('\n')?;
-        line_start += next_newline + 1;
-        line_no += 1;
-        let rest = &text[line_start..];
-        if rest.starts_with("---")
-            && rest[3..]
-                .chars()
-                .next()
-                .is_none_or(|c| c == ' ' || c == '\n' || c == '\r' || c == '\t')
-        {
-            return Some((line_start, line_no));
+impl Stream {
+    fn push_error(&mut self, error: YamlError) {
+        if self.errors.len() < MAX_ERRORS_PER_FILE {
+            self.errors.push(error);
+        } else {
+            self.errors_not_kept += 1;
         }
     }
+}
+
+/// Byte ranges of the text cut before every document marker line (`---` at column 0), with
+/// the directive lines (`%YAML`, `%TAG`) right above a marker kept with it.
+fn segments(text: &str) -> Vec<(usize, usize)> {
+    let mut cuts = vec![0usize];
+    // Start of the run of directive lines just above the current line, if any.
+    let mut directives: Option<usize> = None;
+    let mut offset = 0usize;
+    for line in text.split_inclusive('\n') {
+        let is_marker = line.strip_prefix("---").is_some_and(|rest| {
+            rest.chars()
+                .next()
+                .is_none_or(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+        });
+        if is_marker {
+            let cut = directives.unwrap_or(offset);
+            if cut > 0 {
+                cuts.push(cut);
+            }
+            directives = None;
+        } else if line.starts_with('%') {
+            directives.get_or_insert(offset);
+        } else {
+            directives = None;
+        }
+        offset += line.len();
+    }
+    cuts.dedup();
+    let mut ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    if let Some(&last) = cuts.last() {
+        ranges.push((last, text.len()));
+    }
+    ranges
 }
 
 fn scan_error(error: &ScanError, positions: &Positions<'_>) -> YamlError {
@@ -563,25 +774,22 @@ fn scan_error(error: &ScanError, positions: &Positions<'_>) -> YamlError {
     }
 }
 
-fn parse_chunk(
+fn parse_segment(
     text: &str,
     base: Pos,
     out: &mut Vec<Document>,
-    document_start: &mut usize,
-) -> Result<(), YamlError> {
+    counters: &mut Counters<'_>,
+) -> Result<(), Failure> {
     let positions = Positions::new(text, base);
     let mut parser = Parser::new_from_str(text);
-    let mut builder = Builder::new();
+    let mut builder = Builder::new(counters);
     while let Some(next) = parser.next_event() {
         let (event, parser_span) = next.map_err(|e| scan_error(&e, &positions))?;
         let span = positions.span(&parser_span);
         match event {
             Event::StreamStart | Event::Nothing => {}
             Event::StreamEnd => break,
-            Event::DocumentStart(_) => {
-                *document_start = span.start.byte as usize;
-                builder = Builder::new();
-            }
+            Event::DocumentStart(_) => builder.reset(),
             Event::DocumentEnd => {
                 if let Some(root) = builder.root.take() {
                     out.push(Document {
@@ -591,12 +799,20 @@ fn parse_chunk(
                 }
             }
             Event::Alias(id) => {
-                let target = builder.anchors.get(&id).cloned().ok_or_else(|| YamlError {
-                    message: "alias refers to an unknown anchor".to_string(),
-                    pos: span.start,
-                })?;
-                builder.charge(target.expanded_size(), span.start)?;
-                builder.add(target, 0);
+                let size = builder
+                    .anchors
+                    .get(&id)
+                    .map(|(_, size)| *size)
+                    .ok_or_else(|| YamlError {
+                        message: "alias refers to an unknown anchor".to_string(),
+                        pos: span.start,
+                    })?;
+                builder.charge(size, span.start)?;
+                let Some((target, _)) = builder.anchors.get(&id) else {
+                    continue;
+                };
+                let target = target.clone();
+                builder.add(target, 0, size)?;
             }
             Event::Scalar(value, style, anchor, tag) => {
                 builder.charge(1, span.start)?;
@@ -607,21 +823,23 @@ fn parse_chunk(
                 };
                 let node = Node {
                     kind: NodeKind::Scalar(Scalar {
-                        value: compact_str::CompactString::from(value),
+                        value: CompactString::from(value),
                         style,
                         tag: tag_name(tag),
                     }),
                     span,
                     origin: None,
                 };
-                builder.add(node, anchor);
+                builder.add(node, anchor, 1)?;
             }
             Event::SequenceStart(anchor, _) => {
                 builder.charge(1, span.start)?;
+                let nodes_before = builder.expanded;
                 builder.push_frame(
                     Frame::Seq {
                         start: span,
                         anchor,
+                        nodes_before,
                         items: Vec::new(),
                     },
                     span.start,
@@ -629,11 +847,14 @@ fn parse_chunk(
             }
             Event::MappingStart(anchor, _) => {
                 builder.charge(1, span.start)?;
+                let nodes_before = builder.expanded;
                 builder.push_frame(
                     Frame::Map {
                         start: span,
                         anchor,
+                        nodes_before,
                         entries: Vec::new(),
+                        index: None,
                         pending_key: None,
                         duplicates: Vec::new(),
                     },
@@ -641,10 +862,11 @@ fn parse_chunk(
                 )?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match builder.stack.pop() {
+                let (node, anchor, nodes_before) = match builder.stack.pop() {
                     Some(Frame::Seq {
                         start,
                         anchor,
+                        nodes_before,
                         mut items,
                     }) => {
                         // Growth leaves up to half of a collection's buffer unused; the
@@ -666,11 +888,13 @@ fn parse_chunk(
                                 origin: None,
                             },
                             anchor,
+                            nodes_before,
                         )
                     }
                     Some(Frame::Map {
                         start,
                         anchor,
+                        nodes_before,
                         entries,
                         duplicates,
                         ..
@@ -694,11 +918,14 @@ fn parse_chunk(
                                 origin: None,
                             },
                             anchor,
+                            nodes_before,
                         )
                     }
                     None => continue,
                 };
-                builder.add(node, anchor);
+                // The collection itself plus every node charged inside it.
+                let size = builder.expanded.saturating_sub(nodes_before) + 1;
+                builder.add(node, anchor, size)?;
             }
         }
     }
@@ -734,13 +961,18 @@ fn is_merge_key(key: &Node) -> bool {
 
 /// YAML merge keys (`<<: *base` or `<<: [*a, *b]`), which the Kubernetes YAML
 /// decoder honours: merged entries never override keys written explicitly, and
-/// earlier sources win over later ones.
+/// earlier sources win over later ones. Linear in the entries merged (a set of the keys
+/// taken so far), however many aliases are merged.
 fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     if !entries.iter().any(|(k, _)| is_merge_key(k)) {
         return entries;
     }
     let (merges, mut explicit): (Vec<_>, Vec<_>) =
         entries.into_iter().partition(|(k, _)| is_merge_key(k));
+    let mut taken: HashSet<CompactString> = explicit
+        .iter()
+        .filter_map(|(k, _)| Some(k.as_scalar()?.value.clone()))
+        .collect();
     for (_, source) in merges {
         let sources: Vec<Node> = match source.kind {
             NodeKind::Map(_) => vec![source],
@@ -752,10 +984,11 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
                 continue;
             };
             for (key, value) in source_entries {
-                let taken = key.scalar_text().is_some_and(|text| {
-                    explicit.iter().any(|(k, _)| k.scalar_text() == Some(text))
-                });
-                if !taken {
+                let fresh = match key.as_scalar() {
+                    Some(scalar) => taken.insert(scalar.value.clone()),
+                    None => true,
+                };
+                if fresh {
                     explicit.push((key, value));
                 }
             }

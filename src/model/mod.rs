@@ -5,6 +5,7 @@
 
 pub mod crd;
 pub mod environments;
+pub mod validation;
 
 use std::collections::BTreeMap;
 

@@ -1,3 +1,4 @@
 //! Rules about API versions and kinds.
 
+pub mod invalid_policy;
 pub mod removed_api_version;
