@@ -101,6 +101,8 @@ struct Builder<'a> {
     kustomizations: &'a Kustomizations,
     output: KustomizeOutput,
     budget: budget::Budget,
+    /// ConfigMaps and Secrets of the repository by (kind, name): Flux `substituteFrom` sources.
+    variable_sources: &'a HashMap<(String, String), Vec<&'a Node>>,
 }
 
 fn object_kind(node: &Node) -> Option<(&str, &str)> {
@@ -139,6 +141,15 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
             );
         }
     }
+    let mut variable_sources: HashMap<(String, String), Vec<&Node>> = HashMap::new();
+    for document in &loaded.documents {
+        if let Some(("v1", kind @ ("ConfigMap" | "Secret"))) = object_kind(&document.root) {
+            variable_sources
+                .entry((kind.to_string(), name_of(&document.root).to_string()))
+                .or_default()
+                .push(&document.root);
+        }
+    }
     let mut builder = Builder {
         loaded,
         files_by_path: &files_by_path,
@@ -146,6 +157,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         kustomizations: &kustomizations,
         output: KustomizeOutput::default(),
         budget: budget::Budget::default(),
+        variable_sources: &variable_sources,
     };
     let (flux, generated) = builder.flux_kustomizations();
     // Paths Flux deploys without a kustomization get the one Flux would generate.
@@ -158,6 +170,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         kustomizations: &kustomizations,
         output,
         budget: budget::Budget::default(),
+        variable_sources: &variable_sources,
     };
     let mut roots = builder.roots();
     for dir in flux.keys() {
@@ -202,6 +215,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 kustomizations: shared.kustomizations,
                 output: KustomizeOutput::default(),
                 budget: budget::Budget::new(&run_budget),
+                variable_sources: shared.variable_sources,
             };
             let root = &job.dir;
             let mut stack = vec![root.clone()];
@@ -299,6 +313,15 @@ impl Builder<'_> {
             })
             .map(name_of)
             .collect();
+        let generators: Vec<&LoadedDocument> = documents
+            .iter()
+            .copied()
+            .filter(|d| {
+                object_kind(&d.root).is_some_and(|(a, k)| {
+                    a.starts_with("source.extensions.fluxcd.io/") && k == "ArtifactGenerator"
+                })
+            })
+            .collect();
         for document in documents.iter().copied() {
             let root = &document.root;
             let Some((api_version, kind)) = object_kind(root) else {
@@ -336,7 +359,7 @@ impl Builder<'_> {
             let dir = if from_artifact {
                 match artifact_dir(
                     document,
-                    &documents,
+                    &generators,
                     &git_repositories,
                     path_text,
                     &repo_root,
@@ -620,14 +643,11 @@ impl Builder<'_> {
         namespace: &str,
     ) -> Option<Vec<(String, String)>> {
         let candidates = self
-            .loaded
-            .documents
-            .iter()
-            .map(|d| &d.root)
-            .filter(|root| {
-                object_kind(root).is_some_and(|(a, k)| a == "v1" && k == kind)
-                    && name_of(root) == name
-            });
+            .variable_sources
+            .get(&(kind.to_string(), name.to_string()))
+            .into_iter()
+            .flatten()
+            .copied();
         let mut best: Option<&Node> = None;
         for candidate in candidates {
             match candidate
