@@ -35,3 +35,9 @@ pub const MAX_TARGET_REGEX_SIZE: usize = 256 * 1024;
 /// Bytes one Flux post-build substitution may produce in one value, and in one root.
 pub const MAX_SUBSTITUTED_VALUE: usize = 1024 * 1024;
 pub const MAX_SUBSTITUTED_ROOT: usize = 64 * 1024 * 1024;
+
+/// `.xks-lint.yaml` larger than this is refused (a real one is a few kilobytes).
+pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
+
+/// Baseline files larger than this are refused (about 200,000 accepted findings).
+pub const MAX_BASELINE_SIZE: u64 = 64 * 1024 * 1024;
