@@ -180,7 +180,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     }
     // Kustomizations that only include each other have no root: build the first of
     // each such group as one, so the cycle is reported instead of silently ignored.
-    // A Component is never a root (kustomize refuses to build one on its own).
+    // A Component nothing lists is not a root next to other roots (see below).
     let reachable = builder.reachable(&roots);
     let orphans: Vec<PathBuf> = builder
         .kustomizations
@@ -197,8 +197,26 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         roots.push(orphan.clone());
     }
     // Components nothing builds: their files belong to the component, never plain objects.
-    for orphan in orphans.iter().filter(|dir| !covered.contains(*dir)) {
-        builder.consume_unused_component(orphan);
+    // Next to roots, a Component nothing lists is a library of optional features: not
+    // built. When Components are all there is (`render components/x`), they are built
+    // as kubectl builds them when named directly.
+    let unused: Vec<PathBuf> = orphans
+        .iter()
+        .filter(|dir| !covered.contains(*dir))
+        .cloned()
+        .collect();
+    if roots.is_empty() {
+        let mut covered = HashSet::new();
+        for component in unused {
+            if covered.insert(component.clone()) {
+                covered.extend(builder.reachable(std::slice::from_ref(&component)));
+                roots.push(component);
+            }
+        }
+    } else {
+        for component in &unused {
+            builder.consume_unused_component(component);
+        }
     }
     let jobs = root_jobs(roots, &flux);
     // Roots are independent: build them in parallel, each with its own output, then
@@ -293,8 +311,8 @@ impl Builder<'_> {
         normalize(&dir.join(reference))
     }
 
-    /// Kustomizations no other kustomization includes, except Components (kustomize
-    /// builds a Component only inside a kustomization that lists it).
+    /// Kustomizations no other kustomization includes, except Components (built only
+    /// inside a kustomization that lists them, unless they are all there is).
     fn roots(&self) -> Vec<PathBuf> {
         let mut referenced = HashSet::new();
         for (dir, (_, spec)) in self.kustomizations {
