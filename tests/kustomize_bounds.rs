@@ -239,3 +239,37 @@ fn hostile_target_regexes_are_located_errors() {
     assert!(analysis.model.objects.iter().any(|o| o.name == "leaf"));
     assert_bystander(&analysis);
 }
+
+#[test]
+fn json_6902_nesting_beyond_the_depth_limit_is_refused() {
+    // Each operation nests one level deeper at constant growth.
+    let dir = new_repo();
+    let mut ops = String::new();
+    let mut from = "/data/a".to_string();
+    for _ in 0..300 {
+        let to = format!("{from}/n");
+        ops.push_str(&format!(
+            "      - op: add\n        path: {to}\n        value: {{k: v}}\n"
+        ));
+        from = to;
+    }
+    write(
+        dir.path(),
+        "deep/kustomization.yaml",
+        &format!(
+            "resources:\n  - cm.yaml\npatches:\n  - target:\n      kind: ConfigMap\n    patch: |\n{ops}"
+        ),
+    );
+    write(
+        dir.path(),
+        "deep/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leaf\ndata:\n  a:\n    k:\n      k: v\n",
+    );
+    let analysis = common::analyze_paths(&[dir.path()]);
+    let errors = errors(&analysis);
+    assert!(
+        errors.iter().any(|e| e.contains("deeper than 256 levels")),
+        "{errors:?}"
+    );
+    assert_bystander(&analysis);
+}

@@ -107,6 +107,8 @@ struct Builder<'a> {
     kustomizations: &'a Kustomizations,
     output: KustomizeOutput,
     budget: budget::Budget,
+    /// ConfigMaps and Secrets of the repository by (kind, name): Flux `substituteFrom` sources.
+    variable_sources: &'a HashMap<(String, String), Vec<&'a Node>>,
 }
 
 fn object_kind(node: &Node) -> Option<(&str, &str)> {
@@ -145,6 +147,15 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
             );
         }
     }
+    let mut variable_sources: HashMap<(String, String), Vec<&Node>> = HashMap::new();
+    for document in &loaded.documents {
+        if let Some(("v1", kind @ ("ConfigMap" | "Secret"))) = object_kind(&document.root) {
+            variable_sources
+                .entry((kind.to_string(), name_of(&document.root).to_string()))
+                .or_default()
+                .push(&document.root);
+        }
+    }
     let mut builder = Builder {
         loaded,
         files_by_path: &files_by_path,
@@ -152,6 +163,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         kustomizations: &kustomizations,
         output: KustomizeOutput::default(),
         budget: budget::Budget::default(),
+        variable_sources: &variable_sources,
     };
     let (flux, generated) = builder.flux_kustomizations();
     // Paths Flux deploys without a kustomization get the one Flux would generate.
@@ -164,6 +176,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         kustomizations: &kustomizations,
         output,
         budget: budget::Budget::default(),
+        variable_sources: &variable_sources,
     };
     let mut roots = builder.roots();
     for dir in flux.keys() {
@@ -173,7 +186,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     }
     // Kustomizations that only include each other have no root: build the first of
     // each such group as one, so the cycle is reported instead of silently ignored.
-    // A Component is never a root (kustomize refuses to build one on its own).
+    // A Component nothing lists is not a root next to other roots (see below).
     let reachable = builder.reachable(&roots);
     let orphans: Vec<PathBuf> = builder
         .kustomizations
@@ -190,8 +203,26 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         roots.push(orphan.clone());
     }
     // Components nothing builds: their files belong to the component, never plain objects.
-    for orphan in orphans.iter().filter(|dir| !covered.contains(*dir)) {
-        builder.consume_unused_component(orphan);
+    // Next to roots, a Component nothing lists is a library of optional features: not
+    // built. When Components are all there is (`render components/x`), they are built
+    // as kubectl builds them when named directly.
+    let unused: Vec<PathBuf> = orphans
+        .iter()
+        .filter(|dir| !covered.contains(*dir))
+        .cloned()
+        .collect();
+    if roots.is_empty() {
+        let mut covered = HashSet::new();
+        for component in unused {
+            if covered.insert(component.clone()) {
+                covered.extend(builder.reachable(std::slice::from_ref(&component)));
+                roots.push(component);
+            }
+        }
+    } else {
+        for component in &unused {
+            builder.consume_unused_component(component);
+        }
     }
     let jobs = root_jobs(roots, &flux);
     // Roots are independent: build them in parallel, each with its own output, then
@@ -208,6 +239,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 kustomizations: shared.kustomizations,
                 output: KustomizeOutput::default(),
                 budget: budget::Budget::new(&run_budget),
+                variable_sources: shared.variable_sources,
             };
             let root = &job.dir;
             let mut stack = vec![root.clone()];
@@ -285,8 +317,8 @@ impl Builder<'_> {
         normalize(&dir.join(reference))
     }
 
-    /// Kustomizations no other kustomization includes, except Components (kustomize
-    /// builds a Component only inside a kustomization that lists it).
+    /// Kustomizations no other kustomization includes, except Components (built only
+    /// inside a kustomization that lists them, unless they are all there is).
     fn roots(&self) -> Vec<PathBuf> {
         let mut referenced = HashSet::new();
         for (dir, (_, spec)) in self.kustomizations {
@@ -322,6 +354,15 @@ impl Builder<'_> {
                 })
             })
             .map(name_of)
+            .collect();
+        let generators: Vec<&LoadedDocument> = documents
+            .iter()
+            .copied()
+            .filter(|d| {
+                object_kind(&d.root).is_some_and(|(a, k)| {
+                    a.starts_with("source.extensions.fluxcd.io/") && k == "ArtifactGenerator"
+                })
+            })
             .collect();
         for document in documents.iter().copied() {
             let root = &document.root;
@@ -360,7 +401,7 @@ impl Builder<'_> {
             let dir = if from_artifact {
                 match artifact_dir(
                     document,
-                    &documents,
+                    &generators,
                     &git_repositories,
                     path_text,
                     &repo_root,
@@ -680,14 +721,11 @@ impl Builder<'_> {
         namespace: &str,
     ) -> Option<Vec<(String, String)>> {
         let candidates = self
-            .loaded
-            .documents
-            .iter()
-            .map(|d| &d.root)
-            .filter(|root| {
-                object_kind(root).is_some_and(|(a, k)| a == "v1" && k == kind)
-                    && name_of(root) == name
-            });
+            .variable_sources
+            .get(&(kind.to_string(), name.to_string()))
+            .into_iter()
+            .flatten()
+            .copied();
         let mut best: Option<&Node> = None;
         for candidate in candidates {
             match candidate

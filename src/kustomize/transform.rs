@@ -296,6 +296,19 @@ fn delete(target: &mut Node, segments: &[String]) -> Result<Node, String> {
     }
 }
 
+/// Nesting depth of a tree (a scalar is 1).
+fn depth(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Scalar(_) => 0,
+        NodeKind::Seq(items) => items.iter().map(depth).max().unwrap_or(0),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| depth(k).max(depth(v)))
+            .max()
+            .unwrap_or(0),
+    }
+}
+
 /// Applies RFC 6902 operations (a sequence of `{op, path, value, from}`).
 pub fn json6902(target: &mut Node, operations: &Node) -> Result<(), String> {
     let operations = operations
@@ -329,15 +342,28 @@ pub fn json6902(target: &mut Node, operations: &Node) -> Result<(), String> {
                 .cloned()
                 .ok_or_else(|| format!("`{op}` needs a value"))
         };
+        // Values keep the nesting limit of parsed documents, so every later walk over the
+        // tree stays within the stack (a `copy` into itself nests one level per operation).
+        let nested = |value: Node| {
+            if path.len().saturating_add(depth(&value)) > crate::limits::MAX_DEPTH {
+                Err(format!(
+                    "the patch nests `/{}` deeper than {} levels (a limit of xks-lint)",
+                    path.join("/"),
+                    crate::limits::MAX_DEPTH
+                ))
+            } else {
+                Ok(value)
+            }
+        };
         match op {
-            "add" => insert(target, &path, value()?, false)?,
-            "replace" => insert(target, &path, value()?, true)?,
+            "add" => insert(target, &path, nested(value()?)?, false)?,
+            "replace" => insert(target, &path, nested(value()?)?, true)?,
             "remove" => {
                 delete(target, &path)?;
             }
             "move" => {
                 let moved = delete(target, &from.ok_or("`move` needs `from`")?)?;
-                insert(target, &path, moved, false)?;
+                insert(target, &path, nested(moved)?, false)?;
             }
             "copy" => {
                 let copied = lookup(target, &from.ok_or("`copy` needs `from`")?)
@@ -348,7 +374,7 @@ pub fn json6902(target: &mut Node, operations: &Node) -> Result<(), String> {
                         "`copy` would grow the object beyond {limit} YAML nodes (a limit of xks-lint: one patch may at most double an object)"
                     ));
                 }
-                insert(target, &path, copied, false)?;
+                insert(target, &path, nested(copied)?, false)?;
             }
             "test" => {
                 let actual = lookup(target, &path).map(|n| n.to_json());
