@@ -1,6 +1,7 @@
 //! Native kustomize: builds each kustomization root into the objects it deploys
-//! (resources, components, patches, namespace, name prefix/suffix with name
-//! references, labels and annotations), without executing or fetching anything.
+//! (resources, components, generators, patches, namespace, name prefix/suffix with
+//! name references, labels and annotations, replicas, images, replacements), without
+//! executing or fetching anything.
 //! Reads only what the load stage loaded.
 
 pub mod configurations;
@@ -465,6 +466,12 @@ impl Builder<'_> {
         };
         let original = |built: &Built| self.original_identity(built);
         let errors = generators::run(spec, &context, resources, &original);
+        // A data file that is also a manifest (`files: [config.yaml]`) is data, not objects.
+        for path in spec.data_paths() {
+            if let Some(data_file) = self.files_by_path.get(&self.resolve(dir, path)) {
+                self.output.consumed.insert(*data_file);
+            }
+        }
         for error in errors {
             self.issue(IssueKind::KustomizeError, file, error.span, error.message);
         }
