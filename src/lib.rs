@@ -5,6 +5,9 @@
 //! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`graph`]
 //! (reachability) → [`rules`] → [`report`].
 
+// All output goes through `report::emit`, which sanitises it (clippy.toml).
+#![deny(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 pub mod certs;
 pub mod cli;
 pub mod commands;
@@ -157,9 +160,15 @@ impl Analysis {
 pub fn analyze(options: &CheckOptions) -> Analysis {
     let started = Instant::now();
     let mut timings = Timings::default();
-    let mut loaded = timings.time("load", || load::load(&options.inputs, &options.walk));
+    let loaded = timings.time("load", || load::load(&options.inputs, &options.walk));
     let sources = loaded.sources.clone();
-    let left_out = std::mem::take(&mut loaded.left_out);
+    let left_out = loaded.left_out.clone();
+    // Paths in CI reports are relative to the repository of the checked PATH, wherever
+    // the linter runs from.
+    let gate_options = gate::GateOptions {
+        root: options.gate.root.clone().or(loaded.repo_root.clone()),
+        ..options.gate.clone()
+    };
     let model = timings.time("model", || {
         if options.load_only {
             Model::from_load(loaded)
@@ -205,7 +214,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let (diagnostics, gate) = timings.time("gate", || {
         let mut diagnostics = merge_across_contexts(raw, &model);
         sort_diagnostics(&mut diagnostics, &sources);
-        gate::apply(&model, &sources, diagnostics, &options.rules, &options.gate)
+        gate::apply(&model, &sources, diagnostics, &options.rules, &gate_options)
     });
     Analysis {
         sources,

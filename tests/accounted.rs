@@ -115,3 +115,71 @@ fn a_referenced_ignored_file_is_read_not_counted_as_left_out() {
     assert_eq!(summary["files_referenced"], 1, "{summary}");
     assert_eq!(summary["files_found"], 3, "{summary}");
 }
+
+#[test]
+fn ignore_files_apply_up_to_the_repository_root_only() {
+    let dir = tempfile::tempdir().unwrap();
+    // Above the repository: must not hide anything.
+    write(dir.path(), ".gitignore", "*.yaml\n");
+    write(dir.path(), ".ignore", "*.yaml\n");
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join(".git")).unwrap();
+    // The repository's own, above the checked directory: applies.
+    write(&repo, ".gitignore", "k8s/rendered/\n");
+    write(&repo, "k8s/app.yaml", SERVICE);
+    write(&repo, "k8s/rendered/out.yaml", SERVICE);
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir(&repo)
+        .args(["check", "k8s", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = &json["summary"];
+    assert_eq!(summary["files_read"], 1, "{summary}");
+    assert_eq!(summary["files_ignored"], 1, "{summary}");
+}
+
+#[test]
+fn a_flux_path_into_ignored_files_gets_a_note() {
+    let repo = tempfile::tempdir().unwrap();
+    fs::create_dir(repo.path().join(".git")).unwrap();
+    write(
+        repo.path(),
+        "clusters/prod/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  path: ./apps\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    );
+    write(repo.path(), "apps/svc.yaml", SERVICE);
+    write(repo.path(), "apps/.ignore", "deploy.yaml\n");
+    write(repo.path(), "apps/deploy.yaml", SERVICE);
+    write(repo.path(), "other/.ignore", "x.yaml\n");
+    write(repo.path(), "other/x.yaml", SERVICE);
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir(repo.path())
+        .args(["check", ".", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let notes: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("left out of the check")
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "{json:#}");
+    assert_eq!(notes[0]["path"], "clusters/prod/apps.yaml");
+    assert_eq!(notes[0]["start"]["line"], 7);
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deploy.yaml"),
+        "{json:#}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Load stage: find manifest files, read them, parse every YAML document with spans.
 //! The only stage that touches the filesystem.
 
+pub mod boundary;
 pub mod walk;
 pub mod yaml;
 
@@ -106,6 +107,11 @@ pub struct LoadStats {
 pub struct Loaded {
     /// Kustomizations may not reference files outside it.
     pub repo_root: Option<PathBuf>,
+    /// The repository of every PATH, symbolic links resolved: no file is read outside them.
+    pub roots: Vec<PathBuf>,
+    /// Files kustomizations reference that were not read, by normalized path, and why
+    /// (a symbolic link leading outside the repository, a device): the build reports them.
+    pub refused: std::collections::HashMap<PathBuf, String>,
     pub sources: Sources,
     pub documents: Vec<LoadedDocument>,
     pub issues: Vec<LoadIssue>,
@@ -145,7 +151,17 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     } = walk::collect(inputs, options);
     let cwd = std::env::current_dir().ok();
     let mut loaded = Loaded {
-        repo_root: repo_root(inputs),
+        repo_root: repo_root(inputs, cwd.as_deref()),
+        roots: inputs
+            .iter()
+            .filter_map(|input| match input {
+                Input::Path(path) => Some(boundary::canonical_root(&boundary::root_of(
+                    path,
+                    cwd.as_deref(),
+                ))),
+                _ => None,
+            })
+            .collect(),
         ..Loaded::default()
     };
     read_candidates(&mut loaded, &candidates, cwd.as_deref(), options);
@@ -200,9 +216,10 @@ fn read_candidates(
     cwd: Option<&Path>,
     options: &WalkOptions,
 ) {
+    let roots = &loaded.roots;
     let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
         .par_iter()
-        .map(|candidate| read_and_parse(candidate, cwd, options.max_file_size))
+        .map(|candidate| read_and_parse(candidate, cwd, roots, options.max_file_size))
         .collect();
     loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {
@@ -270,28 +287,13 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// The repository the first path belongs to (the nearest directory holding `.git`),
-/// else that path itself: kustomizations may not reach beyond it.
-fn repo_root(inputs: &[Input]) -> Option<PathBuf> {
-    let first = inputs.iter().find_map(|input| match input {
-        Input::Path(path) => Some(normalize(path)),
+/// The repository the first path belongs to ([`boundary::root_of`]): kustomizations may
+/// not reach beyond it.
+fn repo_root(inputs: &[Input], cwd: Option<&Path>) -> Option<PathBuf> {
+    inputs.iter().find_map(|input| match input {
+        Input::Path(path) => Some(boundary::root_of(path, cwd)),
         _ => None,
-    })?;
-    let start = if first.is_dir() {
-        first.clone()
-    } else {
-        first
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or(first.clone())
-    };
-    Some(
-        start
-            .ancestors()
-            .find(|dir| dir.join(".git").exists())
-            .map(Path::to_path_buf)
-            .unwrap_or(start),
-    )
+    })
 }
 
 pub fn is_kustomization_file(path: &Path) -> bool {
@@ -342,13 +344,31 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 if !inside {
                     continue;
                 }
+                // Resolve links before deciding: a committed link may lead anywhere.
+                match boundary::check_inside(&target, &loaded.roots) {
+                    Ok(_) => {}
+                    Err(boundary::Refusal::Io(_)) => continue,
+                    Err(refusal) => {
+                        loaded.refused.insert(target, refusal.describe());
+                        continue;
+                    }
+                }
                 if target.is_dir() {
                     let file = crate::kustomize::spec::FILE_NAMES
                         .iter()
                         .map(|name| target.join(name))
-                        .find(|candidate| candidate.is_file());
-                    wanted.extend(file);
-                } else if target.is_file() {
+                        .find(|candidate| candidate.symlink_metadata().is_ok());
+                    match file
+                        .as_ref()
+                        .map(|f| boundary::check_inside(f, &loaded.roots))
+                    {
+                        Some(Ok(_)) => wanted.extend(file),
+                        Some(Err(boundary::Refusal::Io(_))) | None => {}
+                        Some(Err(refusal)) => {
+                            loaded.refused.insert(target, refusal.describe());
+                        }
+                    }
+                } else {
                     wanted.insert(target);
                 }
             }
@@ -459,16 +479,15 @@ pub fn display_path(path: &Path, cwd: Option<&Path>) -> String {
 
 /// Reads at most `limit + 1` bytes, so an oversized input is detected without being held.
 fn read_bytes(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut buffer = Vec::new();
-    let cap = limit.saturating_add(1);
     if path.as_os_str() == "-" {
-        std::io::stdin().lock().take(cap).read_to_end(&mut buffer)?;
-    } else {
-        std::fs::File::open(path)?
-            .take(cap)
+        let mut buffer = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
             .read_to_end(&mut buffer)?;
+        return Ok(buffer);
     }
-    Ok(buffer)
+    boundary::read_bounded(path, limit)
 }
 
 /// Text of a file: UTF-8 (BOM removed) or UTF-16 with a byte-order mark.
@@ -505,6 +524,7 @@ fn utf8_message(error: std::string::FromUtf8Error) -> String {
 fn read_and_parse(
     candidate: &walk::Candidate,
     cwd: Option<&Path>,
+    roots: &[PathBuf],
     max_file_size: u64,
 ) -> (SourceFile, FileOutcome, Option<String>) {
     let path = candidate.path.clone();
@@ -531,6 +551,20 @@ fn read_and_parse(
         )
     };
     let on_disk = candidate.content.is_none() && path.as_os_str() != "-";
+    if on_disk {
+        match boundary::check_inside(&path, roots) {
+            Err(refusal @ boundary::Refusal::Outside { .. }) => {
+                let message = format!("not read: {}", refusal.describe());
+                return skipped(Arc::from(""), IssueKind::OutsideTree, message, start);
+            }
+            Err(refusal @ boundary::Refusal::Special) => {
+                let message = format!("not read: {}", refusal.describe());
+                return skipped(Arc::from(""), IssueKind::Unreadable, message, start);
+            }
+            // Reported by the read below.
+            Err(boundary::Refusal::Io(_)) | Ok(_) => {}
+        }
+    }
     if on_disk
         && let Ok(meta) = std::fs::metadata(&path)
         && meta.len() > max_file_size

@@ -92,8 +92,8 @@ impl LeftOutReason {
     pub fn describe(self) -> &'static str {
         match self {
             LeftOutReason::Hidden => "hidden file or directory",
-            LeftOutReason::Ignored => "left out by .gitignore/.ignore",
-            LeftOutReason::Excluded => "left out by an exclude glob",
+            LeftOutReason::Ignored => "ignored by .gitignore/.ignore",
+            LeftOutReason::Excluded => "excluded by a glob",
         }
     }
 }
@@ -278,16 +278,39 @@ fn walk_dir(
     // Links leading out of the tree are not followed: the linter reads only what it was pointed at.
     let outside = Arc::new(Mutex::new(Vec::new()));
     let outside_sink = Arc::clone(&outside);
+    let above = ancestor_ignores(root);
     let mut builder = WalkBuilder::new(root);
     builder
         .hidden(true)
         .git_ignore(true)
         .ignore(true)
         .require_git(false)
-        .follow_links(true)
+        // Ignore files above the checked directory count only up to the repository root
+        // (`ancestor_ignores`): the walker's own lookup reads them up to `/`, where a stray
+        // `/tmp/.gitignore` would hide manifests. A user's global git excludes would make
+        // the gate depend on the machine.
+        .parents(false)
+        .git_global(false)
+        // Links are handled here, not by the walker (see the filter).
+        .follow_links(false)
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |entry| {
-            if !entry.path_is_symlink() {
+            if entry.depth() > 0 && !above.is_empty() {
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                let absolute = std::path::absolute(entry.path());
+                let ignored = absolute.is_ok_and(|path| {
+                    above.iter().any(|ignore| {
+                        ignore
+                            .matched_path_or_any_parents(&path, is_dir)
+                            .is_ignore()
+                    })
+                });
+                if ignored {
+                    return false;
+                }
+            }
+            // The checked directory itself may be a link.
+            if !entry.path_is_symlink() || entry.depth() == 0 {
                 return true;
             }
             match std::fs::canonicalize(entry.path()) {
@@ -306,8 +329,13 @@ fn walk_dir(
                     }
                     false
                 }
+                // A link inside the tree is not followed: its target is walked under its own
+                // path, so every file is read once, and links to `.` or to each other cannot
+                // make the walk loop or grow exponentially. (A kustomization that references
+                // the link's path still gets it, through the loader.)
+                Ok(_) => false,
                 // Broken links and loops are reported by the walker itself.
-                _ => true,
+                Err(_) => true,
             }
         });
     if let Some(overrides) = excludes_for(root, options) {
@@ -324,6 +352,9 @@ fn walk_dir(
                 }
                 if file_type.is_file() {
                     found.insert(entry.path().to_path_buf(), ());
+                } else if file_type.is_symlink() {
+                    // Only broken links and loops pass the filter.
+                    skipped.push(broken_link(entry.path()));
                 } else {
                     skipped.push(not_regular(entry.path()));
                 }
@@ -333,6 +364,62 @@ fn walk_dir(
     }
     if let Ok(mut list) = outside.lock() {
         skipped.append(&mut list);
+    }
+}
+
+/// The `.gitignore` and `.ignore` files of the directories above `root`, up to the
+/// repository root (the nearest one holding `.git`; none when there is no repository),
+/// nearest first.
+fn ancestor_ignores(root: &Path) -> Vec<ignore::gitignore::Gitignore> {
+    let Ok(absolute) = std::path::absolute(root) else {
+        return Vec::new();
+    };
+    let absolute = super::normalize(&absolute);
+    if absolute.join(".git").exists() {
+        return Vec::new();
+    }
+    let Some(top) = absolute
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join(".git").exists())
+    else {
+        return Vec::new();
+    };
+    let mut matchers = Vec::new();
+    for dir in absolute.ancestors().skip(1) {
+        for name in [".ignore", ".gitignore"] {
+            let file = dir.join(name);
+            let regular = file.symlink_metadata().is_ok_and(|m| m.is_file())
+                && file
+                    .metadata()
+                    .is_ok_and(|m| m.len() <= DEFAULT_MAX_FILE_SIZE);
+            if regular {
+                let (matcher, _) = ignore::gitignore::Gitignore::new(&file);
+                matchers.push(matcher);
+            }
+        }
+        if dir == top {
+            break;
+        }
+    }
+    matchers
+}
+
+fn broken_link(path: &Path) -> Skipped {
+    let message = match std::fs::canonicalize(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            "broken symbolic link: its target does not exist".to_string()
+        }
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            "symbolic link loop: the link resolves to itself".to_string()
+        }
+        Err(error) => error.to_string(),
+        Ok(_) => "symbolic link changed while walking".to_string(),
+    };
+    Skipped {
+        path: path.to_path_buf(),
+        kind: IssueKind::Unreadable,
+        message: format!("cannot read: {message}; not analysed"),
     }
 }
 
