@@ -547,14 +547,11 @@ fn check(args: CheckArgs) -> u8 {
     if args.verbose {
         let cwd = std::env::current_dir().ok();
         for file in &analysis.left_out {
-            eprintln!(
-                "xks-lint: left out ({}): {}",
+            emit::stderr(&format!(
+                "left out ({}): {}",
                 file.reason.describe(),
-                crate::report::sanitize::escape_text(&crate::load::display_path(
-                    &file.path,
-                    cwd.as_deref()
-                ))
-            );
+                Inline(&crate::load::display_path(&file.path, cwd.as_deref()))
+            ));
         }
     }
     if args.timings {
