@@ -1046,6 +1046,29 @@ impl Builder<'_> {
             let custom = self.configurations(dir);
             images::apply_images(resources, &spec.images, &custom.images, origin);
         }
+        for entry in &spec.configurations {
+            let target = self.resolve(dir, &entry.value);
+            let Some(config_file) = self.files_by_path.get(&target).copied() else {
+                errors.push((
+                    entry.span,
+                    format!("configuration file `{}` not found", entry.value),
+                ));
+                continue;
+            };
+            self.output.consumed.insert(config_file);
+            for document in self.documents.get(&config_file).into_iter().flatten() {
+                for (section, span) in
+                    configurations::Configurations::unsupported_sections(&document.root)
+                {
+                    self.issue(
+                        IssueKind::KustomizeNote,
+                        config_file,
+                        span,
+                        format!("configuration section `{section}` is not applied by xks-lint (only images, nameReference, commonLabels and labels are)"),
+                    );
+                }
+            }
+        }
         for entry in &spec.replacements {
             let (nodes, span) = match entry {
                 spec::ReplacementEntry::Inline(node) => (vec![node.clone()], node.span),
