@@ -259,3 +259,44 @@ fn generator_mistakes_are_located_errors() {
         );
     }
 }
+
+#[test]
+fn configuration_sections_not_applied_are_noted() {
+    let repo = repository();
+    std::fs::write(
+        repo.path().join("fields.yaml"),
+        "namePrefix:\n  - path: metadata/name\n    kind: Widget\nimages:\n  - path: spec/image\n    kind: Widget\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("kustomization.yaml"),
+        "configurations: [fields.yaml, missing.yaml]\n",
+    )
+    .unwrap();
+    let (_, output) = build_tree(repo.path());
+    let messages: Vec<(IssueKind, &str)> = output
+        .issues
+        .iter()
+        .map(|i| (i.kind, i.message.as_str()))
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|(kind, m)| *kind == IssueKind::KustomizeNote
+                && m.contains("`namePrefix` is not applied")),
+        "{messages:?}"
+    );
+    assert!(
+        !messages
+            .iter()
+            .any(|(_, m)| m.contains("`images` is not applied")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|(kind, m)| *kind == IssueKind::KustomizeError
+                && m.contains("`missing.yaml` not found")),
+        "{messages:?}"
+    );
+}

@@ -21,6 +21,8 @@ pub struct FieldSpec {
     pub create: bool,
 }
 
+const SUPPORTED: [&str; 4] = ["images", "nameReference", "commonLabels", "labels"];
+
 #[derive(Debug, Clone, Default)]
 pub struct Configurations {
     pub images: Vec<FieldSpec>,
@@ -81,6 +83,18 @@ impl Configurations {
                 });
             }
         }
+    }
+
+    /// Sections of a configuration file that are not applied.
+    pub fn unsupported_sections(root: &Node) -> Vec<(String, crate::span::Span)> {
+        root.as_map()
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|(key, _)| {
+                let name = key.scalar_text()?;
+                (!SUPPORTED.contains(&name)).then(|| (name.to_string(), key.span))
+            })
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {

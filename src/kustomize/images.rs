@@ -32,18 +32,28 @@ pub fn split(image: &str) -> (&str, Option<&str>, Option<&str>) {
     }
 }
 
-/// Whether `image` is the image `name` (kustomize reads `name` as a regular
-/// expression anchored at the start, followed by an optional digest and tag).
+/// The pattern kustomize matches image references against for an entry `name`
+/// (read as a regular expression anchored at the start, then an optional digest and
+/// tag); a name that is not a valid expression is matched literally.
+pub fn pattern(name: &str) -> Option<regex::Regex> {
+    let build = |name: &str| format!("^{name}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$");
+    regex::Regex::new(&build(name))
+        .or_else(|_| regex::Regex::new(&build(&regex::escape(name))))
+        .ok()
+}
+
+/// Whether `image` is the image `name`.
 pub fn matches(image: &str, name: &str) -> bool {
-    let pattern = |name: &str| format!("^{name}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$");
-    regex::Regex::new(&pattern(name))
-        .or_else(|_| regex::Regex::new(&pattern(&regex::escape(name))))
-        .is_ok_and(|re| re.is_match(image))
+    pattern(name).is_some_and(|re| re.is_match(image))
 }
 
 /// The image reference after applying one `images` entry, if it matches.
 pub fn updated(image: &str, entry: &Image) -> Option<String> {
-    if !matches(image, &entry.name) {
+    updated_with(image, entry, pattern(&entry.name).as_ref())
+}
+
+fn updated_with(image: &str, entry: &Image, pattern: Option<&regex::Regex>) -> Option<String> {
+    if !pattern.is_some_and(|re| re.is_match(image)) {
         return None;
     }
     let (name, tag, digest) = split(image);
@@ -66,18 +76,25 @@ pub fn updated(image: &str, entry: &Image) -> Option<String> {
     Some(out)
 }
 
-fn set_image(node: &mut Node, entry: &Image, origin: Option<crate::span::FileId>) {
+/// One `images` entry with its pattern compiled once.
+struct Compiled<'a> {
+    entry: &'a Image,
+    pattern: Option<regex::Regex>,
+}
+
+fn set_image(node: &mut Node, compiled: &Compiled, origin: Option<crate::span::FileId>) {
     let NodeKind::Scalar(scalar) = &node.kind else {
         return;
     };
-    if let Some(new) = updated(&scalar.value, entry) {
+    let entry = compiled.entry;
+    if let Some(new) = updated_with(&scalar.value, entry, compiled.pattern.as_ref()) {
         *node = Node::synthetic_str(&new, entry.span, origin);
     }
 }
 
 /// kustomize's legacy image filter: the `image` of every item of every
 /// `containers` and `initContainers` list, wherever it is in the object.
-fn containers_everywhere(node: &mut Node, entry: &Image, origin: Option<crate::span::FileId>) {
+fn containers_everywhere(node: &mut Node, entry: &Compiled, origin: Option<crate::span::FileId>) {
     match &mut node.kind {
         NodeKind::Map(entries) => {
             for (key, value) in entries.iter_mut() {
@@ -110,6 +127,13 @@ pub fn apply_images(
     extra_paths: &[FieldSpec],
     origin: Option<crate::span::FileId>,
 ) {
+    let compiled: Vec<Compiled> = images
+        .iter()
+        .map(|entry| Compiled {
+            entry,
+            pattern: pattern(&entry.name),
+        })
+        .collect();
     for resource in resources.iter_mut() {
         let kind = resource
             .node
@@ -120,7 +144,7 @@ pub fn apply_images(
         if kind == "CustomResourceDefinition" {
             continue;
         }
-        for entry in images {
+        for entry in &compiled {
             containers_everywhere(&mut resource.node, entry, origin);
             for spec in extra_paths {
                 if spec.kind.as_deref().is_some_and(|k| k != kind) {

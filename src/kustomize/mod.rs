@@ -1,6 +1,7 @@
 //! Native kustomize: builds each kustomization root into the objects it deploys
-//! (resources, components, patches, namespace, name prefix/suffix with name
-//! references, labels and annotations), without executing or fetching anything.
+//! (resources, components, generators, patches, namespace, name prefix/suffix with
+//! name references, labels and annotations, replicas, images, replacements), without
+//! executing or fetching anything.
 //! Reads only what the load stage loaded.
 
 pub mod budget;
@@ -996,6 +997,12 @@ impl Builder<'_> {
         };
         let original = |built: &Built| self.original_identity(built);
         let errors = generators::run(spec, &context, resources, &original);
+        // A data file that is also a manifest (`files: [config.yaml]`) is data, not objects.
+        for path in spec.data_paths() {
+            if let Some(data_file) = self.files_by_path.get(&self.resolve(dir, path)) {
+                self.output.consumed.insert(*data_file);
+            }
+        }
         for error in errors {
             self.issue(IssueKind::KustomizeError, file, error.span, error.message);
         }
@@ -1084,6 +1091,29 @@ impl Builder<'_> {
         if !spec.images.is_empty() {
             let custom = self.configurations(dir);
             images::apply_images(resources, &spec.images, &custom.images, origin);
+        }
+        for entry in &spec.configurations {
+            let target = self.resolve(dir, &entry.value);
+            let Some(config_file) = self.files_by_path.get(&target).copied() else {
+                errors.push((
+                    entry.span,
+                    format!("configuration file `{}` not found", entry.value),
+                ));
+                continue;
+            };
+            self.output.consumed.insert(config_file);
+            for document in self.documents.get(&config_file).into_iter().flatten() {
+                for (section, span) in
+                    configurations::Configurations::unsupported_sections(&document.root)
+                {
+                    self.issue(
+                        IssueKind::KustomizeNote,
+                        config_file,
+                        span,
+                        format!("configuration section `{section}` is not applied by xks-lint (only images, nameReference, commonLabels and labels are)"),
+                    );
+                }
+            }
         }
         for entry in &spec.replacements {
             let (nodes, span) = match entry {
