@@ -130,8 +130,27 @@ pub fn issue_line(issue: &LoadIssue, sources: &Sources) -> String {
     .into_owned()
 }
 
+/// A directory holding a kustomization is rendered as `kubectl kustomize` builds it: from
+/// its kustomization file, so that only what it includes is read (not the other files and
+/// roots below it, which `check DIR` would analyse as well).
+fn as_root(path: &str) -> String {
+    let dir = std::path::Path::new(path);
+    if path == "-" || !dir.is_dir() {
+        return path.to_string();
+    }
+    crate::kustomize::spec::FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .map_or_else(
+            || path.to_string(),
+            |file| file.to_string_lossy().into_owned(),
+        )
+}
+
 pub fn render(args: RenderArgs) -> u8 {
-    let (sources, model, _) = match super::load_model(&args.paths, &args.input) {
+    let paths: Vec<String> = args.paths.iter().map(|p| as_root(p)).collect();
+    let (sources, model, _) = match super::load_model(&paths, &args.input) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

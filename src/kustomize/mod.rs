@@ -24,6 +24,63 @@ pub struct Built {
     pub document: usize,
     pub item: Option<usize>,
     pub node: Node,
+    /// The object's earlier identities, oldest first, recorded by every transformer that
+    /// renames it, moves it to another namespace or changes its kind: kustomize lets a
+    /// patch name an object by any of them.
+    pub previous: Vec<ResId>,
+}
+
+/// What kustomize identifies an object by: apiVersion, kind, namespace, name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResId {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ResId {
+    pub fn of(node: &Node) -> ResId {
+        let text = |path: &[&str]| {
+            node.path(path)
+                .and_then(Node::scalar_text)
+                .unwrap_or_default()
+                .to_string()
+        };
+        ResId {
+            api_version: text(&["apiVersion"]),
+            kind: text(&["kind"]),
+            namespace: text(&["metadata", "namespace"]),
+            name: text(&["metadata", "name"]),
+        }
+    }
+
+    /// The namespace as kustomize compares it: none is `default`.
+    fn effective_namespace(&self) -> &str {
+        if self.namespace.is_empty() {
+            "default"
+        } else {
+            &self.namespace
+        }
+    }
+}
+
+impl Built {
+    /// Records the current identity before a transformer changes it.
+    pub fn remember_id(&mut self) {
+        let id = ResId::of(&self.node);
+        if self.previous.last() != Some(&id) {
+            self.previous.push(id);
+        }
+    }
+
+    /// The identity the object had when it was read.
+    pub fn original_id(&self) -> ResId {
+        self.previous
+            .first()
+            .cloned()
+            .unwrap_or_else(|| ResId::of(&self.node))
+    }
 }
 
 /// The objects of one kustomization root.
@@ -397,10 +454,45 @@ impl Builder<'_> {
                 format!("`{}` is not applied by xks-lint (generators and plugins are never run); objects it would create or change are not analysed", entry.value),
             );
         }
+        self.refuse_entries(dir, file, &spec);
         let mut resources = Vec::new();
         for entry in &spec.resources {
             self.add_resource(dir, file, entry, stack, &mut resources);
         }
+        self.apply_components(dir, file, &spec, stack, &mut resources);
+        self.transform(dir, file, &spec, &mut resources);
+        resources
+    }
+
+    /// Reports the entries kustomize refuses to read; the files they name are neither
+    /// applied nor analysed as plain manifests.
+    fn refuse_entries(&mut self, dir: &Path, file: FileId, spec: &Kustomization) {
+        for error in &spec.errors {
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                error.span,
+                error.value.clone(),
+            );
+        }
+        for entry in &spec.refused_files {
+            if let Some(refused) = self.files_by_path.get(&self.resolve(dir, &entry.value)) {
+                self.output.consumed.insert(*refused);
+            }
+        }
+    }
+
+    /// Applies the `components` of the kustomization in `dir`, in order, to `resources`:
+    /// each adds its resources, then applies its own components (recursively), then its
+    /// patches and transformers over everything accumulated so far.
+    fn apply_components(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        stack: &mut Vec<PathBuf>,
+        resources: &mut Vec<Built>,
+    ) {
         for entry in &spec.components {
             let target = self.resolve(dir, &entry.value);
             let Some((component_file, component)) = self.kustomizations.get(&target).cloned()
@@ -424,14 +516,22 @@ impl Builder<'_> {
             }
             self.output.consumed.insert(component_file);
             stack.push(target.clone());
-            for resource in &component.resources {
-                self.add_resource(&target, component_file, resource, stack, &mut resources);
+            self.refuse_entries(&target, component_file, &component);
+            for note in &component.unsupported {
+                self.issue(
+                    IssueKind::KustomizeNote,
+                    component_file,
+                    note.span,
+                    format!("`{}` is not applied by xks-lint (generators and plugins are never run); objects it would create or change are not analysed", note.value),
+                );
             }
-            self.transform(&target, component_file, &component, &mut resources);
+            for resource in &component.resources {
+                self.add_resource(&target, component_file, resource, stack, resources);
+            }
+            self.apply_components(&target, component_file, &component, stack, resources);
+            self.transform(&target, component_file, &component, resources);
             stack.pop();
         }
-        self.transform(dir, file, &spec, &mut resources);
-        resources
     }
 
     fn add_resource(
@@ -522,6 +622,7 @@ impl Builder<'_> {
                                 document: document.index,
                                 item: Some(index),
                                 node: item.clone(),
+                                previous: Vec::new(),
                             });
                         }
                     }
@@ -531,6 +632,7 @@ impl Builder<'_> {
                     document: document.index,
                     item: None,
                     node: document.root.clone(),
+                    previous: Vec::new(),
                 }),
             }
         }
@@ -609,6 +711,9 @@ impl Builder<'_> {
                 if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
                     continue;
                 }
+                if ResId::of(&resource.node).namespace != namespace.value {
+                    resource.remember_id();
+                }
                 for_each_at(
                     &mut resource.node,
                     &["metadata"],
@@ -653,8 +758,14 @@ impl Builder<'_> {
         resources: &mut Vec<Built>,
     ) {
         let is_json_patch = patch.json6902 || document.as_seq().is_some();
-        let target = match (&patch.target, is_json_patch) {
-            (Some(target), _) => target.clone(),
+        let selected: Vec<usize> = match (&patch.target, is_json_patch) {
+            // A target that selects nothing makes the patch a no-op, as in kustomize.
+            (Some(target), _) => resources
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| matches_target(r, target))
+                .map(|(i, _)| i)
+                .collect(),
             (None, true) => {
                 self.issue(
                     IssueKind::KustomizeError,
@@ -664,63 +775,105 @@ impl Builder<'_> {
                 );
                 return;
             }
-            (None, false) => PatchTarget {
-                kind: document
-                    .get("kind")
-                    .and_then(Node::scalar_text)
-                    .map(str::to_string),
-                name: Some(name_of(document).to_string()),
-                namespace: document
-                    .path(&["metadata", "namespace"])
-                    .and_then(Node::scalar_text)
-                    .map(str::to_string),
-                ..PatchTarget::default()
-            },
-        };
-        let mut matched = 0;
-        let mut deleted = Vec::new();
-        for (index, resource) in resources.iter_mut().enumerate() {
-            if !matches_target(&resource.node, &target) {
-                continue;
-            }
-            matched += 1;
-            if is_json_patch {
-                if let Err(message) = json6902(&mut resource.node, document) {
+            // Without a target, the patch names its object by apiVersion, kind, namespace
+            // and name (current or earlier ones); kustomize fails when none has them.
+            (None, false) => {
+                let wanted = ResId::of(document);
+                let found: Vec<usize> = resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        std::iter::once(ResId::of(&r.node))
+                            .chain(r.previous.iter().cloned())
+                            .any(|id| patch_names(&wanted, &id))
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if found.is_empty() {
                     self.issue(
                         IssueKind::KustomizeError,
                         file,
                         patch.span,
-                        format!("JSON patch does not apply: {message}"),
+                        format!(
+                            "patch matches no resource ({} {}{})",
+                            if wanted.kind.is_empty() {
+                                "any kind"
+                            } else {
+                                &wanted.kind
+                            },
+                            if wanted.namespace.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{}/", wanted.namespace)
+                            },
+                            wanted.name
+                        ),
                     );
+                }
+                found
+            }
+        };
+        let mut deleted = Vec::new();
+        for index in selected {
+            let Some(resource) = resources.get_mut(index) else {
+                continue;
+            };
+            if is_json_patch {
+                let before = ResId::of(&resource.node);
+                let mut patched = resource.node.clone();
+                match json6902(&mut patched, document) {
+                    Ok(()) => {
+                        if ResId::of(&patched) != before {
+                            resource.remember_id();
+                        }
+                        resource.node = patched;
+                    }
+                    Err(message) => self.issue(
+                        IssueKind::KustomizeError,
+                        file,
+                        patch.span,
+                        format!("JSON patch does not apply: {message}"),
+                    ),
                 }
             } else if document.get("$patch").and_then(Node::scalar_text) == Some("delete") {
                 deleted.push(index);
             } else {
                 let mut body = document.clone();
-                // The patch's identity fields select the target; they do not rename it.
+                // The patch's identity fields select the target; they do not rename it or
+                // change its kind, unless the entry's options allow it.
+                if !patch.allow_kind_change {
+                    transform::remove(&mut body, "apiVersion");
+                    transform::remove(&mut body, "kind");
+                }
                 if let Some(meta) = get_mut(&mut body, "metadata") {
-                    transform::remove(meta, "name");
+                    if !patch.allow_name_change {
+                        transform::remove(meta, "name");
+                    }
                     transform::remove(meta, "namespace");
                 }
-                strategic_merge(&mut resource.node, &body, "", "");
+                let before = ResId::of(&resource.node);
+                let mut patched = resource.node.clone();
+                strategic_merge(&mut patched, &body, "", "");
+                if ResId::of(&patched) != before {
+                    resource.remember_id();
+                }
+                resource.node = patched;
             }
         }
         for index in deleted.into_iter().rev() {
             resources.remove(index);
         }
-        if matched == 0 {
-            self.issue(
-                IssueKind::KustomizeError,
-                file,
-                patch.span,
-                format!(
-                    "patch matches no resource ({} {})",
-                    target.kind.as_deref().unwrap_or("any kind"),
-                    target.name.as_deref().unwrap_or("any name")
-                ),
-            );
-        }
     }
+}
+
+/// Whether a patch without a target, identified by `wanted`, names the object `id`:
+/// same kind and name, same namespace (none meaning `default`), and the same group and
+/// version when the patch states its apiVersion.
+fn patch_names(wanted: &ResId, id: &ResId) -> bool {
+    wanted.kind == id.kind
+        && wanted.name == id.name
+        && wanted.effective_namespace() == id.effective_namespace()
+        && (wanted.api_version.is_empty() || wanted.api_version == id.api_version)
 }
 
 fn relocate(node: &mut Node, span: Span, file: FileId) {
@@ -767,22 +920,37 @@ fn text_matches(pattern: &str, text: &str) -> bool {
     regex::Regex::new(&format!("^(?:{pattern})$")).map_or(pattern == text, |re| re.is_match(text))
 }
 
-fn matches_target(node: &Node, target: &PatchTarget) -> bool {
-    let (api_version, kind) = object_kind(node).unwrap_or_default();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+/// Whether a patch `target` selects the object: kind, group and version as they are now,
+/// name and namespace as they are now or as they were when the object was read (kustomize
+/// tries both), labels and annotations as they are now.
+fn matches_target(resource: &Built, target: &PatchTarget) -> bool {
+    let node = &resource.node;
+    let current = ResId::of(node);
+    let original = resource.original_id();
+    let (group, version) = current
+        .api_version
+        .rsplit_once('/')
+        .unwrap_or(("", current.api_version.as_str()));
     let meta = node.get("metadata");
-    target.kind.as_deref().is_none_or(|k| text_matches(k, kind))
-        && target.group.as_deref().is_none_or(|g| g == group)
-        && target.version.as_deref().is_none_or(|v| v == version)
+    target
+        .kind
+        .as_deref()
+        .is_none_or(|k| text_matches(k, &current.kind))
+        && target
+            .group
+            .as_deref()
+            .is_none_or(|g| text_matches(g, group))
+        && target
+            .version
+            .as_deref()
+            .is_none_or(|v| text_matches(v, version))
         && target
             .name
             .as_deref()
-            .is_none_or(|n| text_matches(n, name_of(node)))
+            .is_none_or(|n| text_matches(n, &current.name) || text_matches(n, &original.name))
         && target.namespace.as_deref().is_none_or(|ns| {
-            meta.and_then(|m| m.get("namespace"))
-                .and_then(Node::scalar_text)
-                .unwrap_or("default")
-                == ns
+            text_matches(ns, current.effective_namespace())
+                || text_matches(ns, original.effective_namespace())
         })
         && target
             .label_selector
@@ -942,6 +1110,7 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
         }
         let old = name_of(&resource.node).to_string();
         let new = format!("{prefix}{old}{suffix}");
+        resource.remember_id();
         if let Some(name) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
             && let NodeKind::Scalar(scalar) = &mut name.kind
         {

@@ -297,7 +297,33 @@ fn delete(target: &mut Node, segments: &[String]) -> Result<Node, String> {
 }
 
 /// Applies RFC 6902 operations (a sequence of `{op, path, value, from}`).
+///
+/// Like kustomize, `metadata.annotations` counts as present (an empty mapping) when an
+/// object has `metadata` but no annotations: kustomize keeps its own bookkeeping
+/// annotations there during a build, so `add /metadata/annotations/KEY` works on any
+/// object. No other missing parent is created (kustomize fails on them too).
 pub fn json6902(target: &mut Node, operations: &Node) -> Result<(), String> {
+    let metadata = get_mut(target, "metadata").filter(|m| matches!(m.kind, NodeKind::Map(_)));
+    let added_annotations = match metadata {
+        Some(meta) if meta.get("annotations").is_none_or(Node::is_null) => {
+            let span = meta.span;
+            let origin = meta.origin;
+            set(meta, "annotations", empty_map(span, origin));
+            true
+        }
+        _ => false,
+    };
+    let result = apply_operations(target, operations);
+    if added_annotations
+        && let Some(meta) = get_mut(target, "metadata")
+        && get_mut(meta, "annotations").is_some_and(|a| a.as_map().is_some_and(<[_]>::is_empty))
+    {
+        remove(meta, "annotations");
+    }
+    result
+}
+
+fn apply_operations(target: &mut Node, operations: &Node) -> Result<(), String> {
     let operations = operations
         .as_seq()
         .ok_or_else(|| "a JSON 6902 patch is a list of operations".to_string())?;
