@@ -123,6 +123,9 @@ pub struct CheckArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// List on standard error every manifest file left out (hidden, ignored, excluded).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// SARIF `runAutomationDetails.id` category, to tell several uploads in one workflow apart.
     #[arg(long, value_name = "CATEGORY")]
     pub sarif_category: Option<String>,
@@ -315,7 +318,10 @@ fn init(dir: Option<PathBuf>, force: bool) -> u8 {
             path.display()
         ));
     }
-    match std::fs::write(&path, config::DEFAULT_CONFIG) {
+    let checked = path
+        .parent()
+        .map_or(".".to_string(), |p| p.to_string_lossy().into_owned());
+    match write_report(&checked, &path, config::DEFAULT_CONFIG) {
         Ok(()) => {
             eprintln!("xks-lint: wrote {}", path.display());
             EXIT_CLEAN
@@ -428,6 +434,15 @@ fn certs(args: CertsArgs) -> u8 {
     }
 }
 
+/// Writes `--output` / `--write-baseline` / `init`, never through a link leading out of
+/// the repository of `checked` (the first PATH).
+fn write_report(checked: &str, path: &std::path::Path, text: &str) -> Result<(), String> {
+    let cwd = std::env::current_dir().ok();
+    let checked = if checked == "-" { "." } else { checked };
+    let root = crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref());
+    crate::load::boundary::write_file(path, &root, text)
+}
+
 fn check(args: CheckArgs) -> u8 {
     let paths = if args.paths.is_empty() {
         vec![".".to_string()]
@@ -523,6 +538,19 @@ fn check(args: CheckArgs) -> u8 {
             )
         );
     }
+    if args.verbose {
+        let cwd = std::env::current_dir().ok();
+        for file in &analysis.left_out {
+            eprintln!(
+                "xks-lint: left out ({}): {}",
+                file.reason.describe(),
+                crate::report::sanitize::escape_text(&crate::load::display_path(
+                    &file.path,
+                    cwd.as_deref()
+                ))
+            );
+        }
+    }
     if args.timings {
         for (stage, elapsed, peak) in &analysis.timings.stages {
             let peak = peak.map_or(String::new(), |kib| {
@@ -540,7 +568,11 @@ fn check(args: CheckArgs) -> u8 {
     }
 
     if let Some(path) = &args.write_baseline {
-        if let Err(e) = std::fs::write(path, gate::baseline::render(&analysis)) {
+        if let Err(e) = write_report(
+            paths.first().map_or(".", String::as_str),
+            path,
+            &gate::baseline::render(&analysis),
+        ) {
             return usage_error(&format!("cannot write {}: {e}", path.display()));
         }
         let current: std::collections::BTreeSet<&str> = analysis
@@ -586,7 +618,7 @@ fn check(args: CheckArgs) -> u8 {
         },
     );
     let written = match &args.output {
-        Some(path) => std::fs::write(path, &text)
+        Some(path) => write_report(paths.first().map_or(".", String::as_str), path, &text)
             .map(|_| EXIT_CLEAN)
             .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
         None => write_stdout(&text),

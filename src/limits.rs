@@ -10,3 +10,9 @@ pub const MAX_EXPANDED_NODES: usize = 1_000_000;
 
 /// Nesting depth of one YAML document, so walks over the tree stay bounded.
 pub const MAX_DEPTH: usize = 256;
+
+/// `.xks-lint.yaml` larger than this is refused (a real one is a few kilobytes).
+pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
+
+/// Baseline files larger than this are refused (about 200,000 accepted findings).
+pub const MAX_BASELINE_SIZE: u64 = 64 * 1024 * 1024;

@@ -253,6 +253,24 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
 
 impl Builder<'_> {
     fn display_dir(&self, dir: &Path) -> String {
+        // Relative to the repository, so messages and contexts read the same from any
+        // working directory and never hold an absolute path of this machine.
+        if let Some(relative) = self
+            .loaded
+            .repo_root
+            .as_ref()
+            .and_then(|root| dir.strip_prefix(root).ok())
+        {
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            return if parts.is_empty() {
+                ".".to_string()
+            } else {
+                parts.join("/")
+            };
+        }
         let from_kustomization = self
             .kustomizations
             .get(dir)
@@ -343,6 +361,7 @@ impl Builder<'_> {
                 );
                 continue;
             }
+            self.note_left_out(document.file, path_node, &dir);
             let target_namespace = root.path(&["spec", "targetNamespace"]).and_then(|n| {
                 n.scalar_text().map(|value| {
                     (
@@ -374,6 +393,41 @@ impl Builder<'_> {
             }
         }
         (found, generated)
+    }
+
+    /// A Flux path holding manifest files the walk left out (hidden, or ignored by a
+    /// `.gitignore`/`.ignore` a pull request may commit): Flux deploys committed files
+    /// whatever those say, so the check must not pass over them silently.
+    fn note_left_out(&mut self, file: FileId, path_node: &Node, dir: &Path) {
+        let hidden: Vec<&crate::load::LeftOut> = self
+            .loaded
+            .left_out
+            .iter()
+            .filter(|f| normalize(&f.path).starts_with(dir))
+            // Flux's source-controller leaves CI directories out of the artifact itself.
+            .filter(|f| {
+                !f.path.components().any(|c| {
+                    [".git", ".github", ".circleci", ".gitlab"]
+                        .iter()
+                        .any(|ci| c.as_os_str() == *ci)
+                })
+            })
+            .collect();
+        let Some(first) = hidden.first() else {
+            return;
+        };
+        let path = path_node.scalar_text().unwrap_or(".");
+        self.issue(
+            IssueKind::KustomizeNote,
+            file,
+            path_node.span,
+            format!(
+                "Flux deploys `{path}`, but {} manifest file(s) below it were left out of the check ({}, e.g. `{}`); they are not analysed: check them explicitly or stop ignoring them",
+                hidden.len(),
+                first.reason.describe(),
+                first.path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+            ),
+        );
     }
 
     /// What Flux generates for a path without a kustomization: every manifest below it.
@@ -590,16 +644,21 @@ impl Builder<'_> {
             out.extend(built);
             return;
         }
-        let Some(resource_file) = self.files_by_path.get(&target).copied() else {
-            self.issue(
-                IssueKind::KustomizeError,
-                file,
-                entry.span,
-                format!(
+        let refused = self.loaded.refused.contains_key(&target);
+        let Some(resource_file) = self
+            .files_by_path
+            .get(&target)
+            .copied()
+            .filter(|_| !refused)
+        else {
+            let message = match self.loaded.refused.get(&target) {
+                Some(why) => format!("resource `{}` refused: {why}", entry.value),
+                None => format!(
                     "resource `{}` not found (or a directory without a kustomization)",
                     entry.value
                 ),
-            );
+            };
+            self.issue(IssueKind::KustomizeError, file, entry.span, message);
             return;
         };
         self.output.consumed.insert(resource_file);
@@ -665,13 +724,18 @@ impl Builder<'_> {
             }
             PatchSource::File(path) => {
                 let target = self.resolve(dir, path);
-                let Some(patch_file) = self.files_by_path.get(&target).copied() else {
-                    self.issue(
-                        IssueKind::KustomizeError,
-                        file,
-                        patch.span,
-                        format!("patch file `{path}` not found"),
-                    );
+                let refused = self.loaded.refused.contains_key(&target);
+                let Some(patch_file) = self
+                    .files_by_path
+                    .get(&target)
+                    .copied()
+                    .filter(|_| !refused)
+                else {
+                    let message = match self.loaded.refused.get(&target) {
+                        Some(why) => format!("patch file `{path}` refused: {why}"),
+                        None => format!("patch file `{path}` not found"),
+                    };
+                    self.issue(IssueKind::KustomizeError, file, patch.span, message);
                     return Vec::new();
                 };
                 self.output.consumed.insert(patch_file);

@@ -72,6 +72,9 @@ pub struct YamlError {
 pub struct Stream {
     pub documents: Vec<Document>,
     pub errors: Vec<YamlError>,
+    /// For each error, the byte range of the text it made unreadable (from the start of
+    /// the document it struck to the next `---` line, or the end of the text).
+    pub failed: Vec<std::ops::Range<usize>>,
 }
 
 impl Scalar {
@@ -502,7 +505,12 @@ pub fn parse_stream(text: &str) -> Stream {
             Ok(()) => break,
             Err(error) => {
                 stream.errors.push(error);
-                match next_document_marker(text, document_start.max(offset)) {
+                let next = next_document_marker(text, document_start.max(offset));
+                let failed_end = next.map_or(text.len(), |(byte, _)| byte);
+                stream
+                    .failed
+                    .push(document_start.max(offset).min(failed_end)..failed_end);
+                match next {
                     Some((byte, line)) => {
                         offset = byte;
                         base = Pos {

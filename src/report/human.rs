@@ -152,6 +152,23 @@ pub fn summary_line(analysis: &Analysis) -> String {
         plural(s.notes, "note"),
         analysis.elapsed.as_secs_f64()
     );
+    let left_out = s.files_hidden + s.files_ignored + s.files_excluded;
+    if left_out > 0 {
+        let parts: Vec<String> = [
+            (s.files_hidden, "hidden"),
+            (s.files_ignored, "ignored"),
+            (s.files_excluded, "excluded"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        line.push_str(&format!(
+            "; {} left out ({}; --verbose lists them)",
+            plural(left_out, "manifest file"),
+            parts.join(", ")
+        ));
+    }
     if s.suppressed > 0 {
         line.push_str(&format!("; {} suppressed", s.suppressed));
     }
