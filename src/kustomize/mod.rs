@@ -145,7 +145,8 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         files_by_path.insert(normalize(&file.path), FileId(index));
     }
     let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
-    let mut kustomizations = BTreeMap::new();
+    let mut kustomizations: Kustomizations = BTreeMap::new();
+    let mut duplicates = Vec::new();
     for document in &loaded.documents {
         documents.entry(document.file).or_default().push(document);
         let Some(source) = loaded.sources.get(document.file) else {
@@ -156,6 +157,22 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
+            if let Some((first, _)) = kustomizations.get(&dir) {
+                // kubectl refuses a directory with several kustomization files.
+                duplicates.push(LoadIssue {
+                    kind: IssueKind::KustomizeError,
+                    location: Location {
+                        file: document.file,
+                        span: document.root.span,
+                    },
+                    message: format!(
+                        "a second kustomization file in this directory (next to `{}`); kubectl refuses to build it",
+                        loaded.sources.display(*first)
+                    ),
+                    related: Vec::new(),
+                });
+                continue;
+            }
             kustomizations.insert(
                 dir,
                 (document.file, Kustomization::from_node(&document.root)),
@@ -167,7 +184,10 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         files_by_path: &files_by_path,
         documents: &documents,
         kustomizations: &kustomizations,
-        output: KustomizeOutput::default(),
+        output: KustomizeOutput {
+            issues: duplicates,
+            ..KustomizeOutput::default()
+        },
     };
     let (flux, generated) = builder.flux_kustomizations();
     // Paths Flux deploys without a kustomization get the one Flux would generate.
@@ -511,11 +531,53 @@ impl Builder<'_> {
         self.refuse_entries(dir, file, &spec);
         let mut resources = Vec::new();
         for entry in &spec.resources {
+            let before = resources.len();
             self.add_resource(dir, file, entry, stack, &mut resources);
+            self.refuse_duplicates(file, entry, &mut resources, before);
         }
         self.apply_components(dir, file, &spec, stack, &mut resources);
         self.transform(dir, file, &spec, &mut resources);
         resources
+    }
+
+    /// kustomize refuses to add an object whose apiVersion, kind, namespace and name are
+    /// those of an object already accumulated: reports the entry and keeps the first.
+    fn refuse_duplicates(
+        &mut self,
+        file: FileId,
+        entry: &spec::Entry,
+        resources: &mut Vec<Built>,
+        before: usize,
+    ) {
+        if resources.len() == before {
+            return;
+        }
+        let mut seen: HashSet<(String, String, String, String)> = HashSet::new();
+        let key = |built: &Built| {
+            let id = ResId::of(&built.node);
+            let namespace = id.effective_namespace().to_string();
+            (id.api_version, id.kind, namespace, id.name)
+        };
+        for built in &resources[..before] {
+            seen.insert(key(built));
+        }
+        let added = resources.split_off(before);
+        for built in added {
+            let id = key(&built);
+            if id.1.is_empty() || seen.insert(id.clone()) {
+                resources.push(built);
+                continue;
+            }
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                entry.span,
+                format!(
+                    "`{}` adds {} {}/{} a second time; kubectl refuses an object already added (same apiVersion, kind, namespace and name)",
+                    entry.value, id.1, id.2, id.3
+                ),
+            );
+        }
     }
 
     /// Reports the entries kustomize refuses to read; the files they name are neither
@@ -662,6 +724,26 @@ impl Builder<'_> {
             return;
         };
         self.output.consumed.insert(resource_file);
+        if !self.file_allowed(dir, file, entry, &target, "resource") {
+            return;
+        }
+        if self
+            .loaded
+            .issues
+            .iter()
+            .any(|i| i.kind == IssueKind::Syntax && i.location.file == resource_file)
+        {
+            // kubectl fails the whole build on a resource that is not valid YAML.
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                entry.span,
+                format!(
+                    "resource `{}` is not valid YAML (see its parse-error); kubectl refuses to build",
+                    entry.value
+                ),
+            );
+        }
         for document in self
             .documents
             .get(&resource_file)
@@ -695,6 +777,31 @@ impl Builder<'_> {
                 }),
             }
         }
+    }
+
+    /// kustomize's load restrictions: a file (not a kustomization directory) must lie in
+    /// or below the directory of the kustomization naming it. Reports it otherwise.
+    fn file_allowed(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        entry: &spec::Entry,
+        target: &Path,
+        what: &str,
+    ) -> bool {
+        if target.starts_with(dir) {
+            return true;
+        }
+        self.issue(
+            IssueKind::KustomizeError,
+            file,
+            entry.span,
+            format!(
+                "{what} file `{}` is not in or below the kustomization's directory; kubectl refuses it (only directories with a kustomization may be shared)",
+                entry.value
+            ),
+        );
+        false
     }
 
     /// Patch documents of one patch entry, each node marked with where it was written.
@@ -739,6 +846,13 @@ impl Builder<'_> {
                     return Vec::new();
                 };
                 self.output.consumed.insert(patch_file);
+                let entry = spec::Entry {
+                    value: path.clone(),
+                    span: patch.span,
+                };
+                if !self.file_allowed(dir, file, &entry, &target, "patch") {
+                    return Vec::new();
+                }
                 self.documents
                     .get(&patch_file)
                     .map(|docs| {
@@ -1112,6 +1226,15 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
             }
         }
         if scope == LabelScope::Selectors {
+            // kustomize's commonLabels field specs also label each volume claim template.
+            if kind == "StatefulSet" {
+                for_each_at(
+                    &mut resource.node,
+                    &["spec", "volumeClaimTemplates[]", "metadata", "labels"],
+                    create,
+                    &mut write,
+                );
+            }
             for (path, create_missing) in selector_paths(&kind) {
                 for_each_at(
                     &mut resource.node,

@@ -48,7 +48,8 @@ pub fn remove(node: &mut Node, key: &str) -> bool {
 }
 
 /// Calls `apply` on every node at `path` (`name[]` iterates a sequence). With
-/// `create`, missing or null mappings along plain segments are created.
+/// `create`, missing or null mappings along plain segments are created (inside the
+/// items a sequence has; a missing sequence is not created).
 pub fn for_each_at(
     node: &mut Node,
     path: &[&str],
@@ -62,7 +63,7 @@ pub fn for_each_at(
     if let Some(field) = first.strip_suffix("[]") {
         if let Some(NodeKind::Seq(items)) = get_mut(node, field).map(|n| &mut n.kind) {
             for item in items {
-                for_each_at(item, rest, None, apply);
+                for_each_at(item, rest, create, apply);
             }
         }
         return;
@@ -158,26 +159,35 @@ pub fn strategic_merge(target: &mut Node, patch: &Node, field: &str, parent: &st
         }
         (NodeKind::Seq(items), NodeKind::Seq(patch_items)) => match merge_key(field, parent) {
             Some(merge_key) => {
+                // kustomize's order: the patch's items first, in the patch's order (merged
+                // with the object's item of the same key), then the object's other items.
+                let mut remaining: Vec<Option<Node>> =
+                    std::mem::take(items).into_iter().map(Some).collect();
+                let mut merged = Vec::with_capacity(remaining.len() + patch_items.len());
                 for patch_item in patch_items {
                     let wanted = patch_item.get(merge_key).and_then(Node::scalar_text);
-                    let position = wanted.and_then(|w| {
-                        items.iter().position(|item| {
-                            item.get(merge_key).and_then(Node::scalar_text) == Some(w)
+                    let existing = wanted.and_then(|w| {
+                        remaining.iter_mut().find_map(|slot| {
+                            slot.take_if(|item| {
+                                item.get(merge_key).and_then(Node::scalar_text) == Some(w)
+                            })
                         })
                     });
-                    match (position, directive(patch_item)) {
-                        (Some(i), Some("delete")) => {
-                            items.remove(i);
+                    match (existing, directive(patch_item)) {
+                        (_, Some("delete")) => {}
+                        (Some(mut item), _) => {
+                            strategic_merge(&mut item, patch_item, field, parent);
+                            merged.push(item);
                         }
-                        (Some(i), _) => strategic_merge(&mut items[i], patch_item, field, parent),
-                        (None, Some("delete")) => {}
                         (None, _) => {
                             let mut added = patch_item.clone();
                             strip_directives(&mut added);
-                            items.push(added);
+                            merged.push(added);
                         }
                     }
                 }
+                merged.extend(remaining.into_iter().flatten());
+                *items = merged;
             }
             None => {
                 let mut replacement = patch.clone();
