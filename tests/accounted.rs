@@ -85,6 +85,18 @@ fn left_out_files_are_counted_and_listed() {
         "{stdout}"
     );
     assert!(!String::from_utf8_lossy(&output.stderr).contains("left out"));
+
+    // SARIF carries the counts in the run's properties.
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir(repo.path())
+        .args(["check", ".", "--format", "sarif"])
+        .output()
+        .unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let left_out = &sarif["runs"][0]["properties"]["xksLint/filesLeftOut"];
+    assert_eq!(left_out["hidden"], 2, "{left_out}");
+    assert_eq!(left_out["ignored"], 2, "{left_out}");
 }
 
 #[test]

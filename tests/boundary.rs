@@ -40,10 +40,10 @@ fn all_output(output: &std::process::Output) -> String {
 
 /// A repository whose kustomizations reach `/proc/self/environ` (the CI's secrets) through
 /// committed links: a resource, a patch, a directory, from an overlay and from the base.
-fn environ_repo() -> tempfile::TempDir {
-    let repo = tempfile::tempdir().unwrap();
-    let root = repo.path();
-    fs::create_dir(root.join(".git")).unwrap();
+fn environ_repo() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = &dir.path().join("repo");
+    fs::create_dir_all(root.join(".git")).unwrap();
     fs::create_dir_all(root.join("base")).unwrap();
     symlink("/proc/self/environ", root.join("base/env.yaml")).unwrap();
     symlink("/proc/self", root.join("base/proc")).unwrap();
@@ -56,17 +56,26 @@ fn environ_repo() -> tempfile::TempDir {
     write(
         root,
         "overlays/prod/kustomization.yaml",
-        "resources:\n- ../../base\npatches:\n- path: ../../base/env.yaml\n",
+        "resources:\n- ../../base\npatches:\n- path: ../../base/env.yaml\ncomponents:\n- ../../component\n",
     );
-    repo
+    // A component whose directory is a link out of the repository.
+    let elsewhere = dir.path().join("elsewhere");
+    write(
+        &elsewhere,
+        "kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n",
+    );
+    symlink(&elsewhere, root.join("component")).unwrap();
+    let root = root.clone();
+    (dir, root)
 }
 
 #[test]
 fn a_link_to_proc_environ_never_reaches_any_output() {
-    let repo = environ_repo();
+    let (_dir, repo) = environ_repo();
     for path in ["overlays/prod", ".", "base"] {
         for format in FORMATS {
-            let output = run(repo.path(), &["check", path, "--format", format]);
+            let output = run(repo.as_path(), &["check", path, "--format", format]);
             let text = all_output(&output);
             assert!(
                 !text.contains(CANARY),
@@ -75,7 +84,7 @@ fn a_link_to_proc_environ_never_reaches_any_output() {
             // The build is refused where kubectl refuses it: exit 1.
             assert_eq!(output.status.code(), Some(1), "{path} {format}:\n{text}");
         }
-        let output = run(repo.path(), &["check", path, "--format", "json"]);
+        let output = run(repo.as_path(), &["check", path, "--format", "json"]);
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         let findings = json["findings"].as_array().unwrap();
         let located = |file: &str, line: u64, what: &str| {
@@ -103,6 +112,10 @@ fn a_link_to_proc_environ_never_reaches_any_output() {
                 located("overlays/prod/kustomization.yaml", 4, "env.yaml"),
                 "{path}: {json:#}"
             );
+            assert!(
+                located("overlays/prod/kustomization.yaml", 6, "component"),
+                "{path}: {json:#}"
+            );
         }
         // The rest is still analysed.
         assert!(
@@ -114,10 +127,10 @@ fn a_link_to_proc_environ_never_reaches_any_output() {
 
 #[test]
 fn a_named_link_to_proc_is_not_read() {
-    let repo = environ_repo();
+    let (_dir, repo) = environ_repo();
     // What pre-commit does: pass the committed files by name.
     let output = run(
-        repo.path(),
+        repo.as_path(),
         &[
             "check",
             "base/env.yaml",
@@ -141,18 +154,18 @@ fn a_named_link_to_proc_is_not_read() {
 
 #[test]
 fn config_and_baseline_links_out_of_the_repository_are_refused() {
-    let repo = environ_repo();
-    symlink("/proc/self/environ", repo.path().join(".xks-lint.yaml")).unwrap();
-    let output = run(repo.path(), &["check", "base/svc.yaml"]);
+    let (_dir, repo) = environ_repo();
+    symlink("/proc/self/environ", repo.as_path().join(".xks-lint.yaml")).unwrap();
+    let output = run(repo.as_path(), &["check", "base/svc.yaml"]);
     let text = all_output(&output);
     assert!(!text.contains(CANARY), "{text}");
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("outside the repository"), "{text}");
-    fs::remove_file(repo.path().join(".xks-lint.yaml")).unwrap();
+    fs::remove_file(repo.as_path().join(".xks-lint.yaml")).unwrap();
 
-    symlink("/proc/self/environ", repo.path().join("baseline.json")).unwrap();
+    symlink("/proc/self/environ", repo.as_path().join("baseline.json")).unwrap();
     let output = run(
-        repo.path(),
+        repo.as_path(),
         &["check", "base/svc.yaml", "--baseline", "baseline.json"],
     );
     let text = all_output(&output);

@@ -37,7 +37,6 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
         "TestTargetMustHaveKustomizationFile",
         "render of a directory without a kustomization prints its plain objects by design (kubectl refuses)",
     ),
-    ("TestSmallOverlay", "`images` not applied yet (h-gen)"),
     (
         "TestComplexComposition_Dev_SuccessWithBaseTransformers",
         "`generators:`/`transformers:` with builtin plugin configs are not applied",
@@ -49,14 +48,6 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
     (
         "TestCrdBase",
         "name references declared by CRD schemas (x-kubernetes-*) are not followed",
-    ),
-    (
-        "TestLabelTransformerConfig-includeSelectors_false_includeTemplates_false_include_template_via_transformerConfig",
-        "`configurations` not applied yet (h-gen)",
-    ),
-    (
-        "TestLabelTransformerConfigWithCustomResources-include_selectors_and_labels_via_transformerConfig",
-        "`configurations` not applied yet (h-gen)",
     ),
     (
         "TestCustomNamePrefixer",
@@ -76,15 +67,15 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
     ),
     (
         "TestIssue4682_NameReferencesToSelfInAnnotations",
-        "`configurations` not applied yet (h-gen)",
+        "`configurations` not fully applied (custom configurations)",
     ),
     (
         "TestIssue4884_UseLocalConfigAsNameRefSource",
-        "`configurations` not applied yet (h-gen)",
+        "`configurations` not fully applied (custom configurations)",
     ),
     (
         "TestBackReferenceAdmissionPolicy",
-        "name references of ValidatingAdmissionPolicyBinding not followed yet (h-gen namerefs)",
+        "name references of ValidatingAdmissionPolicyBinding not followed yet",
     ),
     (
         "TestNameUpdateInRoleRef2",
@@ -107,36 +98,12 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
         "`buildMetadata` (origin annotations) is not applied",
     ),
     (
-        "TestBase",
-        "RBAC roleRef/subjects name references not followed yet (h-gen namerefs)",
-    ),
-    (
-        "TestMidLevelA",
-        "RBAC roleRef/subjects name references not followed yet (h-gen namerefs)",
-    ),
-    (
-        "TestMultibasesNoConflict",
-        "RBAC roleRef/subjects name references not followed yet (h-gen namerefs)",
-    ),
-    (
         "TestMultibasesWithConflict",
         "two bases rendering the same object through one intermediate are not refused",
     ),
     (
-        "TestRoleBindingAcrossNamespace",
-        "RBAC roleRef/subjects name references not followed yet (h-gen namerefs)",
-    ),
-    (
-        "TestIssue1281_JsonPatchAndImageTag",
-        "`images` not applied yet (h-gen)",
-    ),
-    (
         "TestTransfomersImageCustomConfig",
-        "`images` and `configurations` not applied yet (h-gen)",
-    ),
-    (
-        "TestTransfomersImageKnativeConfig",
-        "`images` and `configurations` not applied yet (h-gen)",
+        "`images` and `configurations` not fully applied (custom configurations)",
     ),
     (
         "TestValidatingWebhookCombinedNamespaces",

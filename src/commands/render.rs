@@ -6,8 +6,9 @@ use std::cmp::Ordering;
 use crate::cli::{EXIT_CLEAN, EXIT_FINDINGS, write_stdout};
 use crate::load::{IssueKind, LoadIssue, Sources};
 use crate::model::Object;
-use crate::report::emit;
+use crate::report::sanitize::Channel;
 use crate::report::sanitize::escape_text;
+use crate::report::{emit, yaml};
 
 use super::InputArgs;
 
@@ -168,16 +169,20 @@ pub fn render(args: RenderArgs) -> u8 {
         )
     });
     for issue in &issues {
-        eprintln!("{}", issue_line(issue, &sources));
+        emit::stderr_text(&format!("{}\n", issue_line(issue, &sources)));
     }
     let mut objects: Vec<&Object> = model.objects.iter().collect();
     objects.sort_by(|a, b| legacy_order(a, b));
     let nodes = objects.iter().map(|o| &o.node);
     let text = match args.format {
-        RenderFormat::Yaml => emit::yaml_stream(nodes),
-        RenderFormat::Json => emit::json_list(nodes),
+        RenderFormat::Yaml => yaml::yaml_stream(nodes),
+        RenderFormat::Json => yaml::json_list(nodes),
     };
-    let written = write_stdout(&text);
+    let channel = match args.format {
+        RenderFormat::Yaml => Channel::Text,
+        RenderFormat::Json => Channel::Json,
+    };
+    let written = write_stdout(&text, channel);
     if written != EXIT_CLEAN {
         return written;
     }

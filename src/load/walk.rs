@@ -494,8 +494,10 @@ fn kustomize_namespace(
 fn read_kustomize_namespace(dir: &Path) -> Option<String> {
     KUSTOMIZATION_FILES.iter().find_map(|name| {
         let path = dir.join(name);
-        let small_enough =
-            std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= DEFAULT_MAX_FILE_SIZE);
+        // Not through a link: this reads above the checked directory, where the boundary
+        // checks of the loader do not run.
+        let small_enough = std::fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.is_file() && m.len() <= DEFAULT_MAX_FILE_SIZE);
         if !small_enough {
             return None;
         }
