@@ -131,8 +131,32 @@ pub fn issue_line(issue: &LoadIssue, sources: &Sources) -> String {
     .into_owned()
 }
 
+/// A directory holding a kustomization is rendered as `kubectl kustomize` builds it: from
+/// its kustomization file, so that only what it includes is read (not the other files and
+/// roots below it, which `check DIR` would analyse as well).
+/// Several kustomization files in one directory are all read, so the build refuses them
+/// as kubectl does.
+fn as_root(path: &str) -> Vec<String> {
+    let dir = std::path::Path::new(path);
+    if path == "-" || !dir.is_dir() {
+        return vec![path.to_string()];
+    }
+    let files: Vec<String> = crate::kustomize::spec::FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|candidate| candidate.is_file())
+        .map(|file| file.to_string_lossy().into_owned())
+        .collect();
+    if files.is_empty() {
+        vec![path.to_string()]
+    } else {
+        files
+    }
+}
+
 pub fn render(args: RenderArgs) -> u8 {
-    let (sources, model, _) = match super::load_model(&args.paths, &args.input) {
+    let paths: Vec<String> = args.paths.iter().flat_map(|p| as_root(p)).collect();
+    let (sources, model, _) = match super::load_model(&paths, &args.input) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

@@ -66,6 +66,7 @@ pub fn run(
             document: usize::MAX,
             item: Some(index),
             node,
+            previous: Vec::new(),
         };
         if let Err(message) = absorb(generator, built, resources, original) {
             errors.push(GenError {

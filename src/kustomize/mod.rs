@@ -33,6 +33,63 @@ pub struct Built {
     pub document: usize,
     pub item: Option<usize>,
     pub node: Node,
+    /// The object's earlier identities, oldest first, recorded by every transformer that
+    /// renames it, moves it to another namespace or changes its kind: kustomize lets a
+    /// patch name an object by any of them.
+    pub previous: Vec<ResId>,
+}
+
+/// What kustomize identifies an object by: apiVersion, kind, namespace, name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResId {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ResId {
+    pub fn of(node: &Node) -> ResId {
+        let text = |path: &[&str]| {
+            node.path(path)
+                .and_then(Node::scalar_text)
+                .unwrap_or_default()
+                .to_string()
+        };
+        ResId {
+            api_version: text(&["apiVersion"]),
+            kind: text(&["kind"]),
+            namespace: text(&["metadata", "namespace"]),
+            name: text(&["metadata", "name"]),
+        }
+    }
+
+    /// The namespace as kustomize compares it: none is `default`.
+    fn effective_namespace(&self) -> &str {
+        if self.namespace.is_empty() {
+            "default"
+        } else {
+            &self.namespace
+        }
+    }
+}
+
+impl Built {
+    /// Records the current identity before a transformer changes it.
+    pub fn remember_id(&mut self) {
+        let id = ResId::of(&self.node);
+        if self.previous.last() != Some(&id) {
+            self.previous.push(id);
+        }
+    }
+
+    /// The identity the object had when it was read.
+    pub fn original_id(&self) -> ResId {
+        self.previous
+            .first()
+            .cloned()
+            .unwrap_or_else(|| ResId::of(&self.node))
+    }
 }
 
 /// The objects of one kustomization root.
@@ -131,7 +188,8 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         files_by_path.insert(normalize(&file.path), FileId(index));
     }
     let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
-    let mut kustomizations = BTreeMap::new();
+    let mut kustomizations: Kustomizations = BTreeMap::new();
+    let mut duplicates = Vec::new();
     for document in &loaded.documents {
         documents.entry(document.file).or_default().push(document);
         let Some(source) = loaded.sources.get(document.file) else {
@@ -142,6 +200,22 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
+            if let Some((first, _)) = kustomizations.get(&dir) {
+                // kubectl refuses a directory with several kustomization files.
+                duplicates.push(LoadIssue {
+                    kind: IssueKind::KustomizeError,
+                    location: Location {
+                        file: document.file,
+                        span: document.root.span,
+                    },
+                    message: format!(
+                        "a second kustomization file in this directory (next to `{}`); kubectl refuses to build it",
+                        loaded.sources.display(*first)
+                    ),
+                    related: Vec::new(),
+                });
+                continue;
+            }
             kustomizations.insert(
                 dir,
                 (document.file, Kustomization::from_node(&document.root)),
@@ -162,7 +236,10 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         files_by_path: &files_by_path,
         documents: &documents,
         kustomizations: &kustomizations,
-        output: KustomizeOutput::default(),
+        output: KustomizeOutput {
+            issues: duplicates,
+            ..KustomizeOutput::default()
+        },
         budget: budget::Budget::default(),
         variable_sources: &variable_sources,
     };
@@ -911,6 +988,7 @@ impl Builder<'_> {
                 format!("`{}` is not applied by xks-lint (plugins and Helm charts are never run); objects it would create or change are not analysed", entry.value),
             );
         }
+        self.refuse_entries(dir, file, &spec);
         if self.budget.exhausted() {
             return Vec::new();
         }
@@ -927,6 +1005,46 @@ impl Builder<'_> {
             self.refuse_duplicates(file, entry, before, &mut ids, &mut resources);
         }
         self.run_generators(dir, file, &spec, &mut resources);
+        self.apply_components(dir, file, &spec, stack, &mut ids, &mut resources);
+        self.transform(dir, file, &spec, &mut resources);
+        if stack.len() <= 1 {
+            // The root: generated names get their content hash now that data is final.
+            let custom = self.configurations(dir);
+            generators::finish(&mut resources, &custom.name_references);
+        }
+        resources
+    }
+
+    /// Reports the entries kustomize refuses to read; the files they name are neither
+    /// applied nor analysed as plain manifests.
+    fn refuse_entries(&mut self, dir: &Path, file: FileId, spec: &Kustomization) {
+        for error in &spec.errors {
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                error.span,
+                error.value.clone(),
+            );
+        }
+        for entry in &spec.refused_files {
+            if let Some(refused) = self.files_by_path.get(&self.resolve(dir, &entry.value)) {
+                self.output.consumed.insert(*refused);
+            }
+        }
+    }
+
+    /// Applies the `components` of the kustomization in `dir`, in order, to `resources`:
+    /// each adds its resources, then applies its own components (recursively), then its
+    /// patches and transformers over everything accumulated so far.
+    fn apply_components(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        stack: &mut Vec<PathBuf>,
+        ids: &mut HashSet<(String, String, String, String)>,
+        resources: &mut Vec<Built>,
+    ) {
         for entry in &spec.components {
             let target = self.resolve(dir, &entry.value);
             let refused = self.loaded.refused.get(&target);
@@ -961,22 +1079,25 @@ impl Builder<'_> {
             }
             self.output.consumed.insert(component_file);
             stack.push(target.clone());
+            self.refuse_entries(&target, component_file, &component);
+            for note in &component.unsupported {
+                self.issue(
+                    IssueKind::KustomizeNote,
+                    component_file,
+                    note.span,
+                    format!("`{}` is not applied by xks-lint (plugins and Helm charts are never run); objects it would create or change are not analysed", note.value),
+                );
+            }
             for resource in &component.resources {
                 let before = resources.len();
-                self.add_resource(&target, component_file, resource, stack, &mut resources);
-                self.refuse_duplicates(component_file, resource, before, &mut ids, &mut resources);
+                self.add_resource(&target, component_file, resource, stack, resources);
+                self.refuse_duplicates(component_file, resource, before, ids, resources);
             }
-            self.run_generators(&target, component_file, &component, &mut resources);
-            self.transform(&target, component_file, &component, &mut resources);
+            self.run_generators(&target, component_file, &component, resources);
+            self.apply_components(&target, component_file, &component, stack, ids, resources);
+            self.transform(&target, component_file, &component, resources);
             stack.pop();
         }
-        self.transform(dir, file, &spec, &mut resources);
-        if stack.len() <= 1 {
-            // The root: generated names get their content hash now that data is final.
-            let custom = self.configurations(dir);
-            generators::finish(&mut resources, &custom.name_references);
-        }
-        resources
     }
 
     /// Adds the objects of `configMapGenerator` and `secretGenerator` to `resources`.
@@ -1228,6 +1349,26 @@ impl Builder<'_> {
             return;
         };
         self.output.consumed.insert(resource_file);
+        if !self.file_allowed(dir, file, entry, &target, "resource") {
+            return;
+        }
+        if self
+            .loaded
+            .issues
+            .iter()
+            .any(|i| i.kind == IssueKind::Syntax && i.location.file == resource_file)
+        {
+            // kubectl fails the whole build on a resource that is not valid YAML.
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                entry.span,
+                format!(
+                    "resource `{}` is not valid YAML (see its parse-error); kubectl refuses to build",
+                    entry.value
+                ),
+            );
+        }
         if self.budget.exhausted() {
             return;
         }
@@ -1251,6 +1392,7 @@ impl Builder<'_> {
                                 document: document.index,
                                 item: Some(index),
                                 node: item.clone(),
+                                previous: Vec::new(),
                             });
                         }
                     }
@@ -1260,6 +1402,7 @@ impl Builder<'_> {
                     document: document.index,
                     item: None,
                     node: document.root.clone(),
+                    previous: Vec::new(),
                 }),
             }
         }
@@ -1334,6 +1477,31 @@ impl Builder<'_> {
         }
     }
 
+    /// kustomize's load restrictions: a file (not a kustomization directory) must lie in
+    /// or below the directory of the kustomization naming it. Reports it otherwise.
+    fn file_allowed(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        entry: &spec::Entry,
+        target: &Path,
+        what: &str,
+    ) -> bool {
+        if target.starts_with(dir) {
+            return true;
+        }
+        self.issue(
+            IssueKind::KustomizeError,
+            file,
+            entry.span,
+            format!(
+                "{what} file `{}` is not in or below the kustomization's directory; kubectl refuses it (only directories with a kustomization may be shared)",
+                entry.value
+            ),
+        );
+        false
+    }
+
     /// Patch documents of one patch entry, each node marked with where it was written.
     fn patch_documents(&mut self, dir: &Path, file: FileId, patch: &spec::Patch) -> Vec<Node> {
         match &patch.source {
@@ -1376,6 +1544,13 @@ impl Builder<'_> {
                     return Vec::new();
                 };
                 self.output.consumed.insert(patch_file);
+                let entry = spec::Entry {
+                    value: path.clone(),
+                    span: patch.span,
+                };
+                if !self.file_allowed(dir, file, &entry, &target, "patch") {
+                    return Vec::new();
+                }
                 self.documents
                     .get(&patch_file)
                     .map(|docs| {
@@ -1425,6 +1600,9 @@ impl Builder<'_> {
                     .unwrap_or_default();
                 if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
                     continue;
+                }
+                if ResId::of(&resource.node).namespace != namespace.value {
+                    resource.remember_id();
                 }
                 for_each_at(
                     &mut resource.node,
@@ -1484,8 +1662,23 @@ impl Builder<'_> {
         resources: &mut Vec<Built>,
     ) {
         let is_json_patch = patch.json6902 || document.as_seq().is_some();
-        let target = match (&patch.target, is_json_patch) {
-            (Some(target), _) => target.clone(),
+        let selected: Vec<usize> = match (&patch.target, is_json_patch) {
+            // A target that selects nothing makes the patch a no-op, as in kustomize.
+            (Some(target), _) => {
+                let matcher = match TargetMatcher::new(target) {
+                    Ok(matcher) => matcher,
+                    Err(message) => {
+                        self.issue(IssueKind::KustomizeError, file, patch.span, message);
+                        return;
+                    }
+                };
+                resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| matcher.matches(r, target))
+                    .map(|(i, _)| i)
+                    .collect()
+            }
             (None, true) => {
                 self.issue(
                     IssueKind::KustomizeError,
@@ -1495,70 +1688,105 @@ impl Builder<'_> {
                 );
                 return;
             }
-            (None, false) => PatchTarget {
-                kind: document
-                    .get("kind")
-                    .and_then(Node::scalar_text)
-                    .map(str::to_string),
-                name: Some(name_of(document).to_string()),
-                namespace: document
-                    .path(&["metadata", "namespace"])
-                    .and_then(Node::scalar_text)
-                    .map(str::to_string),
-                ..PatchTarget::default()
-            },
-        };
-        let matcher = match TargetMatcher::new(&target) {
-            Ok(matcher) => matcher,
-            Err(message) => {
-                self.issue(IssueKind::KustomizeError, file, patch.span, message);
-                return;
-            }
-        };
-        let mut matched = 0;
-        let mut deleted = Vec::new();
-        for (index, resource) in resources.iter_mut().enumerate() {
-            if !matcher.matches(&resource.node, &target) {
-                continue;
-            }
-            matched += 1;
-            if is_json_patch {
-                if let Err(message) = json6902(&mut resource.node, document) {
+            // Without a target, the patch names its object by apiVersion, kind, namespace
+            // and name (current or earlier ones); kustomize fails when none has them.
+            (None, false) => {
+                let wanted = ResId::of(document);
+                let found: Vec<usize> = resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        std::iter::once(ResId::of(&r.node))
+                            .chain(r.previous.iter().cloned())
+                            .any(|id| patch_names(&wanted, &id))
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if found.is_empty() {
                     self.issue(
                         IssueKind::KustomizeError,
                         file,
                         patch.span,
-                        format!("JSON patch does not apply: {message}"),
+                        format!(
+                            "patch matches no resource ({} {}{})",
+                            if wanted.kind.is_empty() {
+                                "any kind"
+                            } else {
+                                &wanted.kind
+                            },
+                            if wanted.namespace.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{}/", wanted.namespace)
+                            },
+                            wanted.name
+                        ),
                     );
+                }
+                found
+            }
+        };
+        let mut deleted = Vec::new();
+        for index in selected {
+            let Some(resource) = resources.get_mut(index) else {
+                continue;
+            };
+            if is_json_patch {
+                let before = ResId::of(&resource.node);
+                let mut patched = resource.node.clone();
+                match json6902(&mut patched, document) {
+                    Ok(()) => {
+                        if ResId::of(&patched) != before {
+                            resource.remember_id();
+                        }
+                        resource.node = patched;
+                    }
+                    Err(message) => self.issue(
+                        IssueKind::KustomizeError,
+                        file,
+                        patch.span,
+                        format!("JSON patch does not apply: {message}"),
+                    ),
                 }
             } else if document.get("$patch").and_then(Node::scalar_text) == Some("delete") {
                 deleted.push(index);
             } else {
                 let mut body = document.clone();
-                // The patch's identity fields select the target; they do not rename it.
+                // The patch's identity fields select the target; they do not rename it or
+                // change its kind, unless the entry's options allow it.
+                if !patch.allow_kind_change {
+                    transform::remove(&mut body, "apiVersion");
+                    transform::remove(&mut body, "kind");
+                }
                 if let Some(meta) = get_mut(&mut body, "metadata") {
-                    transform::remove(meta, "name");
+                    if !patch.allow_name_change {
+                        transform::remove(meta, "name");
+                    }
                     transform::remove(meta, "namespace");
                 }
-                strategic_merge(&mut resource.node, &body, "", "");
+                let before = ResId::of(&resource.node);
+                let mut patched = resource.node.clone();
+                strategic_merge(&mut patched, &body, "", "");
+                if ResId::of(&patched) != before {
+                    resource.remember_id();
+                }
+                resource.node = patched;
             }
         }
         for index in deleted.into_iter().rev() {
             resources.remove(index);
         }
-        if matched == 0 {
-            self.issue(
-                IssueKind::KustomizeError,
-                file,
-                patch.span,
-                format!(
-                    "patch matches no resource ({} {})",
-                    target.kind.as_deref().unwrap_or("any kind"),
-                    target.name.as_deref().unwrap_or("any name")
-                ),
-            );
-        }
     }
+}
+
+/// Whether a patch without a target, identified by `wanted`, names the object `id`:
+/// same kind and name, same namespace (none meaning `default`), and the same group and
+/// version when the patch states its apiVersion.
+fn patch_names(wanted: &ResId, id: &ResId) -> bool {
+    wanted.kind == id.kind
+        && wanted.name == id.name
+        && wanted.effective_namespace() == id.effective_namespace()
+        && (wanted.api_version.is_empty() || wanted.api_version == id.api_version)
 }
 
 /// The source a Flux `Kustomization` deploys from, when it is not this repository: a
@@ -1880,25 +2108,31 @@ impl TargetMatcher {
         })
     }
 
-    fn matches(&self, node: &Node, target: &PatchTarget) -> bool {
-        let (api_version, kind) = object_kind(node).unwrap_or_default();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    /// Whether the target selects the object: kind, group and version as they are now,
+    /// name and namespace as they are now or as they were when the object was read
+    /// (kustomize tries both), labels and annotations as they are now.
+    fn matches(&self, resource: &Built, target: &PatchTarget) -> bool {
+        let node = &resource.node;
+        let current = ResId::of(node);
+        let original = resource.original_id();
+        let (group, version) = current
+            .api_version
+            .rsplit_once('/')
+            .unwrap_or(("", current.api_version.as_str()));
         let meta = node.get("metadata");
-        let namespace = meta
-            .and_then(|m| m.get("namespace"))
-            .and_then(Node::scalar_text)
-            .unwrap_or("default");
-        self.kind.as_ref().is_none_or(|re| re.is_match(kind))
+        self.kind
+            .as_ref()
+            .is_none_or(|re| re.is_match(&current.kind))
             && target.group.as_deref().is_none_or(|g| g == group)
             && target.version.as_deref().is_none_or(|v| v == version)
             && self
                 .name
                 .as_ref()
-                .is_none_or(|re| re.is_match(name_of(node)))
-            && self
-                .namespace
-                .as_ref()
-                .is_none_or(|re| re.is_match(namespace))
+                .is_none_or(|re| re.is_match(&current.name) || re.is_match(&original.name))
+            && self.namespace.as_ref().is_none_or(|re| {
+                re.is_match(current.effective_namespace())
+                    || re.is_match(original.effective_namespace())
+            })
             && target
                 .label_selector
                 .as_deref()
@@ -1996,6 +2230,15 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
             }
         }
         if scope == LabelScope::Selectors {
+            // kustomize's commonLabels field specs also label each volume claim template.
+            if kind == "StatefulSet" {
+                for_each_at(
+                    &mut resource.node,
+                    &["spec", "volumeClaimTemplates[]", "metadata", "labels"],
+                    create,
+                    &mut write,
+                );
+            }
             for (path, create_missing) in selector_paths(&kind) {
                 for_each_at(
                     &mut resource.node,
@@ -2024,6 +2267,7 @@ fn rename(
         }
         let old = name_of(&resource.node).to_string();
         let new = format!("{prefix}{old}{suffix}");
+        resource.remember_id();
         if let Some(name) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
             && let NodeKind::Scalar(scalar) = &mut name.kind
         {

@@ -47,6 +47,11 @@ pub struct Patch {
     pub target: Option<PatchTarget>,
     /// `patchesJson6902` entries are always JSON patches; `patches` entries are sniffed.
     pub json6902: bool,
+    /// `options.allowNameChange` / `options.allowKindChange`: a strategic-merge patch with a
+    /// `target` may rename the object / change its kind (otherwise its identity fields only
+    /// describe what it patches).
+    pub allow_name_change: bool,
+    pub allow_kind_change: bool,
     pub span: Span,
 }
 
@@ -73,6 +78,11 @@ pub struct Kustomization {
     pub configurations: Vec<Entry>,
     /// Features present but not applied (generators, plugins, helm charts, ...).
     pub unsupported: Vec<Entry>,
+    /// Entries kustomize refuses to read (a `patches` item that is a bare string): the
+    /// message, at the entry. kubectl fails the whole build on them.
+    pub errors: Vec<Entry>,
+    /// Files named by refused entries: read by nothing, and not plain manifests either.
+    pub refused_files: Vec<Entry>,
 }
 
 const UNSUPPORTED_FIELDS: [&str; 7] = [
@@ -177,16 +187,34 @@ impl Kustomization {
                 source,
                 target: None,
                 json6902: false,
+                allow_name_change: false,
+                allow_kind_change: false,
                 span: item.span,
             });
         }
         for (field, json6902) in [("patches", false), ("patchesJson6902", true)] {
             for item in root.get(field).and_then(Node::as_seq).unwrap_or(&[]) {
+                if let Some(value) = item.scalar_text() {
+                    // kubectl refuses the kustomization ("cannot unmarshal string into ...
+                    // types.Patch"); the legacy spelling is `patchesStrategicMerge`.
+                    k.errors.push(Entry {
+                        value: format!(
+                            "`{field}` entries are objects (`- path: {value}`), not strings; kubectl refuses this kustomization (the legacy list of files is `patchesStrategicMerge`)"
+                        ),
+                        span: item.span,
+                    });
+                    k.refused_files.push(Entry {
+                        value: value.to_string(),
+                        span: item.span,
+                    });
+                    continue;
+                }
                 let source = match (text(item.get("patch")), text(item.get("path"))) {
                     (Some(inline), _) => PatchSource::Inline(inline),
                     (None, Some(path)) => PatchSource::File(path),
                     (None, None) => continue,
                 };
+                let options = item.get("options");
                 // Point at the entry's first key, not the whole (multi-line) entry.
                 let span = item
                     .as_map()
@@ -196,6 +224,8 @@ impl Kustomization {
                     source,
                     target: target(item.get("target")),
                     json6902,
+                    allow_name_change: flag(options.and_then(|o| o.get("allowNameChange"))),
+                    allow_kind_change: flag(options.and_then(|o| o.get("allowKindChange"))),
                     span,
                 });
             }
@@ -229,6 +259,7 @@ impl Kustomization {
         self.resources
             .iter()
             .chain(&self.components)
+            .chain(&self.refused_files)
             .map(|e| e.value.as_str())
             .filter(|p| !is_remote(p))
             .chain(patch_files)

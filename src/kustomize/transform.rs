@@ -48,7 +48,8 @@ pub fn remove(node: &mut Node, key: &str) -> bool {
 }
 
 /// Calls `apply` on every node at `path` (`name[]` iterates a sequence). With
-/// `create`, missing or null mappings along plain segments are created.
+/// `create`, missing or null mappings along plain segments are created (inside the
+/// items a sequence has; a missing sequence is not created).
 pub fn for_each_at(
     node: &mut Node,
     path: &[&str],
@@ -62,7 +63,7 @@ pub fn for_each_at(
     if let Some(field) = first.strip_suffix("[]") {
         if let Some(NodeKind::Seq(items)) = get_mut(node, field).map(|n| &mut n.kind) {
             for item in items {
-                for_each_at(item, rest, None, apply);
+                for_each_at(item, rest, create, apply);
             }
         }
         return;
@@ -158,26 +159,35 @@ pub fn strategic_merge(target: &mut Node, patch: &Node, field: &str, parent: &st
         }
         (NodeKind::Seq(items), NodeKind::Seq(patch_items)) => match merge_key(field, parent) {
             Some(merge_key) => {
+                // kustomize's order: the patch's items first, in the patch's order (merged
+                // with the object's item of the same key), then the object's other items.
+                let mut remaining: Vec<Option<Node>> =
+                    std::mem::take(items).into_iter().map(Some).collect();
+                let mut merged = Vec::with_capacity(remaining.len() + patch_items.len());
                 for patch_item in patch_items {
                     let wanted = patch_item.get(merge_key).and_then(Node::scalar_text);
-                    let position = wanted.and_then(|w| {
-                        items.iter().position(|item| {
-                            item.get(merge_key).and_then(Node::scalar_text) == Some(w)
+                    let existing = wanted.and_then(|w| {
+                        remaining.iter_mut().find_map(|slot| {
+                            slot.take_if(|item| {
+                                item.get(merge_key).and_then(Node::scalar_text) == Some(w)
+                            })
                         })
                     });
-                    match (position, directive(patch_item)) {
-                        (Some(i), Some("delete")) => {
-                            items.remove(i);
+                    match (existing, directive(patch_item)) {
+                        (_, Some("delete")) => {}
+                        (Some(mut item), _) => {
+                            strategic_merge(&mut item, patch_item, field, parent);
+                            merged.push(item);
                         }
-                        (Some(i), _) => strategic_merge(&mut items[i], patch_item, field, parent),
-                        (None, Some("delete")) => {}
                         (None, _) => {
                             let mut added = patch_item.clone();
                             strip_directives(&mut added);
-                            items.push(added);
+                            merged.push(added);
                         }
                     }
                 }
+                merged.extend(remaining.into_iter().flatten());
+                *items = merged;
             }
             None => {
                 let mut replacement = patch.clone();
@@ -310,7 +320,33 @@ fn depth(node: &Node) -> usize {
 }
 
 /// Applies RFC 6902 operations (a sequence of `{op, path, value, from}`).
+///
+/// Like kustomize, `metadata.annotations` counts as present (an empty mapping) when an
+/// object has `metadata` but no annotations: kustomize keeps its own bookkeeping
+/// annotations there during a build, so `add /metadata/annotations/KEY` works on any
+/// object. No other missing parent is created (kustomize fails on them too).
 pub fn json6902(target: &mut Node, operations: &Node) -> Result<(), String> {
+    let metadata = get_mut(target, "metadata").filter(|m| matches!(m.kind, NodeKind::Map(_)));
+    let added_annotations = match metadata {
+        Some(meta) if meta.get("annotations").is_none_or(Node::is_null) => {
+            let span = meta.span;
+            let origin = meta.origin;
+            set(meta, "annotations", empty_map(span, origin));
+            true
+        }
+        _ => false,
+    };
+    let result = apply_operations(target, operations);
+    if added_annotations
+        && let Some(meta) = get_mut(target, "metadata")
+        && get_mut(meta, "annotations").is_some_and(|a| a.as_map().is_some_and(<[_]>::is_empty))
+    {
+        remove(meta, "annotations");
+    }
+    result
+}
+
+fn apply_operations(target: &mut Node, operations: &Node) -> Result<(), String> {
     let operations = operations
         .as_seq()
         .ok_or_else(|| "a JSON 6902 patch is a list of operations".to_string())?;
