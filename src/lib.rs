@@ -5,6 +5,9 @@
 //! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`graph`]
 //! (reachability) → [`rules`] → [`report`].
 
+// All output goes through `report::emit`, which sanitises it (clippy.toml).
+#![deny(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 pub mod certs;
 pub mod cli;
 pub mod commands;

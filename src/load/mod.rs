@@ -116,6 +116,9 @@ pub struct Loaded {
     pub documents: Vec<LoadedDocument>,
     pub issues: Vec<LoadIssue>,
     pub stats: LoadStats,
+    /// Files kustomize generators read as data (`files`, `envs`), keyed by normalized
+    /// path: raw bytes, never parsed as manifests; or why they could not be read.
+    pub data_files: std::collections::BTreeMap<PathBuf, Result<Arc<[u8]>, String>>,
     /// Manifest files the walk left out on purpose (counted in `stats`).
     pub left_out: Vec<LeftOut>,
 }
@@ -324,6 +327,14 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
             let spec = crate::kustomize::spec::Kustomization::from_node(&document.root);
+            for reference in spec.data_paths() {
+                let target = normalize(&dir.join(reference));
+                if loaded.data_files.contains_key(&target) {
+                    continue;
+                }
+                let read = read_data_file(&target, loaded.repo_root.as_deref(), options);
+                loaded.data_files.insert(target, read);
+            }
             for reference in spec.referenced_paths() {
                 let target = normalize(&dir.join(reference));
                 let inside = loaded
@@ -383,6 +394,39 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         loaded.stats.files_referenced += candidates.len();
         read_candidates(loaded, &candidates, cwd, options);
     }
+}
+
+/// Reads a file a kustomize generator takes as data: inside the repository (also
+/// after resolving symbolic links), a regular file, at most `--max-file-size` bytes.
+fn read_data_file(
+    path: &Path,
+    repo_root: Option<&Path>,
+    options: &WalkOptions,
+) -> Result<Arc<[u8]>, String> {
+    if let Some(root) = repo_root {
+        let outside = "lies outside the repository; refused".to_string();
+        if !path.starts_with(root) {
+            return Err(outside);
+        }
+        let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        if let Ok(real) = path.canonicalize()
+            && !real.starts_with(&real_root)
+        {
+            return Err(outside);
+        }
+    }
+    if !path.is_file() {
+        return Err("not found".to_string());
+    }
+    let bytes =
+        read_bytes(path, options.max_file_size).map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > options.max_file_size {
+        return Err(format!(
+            "is above the {}-byte limit (`--max-file-size`); not read",
+            options.max_file_size
+        ));
+    }
+    Ok(Arc::from(bytes))
 }
 
 /// Byte offset of a `{{` that YAML parsed as a mapping key (`name: {{ .Values.name }}`

@@ -291,7 +291,8 @@ impl Node {
         matches!(&self.kind, NodeKind::Scalar(s) if s.resolve() == Resolved::Null)
     }
 
-    fn expanded_size(&self) -> usize {
+    /// Nodes of this tree (each key, value and item counts one).
+    pub fn expanded_size(&self) -> usize {
         match &self.kind {
             NodeKind::Scalar(_) => 1,
             NodeKind::Seq(items) => 1 + items.iter().map(Node::expanded_size).sum::<usize>(),

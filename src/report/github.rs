@@ -9,6 +9,7 @@
 use std::fmt::Write;
 
 use super::RenderOptions;
+use super::sanitize::{inline, multiline};
 use crate::Analysis;
 use crate::diagnostic::Severity;
 
@@ -36,16 +37,18 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
     let mut out = String::new();
     for d in &analysis.diagnostics {
         let span = d.location.span;
-        let mut message = d.message.clone();
+        // Controls other than the help's own line breaks are made visible first (the
+        // runner's log renders ANSI escapes); then the runner's escaping.
+        let mut message = inline(&d.message).into_owned();
         if let Some(help) = &d.help {
             message.push_str("\nhelp: ");
-            message.push_str(help);
+            message.push_str(&multiline(help));
         }
         let _ = writeln!(
             out,
             "::{} file={},line={},col={},endLine={},endColumn={},title={}::{}",
             command(d.severity),
-            escape_property(analysis.gate.repo_path(d.location.file)),
+            escape_property(&inline(analysis.gate.repo_path(d.location.file))),
             span.start.line,
             span.start.col,
             span.end.line,
