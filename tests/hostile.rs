@@ -268,7 +268,8 @@ fn hostile_inputs_are_reported_and_never_hide_the_rest() {
         assert!(
             !findings
                 .iter()
-                .any(|f| f["path"] == format!("repo/{quiet}")),
+                // Several cases share the ConfigMap `cm` (duplicate-object, not a parse finding).
+                .any(|f| f["path"] == format!("repo/{quiet}") && f["rule"] != "duplicate-object"),
             "{quiet} should give no finding"
         );
     }

@@ -8,8 +8,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// A deployment that must still be analysed next to the hostile file.
-pub const GOOD: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: good\n  namespace: good\nspec:\n  selector: {app: good}\n  ports: [{port: 80}]\n";
+/// A manifest that must still be analysed next to the hostile file: its policy opens port 0,
+/// which `invalid-policy` reports, so a finding in `good.yaml` shows it was read.
+pub const GOOD: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: good\n  namespace: good\nspec:\n  podSelector: {}\n  ingress:\n    - ports:\n        - port: 0\n";
 
 /// Writes a hostile manifest of about the given number of bytes.
 pub type Generator = fn(usize) -> String;

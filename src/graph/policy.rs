@@ -7,6 +7,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::ip::{self, IpRange};
 use super::ports::{ConnSet, PortSet, Protocol};
 use super::selector::Selector;
+use crate::model::validation::{self, port_name_error};
 use crate::model::{Object, ObjectId};
 use crate::span::Location;
 
@@ -148,10 +149,15 @@ pub fn policy_types(spec: &NetworkPolicySpec) -> (bool, bool) {
     }
 }
 
+/// The ports a `ports` entry opens, or `None` when the API server rejects the entry
+/// (see `model::validation`): an invalid entry opens nothing.
 pub fn compile_port(port: &NetworkPolicyPort) -> Option<PortSpec> {
-    let protocol = match &port.protocol {
-        Some(p) => Protocol::parse(p)?,
-        None => Protocol::Tcp,
+    let protocol = match port.protocol.as_deref() {
+        Some("TCP") | None => Protocol::Tcp,
+        Some("UDP") => Protocol::Udp,
+        Some("SCTP") => Protocol::Sctp,
+        // Protocols are case-sensitive to the API server: `tcp` is rejected.
+        Some(_) => return None,
     };
     let valid = |n: i32| u16::try_from(n).ok().filter(|n| *n >= 1);
     Some(match (&port.port, port.end_port) {
@@ -167,30 +173,58 @@ pub fn compile_port(port: &NetworkPolicyPort) -> Option<PortSpec> {
             }
             PortSpec::Numbers(protocol, PortSet::range(n, end))
         }
-        (Some(IntOrString::String(text)), None) => match text.parse::<i32>() {
-            // A quoted number is still a number to the API server's IntOrString.
-            Ok(n) => {
-                let n = valid(n)?;
-                PortSpec::Numbers(protocol, PortSet::range(n, n))
+        // A quoted number is a port name to the API server's IntOrString, and an invalid
+        // one: the API server rejects every name that is not an IANA service name.
+        (Some(IntOrString::String(text)), None) => {
+            if port_name_error(text).is_some() {
+                return None;
             }
-            Err(_) => PortSpec::Named(protocol, text.clone()),
-        },
+            PortSpec::Named(protocol, text.clone())
+        }
         // endPort needs a numeric port.
         (Some(IntOrString::String(_)), Some(_)) | (None, Some(_)) => return None,
     })
 }
 
+/// A CIDR as the API server reads it (a bare address or a bad prefix is rejected).
+fn policy_cidr(text: &str) -> Result<((u128, u32, bool), IpRange), String> {
+    let parsed = validation::parse_cidr(text).ok_or_else(|| format!("`{text}` is not a CIDR"))?;
+    let (start, prefix, v6) = parsed;
+    let family = if v6 { ip::Family::V6 } else { ip::Family::V4 };
+    let bits = if v6 { 128 } else { 32 };
+    let host_bits = bits - prefix;
+    let host_mask = if host_bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << host_bits) - 1
+    };
+    Ok((
+        parsed,
+        IpRange {
+            family,
+            start,
+            end: start | host_mask,
+        },
+    ))
+}
+
 fn compile_peer(peer: &NetworkPolicyPeer) -> PeerKind {
     match (&peer.ip_block, &peer.pod_selector, &peer.namespace_selector) {
         (Some(block), None, None) => {
-            let cidr = match IpRange::parse_cidr(&block.cidr) {
+            let (outer, cidr) = match policy_cidr(&block.cidr) {
                 Ok(c) => c,
                 Err(e) => return PeerKind::Invalid(e),
             };
             let mut except = Vec::new();
             for text in block.except.iter().flatten() {
-                match IpRange::parse_cidr(text) {
-                    Ok(e) => except.push(e),
+                match policy_cidr(text) {
+                    Ok((inner, e)) if validation::strict_subset(outer, inner) => except.push(e),
+                    Ok(_) => {
+                        return PeerKind::Invalid(format!(
+                            "`{text}` is not a strict subset of `{}`",
+                            block.cidr
+                        ));
+                    }
                     Err(e) => return PeerKind::Invalid(e),
                 }
             }
@@ -452,6 +486,57 @@ mod tests {
             compile_port(&port(Some(IntOrString::Int(80)), None, Some("ICMP"))),
             None
         );
+        // What the API server rejects opens nothing: a lower-case protocol, a quoted
+        // number (a port name without a letter), a name longer than 15 characters.
+        assert_eq!(
+            compile_port(&port(Some(IntOrString::Int(80)), None, Some("tcp"))),
+            None
+        );
+        assert_eq!(
+            compile_port(&port(Some(IntOrString::String("80".into())), None, None)),
+            None
+        );
+        assert_eq!(
+            compile_port(&port(
+                Some(IntOrString::String("a-very-long-port-name".into())),
+                None,
+                None
+            )),
+            None
+        );
+        assert_eq!(
+            compile_port(&port(Some(IntOrString::Int(70000)), None, None)),
+            None
+        );
+    }
+
+    #[test]
+    fn rejected_ip_blocks_match_nothing() {
+        use k8s_openapi::api::networking::v1::IPBlock;
+        let peer = |cidr: &str, except: &[&str]| NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: cidr.to_string(),
+                except: Some(except.iter().map(|e| e.to_string()).collect()),
+            }),
+            ..Default::default()
+        };
+        for (cidr, except) in [
+            ("300.1.1.1/8", &[][..]),
+            ("10.0.0.0/33", &[]),
+            ("10.0.0.1", &[]),
+            ("10.0.0.0/16", &["10.1.0.0/24"]),
+            ("10.0.0.0/16", &["10.0.0.0/16"]),
+        ] {
+            assert!(
+                matches!(compile_peer(&peer(cidr, except)), PeerKind::Invalid(_)),
+                "{cidr} except {except:?}"
+            );
+        }
+        let PeerKind::Ip { parts, .. } = compile_peer(&peer("10.0.0.1/8", &["010.1.0.0/16"]))
+        else {
+            panic!("host bits and leading zeros are accepted by the API server");
+        };
+        assert_eq!(parts.len(), 2);
     }
 
     #[test]

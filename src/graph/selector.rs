@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
+use crate::model::validation::{is_label_key, is_label_value};
+
 pub type Labels = BTreeMap<String, String>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -41,6 +43,12 @@ impl Selector {
     pub fn compile(selector: &LabelSelector) -> Selector {
         let mut requirements = Vec::new();
         for (key, value) in selector.match_labels.iter().flatten() {
+            // A label key or value the API server rejects cannot be on any pod, and the
+            // policy holding it is rejected: the requirement matches nothing.
+            if !is_label_key(key) || !is_label_value(value) {
+                requirements.push(Requirement::Invalid(format!("{key}={value}")));
+                continue;
+            }
             requirements.push(Requirement::In(
                 key.clone(),
                 BTreeSet::from([value.clone()]),
@@ -49,6 +57,13 @@ impl Selector {
         for expression in selector.match_expressions.iter().flatten() {
             let key = expression.key.clone();
             let values: BTreeSet<String> = expression.values.iter().flatten().cloned().collect();
+            if !is_label_key(&key) || !values.iter().all(|v| is_label_value(v)) {
+                requirements.push(Requirement::Invalid(format!(
+                    "{key} {}",
+                    expression.operator
+                )));
+                continue;
+            }
             requirements.push(match expression.operator.as_str() {
                 "In" if !values.is_empty() => Requirement::In(key, values),
                 "NotIn" if !values.is_empty() => Requirement::NotIn(key, values),
@@ -156,5 +171,22 @@ mod tests {
         });
         assert!(!invalid.is_valid());
         assert!(!invalid.matches(&labels(&[("app", "x")])));
+    }
+
+    #[test]
+    fn keys_and_values_the_api_server_rejects_match_nothing() {
+        // NotIn would match a pod without the key; with a key no pod can carry, the
+        // selector (and its policy) is rejected, so it matches nothing.
+        let bad_key = Selector::compile(&LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![expression("bad key!", "NotIn", &["x"])]),
+        });
+        assert!(!bad_key.matches(&labels(&[("app", "x")])));
+        let bad_value = Selector::compile(&LabelSelector {
+            match_labels: Some([("app".to_string(), "-web".to_string())].into()),
+            match_expressions: None,
+        });
+        assert!(!bad_value.is_valid());
+        assert!(!bad_value.matches(&labels(&[("app", "-web")])));
     }
 }

@@ -1095,4 +1095,62 @@ mod tests {
             Resolved::Int(10)
         );
     }
+
+    #[test]
+    fn the_run_budget_is_shared_by_every_file_of_the_run() {
+        let text = format!("a: [{}]\n", vec!["x"; 3000].join(","));
+        let run = RunBudget::new(10_000);
+        let mut failed = 0;
+        for _ in 0..5 {
+            let stream = parse_stream_in(&text, &run);
+            if let Some(error) = stream.errors.first() {
+                assert!(
+                    error.message.contains("the run holds more than"),
+                    "{error:?}"
+                );
+                failed += 1;
+            }
+        }
+        assert!(run.used() > 10_000);
+        assert!(failed >= 2, "files past the budget fail: {failed}");
+    }
+
+    #[test]
+    fn merge_keys_keep_explicit_keys_and_earlier_sources() {
+        let root = doc("a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: [*a, *b]\n  x: 0\n");
+        let c = root.get("c").unwrap();
+        assert_eq!(c.get("x").unwrap().scalar_text(), Some("0"));
+        assert_eq!(c.get("y").unwrap().scalar_text(), Some("1"));
+        assert_eq!(c.get("z").unwrap().scalar_text(), Some("2"));
+    }
+
+    #[test]
+    fn duplicate_keys_in_a_large_mapping_are_all_found() {
+        let mut text = String::new();
+        for i in 0..50 {
+            text.push_str(&format!("k{i}: a\n"));
+        }
+        text.push_str("k3: b\nk40: b\n");
+        let stream = parse_stream(&text);
+        let document = &stream.documents[0];
+        assert_eq!(document.duplicate_keys.len(), 2);
+        assert_eq!(document.root.get("k40").unwrap().scalar_text(), Some("b"));
+        assert_eq!(
+            document.duplicate_keys[0].1.start.line, 4,
+            "first occurrence"
+        );
+    }
+
+    #[test]
+    fn documents_after_directives_and_in_non_ascii_text_keep_their_positions() {
+        let stream = parse_stream("ä: [\n%YAML 1.2\n---\nö: 1\n---\nb: ü\n");
+        assert_eq!(stream.errors.len(), 1);
+        assert_eq!(stream.documents.len(), 2);
+        let (key, value) = stream.documents[1].root.entry("b").unwrap();
+        assert_eq!((key.span.start.line, value.span.start.col), (6, 4));
+        assert_eq!(
+            value.span.start.byte as usize,
+            "ä: [\n%YAML 1.2\n---\nö: 1\n---\nb: ".len()
+        );
+    }
 }

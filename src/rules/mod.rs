@@ -102,6 +102,7 @@ fn all_rules() -> Vec<Box<dyn Rule>> {
         Box::new(metadata::annotation_not_string::AnnotationNotString),
         Box::new(api::removed_api_version::RemovedApiVersion),
         Box::new(api::invalid_policy::InvalidPolicy),
+        Box::new(api::duplicate_object::DuplicateObject),
         Box::new(linkerd::annotation_on_workload::LinkerdAnnotationOnWorkload),
         Box::new(ingress::rate_limit_conflict::RateLimitConflict),
         Box::new(certs::per_ingress_certificate::PerIngressCertificate),

@@ -1,0 +1,66 @@
+use std::collections::HashMap;
+
+use crate::model::Object;
+use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+
+declare_rule!(DuplicateObject, "duplicate-object");
+
+/// API group of an `apiVersion` (`""` for the core group).
+fn group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
+impl Rule for DuplicateObject {
+    rule_identity!();
+
+    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        // The model the rule sees is one cluster (the whole repository, or one environment
+        // when roots are grouped into several), so every group here shares a cluster.
+        let mut groups: HashMap<(&str, &str, &str, &str), Vec<&Object>> = HashMap::new();
+        let mut order = Vec::new();
+        for object in &ctx.model.objects {
+            if object.kind.is_empty() || object.name.is_empty() {
+                continue;
+            }
+            let key = (
+                group(&object.api_version),
+                object.kind.as_str(),
+                object.namespace.as_str(),
+                object.name.as_str(),
+            );
+            let members = groups.entry(key).or_default();
+            if members.len() == 1 {
+                order.push(key);
+            }
+            members.push(object);
+        }
+        for key in order {
+            let Some(members) = groups.get(&key) else {
+                continue;
+            };
+            for (i, object) in members.iter().enumerate() {
+                // Two renderings by kustomization roots are told apart by the environment
+                // grouping, not here; a plain file next to anything is a duplicate.
+                let Some(first) = members.get(..i).unwrap_or(&[]).iter().find(|other| {
+                    (object.contexts.is_empty() || other.contexts.is_empty())
+                            // An identical copy (or the same file reached through a link)
+                            // deploys the same object whichever is applied.
+                            && !object.node.same_value(&other.node)
+                }) else {
+                    continue;
+                };
+                sink.report(
+                    object.location(object.name_span()),
+                    format!(
+                        "`{}` is defined twice: only one of the two copies can exist in the cluster",
+                        object.identity()
+                    ),
+                )
+                .with_label("second definition")
+                .with_related(first.location(first.name_span()), "first definition")
+                .with_help("delete the stale copy, or make the copies overlays of one kustomize base")
+                .with_object(object.identity(), "metadata.name");
+            }
+        }
+    }
+}
