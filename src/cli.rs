@@ -1,7 +1,6 @@
 //! Command-line interface. Exit codes: 0 clean, 1 findings at or above
 //! `--fail-on`, 2 usage or I/O error.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,7 +11,8 @@ use crate::diagnostic::Severity;
 use crate::gate::{self, GateOptions};
 use crate::load::{Input, WalkOptions};
 use crate::model::ModelOptions;
-use crate::report::{self, Format, RenderOptions};
+use crate::report::sanitize::{Channel, Inline};
+use crate::report::{self, Format, RenderOptions, emit};
 use crate::rules::{self, RuleSelection};
 use crate::{CheckOptions, analyze};
 
@@ -47,6 +47,9 @@ pub enum Command {
     Connectivity(crate::commands::ConnectivityArgs),
     /// Explain why a connection is allowed or blocked, citing each policy rule with file:line.
     Why(crate::commands::WhyArgs),
+    /// Print the objects xks-lint analyses after building kustomizations (what `kubectl
+    /// kustomize ROOT` prints, for a root), as YAML or JSON; exit 1 when a root cannot be built.
+    Render(crate::commands::render::RenderArgs),
     /// Let's Encrypt budget per registered domain: certificates the repo would request.
     Certs(CertsArgs),
     /// Write a commented `.xks-lint.yaml` with every key at its default.
@@ -120,6 +123,9 @@ pub struct CheckArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// List on standard error every manifest file left out (hidden, ignored, excluded).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// SARIF `runAutomationDetails.id` category, to tell several uploads in one workflow apart.
     #[arg(long, value_name = "CATEGORY")]
     pub sarif_category: Option<String>,
@@ -207,7 +213,7 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
+            emit::clap_message(&error);
             return ExitCode::from(if error.use_stderr() {
                 EXIT_USAGE
             } else {
@@ -219,7 +225,7 @@ pub fn main() -> ExitCode {
 }
 
 pub(crate) fn usage_error(message: &str) -> u8 {
-    eprintln!("xks-lint: error: {message}");
+    emit::error(message);
     EXIT_USAGE
 }
 
@@ -235,15 +241,18 @@ pub fn run(cli: Cli) -> u8 {
                     rule.doc.title
                 ));
             }
-            write_stdout(&out)
+            write_stdout(&out, Channel::Text)
         }
         Command::Explain { id } => match rules::find(&id) {
-            Some(rule) => write_stdout(&format!(
-                "# {}\n\nDefault severity: {}\n\n{}",
-                rule.doc.id,
-                rule.doc.severity.as_str(),
-                rule.doc.body
-            )),
+            Some(rule) => write_stdout(
+                &format!(
+                    "# {}\n\nDefault severity: {}\n\n{}",
+                    rule.doc.id,
+                    rule.doc.severity.as_str(),
+                    rule.doc.body
+                ),
+                Channel::Text,
+            ),
             None => usage_error(&format!(
                 "unknown rule `{id}`{}; `xks-lint rules` lists them",
                 suggestion(&id)
@@ -254,6 +263,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Init { dir, force } => init(dir, force),
         Command::Connectivity(args) => crate::commands::connectivity(args),
         Command::Why(args) => crate::commands::why(args),
+        Command::Render(args) => crate::commands::render::render(args),
     }
 }
 
@@ -288,12 +298,9 @@ fn strsim_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-pub(crate) fn write_stdout(text: &str) -> u8 {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
+/// Writes a finished document to standard output through the sanitising layer.
+pub(crate) fn write_stdout(text: &str, channel: Channel) -> u8 {
+    match emit::stdout(text, channel) {
         Ok(()) => EXIT_CLEAN,
         // A closed pipe (`xks-lint rules | head`) is not an error worth a message.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => EXIT_CLEAN,
@@ -311,9 +318,12 @@ fn init(dir: Option<PathBuf>, force: bool) -> u8 {
             path.display()
         ));
     }
-    match std::fs::write(&path, config::DEFAULT_CONFIG) {
+    let checked = path
+        .parent()
+        .map_or(".".to_string(), |p| p.to_string_lossy().into_owned());
+    match write_report(&checked, &path, config::DEFAULT_CONFIG, Channel::Text) {
         Ok(()) => {
-            eprintln!("xks-lint: wrote {}", path.display());
+            emit::stderr(&format!("wrote {}", path.display()));
             EXIT_CLEAN
         }
         Err(e) => usage_error(&format!("cannot write {}: {e}", path.display())),
@@ -345,7 +355,7 @@ pub(crate) fn load_config(
     };
     config::load(&path).map_err(|errors| {
         for error in &errors {
-            eprintln!("xks-lint: error: {error}");
+            emit::error(&error.to_string());
         }
         EXIT_USAGE
     })
@@ -409,11 +419,10 @@ fn certs(args: CertsArgs) -> u8 {
     };
     let analysis = analyze(&options);
     let report = report::certs::Report::build(&analysis);
-    let text = match args.format {
-        ReportFormat::Human => report.to_human(),
-        ReportFormat::Json => report.to_json(),
+    let written = match args.format {
+        ReportFormat::Human => write_stdout(&report.to_human(), Channel::Text),
+        ReportFormat::Json => write_stdout(&report.to_json(), Channel::Json),
     };
-    let written = write_stdout(&text);
     if written != EXIT_CLEAN {
         return written;
     }
@@ -422,6 +431,20 @@ fn certs(args: CertsArgs) -> u8 {
     } else {
         EXIT_CLEAN
     }
+}
+
+/// Writes `--output` / `--write-baseline` / `init`, never through a link leading out of
+/// the repository of `checked` (the first PATH).
+fn write_report(
+    checked: &str,
+    path: &std::path::Path,
+    text: &str,
+    channel: Channel,
+) -> Result<(), String> {
+    let cwd = std::env::current_dir().ok();
+    let checked = if checked == "-" { "." } else { checked };
+    let root = crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref());
+    emit::file(path, &root, text, channel)
 }
 
 fn check(args: CheckArgs) -> u8 {
@@ -511,32 +534,49 @@ fn check(args: CheckArgs) -> u8 {
         .iter()
         .flat_map(|e| e.unmatched.iter())
     {
-        eprintln!(
-            "xks-lint: warning: {}: `{pattern}` of environment `{environment}` matches no kustomization root",
+        emit::warning(&format!(
+            "{}: `{}` of environment `{}` matches no kustomization root",
             config.path.as_deref().map_or_else(
                 || config::FILE_NAME.to_string(),
                 |p| p.display().to_string()
-            )
-        );
+            ),
+            Inline(pattern),
+            Inline(environment)
+        ));
+    }
+    if args.verbose {
+        let cwd = std::env::current_dir().ok();
+        for file in &analysis.left_out {
+            emit::stderr(&format!(
+                "left out ({}): {}",
+                file.reason.describe(),
+                crate::load::display_path(&file.path, cwd.as_deref())
+            ));
+        }
     }
     if args.timings {
         for (stage, elapsed, peak) in &analysis.timings.stages {
             let peak = peak.map_or(String::new(), |kib| {
                 format!("  (peak RSS {:.0} MB)", kib as f64 / 1024.0)
             });
-            eprintln!(
-                "xks-lint: {stage:<6} {:>8.1} ms{peak}",
+            emit::stderr(&format!(
+                "{stage:<6} {:>8.1} ms{peak}",
                 elapsed.as_secs_f64() * 1000.0
-            );
+            ));
         }
-        eprintln!(
-            "xks-lint: total  {:>8.1} ms",
+        emit::stderr(&format!(
+            "total  {:>8.1} ms",
             analysis.elapsed.as_secs_f64() * 1000.0
-        );
+        ));
     }
 
     if let Some(path) = &args.write_baseline {
-        if let Err(e) = std::fs::write(path, gate::baseline::render(&analysis)) {
+        if let Err(e) = write_report(
+            paths.first().map_or(".", String::as_str),
+            path,
+            &gate::baseline::render(&analysis),
+            Channel::Json,
+        ) {
             return usage_error(&format!("cannot write {}: {e}", path.display()));
         }
         let current: std::collections::BTreeSet<&str> = analysis
@@ -549,8 +589,8 @@ fn check(args: CheckArgs) -> u8 {
             .flatten()
             .filter(|f| !current.contains(f.as_str()))
             .count();
-        eprintln!(
-            "xks-lint: wrote {} findings to {}{}",
+        emit::stderr(&format!(
+            "wrote {} findings to {}{}",
             analysis.diagnostics.len(),
             path.display(),
             if pruned > 0 {
@@ -558,13 +598,13 @@ fn check(args: CheckArgs) -> u8 {
             } else {
                 String::new()
             }
-        );
+        ));
         analysis.gate.baseline_used = true;
         analysis.gate.baselined = analysis.diagnostics.len();
         analysis.diagnostics.clear();
     }
 
-    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let to_terminal = args.output.is_none() && emit::stdout_is_terminal();
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let color = match args.color {
         Color::Always => true,
@@ -581,11 +621,33 @@ fn check(args: CheckArgs) -> u8 {
             sarif_category: args.sarif_category.clone(),
         },
     );
+    // In GitHub Actions the annotations are capped; the step summary gets every finding.
+    if args.format == Format::Github
+        && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+    {
+        let path = PathBuf::from(path);
+        let summary = report::github::step_summary(&analysis);
+        if let Err(e) = emit::append(&path, &summary, Channel::Text) {
+            emit::warning(&format!(
+                "cannot write the step summary {}: {e}",
+                path.display()
+            ));
+        }
+    }
+    let channel = match args.format.channel() {
+        Channel::Text if color => Channel::StyledText,
+        channel => channel,
+    };
     let written = match &args.output {
-        Some(path) => std::fs::write(path, &text)
-            .map(|_| EXIT_CLEAN)
-            .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
-        None => write_stdout(&text),
+        Some(path) => write_report(
+            paths.first().map_or(".", String::as_str),
+            path,
+            &text,
+            channel,
+        )
+        .map(|_| EXIT_CLEAN)
+        .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
+        None => write_stdout(&text, channel),
     };
     if written != EXIT_CLEAN {
         return written;

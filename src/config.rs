@@ -204,7 +204,11 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
 /// Reads and parses a config file.
 pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
     let display = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    // A committed config may be a link; it must not lead out of the repository.
+    let cwd = std::env::current_dir().ok();
+    let root = crate::load::boundary::root_of(path, cwd.as_deref());
+    let limit = crate::limits::MAX_CONFIG_SIZE;
+    let text = crate::load::boundary::read_user_file(path, &root, limit).map_err(|e| {
         vec![ConfigError {
             path: display.clone(),
             line: 1,

@@ -5,6 +5,9 @@
 //! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`graph`]
 //! (reachability) → [`rules`] → [`report`].
 
+// All output goes through `report::emit`, which sanitises it (clippy.toml).
+#![deny(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 pub mod certs;
 pub mod cli;
 pub mod commands;
@@ -85,6 +88,8 @@ pub struct Analysis {
     pub timings: Timings,
     /// Root-relative paths, suppressed findings, baseline counts.
     pub gate: gate::GateOutcome,
+    /// Manifest files the walk left out on purpose (hidden, ignored, excluded).
+    pub left_out: Vec<load::LeftOut>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -92,6 +97,14 @@ pub struct Summary {
     pub files_found: usize,
     pub files_read: usize,
     pub files_skipped: usize,
+    /// Of `files_found`: read only because a kustomization references them.
+    pub files_referenced: usize,
+    /// Manifest files left out by `.gitignore`/`.ignore` (listed with `--verbose`).
+    pub files_ignored: usize,
+    /// Manifest files in hidden files or directories, such as `.github` (listed with `--verbose`).
+    pub files_hidden: usize,
+    /// Manifest files left out by exclude globs (listed with `--verbose`).
+    pub files_excluded: usize,
     pub documents: usize,
     pub documents_skipped: usize,
     pub objects: usize,
@@ -120,6 +133,10 @@ impl Analysis {
             files_found: load.files_found,
             files_read: load.files_read,
             files_skipped: load.files_skipped,
+            files_referenced: load.files_referenced,
+            files_ignored: load.files_ignored,
+            files_hidden: load.files_hidden,
+            files_excluded: load.files_excluded,
             documents: load.documents,
             documents_skipped: self.model.stats.documents_skipped,
             objects: self.model.stats.objects,
@@ -145,6 +162,13 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let mut timings = Timings::default();
     let loaded = timings.time("load", || load::load(&options.inputs, &options.walk));
     let sources = loaded.sources.clone();
+    let left_out = loaded.left_out.clone();
+    // Paths in CI reports are relative to the repository of the checked PATH, wherever
+    // the linter runs from.
+    let gate_options = gate::GateOptions {
+        root: options.gate.root.clone().or(loaded.repo_root.clone()),
+        ..options.gate.clone()
+    };
     let model = timings.time("model", || {
         if options.load_only {
             Model::from_load(loaded)
@@ -190,7 +214,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let (diagnostics, gate) = timings.time("gate", || {
         let mut diagnostics = merge_across_contexts(raw, &model);
         sort_diagnostics(&mut diagnostics, &sources);
-        gate::apply(&model, &sources, diagnostics, &options.rules, &options.gate)
+        gate::apply(&model, &sources, diagnostics, &options.rules, &gate_options)
     });
     Analysis {
         sources,
@@ -202,6 +226,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
         elapsed: started.elapsed(),
         timings,
         gate,
+        left_out,
     }
 }
 

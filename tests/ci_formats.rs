@@ -4,6 +4,8 @@ use std::fs;
 
 use assert_cmd::Command;
 
+mod common;
+
 fn xks_lint() -> Command {
     Command::cargo_bin("xks-lint").unwrap()
 }
@@ -53,7 +55,11 @@ fn github_commands_cannot_be_injected_from_a_manifest() {
         "{line}"
     );
     let message = line.split_once("::").unwrap().1.split_once("::").unwrap().1;
-    assert!(message.contains("5%0A::set-output name=token::stolen%0D%0A::add-mask::x %250A"));
+    // A line break inside a value is shown escaped (`\n`), not as a break of the annotation.
+    assert!(
+        message.contains("5\\n::set-output name=token::stolen\\r\\n::add-mask::x %250A"),
+        "{message}"
+    );
     assert!(!stdout.contains('\r'));
     for command in ["::set-output", "::add-mask"] {
         assert!(!lines.iter().any(|l| l.starts_with(command)));
@@ -73,18 +79,35 @@ fn github_format_has_every_position_and_notice_level() {
     assert!(commands.iter().any(|l| l.starts_with("::error ")));
     assert!(commands.iter().any(|l| l.starts_with("::warning ")));
     assert!(commands.iter().any(|l| l.starts_with("::notice ")));
-    for line in &commands {
+    let mut multi_line = 0;
+    for line in commands
+        .iter()
+        .filter(|l| !l.contains("annotations capped"))
+    {
         for key in [
             "file=fixtures/xks-tenant-repo/",
             ",line=",
-            ",col=",
             ",endLine=",
-            ",endColumn=",
             ",title=",
         ] {
             assert!(line.contains(key), "{key} missing in {line}");
         }
+        // The runner rejects columns on a multi-line range: only on one line.
+        let number = |key: &str| -> u64 {
+            let start = line.find(key).unwrap() + key.len();
+            line[start..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let one_line = number(",line=") == number(",endLine=");
+        assert_eq!(line.contains(",col="), one_line, "{line}");
+        assert_eq!(line.contains(",endColumn="), one_line, "{line}");
+        multi_line += usize::from(!one_line);
     }
+    assert!(multi_line > 0, "the fixture has multi-line findings");
     let summary = stdout.lines().last().unwrap();
     assert!(
         !summary.starts_with("::") && summary.contains("files read ("),
@@ -127,4 +150,103 @@ fn gitlab_code_quality_report() {
     );
     let errors = issues.iter().filter(|i| i["severity"] == "major").count();
     assert!(errors >= 1);
+}
+
+#[test]
+fn github_annotations_are_capped_per_kind_and_the_rest_listed() {
+    // The example tenant repository has more than ten errors.
+    let run = |format: &str| {
+        let output = xks_lint()
+            .args([
+                "check",
+                "fixtures/xks-tenant-repo",
+                "--fail-on",
+                "never",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let findings: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let findings = findings["findings"].as_array().unwrap().clone();
+    let per_kind = |severity: &str| {
+        findings
+            .iter()
+            .filter(|f| f["severity"] == severity)
+            .count()
+    };
+    assert!(
+        ["error", "warning", "note"]
+            .iter()
+            .any(|s| per_kind(s) > 10),
+        "the input must pass the cap: {findings:?}"
+    );
+    let stdout = run("github");
+    let annotations: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::") && !l.contains("annotations capped"))
+        .collect();
+    for command in ["::error ", "::warning ", "::notice "] {
+        let n = annotations
+            .iter()
+            .filter(|l| l.starts_with(command))
+            .count();
+        assert!(n <= 10, "{n} {command} annotations");
+    }
+    let notice = stdout
+        .lines()
+        .find(|l| l.starts_with("::notice title=xks-lint%3A annotations capped::"))
+        .unwrap_or_else(|| panic!("no notice about the cap:\n{stdout}"));
+    let listed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("  - ")).collect();
+    assert_eq!(annotations.len() + listed.len(), findings.len(), "{stdout}");
+    assert!(
+        notice.contains(&format!("{} more findings", listed.len())),
+        "{notice}"
+    );
+    // Most severe first: no annotation of a kind after a less severe one.
+    let rank = |l: &str| {
+        ["::error ", "::warning ", "::notice "]
+            .iter()
+            .position(|c| l.starts_with(c))
+    };
+    let ranks: Vec<_> = annotations.iter().map(|l| rank(l)).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+}
+
+#[test]
+fn github_step_summary_gets_every_finding_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    fs::write(&summary, "previous step\n").unwrap();
+    let json = xks_lint()
+        .args(["check", "fixtures/xks-tenant-repo", "--format", "json"])
+        .output()
+        .unwrap();
+    let findings: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let findings = findings["findings"].as_array().unwrap().len();
+    let output = xks_lint()
+        .args(["check", "fixtures/xks-tenant-repo", "--format", "github"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("previous step\n## xks-lint\n"), "{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| Severity") && !l.starts_with("| ---"))
+        .collect();
+    assert_eq!(rows.len(), findings, "{text}");
+    for row in rows {
+        assert_eq!(common::markdown_cells(row).len(), 6, "{row}");
+    }
+    // Without the variable nothing is written anywhere.
+    let output = xks_lint()
+        .args(["check", "fixtures/xks-tenant-repo", "--format", "github"])
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
 }

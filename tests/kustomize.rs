@@ -210,10 +210,7 @@ fn unbuildable_parts_are_reported_and_nothing_is_fetched() {
         notes.iter().any(|m| m.contains("remote resource")),
         "{notes:?}"
     );
-    assert!(
-        notes.iter().any(|m| m.contains("configMapGenerator")),
-        "{notes:?}"
-    );
+    assert!(notes.iter().any(|m| m.contains("helmCharts")), "{notes:?}");
     // What the roots could build is still analysed.
     find(&analysis, "Job", "tools", "migrate");
     find(&analysis, "ConfigMap", "default", "escape");
@@ -276,7 +273,7 @@ fn native_build_agrees_with_kubectl_kustomize() {
         "fixtures/kustomize/cycle/b",
         // A resource escaping the repository: refused by xks-lint, read by kubectl.
         "fixtures/kustomize/escape",
-        // A remote resource and a generator: kubectl would fetch and generate; xks-lint never does.
+        // A remote resource and a Helm chart: kubectl would fetch and inflate; xks-lint never does.
         "fixtures/kustomize/remote-and-generator",
     ];
     let mut compared = 0;

@@ -183,19 +183,64 @@ fn connectivity_completes_on_every_corpus_tree() {
         return;
     }
     let mut trees = vec![corpus.to_path_buf()];
-    for entry in std::fs::read_dir(corpus).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            trees.push(path);
+    let mut pending = vec![corpus.to_path_buf()];
+    // Each tree of the corpus and each repository of corpus/real/.
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir()
+                && !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                if path.file_name().is_some_and(|n| n == "real") {
+                    pending.push(path.clone());
+                }
+                if dir.as_path() == corpus || dir.file_name().is_some_and(|n| n == "real") {
+                    trees.push(path);
+                }
+            }
         }
     }
     for tree in trees {
         for semantics in ["xks", "vanilla"] {
-            xks_lint()
+            let output = xks_lint()
                 .args(["connectivity", "--semantics", semantics])
                 .arg(&tree)
-                .assert()
-                .code(0);
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if output.status.code() == Some(2) && stderr.contains("choose one with --environment") {
+                // Several clusters: every environment the error lists must complete.
+                let listed = stderr
+                    .rsplit_once('(')
+                    .and_then(|(_, rest)| rest.split_once(')'))
+                    .map(|(names, _)| names.to_string())
+                    .unwrap_or_default();
+                let environments: Vec<&str> =
+                    listed.split(", ").filter(|n| !n.is_empty()).collect();
+                assert!(!environments.is_empty(), "{}: {stderr}", tree.display());
+                for environment in environments {
+                    xks_lint()
+                        .args([
+                            "connectivity",
+                            "--semantics",
+                            semantics,
+                            "--environment",
+                            environment,
+                        ])
+                        .arg(&tree)
+                        .assert()
+                        .code(0);
+                }
+                continue;
+            }
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{}: {stderr}",
+                tree.display()
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The reachability commands (`connectivity`, `why`) and the flags they share with `check`.
 
-use std::fmt::Write;
+pub mod render;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -12,6 +13,8 @@ use crate::graph::{Cloud, DirectionVerdict, Graph, GraphOptions, Semantics, Subj
 use crate::load::{self, Sources, WalkOptions};
 use crate::model::{Model, ModelOptions};
 use crate::report::connectivity::{self, ConnectivityFormat};
+use crate::report::emit;
+use crate::report::sanitize::{Inline, Lines};
 
 /// Flags that choose how the reachability graph is built.
 #[derive(Debug, Clone, clap::Args)]
@@ -99,6 +102,23 @@ fn build(
     input: &InputArgs,
     graph: &GraphArgs,
 ) -> Result<(Sources, Model, Graph), u8> {
+    let (sources, model, config) = load_model(paths, input)?;
+    if !model.issues.is_empty() {
+        emit::note(&format!(
+            "{} problem(s) in the input were skipped; `xks-lint check` reports them",
+            model.issues.len()
+        ));
+    }
+    let graph = Graph::build(&model, &graph.options(&config.xks));
+    Ok((sources, model, graph))
+}
+
+/// Loads the inputs and the config and builds the model of the chosen environment, or
+/// returns the exit code of a usage error (already printed).
+pub(crate) fn load_model(
+    paths: &[String],
+    input: &InputArgs,
+) -> Result<(Sources, Model, config::Config), u8> {
     let inputs = crate::cli::inputs(paths)?;
     let config = load_config(input.config.as_deref(), paths)?;
     let walk = WalkOptions {
@@ -131,7 +151,8 @@ fn build(
         (None, None) => model,
         (None, Some(name)) => {
             return Err(usage_error(&format!(
-                "--environment {name}: the repository forms one cluster, it has no environments"
+                "--environment {}: the repository forms one cluster, it has no environments",
+                Inline(name)
             )));
         }
         (Some(environments), chosen) => {
@@ -151,28 +172,25 @@ fn build(
                 None => {
                     return Err(usage_error(&format!(
                         "{}the repository's kustomization roots form several environments, each its own cluster: choose one with --environment ({})",
-                        chosen
-                            .as_ref()
-                            .map_or(String::new(), |name| format!("no environment `{name}`: ")),
-                        names.join(", ")
+                        chosen.as_ref().map_or(String::new(), |name| format!(
+                            "no environment `{}`: ",
+                            Inline(name)
+                        )),
+                        Inline(&names.join(", "))
                     )));
                 }
             }
         }
     };
-    if !model.issues.is_empty() {
-        eprintln!(
-            "xks-lint: note: {} problem(s) in the input were skipped; `xks-lint check` reports them",
-            model.issues.len()
-        );
-    }
-    let graph = Graph::build(&model, &graph.options(&config.xks));
-    Ok((sources, model, graph))
+    Ok((sources, model, config))
 }
 
 pub fn connectivity(args: ConnectivityArgs) -> u8 {
     match build(&args.paths, &args.input, &args.graph) {
-        Ok((_, _, graph)) => write_stdout(&connectivity::render(args.format, &graph.connections())),
+        Ok((_, _, graph)) => write_stdout(
+            &connectivity::render(args.format, &graph.connections()),
+            connectivity::channel(args.format),
+        ),
         Err(code) => code,
     }
 }
@@ -292,17 +310,16 @@ fn policy_name(graph: &Graph, policy: usize) -> String {
 }
 
 fn describe_verdict(
-    out: &mut String,
+    out: &mut Lines,
     heading: &str,
     verdict: &DirectionVerdict,
     direction: Direction,
     graph: &Graph,
     sources: &Sources,
 ) {
-    let _ = writeln!(out, "{heading}: {}", verdict.conns);
+    out.line(format!("{heading}: {}", verdict.conns));
     if !verdict.isolated {
-        let _ = writeln!(
-            out,
+        out.line(format!(
             "  not isolated for {}: no NetworkPolicy selecting it has policyType {}, so every connection is allowed",
             direction.as_str(),
             if direction == Direction::Ingress {
@@ -310,33 +327,30 @@ fn describe_verdict(
             } else {
                 "Egress"
             }
-        );
+        ));
         return;
     }
     for &policy in &verdict.isolating {
-        let _ = writeln!(
-            out,
+        out.line(format!(
             "  isolated by {}{}",
             policy_name(graph, policy),
             cite(graph.policies[policy].location, sources)
-        );
+        ));
     }
     if verdict.allowing.is_empty() {
-        let _ = writeln!(
-            out,
+        out.line(format!(
             "  no {} rule of these policies matches the other side: blocked",
             direction.as_str()
-        );
+        ));
     }
     for (rule, conns) in &verdict.allowing {
         let r = &graph.rules[*rule];
-        let _ = writeln!(
-            out,
+        out.line(format!(
             "  allowed by {} {}{}: {conns}",
             policy_name(graph, r.policy),
             r.path,
             cite(r.location, sources)
-        );
+        ));
     }
 }
 
@@ -365,13 +379,14 @@ pub fn why(args: WhyArgs) -> u8 {
         Some((protocol, number)) => format!(" on {} {number}", protocol.as_str()),
         None => String::new(),
     };
-    let mut out = format!(
-        "{} => {}{asked}: {}\n",
+    let mut out = Lines::new();
+    out.line(format!(
+        "{} => {}{asked}: {}",
         src.label,
         dst.label,
         if allowed { "ALLOWED" } else { "BLOCKED" }
-    );
-    let _ = writeln!(out, "allowed connections: {}", explanation.allowed);
+    ));
+    out.line(format!("allowed connections: {}", explanation.allowed));
     match &explanation.egress {
         Some(verdict) => describe_verdict(
             &mut out,
@@ -382,11 +397,10 @@ pub fn why(args: WhyArgs) -> u8 {
             &sources,
         ),
         None => {
-            let _ = writeln!(
-                out,
+            out.line(format!(
                 "egress from {}: outside the cluster, no NetworkPolicy applies",
                 src.label
-            );
+            ));
         }
     }
     match &explanation.ingress {
@@ -399,14 +413,13 @@ pub fn why(args: WhyArgs) -> u8 {
             &sources,
         ),
         None => {
-            let _ = writeln!(
-                out,
+            out.line(format!(
                 "ingress to {}: outside the cluster, no NetworkPolicy applies",
                 dst.label
-            );
+            ));
         }
     }
-    match write_stdout(&out) {
+    match write_stdout(&out.finish(), crate::report::sanitize::Channel::Text) {
         crate::cli::EXIT_CLEAN if allowed => crate::cli::EXIT_CLEAN,
         crate::cli::EXIT_CLEAN => crate::cli::EXIT_FINDINGS,
         code => code,

@@ -30,7 +30,10 @@ pub struct Entry {
 
 /// The fingerprints of a baseline file.
 pub fn read(path: &Path) -> Result<BTreeSet<String>, String> {
-    let text = std::fs::read_to_string(path)
+    let cwd = std::env::current_dir().ok();
+    let root = crate::load::boundary::root_of(path, cwd.as_deref());
+    let limit = crate::limits::MAX_BASELINE_SIZE;
+    let text = crate::load::boundary::read_user_file(path, &root, limit)
         .map_err(|e| format!("cannot read baseline {}: {e}", path.display()))?;
     let file: BaselineFile = serde_json::from_str(&text)
         .map_err(|e| format!("{}: not an xks-lint baseline: {e}", path.display()))?;

@@ -35,22 +35,32 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// `path` relative to `root`, with `/` separators, climbing with `..` when the file is
-/// outside the root (never an absolute path).
+/// `path` relative to `root`, with `/` separators. Never an absolute path and never `..`:
+/// a file outside the root (another repository named on the command line) is given
+/// relative to its own repository ([`crate::load::boundary::root_of`]).
 pub fn relative(root: &Path, path: &Path, cwd: &Path) -> String {
     let absolute = normalize(&cwd.join(path));
     let root = normalize(root);
-    let ours: Vec<Component> = absolute.components().collect();
-    let theirs: Vec<Component> = root.components().collect();
-    let common = ours.iter().zip(&theirs).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> = Vec::new();
-    for _ in common..theirs.len() {
-        parts.push("..".to_string());
+    let below = |base: &Path| {
+        absolute.strip_prefix(base).ok().map(|rest| {
+            rest.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+    };
+    if let Some(inside) = below(&root) {
+        return inside;
     }
-    for component in &ours[common..] {
-        parts.push(component.as_os_str().to_string_lossy().to_string());
-    }
-    parts.join("/")
+    let own = crate::load::boundary::root_of(&absolute, Some(cwd));
+    below(&own)
+        .filter(|p| !p.is_empty())
+        .or_else(|| {
+            absolute
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default()
 }
 
 /// The root-relative path of every source file, indexed by `FileId`.
@@ -78,13 +88,11 @@ mod tests {
         let cwd = Path::new("/repo/sub");
         assert_eq!(relative(root, Path::new("./a/b.yaml"), cwd), "sub/a/b.yaml");
         assert_eq!(relative(root, Path::new("/repo/x.yaml"), cwd), "x.yaml");
-        assert_eq!(
-            relative(root, Path::new("../../elsewhere/c.yaml"), cwd),
-            "../elsewhere/c.yaml"
-        );
-        assert_eq!(
-            relative(root, Path::new("/other/d.yaml"), cwd),
-            "../other/d.yaml"
-        );
+        // Outside the root: relative to the file's own root, never `..` nor absolute.
+        for outside in ["../../elsewhere/c.yaml", "/other/d.yaml"] {
+            let path = relative(root, Path::new(outside), cwd);
+            assert!(!path.contains("..") && !path.starts_with('/'), "{path}");
+            assert!(path.ends_with(".yaml"), "{path}");
+        }
     }
 }

@@ -3,6 +3,14 @@
 //! references, labels and annotations), without executing or fetching anything.
 //! Reads only what the load stage loaded.
 
+pub mod budget;
+pub mod configurations;
+pub mod flux;
+pub mod generators;
+pub mod hash;
+pub mod images;
+pub mod namerefs;
+pub mod replacements;
 pub mod spec;
 pub mod transform;
 
@@ -49,17 +57,48 @@ pub struct KustomizeOutput {
 
 /// Kustomization directories and their parsed `kustomization.yaml` (or Flux's generated one).
 type Kustomizations = BTreeMap<PathBuf, (FileId, Kustomization)>;
-/// A directory Flux `Kustomization`s deploy.
-#[derive(Debug, Default)]
-struct FluxTarget {
-    /// The `spec.targetNamespace` applied over it.
-    namespace: Option<(FileId, spec::Entry)>,
-    /// Repository-relative paths of the files of those Flux `Kustomization`s.
-    deployed_by: Vec<String>,
+/// One Flux `Kustomization` object deploying a directory, with what Flux does around
+/// the kustomize build of that directory.
+#[derive(Debug, Clone)]
+struct FluxDeploy {
+    /// The file holding the Flux object.
+    file: FileId,
+    /// Repository-relative path of that file (names the environment in `clusters/<env>/`).
+    deployed_by: String,
+    /// `metadata.namespace` of the Flux object: where `substituteFrom` sources live.
+    namespace: String,
+    /// `spec.targetNamespace`.
+    target_namespace: Option<spec::Entry>,
+    /// `spec.patches` (inline, with optional targets).
+    patches: Vec<spec::Patch>,
+    /// `spec.postBuild`.
+    post_build: Option<PostBuild>,
+    /// The settings above as text: deploys with equal settings render one view.
+    settings: String,
 }
 
-/// Directories Flux `Kustomization`s deploy.
-type FluxTargets = BTreeMap<PathBuf, FluxTarget>;
+#[derive(Debug, Clone)]
+struct PostBuild {
+    /// The `postBuild` key, where notes about the substitution point.
+    span: Span,
+    /// `substitute`: name (with the key's span) and value.
+    vars: Vec<(spec::Entry, String)>,
+    /// `substituteFrom`: kind, name, optional, span of the entry.
+    from: Vec<(String, String, bool, Span)>,
+}
+
+/// Directories Flux `Kustomization`s deploy, with the Flux objects deploying each.
+type FluxTargets = BTreeMap<PathBuf, Vec<FluxDeploy>>;
+
+/// One build: a kustomization root, and the Flux objects (with equal settings)
+/// deploying it, if any.
+struct RootJob {
+    dir: PathBuf,
+    flux: Vec<FluxDeploy>,
+    /// Set when Flux objects with different settings deploy one directory: each
+    /// rendering is its own root, named after the first Flux file.
+    variant: Option<String>,
+}
 
 struct Builder<'a> {
     loaded: &'a Loaded,
@@ -67,6 +106,7 @@ struct Builder<'a> {
     documents: &'a HashMap<FileId, Vec<&'a LoadedDocument>>,
     kustomizations: &'a Kustomizations,
     output: KustomizeOutput,
+    budget: budget::Budget,
 }
 
 fn object_kind(node: &Node) -> Option<(&str, &str)> {
@@ -111,6 +151,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         documents: &documents,
         kustomizations: &kustomizations,
         output: KustomizeOutput::default(),
+        budget: budget::Budget::default(),
     };
     let (flux, generated) = builder.flux_kustomizations();
     // Paths Flux deploys without a kustomization get the one Flux would generate.
@@ -122,6 +163,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         documents: &documents,
         kustomizations: &kustomizations,
         output,
+        budget: budget::Budget::default(),
     };
     let mut roots = builder.roots();
     for dir in flux.keys() {
@@ -131,6 +173,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     }
     // Kustomizations that only include each other have no root: build the first of
     // each such group as one, so the cycle is reported instead of silently ignored.
+    // A Component is never a root (kustomize refuses to build one on its own).
     let reachable = builder.reachable(&roots);
     let orphans: Vec<PathBuf> = builder
         .kustomizations
@@ -139,43 +182,47 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         .cloned()
         .collect();
     let mut covered = reachable;
-    for orphan in orphans {
-        if covered.contains(&orphan) {
+    for orphan in &orphans {
+        if covered.contains(orphan) || builder.is_component(orphan) {
             continue;
         }
-        covered.extend(builder.reachable(std::slice::from_ref(&orphan)));
-        roots.push(orphan);
+        covered.extend(builder.reachable(std::slice::from_ref(orphan)));
+        roots.push(orphan.clone());
     }
+    // Components nothing builds: their files belong to the component, never plain objects.
+    for orphan in orphans.iter().filter(|dir| !covered.contains(*dir)) {
+        builder.consume_unused_component(orphan);
+    }
+    let jobs = root_jobs(roots, &flux);
     // Roots are independent: build them in parallel, each with its own output, then
     // merge in root order so views and issues stay deterministic.
     let shared = &builder;
-    let built: Vec<(View, KustomizeOutput)> = roots
+    let run_budget = budget::Shared::default();
+    let built: Vec<(View, KustomizeOutput)> = jobs
         .par_iter()
-        .map(|root| {
+        .map(|job| {
             let mut root_builder = Builder {
                 loaded: shared.loaded,
                 files_by_path: shared.files_by_path,
                 documents: shared.documents,
                 kustomizations: shared.kustomizations,
                 output: KustomizeOutput::default(),
+                budget: budget::Budget::new(&run_budget),
             };
+            let root = &job.dir;
             let mut stack = vec![root.clone()];
             let mut objects = root_builder.build_dir(root, &mut stack);
-            // Flux applies `spec.targetNamespace` over the built kustomization.
-            if let Some((file, namespace)) = flux.get(root).and_then(|t| t.namespace.as_ref()) {
-                let spec = Kustomization {
-                    namespace: Some(namespace.clone()),
-                    ..Kustomization::default()
-                };
-                root_builder.transform(root, *file, &spec, &mut objects);
+            if let Some(deploy) = job.flux.first() {
+                root_builder.apply_flux(root, deploy, &mut objects);
+            }
+            let mut display = root_builder.display_dir(root);
+            if let Some(variant) = &job.variant {
+                display = format!("{display} ({variant})");
             }
             let view = View {
-                root: root_builder.display_dir(root),
+                root: display,
                 dir: root.clone(),
-                deployed_by: flux
-                    .get(root)
-                    .map(|t| t.deployed_by.clone())
-                    .unwrap_or_default(),
+                deployed_by: job.flux.iter().map(|d| d.deployed_by.clone()).collect(),
                 objects,
             };
             (view, root_builder.output)
@@ -196,6 +243,24 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
 
 impl Builder<'_> {
     fn display_dir(&self, dir: &Path) -> String {
+        // Relative to the repository, so messages and contexts read the same from any
+        // working directory and never hold an absolute path of this machine.
+        if let Some(relative) = self
+            .loaded
+            .repo_root
+            .as_ref()
+            .and_then(|root| dir.strip_prefix(root).ok())
+        {
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            return if parts.is_empty() {
+                ".".to_string()
+            } else {
+                parts.join("/")
+            };
+        }
         let from_kustomization = self
             .kustomizations
             .get(dir)
@@ -220,7 +285,8 @@ impl Builder<'_> {
         normalize(&dir.join(reference))
     }
 
-    /// Kustomizations no other kustomization includes.
+    /// Kustomizations no other kustomization includes, except Components (kustomize
+    /// builds a Component only inside a kustomization that lists it).
     fn roots(&self) -> Vec<PathBuf> {
         let mut referenced = HashSet::new();
         for (dir, (_, spec)) in self.kustomizations {
@@ -233,21 +299,31 @@ impl Builder<'_> {
         }
         self.kustomizations
             .keys()
-            .filter(|dir| !referenced.contains(*dir))
+            .filter(|dir| !referenced.contains(*dir) && !self.is_component(dir))
             .cloned()
             .collect()
     }
 
     /// Directories that Flux `Kustomization` objects deploy (`spec.path`, relative to the
-    /// repository root), with their `spec.targetNamespace`. A path without a
-    /// kustomization gets the one Flux generates: every manifest below it. HelmReleases
-    /// are noted: Flux renders them in the cluster, xks-lint cannot.
+    /// repository root), with what Flux does around each build. A path without a
+    /// kustomization gets the one Flux generates. HelmReleases are noted: Flux renders
+    /// them in the cluster, xks-lint cannot.
     fn flux_kustomizations(&mut self) -> (FluxTargets, Kustomizations) {
-        let mut found = BTreeMap::new();
+        let mut found: FluxTargets = BTreeMap::new();
         let mut generated = BTreeMap::new();
         let repo_root = self.loaded.repo_root.clone().unwrap_or_default();
         let documents: Vec<&LoadedDocument> = self.loaded.documents.iter().collect();
-        for document in documents {
+        let git_repositories: HashSet<&str> = documents
+            .iter()
+            .map(|d| &d.root)
+            .filter(|root| {
+                object_kind(root).is_some_and(|(a, k)| {
+                    a.starts_with("source.toolkit.fluxcd.io/") && k == "GitRepository"
+                })
+            })
+            .map(name_of)
+            .collect();
+        for document in documents.iter().copied() {
             let root = &document.root;
             let Some((api_version, kind)) = object_kind(root) else {
                 continue;
@@ -276,27 +352,45 @@ impl Builder<'_> {
             let Some(path_node) = root.path(&["spec", "path"]) else {
                 continue;
             };
-            let dir = normalize(&repo_root.join(path_node.scalar_text().unwrap_or(".")));
-            if !dir.starts_with(&repo_root) {
+            let from_artifact = root
+                .path(&["spec", "sourceRef", "kind"])
+                .and_then(Node::scalar_text)
+                == Some("ExternalArtifact");
+            let path_text = path_node.scalar_text().unwrap_or(".");
+            let dir = if from_artifact {
+                match artifact_dir(
+                    document,
+                    &documents,
+                    &git_repositories,
+                    path_text,
+                    &repo_root,
+                    self.loaded,
+                ) {
+                    Ok(dir) => dir,
+                    Err(message) => {
+                        self.issue(
+                            IssueKind::KustomizeNote,
+                            document.file,
+                            path_node.span,
+                            message,
+                        );
+                        continue;
+                    }
+                }
+            } else if let Some(source) = external_source(root, &git_repositories) {
                 self.issue(
-                    IssueKind::KustomizeError,
+                    IssueKind::KustomizeNote,
                     document.file,
-                    path_node.span,
-                    "Flux Kustomization path lies outside the repository; refused".to_string(),
+                    root.path(&["spec", "sourceRef"]).map_or(path_node.span, |n| n.span),
+                    format!("Flux Kustomization `{}` deploys from {source}, not from this repository: its objects are not analysed", name_of(root)),
                 );
                 continue;
-            }
-            let target_namespace = root.path(&["spec", "targetNamespace"]).and_then(|n| {
-                n.scalar_text().map(|value| {
-                    (
-                        document.file,
-                        spec::Entry {
-                            value: value.to_string(),
-                            span: n.span,
-                        },
-                    )
-                })
-            });
+            } else {
+                // Flux joins the path to the source's root securely: `/apps`, `./apps` and
+                // `apps` are the same directory, and `..` stops at the root.
+                flux::secure_join(&repo_root, path_text)
+            };
+            self.note_left_out(document.file, path_node, &dir);
             if !self.kustomizations.contains_key(&dir) && !generated.contains_key(&dir) {
                 let kustomization = self.generated_kustomization(&dir);
                 if kustomization.resources.is_empty() {
@@ -304,27 +398,222 @@ impl Builder<'_> {
                 }
                 generated.insert(dir.clone(), (document.file, kustomization));
             }
-            let target: &mut FluxTarget = found.entry(dir).or_default();
-            target.namespace = target_namespace;
-            if let Some(source) = self.loaded.sources.get(document.file) {
-                let file = normalize(&source.path);
-                let relative = file.strip_prefix(&repo_root).unwrap_or(&file);
-                let parts: Vec<String> = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                target.deployed_by.push(parts.join("/"));
-            }
+            let deploy = self.flux_deploy(document, &repo_root);
+            found.entry(dir).or_default().push(deploy);
         }
         (found, generated)
     }
 
-    /// What Flux generates for a path without a kustomization: every manifest below it.
+    /// A Flux path holding manifest files the walk left out (hidden, or ignored by a
+    /// `.gitignore`/`.ignore` a pull request may commit): Flux deploys committed files
+    /// whatever those say, so the check must not pass over them silently.
+    fn note_left_out(&mut self, file: FileId, path_node: &Node, dir: &Path) {
+        let hidden: Vec<&crate::load::LeftOut> = self
+            .loaded
+            .left_out
+            .iter()
+            .filter(|f| normalize(&f.path).starts_with(dir))
+            // Flux's source-controller leaves CI directories out of the artifact itself.
+            .filter(|f| {
+                !f.path.components().any(|c| {
+                    [".git", ".github", ".circleci", ".gitlab"]
+                        .iter()
+                        .any(|ci| c.as_os_str() == *ci)
+                })
+            })
+            .collect();
+        let Some(first) = hidden.first() else {
+            return;
+        };
+        let path = path_node.scalar_text().unwrap_or(".");
+        self.issue(
+            IssueKind::KustomizeNote,
+            file,
+            path_node.span,
+            format!(
+                "Flux deploys `{path}`, but {} manifest file(s) below it were left out of the check ({}, e.g. `{}`); they are not analysed: check them explicitly or stop ignoring them",
+                hidden.len(),
+                first.reason.describe(),
+                first.path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+            ),
+        );
+    }
+
+    /// What one Flux `Kustomization` adds to the build of its path.
+    fn flux_deploy(&mut self, document: &LoadedDocument, repo_root: &Path) -> FluxDeploy {
+        let root = &document.root;
+        let file = document.file;
+        let spec_node = root.get("spec");
+        let target_namespace = spec_node
+            .and_then(|s| s.get("targetNamespace"))
+            .and_then(|n| {
+                n.scalar_text().map(|value| spec::Entry {
+                    value: value.to_string(),
+                    span: n.span,
+                })
+            })
+            .filter(|e| !e.value.is_empty());
+        let mut patches = Vec::new();
+        if let Some(spec_node) = spec_node {
+            // Flux's patches have the shape of a kustomization's `patches` entries, inline only.
+            let only_patches = Node {
+                kind: NodeKind::Map(
+                    spec_node
+                        .as_map()
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter(|(k, _)| k.scalar_text() == Some("patches"))
+                        .cloned()
+                        .collect(),
+                ),
+                span: spec_node.span,
+                origin: None,
+            };
+            for patch in spec::Kustomization::from_node(&only_patches).patches {
+                match patch.source {
+                    PatchSource::Inline(_) => patches.push(patch),
+                    PatchSource::File(_) => self.issue(
+                        IssueKind::KustomizeError,
+                        file,
+                        patch.span,
+                        "a Flux Kustomization's patches are inline (`patch:`); `path:` is not read by Flux".to_string(),
+                    ),
+                }
+            }
+            for field in [
+                "images",
+                "components",
+                "patchesStrategicMerge",
+                "patchesJson6902",
+            ] {
+                if let Some((key, _)) = spec_node.entry(field) {
+                    self.issue(
+                        IssueKind::KustomizeNote,
+                        file,
+                        key.span,
+                        format!("Flux `spec.{field}` is not applied by xks-lint; objects it would change are analysed as built without it"),
+                    );
+                }
+            }
+        }
+        let post_build = spec_node
+            .and_then(|s| s.entry("postBuild"))
+            .map(|(key, node)| {
+                let vars = node
+                    .get("substitute")
+                    .and_then(Node::as_map)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((
+                            spec::Entry {
+                                value: k.scalar_text()?.to_string(),
+                                span: k.span,
+                            },
+                            v.scalar_text().unwrap_or_default().to_string(),
+                        ))
+                    })
+                    .collect();
+                let from = node
+                    .get("substituteFrom")
+                    .and_then(Node::as_seq)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|item| {
+                        let text = |key: &str| {
+                            item.get(key)
+                                .and_then(Node::scalar_text)
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        (
+                            text("kind"),
+                            text("name"),
+                            text("optional") == "true",
+                            item.span,
+                        )
+                    })
+                    .collect();
+                PostBuild {
+                    span: key.span,
+                    vars,
+                    from,
+                }
+            });
+        let namespace = root
+            .path(&["metadata", "namespace"])
+            .and_then(Node::scalar_text)
+            .unwrap_or("default")
+            .to_string();
+        let settings = serde_json::json!([
+            spec_node
+                .and_then(|s| s.get("targetNamespace"))
+                .map(Node::to_json),
+            spec_node.and_then(|s| s.get("patches")).map(Node::to_json),
+            spec_node
+                .and_then(|s| s.get("postBuild"))
+                .map(Node::to_json),
+            post_build.as_ref().map(|_| namespace.clone()),
+        ])
+        .to_string();
+        let deployed_by = self
+            .loaded
+            .sources
+            .get(file)
+            .map(|source| {
+                let path = normalize(&source.path);
+                let relative = path.strip_prefix(repo_root).unwrap_or(&path);
+                relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_default();
+        FluxDeploy {
+            file,
+            deployed_by,
+            namespace,
+            target_namespace,
+            patches,
+            post_build,
+            settings,
+        }
+    }
+
+    /// What Flux generates for a path without a kustomization: every YAML manifest
+    /// below it, except that a subdirectory holding a kustomization is included as a
+    /// unit (its files are that kustomization's business, not read raw).
     fn generated_kustomization(&self, dir: &Path) -> Kustomization {
-        let mut resources: Vec<spec::Entry> = self
+        // Topmost kustomization directories strictly below `dir`.
+        let nested: Vec<&PathBuf> = self
+            .kustomizations
+            .keys()
+            .filter(|k| k.starts_with(dir) && k.as_path() != dir)
+            .collect();
+        let below_nested = |path: &Path| {
+            path.ancestors()
+                .skip(1)
+                .take_while(|a| *a != dir)
+                .any(|a| self.kustomizations.contains_key(a))
+        };
+        let relative = |path: &Path| {
+            path.strip_prefix(dir).ok().map(|relative| spec::Entry {
+                value: relative.to_string_lossy().into_owned(),
+                span: Span::default(),
+            })
+        };
+        let mut resources: Vec<spec::Entry> = nested
+            .iter()
+            .filter(|k| !below_nested(k))
+            .filter_map(|k| relative(k))
+            .collect();
+        let files = self
             .files_by_path
             .iter()
             .filter(|(path, _)| path.starts_with(dir) && !is_kustomization_file(path))
+            .filter(|(path, _)| path.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .filter(|(path, _)| !below_nested(path))
             .filter(|(_, file)| {
                 self.documents.get(file).is_some_and(|docs| {
                     docs.iter().any(|d| {
@@ -333,17 +622,203 @@ impl Builder<'_> {
                     })
                 })
             })
-            .filter_map(|(path, _)| {
-                path.strip_prefix(dir).ok().map(|relative| spec::Entry {
-                    value: relative.to_string_lossy().into_owned(),
-                    span: Span::default(),
-                })
-            })
-            .collect();
+            .filter_map(|(path, _)| relative(path));
+        resources.extend(files);
         resources.sort_by(|a, b| a.value.cmp(&b.value));
         Kustomization {
             resources,
             ..Kustomization::default()
+        }
+    }
+
+    /// A kustomization declaring `kind: Component`.
+    fn is_component(&self, dir: &Path) -> bool {
+        self.kustomizations
+            .get(dir)
+            .and_then(|(file, _)| self.documents.get(file))
+            .and_then(|docs| docs.first())
+            .and_then(|doc| doc.root.get("kind"))
+            .and_then(Node::scalar_text)
+            == Some("Component")
+    }
+
+    /// A Component nothing includes is not built (kustomize builds components only
+    /// inside a kustomization), but its kustomization file and the plain files it lists
+    /// are its own: they are not analysed as objects deployed on their own.
+    fn consume_unused_component(&mut self, dir: &Path) {
+        let Some((file, spec)) = self.kustomizations.get(dir) else {
+            return;
+        };
+        self.output.consumed.insert(*file);
+        for path in spec.referenced_paths() {
+            let target = self.resolve(dir, path);
+            if let Some(consumed) = self.files_by_path.get(&target) {
+                self.output.consumed.insert(*consumed);
+            }
+        }
+    }
+
+    /// Flux applies `spec.patches` and `spec.targetNamespace` over the built
+    /// kustomization, then `spec.postBuild` variable substitution.
+    fn apply_flux(&mut self, dir: &Path, deploy: &FluxDeploy, objects: &mut Vec<Built>) {
+        let spec = Kustomization {
+            patches: deploy.patches.clone(),
+            namespace: deploy.target_namespace.clone(),
+            ..Kustomization::default()
+        };
+        self.transform(dir, deploy.file, &spec, objects);
+        if let Some(post_build) = &deploy.post_build {
+            self.substitute(deploy, post_build, objects);
+        }
+    }
+
+    /// The value of a ConfigMap's or Secret's keys, when the repository holds it.
+    fn variables_from(
+        &self,
+        kind: &str,
+        name: &str,
+        namespace: &str,
+    ) -> Option<Vec<(String, String)>> {
+        let candidates = self
+            .loaded
+            .documents
+            .iter()
+            .map(|d| &d.root)
+            .filter(|root| {
+                object_kind(root).is_some_and(|(a, k)| a == "v1" && k == kind)
+                    && name_of(root) == name
+            });
+        let mut best: Option<&Node> = None;
+        for candidate in candidates {
+            match candidate
+                .path(&["metadata", "namespace"])
+                .and_then(Node::scalar_text)
+            {
+                Some(ns) if ns == namespace => {
+                    best = Some(candidate);
+                    break;
+                }
+                None if best.is_none() => best = Some(candidate),
+                _ => {}
+            }
+        }
+        let object = best?;
+        let mut vars = Vec::new();
+        let entries = |field: &str| object.get(field).and_then(Node::as_map).unwrap_or(&[]);
+        let decode = |text: &str| {
+            use base64::Engine;
+            let compact: String = text.split_whitespace().collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+        };
+        for (key, value) in entries("data") {
+            let (Some(key), Some(value)) = (key.scalar_text(), value.scalar_text()) else {
+                continue;
+            };
+            let value = if kind == "Secret" {
+                decode(value).unwrap_or_default()
+            } else {
+                value.to_string()
+            };
+            vars.push((key.to_string(), value));
+        }
+        if kind == "Secret" {
+            for (key, value) in entries("stringData") {
+                if let (Some(key), Some(value)) = (key.scalar_text(), value.scalar_text()) {
+                    vars.push((key.to_string(), value.to_string()));
+                }
+            }
+        }
+        Some(vars)
+    }
+
+    /// Flux's post-build substitution: `${var}` in every value and key of every object
+    /// not labelled or annotated `kustomize.toolkit.fluxcd.io/substitute: disabled`.
+    fn substitute(&mut self, deploy: &FluxDeploy, post_build: &PostBuild, objects: &mut [Built]) {
+        let file = deploy.file;
+        let mut vars: HashMap<String, String> = HashMap::new();
+        let mut complete = true;
+        for (kind, name, _optional, span) in &post_build.from {
+            match (
+                kind.as_str(),
+                self.variables_from(kind, name, &deploy.namespace),
+            ) {
+                ("ConfigMap" | "Secret", Some(found)) => vars.extend(found),
+                ("ConfigMap" | "Secret", None) => {
+                    complete = false;
+                    self.issue(
+                        IssueKind::KustomizeNote,
+                        file,
+                        *span,
+                        format!("substituteFrom {kind} `{name}` is not in the repository (it may live in the cluster): its variables are not substituted, `${{var}}` references to them are analysed as written"),
+                    );
+                }
+                _ => {
+                    complete = false;
+                    self.issue(
+                        IssueKind::KustomizeError,
+                        file,
+                        *span,
+                        format!("substituteFrom kind `{kind}` is neither ConfigMap nor Secret"),
+                    );
+                }
+            }
+        }
+        for (name, value) in &post_build.vars {
+            vars.insert(name.value.clone(), value.clone());
+        }
+        // Flux rejects invalid names; names come from keys of a ConfigMap too.
+        for (name, _) in &post_build.vars {
+            if !flux::valid_name(&name.value) {
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    name.span,
+                    format!("variable name `{}` is invalid for Flux (letters, digits and `_`, not starting with a digit): Flux refuses the substitution", name.value),
+                );
+            }
+        }
+        vars.retain(|name, _| flux::valid_name(name));
+        if vars.is_empty() && complete {
+            // Flux substitutes only when there is at least one variable.
+            return;
+        }
+        for value in vars.values_mut() {
+            value.retain(|c| c != '\n');
+        }
+        let undefined = if complete {
+            flux::Undefined::Empty
+        } else {
+            flux::Undefined::Keep
+        };
+        let lookup = |name: &str| vars.get(name).cloned();
+        let mut produced = 0usize;
+        let mut problems: Vec<String> = Vec::new();
+        for object in objects.iter_mut() {
+            let disabled = ["labels", "annotations"].iter().any(|field| {
+                object
+                    .node
+                    .path(&["metadata", field, "kustomize.toolkit.fluxcd.io/substitute"])
+                    .and_then(Node::scalar_text)
+                    == Some("disabled")
+            });
+            if disabled {
+                continue;
+            }
+            substitute_node(
+                &mut object.node,
+                &lookup,
+                undefined,
+                &mut produced,
+                &mut problems,
+            );
+        }
+        problems.sort();
+        problems.dedup();
+        for problem in problems {
+            self.issue(IssueKind::KustomizeNote, file, post_build.span, problem);
         }
     }
 
@@ -394,22 +869,42 @@ impl Builder<'_> {
                 IssueKind::KustomizeNote,
                 file,
                 entry.span,
-                format!("`{}` is not applied by xks-lint (generators and plugins are never run); objects it would create or change are not analysed", entry.value),
+                format!("`{}` is not applied by xks-lint (plugins and Helm charts are never run); objects it would create or change are not analysed", entry.value),
             );
         }
-        let mut resources = Vec::new();
-        for entry in &spec.resources {
-            self.add_resource(dir, file, entry, stack, &mut resources);
+        if self.budget.exhausted() {
+            return Vec::new();
         }
+        if let Err(message) = self.budget.visit() {
+            let span = spec.resources.first().map_or(Span::default(), |e| e.span);
+            self.issue(IssueKind::KustomizeError, file, span, message);
+            return Vec::new();
+        }
+        let mut resources = Vec::new();
+        let mut ids = HashSet::new();
+        for entry in &spec.resources {
+            let before = resources.len();
+            self.add_resource(dir, file, entry, stack, &mut resources);
+            self.refuse_duplicates(file, entry, before, &mut ids, &mut resources);
+        }
+        self.run_generators(dir, file, &spec, &mut resources);
         for entry in &spec.components {
             let target = self.resolve(dir, &entry.value);
-            let Some((component_file, component)) = self.kustomizations.get(&target).cloned()
+            let refused = self.loaded.refused.get(&target);
+            let Some((component_file, component)) = self
+                .kustomizations
+                .get(&target)
+                .filter(|_| refused.is_none())
+                .cloned()
             else {
                 self.issue(
                     IssueKind::KustomizeError,
                     file,
                     entry.span,
-                    format!("component `{}` has no kustomization", entry.value),
+                    match refused {
+                        Some(why) => format!("component `{}` refused: {why}", entry.value),
+                        None => format!("component `{}` has no kustomization", entry.value),
+                    },
                 );
                 continue;
             };
@@ -422,16 +917,170 @@ impl Builder<'_> {
                 );
                 continue;
             }
+            if self.too_deep(stack, file, entry) {
+                continue;
+            }
             self.output.consumed.insert(component_file);
             stack.push(target.clone());
             for resource in &component.resources {
+                let before = resources.len();
                 self.add_resource(&target, component_file, resource, stack, &mut resources);
+                self.refuse_duplicates(component_file, resource, before, &mut ids, &mut resources);
             }
+            self.run_generators(&target, component_file, &component, &mut resources);
             self.transform(&target, component_file, &component, &mut resources);
             stack.pop();
         }
         self.transform(dir, file, &spec, &mut resources);
+        if stack.len() <= 1 {
+            // The root: generated names get their content hash now that data is final.
+            let custom = self.configurations(dir);
+            generators::finish(&mut resources, &custom.name_references);
+        }
         resources
+    }
+
+    /// Adds the objects of `configMapGenerator` and `secretGenerator` to `resources`.
+    fn run_generators(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        resources: &mut Vec<Built>,
+    ) {
+        if spec.generators.is_empty() {
+            return;
+        }
+        let context = generators::Context {
+            dir,
+            file,
+            data_files: &self.loaded.data_files,
+        };
+        let original = |built: &Built| self.original_identity(built);
+        let errors = generators::run(spec, &context, resources, &original);
+        for error in errors {
+            self.issue(IssueKind::KustomizeError, file, error.span, error.message);
+        }
+    }
+
+    /// The custom field specs (`configurations`) of the kustomization at `dir` and of
+    /// everything it includes: kustomize merges them upwards.
+    fn configurations(&self, dir: &Path) -> configurations::Configurations {
+        let mut merged = configurations::Configurations::default();
+        if !self
+            .kustomizations
+            .values()
+            .any(|(_, spec)| !spec.configurations.is_empty())
+        {
+            return merged;
+        }
+        let mut dirs: Vec<PathBuf> = self.reachable(&[dir.to_path_buf()]).into_iter().collect();
+        dirs.sort();
+        for dir in dirs {
+            let Some((_, spec)) = self.kustomizations.get(&dir) else {
+                continue;
+            };
+            for entry in &spec.configurations {
+                let target = self.resolve(&dir, &entry.value);
+                let Some(file) = self.files_by_path.get(&target) else {
+                    continue;
+                };
+                for document in self.documents.get(file).into_iter().flatten() {
+                    merged.add(&document.root);
+                }
+            }
+        }
+        merged
+    }
+
+    /// Kind, name and effective namespace of an object as it was read or generated,
+    /// before any transformer renamed it.
+    fn original_identity(&self, built: &Built) -> Option<generators::Identity> {
+        if let Some(identity) = generators::generated_identity(&built.node) {
+            return Some(identity);
+        }
+        let document = self
+            .documents
+            .get(&built.file)?
+            .iter()
+            .find(|d| d.index == built.document)?;
+        let node = match built.item {
+            Some(item) => document.root.get("items")?.as_seq()?.get(item)?,
+            None => &document.root,
+        };
+        let text = |path: &[&str]| {
+            node.path(path)
+                .and_then(Node::scalar_text)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let namespace = text(&["metadata", "namespace"]);
+        Some((
+            text(&["kind"]),
+            text(&["metadata", "name"]),
+            if namespace.is_empty() {
+                "default".to_string()
+            } else {
+                namespace
+            },
+        ))
+    }
+
+    /// `replicas`, `images` and `replacements`: kustomize runs them in this order,
+    /// after the label and annotation transformers.
+    fn apply_data_transformers(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        spec: &Kustomization,
+        resources: &mut [Built],
+    ) {
+        let origin = Some(file);
+        let mut errors = Vec::new();
+        for replica in &spec.replicas {
+            let original = |built: &Built| self.original_identity(built).map(|(_, name, _)| name);
+            if let Err(message) = images::apply_replicas(resources, replica, &original, origin) {
+                errors.push((replica.span, message));
+            }
+        }
+        if !spec.images.is_empty() {
+            let custom = self.configurations(dir);
+            images::apply_images(resources, &spec.images, &custom.images, origin);
+        }
+        for entry in &spec.replacements {
+            let (nodes, span) = match entry {
+                spec::ReplacementEntry::Inline(node) => (vec![node.clone()], node.span),
+                spec::ReplacementEntry::File(path) => {
+                    let target = self.resolve(dir, &path.value);
+                    let Some(replacement_file) = self.files_by_path.get(&target).copied() else {
+                        errors.push((
+                            path.span,
+                            format!("replacement file `{}` not found", path.value),
+                        ));
+                        continue;
+                    };
+                    self.output.consumed.insert(replacement_file);
+                    let mut nodes = Vec::new();
+                    for document in self.documents.get(&replacement_file).into_iter().flatten() {
+                        match document.root.as_seq() {
+                            Some(items) => nodes.extend(items.iter().cloned()),
+                            None if !document.root.is_null() => nodes.push(document.root.clone()),
+                            None => {}
+                        }
+                    }
+                    (nodes, path.span)
+                }
+            };
+            for node in nodes {
+                let original = |built: &Built| self.original_identity(built);
+                if let Err(message) = replacements::apply(resources, &node, &original) {
+                    errors.push((span, format!("replacement: {message}")));
+                }
+            }
+        }
+        for (span, message) in errors {
+            self.issue(IssueKind::KustomizeError, file, span, message);
+        }
     }
 
     fn add_resource(
@@ -484,25 +1133,37 @@ impl Builder<'_> {
                 );
                 return;
             }
+            if self.too_deep(stack, file, entry) {
+                return;
+            }
             stack.push(target.clone());
             let built = self.build_dir(&target, stack);
             stack.pop();
             out.extend(built);
             return;
         }
-        let Some(resource_file) = self.files_by_path.get(&target).copied() else {
-            self.issue(
-                IssueKind::KustomizeError,
-                file,
-                entry.span,
-                format!(
+        let refused = self.loaded.refused.contains_key(&target);
+        let Some(resource_file) = self
+            .files_by_path
+            .get(&target)
+            .copied()
+            .filter(|_| !refused)
+        else {
+            let message = match self.loaded.refused.get(&target) {
+                Some(why) => format!("resource `{}` refused: {why}", entry.value),
+                None => format!(
                     "resource `{}` not found (or a directory without a kustomization)",
                     entry.value
                 ),
-            );
+            };
+            self.issue(IssueKind::KustomizeError, file, entry.span, message);
             return;
         };
         self.output.consumed.insert(resource_file);
+        if self.budget.exhausted() {
+            return;
+        }
+        let first = out.len();
         for document in self
             .documents
             .get(&resource_file)
@@ -534,6 +1195,75 @@ impl Builder<'_> {
                 }),
             }
         }
+        for index in first..out.len() {
+            let nodes = out.get(index).map_or(0, |b| b.node.expanded_size());
+            if let Err(message) = self.budget.object(nodes) {
+                self.issue(IssueKind::KustomizeError, file, entry.span, message);
+            }
+            if self.budget.exhausted() {
+                out.truncate(index);
+                break;
+            }
+        }
+    }
+
+    /// Kustomizations nested deeper than the limit are not followed.
+    fn too_deep(&mut self, stack: &[PathBuf], file: FileId, entry: &spec::Entry) -> bool {
+        if stack.len() < crate::limits::MAX_KUSTOMIZE_DEPTH {
+            return false;
+        }
+        self.issue(
+            IssueKind::KustomizeError,
+            file,
+            entry.span,
+            format!(
+                "`{}` is nested more than {} kustomizations deep (a limit of xks-lint); not followed",
+                entry.value,
+                crate::limits::MAX_KUSTOMIZE_DEPTH
+            ),
+        );
+        true
+    }
+
+    /// kustomize refuses a resource whose id (group, version, kind, namespace, name) is
+    /// already in the kustomization: the same file listed twice, or two files holding
+    /// one object. The first one is kept.
+    fn refuse_duplicates(
+        &mut self,
+        file: FileId,
+        entry: &spec::Entry,
+        before: usize,
+        ids: &mut HashSet<(String, String, String, String)>,
+        resources: &mut Vec<Built>,
+    ) {
+        let mut index = before;
+        let mut reported = false;
+        while index < resources.len() {
+            let Some(id) = resources.get(index).and_then(|b| resource_id(&b.node)) else {
+                index += 1;
+                continue;
+            };
+            if ids.insert(id.clone()) {
+                index += 1;
+                continue;
+            }
+            resources.remove(index);
+            if !reported {
+                reported = true;
+                let (api_version, kind, namespace, name) = id;
+                let namespace = if namespace.is_empty() {
+                    "(cluster)".to_string()
+                } else {
+                    namespace
+                };
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    entry.span,
+                    format!("`{}` adds {kind} {namespace}/{name} ({api_version}) a second time: kustomize refuses the build (\"may not add resource with an already registered id\"); the first one is kept", entry.value),
+                );
+            }
+        }
     }
 
     /// Patch documents of one patch entry, each node marked with where it was written.
@@ -563,13 +1293,18 @@ impl Builder<'_> {
             }
             PatchSource::File(path) => {
                 let target = self.resolve(dir, path);
-                let Some(patch_file) = self.files_by_path.get(&target).copied() else {
-                    self.issue(
-                        IssueKind::KustomizeError,
-                        file,
-                        patch.span,
-                        format!("patch file `{path}` not found"),
-                    );
+                let refused = self.loaded.refused.contains_key(&target);
+                let Some(patch_file) = self
+                    .files_by_path
+                    .get(&target)
+                    .copied()
+                    .filter(|_| !refused)
+                else {
+                    let message = match self.loaded.refused.get(&target) {
+                        Some(why) => format!("patch file `{path}` refused: {why}"),
+                        None => format!("patch file `{path}` not found"),
+                    };
+                    self.issue(IssueKind::KustomizeError, file, patch.span, message);
                     return Vec::new();
                 };
                 self.output.consumed.insert(patch_file);
@@ -596,10 +1331,24 @@ impl Builder<'_> {
         spec: &Kustomization,
         resources: &mut Vec<Built>,
     ) {
+        let mut size: usize = if spec.patches.is_empty() {
+            0
+        } else {
+            resources.iter().map(|r| r.node.expanded_size()).sum()
+        };
         for patch in &spec.patches {
+            if self.budget.exhausted() {
+                return;
+            }
             for document in self.patch_documents(dir, file, patch) {
                 self.apply_patch(file, patch, &document, resources);
             }
+            // Patches may grow objects (JSON 6902 `copy`): count what they add.
+            let grown: usize = resources.iter().map(|r| r.node.expanded_size()).sum();
+            if let Err(message) = self.budget.grow(grown.saturating_sub(size)) {
+                self.issue(IssueKind::KustomizeError, file, patch.span, message);
+            }
+            size = grown;
         }
         if let Some(namespace) = &spec.namespace {
             for resource in resources.iter_mut() {
@@ -623,8 +1372,14 @@ impl Builder<'_> {
                 );
             }
         }
+        let custom = self.configurations(dir);
         if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
-            rename(resources, &spec.name_prefix, &spec.name_suffix);
+            rename(
+                resources,
+                &spec.name_prefix,
+                &spec.name_suffix,
+                &custom.name_references,
+            );
         }
         add_pairs(resources, &spec.common_labels, file, LabelScope::Selectors);
         for set in &spec.labels {
@@ -636,13 +1391,21 @@ impl Builder<'_> {
                 LabelScope::Metadata
             };
             add_pairs(resources, &set.pairs, file, scope);
+            let specs = if set.include_selectors {
+                &custom.common_labels
+            } else {
+                &custom.labels
+            };
+            configurations::apply_labels(resources, specs, &set.pairs, file);
         }
+        configurations::apply_labels(resources, &custom.common_labels, &spec.common_labels, file);
         add_pairs(
             resources,
             &spec.common_annotations,
             file,
             LabelScope::Annotations,
         );
+        self.apply_data_transformers(dir, file, spec, resources);
     }
 
     fn apply_patch(
@@ -677,10 +1440,17 @@ impl Builder<'_> {
                 ..PatchTarget::default()
             },
         };
+        let matcher = match TargetMatcher::new(&target) {
+            Ok(matcher) => matcher,
+            Err(message) => {
+                self.issue(IssueKind::KustomizeError, file, patch.span, message);
+                return;
+            }
+        };
         let mut matched = 0;
         let mut deleted = Vec::new();
         for (index, resource) in resources.iter_mut().enumerate() {
-            if !matches_target(&resource.node, &target) {
+            if !matcher.matches(&resource.node, &target) {
                 continue;
             }
             matched += 1;
@@ -723,6 +1493,247 @@ impl Builder<'_> {
     }
 }
 
+/// The source a Flux `Kustomization` deploys from, when it is not this repository: a
+/// source of another kind (OCIRepository, Bucket), or a GitRepository the repository
+/// itself defines under another name than `flux-system` (the one `flux bootstrap`
+/// creates for the repository it writes to). A GitRepository the repository does not
+/// define is taken to be this one.
+fn external_source(root: &Node, git_repositories: &HashSet<&str>) -> Option<String> {
+    let source = root.path(&["spec", "sourceRef"])?;
+    let kind = source
+        .get("kind")
+        .and_then(Node::scalar_text)
+        .unwrap_or("GitRepository");
+    let name = source
+        .get("name")
+        .and_then(Node::scalar_text)
+        .unwrap_or_default();
+    let external =
+        kind != "GitRepository" || (name != "flux-system" && git_repositories.contains(name));
+    external.then(|| format!("{kind} `{name}`"))
+}
+
+/// The repository directory an `ExternalArtifact` path stands for, when a Flux
+/// `ArtifactGenerator` of the repository builds that artifact by copying directories of
+/// this repository (`from: "@repo/apps/base/**"`, `to: "@artifact/base/"`). The
+/// generator next to the Flux Kustomization wins when several define the artifact.
+fn artifact_dir(
+    document: &LoadedDocument,
+    documents: &[&LoadedDocument],
+    git_repositories: &HashSet<&str>,
+    path: &str,
+    repo_root: &Path,
+    loaded: &Loaded,
+) -> Result<PathBuf, String> {
+    let root = &document.root;
+    let artifact = root
+        .path(&["spec", "sourceRef", "name"])
+        .and_then(Node::scalar_text)
+        .unwrap_or_default();
+    let unknown = || {
+        format!(
+            "Flux Kustomization `{}` deploys `{path}` from ExternalArtifact `{artifact}`, which no ArtifactGenerator of this repository builds from it: its objects are not analysed",
+            name_of(root)
+        )
+    };
+    let dir_of = |file: FileId| {
+        loaded
+            .sources
+            .get(file)
+            .and_then(|s| normalize(&s.path).parent().map(Path::to_path_buf))
+    };
+    let here = dir_of(document.file);
+    let mut candidates: Vec<(&LoadedDocument, &Node)> = Vec::new();
+    for generator in documents {
+        let is_generator = object_kind(&generator.root).is_some_and(|(a, k)| {
+            a.starts_with("source.extensions.fluxcd.io/") && k == "ArtifactGenerator"
+        });
+        if !is_generator {
+            continue;
+        }
+        for spec in generator
+            .root
+            .path(&["spec", "artifacts"])
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
+            if spec.get("name").and_then(Node::scalar_text) == Some(artifact) {
+                candidates.push((generator, spec));
+            }
+        }
+    }
+    let chosen = match candidates.as_slice() {
+        [] => return Err(unknown()),
+        [only] => *only,
+        several => *several
+            .iter()
+            .find(|(g, _)| dir_of(g.file) == here)
+            .ok_or_else(unknown)?,
+    };
+    let (generator, spec) = chosen;
+    // Aliases of sources that are this repository.
+    let local_aliases: Vec<&str> = generator
+        .root
+        .path(&["spec", "sources"])
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|source| {
+            let kind = source
+                .get("kind")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default();
+            let name = source
+                .get("name")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default();
+            kind == "GitRepository" && (name == "flux-system" || !git_repositories.contains(name))
+        })
+        .filter_map(|source| source.get("alias").and_then(Node::scalar_text))
+        .collect();
+    let wanted = flux::secure_join(Path::new("/"), path);
+    let mut best: Option<(usize, PathBuf)> = None;
+    for rule in spec.get("copy").and_then(Node::as_seq).unwrap_or(&[]) {
+        let text = |key: &str| {
+            rule.get(key)
+                .and_then(Node::scalar_text)
+                .unwrap_or_default()
+        };
+        let Some((alias, from)) = text("from")
+            .strip_prefix('@')
+            .and_then(|f| f.split_once('/'))
+        else {
+            continue;
+        };
+        let Some(from) = from
+            .strip_suffix("/**")
+            .or_else(|| (from == "**").then_some(""))
+        else {
+            continue;
+        };
+        let Some(to) = text("to").strip_prefix("@artifact/") else {
+            continue;
+        };
+        if !local_aliases.contains(&alias) {
+            continue;
+        }
+        let dest = flux::secure_join(Path::new("/"), to);
+        if let Ok(rest) = wanted.strip_prefix(&dest) {
+            let depth = dest.components().count();
+            if best.as_ref().is_none_or(|(d, _)| depth > *d) {
+                let source = flux::secure_join(repo_root, from);
+                best = Some((depth, source.join(rest)));
+            }
+        }
+    }
+    best.map(|(_, dir)| normalize(&dir)).ok_or_else(unknown)
+}
+
+/// One build per root; a directory Flux objects with different settings deploy is
+/// built once per settings.
+fn root_jobs(roots: Vec<PathBuf>, flux: &FluxTargets) -> Vec<RootJob> {
+    let mut jobs = Vec::new();
+    for dir in roots {
+        let deploys = flux.get(&dir).cloned().unwrap_or_default();
+        let mut groups: Vec<Vec<FluxDeploy>> = Vec::new();
+        for deploy in deploys {
+            match groups
+                .iter_mut()
+                .find(|g| g.first().is_some_and(|d| d.settings == deploy.settings))
+            {
+                Some(group) => group.push(deploy),
+                None => groups.push(vec![deploy]),
+            }
+        }
+        if groups.len() <= 1 {
+            jobs.push(RootJob {
+                dir,
+                flux: groups.pop().unwrap_or_default(),
+                variant: None,
+            });
+            continue;
+        }
+        for group in groups {
+            let variant = group.first().map(|d| d.deployed_by.clone());
+            jobs.push(RootJob {
+                dir: dir.clone(),
+                flux: group,
+                variant,
+            });
+        }
+    }
+    jobs
+}
+
+/// Substitutes variables in every scalar below `node` (keys included), within the
+/// byte limits of `crate::limits`.
+fn substitute_node(
+    node: &mut Node,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    undefined: flux::Undefined,
+    produced: &mut usize,
+    problems: &mut Vec<String>,
+) {
+    use crate::limits::{MAX_SUBSTITUTED_ROOT, MAX_SUBSTITUTED_VALUE};
+    match &mut node.kind {
+        NodeKind::Scalar(scalar) => {
+            if !scalar.value.contains("${") {
+                return;
+            }
+            let limit = MAX_SUBSTITUTED_VALUE.min(MAX_SUBSTITUTED_ROOT.saturating_sub(*produced));
+            match flux::envsubst(&scalar.value, lookup, undefined, limit) {
+                Ok(std::borrow::Cow::Owned(value)) => {
+                    *produced += value.len();
+                    scalar.value = value.into();
+                }
+                Ok(std::borrow::Cow::Borrowed(_)) => {}
+                Err(flux::SubstError::Unsupported(expression)) => problems.push(format!(
+                    "variable expression {expression} is not evaluated by xks-lint; the value is analysed as written"
+                )),
+                Err(flux::SubstError::TooLarge) => problems.push(format!(
+                    "substitution stopped: a value would exceed {MAX_SUBSTITUTED_VALUE} bytes or the root {MAX_SUBSTITUTED_ROOT} bytes (a limit of xks-lint); such values are analysed as written"
+                )),
+            }
+        }
+        NodeKind::Seq(items) => {
+            for item in items {
+                substitute_node(item, lookup, undefined, produced, problems);
+            }
+        }
+        NodeKind::Map(entries) => {
+            for (key, value) in entries {
+                substitute_node(key, lookup, undefined, produced, problems);
+                substitute_node(value, lookup, undefined, produced, problems);
+            }
+        }
+    }
+}
+
+/// The id kustomize registers an object under: apiVersion, kind, namespace (empty for
+/// cluster-scoped kinds, `default` when unset) and name.
+fn resource_id(node: &Node) -> Option<(String, String, String, String)> {
+    let (api_version, kind) = object_kind(node)?;
+    let name = name_of(node);
+    if name.is_empty() {
+        return None;
+    }
+    let namespace = if CLUSTER_SCOPED_KINDS.contains(&kind) {
+        String::new()
+    } else {
+        node.path(&["metadata", "namespace"])
+            .and_then(Node::scalar_text)
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or("default")
+            .to_string()
+    };
+    Some((
+        api_version.to_string(),
+        kind.to_string(),
+        namespace,
+        name.to_string(),
+    ))
+}
+
 fn relocate(node: &mut Node, span: Span, file: FileId) {
     node.span = span;
     node.origin = Some(file);
@@ -762,36 +1773,73 @@ fn selector_matches(selector: &str, map: Option<&Node>) -> bool {
         })
 }
 
-fn text_matches(pattern: &str, text: &str) -> bool {
-    // kustomize targets take anchored regular expressions for names.
-    regex::Regex::new(&format!("^(?:{pattern})$")).map_or(pattern == text, |re| re.is_match(text))
+/// The regular expressions of one patch target (kind, name, namespace: kustomize
+/// anchors them), compiled once per patch with a size limit.
+struct TargetMatcher {
+    kind: Option<regex::Regex>,
+    name: Option<regex::Regex>,
+    namespace: Option<regex::Regex>,
 }
 
-fn matches_target(node: &Node, target: &PatchTarget) -> bool {
-    let (api_version, kind) = object_kind(node).unwrap_or_default();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let meta = node.get("metadata");
-    target.kind.as_deref().is_none_or(|k| text_matches(k, kind))
-        && target.group.as_deref().is_none_or(|g| g == group)
-        && target.version.as_deref().is_none_or(|v| v == version)
-        && target
-            .name
-            .as_deref()
-            .is_none_or(|n| text_matches(n, name_of(node)))
-        && target.namespace.as_deref().is_none_or(|ns| {
-            meta.and_then(|m| m.get("namespace"))
-                .and_then(Node::scalar_text)
-                .unwrap_or("default")
-                == ns
+impl TargetMatcher {
+    fn new(target: &PatchTarget) -> Result<TargetMatcher, String> {
+        let compile = |field: &str, pattern: &Option<String>| {
+            pattern
+                .as_deref()
+                .map(|pattern| {
+                    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+                        .size_limit(crate::limits::MAX_TARGET_REGEX_SIZE)
+                        .dfa_size_limit(crate::limits::MAX_TARGET_REGEX_SIZE)
+                        .build()
+                        .map_err(|error| {
+                            let reason = match error {
+                                regex::Error::CompiledTooBig(_) => format!(
+                                    "it compiles to more than {} bytes (a limit of xks-lint)",
+                                    crate::limits::MAX_TARGET_REGEX_SIZE
+                                ),
+                                _ => "it is not a valid regular expression".to_string(),
+                            };
+                            let shown: String = pattern.chars().take(60).collect();
+                            format!("patch target {field} `{shown}` is refused: {reason}")
+                        })
+                })
+                .transpose()
+        };
+        Ok(TargetMatcher {
+            kind: compile("kind", &target.kind)?,
+            name: compile("name", &target.name)?,
+            namespace: compile("namespace", &target.namespace)?,
         })
-        && target
-            .label_selector
-            .as_deref()
-            .is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("labels"))))
-        && target
-            .annotation_selector
-            .as_deref()
-            .is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("annotations"))))
+    }
+
+    fn matches(&self, node: &Node, target: &PatchTarget) -> bool {
+        let (api_version, kind) = object_kind(node).unwrap_or_default();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let meta = node.get("metadata");
+        let namespace = meta
+            .and_then(|m| m.get("namespace"))
+            .and_then(Node::scalar_text)
+            .unwrap_or("default");
+        self.kind.as_ref().is_none_or(|re| re.is_match(kind))
+            && target.group.as_deref().is_none_or(|g| g == group)
+            && target.version.as_deref().is_none_or(|v| v == version)
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|re| re.is_match(name_of(node)))
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|re| re.is_match(namespace))
+            && target
+                .label_selector
+                .as_deref()
+                .is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("labels"))))
+            && target
+                .annotation_selector
+                .as_deref()
+                .is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("annotations"))))
+    }
 }
 
 /// Where kustomize's label and annotation transformers write.
@@ -892,46 +1940,12 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
     }
 }
 
-/// Name references kustomize rewrites when the referenced object is renamed.
-fn reference_paths(referenced_kind: &str) -> &'static [&'static [&'static str]] {
-    match referenced_kind {
-        "Service" => &[
-            &[
-                "spec", "rules[]", "http", "paths[]", "backend", "service", "name",
-            ],
-            &["spec", "defaultBackend", "service", "name"],
-            &["spec", "serviceName"],
-        ],
-        "Secret" => &[&["spec", "tls[]", "secretName"]],
-        _ => &[],
-    }
-}
-
-fn pod_reference_paths(referenced_kind: &str) -> &'static [&'static [&'static str]] {
-    match referenced_kind {
-        "ConfigMap" => &[
-            &["volumes[]", "configMap", "name"],
-            &["containers[]", "envFrom[]", "configMapRef", "name"],
-            &[
-                "containers[]",
-                "env[]",
-                "valueFrom",
-                "configMapKeyRef",
-                "name",
-            ],
-        ],
-        "Secret" => &[
-            &["volumes[]", "secret", "secretName"],
-            &["containers[]", "envFrom[]", "secretRef", "name"],
-            &["containers[]", "env[]", "valueFrom", "secretKeyRef", "name"],
-            &["imagePullSecrets[]", "name"],
-        ],
-        "ServiceAccount" => &[&["serviceAccountName"]],
-        _ => &[],
-    }
-}
-
-fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
+fn rename(
+    resources: &mut [Built],
+    prefix: &str,
+    suffix: &str,
+    custom: &[namerefs::CustomReference],
+) {
     let mut renamed: HashMap<(String, String), String> = HashMap::new();
     for resource in resources.iter_mut() {
         let kind = object_kind(&resource.node)
@@ -949,45 +1963,14 @@ fn rename(resources: &mut [Built], prefix: &str, suffix: &str) {
         }
         renamed.insert((kind, old), new);
     }
-    for resource in resources.iter_mut() {
-        let kind = object_kind(&resource.node)
-            .map(|(_, k)| k.to_string())
-            .unwrap_or_default();
-        let pod_spec: Vec<&str> = match WorkloadKind::from_kind(&kind) {
-            Some(WorkloadKind::Pod) => vec!["spec"],
-            Some(workload) => {
-                let mut path = workload.template_path().to_vec();
-                path.push("spec");
-                path
-            }
-            None => Vec::new(),
-        };
-        for referenced_kind in ["Service", "Secret", "ConfigMap", "ServiceAccount"] {
-            let mut rewrite = |node: &mut Node| {
-                if let NodeKind::Scalar(scalar) = &mut node.kind
-                    && let Some(new) =
-                        renamed.get(&(referenced_kind.to_string(), scalar.value.to_string()))
-                {
-                    scalar.value = new.as_str().into();
-                }
-            };
-            let applies = match referenced_kind {
-                "Service" => kind == "Ingress" || kind == "StatefulSet",
-                "Secret" => kind == "Ingress",
-                _ => false,
-            };
-            if applies {
-                for path in reference_paths(referenced_kind) {
-                    for_each_at(&mut resource.node, path, None, &mut rewrite);
-                }
-            }
-            if !pod_spec.is_empty() {
-                for path in pod_reference_paths(referenced_kind) {
-                    let mut full = pod_spec.clone();
-                    full.extend_from_slice(path);
-                    for_each_at(&mut resource.node, &full, None, &mut rewrite);
-                }
-            }
-        }
-    }
+    let renames: Vec<namerefs::Rename> = renamed
+        .into_iter()
+        .map(|((kind, old), new)| namerefs::Rename {
+            kind,
+            namespace: None,
+            from: vec![old],
+            to: new,
+        })
+        .collect();
+    namerefs::rewrite(resources, &renames, custom);
 }

@@ -61,19 +61,26 @@ pub struct Kustomization {
     pub labels: Vec<LabelSet>,
     pub common_annotations: Pairs,
     pub patches: Vec<Patch>,
+    /// `configMapGenerator` then `secretGenerator` entries, in that order.
+    pub generators: Vec<Generator>,
+    /// `generatorOptions`: defaults for every generator of this kustomization.
+    pub generator_options: Option<GeneratorOptions>,
+    pub images: Vec<Image>,
+    pub replicas: Vec<Replica>,
+    /// `replacements`, inline or from files.
+    pub replacements: Vec<ReplacementEntry>,
+    /// `configurations`: files of custom field specs.
+    pub configurations: Vec<Entry>,
     /// Features present but not applied (generators, plugins, helm charts, ...).
     pub unsupported: Vec<Entry>,
 }
 
-const UNSUPPORTED_FIELDS: [&str; 10] = [
-    "configMapGenerator",
-    "secretGenerator",
+const UNSUPPORTED_FIELDS: [&str; 7] = [
     "generators",
     "transformers",
     "validators",
     "helmCharts",
     "helmChartInflationGenerator",
-    "replacements",
     "vars",
     "openapi",
 ];
@@ -193,6 +200,7 @@ impl Kustomization {
                 });
             }
         }
+        k.parse_data_fields(root);
         for field in UNSUPPORTED_FIELDS {
             if let Some((key, _)) = root.entry(field) {
                 k.unsupported.push(Entry {
@@ -202,6 +210,14 @@ impl Kustomization {
             }
         }
         k
+    }
+
+    /// Files read as raw data (generator `files` and `envs`), as written.
+    pub fn data_paths(&self) -> impl Iterator<Item = &str> {
+        self.generators
+            .iter()
+            .flat_map(|g| g.files.iter().chain(&g.envs))
+            .filter_map(|e| file_source(&e.value).ok().map(|(_, path)| path))
     }
 
     /// Local paths this kustomization reads (resources, components, patch files), as written.
@@ -216,6 +232,11 @@ impl Kustomization {
             .map(|e| e.value.as_str())
             .filter(|p| !is_remote(p))
             .chain(patch_files)
+            .chain(self.configurations.iter().map(|e| e.value.as_str()))
+            .chain(self.replacements.iter().filter_map(|r| match r {
+                ReplacementEntry::File(e) => Some(e.value.as_str()),
+                ReplacementEntry::Inline(_) => None,
+            }))
     }
 }
 
@@ -226,4 +247,201 @@ pub fn is_remote(path: &str) -> bool {
         || path.starts_with("git@")
         || path.contains("?ref=")
         || path.contains(".git//")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneratedKind {
+    ConfigMap,
+    Secret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Behavior {
+    #[default]
+    Create,
+    Merge,
+    Replace,
+}
+
+/// `generatorOptions`, or a generator's own `options`.
+#[derive(Debug, Clone, Default)]
+pub struct GeneratorOptions {
+    pub labels: Pairs,
+    pub annotations: Pairs,
+    pub disable_name_suffix_hash: bool,
+    pub immutable: bool,
+}
+
+/// One `configMapGenerator` or `secretGenerator` entry.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    pub kind: GeneratedKind,
+    pub name: Entry,
+    pub namespace: Option<String>,
+    pub behavior: Behavior,
+    /// The `behavior` value as written when it is none of create, merge, replace.
+    pub bad_behavior: Option<Entry>,
+    pub literals: Vec<Entry>,
+    pub files: Vec<Entry>,
+    /// `envs` and the legacy single `env`.
+    pub envs: Vec<Entry>,
+    pub options: Option<GeneratorOptions>,
+    /// `type` of a Secret (`Opaque` when absent).
+    pub secret_type: Option<String>,
+}
+
+/// One `images` entry.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub name: String,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub digest: Option<String>,
+    pub span: Span,
+}
+
+/// One `replicas` entry.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub name: String,
+    /// The count as written (kustomize requires an integer).
+    pub count: Option<i64>,
+    pub span: Span,
+}
+
+/// One `replacements` entry: written inline or in a file.
+#[derive(Debug, Clone)]
+pub enum ReplacementEntry {
+    Inline(Node),
+    File(Entry),
+}
+
+fn options(node: Option<&Node>) -> Option<GeneratorOptions> {
+    let node = node?;
+    Some(GeneratorOptions {
+        labels: string_map(node.get("labels")),
+        annotations: string_map(node.get("annotations")),
+        disable_name_suffix_hash: flag(node.get("disableNameSuffixHash")),
+        immutable: flag(node.get("immutable")),
+    })
+}
+
+/// Splits a generator `files` entry into key and path: `key=path`, or a path whose
+/// base name is the key.
+pub fn file_source(source: &str) -> Result<(&str, &str), String> {
+    match source.matches('=').count() {
+        0 => Ok((source.rsplit('/').next().unwrap_or(source), source)),
+        1 => match source.split_once('=') {
+            Some(("", path)) => Err(format!("missing key name for file path `{path}`")),
+            Some((key, "")) => Err(format!("missing file path for key `{key}`")),
+            Some((key, path)) => Ok((key, path)),
+            None => Err("bad file source".to_string()),
+        },
+        _ => Err(format!(
+            "key names or file paths cannot contain `=` (`{source}`)"
+        )),
+    }
+}
+
+impl Kustomization {
+    /// Generators, images, replicas, replacements and configurations.
+    fn parse_data_fields(&mut self, root: &Node) {
+        for (field, kind) in [
+            ("configMapGenerator", GeneratedKind::ConfigMap),
+            ("secretGenerator", GeneratedKind::Secret),
+        ] {
+            for item in root.get(field).and_then(Node::as_seq).unwrap_or(&[]) {
+                let name = item.get("name").map_or(
+                    Entry {
+                        value: String::new(),
+                        span: item.span,
+                    },
+                    |n| Entry {
+                        value: n.scalar_text().unwrap_or_default().to_string(),
+                        span: n.span,
+                    },
+                );
+                let behavior_node = item.get("behavior");
+                let (behavior, bad_behavior) = match behavior_node.and_then(Node::scalar_text) {
+                    None | Some("") | Some("create") => (Behavior::Create, None),
+                    Some("merge") => (Behavior::Merge, None),
+                    Some("replace") => (Behavior::Replace, None),
+                    Some(other) => (
+                        Behavior::Create,
+                        Some(Entry {
+                            value: other.to_string(),
+                            span: behavior_node.map_or(item.span, |n| n.span),
+                        }),
+                    ),
+                };
+                let mut envs = string_list(item.get("envs"));
+                if let Some(env) = item.get("env")
+                    && let Some(value) = env.scalar_text().filter(|v| !v.is_empty())
+                {
+                    envs.push(Entry {
+                        value: value.to_string(),
+                        span: env.span,
+                    });
+                }
+                self.generators.push(Generator {
+                    kind,
+                    name,
+                    namespace: text(item.get("namespace")).filter(|n| !n.is_empty()),
+                    behavior,
+                    bad_behavior,
+                    literals: string_list(item.get("literals")),
+                    files: string_list(item.get("files")),
+                    envs,
+                    options: options(item.get("options")),
+                    secret_type: text(item.get("type")).filter(|t| !t.is_empty()),
+                });
+            }
+        }
+        self.generator_options = options(root.get("generatorOptions"));
+        for item in root.get("images").and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(name) = text(item.get("name")) else {
+                continue;
+            };
+            self.images.push(Image {
+                name,
+                new_name: text(item.get("newName")).filter(|v| !v.is_empty()),
+                new_tag: text(item.get("newTag")).filter(|v| !v.is_empty()),
+                digest: text(item.get("digest")).filter(|v| !v.is_empty()),
+                span: item.get("name").map_or(item.span, |n| n.span),
+            });
+        }
+        for item in root.get("replicas").and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(name) = text(item.get("name")) else {
+                continue;
+            };
+            self.replicas.push(Replica {
+                name,
+                count: item
+                    .get("count")
+                    .and_then(Node::scalar_text)
+                    .and_then(|c| c.parse().ok()),
+                span: item.get("name").map_or(item.span, |n| n.span),
+            });
+        }
+        for item in root
+            .get("replacements")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
+            match item.get("path") {
+                Some(path) if item.get("source").is_none() => {
+                    if let Some(value) = path.scalar_text() {
+                        self.replacements.push(ReplacementEntry::File(Entry {
+                            value: value.to_string(),
+                            span: path.span,
+                        }));
+                    }
+                }
+                _ => self
+                    .replacements
+                    .push(ReplacementEntry::Inline(item.clone())),
+            }
+        }
+        self.configurations = string_list(root.get("configurations"));
+    }
 }

@@ -301,6 +301,13 @@ pub fn json6902(target: &mut Node, operations: &Node) -> Result<(), String> {
     let operations = operations
         .as_seq()
         .ok_or_else(|| "a JSON 6902 patch is a list of operations".to_string())?;
+    // `copy` can double an object per operation: one patch may at most double an object
+    // (plus a little), so repeated patches stay within the build's node budget.
+    let mut size = target.expanded_size();
+    let limit = size
+        .saturating_mul(2)
+        .saturating_add(1000)
+        .min(crate::limits::MAX_EXPANDED_NODES);
     for operation in operations {
         let op = operation
             .get("op")
@@ -335,6 +342,12 @@ pub fn json6902(target: &mut Node, operations: &Node) -> Result<(), String> {
             "copy" => {
                 let copied = lookup(target, &from.ok_or("`copy` needs `from`")?)
                     .ok_or("`copy` source does not exist")?;
+                size = size.saturating_add(copied.expanded_size());
+                if size > limit {
+                    return Err(format!(
+                        "`copy` would grow the object beyond {limit} YAML nodes (a limit of xks-lint: one patch may at most double an object)"
+                    ));
+                }
                 insert(target, &path, copied, false)?;
             }
             "test" => {

@@ -1,6 +1,7 @@
 //! Load stage: find manifest files, read them, parse every YAML document with spans.
 //! The only stage that touches the filesystem.
 
+pub mod boundary;
 pub mod walk;
 pub mod yaml;
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::span::{FileId, Location, Pos, Span};
-pub use walk::{Input, WalkOptions};
+pub use walk::{Input, LeftOut, LeftOutReason, WalkOptions};
 use yaml::Node;
 
 /// A file the loader looked at; findings point into it.
@@ -90,6 +91,15 @@ pub struct LoadStats {
     pub files_read: usize,
     /// Files not analysed: Helm templates, unreadable or binary files.
     pub files_skipped: usize,
+    /// Of `files_found`: files read only because a kustomization references them (the
+    /// walk did not reach them: a base beside the checked directory, an excluded patch).
+    pub files_referenced: usize,
+    /// Manifest files below a checked directory that a `.gitignore`/`.ignore` leaves out.
+    pub files_ignored: usize,
+    /// Manifest files below a checked directory in hidden files or directories (`.github`).
+    pub files_hidden: usize,
+    /// Manifest files below a checked directory that an exclude glob leaves out.
+    pub files_excluded: usize,
     pub documents: usize,
 }
 
@@ -97,12 +107,22 @@ pub struct LoadStats {
 pub struct Loaded {
     /// Kustomizations may not reference files outside it.
     pub repo_root: Option<PathBuf>,
+    /// The repository of every PATH, symbolic links resolved: no file is read outside them.
+    pub roots: Vec<PathBuf>,
+    /// Files kustomizations reference that were not read, by normalized path, and why
+    /// (a symbolic link leading outside the repository, a device): the build reports them.
+    pub refused: std::collections::HashMap<PathBuf, String>,
     pub sources: Sources,
     pub documents: Vec<LoadedDocument>,
     pub issues: Vec<LoadIssue>,
     pub stats: LoadStats,
     /// YAML nodes of every file of the run, against the per-run limit.
     pub node_budget: Arc<yaml::RunBudget>,
+    /// Files kustomize generators read as data (`files`, `envs`), keyed by normalized
+    /// path: raw bytes, never parsed as manifests; or why they could not be read.
+    pub data_files: std::collections::BTreeMap<PathBuf, Result<Arc<[u8]>, String>>,
+    /// Manifest files the walk left out on purpose (counted in `stats`).
+    pub left_out: Vec<LeftOut>,
 }
 
 struct ParsedIssue {
@@ -126,10 +146,24 @@ enum FileOutcome {
 
 /// Reads every input and parses it. Never fails: problems become [`LoadIssue`]s.
 pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
-    let (candidates, walk_skipped) = walk::collect(inputs, options);
+    let walk::Collected {
+        candidates,
+        skipped: walk_skipped,
+        left_out,
+    } = walk::collect(inputs, options);
     let cwd = std::env::current_dir().ok();
     let mut loaded = Loaded {
-        repo_root: repo_root(inputs),
+        repo_root: repo_root(inputs, cwd.as_deref()),
+        roots: inputs
+            .iter()
+            .filter_map(|input| match input {
+                Input::Path(path) => Some(boundary::canonical_root(&boundary::root_of(
+                    path,
+                    cwd.as_deref(),
+                ))),
+                _ => None,
+            })
+            .collect(),
         ..Loaded::default()
     };
     read_candidates(&mut loaded, &candidates, cwd.as_deref(), options);
@@ -155,6 +189,25 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     if options.kustomize {
         pull_kustomize_references(&mut loaded, cwd.as_deref(), options);
     }
+    // A left-out file a kustomization references was read after all.
+    let read: std::collections::HashSet<PathBuf> = loaded
+        .sources
+        .files
+        .iter()
+        .map(|f| normalize(&f.path))
+        .collect();
+    loaded.left_out = left_out
+        .into_iter()
+        .filter(|file| !read.contains(&normalize(&file.path)))
+        .collect();
+    for file in &loaded.left_out {
+        let count = match file.reason {
+            LeftOutReason::Hidden => &mut loaded.stats.files_hidden,
+            LeftOutReason::Ignored => &mut loaded.stats.files_ignored,
+            LeftOutReason::Excluded => &mut loaded.stats.files_excluded,
+        };
+        *count += 1;
+    }
     loaded
 }
 
@@ -165,10 +218,11 @@ fn read_candidates(
     cwd: Option<&Path>,
     options: &WalkOptions,
 ) {
+    let roots = &loaded.roots;
     let budget = Arc::clone(&loaded.node_budget);
     let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
         .par_iter()
-        .map(|candidate| read_and_parse(candidate, cwd, options.max_file_size, &budget))
+        .map(|candidate| read_and_parse(candidate, cwd, roots, options.max_file_size, &budget))
         .collect();
     loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {
@@ -236,28 +290,13 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// The repository the first path belongs to (the nearest directory holding `.git`),
-/// else that path itself: kustomizations may not reach beyond it.
-fn repo_root(inputs: &[Input]) -> Option<PathBuf> {
-    let first = inputs.iter().find_map(|input| match input {
-        Input::Path(path) => Some(normalize(path)),
+/// The repository the first path belongs to ([`boundary::root_of`]): kustomizations may
+/// not reach beyond it.
+fn repo_root(inputs: &[Input], cwd: Option<&Path>) -> Option<PathBuf> {
+    inputs.iter().find_map(|input| match input {
+        Input::Path(path) => Some(boundary::root_of(path, cwd)),
         _ => None,
-    })?;
-    let start = if first.is_dir() {
-        first.clone()
-    } else {
-        first
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or(first.clone())
-    };
-    Some(
-        start
-            .ancestors()
-            .find(|dir| dir.join(".git").exists())
-            .map(Path::to_path_buf)
-            .unwrap_or(start),
-    )
+    })
 }
 
 pub fn is_kustomization_file(path: &Path) -> bool {
@@ -291,6 +330,14 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
             let spec = crate::kustomize::spec::Kustomization::from_node(&document.root);
+            for reference in spec.data_paths() {
+                let target = normalize(&dir.join(reference));
+                if loaded.data_files.contains_key(&target) {
+                    continue;
+                }
+                let read = read_data_file(&target, loaded.repo_root.as_deref(), options);
+                loaded.data_files.insert(target, read);
+            }
             for reference in spec.referenced_paths() {
                 let target = normalize(&dir.join(reference));
                 let inside = loaded
@@ -300,13 +347,31 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 if !inside {
                     continue;
                 }
+                // Resolve links before deciding: a committed link may lead anywhere.
+                match boundary::check_inside(&target, &loaded.roots) {
+                    Ok(_) => {}
+                    Err(boundary::Refusal::Io(_)) => continue,
+                    Err(refusal) => {
+                        loaded.refused.insert(target, refusal.describe());
+                        continue;
+                    }
+                }
                 if target.is_dir() {
                     let file = crate::kustomize::spec::FILE_NAMES
                         .iter()
                         .map(|name| target.join(name))
-                        .find(|candidate| candidate.is_file());
-                    wanted.extend(file);
-                } else if target.is_file() {
+                        .find(|candidate| candidate.symlink_metadata().is_ok());
+                    match file
+                        .as_ref()
+                        .map(|f| boundary::check_inside(f, &loaded.roots))
+                    {
+                        Some(Ok(_)) => wanted.extend(file),
+                        Some(Err(boundary::Refusal::Io(_))) | None => {}
+                        Some(Err(refusal)) => {
+                            loaded.refused.insert(target, refusal.describe());
+                        }
+                    }
+                } else {
                     wanted.insert(target);
                 }
             }
@@ -329,7 +394,59 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 }
             })
             .collect();
+        loaded.stats.files_referenced += candidates.len();
         read_candidates(loaded, &candidates, cwd, options);
+    }
+}
+
+/// Reads a file a kustomize generator takes as data: inside the repository (also
+/// after resolving symbolic links), a regular file, at most `--max-file-size` bytes.
+fn read_data_file(
+    path: &Path,
+    repo_root: Option<&Path>,
+    options: &WalkOptions,
+) -> Result<Arc<[u8]>, String> {
+    if let Some(root) = repo_root {
+        let outside = "lies outside the repository; refused".to_string();
+        if !path.starts_with(root) {
+            return Err(outside);
+        }
+        let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        if let Ok(real) = path.canonicalize()
+            && !real.starts_with(&real_root)
+        {
+            return Err(outside);
+        }
+    }
+    if !path.is_file() {
+        return Err("not found".to_string());
+    }
+    let bytes =
+        read_bytes(path, options.max_file_size).map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > options.max_file_size {
+        return Err(format!(
+            "is above the {}-byte limit (`--max-file-size`); not read",
+            options.max_file_size
+        ));
+    }
+    Ok(Arc::from(bytes))
+}
+
+/// Byte offset of a `{{` that YAML parsed as a mapping key (`name: {{ .Values.name }}`
+/// reads as a mapping whose key is a mapping): no Kubernetes object has such a key.
+fn templated_key(node: &Node, text: &str) -> Option<usize> {
+    match &node.kind {
+        yaml::NodeKind::Scalar(_) => None,
+        yaml::NodeKind::Seq(items) => items.iter().find_map(|item| templated_key(item, text)),
+        yaml::NodeKind::Map(entries) => entries.iter().find_map(|(key, value)| {
+            let byte = node.span.start.byte as usize;
+            if !matches!(key.kind, yaml::NodeKind::Scalar(_))
+                && text.get(byte..).is_some_and(|rest| rest.starts_with("{{"))
+            {
+                return Some(byte);
+            }
+            templated_key(key, text).or_else(|| templated_key(value, text))
+        }),
     }
 }
 
@@ -365,16 +482,15 @@ pub fn display_path(path: &Path, cwd: Option<&Path>) -> String {
 
 /// Reads at most `limit + 1` bytes, so an oversized input is detected without being held.
 fn read_bytes(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut buffer = Vec::new();
-    let cap = limit.saturating_add(1);
     if path.as_os_str() == "-" {
-        std::io::stdin().lock().take(cap).read_to_end(&mut buffer)?;
-    } else {
-        std::fs::File::open(path)?
-            .take(cap)
+        let mut buffer = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
             .read_to_end(&mut buffer)?;
+        return Ok(buffer);
     }
-    Ok(buffer)
+    boundary::read_bounded(path, limit)
 }
 
 /// Text of a file: UTF-8 (BOM removed) or UTF-16 with a byte-order mark.
@@ -411,6 +527,7 @@ fn utf8_message(error: std::string::FromUtf8Error) -> String {
 fn read_and_parse(
     candidate: &walk::Candidate,
     cwd: Option<&Path>,
+    roots: &[PathBuf],
     max_file_size: u64,
     budget: &yaml::RunBudget,
 ) -> (SourceFile, FileOutcome, Option<String>) {
@@ -438,6 +555,20 @@ fn read_and_parse(
         )
     };
     let on_disk = candidate.content.is_none() && path.as_os_str() != "-";
+    if on_disk {
+        match boundary::check_inside(&path, roots) {
+            Err(refusal @ boundary::Refusal::Outside { .. }) => {
+                let message = format!("not read: {}", refusal.describe());
+                return skipped(Arc::from(""), IssueKind::OutsideTree, message, start);
+            }
+            Err(refusal @ boundary::Refusal::Special) => {
+                let message = format!("not read: {}", refusal.describe());
+                return skipped(Arc::from(""), IssueKind::Unreadable, message, start);
+            }
+            // Reported by the read below.
+            Err(boundary::Refusal::Io(_)) | Ok(_) => {}
+        }
+    }
     if on_disk
         && let Ok(meta) = std::fs::metadata(&path)
         && meta.len() > max_file_size
@@ -468,34 +599,84 @@ fn read_and_parse(
         Ok(text) => Arc::from(text),
         Err(message) => return skipped(Arc::from(""), IssueKind::Syntax, message, start),
     };
-    let template_start = text.find("{{");
-    if candidate.in_helm_chart || template_start.is_some() {
-        let at = template_start.map(|byte| Pos::of_byte(&text, byte));
-        let span = at.map_or(start, |pos| Span {
-            start: pos,
-            end: Pos::of_byte(&text, pos.byte as usize + 2),
+    let helm_message = "Helm template, not analysed: render it and pipe it in (`helm template . | xks-lint check -`)";
+    // Line starts, built once: a position is a binary search and a walk along its own
+    // line, not a scan of the file per templated document.
+    let line_starts: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
+    let pos_of = |byte: usize| {
+        let starts = line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
         });
+        let line = starts.partition_point(|&s| s <= byte).max(1);
+        let line_start = starts.get(line - 1).copied().unwrap_or(0);
+        let line_text = text.get(line_start..).unwrap_or("");
+        let pos = Pos::of_byte(line_text, byte.saturating_sub(line_start));
+        Pos {
+            byte: pos.byte.saturating_add(crate::span::narrow(line_start)),
+            line: crate::span::narrow(line),
+            col: pos.col,
+        }
+    };
+    let template_at = |byte: usize| Span {
+        start: pos_of(byte),
+        end: pos_of(byte.saturating_add(2).min(text.len())),
+    };
+    if candidate.in_helm_chart {
+        let span = text.find("{{").map_or(start, template_at);
         return skipped(
             text,
             IssueKind::HelmTemplate,
-            "Helm template, not analysed: render it and pipe it in (`helm template . | xks-lint check -`)".to_string(),
+            helm_message.to_string(),
             span,
         );
     }
     let stream = yaml::parse_stream_in(&text, budget);
     let errors_not_kept = stream.errors_not_kept;
-    let mut issues: Vec<ParsedIssue> = stream
-        .errors
-        .into_iter()
-        .map(|e| ParsedIssue {
-            kind: IssueKind::Syntax,
-            span: Span::point(e.pos),
-            message: e.message,
-            related: Vec::new(),
-        })
-        .collect();
+    let mut issues: Vec<ParsedIssue> = Vec::new();
+    // A document is a Helm template only when it looks templated where YAML breaks:
+    // `{{` in the text a syntax error made unreadable, or a `{{ ... }}` that YAML read
+    // as a mapping key. `{{` inside a string (an Alertmanager template, a shell
+    // command) is data.
+    for (error, failed) in stream.errors.into_iter().zip(
+        stream
+            .failed
+            .into_iter()
+            .map(Some)
+            .chain(std::iter::repeat(None)),
+    ) {
+        let template = failed.and_then(|range| {
+            text.get(range.clone())
+                .and_then(|region| region.find("{{"))
+                .map(|at| range.start + at)
+        });
+        issues.push(match template {
+            Some(byte) => ParsedIssue {
+                kind: IssueKind::HelmTemplate,
+                span: template_at(byte),
+                message: helm_message.to_string(),
+                related: Vec::new(),
+            },
+            None => ParsedIssue {
+                kind: IssueKind::Syntax,
+                span: Span::point(error.pos),
+                message: error.message,
+                related: Vec::new(),
+            },
+        });
+    }
     let mut documents = Vec::new();
     for (index, document) in stream.documents.into_iter().enumerate() {
+        if let Some(byte) = templated_key(&document.root, &text) {
+            issues.push(ParsedIssue {
+                kind: IssueKind::HelmTemplate,
+                span: template_at(byte),
+                message: helm_message.to_string(),
+                related: Vec::new(),
+            });
+            continue;
+        }
         for (repeat, first) in &document.duplicate_keys {
             issues.push(ParsedIssue {
                 kind: IssueKind::Syntax,
@@ -505,6 +686,19 @@ fn read_and_parse(
             });
         }
         documents.push((document.root, index));
+    }
+    // A file that is a template through and through is one skipped file, as before.
+    if documents.is_empty()
+        && !issues.is_empty()
+        && issues.iter().all(|i| i.kind == IssueKind::HelmTemplate)
+    {
+        let span = issues.first().map_or(start, |i| i.span);
+        return skipped(
+            text,
+            IssueKind::HelmTemplate,
+            helm_message.to_string(),
+            span,
+        );
     }
     cap_issues(&mut issues, errors_not_kept);
     let kustomize_namespace = candidate.kustomize_namespace.clone();

@@ -76,6 +76,47 @@ pub struct Candidate {
     pub kustomize_namespace: Option<String>,
 }
 
+/// Why a manifest file below a checked directory was left out of the walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeftOutReason {
+    /// The file or a directory above it (below the checked directory) starts with `.`.
+    Hidden,
+    /// A `.gitignore`, `.ignore` or git exclude file leaves it out.
+    Ignored,
+    /// An `--exclude` glob or the config's `exclude:` leaves it out.
+    Excluded,
+}
+
+impl LeftOutReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            LeftOutReason::Hidden => "hidden file or directory",
+            LeftOutReason::Ignored => "ignored by .gitignore/.ignore",
+            LeftOutReason::Excluded => "excluded by a glob",
+        }
+    }
+}
+
+/// A manifest file the walk did not read on purpose: counted in the summary and listed
+/// with `--verbose`, so a committed `.ignore` cannot hide a deployed manifest silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub path: PathBuf,
+    pub reason: LeftOutReason,
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Files to read, sorted by path.
+    pub candidates: Vec<Candidate>,
+    /// Paths found but not read, and why.
+    pub skipped: Vec<Skipped>,
+    /// Manifest files left out by ignore files, hidden directories or excludes.
+    pub left_out: Vec<LeftOut>,
+}
+
 /// A path found but not read, and why.
 #[derive(Debug, Clone)]
 pub struct Skipped {
@@ -102,12 +143,13 @@ fn is_manifest(path: &Path) -> bool {
         .is_some_and(|e| MANIFEST_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Files to read, sorted by path, and the paths found but not read.
-pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<Skipped>) {
+/// Files to read, sorted by path, the paths found but not read, and the manifests left out.
+pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
     let mut found: BTreeMap<PathBuf, ()> = BTreeMap::new();
     let mut stdin = false;
     let mut memory = Vec::new();
     let mut skipped = Vec::new();
+    let mut left_out = Vec::new();
     for input in inputs {
         match input {
             Input::Stdin => stdin = true,
@@ -117,7 +159,10 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<
                 in_helm_chart: false,
                 kustomize_namespace: None,
             }),
-            Input::Path(path) if path.is_dir() => walk_dir(path, options, &mut found, &mut skipped),
+            Input::Path(path) if path.is_dir() => {
+                walk_dir(path, options, &mut found, &mut skipped);
+                account_left_out(path, options, &found, &skipped, &mut left_out);
+            }
             Input::Path(path) => {
                 let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
                 let excluded = excludes_for(&base, options)
@@ -155,7 +200,64 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> (Vec<Candidate>, Vec<
     }
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     skipped.dedup_by(|a, b| a.path == b.path);
-    (candidates, skipped)
+    left_out.sort_by(|a, b| a.path.cmp(&b.path));
+    left_out.dedup_by(|a, b| a.path == b.path);
+    Collected {
+        candidates,
+        skipped,
+        left_out,
+    }
+}
+
+/// Walks `root` again without the hidden-file and ignore-file filters (never into `.git`,
+/// never through symbolic links) and records each manifest file the real walk left out.
+fn account_left_out(
+    root: &Path,
+    options: &WalkOptions,
+    found: &BTreeMap<PathBuf, ()>,
+    skipped: &[Skipped],
+    left_out: &mut Vec<LeftOut>,
+) {
+    let skipped: std::collections::HashSet<&Path> =
+        skipped.iter().map(|s| s.path.as_path()).collect();
+    let excludes = excludes_for(root, options);
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .standard_filters(false)
+        .follow_links(false)
+        .filter_entry(|entry| {
+            !(entry.file_name() == ".git" && entry.file_type().is_some_and(|t| t.is_dir()))
+        });
+    for entry in builder.build().flatten() {
+        let path = entry.path();
+        let is_file = entry.file_type().is_some_and(|t| t.is_file());
+        if !is_file || !is_manifest(path) || found.contains_key(path) || skipped.contains(path) {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(path);
+        let hidden = relative.components().any(|c| {
+            matches!(c, std::path::Component::Normal(name)
+                if name.to_string_lossy().starts_with('.'))
+        });
+        let excluded = || {
+            excludes.as_ref().is_some_and(|o| {
+                path.ancestors()
+                    .take_while(|dir| dir.starts_with(root) && *dir != root)
+                    .any(|p| o.matched(p, p != path).is_ignore())
+            })
+        };
+        let reason = if hidden {
+            LeftOutReason::Hidden
+        } else if excluded() {
+            LeftOutReason::Excluded
+        } else {
+            LeftOutReason::Ignored
+        };
+        left_out.push(LeftOut {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
 }
 
 fn not_regular(path: &Path) -> Skipped {
@@ -176,16 +278,39 @@ fn walk_dir(
     // Links leading out of the tree are not followed: the linter reads only what it was pointed at.
     let outside = Arc::new(Mutex::new(Vec::new()));
     let outside_sink = Arc::clone(&outside);
+    let above = ancestor_ignores(root);
     let mut builder = WalkBuilder::new(root);
     builder
         .hidden(true)
         .git_ignore(true)
         .ignore(true)
         .require_git(false)
-        .follow_links(true)
+        // Ignore files above the checked directory count only up to the repository root
+        // (`ancestor_ignores`): the walker's own lookup reads them up to `/`, where a stray
+        // `/tmp/.gitignore` would hide manifests. A user's global git excludes would make
+        // the gate depend on the machine.
+        .parents(false)
+        .git_global(false)
+        // Links are handled here, not by the walker (see the filter).
+        .follow_links(false)
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |entry| {
-            if !entry.path_is_symlink() {
+            if entry.depth() > 0 && !above.is_empty() {
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                let absolute = std::path::absolute(entry.path());
+                let ignored = absolute.is_ok_and(|path| {
+                    above.iter().any(|ignore| {
+                        ignore
+                            .matched_path_or_any_parents(&path, is_dir)
+                            .is_ignore()
+                    })
+                });
+                if ignored {
+                    return false;
+                }
+            }
+            // The checked directory itself may be a link.
+            if !entry.path_is_symlink() || entry.depth() == 0 {
                 return true;
             }
             match std::fs::canonicalize(entry.path()) {
@@ -204,8 +329,13 @@ fn walk_dir(
                     }
                     false
                 }
+                // A link inside the tree is not followed: its target is walked under its own
+                // path, so every file is read once, and links to `.` or to each other cannot
+                // make the walk loop or grow exponentially. (A kustomization that references
+                // the link's path still gets it, through the loader.)
+                Ok(_) => false,
                 // Broken links and loops are reported by the walker itself.
-                _ => true,
+                Err(_) => true,
             }
         });
     if let Some(overrides) = excludes_for(root, options) {
@@ -222,6 +352,9 @@ fn walk_dir(
                 }
                 if file_type.is_file() {
                     found.insert(entry.path().to_path_buf(), ());
+                } else if file_type.is_symlink() {
+                    // Only broken links and loops pass the filter.
+                    skipped.push(broken_link(entry.path()));
                 } else {
                     skipped.push(not_regular(entry.path()));
                 }
@@ -231,6 +364,62 @@ fn walk_dir(
     }
     if let Ok(mut list) = outside.lock() {
         skipped.append(&mut list);
+    }
+}
+
+/// The `.gitignore` and `.ignore` files of the directories above `root`, up to the
+/// repository root (the nearest one holding `.git`; none when there is no repository),
+/// nearest first.
+fn ancestor_ignores(root: &Path) -> Vec<ignore::gitignore::Gitignore> {
+    let Ok(absolute) = std::path::absolute(root) else {
+        return Vec::new();
+    };
+    let absolute = super::normalize(&absolute);
+    if absolute.join(".git").exists() {
+        return Vec::new();
+    }
+    let Some(top) = absolute
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join(".git").exists())
+    else {
+        return Vec::new();
+    };
+    let mut matchers = Vec::new();
+    for dir in absolute.ancestors().skip(1) {
+        for name in [".ignore", ".gitignore"] {
+            let file = dir.join(name);
+            let regular = file.symlink_metadata().is_ok_and(|m| m.is_file())
+                && file
+                    .metadata()
+                    .is_ok_and(|m| m.len() <= DEFAULT_MAX_FILE_SIZE);
+            if regular {
+                let (matcher, _) = ignore::gitignore::Gitignore::new(&file);
+                matchers.push(matcher);
+            }
+        }
+        if dir == top {
+            break;
+        }
+    }
+    matchers
+}
+
+fn broken_link(path: &Path) -> Skipped {
+    let message = match std::fs::canonicalize(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            "broken symbolic link: its target does not exist".to_string()
+        }
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            "symbolic link loop: the link resolves to itself".to_string()
+        }
+        Err(error) => error.to_string(),
+        Ok(_) => "symbolic link changed while walking".to_string(),
+    };
+    Skipped {
+        path: path.to_path_buf(),
+        kind: IssueKind::Unreadable,
+        message: format!("cannot read: {message}; not analysed"),
     }
 }
 
@@ -305,8 +494,10 @@ fn kustomize_namespace(
 fn read_kustomize_namespace(dir: &Path) -> Option<String> {
     KUSTOMIZATION_FILES.iter().find_map(|name| {
         let path = dir.join(name);
-        let small_enough =
-            std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= DEFAULT_MAX_FILE_SIZE);
+        // Not through a link: this reads above the checked directory, where the boundary
+        // checks of the loader do not run.
+        let small_enough = std::fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.is_file() && m.len() <= DEFAULT_MAX_FILE_SIZE);
         if !small_enough {
             return None;
         }

@@ -289,11 +289,27 @@ impl Model {
         // The same source object rendered identically by several roots is one object
         // deployed once; rendered differently, it is one object per rendering.
         let mut pending: Vec<Pending> = Vec::new();
-        let mut rendered: std::collections::HashMap<(FileId, usize, Option<usize>), Vec<usize>> =
+        // Renderings are bucketed by their identity too, so many renderings of one source
+        // (a fan-out of prefixes) are not compared with each other: linear, not quadratic.
+        type RenderKey = (FileId, usize, Option<usize>, [String; 3]);
+        let mut rendered: std::collections::HashMap<RenderKey, Vec<usize>> =
             std::collections::HashMap::new();
         for view in kustomized.views {
             for built in view.objects {
-                let key = (built.file, built.document, built.item);
+                let text = |path: &[&str]| {
+                    built
+                        .node
+                        .path(path)
+                        .and_then(Node::scalar_text)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let identity = [
+                    text(&["kind"]),
+                    text(&["metadata", "namespace"]),
+                    text(&["metadata", "name"]),
+                ];
+                let key = (built.file, built.document, built.item, identity);
                 let same = rendered.get(&key).and_then(|indexes| {
                     indexes
                         .iter()

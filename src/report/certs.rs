@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::sanitize::Inline;
+
 use crate::Analysis;
 use crate::certs::budget::{self, DomainBudget};
 use crate::certs::limits::{self, Environment, Limits};
@@ -131,7 +133,8 @@ impl Report {
             };
             out.push_str(&format!(
                 "{} (Let's Encrypt {}): {verdict}\n",
-                domain.domain, domain.environment
+                Inline(&domain.domain),
+                domain.environment
             ));
             out.push_str(&format!("  {:<50} {:>6} {:>6}\n", "", "repo", "limit"));
             out.push_str(&format!(
@@ -184,10 +187,10 @@ impl Report {
                 .map(|source| {
                     let n = source.names.len();
                     [
-                        format!("{}:{}", source.path, source.line),
+                        format!("{}:{}", Inline(&source.path), source.line),
                         source.source.to_string(),
-                        source.object.clone(),
-                        format!("secret {}", source.secret),
+                        Inline(&source.object).to_string(),
+                        format!("secret {}", Inline(&source.secret)),
                         format!("{n} name{}", if n == 1 { "" } else { "s" }),
                     ]
                 })
@@ -207,7 +210,7 @@ impl Report {
                     row[2],
                     row[3],
                     row[4],
-                    source.issuer,
+                    Inline(&source.issuer),
                     w0 = widths[0],
                     w1 = widths[1],
                     w2 = widths[2],
@@ -225,7 +228,11 @@ impl Report {
                 };
                 out.push_str(&format!(
                     "    {}:{}  {}  secret {}  {} ({reason})\n",
-                    source.path, source.line, source.object, source.secret, source.issuer
+                    Inline(&source.path),
+                    source.line,
+                    Inline(&source.object),
+                    Inline(&source.secret),
+                    Inline(&source.issuer)
                 ));
             }
             out.push('\n');

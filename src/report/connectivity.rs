@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::sanitize::{Channel, Inline, Lines, inline};
 use crate::graph::{Connection, End, EndKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -21,6 +22,14 @@ pub enum ConnectivityFormat {
     Mermaid,
 }
 
+/// How the document is sanitised on its way out.
+pub fn channel(format: ConnectivityFormat) -> Channel {
+    match format {
+        ConnectivityFormat::Json => Channel::Json,
+        _ => Channel::Text,
+    }
+}
+
 pub fn render(format: ConnectivityFormat, connections: &[Connection]) -> String {
     match format {
         ConnectivityFormat::Txt => txt(connections),
@@ -32,11 +41,16 @@ pub fn render(format: ConnectivityFormat, connections: &[Connection]) -> String 
 }
 
 pub fn txt(connections: &[Connection]) -> String {
-    let mut out = String::new();
+    let mut out = Lines::new();
     for c in connections {
-        let _ = writeln!(out, "{} => {} : {}", c.src.label, c.dst.label, c.conns);
+        out.line(format!(
+            "{} => {} : {}",
+            Inline(&c.src.label),
+            Inline(&c.dst.label),
+            c.conns
+        ));
     }
-    out
+    out.finish()
 }
 
 fn json(connections: &[Connection]) -> String {
@@ -55,26 +69,29 @@ fn json(connections: &[Connection]) -> String {
     text
 }
 
+/// An RFC 4180 field of one line: the value escaped by `inline` (so it holds no line
+/// break), quoted when it holds a comma or a quote.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
+    let text = inline(text);
+    if text.contains([',', '"']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
-        text.to_string()
+        text.into_owned()
     }
 }
 
 fn csv(connections: &[Connection]) -> String {
-    let mut out = String::from("src,dst,conn\n");
+    let mut out = Lines::new();
+    out.line("src,dst,conn");
     for c in connections {
-        let _ = writeln!(
-            out,
+        out.line(format!(
             "{},{},{}",
             csv_field(&c.src.label),
             csv_field(&c.dst.label),
             csv_field(&c.conns.to_string())
-        );
+        ));
     }
-    out
+    out.finish()
 }
 
 /// Every distinct end, grouped by namespace (`None`: IP blocks), in sorted order.
@@ -107,8 +124,13 @@ fn short_label(end: &End) -> &str {
     }
 }
 
+/// A DOT quoted string: the value escaped by `inline` first, then DOT's own escapes
+/// (`\\` and `\"`), so an escaped newline shows as the two characters `\n`.
 fn dot_string(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    format!(
+        "\"{}\"",
+        inline(text).replace('\\', "\\\\").replace('"', "\\\"")
+    )
 }
 
 fn dot(connections: &[Connection]) -> String {
@@ -156,9 +178,22 @@ fn dot(connections: &[Connection]) -> String {
     out
 }
 
+/// A Mermaid quoted label: the value escaped by `inline`, then `#`, `"`, `<` and `>` as
+/// Mermaid entity codes (`#35;`, `#quot;`, `#lt;`, `#gt;`), so a label can neither end
+/// the string nor carry an entity or HTML of its own.
 fn mermaid_text(text: &str) -> String {
-    // Mermaid labels are quoted strings; a double quote is written as an entity.
-    format!("\"{}\"", text.replace('"', "#quot;"))
+    let mut out = String::from("\"");
+    for c in inline(text).chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn mermaid(connections: &[Connection]) -> String {

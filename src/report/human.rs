@@ -2,15 +2,17 @@
 
 use std::fmt::Write;
 
-use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report,
-};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, Report};
 
 use super::RenderOptions;
-use super::sanitize::{escape_text, mask_source};
+use super::sanitize::{Inline, inline, multiline};
+use super::snippet::{Excerpt, LineIndex, MAX_LABEL_DISTANCE, Mark};
 use crate::Analysis;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::Sources;
+
+/// Labels drawn in one excerpt; further related locations are cited in the help.
+const MAX_MARKS: usize = 8;
 
 pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
     let theme = if options.color {
@@ -23,8 +25,9 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
         .with_width(110)
         .with_context_lines(1);
     let mut out = String::new();
+    let mut index = LineIndex::default();
     for diagnostic in &analysis.diagnostics {
-        let report = to_report(diagnostic, &analysis.sources);
+        let report = to_report(diagnostic, &analysis.sources, &mut index);
         if !out.is_empty() {
             out.push('\n');
         }
@@ -43,58 +46,84 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
     out
 }
 
-fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
+/// Appends a paragraph to the help text.
+fn add_help(help: &mut String, text: std::fmt::Arguments) {
+    if !help.is_empty() {
+        help.push('\n');
+    }
+    let _ = help.write_fmt(text);
+}
+
+/// The miette report of a finding. Every repository string is escaped here: one-line
+/// values by `inline`, the help (whose line breaks are ours) by `multiline`, the source
+/// by the excerpt's masking.
+fn to_report(diagnostic: &Diagnostic, sources: &Sources, index: &mut LineIndex) -> Report {
     let file = diagnostic.location.file;
     let span = diagnostic.location.span;
-    let mut labels = vec![LabeledSpan::new_primary_with_span(
-        diagnostic
-            .label
-            .as_deref()
-            .map(|l| escape_text(l).into_owned()),
-        (span.start.byte as usize, span.len()),
-    )];
-    let mut help = escape_text(diagnostic.help.as_deref().unwrap_or_default()).into_owned();
+    let primary_line = span.start.line as usize;
+    let mut marks = vec![Mark {
+        text: diagnostic.label.as_deref().map(|l| inline(l).into_owned()),
+        start: span.start.byte as usize,
+        end: span.end.byte as usize,
+        primary: true,
+    }];
+    let mut help = multiline(diagnostic.help.as_deref().unwrap_or_default()).into_owned();
     if !diagnostic.contexts.is_empty() {
-        if !help.is_empty() {
-            help.push('\n');
-        }
-        let _ = write!(help, "in: {}", escape_text(&diagnostic.contexts.join(", ")));
+        add_help(
+            &mut help,
+            format_args!("in: {}", Inline(&diagnostic.contexts.join(", "))),
+        );
     }
     if !diagnostic.environments.is_empty() {
-        if !help.is_empty() {
-            help.push('\n');
-        }
-        let _ = write!(
-            help,
-            "environments: {}",
-            escape_text(&diagnostic.environments.join(", "))
+        add_help(
+            &mut help,
+            format_args!(
+                "environments: {}",
+                Inline(&diagnostic.environments.join(", "))
+            ),
         );
     }
     for related in &diagnostic.related {
-        if related.location.file == file {
-            labels.push(LabeledSpan::new_with_span(
-                Some(escape_text(&related.message).into_owned()),
-                (
-                    related.location.span.start.byte as usize,
-                    related.location.span.len(),
-                ),
-            ));
+        let start = related.location.span.start;
+        let near = (start.line as usize).abs_diff(primary_line) <= MAX_LABEL_DISTANCE;
+        if related.location.file == file && near && marks.len() < MAX_MARKS {
+            marks.push(Mark {
+                text: Some(inline(&related.message).into_owned()),
+                start: start.byte as usize,
+                end: related.location.span.end.byte as usize,
+                primary: false,
+            });
         } else {
-            let start = related.location.span.start;
-            if !help.is_empty() {
-                help.push('\n');
-            }
-            let _ = write!(
-                help,
-                "related: {}:{}:{}: {}",
-                escape_text(sources.display(related.location.file)),
-                start.line,
-                start.col,
-                escape_text(&related.message)
+            add_help(
+                &mut help,
+                format_args!(
+                    "related: {}:{}:{}: {}",
+                    Inline(sources.display(related.location.file)),
+                    start.line,
+                    start.col,
+                    Inline(&related.message)
+                ),
             );
         }
     }
-    let mut miette_diagnostic = MietteDiagnostic::new(escape_text(&diagnostic.message))
+    let name = inline(sources.display(file)).into_owned();
+    let text: std::sync::Arc<str> = match sources.get(file) {
+        Some(source) => source.text.clone(),
+        None => "".into(),
+    };
+    let (excerpt, marks) = Excerpt::build(name, file, text, &marks, index);
+    let labels = marks
+        .into_iter()
+        .map(|m| {
+            let span = (m.start, m.end - m.start);
+            if m.primary {
+                LabeledSpan::new_primary_with_span(m.text, span)
+            } else {
+                LabeledSpan::new_with_span(m.text, span)
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut miette_diagnostic = MietteDiagnostic::new(inline(&diagnostic.message))
         .with_code(diagnostic.rule)
         .with_severity(match diagnostic.severity {
             Severity::Error => miette::Severity::Error,
@@ -105,16 +134,7 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
     if !help.is_empty() {
         miette_diagnostic = miette_diagnostic.with_help(help);
     }
-    let source = sources.get(file);
-    let name = escape_text(sources.display(file)).into_owned();
-    let text: std::sync::Arc<str> = match source {
-        Some(source) => match mask_source(&source.text) {
-            std::borrow::Cow::Borrowed(_) => source.text.clone(),
-            std::borrow::Cow::Owned(masked) => masked.into(),
-        },
-        None => "".into(),
-    };
-    Report::new(miette_diagnostic).with_source_code(NamedSource::new(name, text))
+    Report::new(miette_diagnostic).with_source_code(excerpt)
 }
 
 /// `path:line:col: severity[rule]: message`, the grep-friendly form.
@@ -122,12 +142,12 @@ pub fn plain_line(diagnostic: &Diagnostic, sources: &Sources) -> String {
     let start = diagnostic.location.span.start;
     format!(
         "{}:{}:{}: {}[{}]: {}",
-        escape_text(sources.display(diagnostic.location.file)),
+        Inline(sources.display(diagnostic.location.file)),
         start.line,
         start.col,
         diagnostic.severity.as_str(),
         diagnostic.rule,
-        escape_text(&diagnostic.message)
+        Inline(&diagnostic.message)
     )
 }
 
@@ -152,6 +172,23 @@ pub fn summary_line(analysis: &Analysis) -> String {
         plural(s.notes, "note"),
         analysis.elapsed.as_secs_f64()
     );
+    let left_out = s.files_hidden + s.files_ignored + s.files_excluded;
+    if left_out > 0 {
+        let parts: Vec<String> = [
+            (s.files_hidden, "hidden"),
+            (s.files_ignored, "ignored"),
+            (s.files_excluded, "excluded"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        line.push_str(&format!(
+            "; {} left out ({}; --verbose lists them)",
+            plural(left_out, "manifest file"),
+            parts.join(", ")
+        ));
+    }
     if s.suppressed > 0 {
         line.push_str(&format!("; {} suppressed", s.suppressed));
     }

@@ -3,12 +3,15 @@
 
 pub mod certs;
 pub mod connectivity;
+pub mod emit;
 pub mod github;
 pub mod gitlab;
 pub mod human;
 pub mod json;
 pub mod sanitize;
 pub mod sarif;
+pub mod snippet;
+pub mod yaml;
 
 use crate::Analysis;
 use crate::rules::RuleSelection;
@@ -25,6 +28,17 @@ pub enum Format {
     Github,
     /// GitLab Code Quality JSON (`artifacts:reports:codequality`).
     Gitlab,
+}
+
+impl Format {
+    /// How the finished document is sanitised on its way out (`sanitize::guard`).
+    pub fn channel(self) -> sanitize::Channel {
+        match self {
+            Format::Human => sanitize::Channel::Text,
+            Format::Json | Format::Sarif | Format::Gitlab => sanitize::Channel::Json,
+            Format::Github => sanitize::Channel::GithubCommands,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -321,7 +321,23 @@ pub fn log(analysis: &Analysis, options: &RenderOptions) -> sarif::Sarif {
             .execution_successful(true)
             .build()
     };
+    // Manifest files the walk left out (hidden, ignored, excluded): a reviewer of the upload
+    // sees that the check did not cover them.
+    let summary = analysis.summary();
+    let mut run_properties = BTreeMap::new();
+    run_properties.insert(
+        "xksLint/filesLeftOut".to_string(),
+        json!({
+            "hidden": summary.files_hidden,
+            "ignored": summary.files_ignored,
+            "excluded": summary.files_excluded,
+        }),
+    );
     let run = sarif::Run {
+        properties: Some(sarif::PropertyBag {
+            tags: None,
+            additional_properties: run_properties,
+        }),
         automation_details,
         column_kind: Some(json!("unicodeCodePoints")),
         invocations: Some(vec![invocation]),

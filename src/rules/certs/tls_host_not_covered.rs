@@ -2,6 +2,7 @@ use crate::certs::domain::covers;
 use crate::certs::{Inventory, Source};
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed};
+use crate::report::sanitize::Inline;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(TlsHostNotCovered, "tls-host-not-covered");
@@ -93,7 +94,10 @@ fn check_ingress(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, object: &Object) {
                 ),
             )
             .with_label("not in any tls.hosts")
-            .with_help(format!("add `{host}` to the `hosts` of the `tls` entry whose certificate holds it"))
+            .with_help(format!(
+                "add `{}` to the `hosts` of the `tls` entry whose certificate holds it",
+                Inline(host)
+            ))
             .with_object(object.identity(), path);
             continue;
         };
@@ -123,7 +127,9 @@ fn check_ingress(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, object: &Object) {
             )
             .with_label("not covered by the certificate")
             .with_help(format!(
-                "add `{host}` to the dnsNames of the certificate written to `{secret}`, or use a secret whose certificate covers it"
+                "add `{}` to the dnsNames of the certificate written to `{}`, or use a secret whose certificate covers it",
+                Inline(host),
+                Inline(secret)
             ))
             .with_object(object.identity(), path);
         if let Some(secret_node) = entry.get("secretName") {
@@ -235,8 +241,9 @@ fn check_route(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, route: &Object) {
                 )
                 .with_label("not covered by the listener's certificate")
                 .with_help(format!(
-                    "add `{hostname}` to the certificate of listener `{}`, or attach the route to a listener whose certificate covers it",
-                    listener.name
+                    "add `{}` to the certificate of listener `{}`, or attach the route to a listener whose certificate covers it",
+                    Inline(hostname),
+                    Inline(&listener.name)
                 ))
                 .with_related(gateway.location(gateway.name_span()), format!("Gateway `{}`", gateway.name))
                 .with_object(route.identity(), format!("spec.hostnames[{index}]"));

@@ -63,17 +63,17 @@ impl Rule for EgressToMetadataEndpoint {
                     "the private address ranges"
                 };
                 let mut help = "exclude them from the block:\n\n- ipBlock:\n    cidr: ".to_string();
-                help.push_str(
+                help.push_str(&cidr_scalar(
                     node_at(&object.node, &cidr_path)
                         .and_then(|n| n.scalar_text())
                         .unwrap_or("0.0.0.0/0"),
-                );
+                ));
                 help.push_str("\n    except:");
                 let written = node_at(&object.node, &format!("{}.ipBlock.except", peer.path));
                 for e in written.and_then(|n| n.as_seq()).unwrap_or(&[]) {
                     help.push_str(&format!(
                         "\n      - {}",
-                        e.scalar_text().unwrap_or_default()
+                        cidr_scalar(e.scalar_text().unwrap_or_default())
                     ));
                 }
                 for a in &add {
@@ -91,5 +91,20 @@ impl Rule for EgressToMetadataEndpoint {
                 .with_object(object.identity(), cidr_path);
             }
         }
+    }
+}
+
+/// A CIDR as written in the help's YAML: plain when it is one, else quoted (a hostile
+/// value must not break the help's lines).
+fn cidr_scalar(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '/'))
+        && text.starts_with(|c: char| c.is_ascii_digit())
+    {
+        text.to_string()
+    } else {
+        super::yaml_scalar(text)
     }
 }

@@ -7,6 +7,7 @@ use super::write_selector;
 use crate::graph::ports::Protocol;
 use crate::graph::selector::Selector;
 use crate::graph::{EndpointRole, XKS_NAME_LABEL};
+use crate::report::sanitize::Inline;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(IngressBackendBlocked, "ingress-backend-blocked");
@@ -86,7 +87,9 @@ impl Rule for IngressBackendBlocked {
                 .collect();
             let mut help = format!(
                 "allow {who} in namespace `{}` (the XKS guide's \"Allow Ingress Nginx\" policy):\n\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-{}\n  namespace: {}\nspec:\n",
-                backend.namespace, endpoint_settings.id, backend.namespace
+                Inline(&backend.namespace),
+                endpoint_settings.id,
+                super::yaml_scalar(&backend.namespace)
             );
             write_selector(&mut help, 2, "podSelector", &pod_selector);
             let _ = write!(

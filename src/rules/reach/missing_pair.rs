@@ -12,6 +12,7 @@ use crate::graph::ports::ConnSet;
 use crate::graph::selector::Selector;
 use crate::graph::{Graph, Subject, XKS_NAME_LABEL};
 use crate::model::Model;
+use crate::report::sanitize::Inline;
 use crate::rules::Sink;
 
 /// One peer of one rule whose other half is missing in `other_namespace`.
@@ -251,8 +252,13 @@ fn pair_policy(
         ),
         Direction::Egress => (format!("allow-egress-to-{peer_namespace}"), "Egress", "to"),
     };
+    // Values are quoted (YAML) or escaped (prose): a line break inside one must not
+    // break the help's lines.
     let mut out = format!(
-        "add the other half of the pair in namespace `{namespace}` (the XKS guide's \"Allow Cross Namespace\" example):\n\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n"
+        "add the other half of the pair in namespace `{}` (the XKS guide's \"Allow Cross Namespace\" example):\n\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {}\n  namespace: {}\nspec:\n",
+        Inline(namespace),
+        super::yaml_scalar(&name),
+        super::yaml_scalar(namespace)
     );
     write_selector(&mut out, 2, "podSelector", own_pods);
     let _ = writeln!(out, "  policyTypes:\n    - {key}\n  {}:", kind.as_str());

@@ -1,0 +1,170 @@
+//! `xks-lint render`: the objects of the model as xks-lint sees them after building
+//! kustomizations, as a YAML stream (or a JSON `List`), in kustomize's legacy order.
+
+use std::cmp::Ordering;
+
+use crate::cli::{EXIT_CLEAN, EXIT_FINDINGS, write_stdout};
+use crate::load::{IssueKind, LoadIssue, Sources};
+use crate::model::Object;
+use crate::report::sanitize::Channel;
+use crate::report::sanitize::inline;
+use crate::report::{emit, yaml};
+
+use super::InputArgs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RenderFormat {
+    /// A YAML stream, documents separated by `---` lines (what `kubectl kustomize` prints).
+    Yaml,
+    /// One JSON `v1` `List` holding every object.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Kustomization roots, directories or files to render (default `.`); `-` reads
+    /// standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    #[arg(long, value_enum, default_value_t = RenderFormat::Yaml)]
+    pub format: RenderFormat,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// Kinds kustomize's legacy order puts first, in that order.
+const ORDER_FIRST: [&str; 22] = [
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+
+/// Kinds kustomize's legacy order puts last, in that order.
+const ORDER_LAST: [&str; 2] = [
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+fn kind_rank(kind: &str) -> i32 {
+    if let Some(index) = ORDER_FIRST.iter().position(|k| *k == kind) {
+        return index as i32 - ORDER_FIRST.len() as i32;
+    }
+    ORDER_LAST
+        .iter()
+        .position(|k| *k == kind)
+        .map_or(0, |index| index as i32 + 1)
+}
+
+fn node_text<'a>(object: &'a Object, path: &[&str]) -> &'a str {
+    object
+        .node
+        .path(path)
+        .and_then(|n| n.scalar_text())
+        .unwrap_or_default()
+}
+
+/// kustomize's legacy order (`kubectl kustomize` without `sortOptions`): kinds ranked
+/// by [`ORDER_FIRST`] / [`ORDER_LAST`] (others between), then group, version and kind,
+/// then name, then namespace, as written in the rendered objects.
+pub fn legacy_order(a: &Object, b: &Object) -> Ordering {
+    let key = |o: &'_ Object| {
+        let api_version = node_text(o, &["apiVersion"]).to_string();
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), api_version.clone()),
+        };
+        let kind = node_text(o, &["kind"]).to_string();
+        (
+            kind_rank(&kind),
+            group,
+            version,
+            kind,
+            node_text(o, &["metadata", "name"]).to_string(),
+            node_text(o, &["metadata", "namespace"]).to_string(),
+        )
+    };
+    key(a).cmp(&key(b))
+}
+
+fn issue_label(kind: IssueKind) -> (&'static str, &'static str) {
+    match kind {
+        IssueKind::Syntax | IssueKind::Schema => ("error", "parse-error"),
+        IssueKind::HelmTemplate => ("note", "helm-template"),
+        IssueKind::Unreadable => ("error", "unreadable-file"),
+        IssueKind::TooLarge => ("warning", "file-too-large"),
+        IssueKind::OutsideTree => ("warning", "symlink-outside-tree"),
+        IssueKind::KustomizeNote => ("note", "kustomize-not-applied"),
+        IssueKind::KustomizeError => ("error", "kustomize-error"),
+    }
+}
+
+/// `file:line:col: severity[rule]: message`, with every unsafe character escaped.
+pub fn issue_line(issue: &LoadIssue, sources: &Sources) -> String {
+    let (severity, rule) = issue_label(issue.kind);
+    let start = issue.location.span.start;
+    inline(&format!(
+        "{}:{}:{}: {severity}[{rule}]: {}",
+        sources.display(issue.location.file),
+        start.line,
+        start.col,
+        issue.message.replace('\n', " ")
+    ))
+    .into_owned()
+}
+
+pub fn render(args: RenderArgs) -> u8 {
+    let (sources, model, _) = match super::load_model(&args.paths, &args.input) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let mut issues: Vec<&LoadIssue> = model.issues.iter().collect();
+    issues.sort_by_key(|i| {
+        (
+            i.location.file.0,
+            i.location.span.start.byte,
+            i.message.as_str(),
+        )
+    });
+    for issue in &issues {
+        emit::stderr_text(&format!("{}\n", issue_line(issue, &sources)));
+    }
+    let mut objects: Vec<&Object> = model.objects.iter().collect();
+    objects.sort_by(|a, b| legacy_order(a, b));
+    let nodes = objects.iter().map(|o| &o.node);
+    let text = match args.format {
+        RenderFormat::Yaml => yaml::yaml_stream(nodes),
+        RenderFormat::Json => yaml::json_list(nodes),
+    };
+    let channel = match args.format {
+        RenderFormat::Yaml => Channel::Text,
+        RenderFormat::Json => Channel::Json,
+    };
+    let written = write_stdout(&text, channel);
+    if written != EXIT_CLEAN {
+        return written;
+    }
+    if issues.iter().any(|i| i.kind == IssueKind::KustomizeError) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    }
+}

@@ -1,0 +1,108 @@
+//! Bounds of kustomize builds (limits in `crate::limits`): how many kustomizations a
+//! root visits, and how many objects and nodes it and the whole run render. A
+//! hostile tree (a 25-level diamond renders 2^25 objects) stops at a limit with a
+//! located error instead of exhausting memory or time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::limits::{MAX_KUSTOMIZE_VISITS, MAX_ROOT_NODES, MAX_ROOT_OBJECTS, MAX_RUN_NODES};
+
+/// Nodes rendered by every root of a run, shared by the roots built in parallel.
+#[derive(Debug, Clone, Default)]
+pub struct Shared(Arc<AtomicUsize>);
+
+/// What one root has spent so far.
+#[derive(Debug, Default)]
+pub struct Budget {
+    run: Shared,
+    visits: usize,
+    objects: usize,
+    nodes: usize,
+    exhausted: bool,
+}
+
+impl Budget {
+    pub fn new(run: &Shared) -> Budget {
+        Budget {
+            run: run.clone(),
+            ..Budget::default()
+        }
+    }
+
+    /// True once a limit was crossed: the root's build stops.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// Counts one visit of a kustomization directory. The message says which limit was
+    /// crossed, the first time one is.
+    pub fn visit(&mut self) -> Result<(), String> {
+        self.visits += 1;
+        if self.visits > MAX_KUSTOMIZE_VISITS {
+            return self.stop(format!(
+                "this root includes kustomizations more than {MAX_KUSTOMIZE_VISITS} times"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts one rendered object of `nodes` tree nodes.
+    pub fn object(&mut self, nodes: usize) -> Result<(), String> {
+        self.objects += 1;
+        self.nodes = self.nodes.saturating_add(nodes);
+        let run = self
+            .run
+            .0
+            .fetch_add(nodes, Ordering::Relaxed)
+            .saturating_add(nodes);
+        if self.objects > MAX_ROOT_OBJECTS {
+            return self.stop(format!(
+                "this root renders more than {MAX_ROOT_OBJECTS} objects"
+            ));
+        }
+        if self.nodes > MAX_ROOT_NODES {
+            return self.stop(format!(
+                "this root renders more than {MAX_ROOT_NODES} YAML nodes"
+            ));
+        }
+        if run > MAX_RUN_NODES {
+            return self.stop(format!(
+                "the kustomization roots of this run render more than {MAX_RUN_NODES} YAML nodes"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts nodes a transformation added to objects already counted.
+    pub fn grow(&mut self, nodes: usize) -> Result<(), String> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        let run = self
+            .run
+            .0
+            .fetch_add(nodes, Ordering::Relaxed)
+            .saturating_add(nodes);
+        if self.nodes > MAX_ROOT_NODES {
+            return self.stop(format!(
+                "this root renders more than {MAX_ROOT_NODES} YAML nodes"
+            ));
+        }
+        if run > MAX_RUN_NODES {
+            return self.stop(format!(
+                "the kustomization roots of this run render more than {MAX_RUN_NODES} YAML nodes"
+            ));
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self, reason: String) -> Result<(), String> {
+        if self.exhausted {
+            // Reported once, where it first happened.
+            return Ok(());
+        }
+        self.exhausted = true;
+        Err(format!(
+            "kustomize build stopped: {reason} (a limit of xks-lint); the rest of this root is not analysed"
+        ))
+    }
+}

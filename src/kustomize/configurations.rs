@@ -1,0 +1,188 @@
+//! `configurations`: files of custom field specs that extend kustomize's built-in
+//! transformer configuration. Supported: `images` (where image references are),
+//! `nameReference` (where names of a kind are referenced, so renames and content
+//! hashes follow), and `commonLabels` / `labels` (where labels are written). Other
+//! sections (`namePrefix`, `namespace`, `varReference`, ...) are not applied.
+
+use crate::load::yaml::{Node, NodeKind};
+use crate::span::FileId;
+
+use super::Built;
+use super::namerefs::{CustomReference, split_path};
+use super::spec::Pairs;
+use super::transform::{empty_map, get_mut, set};
+
+/// A field spec: the kind it applies to (any when `None`) and its path segments
+/// (`[]` markers removed: lists are traversed wherever they are).
+#[derive(Debug, Clone)]
+pub struct FieldSpec {
+    pub kind: Option<String>,
+    pub path: Vec<String>,
+    pub create: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Configurations {
+    pub images: Vec<FieldSpec>,
+    /// `commonLabels`: for `commonLabels` and `labels` with `includeSelectors`.
+    pub common_labels: Vec<FieldSpec>,
+    /// `labels`: for `labels` without `includeSelectors`.
+    pub labels: Vec<FieldSpec>,
+    pub name_references: Vec<CustomReference>,
+}
+
+fn field_spec(node: &Node) -> Option<FieldSpec> {
+    let path = node.get("path").and_then(Node::scalar_text)?;
+    let path: Vec<String> = split_path(path)
+        .into_iter()
+        .map(|s| s.strip_suffix("[]").map(str::to_string).unwrap_or(s))
+        .collect();
+    if path.is_empty() {
+        return None;
+    }
+    Some(FieldSpec {
+        kind: node
+            .get("kind")
+            .and_then(Node::scalar_text)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string),
+        path,
+        create: node.get("create").and_then(Node::scalar_text) == Some("true"),
+    })
+}
+
+fn specs(node: Option<&Node>) -> Vec<FieldSpec> {
+    node.and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(field_spec)
+        .collect()
+}
+
+impl Configurations {
+    /// Adds the sections of one configuration file.
+    pub fn add(&mut self, root: &Node) {
+        self.images.extend(specs(root.get("images")));
+        self.common_labels.extend(specs(root.get("commonLabels")));
+        self.labels.extend(specs(root.get("labels")));
+        for entry in root
+            .get("nameReference")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
+            let Some(kind) = entry.get("kind").and_then(Node::scalar_text) else {
+                continue;
+            };
+            for spec in specs(entry.get("fieldSpecs")) {
+                self.name_references.push(CustomReference {
+                    referenced_kind: kind.to_string(),
+                    referrer_kind: spec.kind,
+                    path: spec.path,
+                });
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+            && self.common_labels.is_empty()
+            && self.labels.is_empty()
+            && self.name_references.is_empty()
+    }
+}
+
+/// Calls `apply` on every node at `spec`'s path in objects of its kind, traversing
+/// lists implicitly; with `create`, missing mappings are made (spans from `at`).
+pub fn for_each_field(
+    node: &mut Node,
+    path: &[String],
+    create: Option<(crate::span::Span, Option<FileId>)>,
+    apply: &mut dyn FnMut(&mut Node),
+) {
+    if let NodeKind::Seq(items) = &mut node.kind {
+        for item in items {
+            for_each_field(item, path, create, apply);
+        }
+        return;
+    }
+    let Some((first, rest)) = path.split_first() else {
+        apply(node);
+        return;
+    };
+    if !matches!(node.kind, NodeKind::Map(_)) {
+        return;
+    }
+    if get_mut(node, first).is_none_or(|c| c.is_null()) {
+        let Some((span, origin)) = create else {
+            return;
+        };
+        set(node, first, empty_map(span, origin));
+    }
+    if let Some(child) = get_mut(node, first) {
+        for_each_field(child, rest, create, apply);
+    }
+}
+
+pub fn kind_of(node: &Node) -> &str {
+    node.get("kind")
+        .and_then(Node::scalar_text)
+        .unwrap_or_default()
+}
+
+/// Writes label `pairs` at the custom label field specs.
+pub fn apply_labels(resources: &mut [Built], specs: &[FieldSpec], pairs: &Pairs, file: FileId) {
+    let Some((_, first)) = pairs.first() else {
+        return;
+    };
+    for resource in resources.iter_mut() {
+        let kind = kind_of(&resource.node).to_string();
+        for spec in specs {
+            if spec.kind.as_deref().is_some_and(|k| k != kind) {
+                continue;
+            }
+            let create = spec.create.then_some((first.span, Some(file)));
+            for_each_field(&mut resource.node, &spec.path, create, &mut |map| {
+                if !matches!(map.kind, NodeKind::Map(_)) {
+                    return;
+                }
+                for (key, value) in pairs {
+                    set(
+                        map,
+                        key,
+                        Node::synthetic_str(&value.value, value.span, Some(file)),
+                    );
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::yaml::parse_stream;
+
+    #[test]
+    fn sections_are_read() {
+        let text = "images:\n- kind: Custom\n  path: spec/containers[]/image\nnameReference:\n- kind: IngressHost\n  fieldSpecs:\n  - path: spec/rules/host\n    kind: Ingress\ncommonLabels:\n- path: spec/template/metadata/labels\n  create: true\n";
+        let stream = parse_stream(text);
+        let mut configurations = Configurations::default();
+        for document in &stream.documents {
+            configurations.add(&document.root);
+        }
+        assert_eq!(
+            configurations.images[0].path,
+            vec!["spec", "containers", "image"]
+        );
+        assert_eq!(
+            configurations.name_references[0].referenced_kind,
+            "IngressHost"
+        );
+        assert_eq!(
+            configurations.name_references[0].referrer_kind.as_deref(),
+            Some("Ingress")
+        );
+        assert!(configurations.common_labels[0].create);
+        assert!(configurations.labels.is_empty());
+    }
+}
