@@ -11,6 +11,17 @@ pub const MAX_EXPANDED_NODES: usize = 1_000_000;
 /// Nesting depth of one YAML document, so walks over the tree stay bounded.
 pub const MAX_DEPTH: usize = 256;
 
+/// Nodes one file may hold, aliases expanded: many documents each just under the
+/// per-document limit stop here.
+pub const MAX_FILE_NODES: usize = 4_000_000;
+
+/// Nodes all files of one run may hold together, aliases expanded (about 100 bytes each).
+pub const MAX_RUN_YAML_NODES: usize = 24_000_000;
+
+/// Syntax errors (parse errors and duplicate keys) reported per file; one more finding
+/// says how many were left out.
+pub const MAX_ERRORS_PER_FILE: usize = 100;
+
 /// `.xks-lint.yaml` larger than this is refused (a real one is a few kilobytes).
 pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
 
@@ -40,13 +51,3 @@ pub const MAX_TARGET_REGEX_SIZE: usize = 256 * 1024;
 /// Bytes one Flux post-build substitution may produce in one value, and in one root.
 pub const MAX_SUBSTITUTED_VALUE: usize = 1024 * 1024;
 pub const MAX_SUBSTITUTED_ROOT: usize = 64 * 1024 * 1024;
-/// Nodes one file may hold, aliases expanded: many documents each just under the
-/// per-document limit stop here.
-pub const MAX_FILE_NODES: usize = 4_000_000;
-
-/// Nodes all files of one run may hold together, aliases expanded (about 100 bytes each).
-pub const MAX_RUN_PARSED_NODES: usize = 24_000_000;
-
-/// Syntax errors (parse errors and duplicate keys) reported per file; one more finding
-/// says how many were left out.
-pub const MAX_ERRORS_PER_FILE: usize = 100;

@@ -116,13 +116,13 @@ pub struct Loaded {
     pub documents: Vec<LoadedDocument>,
     pub issues: Vec<LoadIssue>,
     pub stats: LoadStats,
+    /// YAML nodes of every file of the run, against the per-run limit.
+    pub node_budget: Arc<yaml::RunBudget>,
     /// Files kustomize generators read as data (`files`, `envs`), keyed by normalized
     /// path: raw bytes, never parsed as manifests; or why they could not be read.
     pub data_files: std::collections::BTreeMap<PathBuf, Result<Arc<[u8]>, String>>,
     /// Manifest files the walk left out on purpose (counted in `stats`).
     pub left_out: Vec<LeftOut>,
-    /// YAML nodes of every file of the run, against the per-run limit.
-    pub node_budget: Arc<yaml::RunBudget>,
 }
 
 struct ParsedIssue {
@@ -600,9 +600,28 @@ fn read_and_parse(
         Err(message) => return skipped(Arc::from(""), IssueKind::Syntax, message, start),
     };
     let helm_message = "Helm template, not analysed: render it and pipe it in (`helm template . | xks-lint check -`)";
+    // Line starts, built once: a position is a binary search and a walk along its own
+    // line, not a scan of the file per templated document.
+    let line_starts: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
+    let pos_of = |byte: usize| {
+        let starts = line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let line = starts.partition_point(|&s| s <= byte).max(1);
+        let line_start = starts.get(line - 1).copied().unwrap_or(0);
+        let line_text = text.get(line_start..).unwrap_or("");
+        let pos = Pos::of_byte(line_text, byte.saturating_sub(line_start));
+        Pos {
+            byte: pos.byte.saturating_add(crate::span::narrow(line_start)),
+            line: crate::span::narrow(line),
+            col: pos.col,
+        }
+    };
     let template_at = |byte: usize| Span {
-        start: Pos::of_byte(&text, byte),
-        end: Pos::of_byte(&text, byte.saturating_add(2).min(text.len())),
+        start: pos_of(byte),
+        end: pos_of(byte.saturating_add(2).min(text.len())),
     };
     if candidate.in_helm_chart {
         let span = text.find("{{").map_or(start, template_at);

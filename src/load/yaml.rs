@@ -13,7 +13,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, T
 use crate::span::{FileId, Pos, Span, narrow};
 
 use crate::limits::{
-    MAX_DEPTH, MAX_ERRORS_PER_FILE, MAX_EXPANDED_NODES, MAX_FILE_NODES, MAX_RUN_PARSED_NODES,
+    MAX_DEPTH, MAX_ERRORS_PER_FILE, MAX_EXPANDED_NODES, MAX_FILE_NODES, MAX_RUN_YAML_NODES,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +78,11 @@ pub struct Stream {
     pub documents: Vec<Document>,
     /// The first [`MAX_ERRORS_PER_FILE`] errors.
     pub errors: Vec<YamlError>,
+    /// Errors met beyond those kept.
+    pub errors_not_kept: usize,
     /// For each error, the byte range of the text it made unreadable (from the start of
     /// the document it struck to the next `---` line, or the end of the text).
     pub failed: Vec<std::ops::Range<usize>>,
-    /// Errors met beyond those kept.
-    pub errors_not_kept: usize,
 }
 
 impl Scalar {
@@ -422,7 +422,7 @@ pub struct RunBudget {
 
 impl Default for RunBudget {
     fn default() -> Self {
-        RunBudget::new(MAX_RUN_PARSED_NODES)
+        RunBudget::new(MAX_RUN_YAML_NODES)
     }
 }
 
@@ -702,26 +702,27 @@ pub fn parse_stream_in(text: &str, run: &RunBudget) -> Stream {
             Ok(()) => {}
             Err(failure) => {
                 last = failure.error.pos;
-                if stream.errors.len() < MAX_ERRORS_PER_FILE {
-                    stream.failed.push(start..end);
-                }
-                stream.push_error(failure.error);
-                if matches!(failure.stop, Stop::File) {
+                let file_ends = matches!(failure.stop, Stop::File);
+                // A spent budget makes nothing unreadable as YAML: its range is empty.
+                let failed = if file_ends { end..end } else { start..end };
+                stream.push_error(failure.error, failed);
+                if file_ends {
                     return stream;
                 }
             }
         }
     }
     if let Err(failure) = counters.flush(last) {
-        stream.push_error(failure.error);
+        stream.push_error(failure.error, text.len()..text.len());
     }
     stream
 }
 
 impl Stream {
-    fn push_error(&mut self, error: YamlError) {
+    fn push_error(&mut self, error: YamlError, failed: std::ops::Range<usize>) {
         if self.errors.len() < MAX_ERRORS_PER_FILE {
             self.errors.push(error);
+            self.failed.push(failed);
         } else {
             self.errors_not_kept += 1;
         }
