@@ -148,3 +148,49 @@ fn a_checkout_without_git_builds_overlays_checked_from_the_top() {
     let log = sarif(&root, &["overlays/prod"]);
     assert_repository_relative(&log, &root, "without .git");
 }
+
+#[test]
+fn a_checkout_without_git_checked_from_elsewhere_reaches_its_bases_and_never_the_filesystem() {
+    let (dir, root) = checkout(false);
+    // A directory beside the checkout that no kustomization names: never read.
+    let beside = dir.path().join("beside");
+    fs::create_dir_all(&beside).unwrap();
+    fs::write(
+        beside.join("secret.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: beside-canary\n",
+    )
+    .unwrap();
+    // `render` from `/`, which holds neither the checkout nor a `.git` above it.
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir("/")
+        .arg("render")
+        .arg(root.join("overlays/prod"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("kind: Deployment"), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("beside-canary"));
+
+    // A kustomization reaching for the top of the filesystem does not widen the root there.
+    let overlay = root.join("overlays/greedy");
+    fs::create_dir_all(&overlay).unwrap();
+    let up = "../".repeat(overlay.components().count() + 2);
+    fs::write(
+        overlay.join("kustomization.yaml"),
+        format!("resources:\n- ../../base\n- {up}\n- {up}etc\n"),
+    )
+    .unwrap();
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir("/")
+        .arg("render")
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("kustomize-error"), "{stderr}");
+}

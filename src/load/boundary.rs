@@ -80,8 +80,71 @@ pub fn root_of(path: &Path, cwd: Option<&Path>) -> PathBuf {
     // Never `/`: a run from the top of the filesystem must not make everything "inside".
     match cwd.map(|cwd| lexical(cwd, None)) {
         Some(cwd) if start.starts_with(&cwd) && cwd.parent().is_some() => cwd,
-        _ => start,
+        _ => widen_to_bases(start),
     }
+}
+
+/// Kustomization directories followed when widening a root without `.git`.
+const MAX_WIDENING_DIRS: usize = 256;
+
+/// A directory given without `.git` above it and outside the working directory (a
+/// kustomization case unpacked anywhere, `xks-lint render /tmp/case/overlays/prod`): the
+/// repository is `start` widened to the common ancestor of the kustomization
+/// directories its kustomization includes (`resources`, `components`, `bases` naming
+/// directories, transitively), as `kubectl kustomize` reaches bases wherever they lie;
+/// never `/` or a kernel directory. Only kustomization files are read to find them.
+fn widen_to_bases(start: PathBuf) -> PathBuf {
+    let mut root = start.clone();
+    let mut pending = vec![start];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(dir) = pending.pop() {
+        if seen.len() >= MAX_WIDENING_DIRS || !seen.insert(dir.clone()) {
+            continue;
+        }
+        for reference in kustomization_directories(&dir) {
+            let target = lexical(&dir.join(&reference), None);
+            let Some(common) = common_ancestor(&root, &target) else {
+                continue;
+            };
+            if common.parent().is_none() || is_system(&common) || !target.is_dir() {
+                continue;
+            }
+            root = common;
+            pending.push(target);
+        }
+    }
+    root
+}
+
+fn common_ancestor(a: &Path, b: &Path) -> Option<PathBuf> {
+    a.ancestors()
+        .find(|candidate| b.starts_with(candidate))
+        .map(Path::to_path_buf)
+}
+
+/// The entries of `dir`'s kustomization that may name directories (local ones only).
+fn kustomization_directories(dir: &Path) -> Vec<String> {
+    let Some(text) = crate::kustomize::spec::FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|file| file.is_file())
+        .and_then(|file| read_bounded(&file, crate::limits::MAX_CONFIG_SIZE).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+    else {
+        return Vec::new();
+    };
+    let stream = crate::load::yaml::parse_stream(&text);
+    let Some(document) = stream.documents.first() else {
+        return Vec::new();
+    };
+    ["resources", "components", "bases"]
+        .iter()
+        .filter_map(|key| document.root.get(key).and_then(|n| n.as_seq()))
+        .flatten()
+        .filter_map(|entry| entry.scalar_text())
+        .filter(|value| !value.contains("://") && !value.starts_with("git@"))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The root with its symbolic links resolved, for comparisons with resolved paths.
