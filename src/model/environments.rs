@@ -125,7 +125,7 @@ fn relative(dir: &Path, base: &Path) -> Option<String> {
 }
 
 /// The environment a Flux file names by its place: `…/clusters/<env>/…/file.yaml`.
-fn cluster_of(file: &str) -> Option<&str> {
+pub fn cluster_of(file: &str) -> Option<&str> {
     let parts: Vec<&str> = file.split('/').collect();
     let at = parts.iter().position(|p| *p == "clusters")?;
     // `clusters/<env>/` must be a directory holding the file, not the file itself.

@@ -216,6 +216,9 @@ pub struct Model {
     by_name: std::collections::HashMap<(String, String, String), Vec<ObjectId>>,
     /// The kustomization roots built, named as in `Object::contexts`.
     pub roots: Vec<environments::Root>,
+    /// Files lying in a Flux `clusters/<env>/` directory, with `<env>`: objects there are
+    /// that cluster's, so the same identity under two such directories is no duplicate.
+    pub flux_clusters: std::collections::HashMap<FileId, String>,
 }
 
 pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
@@ -264,9 +267,19 @@ impl Model {
         } else {
             crate::kustomize::KustomizeOutput::default()
         };
+        let flux_clusters = loaded
+            .sources
+            .files
+            .iter()
+            .enumerate()
+            .filter_map(|(index, file)| {
+                environments::cluster_of(&file.display).map(|env| (FileId(index), env.to_string()))
+            })
+            .collect();
         let mut model = Model {
             issues: loaded.issues,
             load_stats: loaded.stats,
+            flux_clusters,
             ..Model::default()
         };
         model.issues.extend(kustomized.issues);
@@ -591,6 +604,7 @@ impl Model {
             load_stats: self.load_stats,
             by_name: Default::default(),
             roots: self.roots.clone(),
+            flux_clusters: self.flux_clusters.clone(),
         };
         subset.index_names();
         subset

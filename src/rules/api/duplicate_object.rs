@@ -10,6 +10,11 @@ fn group(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
+fn different_flux_clusters(ctx: &RuleContext<'_>, a: &Object, b: &Object) -> bool {
+    let clusters = &ctx.model.flux_clusters;
+    matches!((clusters.get(&a.file), clusters.get(&b.file)), (Some(x), Some(y)) if x != y)
+}
+
 impl Rule for DuplicateObject {
     rule_identity!();
 
@@ -43,6 +48,8 @@ impl Rule for DuplicateObject {
                 // grouping, not here; a plain file next to anything is a duplicate.
                 let Some(first) = members.get(..i).unwrap_or(&[]).iter().find(|other| {
                     (object.contexts.is_empty() || other.contexts.is_empty())
+                            // Files of two Flux `clusters/<env>/` directories are two clusters.
+                            && !different_flux_clusters(ctx, object, other)
                             // An identical copy (or the same file reached through a link)
                             // deploys the same object whichever is applied.
                             && !object.node.same_value(&other.node)
