@@ -355,7 +355,9 @@ impl Graph {
                 .collect();
             for namespace in tenants {
                 let present = repo_policies.iter().any(|(o, _)| {
-                    &o.namespace == namespace && o.name == settings.default_deny_name
+                    &o.namespace == namespace
+                        && (o.name == settings.default_deny_name
+                            || settings.default_deny_names.contains(&o.name))
                 });
                 if !present {
                     let index = policies.len();
