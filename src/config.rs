@@ -712,7 +712,7 @@ xks:
         app.kubernetes.io/component: proxy
         app.kubernetes.io/managed-by: envoy-gateway
       classes: []
-  # Cluster DNS pods (the XKS default-deny policy allows UDP 53 to them, in every namespace).
+  # Cluster DNS pods (the XKS default-deny policy allows UDP and TCP 53 to them, in every namespace).
   dns:
     namespace: kube-system
     pod-labels:

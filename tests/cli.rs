@@ -471,7 +471,7 @@ fn connectivity_and_why_analyse_one_environment_at_a_time() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "shop/api[Deployment] => {kube-dns} : UDP 53",
+            "shop/api[Deployment] => {kube-dns} : TCP 53;UDP 53",
         ));
     xks_lint()
         .args([

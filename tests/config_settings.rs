@@ -214,13 +214,16 @@ fn why_and_connectivity_read_the_config() {
     };
     let configured = connectivity(&[]);
     assert!(
-        configured.contains("shop/web[Deployment] => 192.0.2.53-192.0.2.53 : UDP 53"),
+        configured.contains("shop/web[Deployment] => 192.0.2.53-192.0.2.53 : TCP 53;UDP 53"),
         "{configured}"
     );
     assert!(!configured.contains("10.0.0.10"), "{configured}");
     // `--cloud` replaces the configured addresses.
     let aws = connectivity(&["--cloud", "aws"]);
-    assert!(aws.contains("172.20.0.10-172.20.0.10 : UDP 53"), "{aws}");
+    assert!(
+        aws.contains("172.20.0.10-172.20.0.10 : TCP 53;UDP 53"),
+        "{aws}"
+    );
     assert!(!aws.contains("192.0.2.53"), "{aws}");
 }
 

@@ -147,7 +147,9 @@ fn assert_graph_agrees_with_explain(graph: &Graph, context: &str) {
 #[test]
 fn graph_agrees_with_pairwise_evaluation_in_every_scenario() {
     for dir in scenarios() {
-        for semantics in ["xks", "vanilla"] {
+        // `why` evaluates with `Graph::explain`, the listing comes from the graph's edges:
+        // every pair of every scenario, under every semantics, must agree.
+        for semantics in ["xks", "xks-aws", "vanilla"] {
             let graph = graph_of(&[dir.join("manifests.yaml")], &options(semantics));
             assert_graph_agrees_with_explain(&graph, &format!("{} {semantics}", dir.display()));
         }
@@ -226,4 +228,35 @@ proptest! {
         }
         prop_assert_eq!(connectivity_in(&split, threads, semantics), reference);
     }
+}
+
+/// A typed List given to kustomize as a resource: its items get their kind from the list.
+#[test]
+fn typed_list_items_are_modelled_through_kustomize() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ns\nresources:\n  - pods.yaml\n",
+    )
+    .unwrap();
+    let pod = |name: &str| {
+        format!(
+            "  - metadata:\n      name: {name}\n    spec:\n      containers:\n        - name: main\n          image: example/app:1\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("pods.yaml"),
+        format!(
+            "apiVersion: v1\nkind: PodList\nitems:\n{}{}",
+            pod("a"),
+            pod("b")
+        ),
+    )
+    .unwrap();
+    let graph = graph_of(&[dir.path().to_path_buf()], &options("vanilla"));
+    let got = connectivity::txt(&graph.connections());
+    assert!(
+        got.contains("ns/a[Pod] => ns/b[Pod] : All Connections"),
+        "{got}"
+    );
 }

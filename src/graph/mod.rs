@@ -355,7 +355,9 @@ impl Graph {
                 .collect();
             for namespace in tenants {
                 let present = repo_policies.iter().any(|(o, _)| {
-                    &o.namespace == namespace && o.name == settings.default_deny_name
+                    &o.namespace == namespace
+                        && (o.name == settings.default_deny_name
+                            || settings.default_deny_names.contains(&o.name))
                 });
                 if !present {
                     let index = policies.len();
@@ -606,14 +608,20 @@ impl Graph {
                 if this.is_endpoint(class) {
                     return (Vec::new(), Vec::new());
                 }
-                let side = |isolated: bool, rules: &[usize]| -> Vec<(usize, ConnSet)> {
+                // `dst_class`: the pod when it is the destination (ingress), so that a named
+                // port resolves against its containers whatever the source; for egress the
+                // destination is an address, which has no named ports.
+                let side = |isolated: bool,
+                            rules: &[usize],
+                            dst_class: Option<usize>|
+                 -> Vec<(usize, ConnSet)> {
                     if !isolated {
                         return (0..segment_count).map(|s| (s, ConnSet::all())).collect();
                     }
                     // Sparse: a class usually reaches a handful of the segments.
                     let mut acc: Vec<(usize, ConnSet)> = Vec::new();
                     for &r in rules {
-                        let conns = this.rule_conns(r, None);
+                        let conns = this.rule_conns(r, dst_class);
                         if conns.is_empty() {
                             continue;
                         }
@@ -630,8 +638,12 @@ impl Graph {
                     merged
                 };
                 (
-                    side(this.isolated_egress[class], &this.egress_rules[class]),
-                    side(this.isolated_ingress[class], &this.ingress_rules[class]),
+                    side(this.isolated_egress[class], &this.egress_rules[class], None),
+                    side(
+                        this.isolated_ingress[class],
+                        &this.ingress_rules[class],
+                        Some(class),
+                    ),
                 )
             })
             .collect();

@@ -70,9 +70,14 @@ pub struct XksSettings {
     pub platform_namespaces: BTreeSet<String>,
     /// Name of the platform-managed policy in every tenant namespace (guide 000).
     pub default_deny_name: String,
+    /// Names under which a repository's own copy of that policy replaces the implicit one:
+    /// the guide's `default-deny` and `xenit-tenant-default-deny`, the name the platform's
+    /// Terraform gives it on real clusters.
+    pub default_deny_names: Vec<String>,
     /// NodeLocal DNS addresses the default-deny policy also admits (guide 004), as CIDRs.
     pub nodelocal_dns: Vec<String>,
-    /// Ports the DNS exceptions of the default-deny policy open (guide 000: UDP 53).
+    /// Ports the DNS exceptions of the default-deny policy open: UDP and TCP 53, as the
+    /// platform's Terraform deploys it (guide 000's YAML shows UDP only).
     pub dns_ports: Vec<(Protocol, u16)>,
     /// Ingress controllers first (the first one also serves Ingresses without a class:
     /// it is the cluster's default class), then gateways, DNS and the mesh.
@@ -141,8 +146,12 @@ impl XksSettings {
                 .then(|| xks.tenant_namespaces.iter().cloned().collect()),
             platform_namespaces: xks.platform_namespaces.iter().cloned().collect(),
             default_deny_name: "default-deny".to_string(),
+            default_deny_names: vec![
+                "default-deny".to_string(),
+                "xenit-tenant-default-deny".to_string(),
+            ],
             nodelocal_dns,
-            dns_ports: vec![(Protocol::Udp, 53)],
+            dns_ports: vec![(Protocol::Udp, 53), (Protocol::Tcp, 53)],
             endpoints,
         }
     }

@@ -77,10 +77,10 @@ fn xks_tenants_get_the_implicit_default_deny() {
     let got = lines(&graph);
     assert!(got.contains(&"a/one[Deployment] => a/two[Deployment] : All Connections".to_string()));
     assert!(!got.iter().any(|l| l.starts_with("a/one[Deployment] => b/")));
-    assert!(got.contains(&"a/one[Deployment] => {kube-dns} : UDP 53".to_string()));
+    assert!(got.contains(&"a/one[Deployment] => {kube-dns} : TCP 53;UDP 53".to_string()));
     assert!(
         got.contains(
-            &"a/one[Deployment] => 10.0.0.10-10.0.0.10,169.254.20.10-169.254.20.10 : UDP 53"
+            &"a/one[Deployment] => 10.0.0.10-10.0.0.10,169.254.20.10-169.254.20.10 : TCP 53;UDP 53"
                 .to_string()
         )
     );

@@ -1386,12 +1386,13 @@ impl Builder<'_> {
             match items {
                 Some(items) if kind.ends_with("List") => {
                     for (index, item) in items.iter().enumerate() {
-                        if object_kind(item).is_some() {
+                        let item = crate::model::list_item(&document.root, item);
+                        if object_kind(&item).is_some() {
                             out.push(Built {
                                 file: resource_file,
                                 document: document.index,
                                 item: Some(index),
-                                node: item.clone(),
+                                node: item,
                                 previous: Vec::new(),
                             });
                         }

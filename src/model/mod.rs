@@ -362,12 +362,13 @@ impl Model {
             if is_list {
                 let items = root.get("items").and_then(Node::as_seq).unwrap_or(&[]);
                 for (item_index, item) in items.iter().enumerate() {
-                    if object_kind(item).is_none() {
+                    let item = list_item(&root, item);
+                    if object_kind(&item).is_none() {
                         model.stats.documents_skipped += 1;
                         continue;
                     }
                     pending.push(Pending {
-                        node: item.clone(),
+                        node: item,
                         file: document.file,
                         document: document.index,
                         item: Some(item_index),
@@ -626,6 +627,41 @@ fn json_at(node: &Node, path: &[&str]) -> Option<serde_json::Value> {
         Some(n) if !n.is_null() => Some(n.to_json()),
         _ => None,
     }
+}
+
+/// An item of a `List` document, with what a typed list implies filled in: the API
+/// server and `kubectl get -o yaml` write `PodList`, `DeploymentList`, … with `kind`
+/// and `apiVersion` on the list only, so an item without `kind` takes the list's kind
+/// less `List`, and one without `apiVersion` the list's. A generic `List` implies nothing
+/// (its items must say what they are). Synthesised values point at the item.
+pub fn list_item(list: &Node, item: &Node) -> Node {
+    let mut item = item.clone();
+    let span = item.span;
+    let origin = item.origin;
+    let list_kind = list.get("kind").and_then(Node::as_str).unwrap_or_default();
+    let Some(kind) = list_kind.strip_suffix("List").filter(|k| !k.is_empty()) else {
+        return item;
+    };
+    let api_version = list.get("apiVersion").and_then(Node::as_str);
+    let NodeKind::Map(entries) = &mut item.kind else {
+        return item;
+    };
+    let absent = |entries: &[(Node, Node)], key: &str| {
+        !entries.iter().any(|(k, _)| k.scalar_text() == Some(key))
+    };
+    if absent(entries, "kind") {
+        entries.push((
+            Node::synthetic_str("kind", span, origin),
+            Node::synthetic_str(kind, span, origin),
+        ));
+        if let Some(api_version) = api_version.filter(|_| absent(entries, "apiVersion")) {
+            entries.push((
+                Node::synthetic_str("apiVersion", span, origin),
+                Node::synthetic_str(api_version, span, origin),
+            ));
+        }
+    }
+    item
 }
 
 fn object_kind(node: &Node) -> Option<&str> {

@@ -17,7 +17,12 @@ impl Rule for LinkerdAnnotationOnWorkload {
             match workload_kind {
                 Some(WorkloadKind::Pod) => check_inject_value(object, &["metadata"], sink),
                 Some(kind) => {
-                    check_misplaced(object, kind, sink);
+                    check_misplaced(object, kind, &["metadata"], &object.kind, sink);
+                    // A CronJob's `spec.jobTemplate.metadata` is the Job's metadata, not the pod's.
+                    if object.kind == "CronJob" {
+                        let job = &["spec", "jobTemplate", "metadata"];
+                        check_misplaced(object, kind, job, "Job template", sink);
+                    }
                     let mut template_meta: Vec<&str> = kind.template_path().to_vec();
                     template_meta.push("metadata");
                     check_inject_value(object, &template_meta, sink);
@@ -31,8 +36,17 @@ impl Rule for LinkerdAnnotationOnWorkload {
     }
 }
 
-fn check_misplaced(object: &Object, kind: WorkloadKind, sink: &mut Sink<'_>) {
-    let annotations = object.node.path(&["metadata", "annotations"]);
+fn check_misplaced(
+    object: &Object,
+    kind: WorkloadKind,
+    metadata_path: &[&str],
+    owner: &str,
+    sink: &mut Sink<'_>,
+) {
+    let annotations = object
+        .node
+        .path(metadata_path)
+        .and_then(|m| m.get("annotations"));
     let template_path = kind.template_path();
     let template_meta = object
         .node
@@ -48,8 +62,7 @@ fn check_misplaced(object: &Object, kind: WorkloadKind, sink: &mut Sink<'_>) {
         let already_there = template_annotations.and_then(|a| a.get(key)).is_some();
         let help = if already_there {
             format!(
-                "the pod template already sets `{key}`; delete this copy from the {} metadata",
-                object.kind
+                "the pod template already sets `{key}`; delete this copy from the {owner} metadata"
             )
         } else {
             format!(
@@ -61,8 +74,7 @@ fn check_misplaced(object: &Object, kind: WorkloadKind, sink: &mut Sink<'_>) {
             .report(
                 object.location_of(key_node),
                 format!(
-                    "`{key}` is on the {} metadata, where Linkerd never reads it: {}",
-                    object.kind,
+                    "`{key}` is on the {owner} metadata, where Linkerd never reads it: {}",
                     if key == INJECT {
                         "the proxy is never injected"
                     } else {
@@ -72,7 +84,10 @@ fn check_misplaced(object: &Object, kind: WorkloadKind, sink: &mut Sink<'_>) {
             )
             .with_label("Linkerd reads this from the pod template only")
             .with_help(help)
-            .with_object(object.identity(), format!("metadata.annotations.{key}"));
+            .with_object(
+                object.identity(),
+                format!("{}.annotations.{key}", metadata_path.join(".")),
+            );
         if let Some((meta, _)) = template_meta {
             diagnostic.with_related(
                 object.location_of(meta),

@@ -59,6 +59,12 @@ impl Rule for IngressBackendMissing {
                     if backend.port == PortRef::Unset || find_port(spec, &backend.port).is_some() {
                         continue;
                     }
+                    // An ExternalName Service is a DNS alias: its ports are not mapped, the
+                    // route's port number is used on the external name as it stands.
+                    let external = spec.type_.as_deref() == Some("ExternalName");
+                    if external && matches!(backend.port, PortRef::Number(_)) {
+                        continue;
+                    }
                     let ports: Vec<String> = spec
                         .ports
                         .iter()
