@@ -112,20 +112,7 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
 ];
 
 /// Roots of `corpus/real` (repository/directory) that do not agree with kubectl yet, and why.
-const KNOWN_REAL_FAILURES: &[(&str, &str)] = &[
-    (
-        "microservices-demo/kustomize/tests/memorystore-with-all-components",
-        "a `|` block scalar ending a file without a final newline keeps a newline (YAML parser)",
-    ),
-    (
-        "microservices-demo/kustomize/tests/service-mesh-istio-with-all-components",
-        "a `|` block scalar ending a file without a final newline keeps a newline (YAML parser)",
-    ),
-    (
-        "microservices-demo/kustomize/tests/spanner-with-all-components",
-        "a `|` block scalar ending a file without a final newline keeps a newline (YAML parser)",
-    ),
-];
+const KNOWN_REAL_FAILURES: &[(&str, &str)] = &[];
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")

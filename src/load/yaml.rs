@@ -822,6 +822,20 @@ fn parse_segment(
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
                 };
+                // A block scalar that ends the text without a line break has no final line
+                // break to keep (YAML 1.2 §8.1.1.2; go-yaml and kubectl agree); the parser
+                // adds one.
+                let value = if style == Style::Block
+                    && value.ends_with('\n')
+                    && !text.ends_with('\n')
+                    && span.end.byte as usize >= base.byte as usize + text.trim_end().len()
+                {
+                    let mut value = value.into_owned();
+                    value.pop();
+                    std::borrow::Cow::Owned(value)
+                } else {
+                    value
+                };
                 let node = Node {
                     kind: NodeKind::Scalar(Scalar {
                         value: CompactString::from(value),
@@ -1152,6 +1166,23 @@ mod tests {
         assert_eq!(
             value.span.start.byte as usize,
             "ä: [\n%YAML 1.2\n---\nö: 1\n---\nb: ".len()
+        );
+    }
+
+    #[test]
+    fn a_block_scalar_ending_the_text_without_a_line_break_has_none() {
+        let value = |text: &str| {
+            doc(text)
+                .get("a")
+                .and_then(Node::as_str)
+                .map(str::to_string)
+        };
+        assert_eq!(value("a: |\n  line").as_deref(), Some("line"));
+        assert_eq!(value("a: |\n  line\n").as_deref(), Some("line\n"));
+        assert_eq!(value("a: |\n  line\nb: x").as_deref(), Some("line\n"));
+        assert_eq!(
+            value("a: >\n  folded\n  text").as_deref(),
+            Some("folded text")
         );
     }
 }
