@@ -50,38 +50,31 @@ impl Budget {
     /// Counts one rendered object of `nodes` tree nodes.
     pub fn object(&mut self, nodes: usize) -> Result<(), String> {
         self.objects += 1;
-        self.nodes = self.nodes.saturating_add(nodes);
-        let run = self
-            .run
-            .0
-            .fetch_add(nodes, Ordering::Relaxed)
-            .saturating_add(nodes);
+        let run = self.add_nodes(nodes);
         if self.objects > MAX_ROOT_OBJECTS {
             return self.stop(format!(
                 "this root renders more than {MAX_ROOT_OBJECTS} objects"
             ));
         }
-        if self.nodes > MAX_ROOT_NODES {
-            return self.stop(format!(
-                "this root renders more than {MAX_ROOT_NODES} YAML nodes"
-            ));
-        }
-        if run > MAX_RUN_NODES {
-            return self.stop(format!(
-                "the kustomization roots of this run render more than {MAX_RUN_NODES} YAML nodes"
-            ));
-        }
-        Ok(())
+        self.check_nodes(run)
     }
 
     /// Counts nodes a transformation added to objects already counted.
     pub fn grow(&mut self, nodes: usize) -> Result<(), String> {
+        let run = self.add_nodes(nodes);
+        self.check_nodes(run)
+    }
+
+    /// Adds `nodes` to this root's and the run's counts; returns the run's new count.
+    fn add_nodes(&mut self, nodes: usize) -> usize {
         self.nodes = self.nodes.saturating_add(nodes);
-        let run = self
-            .run
+        self.run
             .0
             .fetch_add(nodes, Ordering::Relaxed)
-            .saturating_add(nodes);
+            .saturating_add(nodes)
+    }
+
+    fn check_nodes(&mut self, run: usize) -> Result<(), String> {
         if self.nodes > MAX_ROOT_NODES {
             return self.stop(format!(
                 "this root renders more than {MAX_ROOT_NODES} YAML nodes"
