@@ -33,7 +33,7 @@ pub struct Configurations {
     pub name_references: Vec<CustomReference>,
 }
 
-fn field_spec(node: &Node) -> Option<FieldSpec> {
+pub fn field_spec(node: &Node) -> Option<FieldSpec> {
     let path = node.get("path").and_then(Node::scalar_text)?;
     let path: Vec<String> = split_path(path)
         .into_iter()
