@@ -54,20 +54,12 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
         "`configurations` not fully applied (custom configurations)",
     ),
     (
-        "TestIssue4884_UseLocalConfigAsNameRefSource",
-        "`configurations` not fully applied (custom configurations)",
-    ),
-    (
         "TestBackReferenceAdmissionPolicy",
         "name references of ValidatingAdmissionPolicyBinding not followed yet",
     ),
     (
         "TestMultibasesWithConflict",
         "two bases rendering the same object through one intermediate are not refused",
-    ),
-    (
-        "TestTransfomersImageCustomConfig",
-        "`images` and `configurations` not fully applied (custom configurations)",
     ),
     (
         "TestValidatingWebhookCombinedNamespaces",

@@ -185,11 +185,11 @@ struct Builder<'a> {
     plugin_name: Option<String>,
 }
 
+/// apiVersion and kind of an object; kustomize needs only the kind (an object without
+/// `apiVersion` is built and printed as written).
 fn object_kind(node: &Node) -> Option<(&str, &str)> {
-    Some((
-        node.get("apiVersion")?.scalar_text()?,
-        node.get("kind")?.scalar_text()?,
-    ))
+    let api_version = node.get("apiVersion").map_or(Some(""), Node::scalar_text)?;
+    Some((api_version, node.get("kind")?.scalar_text()?))
 }
 
 fn name_of(node: &Node) -> &str {
@@ -1476,7 +1476,7 @@ impl Builder<'_> {
                         IssueKind::KustomizeNote,
                         config_file,
                         span,
-                        format!("configuration section `{section}` is not applied by xks-lint (only images, nameReference, commonLabels and labels are)"),
+                        format!("configuration section `{section}` is not applied by xks-lint (only images, nameReference, commonLabels, labels, namePrefix and nameSuffix are)"),
                     );
                 }
             }
@@ -1856,14 +1856,24 @@ impl Builder<'_> {
             record(resources, "NamespaceTransformer");
         }
         let custom = self.configurations(dir);
-        if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
-            rename(
-                resources,
-                &spec.name_prefix,
-                &spec.name_suffix,
-                None,
-                &custom.name_references,
-            );
+        let prefix_kinds = configurations::renamed_kinds(&custom.name_prefix);
+        let suffix_kinds = configurations::renamed_kinds(&custom.name_suffix);
+        let references = &custom.name_references;
+        if prefix_kinds.is_none() && suffix_kinds.is_none() {
+            if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
+                let (prefix, suffix) = (&spec.name_prefix, &spec.name_suffix);
+                rename(resources, prefix, suffix, None, references);
+            }
+        } else {
+            // Custom field specs for one of them: each renames its own kinds.
+            if !spec.name_prefix.is_empty() {
+                let kinds = prefix_kinds.as_deref();
+                rename(resources, &spec.name_prefix, "", kinds, references);
+            }
+            if !spec.name_suffix.is_empty() {
+                let kinds = suffix_kinds.as_deref();
+                rename(resources, "", &spec.name_suffix, kinds, references);
+            }
         }
         if !spec.name_prefix.is_empty() {
             record(resources, "PrefixTransformer");

@@ -283,11 +283,8 @@ pub fn interpret(config: &Node) -> Result<Builtin, NotApplied> {
             }
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
-            let kinds = field_specs(config)
-                .into_iter()
-                .filter(|spec| spec.path == ["metadata", "name"])
-                .map(|spec| spec.kind)
-                .collect();
+            let kinds =
+                super::configurations::renamed_kinds(&field_specs(config)).unwrap_or_default();
             Builtin::Rename {
                 prefix: text(config.get("prefix")).unwrap_or_default(),
                 suffix: text(config.get("suffix")).unwrap_or_default(),
