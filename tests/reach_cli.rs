@@ -144,6 +144,44 @@ fn why_explains_a_blocked_connection() {
 }
 
 #[test]
+fn why_cites_the_admin_rule_that_decided() {
+    xks_lint()
+        .args([
+            "why",
+            "a/client",
+            "b/server",
+            "fixtures/connectivity/anp-priority-deny-allow",
+            "--semantics",
+            "vanilla",
+            "--port",
+            "80",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("a/client[Pod] => b/server[Pod] on TCP 80: BLOCKED"))
+        .stdout(predicate::str::contains(
+            "  Deny by AdminNetworkPolicy deny-80-from-a (priority 10) rule `deny-http` spec.ingress[0] at fixtures/connectivity/anp-priority-deny-allow/manifests.yaml:61:7: TCP 80",
+        ))
+        .stdout(predicate::str::contains(
+            "  Allow by AdminNetworkPolicy allow-from-a (priority 20) rule `allow-everything-from-a` spec.ingress[0] at fixtures/connectivity/anp-priority-deny-allow/manifests.yaml:43:7:",
+        ));
+    xks_lint()
+        .args([
+            "why",
+            "b/server",
+            "a/client",
+            "fixtures/connectivity/anp-baseline-networks",
+            "--semantics",
+            "vanilla",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "  Deny by BaselineAdminNetworkPolicy default rule `deny-in-cluster` spec.ingress[0] at fixtures/connectivity/anp-baseline-networks/manifests.yaml:",
+        ));
+}
+
+#[test]
 fn why_usage_errors() {
     xks_lint()
         .args([

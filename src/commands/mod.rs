@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::cli::{load_config, usage_error, write_stdout};
 use crate::config;
 use crate::graph::policy::{Direction, PolicyOrigin};
-use crate::graph::ports::Protocol;
+use crate::graph::ports::{ConnSet, Protocol};
 use crate::graph::{Cloud, DirectionVerdict, Graph, GraphOptions, Semantics, Subject, XksSettings};
 use crate::load::{self, Sources, WalkOptions};
 use crate::model::{Model, ModelOptions};
@@ -309,6 +309,31 @@ fn policy_name(graph: &Graph, policy: usize) -> String {
     }
 }
 
+/// `  Deny by AdminNetworkPolicy x (priority 5) rule `name` spec.egress[0] at f:1:2: TCP 80`.
+fn describe_admin(out: &mut Lines, decided: &[(usize, ConnSet)], graph: &Graph, sources: &Sources) {
+    for (rule, conns) in decided {
+        let r = &graph.admin.rules[*rule];
+        let policy = &graph.admin.policies[r.policy];
+        let name = if r.name.is_empty() {
+            String::new()
+        } else {
+            format!(" rule `{}`", r.name)
+        };
+        let how = if r.fail_closed {
+            " (a peer of no known field: fails closed, denies)".to_string()
+        } else {
+            String::new()
+        };
+        out.line(format!(
+            "  {} by {}{name} {}{}{how}: {conns}",
+            r.effective_action().as_str(),
+            policy.title(),
+            r.path,
+            cite(r.location, sources)
+        ));
+    }
+}
+
 fn describe_verdict(
     out: &mut Lines,
     heading: &str,
@@ -318,9 +343,25 @@ fn describe_verdict(
     sources: &Sources,
 ) {
     out.line(format!("{heading}: {}", verdict.conns));
-    if !verdict.isolated {
+    let tiers = &verdict.tiers;
+    describe_admin(out, &tiers.admin, graph, sources);
+    let admin_decided = !tiers.admin.is_empty();
+    if admin_decided {
         out.line(format!(
-            "  not isolated for {}: no NetworkPolicy selecting it has policyType {}, so every connection is allowed",
+            "  left to NetworkPolicies by the AdminNetworkPolicies: {}",
+            tiers.to_policies
+        ));
+    }
+    if !verdict.isolated {
+        let what = if tiers.baseline.is_empty() && !admin_decided {
+            "every connection is allowed".to_string()
+        } else if tiers.baseline.is_empty() {
+            "what reaches them is allowed".to_string()
+        } else {
+            "the BaselineAdminNetworkPolicy decides".to_string()
+        };
+        out.line(format!(
+            "  not isolated for {}: no NetworkPolicy selecting it has policyType {}, so {what}",
             direction.as_str(),
             if direction == Direction::Ingress {
                 "Ingress"
@@ -328,6 +369,13 @@ fn describe_verdict(
                 "Egress"
             }
         ));
+        if !tiers.baseline.is_empty() {
+            describe_admin(out, &tiers.baseline, graph, sources);
+            out.line(format!(
+                "  allowed by default (no rule decided them): {}",
+                tiers.by_default
+            ));
+        }
         return;
     }
     for &policy in &verdict.isolating {
@@ -339,8 +387,13 @@ fn describe_verdict(
     }
     if verdict.allowing.is_empty() {
         out.line(format!(
-            "  no {} rule of these policies matches the other side: blocked",
-            direction.as_str()
+            "  no {} rule of these policies matches the other side: {}blocked",
+            direction.as_str(),
+            if admin_decided {
+                "what reaches them is "
+            } else {
+                ""
+            }
         ));
     }
     for (rule, conns) in &verdict.allowing {

@@ -187,7 +187,7 @@ pub fn compile_port(port: &NetworkPolicyPort) -> Option<PortSpec> {
 }
 
 /// A CIDR as the API server reads it (a bare address or a bad prefix is rejected).
-fn policy_cidr(text: &str) -> Result<((u128, u32, bool), IpRange), String> {
+pub(crate) fn policy_cidr(text: &str) -> Result<((u128, u32, bool), IpRange), String> {
     let parsed = validation::parse_cidr(text).ok_or_else(|| format!("`{text}` is not a CIDR"))?;
     let (start, prefix, v6) = parsed;
     let family = if v6 { ip::Family::V6 } else { ip::Family::V4 };

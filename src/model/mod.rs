@@ -239,6 +239,8 @@ pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "APIService",
     "RuntimeClass",
     "ClusterPolicy",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
 ];
 
 /// An object found in the input, waiting to be typed.
