@@ -278,7 +278,7 @@ pub fn compile_repo_policy(
                     kind: compile_peer(peer),
                     location: peer_nodes
                         .and_then(|nodes| nodes.get(j))
-                        .map(|n| object.location(n.span)),
+                        .map(|n| object.location_of(n)),
                     path: format!("{path}.{}[{j}]", direction.peers_key()),
                 })
                 .collect()
@@ -293,7 +293,7 @@ pub fn compile_repo_policy(
             index: rule_index,
             peers,
             ports,
-            location: rule_node.map(|n| object.location(n.span)),
+            location: rule_node.map(|n| object.location_of(n)),
             path,
         });
     };
