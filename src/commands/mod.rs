@@ -28,6 +28,11 @@ pub struct GraphArgs {
     /// addresses, else aks].
     #[arg(long, value_enum)]
     pub cloud: Option<Cloud>,
+    /// Treat hostNetwork pods as ordinary pods, selected and matched by policies as
+    /// np-guard's netpol-analyzer does (default: as the CNI does, unselected, with the
+    /// node's address, `xks.node-cidrs`).
+    #[arg(long)]
+    pub host_network_as_pods: bool,
 }
 
 impl GraphArgs {
@@ -36,6 +41,7 @@ impl GraphArgs {
         GraphOptions {
             semantics: self.semantics,
             xks: XksSettings::from_config(xks, self.cloud),
+            host_network_as_pods: self.host_network_as_pods,
         }
     }
 }
@@ -400,6 +406,10 @@ fn policy_name(graph: &Graph, policy: usize) -> String {
         PolicyOrigin::Repo(_) => format!("NetworkPolicy {}/{}", p.namespace, p.name),
         PolicyOrigin::XksDefaultDeny => format!(
             "NetworkPolicy {}/{} (implicit: XKS puts it in every tenant namespace)",
+            p.namespace, p.name
+        ),
+        PolicyOrigin::XksAllowance => format!(
+            "NetworkPolicy {}/{} (implicit: a platform allowance switched on in `xks.platform-allowances`)",
             p.namespace, p.name
         ),
     }

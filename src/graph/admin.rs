@@ -917,12 +917,14 @@ impl AdminSet {
         namespaces: &BTreeMap<String, NamespaceInfo>,
         classes: &[PodClass],
         segments: &[IpRange],
+        node_cidrs: &[IpRange],
     ) {
         let n = classes.len();
         let namespace_labels =
             |class: &PodClass| namespaces.get(&class.namespace).map(|i| &i.labels);
         let in_selection = |class: &PodClass, ns: &Selector, pods: Option<&Selector>| {
-            namespace_labels(class).is_some_and(|labels| ns.matches(labels))
+            class.selectable()
+                && namespace_labels(class).is_some_and(|labels| ns.matches(labels))
                 && pods.is_none_or(|p| p.matches(&class.labels))
         };
         // Precedence: admin policies by (priority, name), the baseline after; rules in order.
@@ -980,6 +982,10 @@ impl AdminSet {
                         }
                         if ranges.iter().any(holds_every_pod) {
                             (0..n).for_each(|c| class_bits.insert(c));
+                        } else if super::holds_nodes(ranges, node_cidrs) {
+                            (0..n)
+                                .filter(|&c| classes[c].host_network)
+                                .for_each(|c| class_bits.insert(c));
                         }
                     }
                     AdminPeerKind::Unmodelled(_) | AdminPeerKind::Invalid(_) => {}

@@ -28,12 +28,16 @@ use ip::IpRange;
 use policy::{PeerKind, Policy, PolicyRule};
 use ports::{ConnSet, Protocol};
 use selector::{Labels, Selector};
-pub use settings::{Cloud, EndpointRole, GraphOptions, PlatformEndpoint, Semantics, XksSettings};
+pub use settings::{
+    Allowance, Cloud, EndpointRole, GraphOptions, PlatformEndpoint, Semantics, XksSettings,
+};
 
 /// Label every namespace carries (set by the API server).
 pub const METADATA_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Label XKS puts on every namespace and uses in its namespace selectors.
 pub const XKS_NAME_LABEL: &str = "name";
+/// Label XKS puts on tenant (`tenant`) and platform (`platform`) namespaces.
+pub const XKS_KIND_LABEL: &str = "xkf.xenit.io/kind";
 
 #[derive(Debug, Clone, Default)]
 pub struct NamespaceInfo {
@@ -63,6 +67,22 @@ pub struct PodClass {
     pub members: Vec<Member>,
     /// Index into the settings' endpoints when this class is a platform endpoint.
     pub endpoint: Option<usize>,
+    /// hostNetwork pods: never selected, matched only by address peers holding the node
+    /// ranges (`XksSettings::node_cidrs`).
+    pub host_network: bool,
+}
+
+impl PodClass {
+    /// Whether pod selectors (of policy subjects and peers) can select this class.
+    pub fn selectable(&self) -> bool {
+        !self.host_network
+    }
+}
+
+/// Whether address ranges (`parts`, disjoint) hold every node address: then a hostNetwork
+/// pod, whose traffic carries its node's address, is certainly inside them.
+pub fn holds_nodes(parts: &[IpRange], nodes: &[IpRange]) -> bool {
+    !nodes.is_empty() && nodes.iter().all(|n| ip::subtract(*n, parts).is_empty())
 }
 
 /// Index of an edge's connection set in [`Graph::conn_sets`].
@@ -247,31 +267,45 @@ impl Graph {
             }
         }
         for (name, info) in namespaces.iter_mut() {
-            if xks {
-                info.labels.insert(XKS_NAME_LABEL.to_string(), name.clone());
-            }
-            if let Some(labels) = declared.get(name) {
-                info.labels.extend(labels.clone());
-            }
-            info.labels
-                .insert(METADATA_NAME_LABEL.to_string(), name.clone());
             info.platform = xks && settings.platform_namespaces.contains(name);
             info.tenant = xks
                 && match &settings.tenant_namespaces {
                     Some(tenants) => tenants.contains(name),
                     None => info.has_workloads && !info.platform,
                 };
+            if xks {
+                // The labels the platform puts on its namespaces (its Terraform).
+                info.labels.insert(XKS_NAME_LABEL.to_string(), name.clone());
+                if info.tenant {
+                    info.labels
+                        .insert(XKS_KIND_LABEL.to_string(), "tenant".to_string());
+                } else if info.platform {
+                    info.labels
+                        .insert(XKS_KIND_LABEL.to_string(), "platform".to_string());
+                }
+            }
+            if let Some(labels) = declared.get(name) {
+                info.labels.extend(labels.clone());
+            }
+            info.labels
+                .insert(METADATA_NAME_LABEL.to_string(), name.clone());
         }
 
         // Pod classes, in a canonical order whatever the input order.
-        type ClassKey = (String, Labels, Vec<(String, Protocol, u16)>, Option<usize>);
+        type ClassKey = (
+            String,
+            Labels,
+            Vec<(String, Protocol, u16)>,
+            Option<usize>,
+            bool,
+        );
         let mut class_map: BTreeMap<ClassKey, Vec<Member>> = BTreeMap::new();
         for (object, workload) in model.workloads() {
             let spec = workload.pod_spec();
-            // hostNetwork pods use the node's address: policies neither select nor match them.
-            if spec.is_some_and(|s| s.host_network == Some(true)) {
-                continue;
-            }
+            // hostNetwork pods use the node's address: policies neither select them nor
+            // match them with pod selectors (the CNI's view), unless asked to treat them as pods.
+            let host_network =
+                spec.is_some_and(|s| s.host_network == Some(true)) && !options.host_network_as_pods;
             let mut ports: Vec<(String, Protocol, u16)> = spec
                 .into_iter()
                 .flat_map(|s| s.containers.iter())
@@ -289,7 +323,13 @@ impl Graph {
             ports.sort();
             ports.dedup();
             class_map
-                .entry((object.namespace.clone(), workload.pod_labels(), ports, None))
+                .entry((
+                    object.namespace.clone(),
+                    workload.pod_labels(),
+                    ports,
+                    None,
+                    host_network,
+                ))
                 .or_default()
                 .push(Member {
                     label: format!("{}/{}[{}]", object.namespace, object.name, object.kind),
@@ -307,6 +347,7 @@ impl Graph {
                         endpoint.pod_labels.clone(),
                         ports,
                         Some(i),
+                        false,
                     ))
                     .or_default()
                     .push(Member {
@@ -318,7 +359,7 @@ impl Graph {
         }
         let mut classes = Vec::with_capacity(class_map.len());
         let mut class_of_object = HashMap::new();
-        for ((namespace, labels, ports, endpoint), mut members) in class_map {
+        for ((namespace, labels, ports, endpoint, host_network), mut members) in class_map {
             members.sort();
             for member in &members {
                 if let Some(object) = member.object {
@@ -331,6 +372,7 @@ impl Graph {
                 ports,
                 members,
                 endpoint,
+                host_network,
             });
         }
         let mut classes_by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
@@ -383,6 +425,17 @@ impl Graph {
                         namespace, settings, index, &mut rules,
                     ));
                 }
+                for allowance in &settings.allowances {
+                    let present = repo_policies
+                        .iter()
+                        .any(|(o, _)| &o.namespace == namespace && o.name == allowance.policy_name);
+                    if !present {
+                        let index = policies.len();
+                        policies.push(policy::xks_allowance(
+                            namespace, allowance, index, &mut rules,
+                        ));
+                    }
+                }
             }
         }
 
@@ -398,7 +451,7 @@ impl Graph {
             }
         }
         let segments = ip::partition(&ranges);
-        admin.index(&namespaces, &classes, &segments);
+        admin.index(&namespaces, &classes, &segments, &options.xks.node_cidrs);
 
         // Which policies select which classes.
         let n = classes.len();
@@ -408,7 +461,7 @@ impl Graph {
                 .into_iter()
                 .flatten()
                 .copied()
-                .filter(|&c| selector.matches(&classes[c].labels))
+                .filter(|&c| classes[c].selectable() && selector.matches(&classes[c].labels))
                 .collect()
         };
         let mut policy_classes = Vec::with_capacity(policies.len());
@@ -484,7 +537,11 @@ impl Graph {
                                         segment_bits.insert(s);
                                     }
                                 }
-                                Vec::new()
+                                if holds_nodes(parts, &options.xks.node_cidrs) {
+                                    (0..n).filter(|&c| classes[c].host_network).collect()
+                                } else {
+                                    Vec::new()
+                                }
                             }
                             PeerKind::Invalid(_) => Vec::new(),
                         };
@@ -794,7 +851,7 @@ impl Graph {
             .into_iter()
             .flatten()
             .copied()
-            .filter(|&c| selector.matches(&self.classes[c].labels))
+            .filter(|&c| self.classes[c].selectable() && selector.matches(&self.classes[c].labels))
             .collect()
     }
 
