@@ -29,7 +29,8 @@ use policy::{PeerKind, Policy, PolicyRule};
 use ports::{ConnSet, Protocol};
 use selector::{Labels, Selector};
 pub use settings::{
-    Allowance, Cloud, EndpointRole, GraphOptions, PlatformEndpoint, Semantics, XksSettings,
+    Allowance, Cloud, EndpointRole, GraphOptions, PlatformEndpoint, PlatformGateway, Semantics,
+    XksSettings,
 };
 
 /// Label every namespace carries (set by the API server).

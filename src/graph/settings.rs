@@ -86,6 +86,19 @@ pub struct XksSettings {
     pub node_cidrs: Vec<super::ip::IpRange>,
     /// Optional platform policies switched on in every tenant namespace.
     pub allowances: Vec<Allowance>,
+    /// The platform's Gateway, which tenant repositories do not hold (`None` without gateways).
+    pub platform_gateway: Option<PlatformGateway>,
+}
+
+/// The Gateway the platform deploys next to its Envoy Gateway (the platform's Terraform):
+/// one HTTPS listener on 443 for a wildcard hostname, routes from every namespace, its
+/// certificate issued by cert-manager's gateway-shim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformGateway {
+    pub namespace: String,
+    pub name: String,
+    pub listener: String,
+    pub port: i64,
 }
 
 /// An optional platform policy of every tenant namespace (the platform's Terraform).
@@ -192,6 +205,12 @@ impl XksSettings {
                 .iter()
                 .filter_map(|c| super::ip::IpRange::parse_cidr(c).ok())
                 .collect(),
+            platform_gateway: xks.gateways.first().map(|g| PlatformGateway {
+                namespace: g.namespace.clone(),
+                name: "default-gateway".to_string(),
+                listener: "https".to_string(),
+                port: 443,
+            }),
             allowances: xks
                 .platform_allowances
                 .iter()
