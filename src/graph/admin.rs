@@ -1088,22 +1088,33 @@ pub fn decide(
 ) -> (ConnSet, ConnSet) {
     let mut allowed = ConnSet::none();
     let mut passed = ConnSet::none();
+    let mut denied = ConnSet::none();
     for (rule, action, conns) in rules {
         if open.is_empty() {
             break;
         }
-        let hit = open.intersect(&conns);
-        if hit.is_empty() {
-            continue;
-        }
-        *open = open.subtract(&hit);
-        match action {
-            Action::Allow => allowed.union_with(&hit),
-            Action::Deny => {}
-            Action::Pass => passed.union_with(&hit),
-        }
-        if let Some(record) = record.as_deref_mut() {
-            record.push((rule, hit));
+        let hit = if conns.is_all() {
+            std::mem::take(open)
+        } else {
+            let hit = open.intersect(&conns);
+            if hit.is_empty() {
+                continue;
+            }
+            *open = open.subtract(&hit);
+            hit
+        };
+        let kept = match action {
+            Action::Allow => &mut allowed,
+            Action::Deny => &mut denied,
+            Action::Pass => &mut passed,
+        };
+        match record.as_deref_mut() {
+            Some(record) => {
+                kept.union_with(&hit);
+                record.push((rule, hit));
+            }
+            None if kept.is_empty() => *kept = hit,
+            None => kept.union_with(&hit),
         }
     }
     (allowed, passed)

@@ -231,7 +231,16 @@ pub struct Graph {
     rule_segments: Vec<BitSet>,
     /// Connections of rules without named ports, the same for every destination.
     rule_fixed: Vec<Option<ConnSet>>,
+    /// Per class: the id of its named-port list (classes with equal lists share one).
+    class_port_list: Vec<u32>,
+    /// Per rule with named ports: its connections per named-port list id (`None` past
+    /// [`MAX_NAMED_CACHE`] entries: computed on each use instead).
+    rule_named: Vec<Option<Vec<ConnSet>>>,
 }
+
+/// Most (rule, named-port list) connection sets computed ahead: a repository has few
+/// distinct port lists, but the product is bounded whatever the input.
+const MAX_NAMED_CACHE: usize = 1 << 20;
 
 impl Graph {
     pub fn build(model: &Model, options: &GraphOptions) -> Graph {
@@ -555,9 +564,38 @@ impl Graph {
             rule_classes.push(class_bits);
             rule_segments.push(segment_bits);
         }
-        let rule_fixed = rules
+        let rule_fixed: Vec<Option<ConnSet>> = rules
             .iter()
             .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
+            .collect();
+        // Named ports resolve per destination: once per distinct port list, not per pair.
+        type PortList<'a> = &'a [(String, Protocol, u16)];
+        let mut port_lists: HashMap<PortList, u32> = HashMap::new();
+        let class_port_list: Vec<u32> = classes
+            .iter()
+            .map(|c| {
+                let next = u32::try_from(port_lists.len()).unwrap_or(u32::MAX);
+                *port_lists.entry(c.ports.as_slice()).or_insert(next)
+            })
+            .collect();
+        let mut lists: Vec<(PortList, u32)> = port_lists.into_iter().collect();
+        lists.sort_by_key(|(_, id)| *id);
+        let mut budget = MAX_NAMED_CACHE;
+        let rule_named: Vec<Option<Vec<ConnSet>>> = rules
+            .iter()
+            .zip(&rule_fixed)
+            .map(|(rule, fixed)| {
+                if fixed.is_some() || budget < lists.len() {
+                    return None;
+                }
+                budget -= lists.len();
+                Some(
+                    lists
+                        .iter()
+                        .map(|(ports, _)| rule.conns_for(ports))
+                        .collect(),
+                )
+            })
             .collect();
 
         let mut graph = Graph {
@@ -584,6 +622,8 @@ impl Graph {
             rule_classes,
             rule_segments,
             rule_fixed,
+            class_port_list,
+            rule_named,
         };
         graph.add_edges();
         graph
@@ -593,7 +633,13 @@ impl Graph {
     pub fn rule_conns(&self, rule: usize, dst_class: Option<usize>) -> ConnSet {
         match (&self.rule_fixed[rule], dst_class) {
             (Some(fixed), _) => fixed.clone(),
-            (None, Some(c)) => self.rules[rule].conns_for(&self.classes[c].ports),
+            (None, Some(c)) => match (&self.rule_named[rule], self.class_port_list.get(c)) {
+                (Some(per_list), Some(&list)) => per_list
+                    .get(list as usize)
+                    .cloned()
+                    .unwrap_or_else(|| self.rules[rule].conns_for(&self.classes[c].ports)),
+                _ => self.rules[rule].conns_for(&self.classes[c].ports),
+            },
             // Named ports resolve against a pod's containers; an address has none.
             (None, None) => self.rules[rule].conns_for(&[]),
         }
@@ -942,16 +988,30 @@ impl Graph {
         };
         // Admin tier: what it allows is final; what it passes or leaves goes on.
         let mut open = ConnSet::all();
-        let (mut allowed, passed) = admin::decide(
-            tier_rules(admin::Tier::Admin),
-            &mut open,
-            trace.as_deref_mut().map(|t| &mut t.tiers.admin),
-        );
-        open.union_with(&passed);
+        let mut allowed = ConnSet::none();
+        if !self
+            .admin
+            .ordered(pod, admin::Tier::Admin, direction)
+            .is_empty()
+        {
+            let (admin_allowed, passed) = admin::decide(
+                tier_rules(admin::Tier::Admin),
+                &mut open,
+                trace.as_deref_mut().map(|t| &mut t.tiers.admin),
+            );
+            allowed = admin_allowed;
+            if open.is_empty() {
+                open = passed;
+            } else {
+                open.union_with(&passed);
+            }
+        }
         if let Some(t) = trace.as_deref_mut() {
             t.tiers.to_policies = open.clone();
         }
         match self.policy_tier(pod, &other, direction, dst_class, trace.as_deref_mut()) {
+            // Nothing decided by the admin tier: the NetworkPolicies' answer as it is.
+            Some(policies) if open.is_all() && allowed.is_empty() => allowed = policies,
             Some(policies) => allowed.union_with(&open.intersect(&policies)),
             None => {
                 // No NetworkPolicy isolates the pod: the baseline decides, then default allow.
