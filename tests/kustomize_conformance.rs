@@ -54,10 +54,6 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
         "`configurations` not fully applied (custom configurations)",
     ),
     (
-        "TestBackReferenceAdmissionPolicy",
-        "name references of ValidatingAdmissionPolicyBinding not followed yet",
-    ),
-    (
         "TestMultibasesWithConflict",
         "two bases rendering the same object through one intermediate are not refused",
     ),

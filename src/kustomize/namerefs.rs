@@ -266,6 +266,9 @@ fn default_paths(referenced: &str, referrer: &str, referrer_group: &str) -> Vec<
         }
         "PriorityClass" => in_pod(&mut paths, &["priorityClassName"], SPEC_KINDS),
         "IngressClass" => simple("Ingress", "spec/ingressClassName"),
+        "ValidatingAdmissionPolicy" => {
+            simple("ValidatingAdmissionPolicyBinding", "spec/policyName");
+        }
         _ => {}
     }
     paths

@@ -266,6 +266,16 @@ pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "ClusterPolicy",
     "AdminNetworkPolicy",
     "BaselineAdminNetworkPolicy",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "CertificateSigningRequest",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
 ];
 
 /// An object found in the input, waiting to be typed.
