@@ -15,6 +15,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod gate;
 pub mod graph;
+pub mod kinds;
 pub mod kustomize;
 pub mod limits;
 pub mod load;

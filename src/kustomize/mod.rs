@@ -13,7 +13,9 @@ pub mod images;
 pub mod namerefs;
 pub mod plugins;
 pub mod replacements;
-pub mod spec;
+/// The kustomization file format is read by the load stage (which follows its
+/// references); kustomize builds from it.
+pub use crate::load::kustomization as spec;
 pub mod transform;
 
 use rayon::prelude::*;
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::load::yaml::{Node, NodeKind, parse_stream};
 use crate::load::{IssueKind, LoadIssue, Loaded, LoadedDocument, is_kustomization_file, normalize};
-use crate::model::{CLUSTER_SCOPED_KINDS, WorkloadKind};
+use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind};
 use crate::span::{FileId, Location, Span};
 use spec::{Kustomization, PatchSource, PatchTarget};
 use transform::{for_each_at, get_mut, json6902, set, strategic_merge};
@@ -1631,7 +1633,7 @@ impl Builder<'_> {
             match items {
                 Some(items) if kind.ends_with("List") => {
                     for (index, item) in items.iter().enumerate() {
-                        let item = crate::model::list_item(&document.root, item);
+                        let item = crate::kinds::list_item(&document.root, item);
                         if object_kind(&item).is_some() {
                             out.push(Built {
                                 file: resource_file,

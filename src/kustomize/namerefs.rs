@@ -4,7 +4,7 @@
 //! it in these fields follows.
 
 use crate::load::yaml::{Node, NodeKind};
-use crate::model::CLUSTER_SCOPED_KINDS;
+use crate::kinds::CLUSTER_SCOPED_KINDS;
 
 use super::Built;
 

@@ -124,7 +124,7 @@ fn common_ancestor(a: &Path, b: &Path) -> Option<PathBuf> {
 
 /// The entries of `dir`'s kustomization that may name directories (local ones only).
 fn kustomization_directories(dir: &Path) -> Vec<String> {
-    let Some(text) = crate::kustomize::spec::FILE_NAMES
+    let Some(text) = crate::load::kustomization::FILE_NAMES
         .iter()
         .map(|name| dir.join(name))
         .find(|file| file.is_file())

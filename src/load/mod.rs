@@ -1,6 +1,7 @@
 //! Load stage: find manifest files, read them, parse every YAML document with spans.
 //! The only stage that touches the filesystem.
 
+pub mod kustomization;
 pub mod boundary;
 pub mod walk;
 pub mod yaml;
@@ -302,7 +303,7 @@ fn repo_root(inputs: &[Input], cwd: Option<&Path>) -> Option<PathBuf> {
 pub fn is_kustomization_file(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| crate::kustomize::spec::FILE_NAMES.contains(&n))
+        .is_some_and(|n| crate::load::kustomization::FILE_NAMES.contains(&n))
 }
 
 /// Loads the files that kustomizations reference but the walk did not reach
@@ -329,7 +330,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            let spec = crate::kustomize::spec::Kustomization::from_node(&document.root);
+            let spec = crate::load::kustomization::Kustomization::from_node(&document.root);
             for reference in spec.data_paths() {
                 let target = normalize(&dir.join(reference));
                 if loaded.data_files.contains_key(&target) {
@@ -357,7 +358,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                     }
                 }
                 if target.is_dir() {
-                    let file = crate::kustomize::spec::FILE_NAMES
+                    let file = crate::load::kustomization::FILE_NAMES
                         .iter()
                         .map(|name| target.join(name))
                         .find(|candidate| candidate.symlink_metadata().is_ok());

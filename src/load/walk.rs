@@ -504,7 +504,7 @@ fn read_kustomize_namespace(dir: &Path) -> Option<String> {
         let text = std::fs::read_to_string(path).ok()?;
         let stream = super::yaml::parse_stream(&text);
         let root = &stream.documents.first()?.root;
-        crate::kustomize::spec::Kustomization::from_node(root)
+        crate::load::kustomization::Kustomization::from_node(root)
             .namespace
             .map(|entry| entry.value)
     })
