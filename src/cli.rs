@@ -138,8 +138,15 @@ pub struct CheckArgs {
     /// Record every current finding in this baseline file (replacing it) and report none.
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
-    /// Load and analyse everything, but report only findings in these files (what
-    /// pre-commit passes). Put PATHs before this option: every later argument is a file.
+    /// Report only findings that do not exist at this git revision (a branch, tag or commit;
+    /// compared by fingerprint). The revision's tree is read from the git object database:
+    /// nothing is checked out and no `git` process runs.
+    #[arg(long, value_name = "REV")]
+    pub new_from_rev: Option<String>,
+    /// Load and analyse everything, but report only the findings these changed files can
+    /// cause (what pre-commit passes): findings in them, findings citing them, and in a git
+    /// repository every finding that HEAD does not have (deleted files included). Put PATHs
+    /// before this option: every later argument is a file.
     #[arg(long, value_name = "FILE", num_args = 0..)]
     pub only_files: Option<Vec<PathBuf>>,
     /// Files larger than this many bytes are reported and not read.
@@ -447,6 +454,37 @@ fn write_report(
     emit::file(path, &root, text, channel)
 }
 
+/// `--new-from-rev`: the findings of that revision, to leave out. `--only-files` in a git
+/// repository with commits: the findings of HEAD, so that every finding the change creates
+/// is reported wherever it lies (a deleted policy included). A HEAD that cannot be read
+/// only narrows `--only-files` to the changed files themselves (a warning says so).
+fn compare_with_revisions(
+    args: &CheckArgs,
+    paths: &[String],
+    options: &mut CheckOptions,
+) -> Result<(), String> {
+    use crate::commands::revision;
+    if let Some(rev) = &args.new_from_rev {
+        let repo = revision::repository(paths).ok_or_else(|| {
+            "--new-from-rev needs the checked PATHs to be inside a git repository".to_string()
+        })?;
+        let commit = repo.resolve(rev)?;
+        options.gate.known_at_rev = Some(revision::findings_at(options, &repo, commit, paths)?);
+    }
+    if options.gate.only_files.is_some()
+        && let Some(repo) = revision::repository(paths)
+        && let Some(head) = repo.head()
+    {
+        match revision::findings_at(options, &repo, head, paths) {
+            Ok(before) => options.gate.findings_before = Some(before),
+            Err(message) => emit::warning(&format!(
+                "--only-files: cannot analyse HEAD ({message}); reporting findings in and citing the changed files only"
+            )),
+        }
+    }
+    Ok(())
+}
+
 fn check(args: CheckArgs) -> u8 {
     let paths = if args.paths.is_empty() {
         vec![".".to_string()]
@@ -523,11 +561,17 @@ fn check(args: CheckArgs) -> u8 {
             // A new baseline records every finding of the repository.
             baseline: old_baseline.clone().filter(|_| !writing_baseline),
             only_files: args.only_files.clone().filter(|_| !writing_baseline),
+            findings_before: None,
+            known_at_rev: None,
         },
         graph: args.graph.options(&xks),
         environments: config.environment_config(),
         load_only: args.stage == Stage::Load,
     };
+    let mut options = options;
+    if let Err(message) = compare_with_revisions(&args, &paths, &mut options) {
+        return usage_error(&message);
+    }
     let mut analysis = analyze(&options);
     for (environment, pattern) in analysis
         .environments

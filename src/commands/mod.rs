@@ -1,6 +1,7 @@
 //! The reachability commands (`connectivity`, `why`) and the flags they share with `check`.
 
 pub mod render;
+pub mod revision;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 //! The only stage that touches the filesystem.
 
 pub mod boundary;
+pub mod git;
 pub mod walk;
 pub mod yaml;
 
