@@ -47,6 +47,9 @@ pub enum Command {
     Connectivity(crate::commands::ConnectivityArgs),
     /// Explain why a connection is allowed or blocked, citing each policy rule with file:line.
     Why(crate::commands::WhyArgs),
+    /// The connections a change opens and closes since REV (default: the merge-base with
+    /// the default branch), per environment, with the policy rules responsible.
+    Diff(crate::commands::diff::DiffArgs),
     /// Print the objects xks-lint analyses after building kustomizations (what `kubectl
     /// kustomize ROOT` prints, for a root), as YAML or JSON; exit 1 when a root cannot be built.
     Render(crate::commands::render::RenderArgs),
@@ -271,6 +274,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Connectivity(args) => crate::commands::connectivity(args),
         Command::Why(args) => crate::commands::why(args),
         Command::Render(args) => crate::commands::render::render(args),
+        Command::Diff(args) => crate::commands::diff::diff(args),
     }
 }
 

@@ -259,3 +259,109 @@ fn try_mktree(repo: &Path, entries: &str) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
+
+const INGRESS_B: &str = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-a, namespace: tenant-b}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  policyTypes: [Ingress]
+  ingress:
+    - from:
+        - namespaceSelector: {matchLabels: {name: tenant-a}}
+          podSelector: {matchLabels: {app: web}}
+";
+
+fn diff(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir(dir)
+        .arg("diff")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `diff` (issue 17 §2): deleting the ingress half closes the flow (citing the rules that
+/// allowed it at the base, with the base's paths); restoring it with a typo keeps it closed;
+/// a branch that adds the pair opens it; the default base is the merge-base with `main`.
+#[test]
+fn diff_lists_connections_opened_and_closed_with_their_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    init(repo);
+    git(repo, &["checkout", "-q", "-b", "main"]);
+    for (name, text) in [
+        ("web.yaml", WEB),
+        ("api.yaml", API),
+        ("egress-a.yaml", EGRESS_A),
+    ] {
+        std::fs::write(repo.join(name), text).unwrap();
+    }
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", "half a pair"]);
+    git(repo, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(repo.join("ingress-b.yaml"), INGRESS_B).unwrap();
+
+    // Uncommitted work against the merge-base with main: the pair opens the flow.
+    let (code, out, err) = diff(repo, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("1 opened, 0 closed"), "{out}");
+    assert!(
+        out.contains("+ tenant-a/web[Deployment] => tenant-b/api[Deployment] : All Connections"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "allowed by NetworkPolicy tenant-b/from-a spec.ingress[0] at ingress-b.yaml:8:7"
+        ),
+        "{out}"
+    );
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", "pair"]);
+
+    // Deleting the policy closes it; the rules are cited at the base revision.
+    std::fs::remove_file(repo.join("ingress-b.yaml")).unwrap();
+    let (_, out, err) = diff(repo, &["HEAD", "."]);
+    assert!(out.contains("0 opened, 1 closed"), "{out}\n{err}");
+    assert!(
+        out.contains("- tenant-a/web[Deployment] => tenant-b/api[Deployment]"),
+        "{out}"
+    );
+    assert!(out.contains("was allowed by NetworkPolicy tenant-b/from-a spec.ingress[0] at HEAD:ingress-b.yaml:8:7"), "{out}");
+
+    // A typo closes it too, and the markdown groups it under the namespace pair.
+    std::fs::write(repo.join("ingress-b.yaml"), INGRESS_B_TYPO).unwrap();
+    let (_, out, _) = diff(repo, &["HEAD", "--format", "markdown"]);
+    assert!(out.contains("### `tenant-a` → `tenant-b`"), "{out}");
+    assert!(
+        out.contains("| 🔴 closed | `tenant-a/web[Deployment]` |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("isolated by NetworkPolicy tenant-b/from-a (`ingress-b.yaml:3:"),
+        "{out}"
+    );
+
+    let (_, out, _) = diff(repo, &["HEAD", "--format", "json"]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["changes"][0]["kind"], "closed", "{report}");
+    assert_eq!(
+        report["changes"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+
+    // No change, no line; an unknown revision is a usage error.
+    std::fs::write(repo.join("ingress-b.yaml"), INGRESS_B).unwrap();
+    let (code, out, _) = diff(repo, &["HEAD"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("0 opened, 0 closed"), "{out}");
+    let (code, _, err) = diff(repo, &["no-such-rev"]);
+    assert_eq!(code, Some(2), "{err}");
+}

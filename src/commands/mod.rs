@@ -1,5 +1,6 @@
 //! The reachability commands (`connectivity`, `why`) and the flags they share with `check`.
 
+pub mod diff;
 pub mod render;
 pub mod revision;
 
@@ -299,7 +300,7 @@ fn cite(location: Option<crate::span::Location>, sources: &Sources) -> String {
     }
 }
 
-fn policy_name(graph: &Graph, policy: usize) -> String {
+pub(crate) fn policy_name(graph: &Graph, policy: usize) -> String {
     let p = &graph.policies[policy];
     match p.origin {
         PolicyOrigin::Repo(_) => format!("NetworkPolicy {}/{}", p.namespace, p.name),

@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod connectivity;
+pub mod diff;
 pub mod emit;
 pub mod github;
 pub mod gitlab;
