@@ -36,8 +36,12 @@ pub struct Cli {
 pub enum Command {
     /// Lint manifests: directories (walked, .gitignore honoured), files, or `-` for standard input.
     Check(Box<CheckArgs>),
-    /// List every rule: id, default severity, title.
-    Rules,
+    /// List every rule: id, default severity, title (`--format json`: with tags, precision
+    /// and whether its findings weaken isolation).
+    Rules {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
     /// Print the documentation of a rule.
     Explain {
         /// Rule id, as listed by `xks-lint rules`.
@@ -55,6 +59,10 @@ pub enum Command {
     Render(crate::commands::render::RenderArgs),
     /// Let's Encrypt budget per registered domain: certificates the repo would request.
     Certs(CertsArgs),
+    /// Print a shell completion script (e.g. `xks-lint completions bash > /etc/bash_completion.d/xks-lint`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff; `xks-lint man > xks-lint.1`).
+    Man,
     /// Write a commented `.xks-lint.yaml` with every key at its default.
     Init {
         /// Directory to write it in (default `.`).
@@ -123,9 +131,12 @@ pub struct CheckArgs {
     /// Omit the summary line of human output.
     #[arg(long)]
     pub no_summary: bool,
-    /// Write the report to this file instead of standard output.
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to this file instead of standard output; `FORMAT=FILE` writes that
+    /// format there (repeatable: `--output sarif=x.sarif --output human=-`; `-` is standard
+    /// output). When no readable report goes to standard output, a summary goes to standard
+    /// error.
+    #[arg(long, value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
     /// List on standard error every manifest file left out (hidden, ignored, excluded).
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -241,7 +252,12 @@ pub(crate) fn usage_error(message: &str) -> u8 {
 
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Rules => {
+        Command::Rules {
+            format: ReportFormat::Json,
+        } => write_stdout(&rules_json(), Channel::Json),
+        Command::Rules {
+            format: ReportFormat::Human,
+        } => {
             let mut out = String::new();
             for rule in rules::registry() {
                 out.push_str(&format!(
@@ -275,7 +291,43 @@ pub fn run(cli: Cli) -> u8 {
         Command::Why(args) => crate::commands::why(args),
         Command::Render(args) => crate::commands::render::render(args),
         Command::Diff(args) => crate::commands::diff::diff(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut bytes = Vec::new();
+            clap_complete::generate(shell, &mut command, "xks-lint", &mut bytes);
+            write_stdout(&String::from_utf8_lossy(&bytes), Channel::Text)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut bytes = Vec::new();
+            match clap_mangen::Man::new(command).render(&mut bytes) {
+                Ok(()) => write_stdout(&String::from_utf8_lossy(&bytes), Channel::Text),
+                Err(e) => usage_error(&format!("cannot render the man page: {e}")),
+            }
+        }
     }
+}
+
+/// `rules --format json`: every rule's metadata, from its documentation's front matter.
+fn rules_json() -> String {
+    let rules: Vec<serde_json::Value> = rules::registry()
+        .iter()
+        .map(|rule| {
+            let doc = &rule.doc;
+            serde_json::json!({
+                "id": doc.id,
+                "severity": doc.severity.as_str(),
+                "title": doc.title,
+                "tags": doc.tags,
+                "precision": doc.precision,
+                "weakens_isolation": doc.weakens_isolation,
+                "help_uri": format!("{}/blob/main/rules/{}.md", env!("CARGO_PKG_REPOSITORY"), doc.id),
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&rules).unwrap_or_else(|_| "[]".to_string());
+    text.push('\n');
+    text
 }
 
 /// ` (did you mean `x`?)` for the closest rule id, or nothing.
@@ -489,6 +541,36 @@ fn compare_with_revisions(
     Ok(())
 }
 
+/// The reports to write: (format, file; `None` for standard output). Without `--output`,
+/// `--format` on standard output. At most one report on standard output.
+fn outputs(args: &CheckArgs) -> Result<Vec<(Format, Option<PathBuf>)>, String> {
+    if args.output.is_empty() {
+        return Ok(vec![(args.format, None)]);
+    }
+    let mut out = Vec::new();
+    for value in &args.output {
+        let (format, file) = match value.split_once('=') {
+            Some((name, file)) => match Format::from_str(name, true) {
+                Ok(format) => (format, file),
+                // `a=b.json` with no format `a`: a file name holding `=`.
+                Err(_) => (args.format, value.as_str()),
+            },
+            None => (args.format, value.as_str()),
+        };
+        if file.is_empty() {
+            return Err(format!(
+                "--output {value}: no file named (use `-` for standard output)"
+            ));
+        }
+        let destination = (file != "-").then(|| PathBuf::from(file));
+        out.push((format, destination));
+    }
+    if out.iter().filter(|(_, d)| d.is_none()).count() > 1 {
+        return Err("--output: only one report can go to standard output (`-`)".to_string());
+    }
+    Ok(out)
+}
+
 fn check(args: CheckArgs) -> u8 {
     let paths = if args.paths.is_empty() {
         vec![".".to_string()]
@@ -652,25 +734,14 @@ fn check(args: CheckArgs) -> u8 {
         analysis.diagnostics.clear();
     }
 
-    let to_terminal = args.output.is_none() && emit::stdout_is_terminal();
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let color = match args.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => to_terminal && !no_color_env,
+    let outputs = match outputs(&args) {
+        Ok(outputs) => outputs,
+        Err(message) => return usage_error(&message),
     };
-    let text = report::render(
-        args.format,
-        &analysis,
-        &RenderOptions {
-            color,
-            summary: !args.no_summary,
-            selection,
-            sarif_category: args.sarif_category.clone(),
-        },
-    );
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let stdout_terminal = emit::stdout_is_terminal();
     // In GitHub Actions the annotations are capped; the step summary gets every finding.
-    if args.format == Format::Github
+    if outputs.iter().any(|(format, _)| *format == Format::Github)
         && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
     {
         let path = PathBuf::from(path);
@@ -682,23 +753,51 @@ fn check(args: CheckArgs) -> u8 {
             ));
         }
     }
-    let channel = match args.format.channel() {
-        Channel::Text if color => Channel::StyledText,
-        channel => channel,
-    };
-    let written = match &args.output {
-        Some(path) => write_report(
-            paths.first().map_or(".", String::as_str),
-            path,
-            &text,
-            channel,
-        )
-        .map(|_| EXIT_CLEAN)
-        .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
-        None => write_stdout(&text, channel),
-    };
-    if written != EXIT_CLEAN {
-        return written;
+    for (format, destination) in &outputs {
+        let color = match args.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => destination.is_none() && stdout_terminal && !no_color_env,
+        };
+        let text = report::render(
+            *format,
+            &analysis,
+            &RenderOptions {
+                color,
+                summary: !args.no_summary,
+                selection: selection.clone(),
+                sarif_category: args.sarif_category.clone(),
+            },
+        );
+        let channel = match format.channel() {
+            Channel::Text if color => Channel::StyledText,
+            channel => channel,
+        };
+        let written = match destination {
+            Some(path) => write_report(
+                paths.first().map_or(".", String::as_str),
+                path,
+                &text,
+                channel,
+            )
+            .map(|_| EXIT_CLEAN)
+            .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
+            None => write_stdout(&text, channel),
+        };
+        if written != EXIT_CLEAN {
+            return written;
+        }
+    }
+    // A report written only to files (or as JSON/SARIF) leaves a red job unexplained:
+    // the summary and the worst findings go to standard error.
+    let readable_on_stdout = outputs.iter().any(|(format, destination)| {
+        destination.is_none() && matches!(format, Format::Human | Format::Compact | Format::Github)
+    });
+    let to_files = outputs.iter().any(|(_, destination)| destination.is_some());
+    if to_files && !readable_on_stdout && !args.no_summary {
+        for line in report::compact::stderr_summary(&analysis) {
+            emit::stderr(&line);
+        }
     }
     let threshold = match args.fail_on {
         Some(FailOn::Error) => Some(Severity::Error),
