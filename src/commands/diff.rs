@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::revision;
+use super::shared::{load_config, usage_error, write_stdout};
 use super::{GraphArgs, InputArgs, policy_name};
-use crate::cli::{load_config, usage_error, write_stdout};
 use crate::graph::ports::ConnSet;
 use crate::graph::{DirectionVerdict, End, Graph, Subject};
 use crate::load::{self, Input, Sources, WalkOptions};
@@ -292,7 +292,7 @@ pub fn diff(mut args: DiffArgs) -> u8 {
             Err(message) => return usage_error(&message),
         },
     };
-    let inputs = match crate::cli::inputs(&args.paths) {
+    let inputs = match super::shared::inputs(&args.paths) {
         Ok(inputs) => inputs,
         Err(code) => return code,
     };
