@@ -365,3 +365,73 @@ fn diff_lists_connections_opened_and_closed_with_their_rules() {
     let (code, _, err) = diff(repo, &["no-such-rev"]);
     assert_eq!(code, Some(2), "{err}");
 }
+
+/// `diff` per environment: two overlays of one base form two clusters; replacing XKS's
+/// default-deny in prod (ingress only) closes the flow inside the namespace there, opens all
+/// egress (explained as not isolated), and changes nothing in dev. The DNS segment, now
+/// inside a wider open range, is not reported as closed.
+#[test]
+fn diff_compares_each_environment_and_ip_segments_by_what_they_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    init(repo);
+    for overlay in ["dev", "prod"] {
+        std::fs::create_dir_all(repo.join("overlays").join(overlay)).unwrap();
+        std::fs::write(
+            repo.join("overlays")
+                .join(overlay)
+                .join("kustomization.yaml"),
+            format!("resources:\n  - ../../base\ncommonAnnotations:\n  env: {overlay}\n"),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(repo.join("base")).unwrap();
+    std::fs::write(
+        repo.join("base/app.yaml"),
+        format!(
+            "{}---\n{}",
+            WEB.replace("tenant-a", "shop"),
+            API.replace("tenant-b", "shop")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("base/kustomization.yaml"),
+        "resources:\n  - app.yaml\n",
+    )
+    .unwrap();
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", "two overlays"]);
+
+    std::fs::write(
+        repo.join("overlays/prod/deny.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny, namespace: shop}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("overlays/prod/kustomization.yaml"),
+        "resources:\n  - ../../base\n  - deny.yaml\ncommonAnnotations:\n  env: prod\n",
+    )
+    .unwrap();
+    let (code, out, err) = diff(repo, &["HEAD"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("environment prod:"), "{out}");
+    assert!(!out.contains("environment dev:"), "{out}");
+    assert!(
+        out.contains("- shop/web[Deployment] => shop/api[Deployment] : All Connections"),
+        "{out}"
+    );
+    assert!(
+        out.contains("isolated by NetworkPolicy shop/default-deny at overlays/prod/deny.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("open: no NetworkPolicy isolates the egress of shop/web[Deployment]"),
+        "{out}"
+    );
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("- ") && l.contains("=> 10.")),
+        "a DNS segment still allowed is not closed:\n{out}"
+    );
+}

@@ -11,7 +11,7 @@ use super::revision;
 use super::shared::{load_config, usage_error, write_stdout};
 use super::{GraphArgs, InputArgs, policy_name};
 use crate::graph::ports::ConnSet;
-use crate::graph::{DirectionVerdict, End, Graph, Subject};
+use crate::graph::{DirectionVerdict, End, EndKind, Graph, Subject};
 use crate::load::{self, Input, Sources, WalkOptions};
 use crate::model::{Model, ModelOptions};
 use crate::report::diff::{self, Change, ChangeKind, DiffFormat, DiffReport, Responsible};
@@ -191,11 +191,31 @@ fn compare(
         let Some((src, dst, _)) = after.or(before) else {
             continue;
         };
-        let before_conns = before.map_or(&none, |(_, _, c)| c);
-        let after_conns = after.map_or(&none, |(_, _, c)| c);
+        let mut before_conns = before.map_or(&none, |(_, _, c)| c).clone();
+        let mut after_conns = after.map_or(&none, |(_, _, c)| c).clone();
+        // IP segments are regrouped when policies change (`10.0.0.10` inside
+        // `0.0.0.0-255.255.255.255`): a segment is compared by what each side allows
+        // towards (or from) its first address, not by its label.
+        if src.kind == EndKind::Ip || dst.kind == EndKind::Ip {
+            let allowed = |side: Option<(&Graph, &Tree)>, subjects: &HashMap<&str, Subject>| {
+                side.and_then(|(graph, _)| {
+                    Some(
+                        graph
+                            .explain(&subject(src, subjects)?, &subject(dst, subjects)?)
+                            .allowed,
+                    )
+                })
+            };
+            if let Some(conns) = allowed(old, &old_subjects) {
+                before_conns = conns;
+            }
+            if let Some(conns) = allowed(new, &new_subjects) {
+                after_conns = conns;
+            }
+        }
         for (kind, conns) in [
-            (ChangeKind::Opened, after_conns.subtract(before_conns)),
-            (ChangeKind::Closed, before_conns.subtract(after_conns)),
+            (ChangeKind::Opened, after_conns.subtract(&before_conns)),
+            (ChangeKind::Closed, before_conns.subtract(&after_conns)),
         ] {
             if conns.is_empty() {
                 continue;
@@ -215,6 +235,21 @@ fn compare(
             match kind {
                 ChangeKind::Opened => {
                     if let Some((why, graph, tree)) = explain(new, &new_subjects, src, dst) {
+                        for (verdict, direction, end) in [
+                            (why.egress.as_ref(), "egress", src),
+                            (why.ingress.as_ref(), "ingress", dst),
+                        ] {
+                            if verdict.is_some_and(|v| !v.isolated) {
+                                responsible.push(Responsible {
+                                    role: "open:",
+                                    what: format!(
+                                        "no NetworkPolicy isolates the {direction} of {}",
+                                        end.label
+                                    ),
+                                    at: None,
+                                });
+                            }
+                        }
                         allowing(
                             why.egress.as_ref(),
                             graph,
