@@ -83,6 +83,11 @@ pub struct GraphArgs {
     /// addresses, else aks].
     #[arg(long, value_enum)]
     pub cloud: Option<Cloud>,
+    /// Treat hostNetwork pods as ordinary pods, selected and matched by policies as
+    /// np-guard's netpol-analyzer does (default: as the CNI does, unselected, with the
+    /// node's address, `xks.node-cidrs`).
+    #[arg(long)]
+    pub host_network_as_pods: bool,
 }
 
 impl GraphArgs {
@@ -91,6 +96,7 @@ impl GraphArgs {
         GraphOptions {
             semantics: self.semantics,
             xks: XksSettings::from_config(xks, self.cloud),
+            host_network_as_pods: self.host_network_as_pods,
         }
     }
 }

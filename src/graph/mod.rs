@@ -9,6 +9,7 @@
 //! each direction, with file:line — is answered by [`Graph::explain`], which
 //! re-evaluates the pair from the compiled rules kept here.
 
+pub mod admin;
 pub mod ip;
 pub mod policy;
 pub mod ports;
@@ -27,12 +28,17 @@ use ip::IpRange;
 use policy::{PeerKind, Policy, PolicyRule};
 use ports::{ConnSet, Protocol};
 use selector::{Labels, Selector};
-pub use settings::{Cloud, EndpointRole, GraphOptions, PlatformEndpoint, Semantics, XksSettings};
+pub use settings::{
+    Allowance, Cloud, EndpointRole, GraphOptions, PlatformEndpoint, PlatformGateway, Semantics,
+    XksSettings,
+};
 
 /// Label every namespace carries (set by the API server).
 pub const METADATA_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Label XKS puts on every namespace and uses in its namespace selectors.
 pub const XKS_NAME_LABEL: &str = "name";
+/// Label XKS puts on tenant (`tenant`) and platform (`platform`) namespaces.
+pub const XKS_KIND_LABEL: &str = "xkf.xenit.io/kind";
 
 #[derive(Debug, Clone, Default)]
 pub struct NamespaceInfo {
@@ -62,6 +68,22 @@ pub struct PodClass {
     pub members: Vec<Member>,
     /// Index into the settings' endpoints when this class is a platform endpoint.
     pub endpoint: Option<usize>,
+    /// hostNetwork pods: never selected, matched only by address peers holding the node
+    /// ranges (`XksSettings::node_cidrs`).
+    pub host_network: bool,
+}
+
+impl PodClass {
+    /// Whether pod selectors (of policy subjects and peers) can select this class.
+    pub fn selectable(&self) -> bool {
+        !self.host_network
+    }
+}
+
+/// Whether address ranges (`parts`, disjoint) hold every node address: then a hostNetwork
+/// pod, whose traffic carries its node's address, is certainly inside them.
+pub fn holds_nodes(parts: &[IpRange], nodes: &[IpRange]) -> bool {
+    !nodes.is_empty() && nodes.iter().all(|n| ip::subtract(*n, parts).is_empty())
 }
 
 /// Index of an edge's connection set in [`Graph::conn_sets`].
@@ -81,15 +103,25 @@ pub enum Subject {
     Address(IpAddr),
 }
 
+/// The other end of a pair, as the evaluation of one direction at a pod sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Other {
+    Class(usize),
+    Segment(usize),
+    Address(IpAddr),
+}
+
 /// How one direction (egress at the source, ingress at the destination) treats a pair.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DirectionVerdict {
-    /// Some policy selecting the pod has this policy type.
+    /// Some NetworkPolicy selecting the pod has this policy type.
     pub isolated: bool,
     /// Policies that select the pod and isolate it for this direction.
     pub isolating: Vec<usize>,
     /// Rules that match the pair, with the connections each opens.
     pub allowing: Vec<(usize, ConnSet)>,
+    /// What AdminNetworkPolicy and BaselineAdminNetworkPolicy rules decided.
+    pub tiers: admin::Tiers,
     pub conns: ConnSet,
 }
 
@@ -129,25 +161,30 @@ type Row = Vec<(usize, ConnSet)>;
 
 /// A fixed-size set of small integers.
 #[derive(Debug, Clone, Default)]
-struct BitSet {
+pub(crate) struct BitSet {
     words: Vec<u64>,
 }
 
 impl BitSet {
-    fn with_len(len: usize) -> BitSet {
+    pub(crate) fn with_len(len: usize) -> BitSet {
         BitSet {
             words: vec![0; len.div_ceil(64)],
         }
     }
-    fn insert(&mut self, i: usize) {
+    pub(crate) fn insert(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
     }
-    fn contains(&self, i: usize) -> bool {
+    pub(crate) fn contains(&self, i: usize) -> bool {
         self.words
             .get(i / 64)
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn union_with(&mut self, other: &BitSet) {
+        for (word, &theirs) in self.words.iter_mut().zip(&other.words) {
+            *word |= theirs;
+        }
+    }
+    pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(wi, &w)| {
             let mut word = w;
             std::iter::from_fn(move || {
@@ -169,6 +206,8 @@ pub struct Graph {
     pub classes: Vec<PodClass>,
     pub policies: Vec<Policy>,
     pub rules: Vec<PolicyRule>,
+    /// AdminNetworkPolicies and BaselineAdminNetworkPolicies, before and after `policies`.
+    pub admin: admin::AdminSet,
     pub segments: Vec<IpRange>,
     /// Edges carry an index into `conn_sets`: a repository has hundreds of thousands of
     /// edges but only a handful of distinct connection sets, so each is stored once.
@@ -192,7 +231,16 @@ pub struct Graph {
     rule_segments: Vec<BitSet>,
     /// Connections of rules without named ports, the same for every destination.
     rule_fixed: Vec<Option<ConnSet>>,
+    /// Per class: the id of its named-port list (classes with equal lists share one).
+    class_port_list: Vec<u32>,
+    /// Per rule with named ports: its connections per named-port list id (`None` past
+    /// [`MAX_NAMED_CACHE`] entries: computed on each use instead).
+    rule_named: Vec<Option<Vec<ConnSet>>>,
 }
+
+/// Most (rule, named-port list) connection sets computed ahead: a repository has few
+/// distinct port lists, but the product is bounded whatever the input.
+const MAX_NAMED_CACHE: usize = 1 << 20;
 
 impl Graph {
     pub fn build(model: &Model, options: &GraphOptions) -> Graph {
@@ -229,31 +277,45 @@ impl Graph {
             }
         }
         for (name, info) in namespaces.iter_mut() {
-            if xks {
-                info.labels.insert(XKS_NAME_LABEL.to_string(), name.clone());
-            }
-            if let Some(labels) = declared.get(name) {
-                info.labels.extend(labels.clone());
-            }
-            info.labels
-                .insert(METADATA_NAME_LABEL.to_string(), name.clone());
             info.platform = xks && settings.platform_namespaces.contains(name);
             info.tenant = xks
                 && match &settings.tenant_namespaces {
                     Some(tenants) => tenants.contains(name),
                     None => info.has_workloads && !info.platform,
                 };
+            if xks {
+                // The labels the platform puts on its namespaces (its Terraform).
+                info.labels.insert(XKS_NAME_LABEL.to_string(), name.clone());
+                if info.tenant {
+                    info.labels
+                        .insert(XKS_KIND_LABEL.to_string(), "tenant".to_string());
+                } else if info.platform {
+                    info.labels
+                        .insert(XKS_KIND_LABEL.to_string(), "platform".to_string());
+                }
+            }
+            if let Some(labels) = declared.get(name) {
+                info.labels.extend(labels.clone());
+            }
+            info.labels
+                .insert(METADATA_NAME_LABEL.to_string(), name.clone());
         }
 
         // Pod classes, in a canonical order whatever the input order.
-        type ClassKey = (String, Labels, Vec<(String, Protocol, u16)>, Option<usize>);
+        type ClassKey = (
+            String,
+            Labels,
+            Vec<(String, Protocol, u16)>,
+            Option<usize>,
+            bool,
+        );
         let mut class_map: BTreeMap<ClassKey, Vec<Member>> = BTreeMap::new();
         for (object, workload) in model.workloads() {
             let spec = workload.pod_spec();
-            // hostNetwork pods use the node's address: policies neither select nor match them.
-            if spec.is_some_and(|s| s.host_network == Some(true)) {
-                continue;
-            }
+            // hostNetwork pods use the node's address: policies neither select them nor
+            // match them with pod selectors (the CNI's view), unless asked to treat them as pods.
+            let host_network =
+                spec.is_some_and(|s| s.host_network == Some(true)) && !options.host_network_as_pods;
             let mut ports: Vec<(String, Protocol, u16)> = spec
                 .into_iter()
                 .flat_map(|s| s.containers.iter())
@@ -271,7 +333,13 @@ impl Graph {
             ports.sort();
             ports.dedup();
             class_map
-                .entry((object.namespace.clone(), workload.pod_labels(), ports, None))
+                .entry((
+                    object.namespace.clone(),
+                    workload.pod_labels(),
+                    ports,
+                    None,
+                    host_network,
+                ))
                 .or_default()
                 .push(Member {
                     label: format!("{}/{}[{}]", object.namespace, object.name, object.kind),
@@ -289,6 +357,7 @@ impl Graph {
                         endpoint.pod_labels.clone(),
                         ports,
                         Some(i),
+                        false,
                     ))
                     .or_default()
                     .push(Member {
@@ -300,7 +369,7 @@ impl Graph {
         }
         let mut classes = Vec::with_capacity(class_map.len());
         let mut class_of_object = HashMap::new();
-        for ((namespace, labels, ports, endpoint), mut members) in class_map {
+        for ((namespace, labels, ports, endpoint, host_network), mut members) in class_map {
             members.sort();
             for member in &members {
                 if let Some(object) = member.object {
@@ -313,6 +382,7 @@ impl Graph {
                 ports,
                 members,
                 endpoint,
+                host_network,
             });
         }
         let mut classes_by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
@@ -365,11 +435,24 @@ impl Graph {
                         namespace, settings, index, &mut rules,
                     ));
                 }
+                for allowance in &settings.allowances {
+                    let present = repo_policies
+                        .iter()
+                        .any(|(o, _)| &o.namespace == namespace && o.name == allowance.policy_name);
+                    if !present {
+                        let index = policies.len();
+                        policies.push(policy::xks_allowance(
+                            namespace, allowance, index, &mut rules,
+                        ));
+                    }
+                }
             }
         }
 
+        let mut admin = admin::AdminSet::compile(model);
+
         // IP segments.
-        let mut ranges = Vec::new();
+        let mut ranges: Vec<IpRange> = admin.ranges().collect();
         for rule in &rules {
             for peer in rule.peers.iter().flatten() {
                 if let PeerKind::Ip { parts, .. } = &peer.kind {
@@ -378,6 +461,7 @@ impl Graph {
             }
         }
         let segments = ip::partition(&ranges);
+        admin.index(&namespaces, &classes, &segments, &options.xks.node_cidrs);
 
         // Which policies select which classes.
         let n = classes.len();
@@ -387,7 +471,7 @@ impl Graph {
                 .into_iter()
                 .flatten()
                 .copied()
-                .filter(|&c| selector.matches(&classes[c].labels))
+                .filter(|&c| classes[c].selectable() && selector.matches(&classes[c].labels))
                 .collect()
         };
         let mut policy_classes = Vec::with_capacity(policies.len());
@@ -463,7 +547,11 @@ impl Graph {
                                         segment_bits.insert(s);
                                     }
                                 }
-                                Vec::new()
+                                if holds_nodes(parts, &options.xks.node_cidrs) {
+                                    (0..n).filter(|&c| classes[c].host_network).collect()
+                                } else {
+                                    Vec::new()
+                                }
                             }
                             PeerKind::Invalid(_) => Vec::new(),
                         };
@@ -476,9 +564,38 @@ impl Graph {
             rule_classes.push(class_bits);
             rule_segments.push(segment_bits);
         }
-        let rule_fixed = rules
+        let rule_fixed: Vec<Option<ConnSet>> = rules
             .iter()
             .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
+            .collect();
+        // Named ports resolve per destination: once per distinct port list, not per pair.
+        type PortList<'a> = &'a [(String, Protocol, u16)];
+        let mut port_lists: HashMap<PortList, u32> = HashMap::new();
+        let class_port_list: Vec<u32> = classes
+            .iter()
+            .map(|c| {
+                let next = u32::try_from(port_lists.len()).unwrap_or(u32::MAX);
+                *port_lists.entry(c.ports.as_slice()).or_insert(next)
+            })
+            .collect();
+        let mut lists: Vec<(PortList, u32)> = port_lists.into_iter().collect();
+        lists.sort_by_key(|(_, id)| *id);
+        let mut budget = MAX_NAMED_CACHE;
+        let rule_named: Vec<Option<Vec<ConnSet>>> = rules
+            .iter()
+            .zip(&rule_fixed)
+            .map(|(rule, fixed)| {
+                if fixed.is_some() || budget < lists.len() {
+                    return None;
+                }
+                budget -= lists.len();
+                Some(
+                    lists
+                        .iter()
+                        .map(|(ports, _)| rule.conns_for(ports))
+                        .collect(),
+                )
+            })
             .collect();
 
         let mut graph = Graph {
@@ -487,6 +604,7 @@ impl Graph {
             classes,
             policies,
             rules,
+            admin,
             segments,
             graph: DiGraph::new(),
             conn_sets: Vec::new(),
@@ -504,6 +622,8 @@ impl Graph {
             rule_classes,
             rule_segments,
             rule_fixed,
+            class_port_list,
+            rule_named,
         };
         graph.add_edges();
         graph
@@ -513,7 +633,13 @@ impl Graph {
     pub fn rule_conns(&self, rule: usize, dst_class: Option<usize>) -> ConnSet {
         match (&self.rule_fixed[rule], dst_class) {
             (Some(fixed), _) => fixed.clone(),
-            (None, Some(c)) => self.rules[rule].conns_for(&self.classes[c].ports),
+            (None, Some(c)) => match (&self.rule_named[rule], self.class_port_list.get(c)) {
+                (Some(per_list), Some(&list)) => per_list
+                    .get(list as usize)
+                    .cloned()
+                    .unwrap_or_else(|| self.rules[rule].conns_for(&self.classes[c].ports)),
+                _ => self.rules[rule].conns_for(&self.classes[c].ports),
+            },
             // Named ports resolve against a pod's containers; an address has none.
             (None, None) => self.rules[rule].conns_for(&[]),
         }
@@ -523,81 +649,96 @@ impl Graph {
         self.classes[class].endpoint.is_some()
     }
 
-    /// Egress allowed from class `src` to class `dst` (the source side only).
-    fn egress_between(&self, src: usize, dst: usize) -> ConnSet {
-        if !self.isolated_egress[src] {
-            return ConnSet::all();
+    /// Connections allowed from class `src` to class `dst`: the one per-pair evaluation
+    /// behind both the graph's edges and `why` (through [`Graph::explain`]).
+    pub fn pair_conns(&self, src: usize, dst: usize) -> ConnSet {
+        let ingress = self.evaluate(
+            dst,
+            Other::Class(src),
+            policy::Direction::Ingress,
+            Some(dst),
+            None,
+        );
+        if ingress.is_empty() {
+            return ingress;
         }
-        let mut conns = ConnSet::none();
-        for &r in &self.egress_rules[src] {
-            if self.rule_classes[r].contains(dst) {
-                conns.union_with(&self.rule_conns(r, Some(dst)));
-                if conns.is_all() {
-                    break;
-                }
+        self.evaluate(
+            src,
+            Other::Class(dst),
+            policy::Direction::Egress,
+            Some(dst),
+            None,
+        )
+        .intersect(&ingress)
+    }
+
+    /// Classes that may send to `dst` (a superset of those that can): everyone when its
+    /// ingress is not isolated by NetworkPolicies, else the peers of its ingress rules and
+    /// of the admin `Allow` rules selecting it (nothing else gets past isolation).
+    fn ingress_candidates(&self, dst: usize) -> Option<BitSet> {
+        if !self.isolated_ingress[dst] {
+            return None;
+        }
+        let mut bits = BitSet::with_len(self.classes.len());
+        let rule_bits = self.ingress_rules[dst]
+            .iter()
+            .map(|&r| &self.rule_classes[r])
+            .chain(self.admin.allow_candidates(dst, policy::Direction::Ingress));
+        for other in rule_bits {
+            bits.union_with(other);
+        }
+        Some(bits)
+    }
+
+    /// IP segments `class` may reach (egress) or hear from (ingress): a superset.
+    fn segment_candidates(&self, class: usize, direction: policy::Direction) -> Option<BitSet> {
+        let (isolated, rules) = match direction {
+            policy::Direction::Ingress => {
+                (self.isolated_ingress[class], &self.ingress_rules[class])
             }
+            policy::Direction::Egress => (self.isolated_egress[class], &self.egress_rules[class]),
+        };
+        if !isolated {
+            return None;
         }
-        conns
+        let mut bits = BitSet::with_len(self.segments.len());
+        let rule_bits = rules
+            .iter()
+            .map(|&r| &self.rule_segments[r])
+            .chain(self.admin.allow_segment_candidates(class, direction));
+        for other in rule_bits {
+            bits.union_with(other);
+        }
+        Some(bits)
     }
 
     fn add_edges(&mut self) {
         let n = self.classes.len();
         let this = &*self;
-        // Pod to pod: per destination, gather what its ingress admits from each
-        // source, then intersect with what each such source's egress allows.
-        // map_init runs its init once per job rayon splits off: bound the splits, or the
-        // per-job scratch row (one slot per class) is allocated and zeroed hundreds of times.
+        // Pod to pod: per destination, every candidate source through the per-pair evaluation.
         let min_job = (n / (rayon::current_num_threads() * 8)).max(1);
         let pod_rows: Vec<Vec<(usize, ConnSet)>> = (0..n)
             .into_par_iter()
             .with_min_len(min_job)
-            .map_init(
-                || (vec![None::<ConnSet>; n], Vec::<usize>::new()),
-                |(acc, touched), dst| {
-                    let mut row = Vec::new();
-                    let dst_endpoint = this.is_endpoint(dst);
-                    let emit = |src: usize, admitted: &ConnSet, row: &mut Vec<(usize, ConnSet)>| {
-                        // Platform endpoints' own policies are unknown: their mutual traffic is not modelled.
-                        if dst_endpoint && this.is_endpoint(src) {
-                            return;
-                        }
-                        let allowed = this.egress_between(src, dst).intersect(admitted);
-                        if !allowed.is_empty() {
-                            row.push((src, allowed));
-                        }
-                    };
-                    if !this.isolated_ingress[dst] {
-                        let all = ConnSet::all();
-                        for src in 0..n {
-                            emit(src, &all, &mut row);
-                        }
-                        return row;
+            .map(|dst| {
+                let dst_endpoint = this.is_endpoint(dst);
+                let mut row = Vec::new();
+                let mut visit = |src: usize| {
+                    // Platform endpoints' own policies are unknown: their mutual traffic is not modelled.
+                    if dst_endpoint && this.is_endpoint(src) {
+                        return;
                     }
-                    for &r in &this.ingress_rules[dst] {
-                        let conns = this.rule_conns(r, Some(dst));
-                        if conns.is_empty() {
-                            continue;
-                        }
-                        for src in this.rule_classes[r].iter() {
-                            match &mut acc[src] {
-                                Some(existing) => existing.union_with(&conns),
-                                slot @ None => {
-                                    *slot = Some(conns.clone());
-                                    touched.push(src);
-                                }
-                            }
-                        }
+                    let allowed = this.pair_conns(src, dst);
+                    if !allowed.is_empty() {
+                        row.push((src, allowed));
                     }
-                    touched.sort_unstable();
-                    for &src in touched.iter() {
-                        if let Some(admitted) = acc[src].take() {
-                            emit(src, &admitted, &mut row);
-                        }
-                    }
-                    touched.clear();
-                    row
-                },
-            )
+                };
+                match this.ingress_candidates(dst) {
+                    None => (0..n).for_each(&mut visit),
+                    Some(bits) => bits.iter().for_each(&mut visit),
+                }
+                row
+            })
             .collect();
 
         // Pods and IP segments, both ways; platform endpoints are left out (their policies are unknown).
@@ -608,42 +749,26 @@ impl Graph {
                 if this.is_endpoint(class) {
                     return (Vec::new(), Vec::new());
                 }
-                // `dst_class`: the pod when it is the destination (ingress), so that a named
-                // port resolves against its containers whatever the source; for egress the
-                // destination is an address, which has no named ports.
-                let side = |isolated: bool,
-                            rules: &[usize],
-                            dst_class: Option<usize>|
-                 -> Vec<(usize, ConnSet)> {
-                    if !isolated {
-                        return (0..segment_count).map(|s| (s, ConnSet::all())).collect();
-                    }
-                    // Sparse: a class usually reaches a handful of the segments.
-                    let mut acc: Vec<(usize, ConnSet)> = Vec::new();
-                    for &r in rules {
-                        let conns = this.rule_conns(r, dst_class);
-                        if conns.is_empty() {
-                            continue;
+                let side = |direction: policy::Direction| -> Row {
+                    // The destination's named ports: the pod for ingress; an address has none.
+                    let dst_class = (direction == policy::Direction::Ingress).then_some(class);
+                    let mut row = Vec::new();
+                    let mut visit = |s: usize| {
+                        let conns =
+                            this.evaluate(class, Other::Segment(s), direction, dst_class, None);
+                        if !conns.is_empty() {
+                            row.push((s, conns));
                         }
-                        acc.extend(this.rule_segments[r].iter().map(|s| (s, conns.clone())));
+                    };
+                    match this.segment_candidates(class, direction) {
+                        None => (0..segment_count).for_each(&mut visit),
+                        Some(bits) => bits.iter().for_each(&mut visit),
                     }
-                    acc.sort_by_key(|(s, _)| *s);
-                    let mut merged: Row = Vec::with_capacity(acc.len());
-                    for (s, conns) in acc {
-                        match merged.last_mut() {
-                            Some((last, existing)) if *last == s => existing.union_with(&conns),
-                            _ => merged.push((s, conns)),
-                        }
-                    }
-                    merged
+                    row
                 };
                 (
-                    side(this.isolated_egress[class], &this.egress_rules[class], None),
-                    side(
-                        this.isolated_ingress[class],
-                        &this.ingress_rules[class],
-                        Some(class),
-                    ),
+                    side(policy::Direction::Egress),
+                    side(policy::Direction::Ingress),
                 )
             })
             .collect();
@@ -773,14 +898,16 @@ impl Graph {
             .into_iter()
             .flatten()
             .copied()
-            .filter(|&c| selector.matches(&self.classes[c].labels))
+            .filter(|&c| self.classes[c].selectable() && selector.matches(&self.classes[c].labels))
             .collect()
     }
 
-    fn rule_matches(&self, rule: usize, subject: &Subject) -> bool {
-        match subject {
-            Subject::Pods(c) => self.rule_classes[rule].contains(*c),
-            Subject::Address(addr) => match &self.rules[rule].peers {
+    /// Whether NetworkPolicy rule `rule`'s peers match the other end.
+    fn rule_matches(&self, rule: usize, other: &Other) -> bool {
+        match other {
+            Other::Class(c) => self.rule_classes[rule].contains(*c),
+            Other::Segment(s) => self.rule_segments[rule].contains(*s),
+            Other::Address(addr) => match &self.rules[rule].peers {
                 None => true,
                 Some(peers) => peers.iter().any(|p| match &p.kind {
                     PeerKind::Ip { parts, .. } => parts.iter().any(|r| r.contains_addr(*addr)),
@@ -790,43 +917,132 @@ impl Graph {
         }
     }
 
-    fn verdict(
+    /// The NetworkPolicy tier of one direction: the union of the matching rules of the
+    /// policies isolating the pod (`None` when none isolates it).
+    fn policy_tier(
         &self,
         pod: usize,
-        other: &Subject,
+        other: &Other,
         direction: policy::Direction,
         dst_class: Option<usize>,
-    ) -> DirectionVerdict {
+        mut trace: Option<&mut DirectionVerdict>,
+    ) -> Option<ConnSet> {
         let (isolated, rules) = match direction {
             policy::Direction::Ingress => (self.isolated_ingress[pod], &self.ingress_rules[pod]),
             policy::Direction::Egress => (self.isolated_egress[pod], &self.egress_rules[pod]),
         };
-        let isolating = self.isolating_policies(pod, direction);
-        if !isolated {
-            return DirectionVerdict {
-                isolated,
-                isolating,
-                allowing: Vec::new(),
-                conns: ConnSet::all(),
-            };
+        if let Some(t) = trace.as_deref_mut() {
+            t.isolated = isolated;
+            t.isolating = self.isolating_policies(pod, direction);
         }
-        let mut allowing = Vec::new();
+        if !isolated {
+            return None;
+        }
         let mut conns = ConnSet::none();
         for &r in rules {
-            if self.rule_matches(r, other) {
-                let rule_conns = self.rule_conns(r, dst_class);
-                if !rule_conns.is_empty() {
-                    conns.union_with(&rule_conns);
-                    allowing.push((r, rule_conns));
+            if !self.rule_matches(r, other) {
+                continue;
+            }
+            let rule_conns = self.rule_conns(r, dst_class);
+            if rule_conns.is_empty() {
+                continue;
+            }
+            conns.union_with(&rule_conns);
+            match trace.as_deref_mut() {
+                Some(t) => t.allowing.push((r, rule_conns)),
+                None if conns.is_all() => break,
+                None => {}
+            }
+        }
+        Some(conns)
+    }
+
+    /// One direction at one pod (egress at the source, ingress at the destination) towards
+    /// the other end, through the three tiers: admin policies, NetworkPolicies, the
+    /// baseline policy (see [`admin`]). `dst_class`: the destination pod, whose container
+    /// ports resolve named ports (`None`: an address). With `trace`, records who decided.
+    pub fn evaluate(
+        &self,
+        pod: usize,
+        other: Other,
+        direction: policy::Direction,
+        dst_class: Option<usize>,
+        mut trace: Option<&mut DirectionVerdict>,
+    ) -> ConnSet {
+        let named: &[(String, Protocol, u16)] = dst_class
+            .and_then(|c| self.classes.get(c))
+            .map(|c| c.ports.as_slice())
+            .unwrap_or_default();
+        let tier_rules = |tier: admin::Tier| {
+            self.admin
+                .ordered(pod, tier, direction)
+                .iter()
+                .filter(|&&r| self.admin.matches(r, &other))
+                .map(|&r| {
+                    (
+                        r,
+                        self.admin.rules[r].effective_action(),
+                        self.admin.conns(r, named),
+                    )
+                })
+        };
+        // Admin tier: what it allows is final; what it passes or leaves goes on.
+        let mut open = ConnSet::all();
+        let mut allowed = ConnSet::none();
+        if !self
+            .admin
+            .ordered(pod, admin::Tier::Admin, direction)
+            .is_empty()
+        {
+            let (admin_allowed, passed) = admin::decide(
+                tier_rules(admin::Tier::Admin),
+                &mut open,
+                trace.as_deref_mut().map(|t| &mut t.tiers.admin),
+            );
+            allowed = admin_allowed;
+            if open.is_empty() {
+                open = passed;
+            } else {
+                open.union_with(&passed);
+            }
+        }
+        if let Some(t) = trace.as_deref_mut() {
+            t.tiers.to_policies = open.clone();
+        }
+        match self.policy_tier(pod, &other, direction, dst_class, trace.as_deref_mut()) {
+            // Nothing decided by the admin tier: the NetworkPolicies' answer as it is.
+            Some(policies) if open.is_all() && allowed.is_empty() => allowed = policies,
+            Some(policies) => allowed.union_with(&open.intersect(&policies)),
+            None => {
+                // No NetworkPolicy isolates the pod: the baseline decides, then default allow.
+                let (baseline, _) = admin::decide(
+                    tier_rules(admin::Tier::Baseline),
+                    &mut open,
+                    trace.as_deref_mut().map(|t| &mut t.tiers.baseline),
+                );
+                allowed.union_with(&baseline);
+                allowed.union_with(&open);
+                if let Some(t) = trace.as_deref_mut() {
+                    t.tiers.by_default = open;
                 }
             }
         }
-        DirectionVerdict {
-            isolated,
-            isolating,
-            allowing,
-            conns,
+        if let Some(t) = trace {
+            t.conns = allowed.clone();
         }
+        allowed
+    }
+
+    fn verdict(
+        &self,
+        pod: usize,
+        other: Other,
+        direction: policy::Direction,
+        dst_class: Option<usize>,
+    ) -> DirectionVerdict {
+        let mut verdict = DirectionVerdict::default();
+        self.evaluate(pod, other, direction, dst_class, Some(&mut verdict));
+        verdict
     }
 
     pub fn isolating_policies(&self, pod: usize, direction: policy::Direction) -> Vec<usize> {
@@ -843,19 +1059,27 @@ impl Graph {
             .collect()
     }
 
-    /// Evaluates one pair from the rules, with provenance. Independent of the
-    /// edge computation, so it also serves as the reference the graph is tested against.
+    /// Evaluates one pair with provenance, through [`Graph::evaluate`]: the same
+    /// evaluation the graph's edges come from.
     pub fn explain(&self, src: &Subject, dst: &Subject) -> Explanation {
+        let as_other = |subject: &Subject| match subject {
+            Subject::Pods(c) => Other::Class(*c),
+            Subject::Address(addr) => Other::Address(*addr),
+        };
         let dst_class = match dst {
             Subject::Pods(c) => Some(*c),
             Subject::Address(_) => None,
         };
         let egress = match src {
-            Subject::Pods(c) => Some(self.verdict(*c, dst, policy::Direction::Egress, dst_class)),
+            Subject::Pods(c) => {
+                Some(self.verdict(*c, as_other(dst), policy::Direction::Egress, dst_class))
+            }
             Subject::Address(_) => None,
         };
         let ingress = match dst {
-            Subject::Pods(c) => Some(self.verdict(*c, src, policy::Direction::Ingress, dst_class)),
+            Subject::Pods(c) => {
+                Some(self.verdict(*c, as_other(src), policy::Direction::Ingress, dst_class))
+            }
             Subject::Address(_) => None,
         };
         let allowed = match (&egress, &ingress) {
