@@ -1,24 +1,16 @@
-//! Command-line interface. Exit codes: 0 clean, 1 findings at or above
-//! `--fail-on`, 2 usage or I/O error.
+//! Command-line interface: the clap definition of every subcommand and the dispatch to
+//! `commands::*`. Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or I/O
+//! error (`commands::shared`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::config::{self, Config};
-use crate::diagnostic::Severity;
-use crate::gate::{self, GateOptions};
-use crate::load::{Input, WalkOptions};
-use crate::model::ModelOptions;
-use crate::report::sanitize::{Channel, Inline};
-use crate::report::{self, Format, RenderOptions, emit};
-use crate::rules::{self, RuleSelection};
-use crate::{CheckOptions, analyze};
-
-pub const EXIT_CLEAN: u8 = 0;
-pub const EXIT_FINDINGS: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
+use crate::commands;
+pub use crate::commands::check::CheckArgs;
+pub use crate::commands::shared::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, ReportFormat};
+use crate::report::emit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,22 +28,33 @@ pub struct Cli {
 pub enum Command {
     /// Lint manifests: directories (walked, .gitignore honoured), files, or `-` for standard input.
     Check(Box<CheckArgs>),
-    /// List every rule: id, default severity, title.
-    Rules,
+    /// List every rule: id, default severity, title (`--format json`: with tags, precision
+    /// and whether its findings weaken isolation).
+    Rules {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
     /// Print the documentation of a rule.
     Explain {
         /// Rule id, as listed by `xks-lint rules`.
         id: String,
     },
     /// List every connection the NetworkPolicies allow between workloads, IP blocks and platform endpoints.
-    Connectivity(crate::commands::ConnectivityArgs),
+    Connectivity(commands::ConnectivityArgs),
     /// Explain why a connection is allowed or blocked, citing each policy rule with file:line.
-    Why(crate::commands::WhyArgs),
+    Why(commands::WhyArgs),
+    /// The connections a change opens and closes since REV (default: the merge-base with
+    /// the default branch), per environment, with the policy rules responsible.
+    Diff(commands::diff::DiffArgs),
     /// Print the objects xks-lint analyses after building kustomizations (what `kubectl
     /// kustomize ROOT` prints, for a root), as YAML or JSON; exit 1 when a root cannot be built.
-    Render(crate::commands::render::RenderArgs),
+    Render(commands::render::RenderArgs),
     /// Let's Encrypt budget per registered domain: certificates the repo would request.
-    Certs(CertsArgs),
+    Certs(commands::certs::CertsArgs),
+    /// Print a shell completion script (e.g. `xks-lint completions bash > /etc/bash_completion.d/xks-lint`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff; `xks-lint man > xks-lint.1`).
+    Man,
     /// Write a commented `.xks-lint.yaml` with every key at its default.
     Init {
         /// Directory to write it in (default `.`).
@@ -61,152 +64,6 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-}
-
-/// Formats of the reports that are not lists of findings (`certs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Human,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    Error,
-    Warning,
-    Note,
-    Never,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Stage {
-    Load,
-    All,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct CheckArgs {
-    /// Files or directories to check (default `.`); `-` reads standard input.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<String>,
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-    /// Leave out files and directories matching this gitignore-style glob (repeatable).
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
-    /// Namespace of objects that set none and have no kustomization namespace above them
-    /// [default: `xks.default-namespace` of the config, else `default`].
-    #[arg(long, value_name = "NAME")]
-    pub default_namespace: Option<String>,
-    /// Lowest severity that makes the exit code 1 [default: `fail-on` of the config, else error].
-    #[arg(long, value_enum)]
-    pub fail_on: Option<FailOn>,
-    /// Only run these rules (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',', value_name = "RULE")]
-    pub select: Vec<String>,
-    /// Do not run these rules (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',', value_name = "RULE")]
-    pub ignore: Vec<String>,
-    /// Colours in human output; `auto` colours only a terminal and honours NO_COLOR.
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
-    /// Omit the summary line of human output.
-    #[arg(long)]
-    pub no_summary: bool,
-    /// Write the report to this file instead of standard output.
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// List on standard error every manifest file left out (hidden, ignored, excluded).
-    #[arg(long, short = 'v')]
-    pub verbose: bool,
-    /// SARIF `runAutomationDetails.id` category, to tell several uploads in one workflow apart.
-    #[arg(long, value_name = "CATEGORY")]
-    pub sarif_category: Option<String>,
-    /// Config file to use instead of the `.xks-lint.yaml` found above the first PATH.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Leave out findings recorded in this baseline file (see --write-baseline).
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
-    /// Record every current finding in this baseline file (replacing it) and report none.
-    #[arg(long, value_name = "FILE")]
-    pub write_baseline: Option<PathBuf>,
-    /// Load and analyse everything, but report only findings in these files (what
-    /// pre-commit passes). Put PATHs before this option: every later argument is a file.
-    #[arg(long, value_name = "FILE", num_args = 0..)]
-    pub only_files: Option<Vec<PathBuf>>,
-    /// Files larger than this many bytes are reported and not read.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::limits::DEFAULT_MAX_FILE_SIZE)]
-    pub max_file_size: u64,
-    /// Treat every file on its own instead of building kustomizations (no overlays, no patches).
-    #[arg(long)]
-    pub no_kustomize: bool,
-    /// Print the wall time of each pipeline stage to standard error.
-    #[arg(long)]
-    pub timings: bool,
-    /// Stop after this stage; `load` reads and parses only (the parse floor of the benchmarks).
-    #[arg(long, value_enum, hide = true, default_value_t = Stage::All)]
-    pub stage: Stage,
-    #[command(flatten)]
-    pub certs: CertArgs,
-    #[command(flatten)]
-    pub graph: crate::commands::GraphArgs,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct CertsArgs {
-    /// Files or directories to read (default `.`); `-` reads standard input.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<String>,
-    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
-    pub format: ReportFormat,
-    /// Leave out files and directories matching this gitignore-style glob (repeatable).
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
-    /// Namespace of objects that set none and have no kustomization namespace above them
-    /// [default: `xks.default-namespace` of the config, else `default`].
-    #[arg(long, value_name = "NAME")]
-    pub default_namespace: Option<String>,
-    /// Config file to use instead of the `.xks-lint.yaml` found above the first PATH.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    #[command(flatten)]
-    pub certs: CertArgs,
-}
-
-/// Certificate settings shared by `check` and `certs`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CertArgs {
-    /// A ClusterIssuer outside the repository that is Let's Encrypt production
-    /// (repeatable; replaces `xks.letsencrypt-issuers` of the config, default `letsencrypt`,
-    /// the XKS platform's).
-    #[arg(long = "letsencrypt-issuer", value_name = "NAME")]
-    pub letsencrypt_issuers: Vec<String>,
-    /// `letsencrypt-rate-limit` warns from this percentage of a limit.
-    #[arg(long, value_name = "PERCENT", default_value_t = crate::certs::DEFAULT_WARN_PERCENT,
-          value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub letsencrypt_warn_percent: u32,
-}
-
-impl CertArgs {
-    /// The config's certificate settings, overridden by the flags.
-    pub fn settings(&self, xks: &config::XksSettings) -> crate::certs::CertSettings {
-        let mut settings = crate::certs::CertSettings {
-            warn_percent: self.letsencrypt_warn_percent,
-            ..crate::certs::CertSettings::from_config(xks)
-        };
-        if !self.letsencrypt_issuers.is_empty() {
-            settings.letsencrypt_issuers = self.letsencrypt_issuers.clone();
-        }
-        settings
-    }
 }
 
 pub fn main() -> ExitCode {
@@ -224,451 +81,18 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(cli))
 }
 
-pub(crate) fn usage_error(message: &str) -> u8 {
-    emit::error(message);
-    EXIT_USAGE
-}
-
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Rules => {
-            let mut out = String::new();
-            for rule in rules::registry() {
-                out.push_str(&format!(
-                    "{:<34} {:<8} {}\n",
-                    rule.doc.id,
-                    rule.doc.severity.as_str(),
-                    rule.doc.title
-                ));
-            }
-            write_stdout(&out, Channel::Text)
-        }
-        Command::Explain { id } => match rules::find(&id) {
-            Some(rule) => write_stdout(
-                &format!(
-                    "# {}\n\nDefault severity: {}\n\n{}",
-                    rule.doc.id,
-                    rule.doc.severity.as_str(),
-                    rule.doc.body
-                ),
-                Channel::Text,
-            ),
-            None => usage_error(&format!(
-                "unknown rule `{id}`{}; `xks-lint rules` lists them",
-                suggestion(&id)
-            )),
-        },
-        Command::Check(args) => check(*args),
-        Command::Certs(args) => certs(args),
-        Command::Init { dir, force } => init(dir, force),
-        Command::Connectivity(args) => crate::commands::connectivity(args),
-        Command::Why(args) => crate::commands::why(args),
-        Command::Render(args) => crate::commands::render::render(args),
+        Command::Rules { format } => commands::rules::list(format),
+        Command::Explain { id } => commands::rules::explain(&id),
+        Command::Check(args) => commands::check::check(*args),
+        Command::Certs(args) => commands::certs::certs(args),
+        Command::Init { dir, force } => commands::init::init(dir, force),
+        Command::Connectivity(args) => commands::connectivity(args),
+        Command::Why(args) => commands::why(args),
+        Command::Render(args) => commands::render::render(args),
+        Command::Diff(args) => commands::diff::diff(args),
+        Command::Completions { shell } => commands::completions::completions(shell, Cli::command()),
+        Command::Man => commands::completions::man(Cli::command()),
     }
-}
-
-/// ` (did you mean `x`?)` for the closest rule id, or nothing.
-pub fn suggestion(id: &str) -> String {
-    rules::registry()
-        .iter()
-        .map(|r| (strsim_distance(id, r.doc.id), r.doc.id))
-        .filter(|(distance, _)| *distance <= 3.max(id.len() / 3))
-        .min()
-        .map(|(_, best)| format!(" (did you mean `{best}`?)"))
-        .unwrap_or_default()
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                previous
-            } else {
-                1 + previous.min(row[j]).min(row[j + 1])
-            };
-            previous = current;
-        }
-    }
-    row[b.len()]
-}
-
-/// Writes a finished document to standard output through the sanitising layer.
-pub(crate) fn write_stdout(text: &str, channel: Channel) -> u8 {
-    match emit::stdout(text, channel) {
-        Ok(()) => EXIT_CLEAN,
-        // A closed pipe (`xks-lint rules | head`) is not an error worth a message.
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => EXIT_CLEAN,
-        Err(error) => usage_error(&format!("cannot write output: {error}")),
-    }
-}
-
-fn init(dir: Option<PathBuf>, force: bool) -> u8 {
-    let path = dir
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(config::FILE_NAME);
-    if path.exists() && !force {
-        return usage_error(&format!(
-            "{} already exists (use --force to overwrite it)",
-            path.display()
-        ));
-    }
-    let checked = path
-        .parent()
-        .map_or(".".to_string(), |p| p.to_string_lossy().into_owned());
-    match write_report(&checked, &path, config::DEFAULT_CONFIG, Channel::Text) {
-        Ok(()) => {
-            emit::stderr(&format!("wrote {}", path.display()));
-            EXIT_CLEAN
-        }
-        Err(e) => usage_error(&format!("cannot write {}: {e}", path.display())),
-    }
-}
-
-/// The config of `--config FILE`, else the one discovered from the first PATH, else the
-/// defaults; a usage error (already printed) when it cannot be read or is invalid.
-pub(crate) fn load_config(
-    explicit: Option<&std::path::Path>,
-    paths: &[String],
-) -> Result<Config, u8> {
-    let first_path = paths.first().map_or(".", String::as_str);
-    let path = match explicit {
-        Some(path) if !path.is_file() => {
-            return Err(usage_error(&format!(
-                "{}: no such config file",
-                path.display()
-            )));
-        }
-        Some(path) => Some(path.to_path_buf()),
-        None => {
-            let start = if first_path == "-" { "." } else { first_path };
-            config::discover(std::path::Path::new(start))
-        }
-    };
-    let Some(path) = path else {
-        return Ok(Config::default());
-    };
-    config::load(&path).map_err(|errors| {
-        for error in &errors {
-            emit::error(&error.to_string());
-        }
-        EXIT_USAGE
-    })
-}
-
-/// The inputs named on the command line (default `.`), or a usage error.
-pub(crate) fn inputs(paths: &[String]) -> Result<Vec<Input>, u8> {
-    let paths = if paths.is_empty() {
-        vec![".".to_string()]
-    } else {
-        paths.to_vec()
-    };
-    let inputs: Vec<Input> = paths.iter().map(|p| Input::from_arg(p)).collect();
-    for input in &inputs {
-        if let Input::Path(path) = input
-            && !path.exists()
-        {
-            return Err(usage_error(&format!(
-                "{}: no such file or directory",
-                path.display()
-            )));
-        }
-    }
-    Ok(inputs)
-}
-
-/// `xks-lint certs`: exit 1 when a registered domain is over a Let's Encrypt limit.
-fn certs(args: CertsArgs) -> u8 {
-    let inputs = match inputs(&args.paths) {
-        Ok(inputs) => inputs,
-        Err(code) => return code,
-    };
-    let walk = WalkOptions {
-        excludes: args.exclude.clone(),
-        ..WalkOptions::default()
-    };
-    if let Err(message) = walk.validate() {
-        return usage_error(&message);
-    }
-    let config = match load_config(args.config.as_deref(), &args.paths) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let options = CheckOptions {
-        inputs,
-        walk,
-        model: ModelOptions {
-            default_namespace: args
-                .default_namespace
-                .clone()
-                .unwrap_or_else(|| config.xks.default_namespace.clone()),
-            ..ModelOptions::default()
-        },
-        // The report needs the inventory only, not the rules' findings.
-        rules: RuleSelection {
-            select: Some(Default::default()),
-            ..Default::default()
-        },
-        certs: args.certs.settings(&config.xks),
-        ..CheckOptions::default()
-    };
-    let analysis = analyze(&options);
-    let report = report::certs::Report::build(&analysis);
-    let written = match args.format {
-        ReportFormat::Human => write_stdout(&report.to_human(), Channel::Text),
-        ReportFormat::Json => write_stdout(&report.to_json(), Channel::Json),
-    };
-    if written != EXIT_CLEAN {
-        return written;
-    }
-    if report.over() {
-        EXIT_FINDINGS
-    } else {
-        EXIT_CLEAN
-    }
-}
-
-/// Writes `--output` / `--write-baseline` / `init`, never through a link leading out of
-/// the repository of `checked` (the first PATH).
-fn write_report(
-    checked: &str,
-    path: &std::path::Path,
-    text: &str,
-    channel: Channel,
-) -> Result<(), String> {
-    let cwd = std::env::current_dir().ok();
-    let checked = if checked == "-" { "." } else { checked };
-    let root = crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref());
-    emit::file(path, &root, text, channel)
-}
-
-fn check(args: CheckArgs) -> u8 {
-    let paths = if args.paths.is_empty() {
-        vec![".".to_string()]
-    } else {
-        args.paths.clone()
-    };
-    let inputs: Vec<Input> = paths.iter().map(|p| Input::from_arg(p)).collect();
-    for input in &inputs {
-        if let Input::Path(path) = input
-            && !path.exists()
-        {
-            return usage_error(&format!("{}: no such file or directory", path.display()));
-        }
-    }
-    let config = match load_config(args.config.as_deref(), &paths) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let walk = WalkOptions {
-        excludes: config
-            .exclude
-            .iter()
-            .chain(&args.exclude)
-            .cloned()
-            .collect(),
-        max_file_size: args.max_file_size,
-        kustomize: !args.no_kustomize,
-    };
-    if let Err(message) = walk.validate() {
-        return usage_error(&message);
-    }
-    // Flags replace the config's lists rather than adding to them.
-    let select = if args.select.is_empty() {
-        config.select.clone()
-    } else {
-        Some(args.select.clone())
-    };
-    let ignore = if args.ignore.is_empty() {
-        config.ignore.clone()
-    } else {
-        args.ignore.clone()
-    };
-    let selection = RuleSelection {
-        select: select.map(|ids| ids.into_iter().collect()),
-        ignore: ignore.into_iter().collect(),
-        severity: config.severity.clone(),
-    };
-    if let Some(unknown) = selection.unknown_ids().first() {
-        return usage_error(&format!("unknown rule `{unknown}`{}", suggestion(unknown)));
-    }
-    let old_baseline = match &args.baseline {
-        Some(path) => match gate::baseline::read(path) {
-            Ok(fingerprints) => Some(fingerprints),
-            Err(message) => return usage_error(&message),
-        },
-        None => None,
-    };
-    let writing_baseline = args.write_baseline.is_some();
-    let mut xks = config.xks.clone();
-    if let Some(namespace) = &args.default_namespace {
-        xks.default_namespace = namespace.clone();
-    }
-    let options = CheckOptions {
-        inputs,
-        walk,
-        model: ModelOptions {
-            default_namespace: xks.default_namespace.clone(),
-            kustomize: !args.no_kustomize,
-        },
-        rules: selection.clone(),
-        certs: args.certs.settings(&xks),
-        gate: GateOptions {
-            root: None,
-            // A new baseline records every finding of the repository.
-            baseline: old_baseline.clone().filter(|_| !writing_baseline),
-            only_files: args.only_files.clone().filter(|_| !writing_baseline),
-        },
-        graph: args.graph.options(&xks),
-        environments: config.environment_config(),
-        load_only: args.stage == Stage::Load,
-    };
-    let mut analysis = analyze(&options);
-    for (environment, pattern) in analysis
-        .environments
-        .iter()
-        .flat_map(|e| e.unmatched.iter())
-    {
-        emit::warning(&format!(
-            "{}: `{}` of environment `{}` matches no kustomization root",
-            config.path.as_deref().map_or_else(
-                || config::FILE_NAME.to_string(),
-                |p| p.display().to_string()
-            ),
-            Inline(pattern),
-            Inline(environment)
-        ));
-    }
-    if args.verbose {
-        let cwd = std::env::current_dir().ok();
-        for file in &analysis.left_out {
-            emit::stderr(&format!(
-                "left out ({}): {}",
-                file.reason.describe(),
-                crate::load::display_path(&file.path, cwd.as_deref())
-            ));
-        }
-    }
-    if args.timings {
-        for (stage, elapsed, peak) in &analysis.timings.stages {
-            let peak = peak.map_or(String::new(), |kib| {
-                format!("  (peak RSS {:.0} MB)", kib as f64 / 1024.0)
-            });
-            emit::stderr(&format!(
-                "{stage:<6} {:>8.1} ms{peak}",
-                elapsed.as_secs_f64() * 1000.0
-            ));
-        }
-        emit::stderr(&format!(
-            "total  {:>8.1} ms",
-            analysis.elapsed.as_secs_f64() * 1000.0
-        ));
-    }
-
-    if let Some(path) = &args.write_baseline {
-        if let Err(e) = write_report(
-            paths.first().map_or(".", String::as_str),
-            path,
-            &gate::baseline::render(&analysis),
-            Channel::Json,
-        ) {
-            return usage_error(&format!("cannot write {}: {e}", path.display()));
-        }
-        let current: std::collections::BTreeSet<&str> = analysis
-            .diagnostics
-            .iter()
-            .filter_map(|d| d.fingerprint.as_deref())
-            .collect();
-        let pruned = old_baseline
-            .iter()
-            .flatten()
-            .filter(|f| !current.contains(f.as_str()))
-            .count();
-        emit::stderr(&format!(
-            "wrote {} findings to {}{}",
-            analysis.diagnostics.len(),
-            path.display(),
-            if pruned > 0 {
-                format!(" ({pruned} entries of the old baseline no longer occur and were dropped)")
-            } else {
-                String::new()
-            }
-        ));
-        analysis.gate.baseline_used = true;
-        analysis.gate.baselined = analysis.diagnostics.len();
-        analysis.diagnostics.clear();
-    }
-
-    let to_terminal = args.output.is_none() && emit::stdout_is_terminal();
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let color = match args.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => to_terminal && !no_color_env,
-    };
-    let text = report::render(
-        args.format,
-        &analysis,
-        &RenderOptions {
-            color,
-            summary: !args.no_summary,
-            selection,
-            sarif_category: args.sarif_category.clone(),
-        },
-    );
-    // In GitHub Actions the annotations are capped; the step summary gets every finding.
-    if args.format == Format::Github
-        && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
-    {
-        let path = PathBuf::from(path);
-        let summary = report::github::step_summary(&analysis);
-        if let Err(e) = emit::append(&path, &summary, Channel::Text) {
-            emit::warning(&format!(
-                "cannot write the step summary {}: {e}",
-                path.display()
-            ));
-        }
-    }
-    let channel = match args.format.channel() {
-        Channel::Text if color => Channel::StyledText,
-        channel => channel,
-    };
-    let written = match &args.output {
-        Some(path) => write_report(
-            paths.first().map_or(".", String::as_str),
-            path,
-            &text,
-            channel,
-        )
-        .map(|_| EXIT_CLEAN)
-        .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
-        None => write_stdout(&text, channel),
-    };
-    if written != EXIT_CLEAN {
-        return written;
-    }
-    let threshold = match args.fail_on {
-        Some(FailOn::Error) => Some(Severity::Error),
-        Some(FailOn::Warning) => Some(Severity::Warning),
-        Some(FailOn::Note) => Some(Severity::Note),
-        Some(FailOn::Never) => None,
-        None => match config.fail_on {
-            Some(config::FailOn::At(severity)) => Some(severity),
-            Some(config::FailOn::Never) => None,
-            None => Some(Severity::Error),
-        },
-    };
-    let code = match (threshold, analysis.worst()) {
-        (Some(threshold), Some(worst)) if worst >= threshold => EXIT_FINDINGS,
-        _ => EXIT_CLEAN,
-    };
-    // The process ends here: freeing a million tree nodes one by one would only add
-    // to the wall time of every run.
-    std::mem::forget(analysis);
-    code
 }

@@ -60,6 +60,10 @@ pub struct Diagnostic {
     pub environments: Vec<String>,
     /// An automatic fix, when the rule knows one; edits are in the finding's file.
     pub fix: Option<Fix>,
+    /// Places that decide the finding without being shown as related locations: the
+    /// policies `why` would cite for the flow (the other side's isolating policies). The
+    /// gate's `--only-files` keeps a finding when one of them is in a changed file.
+    pub cites: Vec<Location>,
     /// Stable identity of the finding across runs (set by the gate stage, see `gate::fingerprint`).
     pub fingerprint: Option<String>,
 }
@@ -98,6 +102,7 @@ impl Diagnostic {
             contexts: Vec::new(),
             environments: Vec::new(),
             fix: None,
+            cites: Vec::new(),
             fingerprint: None,
         }
     }
@@ -117,6 +122,14 @@ impl Diagnostic {
             location,
             message: message.into(),
         });
+        self
+    }
+
+    /// Records a place that decides the finding (see [`Diagnostic::cites`]).
+    pub fn with_cite(&mut self, location: Location) -> &mut Self {
+        if !self.cites.contains(&location) {
+            self.cites.push(location);
+        }
         self
     }
 

@@ -250,3 +250,97 @@ fn github_step_summary_gets_every_finding_appended() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
 }
+
+/// Issue 17 §3: several reports in one run, the compact line format, and a summary on
+/// standard error when every report goes to a file.
+#[test]
+fn several_outputs_compact_lines_and_a_summary_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let sarif = dir.path().join("x.sarif");
+    let output = xks_lint()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check", "fixtures/xks-tenant-repo", "--output"])
+        .arg(format!("sarif={}", sarif.display()))
+        .args(["--output", "compact=-"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let log: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&sarif).unwrap()).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap().len();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line =
+        regex::Regex::new(r"^[^:\s][^:]*:\d+:\d+: (error|warning|note)\[[a-z-]+\] \S.*$").unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(line.is_match(l), "not a compact line: {l}");
+    }
+    // Every finding in both reports (SARIF also lists suppressed ones).
+    assert!(results >= lines.len(), "{results} < {}", lines.len());
+    // A readable report went to standard output: no summary on stderr.
+    assert!(String::from_utf8_lossy(&output.stderr).trim().is_empty());
+
+    let json = dir.path().join("report.json");
+    let output = xks_lint()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "check",
+            "fixtures/xks-tenant-repo",
+            "--format",
+            "json",
+            "--output",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("errors") && stderr.contains("more in the report"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(": error["),
+        "the worst findings come first: {stderr}"
+    );
+    assert!(serde_json::from_str::<serde_json::Value>(&fs::read_to_string(&json).unwrap()).is_ok());
+
+    // Two reports on standard output cannot both be read.
+    xks_lint()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "check",
+            "fixtures/xks-tenant-repo",
+            "--output",
+            "json=-",
+            "--output",
+            "-",
+        ])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn rules_list_as_json() {
+    let output = xks_lint()
+        .args(["rules", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let rules: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rules = rules.as_array().unwrap();
+    assert_eq!(rules.len(), xks_lint::rules::registry().len());
+    let metadata = rules
+        .iter()
+        .find(|r| r["id"] == "egress-to-metadata-endpoint")
+        .unwrap();
+    assert_eq!(metadata["weakens_isolation"], true);
+    assert!(metadata["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        rules
+            .iter()
+            .all(|r| ["error", "warning", "note"].contains(&r["severity"].as_str().unwrap_or("")))
+    );
+}

@@ -497,3 +497,59 @@ fn connectivity_and_why_analyse_one_environment_at_a_time() {
         .code(2)
         .stderr(predicate::str::contains("has no environments"));
 }
+
+/// Issue 17 §4: completions and the man page come from the CLI definition, so they know
+/// every subcommand and flag; the bash script is valid bash.
+#[test]
+fn completions_and_man_page_follow_the_cli() {
+    let bash = assert_cmd::Command::cargo_bin("xks-lint")
+        .unwrap()
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(bash.status.success());
+    let script = String::from_utf8_lossy(&bash.stdout);
+    for word in [
+        "diff",
+        "--new-from-rev",
+        "--only-files",
+        "compact",
+        "completions",
+    ] {
+        assert!(
+            script.contains(word),
+            "{word} missing from the bash completion"
+        );
+    }
+    if let Ok(check) = std::process::Command::new("bash")
+        .args(["-n", "-c", &script])
+        .output()
+    {
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let out = assert_cmd::Command::cargo_bin("xks-lint")
+            .unwrap()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && out.stdout.len() > 100, "{shell}");
+    }
+    let man = assert_cmd::Command::cargo_bin("xks-lint")
+        .unwrap()
+        .arg("man")
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH xks-lint 1"), "{page}");
+    for subcommand in ["check", "diff", "connectivity", "why", "completions"] {
+        assert!(
+            page.contains(subcommand),
+            "{subcommand} missing from the man page"
+        );
+    }
+}

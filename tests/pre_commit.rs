@@ -80,11 +80,12 @@ fn local_hook_config() -> String {
         .map(|t| t.scalar_text().unwrap().to_string())
         .collect();
     format!(
-        "repos:\n  - repo: local\n    hooks:\n      - id: xks-lint\n        name: xks-lint\n        entry: {} {arguments}\n        language: system\n        types_or: [{}]\n        pass_filenames: {}\n        require_serial: {}\n",
+        "repos:\n  - repo: local\n    hooks:\n      - id: xks-lint\n        name: xks-lint\n        entry: {} {arguments}\n        language: system\n        types_or: [{}]\n        pass_filenames: {}\n        require_serial: {}\n        always_run: {}\n",
         env!("CARGO_BIN_EXE_xks-lint"),
         types.join(", "),
         field("pass_filenames"),
         field("require_serial"),
+        field("always_run"),
     )
 }
 
@@ -168,4 +169,193 @@ fn pre_commit_hook_fails_on_a_bad_manifest_and_passes_when_fixed() {
         String::from_utf8_lossy(&passed.stderr)
     );
     assert!(stdout.contains("Passed"), "{stdout}");
+}
+
+fn deployment(name: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n        - name: {name}\n          image: example/{name}:1.0\n          ports:\n            - containerPort: 8080\n"
+    )
+}
+
+const EGRESS_A: &str = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-egress-to-tenant-b
+  namespace: tenant-a
+spec:
+  podSelector:
+    matchLabels:
+      app: web
+  policyTypes: [Egress]
+  egress:
+    - to:
+        - namespaceSelector:
+            matchLabels:
+              name: tenant-b
+          podSelector:
+            matchLabels:
+              app: api
+";
+
+const INGRESS_B: &str = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-ingress-from-tenant-a
+  namespace: tenant-b
+spec:
+  podSelector:
+    matchLabels:
+      app: api
+  policyTypes: [Ingress]
+  ingress:
+    - from:
+        - namespaceSelector:
+            matchLabels:
+              name: tenant-a
+          podSelector:
+            matchLabels:
+              app: web
+";
+
+/// A git repository of published hook definitions: this repository's
+/// `.pre-commit-hooks.yaml`, committed, so pre-commit installs the hooks exactly as a user's
+/// `repo:`/`rev:` entry would.
+fn hooks_repository(dir: &Path) -> String {
+    git(dir, &["init", "-q"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
+    git(dir, &["config", "user.name", "test"]);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+        dir.join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "hooks"]);
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// `git commit` in `repo` with the installed hook, the binary under test first on the PATH.
+fn commit(repo: &Path, home: &Path, message: &str) -> Output {
+    let bin = Path::new(env!("CARGO_BIN_EXE_xks-lint")).parent().unwrap();
+    let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    Command::new("git")
+        .current_dir(repo)
+        .args(["commit", "-q", "-m", message])
+        .env("PATH", path)
+        .env("PRE_COMMIT_HOME", home)
+        .env("PRE_COMMIT_COLOR", "never")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_INDEX_FILE")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Issue 17 §1: a commit that breaks a cross-namespace flow fails the `xks-lint-system`
+/// hook although the finding lies in a file the commit does not touch — a label typo in
+/// tenant-b's ingress policy, and the deletion of that policy (pre-commit passes no file
+/// then); a commit that does not break it passes.
+#[test]
+fn system_hook_fails_commits_that_break_a_flow_elsewhere() {
+    if !pre_commit_available() {
+        return skip("`pre-commit` is not installed (pip install pre-commit)");
+    }
+    let hooks = tempfile::tempdir().unwrap();
+    let rev = hooks_repository(hooks.path());
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    git(repo, &["init", "-q"]);
+    git(repo, &["config", "user.email", "test@example.com"]);
+    git(repo, &["config", "user.name", "test"]);
+    std::fs::write(
+        repo.join(".pre-commit-config.yaml"),
+        format!(
+            "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: xks-lint-system\n",
+            hooks.path().display()
+        ),
+    )
+    .unwrap();
+    for (path, text) in [
+        ("tenant-a/web.yaml", deployment("web", "tenant-a")),
+        ("tenant-a/egress.yaml", EGRESS_A.to_string()),
+        ("tenant-b/api.yaml", deployment("api", "tenant-b")),
+        ("tenant-b/ingress.yaml", INGRESS_B.to_string()),
+    ] {
+        std::fs::create_dir_all(repo.join(path).parent().unwrap()).unwrap();
+        std::fs::write(repo.join(path), text).unwrap();
+    }
+    let install = Command::new("pre-commit")
+        .current_dir(repo)
+        .arg("install")
+        .env("PRE_COMMIT_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}", text(&install));
+    git(repo, &["add", "."]);
+    let first = commit(repo, home.path(), "tenants");
+    assert!(
+        first.status.success(),
+        "a clean pair must pass:\n{}",
+        text(&first)
+    );
+
+    // A typo in the peer's label: the policy still isolates tenant-b's api, but admits
+    // nothing from tenant-a (the policy is what `why` cites).
+    // And a typo in the policy's own pod selector: it then selects nothing, so only the
+    // comparison with HEAD shows what the change broke.
+    for (typo, replacement) in [("app: web", "app: wbe"), ("app: api", "app: apii")] {
+        std::fs::write(
+            repo.join("tenant-b/ingress.yaml"),
+            INGRESS_B.replacen(typo, replacement, 1),
+        )
+        .unwrap();
+        git(repo, &["add", "."]);
+        let broken = commit(repo, home.path(), "typo");
+        let out = text(&broken);
+        assert!(
+            !broken.status.success(),
+            "the typo {replacement} must fail the hook:\n{out}"
+        );
+        assert!(
+            out.contains("missing-ingress-pair") && out.contains("tenant-a/egress.yaml"),
+            "{out}"
+        );
+        git(repo, &["reset", "-q", "--hard", "HEAD"]);
+    }
+
+    git(repo, &["rm", "-q", "tenant-b/ingress.yaml"]);
+    let deleted = commit(repo, home.path(), "delete the policy");
+    let out = text(&deleted);
+    assert!(
+        !deleted.status.success(),
+        "the deletion must fail the hook:\n{out}"
+    );
+    assert!(out.contains("missing-ingress-pair"), "{out}");
+    git(repo, &["reset", "-q", "--hard", "HEAD"]);
+
+    // A change that keeps the flow: the hook passes.
+    std::fs::write(
+        repo.join("tenant-b/api.yaml"),
+        deployment("api", "tenant-b").replace("example/api:1.0", "example/api:1.1"),
+    )
+    .unwrap();
+    git(repo, &["add", "."]);
+    let fine = commit(repo, home.path(), "new image");
+    assert!(fine.status.success(), "{}", text(&fine));
 }

@@ -304,3 +304,41 @@ fn fingerprints_survive_inserted_lines_and_reordered_documents() {
         assert_ne!(lines(findings), lines(&shifted[rule]), "{rule}");
     }
 }
+
+/// Issue 17 §3: the alert title is the finding's one paragraph; the finding's help (a YAML
+/// snippet) is not in it but in the result's properties; every rule whose finding weakens
+/// isolation carries a `security-severity`.
+#[test]
+fn message_is_one_paragraph_and_isolation_rules_have_security_severity() {
+    let log = sarif(&["fixtures/missing-ingress-pair/fail-xks-guide-egress-only.yaml"]);
+    let result = &results(&log)[0];
+    let text = result["message"]["text"].as_str().unwrap();
+    assert!(
+        !text.contains('\n') && !text.contains("apiVersion"),
+        "{text}"
+    );
+    assert!(
+        result["properties"]["help"]
+            .as_str()
+            .is_some_and(|h| h.contains("kind: NetworkPolicy")),
+        "{result}"
+    );
+    let log = sarif(&["fixtures/xks-tenant-repo"]);
+    let rules = log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    for id in [
+        "egress-to-metadata-endpoint",
+        "linkerd-annotation-on-workload",
+        "invalid-policy",
+        "policy-selects-nothing",
+    ] {
+        let rule = rules.iter().find(|r| r["id"] == id).unwrap();
+        assert!(
+            rule["properties"]["security-severity"].is_string(),
+            "{id}: {rule}"
+        );
+    }
+    let rule = rules.iter().find(|r| r["id"] == "parse-error").unwrap();
+    assert!(rule["properties"]["security-severity"].is_null(), "{rule}");
+}

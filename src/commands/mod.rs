@@ -1,73 +1,31 @@
-//! The reachability commands (`connectivity`, `why`) and the flags they share with `check`.
+//! The subcommands, one module each (`check`, `certs`, `diff`, `render`, `rules`, `init`,
+//! `completions`; `connectivity` and `why` here), over the shared argument groups, exit codes
+//! and helpers of [`shared`]. Nothing here imports `crate::cli`: the CLI definition sits on
+//! top and dispatches.
 
+pub mod certs;
+pub mod check;
+pub mod completions;
+pub mod diff;
+pub mod init;
 pub mod render;
+pub mod revision;
+pub mod rules;
+pub mod shared;
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 
-use crate::cli::{load_config, usage_error, write_stdout};
 use crate::config;
 use crate::graph::policy::{Direction, PolicyOrigin};
 use crate::graph::ports::{ConnSet, Protocol};
-use crate::graph::{Cloud, DirectionVerdict, Graph, GraphOptions, Semantics, Subject, XksSettings};
+use crate::graph::{DirectionVerdict, Graph, Subject};
 use crate::load::{self, Sources, WalkOptions};
 use crate::model::{Model, ModelOptions};
 use crate::report::connectivity::{self, ConnectivityFormat};
 use crate::report::emit;
 use crate::report::sanitize::{Inline, Lines};
-
-/// Flags that choose how the reachability graph is built.
-#[derive(Debug, Clone, clap::Args)]
-pub struct GraphArgs {
-    /// `xks`: Kubernetes semantics plus XKS's implicit default-deny, NodeLocal DNS,
-    /// `name=<namespace>` labels and platform endpoints; `vanilla`: Kubernetes only.
-    #[arg(long, value_enum, default_value_t = Semantics::Xks)]
-    pub semantics: Semantics,
-    /// Cloud of the XKS cluster; picks the NodeLocal DNS addresses (aks: 10.0.0.10, aws:
-    /// 172.20.0.10), replacing `xks.dns-addresses` of the config [default: the config's
-    /// addresses, else aks].
-    #[arg(long, value_enum)]
-    pub cloud: Option<Cloud>,
-    /// Treat hostNetwork pods as ordinary pods, selected and matched by policies as
-    /// np-guard's netpol-analyzer does (default: as the CNI does, unselected, with the
-    /// node's address, `xks.node-cidrs`).
-    #[arg(long)]
-    pub host_network_as_pods: bool,
-}
-
-impl GraphArgs {
-    /// The graph settings of the config's `xks:` section, overridden by the flags.
-    pub fn options(&self, xks: &config::XksSettings) -> GraphOptions {
-        GraphOptions {
-            semantics: self.semantics,
-            xks: XksSettings::from_config(xks, self.cloud),
-            host_network_as_pods: self.host_network_as_pods,
-        }
-    }
-}
-
-/// Which manifests to read; the same meaning as for `check`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct InputArgs {
-    /// Leave out files and directories matching this gitignore-style glob (repeatable).
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
-    /// Namespace of objects that set none and have no kustomization namespace above them
-    /// [default: `xks.default-namespace` of the config, else `default`].
-    #[arg(long, value_name = "NAME")]
-    pub default_namespace: Option<String>,
-    /// Treat every file on its own instead of building kustomizations.
-    #[arg(long)]
-    pub no_kustomize: bool,
-    /// Config file to use instead of the `.xks-lint.yaml` found above the first PATH
-    /// (its `exclude` and `xks` settings apply).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The environment to analyse when kustomization roots form several (see README,
-    /// Environments); required then, since each environment is its own cluster.
-    #[arg(long, value_name = "NAME")]
-    pub environment: Option<String>,
-}
+pub use shared::{GraphArgs, InputArgs};
+use shared::{load_config, usage_error, write_stdout};
 
 #[derive(Debug, clap::Args)]
 pub struct ConnectivityArgs {
@@ -126,7 +84,7 @@ pub(crate) fn load_model(
     paths: &[String],
     input: &InputArgs,
 ) -> Result<(Sources, Model, config::Config), u8> {
-    let inputs = crate::cli::inputs(paths)?;
+    let inputs = shared::inputs(paths)?;
     let config = load_config(input.config.as_deref(), paths)?;
     let walk = WalkOptions {
         excludes: config
@@ -400,7 +358,7 @@ fn cite(location: Option<crate::span::Location>, sources: &Sources) -> String {
     }
 }
 
-fn policy_name(graph: &Graph, policy: usize) -> String {
+pub(crate) fn policy_name(graph: &Graph, policy: usize) -> String {
     let p = &graph.policies[policy];
     match p.origin {
         PolicyOrigin::Repo(_) => format!("NetworkPolicy {}/{}", p.namespace, p.name),
@@ -590,8 +548,8 @@ pub fn why(args: WhyArgs) -> u8 {
         }
     }
     match write_stdout(&out.finish(), crate::report::sanitize::Channel::Text) {
-        crate::cli::EXIT_CLEAN if allowed => crate::cli::EXIT_CLEAN,
-        crate::cli::EXIT_CLEAN => crate::cli::EXIT_FINDINGS,
+        shared::EXIT_CLEAN if allowed => shared::EXIT_CLEAN,
+        shared::EXIT_CLEAN => shared::EXIT_FINDINGS,
         code => code,
     }
 }

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::cli::{EXIT_CLEAN, EXIT_FINDINGS, write_stdout};
+use super::shared::{EXIT_CLEAN, EXIT_FINDINGS, write_stdout};
 use crate::load::{IssueKind, LoadIssue, Sources};
 use crate::model::Object;
 use crate::report::sanitize::Channel;

@@ -45,6 +45,13 @@ pub struct GateOptions {
     /// Report only findings located in these files (`--only-files`); everything is still
     /// loaded and analysed, because a finding may depend on other files.
     pub only_files: Option<Vec<PathBuf>>,
+    /// With `only_files`: fingerprints of the findings at the commit the change starts
+    /// from (HEAD for a pre-commit run). A finding absent there is a consequence of the
+    /// change wherever it is located, so it stays in scope.
+    pub findings_before: Option<BTreeSet<String>>,
+    /// `--new-from-rev`: fingerprints of the findings at that revision; those are not
+    /// reported.
+    pub known_at_rev: Option<BTreeSet<String>>,
 }
 
 /// What the gate did, for reporters and the summary.
@@ -61,6 +68,8 @@ pub struct GateOutcome {
     pub baseline_used: bool,
     /// Findings left out because they are in files not passed to `--only-files`.
     pub outside_only_files: usize,
+    /// Findings left out because they already exist at the `--new-from-rev` revision.
+    pub known_at_rev: usize,
 }
 
 impl GateOutcome {
@@ -124,6 +133,11 @@ pub fn apply(
         outcome.baselined = before - kept.len();
         outcome.baseline_stale = baseline.len().saturating_sub(matched.len());
     }
+    if let Some(known) = &options.known_at_rev {
+        let before = kept.len();
+        kept.retain(|d| d.fingerprint.as_ref().is_none_or(|f| !known.contains(f)));
+        outcome.known_at_rev = before - kept.len();
+    }
     if let Some(files) = &options.only_files {
         let wanted: HashSet<PathBuf> = files.iter().filter_map(|f| canonical(&cwd, f)).collect();
         let in_scope: Vec<bool> = sources
@@ -131,7 +145,19 @@ pub fn apply(
             .iter()
             .map(|f| canonical(&cwd, &f.path).is_some_and(|p| wanted.contains(&p)))
             .collect();
-        let keep = |d: &Diagnostic| in_scope.get(d.location.file.0).copied().unwrap_or(false);
+        let changed = |file: FileId| in_scope.get(file.0).copied().unwrap_or(false);
+        // Whole consequences: the finding's own file, the files of the places it cites,
+        // and — when the state before the change is known — every finding the change
+        // created (a typo in one namespace's policy breaks a flow reported in another's;
+        // a deleted policy leaves no file to point at).
+        let keep = |d: &Diagnostic| {
+            changed(d.location.file)
+                || d.related.iter().any(|r| changed(r.location.file))
+                || d.cites.iter().any(|l| changed(l.file))
+                || options.findings_before.as_ref().is_some_and(|before| {
+                    d.fingerprint.as_ref().is_some_and(|f| !before.contains(f))
+                })
+        };
         let before = kept.len();
         kept.retain(keep);
         outcome.outside_only_files = before - kept.len();

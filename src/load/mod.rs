@@ -3,6 +3,7 @@
 
 pub mod kustomization;
 pub mod boundary;
+pub mod git;
 pub mod walk;
 pub mod yaml;
 

@@ -198,9 +198,15 @@ pub fn summary_line(analysis: &Analysis) -> String {
             s.baselined, s.baseline_stale
         ));
     }
+    if analysis.gate.known_at_rev > 0 {
+        line.push_str(&format!(
+            "; {} already at the --new-from-rev revision",
+            analysis.gate.known_at_rev
+        ));
+    }
     if analysis.gate.outside_only_files > 0 {
         line.push_str(&format!(
-            "; {} outside --only-files",
+            "; {} outside --only-files and not caused by the change",
             analysis.gate.outside_only_files
         ));
     }

@@ -2,7 +2,9 @@
 //! diagnostics and sources only, never a rule's internals.
 
 pub mod certs;
+pub mod compact;
 pub mod connectivity;
+pub mod diff;
 pub mod emit;
 pub mod github;
 pub mod gitlab;
@@ -28,13 +30,15 @@ pub enum Format {
     Github,
     /// GitLab Code Quality JSON (`artifacts:reports:codequality`).
     Gitlab,
+    /// One line per finding: `file:line:col: severity[rule] message` (logs, problem matchers).
+    Compact,
 }
 
 impl Format {
     /// How the finished document is sanitised on its way out (`sanitize::guard`).
     pub fn channel(self) -> sanitize::Channel {
         match self {
-            Format::Human => sanitize::Channel::Text,
+            Format::Human | Format::Compact => sanitize::Channel::Text,
             Format::Json | Format::Sarif | Format::Gitlab => sanitize::Channel::Json,
             Format::Github => sanitize::Channel::GithubCommands,
         }
@@ -58,5 +62,6 @@ pub fn render(format: Format, analysis: &Analysis, options: &RenderOptions) -> S
         Format::Sarif => sarif::render(analysis, options),
         Format::Github => github::render(analysis, options),
         Format::Gitlab => gitlab::render(analysis),
+        Format::Compact => compact::render(analysis),
     }
 }

@@ -186,11 +186,10 @@ fn result(
             ..location(gate, &r.location, Some(&r.message))
         })
         .collect();
-    let mut text = diagnostic.message.clone();
-    if let Some(help) = &diagnostic.help {
-        text.push_str("\nHelp: ");
-        text.push_str(help);
-    }
+    // The alert's title is the finding's one paragraph; the rule's help is `rule.help`, and
+    // the finding's own help (often a YAML snippet to add) is a result property and, with
+    // an automatic fix, that fix's description.
+    let text = diagnostic.message.clone();
     let fixes = diagnostic.fix.as_ref().map(|fix| {
         let replacements = fix
             .edits
@@ -209,8 +208,12 @@ fn result(
             .artifact_location(artifact(gate, &diagnostic.location))
             .replacements(replacements)
             .build();
+        let description = match &diagnostic.help {
+            Some(help) => format!("{}\n\n{help}", fix.description),
+            None => fix.description.clone(),
+        };
         vec![sarif::Fix {
-            description: Some(message(fix.description.clone())),
+            description: Some(message(description)),
             ..sarif::Fix::builder().artifact_changes(vec![change]).build()
         }]
     });
@@ -242,6 +245,10 @@ fn result(
             .map(|fingerprint| BTreeMap::from([(SARIF_KEY.to_string(), fingerprint.clone())])),
         fixes,
         suppressions,
+        properties: diagnostic.help.as_ref().map(|help| sarif::PropertyBag {
+            additional_properties: BTreeMap::from([("help".to_string(), json!(help))]),
+            ..Default::default()
+        }),
         ..sarif::Result::builder().message(message(text)).build()
     }
 }

@@ -22,6 +22,9 @@ struct Gap {
     other_namespace: String,
     /// (source class, destination class, connections the rule wants but the other side refuses).
     pairs: Vec<(usize, usize, ConnSet)>,
+    /// Policies of the other side that decide the gap (isolating or partly allowing it):
+    /// what `why` cites, so that `--only-files` on their files reports this finding.
+    cites: Vec<crate::span::Location>,
 }
 
 /// Peers of `direction` rules that name other tenant namespaces whose half is missing.
@@ -66,6 +69,7 @@ fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
                 continue;
             }
             let mut by_namespace: BTreeMap<&str, Vec<(usize, usize, ConnSet)>> = BTreeMap::new();
+            let mut cites: BTreeMap<&str, Vec<crate::span::Location>> = BTreeMap::new();
             for &remote in &graph.peer_classes[r][p] {
                 let class = &graph.classes[remote];
                 let modelled_tenant = graph
@@ -92,9 +96,26 @@ fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
                         Direction::Egress => why.ingress,
                         Direction::Ingress => why.egress,
                     };
+                    let deciding: Vec<crate::span::Location> = other_side
+                        .iter()
+                        .flat_map(|v| {
+                            v.isolating
+                                .iter()
+                                .filter_map(|&p| graph.policies[p].location)
+                                .chain(
+                                    v.allowing
+                                        .iter()
+                                        .filter_map(|(r, _)| graph.rules[*r].location),
+                                )
+                        })
+                        .collect();
                     let have = other_side.map(|v| v.conns).unwrap_or_default();
                     let missing = missing_half(rule.ports.is_some(), &wanted, &have);
                     if !missing.is_empty() {
+                        cites
+                            .entry(class.namespace.as_str())
+                            .or_default()
+                            .extend(deciding);
                         by_namespace
                             .entry(class.namespace.as_str())
                             .or_default()
@@ -108,6 +129,7 @@ fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
                     peer: p,
                     other_namespace: namespace.to_string(),
                     pairs,
+                    cites: cites.remove(namespace).unwrap_or_default(),
                 });
             }
         }
@@ -221,6 +243,9 @@ pub fn report(model: &Model, graph: &Graph, direction: Direction, sink: &mut Sin
             .with_label(label)
             .with_help(help)
             .with_object(object.identity(), peer.path.clone());
+        for location in &gap.cites {
+            diagnostic.with_cite(*location);
+        }
         let mut related_seen = std::collections::BTreeSet::new();
         for (s, d, _) in &gap.pairs {
             let remote = if direction == Direction::Egress {

@@ -1,0 +1,234 @@
+//! What the subcommands share: exit codes, argument groups, config and input loading, and
+//! the one way each writes a finished document.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use crate::config::{self, Config};
+use crate::graph::{Cloud, GraphOptions, Semantics, XksSettings};
+use crate::load::Input;
+use crate::report::emit;
+use crate::report::sanitize::Channel;
+use crate::rules;
+
+pub const EXIT_CLEAN: u8 = 0;
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+/// Formats of the reports that are not lists of findings (`certs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Note,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    Load,
+    All,
+}
+
+/// Certificate settings shared by `check` and `certs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CertArgs {
+    /// A ClusterIssuer outside the repository that is Let's Encrypt production
+    /// (repeatable; replaces `xks.letsencrypt-issuers` of the config, default `letsencrypt`,
+    /// the XKS platform's).
+    #[arg(long = "letsencrypt-issuer", value_name = "NAME")]
+    pub letsencrypt_issuers: Vec<String>,
+    /// `letsencrypt-rate-limit` warns from this percentage of a limit.
+    #[arg(long, value_name = "PERCENT", default_value_t = crate::certs::DEFAULT_WARN_PERCENT,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub letsencrypt_warn_percent: u32,
+}
+
+impl CertArgs {
+    /// The config's certificate settings, overridden by the flags.
+    pub fn settings(&self, xks: &config::XksSettings) -> crate::certs::CertSettings {
+        let mut settings = crate::certs::CertSettings {
+            warn_percent: self.letsencrypt_warn_percent,
+            ..crate::certs::CertSettings::from_config(xks)
+        };
+        if !self.letsencrypt_issuers.is_empty() {
+            settings.letsencrypt_issuers = self.letsencrypt_issuers.clone();
+        }
+        settings
+    }
+}
+
+/// Flags that choose how the reachability graph is built.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GraphArgs {
+    /// `xks`: Kubernetes semantics plus XKS's implicit default-deny, NodeLocal DNS,
+    /// `name=<namespace>` labels and platform endpoints; `vanilla`: Kubernetes only.
+    #[arg(long, value_enum, default_value_t = Semantics::Xks)]
+    pub semantics: Semantics,
+    /// Cloud of the XKS cluster; picks the NodeLocal DNS addresses (aks: 10.0.0.10, aws:
+    /// 172.20.0.10), replacing `xks.dns-addresses` of the config [default: the config's
+    /// addresses, else aks].
+    #[arg(long, value_enum)]
+    pub cloud: Option<Cloud>,
+    /// Treat hostNetwork pods as ordinary pods, selected and matched by policies as
+    /// np-guard's netpol-analyzer does (default: as the CNI does, unselected, with the
+    /// node's address, `xks.node-cidrs`).
+    #[arg(long)]
+    pub host_network_as_pods: bool,
+}
+
+impl GraphArgs {
+    /// The graph settings of the config's `xks:` section, overridden by the flags.
+    pub fn options(&self, xks: &config::XksSettings) -> GraphOptions {
+        GraphOptions {
+            semantics: self.semantics,
+            xks: XksSettings::from_config(xks, self.cloud),
+            host_network_as_pods: self.host_network_as_pods,
+        }
+    }
+}
+
+/// Which manifests to read; the same meaning as for `check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// Leave out files and directories matching this gitignore-style glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Namespace of objects that set none and have no kustomization namespace above them
+    /// [default: `xks.default-namespace` of the config, else `default`].
+    #[arg(long, value_name = "NAME")]
+    pub default_namespace: Option<String>,
+    /// Treat every file on its own instead of building kustomizations.
+    #[arg(long)]
+    pub no_kustomize: bool,
+    /// Config file to use instead of the `.xks-lint.yaml` found above the first PATH
+    /// (its `exclude` and `xks` settings apply).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The environment to analyse when kustomization roots form several (see README,
+    /// Environments); required then, since each environment is its own cluster.
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+}
+
+pub fn usage_error(message: &str) -> u8 {
+    emit::error(message);
+    EXIT_USAGE
+}
+
+/// ` (did you mean `x`?)` for the closest rule id, or nothing.
+pub fn suggestion(id: &str) -> String {
+    rules::registry()
+        .iter()
+        .map(|r| (strsim_distance(id, r.doc.id), r.doc.id))
+        .filter(|(distance, _)| *distance <= 3.max(id.len() / 3))
+        .min()
+        .map(|(_, best)| format!(" (did you mean `{best}`?)"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn strsim_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// Writes a finished document to standard output through the sanitising layer.
+pub fn write_stdout(text: &str, channel: Channel) -> u8 {
+    match emit::stdout(text, channel) {
+        Ok(()) => EXIT_CLEAN,
+        // A closed pipe (`xks-lint rules | head`) is not an error worth a message.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => EXIT_CLEAN,
+        Err(error) => usage_error(&format!("cannot write output: {error}")),
+    }
+}
+
+/// The config of `--config FILE`, else the one discovered from the first PATH, else the
+/// defaults; a usage error (already printed) when it cannot be read or is invalid.
+pub fn load_config(explicit: Option<&std::path::Path>, paths: &[String]) -> Result<Config, u8> {
+    let first_path = paths.first().map_or(".", String::as_str);
+    let path = match explicit {
+        Some(path) if !path.is_file() => {
+            return Err(usage_error(&format!(
+                "{}: no such config file",
+                path.display()
+            )));
+        }
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let start = if first_path == "-" { "." } else { first_path };
+            config::discover(std::path::Path::new(start))
+        }
+    };
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    config::load(&path).map_err(|errors| {
+        for error in &errors {
+            emit::error(&error.to_string());
+        }
+        EXIT_USAGE
+    })
+}
+
+/// The inputs named on the command line (default `.`), or a usage error.
+pub fn inputs(paths: &[String]) -> Result<Vec<Input>, u8> {
+    let paths = if paths.is_empty() {
+        vec![".".to_string()]
+    } else {
+        paths.to_vec()
+    };
+    let inputs: Vec<Input> = paths.iter().map(|p| Input::from_arg(p)).collect();
+    for input in &inputs {
+        if let Input::Path(path) = input
+            && !path.exists()
+        {
+            return Err(usage_error(&format!(
+                "{}: no such file or directory",
+                path.display()
+            )));
+        }
+    }
+    Ok(inputs)
+}
+
+/// Writes `--output` / `--write-baseline` / `init`, never through a link leading out of
+/// the repository of `checked` (the first PATH).
+pub fn write_report(
+    checked: &str,
+    path: &std::path::Path,
+    text: &str,
+    channel: Channel,
+) -> Result<(), String> {
+    let cwd = std::env::current_dir().ok();
+    let checked = if checked == "-" { "." } else { checked };
+    let root = crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref());
+    emit::file(path, &root, text, channel)
+}

@@ -1,0 +1,50 @@
+//! One line per finding, `file:line:col: severity[rule] message`: for logs and editors'
+//! problem matchers (the shape of compilers' diagnostics).
+
+use super::sanitize::{Inline, Lines};
+use crate::Analysis;
+use crate::diagnostic::Diagnostic;
+use crate::load::Sources;
+
+pub fn line(diagnostic: &Diagnostic, sources: &Sources) -> String {
+    let start = diagnostic.location.span.start;
+    format!(
+        "{}:{}:{}: {}[{}] {}",
+        Inline(sources.display(diagnostic.location.file)),
+        start.line,
+        start.col,
+        diagnostic.severity.as_str(),
+        diagnostic.rule,
+        Inline(&diagnostic.message)
+    )
+}
+
+pub fn render(analysis: &Analysis) -> String {
+    let mut out = Lines::new();
+    for diagnostic in &analysis.diagnostics {
+        out.line(line(diagnostic, &analysis.sources));
+    }
+    out.finish()
+}
+
+/// Findings shown in the summary on standard error when the report goes elsewhere.
+pub const TOP_FINDINGS: usize = 5;
+
+/// The summary for standard error when every report goes to files or machine formats: the
+/// summary line, then the most severe findings in compact form and how many more there are.
+pub fn stderr_summary(analysis: &Analysis) -> Vec<String> {
+    let mut worst: Vec<&Diagnostic> = analysis.diagnostics.iter().collect();
+    // Stable: equal severities keep the report's order (path, line).
+    worst.sort_by_key(|d| std::cmp::Reverse(d.severity));
+    let mut lines: Vec<String> = worst
+        .iter()
+        .take(TOP_FINDINGS)
+        .map(|d| line(d, &analysis.sources))
+        .collect();
+    let rest = worst.len().saturating_sub(TOP_FINDINGS);
+    if rest > 0 {
+        lines.push(format!("… and {rest} more in the report"));
+    }
+    lines.push(super::human::summary_line(analysis));
+    lines
+}
