@@ -10,6 +10,7 @@
 //! re-evaluates the pair from the compiled rules kept here.
 
 pub mod ip;
+pub mod listing;
 pub mod policy;
 pub mod ports;
 pub mod selector;
@@ -160,6 +161,18 @@ impl BitSet {
             })
         })
     }
+}
+
+/// Runs of consecutive members of a bit set.
+fn bit_runs(bits: &BitSet) -> Vec<std::ops::Range<usize>> {
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for i in bits.iter() {
+        match runs.last_mut() {
+            Some(run) if run.end == i => run.end = i + 1,
+            _ => runs.push(i..i + 1),
+        }
+    }
+    runs
 }
 
 #[derive(Debug)]
@@ -507,6 +520,20 @@ impl Graph {
         };
         graph.add_edges();
         graph
+    }
+
+    /// The classes rule `rule`'s peers match, as sorted, disjoint index ranges.
+    pub(crate) fn rule_class_ranges(&self, rule: usize) -> Vec<std::ops::Range<usize>> {
+        bit_runs(&self.rule_classes[rule])
+    }
+
+    /// The IP segments rule `rule`'s peers match, as sorted, disjoint index ranges.
+    pub(crate) fn rule_segment_ranges(
+        &self,
+        rule: usize,
+        _segment_count: usize,
+    ) -> Vec<std::ops::Range<usize>> {
+        bit_runs(&self.rule_segments[rule])
     }
 
     /// Connections rule `rule` opens towards a destination class (`None`: an address).
@@ -882,113 +909,6 @@ impl Graph {
                 EndKind::Workload
             },
         }
-    }
-
-    /// Every allowed connection, one per workload pair (self-connections left
-    /// out), and per workload the IP segments grouped by identical connections.
-    /// Sorted by source, destination.
-    pub fn connections(&self) -> Vec<Connection> {
-        // Ends are shared (`Arc`) and sorted once by label; connections are then
-        // sorted by the ranks of their ends, which keeps millions of lines cheap.
-        let mut ends: Vec<Arc<End>> = Vec::new();
-        let member_ends: Vec<Vec<u32>> = self
-            .classes
-            .iter()
-            .enumerate()
-            .map(|(c, class)| {
-                class
-                    .members
-                    .iter()
-                    .map(|m| {
-                        ends.push(Arc::new(self.end_of(m, c)));
-                        (ends.len() - 1) as u32
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut raw: Vec<(u32, u32, ConnSet)> = Vec::new();
-        for edge in self.graph.edge_indices() {
-            let Some((a, b)) = self.graph.edge_endpoints(edge) else {
-                continue;
-            };
-            if let (GraphNode::Pods(src), GraphNode::Pods(dst)) = (self.graph[a], self.graph[b]) {
-                let conns = self.conns(edge);
-                for &s in &member_ends[src] {
-                    for &d in &member_ends[dst] {
-                        if ends[s as usize].label != ends[d as usize].label {
-                            raw.push((s, d, conns.clone()));
-                        }
-                    }
-                }
-            }
-        }
-        // IP segments: merged per workload and direction when the connections are equal.
-        for (class, node) in self.class_nodes.iter().enumerate() {
-            for direction in [petgraph::Direction::Outgoing, petgraph::Direction::Incoming] {
-                let mut groups: BTreeMap<ConnSet, Vec<IpRange>> = BTreeMap::new();
-                for edge in self.graph.edges_directed(*node, direction) {
-                    use petgraph::visit::EdgeRef;
-                    let other = match direction {
-                        petgraph::Direction::Outgoing => edge.target(),
-                        petgraph::Direction::Incoming => edge.source(),
-                    };
-                    if let GraphNode::Ip(s) = self.graph[other] {
-                        groups
-                            .entry(self.conns(edge.id()).clone())
-                            .or_default()
-                            .push(self.segments[s]);
-                    }
-                }
-                for (conns, ranges) in groups {
-                    let label = ip::merge(ranges)
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    ends.push(Arc::new(End {
-                        label,
-                        namespace: None,
-                        kind: EndKind::Ip,
-                    }));
-                    let ip_end = (ends.len() - 1) as u32;
-                    for &member in &member_ends[class] {
-                        raw.push(match direction {
-                            petgraph::Direction::Outgoing => (member, ip_end, conns.clone()),
-                            petgraph::Direction::Incoming => (ip_end, member, conns.clone()),
-                        });
-                    }
-                }
-            }
-        }
-        // Equal labels share a rank, so duplicate workloads collapse into one line.
-        let mut order: Vec<u32> = (0..ends.len() as u32).collect();
-        order.sort_by(|a, b| ends[*a as usize].cmp(&ends[*b as usize]));
-        let mut rank = vec![0u32; ends.len()];
-        for (i, &e) in order.iter().enumerate() {
-            let same_as_previous =
-                i > 0 && ends[order[i - 1] as usize].label == ends[e as usize].label;
-            rank[e as usize] = if same_as_previous {
-                rank[order[i - 1] as usize]
-            } else {
-                i as u32
-            };
-        }
-        let key = |(s, d, _): &(u32, u32, ConnSet)| {
-            (u64::from(rank[*s as usize]) << 32) | u64::from(rank[*d as usize])
-        };
-        raw.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.2.cmp(&b.2)));
-        raw.dedup_by(|a, b| {
-            rank[a.0 as usize] == rank[b.0 as usize]
-                && rank[a.1 as usize] == rank[b.1 as usize]
-                && a.2 == b.2
-        });
-        raw.into_iter()
-            .map(|(s, d, conns)| Connection {
-                src: Arc::clone(&ends[s as usize]),
-                dst: Arc::clone(&ends[d as usize]),
-                conns,
-            })
-            .collect()
     }
 }
 
