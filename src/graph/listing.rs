@@ -100,7 +100,7 @@ impl Graph {
     /// A superset of the classes `src` may reach, as sorted, disjoint index ranges; `None`
     /// when its egress is open. A class reached must be matched by one of `src`'s egress
     /// rules (the per-pair evaluation only admits through them).
-    pub(crate) fn egress_candidates(&self, src: usize) -> Option<Vec<Range<usize>>> {
+    pub fn egress_candidates(&self, src: usize) -> Option<Vec<Range<usize>>> {
         if !self.isolated_egress[src] {
             return None;
         }
@@ -113,7 +113,7 @@ impl Graph {
 
     /// The classes `src` reaches with the connections, in class order (pairs of platform
     /// endpoints left out: their policies are unknown).
-    pub(crate) fn pod_destinations(&self, src: usize) -> Vec<(usize, ConnSet)> {
+    pub fn pod_destinations(&self, src: usize) -> Vec<(usize, ConnSet)> {
         let n = self.classes.len();
         let ranges = self
             .egress_candidates(src)
@@ -134,11 +134,7 @@ impl Graph {
 
     /// The address segments a class reaches (egress) or is reached from (ingress), grouped
     /// by equal connections, sorted by connections; empty for platform endpoints.
-    pub(crate) fn ip_groups(
-        &self,
-        class: usize,
-        direction: Direction,
-    ) -> Vec<(ConnSet, Vec<IpRange>)> {
+    pub fn ip_groups(&self, class: usize, direction: Direction) -> Vec<(ConnSet, Vec<IpRange>)> {
         if self.is_endpoint(class) {
             return Vec::new();
         }
@@ -160,7 +156,7 @@ impl Graph {
             }
             let id = rule_conns.len();
             rule_conns.push(conns);
-            for run in self.rule_segment_ranges(r, segment_count) {
+            for run in self.rule_segment_ranges(r) {
                 events.push((run.start, true, id));
                 events.push((run.end, false, id));
             }

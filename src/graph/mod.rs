@@ -4,10 +4,12 @@
 //! replica and every identical workload is one node), the platform endpoints of XKS
 //! (ingress controller, Envoy proxies, kube-dns, Linkerd), and IP segments: the
 //! coarsest partition of the address space in which every `ipBlock` (after its
-//! `except` holes) is a union of segments. An edge carries the connection set the
-//! policies allow (protocol → ports). Why an edge exists — which policy rules allow
-//! each direction, with file:line — is answered by [`Graph::explain`], which
-//! re-evaluates the pair from the compiled rules kept here.
+//! `except` holes) is a union of segments. No pair is stored: the build compiles the
+//! policies (which classes each selects, per class its rules, per namespace-selector peer
+//! its namespaces, a label index per namespace), so its size follows the policies and
+//! classes, never the pairs. [`Graph::explain`] evaluates one pair from the rules, with
+//! provenance (which policy rules allow each direction, with file:line); [`Graph::allowed`]
+//! is that evaluation, and the listing (`listing.rs`) streams it per source.
 
 pub mod ip;
 pub mod listing;
@@ -19,9 +21,6 @@ pub mod settings;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-
-use petgraph::graph::{DiGraph, NodeIndex};
-use rayon::prelude::*;
 
 use crate::model::{Model, ObjectId, Typed};
 use ip::IpRange;
@@ -125,9 +124,6 @@ pub struct Connection {
     pub conns: ConnSet,
 }
 
-/// Allowed connections from (or to) each listed node.
-type Row = Vec<(usize, ConnSet)>;
-
 /// A fixed-size set of small integers.
 #[derive(Debug, Clone, Default)]
 struct BitSet {
@@ -163,18 +159,6 @@ impl BitSet {
     }
 }
 
-/// Runs of consecutive members of a bit set.
-fn bit_runs(bits: &BitSet) -> Vec<std::ops::Range<usize>> {
-    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
-    for i in bits.iter() {
-        match runs.last_mut() {
-            Some(run) if run.end == i => run.end = i + 1,
-            _ => runs.push(i..i + 1),
-        }
-    }
-    runs
-}
-
 #[derive(Debug)]
 pub struct Graph {
     pub options: GraphOptions,
@@ -183,26 +167,24 @@ pub struct Graph {
     pub policies: Vec<Policy>,
     pub rules: Vec<PolicyRule>,
     pub segments: Vec<IpRange>,
-    /// Edges carry an index into `conn_sets`: a repository has hundreds of thousands of
-    /// edges but only a handful of distinct connection sets, so each is stored once.
-    pub graph: DiGraph<GraphNode, ConnId>,
-    pub conn_sets: Vec<ConnSet>,
-    pub class_nodes: Vec<NodeIndex>,
-    pub segment_nodes: Vec<NodeIndex>,
     /// Per policy: the classes it selects.
     pub policy_classes: Vec<Vec<usize>>,
     /// Per class: the policies that select it (the inverse of `policy_classes`).
     class_policies: Vec<Vec<usize>>,
-    classes_by_namespace: HashMap<String, Vec<usize>>,
-    /// Per rule, per peer: the classes the peer matches (empty for ipBlock peers).
-    pub peer_classes: Vec<Vec<Vec<usize>>>,
+    /// Per namespace (in `namespaces` order): its classes, a contiguous run of `classes`.
+    namespace_classes: Vec<std::ops::Range<usize>>,
+    namespace_index: HashMap<String, usize>,
+    /// Per class: its namespace's index.
+    class_namespace: Vec<usize>,
+    /// Per namespace: label key → value → its classes carrying that label (sorted).
+    label_index: Vec<HashMap<String, HashMap<String, Vec<usize>>>>,
+    /// Per rule, per peer with a `namespaceSelector`: the namespaces it matches.
+    peer_namespaces: Vec<Vec<Option<BitSet>>>,
     class_of_object: HashMap<ObjectId, usize>,
     ingress_rules: Vec<Vec<usize>>,
     egress_rules: Vec<Vec<usize>>,
     isolated_ingress: Vec<bool>,
     isolated_egress: Vec<bool>,
-    rule_classes: Vec<BitSet>,
-    rule_segments: Vec<BitSet>,
     /// Connections of rules without named ports, the same for every destination.
     rule_fixed: Vec<Option<ConnSet>>,
 }
@@ -328,12 +310,33 @@ impl Graph {
                 endpoint,
             });
         }
-        let mut classes_by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, class) in classes.iter().enumerate() {
-            classes_by_namespace
-                .entry(class.namespace.clone())
-                .or_default()
-                .push(i);
+        // Namespaces by index; classes are sorted by namespace, so each namespace's are a run.
+        let namespace_index: HashMap<String, usize> = namespaces
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
+        let mut namespace_classes = vec![0..0; namespaces.len()];
+        let mut class_namespace = Vec::with_capacity(classes.len());
+        let mut label_index: Vec<HashMap<String, HashMap<String, Vec<usize>>>> =
+            vec![HashMap::new(); namespaces.len()];
+        for (c, class) in classes.iter().enumerate() {
+            let ns = namespace_index.get(&class.namespace).copied().unwrap_or(0);
+            class_namespace.push(ns);
+            let run = &mut namespace_classes[ns];
+            if run.start == run.end {
+                *run = c..c + 1;
+            } else {
+                run.end = c + 1;
+            }
+            for (key, value) in &class.labels {
+                label_index[ns]
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .push(c);
+            }
         }
 
         // Policies: the repository's, in a canonical order, then XKS's implicit ones.
@@ -394,36 +397,44 @@ impl Graph {
 
         // Which policies select which classes.
         let n = classes.len();
-        let matching_classes = |namespace: &str, selector: &Selector| -> Vec<usize> {
-            classes_by_namespace
-                .get(namespace)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&c| selector.matches(&classes[c].labels))
-                .collect()
+        let mut graph = Graph {
+            options: options.clone(),
+            namespaces,
+            classes,
+            policies,
+            rules,
+            segments,
+            policy_classes: Vec::new(),
+            class_policies: Vec::new(),
+            namespace_classes,
+            namespace_index,
+            class_namespace,
+            label_index,
+            peer_namespaces: Vec::new(),
+            class_of_object,
+            ingress_rules: vec![Vec::new(); n],
+            egress_rules: vec![Vec::new(); n],
+            isolated_ingress: vec![false; n],
+            isolated_egress: vec![false; n],
+            rule_fixed: Vec::new(),
         };
-        let mut policy_classes = Vec::with_capacity(policies.len());
-        let mut ingress_rules = vec![Vec::new(); n];
-        let mut egress_rules = vec![Vec::new(); n];
-        let mut isolated_ingress = vec![false; n];
-        let mut isolated_egress = vec![false; n];
-        for policy in &policies {
-            let selected = matching_classes(&policy.namespace, &policy.pod_selector);
+        let mut policy_classes = Vec::with_capacity(graph.policies.len());
+        for policy in &graph.policies {
+            let selected = graph.classes_matching(&policy.namespace, &policy.pod_selector);
             for &c in &selected {
                 if policy.isolates_ingress {
-                    isolated_ingress[c] = true;
+                    graph.isolated_ingress[c] = true;
                 }
                 if policy.isolates_egress {
-                    isolated_egress[c] = true;
+                    graph.isolated_egress[c] = true;
                 }
                 for &r in &policy.rules {
-                    match rules[r].direction {
+                    match graph.rules[r].direction {
                         policy::Direction::Ingress if policy.isolates_ingress => {
-                            ingress_rules[c].push(r)
+                            graph.ingress_rules[c].push(r)
                         }
                         policy::Direction::Egress if policy.isolates_egress => {
-                            egress_rules[c].push(r)
+                            graph.egress_rules[c].push(r)
                         }
                         _ => {}
                     }
@@ -437,103 +448,180 @@ impl Graph {
                 class_policies[c].push(p);
             }
         }
+        graph.policy_classes = policy_classes;
+        graph.class_policies = class_policies;
 
-        // What each rule's peers match.
-        let mut peer_classes = Vec::with_capacity(rules.len());
-        let mut rule_classes = Vec::with_capacity(rules.len());
-        let mut rule_segments = Vec::with_capacity(rules.len());
-        for rule in &rules {
-            let policy_ns = policies[rule.policy].namespace.as_str();
-            let mut class_bits = BitSet::with_len(n);
-            let mut segment_bits = BitSet::with_len(segments.len());
-            let mut per_peer = Vec::new();
-            match &rule.peers {
-                None => {
-                    (0..n).for_each(|c| class_bits.insert(c));
-                    (0..segments.len()).for_each(|s| segment_bits.insert(s));
-                }
-                Some(peers) => {
-                    for peer in peers {
-                        let matched: Vec<usize> = match &peer.kind {
-                            PeerKind::Pods {
-                                pods,
-                                namespaces: ns_selector,
-                            } => {
-                                let everything = Selector::everything();
-                                let pods = pods.as_ref().unwrap_or(&everything);
-                                match ns_selector {
-                                    None => matching_classes(policy_ns, pods),
-                                    Some(ns_selector) => namespaces
-                                        .iter()
-                                        .filter(|(_, info)| ns_selector.matches(&info.labels))
-                                        .flat_map(|(ns, _)| matching_classes(ns, pods))
-                                        .collect(),
+        // Per peer with a namespace selector, the namespaces it matches: the only set
+        // computed ahead; which pods a peer matches is evaluated when asked.
+        let namespace_count = graph.namespaces.len();
+        graph.peer_namespaces = graph
+            .rules
+            .iter()
+            .map(|rule| {
+                rule.peers
+                    .iter()
+                    .flatten()
+                    .map(|peer| match &peer.kind {
+                        PeerKind::Pods {
+                            namespaces: Some(selector),
+                            ..
+                        } => {
+                            let mut bits = BitSet::with_len(namespace_count);
+                            for (i, info) in graph.namespaces.values().enumerate() {
+                                if selector.matches(&info.labels) {
+                                    bits.insert(i);
                                 }
                             }
-                            PeerKind::Ip { parts, .. } => {
-                                for (s, segment) in segments.iter().enumerate() {
-                                    if parts.iter().any(|p| p.contains(segment)) {
-                                        segment_bits.insert(s);
-                                    }
-                                }
-                                Vec::new()
-                            }
-                            PeerKind::Invalid(_) => Vec::new(),
-                        };
-                        matched.iter().for_each(|&c| class_bits.insert(c));
-                        per_peer.push(matched);
-                    }
-                }
-            }
-            peer_classes.push(per_peer);
-            rule_classes.push(class_bits);
-            rule_segments.push(segment_bits);
-        }
-        let rule_fixed = rules
+                            Some(bits)
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        graph.rule_fixed = graph
+            .rules
             .iter()
             .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
             .collect();
-
-        let mut graph = Graph {
-            options: options.clone(),
-            namespaces,
-            classes,
-            policies,
-            rules,
-            segments,
-            graph: DiGraph::new(),
-            conn_sets: Vec::new(),
-            class_nodes: Vec::new(),
-            segment_nodes: Vec::new(),
-            policy_classes,
-            class_policies,
-            classes_by_namespace,
-            peer_classes,
-            class_of_object,
-            ingress_rules,
-            egress_rules,
-            isolated_ingress,
-            isolated_egress,
-            rule_classes,
-            rule_segments,
-            rule_fixed,
-        };
-        graph.add_edges();
         graph
     }
 
-    /// The classes rule `rule`'s peers match, as sorted, disjoint index ranges.
-    pub(crate) fn rule_class_ranges(&self, rule: usize) -> Vec<std::ops::Range<usize>> {
-        bit_runs(&self.rule_classes[rule])
+    /// The namespaces (indices) a pod peer of rule `rule` covers.
+    fn peer_namespace_list(&self, rule: usize, peer: usize) -> Vec<usize> {
+        match self.peer_namespaces.get(rule).and_then(|p| p.get(peer)) {
+            Some(Some(bits)) => bits.iter().collect(),
+            _ => {
+                let policy_ns = &self.policies[self.rules[rule].policy].namespace;
+                self.namespace_index
+                    .get(policy_ns)
+                    .copied()
+                    .into_iter()
+                    .collect()
+            }
+        }
     }
 
-    /// The IP segments rule `rule`'s peers match, as sorted, disjoint index ranges.
-    pub(crate) fn rule_segment_ranges(
-        &self,
-        rule: usize,
-        _segment_count: usize,
-    ) -> Vec<std::ops::Range<usize>> {
-        bit_runs(&self.rule_segments[rule])
+    /// Classes of namespace `ns` (an index) whose labels match `selector`, sorted: through
+    /// the label index when the selector pins a key, else by a scan of the namespace.
+    fn classes_in(&self, ns: usize, selector: &Selector) -> Vec<usize> {
+        let Some(run) = self.namespace_classes.get(ns) else {
+            return Vec::new();
+        };
+        let pinned = selector.requirements.iter().find_map(|r| match r {
+            selector::Requirement::In(key, values) => Some((key, values)),
+            _ => None,
+        });
+        let Some((key, values)) = pinned else {
+            return run
+                .clone()
+                .filter(|&c| selector.matches(&self.classes[c].labels))
+                .collect();
+        };
+        let Some(by_value) = self.label_index.get(ns).and_then(|index| index.get(key)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<usize> = values
+            .iter()
+            .filter_map(|v| by_value.get(v))
+            .flatten()
+            .copied()
+            .filter(|&c| selector.matches(&self.classes[c].labels))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The classes peer `peer` of rule `rule` matches (empty for ipBlock and invalid peers),
+    /// sorted. Computed when asked: a peer such as `podSelector: {}` matches a whole namespace.
+    pub fn peer_classes(&self, rule: usize, peer: usize) -> Vec<usize> {
+        let Some(p) = self.rules[rule].peers.iter().flatten().nth(peer) else {
+            return Vec::new();
+        };
+        let PeerKind::Pods { pods, .. } = &p.kind else {
+            return Vec::new();
+        };
+        let everything = Selector::everything();
+        let pods = pods.as_ref().unwrap_or(&everything);
+        self.peer_namespace_list(rule, peer)
+            .into_iter()
+            .flat_map(|ns| self.classes_in(ns, pods))
+            .collect()
+    }
+
+    /// Whether peer `peer` of rule `rule` matches class `class`: the peer's selectors
+    /// evaluated on the class, nothing stored per pair.
+    fn peer_matches_class(&self, rule: usize, peer: usize, class: usize) -> bool {
+        let Some(p) = self.rules[rule].peers.iter().flatten().nth(peer) else {
+            return false;
+        };
+        let PeerKind::Pods { pods, namespaces } = &p.kind else {
+            return false;
+        };
+        let in_namespace = match namespaces {
+            None => {
+                self.classes[class].namespace == self.policies[self.rules[rule].policy].namespace
+            }
+            Some(_) => self
+                .peer_namespaces
+                .get(rule)
+                .and_then(|p| p.get(peer))
+                .and_then(Option::as_ref)
+                .is_some_and(|bits| bits.contains(self.class_namespace[class])),
+        };
+        in_namespace
+            && pods
+                .as_ref()
+                .is_none_or(|s| s.matches(&self.classes[class].labels))
+    }
+
+    /// The classes rule `rule`'s peers match, as sorted, disjoint index ranges: a whole
+    /// namespace is one range, so the size follows the rule, not the classes it covers.
+    pub(crate) fn rule_class_ranges(&self, rule: usize) -> Vec<std::ops::Range<usize>> {
+        let Some(peers) = &self.rules[rule].peers else {
+            return std::iter::once(0..self.classes.len()).collect();
+        };
+        let mut ranges = Vec::new();
+        for (p, peer) in peers.iter().enumerate() {
+            let PeerKind::Pods { pods, .. } = &peer.kind else {
+                continue;
+            };
+            for ns in self.peer_namespace_list(rule, p) {
+                match pods {
+                    Some(selector) if !selector.is_everything() => {
+                        ranges.extend(self.classes_in(ns, selector).into_iter().map(|c| c..c + 1))
+                    }
+                    _ => ranges.extend(self.namespace_classes.get(ns).cloned()),
+                }
+            }
+        }
+        listing::merge_ranges(ranges)
+    }
+
+    /// The IP segments rule `rule`'s peers match, as sorted, disjoint index ranges (every
+    /// ipBlock part is a run of segments, found by binary search).
+    pub(crate) fn rule_segment_ranges(&self, rule: usize) -> Vec<std::ops::Range<usize>> {
+        let Some(peers) = &self.rules[rule].peers else {
+            return std::iter::once(0..self.segments.len()).collect();
+        };
+        let mut ranges = Vec::new();
+        for peer in peers {
+            if let PeerKind::Ip { parts, .. } = &peer.kind {
+                for part in parts {
+                    let lo = self
+                        .segments
+                        .partition_point(|s| (s.family, s.start) < (part.family, part.start));
+                    let hi = self
+                        .segments
+                        .partition_point(|s| (s.family, s.end) <= (part.family, part.end));
+                    if lo < hi {
+                        ranges.push(lo..hi);
+                    }
+                }
+            }
+        }
+        listing::merge_ranges(ranges)
     }
 
     /// Connections rule `rule` opens towards a destination class (`None`: an address).
@@ -548,169 +636,6 @@ impl Graph {
 
     pub fn is_endpoint(&self, class: usize) -> bool {
         self.classes[class].endpoint.is_some()
-    }
-
-    /// Egress allowed from class `src` to class `dst` (the source side only).
-    fn egress_between(&self, src: usize, dst: usize) -> ConnSet {
-        if !self.isolated_egress[src] {
-            return ConnSet::all();
-        }
-        let mut conns = ConnSet::none();
-        for &r in &self.egress_rules[src] {
-            if self.rule_classes[r].contains(dst) {
-                conns.union_with(&self.rule_conns(r, Some(dst)));
-                if conns.is_all() {
-                    break;
-                }
-            }
-        }
-        conns
-    }
-
-    fn add_edges(&mut self) {
-        let n = self.classes.len();
-        let this = &*self;
-        // Pod to pod: per destination, gather what its ingress admits from each
-        // source, then intersect with what each such source's egress allows.
-        // map_init runs its init once per job rayon splits off: bound the splits, or the
-        // per-job scratch row (one slot per class) is allocated and zeroed hundreds of times.
-        let min_job = (n / (rayon::current_num_threads() * 8)).max(1);
-        let pod_rows: Vec<Vec<(usize, ConnSet)>> = (0..n)
-            .into_par_iter()
-            .with_min_len(min_job)
-            .map_init(
-                || (vec![None::<ConnSet>; n], Vec::<usize>::new()),
-                |(acc, touched), dst| {
-                    let mut row = Vec::new();
-                    let dst_endpoint = this.is_endpoint(dst);
-                    let emit = |src: usize, admitted: &ConnSet, row: &mut Vec<(usize, ConnSet)>| {
-                        // Platform endpoints' own policies are unknown: their mutual traffic is not modelled.
-                        if dst_endpoint && this.is_endpoint(src) {
-                            return;
-                        }
-                        let allowed = this.egress_between(src, dst).intersect(admitted);
-                        if !allowed.is_empty() {
-                            row.push((src, allowed));
-                        }
-                    };
-                    if !this.isolated_ingress[dst] {
-                        let all = ConnSet::all();
-                        for src in 0..n {
-                            emit(src, &all, &mut row);
-                        }
-                        return row;
-                    }
-                    for &r in &this.ingress_rules[dst] {
-                        let conns = this.rule_conns(r, Some(dst));
-                        if conns.is_empty() {
-                            continue;
-                        }
-                        for src in this.rule_classes[r].iter() {
-                            match &mut acc[src] {
-                                Some(existing) => existing.union_with(&conns),
-                                slot @ None => {
-                                    *slot = Some(conns.clone());
-                                    touched.push(src);
-                                }
-                            }
-                        }
-                    }
-                    touched.sort_unstable();
-                    for &src in touched.iter() {
-                        if let Some(admitted) = acc[src].take() {
-                            emit(src, &admitted, &mut row);
-                        }
-                    }
-                    touched.clear();
-                    row
-                },
-            )
-            .collect();
-
-        // Pods and IP segments, both ways; platform endpoints are left out (their policies are unknown).
-        let segment_count = self.segments.len();
-        let ip_rows: Vec<(Row, Row)> = (0..n)
-            .into_par_iter()
-            .map(|class| {
-                if this.is_endpoint(class) {
-                    return (Vec::new(), Vec::new());
-                }
-                // `dst_class`: the pod when it is the destination (ingress), so that a named
-                // port resolves against its containers whatever the source; for egress the
-                // destination is an address, which has no named ports.
-                let side = |isolated: bool,
-                            rules: &[usize],
-                            dst_class: Option<usize>|
-                 -> Vec<(usize, ConnSet)> {
-                    if !isolated {
-                        return (0..segment_count).map(|s| (s, ConnSet::all())).collect();
-                    }
-                    // Sparse: a class usually reaches a handful of the segments.
-                    let mut acc: Vec<(usize, ConnSet)> = Vec::new();
-                    for &r in rules {
-                        let conns = this.rule_conns(r, dst_class);
-                        if conns.is_empty() {
-                            continue;
-                        }
-                        acc.extend(this.rule_segments[r].iter().map(|s| (s, conns.clone())));
-                    }
-                    acc.sort_by_key(|(s, _)| *s);
-                    let mut merged: Row = Vec::with_capacity(acc.len());
-                    for (s, conns) in acc {
-                        match merged.last_mut() {
-                            Some((last, existing)) if *last == s => existing.union_with(&conns),
-                            _ => merged.push((s, conns)),
-                        }
-                    }
-                    merged
-                };
-                (
-                    side(this.isolated_egress[class], &this.egress_rules[class], None),
-                    side(
-                        this.isolated_ingress[class],
-                        &this.ingress_rules[class],
-                        Some(class),
-                    ),
-                )
-            })
-            .collect();
-
-        let edge_count = pod_rows.iter().map(Vec::len).sum::<usize>()
-            + ip_rows
-                .iter()
-                .map(|(egress, ingress)| egress.len() + ingress.len())
-                .sum::<usize>();
-        let mut graph = DiGraph::with_capacity(n + segment_count, edge_count);
-        let class_nodes: Vec<NodeIndex> =
-            (0..n).map(|c| graph.add_node(GraphNode::Pods(c))).collect();
-        let segment_nodes: Vec<NodeIndex> = (0..segment_count)
-            .map(|s| graph.add_node(GraphNode::Ip(s)))
-            .collect();
-        let mut conn_sets: Vec<ConnSet> = Vec::new();
-        let mut interned: HashMap<ConnSet, ConnId> = HashMap::new();
-        let mut intern = |conns: ConnSet| -> ConnId {
-            *interned.entry(conns).or_insert_with_key(|conns| {
-                conn_sets.push(conns.clone());
-                ConnId(u32::try_from(conn_sets.len() - 1).unwrap_or(u32::MAX))
-            })
-        };
-        for (dst, row) in pod_rows.into_iter().enumerate() {
-            for (src, conns) in row {
-                graph.add_edge(class_nodes[src], class_nodes[dst], intern(conns));
-            }
-        }
-        for (class, (egress, ingress)) in ip_rows.into_iter().enumerate() {
-            for (s, conns) in egress {
-                graph.add_edge(class_nodes[class], segment_nodes[s], intern(conns));
-            }
-            for (s, conns) in ingress {
-                graph.add_edge(segment_nodes[s], class_nodes[class], intern(conns));
-            }
-        }
-        self.graph = graph;
-        self.conn_sets = conn_sets;
-        self.class_nodes = class_nodes;
-        self.segment_nodes = segment_nodes;
     }
 
     pub fn is_xks(&self) -> bool {
@@ -743,47 +668,15 @@ impl Graph {
         })
     }
 
-    /// Connections the graph allows from one class to another.
+    /// Connections allowed from one class to another: the per-pair evaluation of
+    /// [`Graph::explain`] (the one source of semantics), except between two platform
+    /// endpoints, whose mutual traffic is not modelled.
     pub fn allowed(&self, src: usize, dst: usize) -> ConnSet {
-        self.edge_between(self.class_nodes[src], self.class_nodes[dst])
-            .map(|e| self.conns(e).clone())
-            .unwrap_or_default()
-    }
-
-    /// The connections an edge allows.
-    pub fn conns(&self, edge: petgraph::graph::EdgeIndex) -> &ConnSet {
-        static NONE: std::sync::OnceLock<ConnSet> = std::sync::OnceLock::new();
-        self.graph
-            .edge_weight(edge)
-            .and_then(|id| self.conn_sets.get(id.0 as usize))
-            .unwrap_or_else(|| NONE.get_or_init(ConnSet::none))
-    }
-
-    /// The edge from `a` to `b`, walking `a`'s out-edges and `b`'s in-edges in step: a
-    /// platform endpoint has an edge to nearly every class, so searching only its side
-    /// (what `find_edge` does) made every endpoint query linear in the repository.
-    fn edge_between(&self, a: NodeIndex, b: NodeIndex) -> Option<petgraph::graph::EdgeIndex> {
-        use petgraph::Direction::{Incoming, Outgoing};
-        use petgraph::visit::EdgeRef;
-        let mut outgoing = self.graph.edges_directed(a, Outgoing);
-        let mut incoming = self.graph.edges_directed(b, Incoming);
-        loop {
-            let out_edge = outgoing.next();
-            if let Some(edge) = out_edge
-                && edge.target() == b
-            {
-                return Some(edge.id());
-            }
-            let in_edge = incoming.next();
-            if let Some(edge) = in_edge
-                && edge.source() == a
-            {
-                return Some(edge.id());
-            }
-            if out_edge.is_none() || in_edge.is_none() {
-                return None;
-            }
+        if self.is_endpoint(src) && self.is_endpoint(dst) {
+            return ConnSet::none();
         }
+        self.explain(&Subject::Pods(src), &Subject::Pods(dst))
+            .allowed
     }
 
     pub fn isolated(&self, class: usize, direction: policy::Direction) -> bool {
@@ -795,18 +688,18 @@ impl Graph {
 
     /// Classes of `namespace` whose labels match `selector`.
     pub fn classes_matching(&self, namespace: &str, selector: &Selector) -> Vec<usize> {
-        self.classes_by_namespace
-            .get(namespace)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|&c| selector.matches(&self.classes[c].labels))
-            .collect()
+        match self.namespace_index.get(namespace) {
+            Some(&ns) => self.classes_in(ns, selector),
+            None => Vec::new(),
+        }
     }
 
     fn rule_matches(&self, rule: usize, subject: &Subject) -> bool {
         match subject {
-            Subject::Pods(c) => self.rule_classes[rule].contains(*c),
+            Subject::Pods(c) => match &self.rules[rule].peers {
+                None => true,
+                Some(peers) => (0..peers.len()).any(|p| self.peer_matches_class(rule, p, *c)),
+            },
             Subject::Address(addr) => match &self.rules[rule].peers {
                 None => true,
                 Some(peers) => peers.iter().any(|p| match &p.kind {
