@@ -66,7 +66,7 @@ pub struct GateOutcome {
 impl GateOutcome {
     pub fn repo_path(&self, file: FileId) -> &str {
         self.repo_paths
-            .get(file.0)
+            .get(file.0 as usize)
             .map(String::as_str)
             .unwrap_or("<unknown>")
     }
@@ -90,7 +90,7 @@ pub fn apply(
     let repo_paths = paths::repo_paths(sources, &root, &cwd);
     let path_of = |d: &Diagnostic| {
         repo_paths
-            .get(d.location.file.0)
+            .get(d.location.file.0 as usize)
             .cloned()
             .unwrap_or_default()
     };
@@ -131,7 +131,12 @@ pub fn apply(
             .iter()
             .map(|f| canonical(&cwd, &f.path).is_some_and(|p| wanted.contains(&p)))
             .collect();
-        let keep = |d: &Diagnostic| in_scope.get(d.location.file.0).copied().unwrap_or(false);
+        let keep = |d: &Diagnostic| {
+            in_scope
+                .get(d.location.file.0 as usize)
+                .copied()
+                .unwrap_or(false)
+        };
         let before = kept.len();
         kept.retain(keep);
         outcome.outside_only_files = before - kept.len();

@@ -185,7 +185,7 @@ fn name_of(node: &Node) -> &str {
 pub fn build(loaded: &Loaded) -> KustomizeOutput {
     let mut files_by_path = HashMap::new();
     for (index, file) in loaded.sources.files.iter().enumerate() {
-        files_by_path.insert(normalize(&file.path), FileId(index));
+        files_by_path.insert(normalize(&file.path), FileId(crate::span::narrow(index)));
     }
     let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
     let mut kustomizations: Kustomizations = BTreeMap::new();

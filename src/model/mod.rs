@@ -273,7 +273,8 @@ impl Model {
             .iter()
             .enumerate()
             .filter_map(|(index, file)| {
-                environments::cluster_of(&file.display).map(|env| (FileId(index), env.to_string()))
+                environments::cluster_of(&file.display)
+                    .map(|env| (FileId(crate::span::narrow(index)), env.to_string()))
             })
             .collect();
         let mut model = Model {
