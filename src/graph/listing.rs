@@ -356,6 +356,20 @@ impl Graph {
             && self.has_implicit_default(&a.namespace)
     }
 
+    /// Whether every pair of workloads of namespace `ns` (an index) is XKS's default, without
+    /// asking each: the namespace has the implicit `default-deny` (every pod may reach every
+    /// other on all connections, both directions: the union of rules can only add) and holds
+    /// no platform endpoint.
+    fn default_covers_namespace(&self, ns: usize) -> bool {
+        let Some(run) = self.namespace_classes.get(ns) else {
+            return false;
+        };
+        let Some(first) = self.classes.get(run.start) else {
+            return false;
+        };
+        run.clone().all(|c| !self.is_endpoint(c)) && self.has_implicit_default(&first.namespace)
+    }
+
     fn has_implicit_default(&self, namespace: &str) -> bool {
         self.policies
             .iter()
@@ -435,6 +449,9 @@ impl Graph {
         type Summary = (BTreeMap<String, ConnSet>, Vec<IpRange>, ConnSet);
         let namespaces: Vec<(&str, &Vec<usize>)> =
             by_namespace.iter().map(|(k, v)| (*k, v)).collect();
+        let covered: Vec<bool> = (0..self.namespace_classes.len())
+            .map(|ns| filter.hide_default && self.default_covers_namespace(ns))
+            .collect();
         let summaries: Vec<Summary> = namespaces
             .par_iter()
             .map(|(_, classes)| {
@@ -453,31 +470,49 @@ impl Graph {
                     let ranges = self
                         .egress_candidates(c)
                         .unwrap_or_else(|| std::iter::once(0..n).collect());
-                    for d in ranges.into_iter().flatten() {
-                        let dst_ns = &self.classes[d].namespace;
-                        if pods.get(dst_ns.as_str()).is_some_and(ConnSet::is_all) {
-                            continue;
-                        }
-                        if self.is_endpoint(c) && self.is_endpoint(d) {
-                            continue;
-                        }
-                        let conns = self.allowed(c, d);
-                        if conns.is_empty()
-                            || (filter.hide_default && self.is_default_pair(c, d, &conns))
-                        {
-                            continue;
-                        }
-                        let listed = sources.iter().any(|s| {
-                            ends.members[d].iter().any(|m| {
-                                m.end.label != s.end.label
-                                    && filter.keeps_dst(&m.end, &m.ranges)
-                                    && filter.keeps_namespaces(&s.end, &m.end)
-                            })
-                        });
-                        if listed {
-                            pods.entry(dst_ns.clone())
-                                .or_insert_with(ConnSet::none)
-                                .union_with(&conns);
+                    // Intra-namespace pairs XKS's implicit default makes are hidden whole.
+                    let own = self.class_namespace[c];
+                    let skip_own = !self.is_endpoint(c) && covered.get(own) == Some(&true);
+                    for range in ranges {
+                        let mut d = range.start;
+                        while d < range.end {
+                            let ns = self.class_namespace[d];
+                            let run_end = self
+                                .namespace_classes
+                                .get(ns)
+                                .map_or(d + 1, |run| run.end.min(range.end))
+                                .max(d + 1);
+                            let dst_ns = &self.classes[d].namespace;
+                            // A destination namespace already at all connections, or hidden whole.
+                            if pods.get(dst_ns.as_str()).is_some_and(ConnSet::is_all)
+                                || (skip_own && ns == own)
+                            {
+                                d = run_end;
+                                continue;
+                            }
+                            let dst = d;
+                            d += 1;
+                            if self.is_endpoint(c) && self.is_endpoint(dst) {
+                                continue;
+                            }
+                            let conns = self.allowed(c, dst);
+                            if conns.is_empty()
+                                || (filter.hide_default && self.is_default_pair(c, dst, &conns))
+                            {
+                                continue;
+                            }
+                            let listed = sources.iter().any(|s| {
+                                ends.members[dst].iter().any(|m| {
+                                    m.end.label != s.end.label
+                                        && filter.keeps_dst(&m.end, &m.ranges)
+                                        && filter.keeps_namespaces(&s.end, &m.end)
+                                })
+                            });
+                            if listed {
+                                pods.entry(dst_ns.clone())
+                                    .or_insert_with(ConnSet::none)
+                                    .union_with(&conns);
+                            }
                         }
                     }
                     for (ip, conns) in &ends.egress_ip[c] {

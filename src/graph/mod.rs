@@ -124,6 +124,44 @@ pub struct Connection {
     pub conns: ConnSet,
 }
 
+/// Namespace label index and each namespace's labels, in `Graph::namespaces` order.
+type NamespaceLabels<'a> = (
+    HashMap<&'a str, HashMap<&'a str, Vec<usize>>>,
+    Vec<&'a Labels>,
+);
+
+/// Namespaces (indices) whose labels match `selector`: through the index when the selector
+/// pins a key, else by asking each.
+fn namespaces_matching(
+    index: &NamespaceLabels<'_>,
+    count: usize,
+    selector: &Selector,
+) -> Vec<usize> {
+    let (by_label, labels) = index;
+    let pinned = selector.requirements.iter().find_map(|r| match r {
+        selector::Requirement::In(key, values) => Some((key, values)),
+        _ => None,
+    });
+    let candidates: Vec<usize> = match pinned {
+        Some((key, values)) => {
+            let mut out: Vec<usize> = values
+                .iter()
+                .filter_map(|v| by_label.get(key.as_str()).and_then(|m| m.get(v.as_str())))
+                .flatten()
+                .copied()
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            out
+        }
+        None => (0..count).collect(),
+    };
+    candidates
+        .into_iter()
+        .filter(|&i| labels.get(i).is_some_and(|l| selector.matches(l)))
+        .collect()
+}
+
 /// A fixed-size set of small integers.
 #[derive(Debug, Clone, Default)]
 struct BitSet {
@@ -369,12 +407,17 @@ impl Graph {
                 .filter(|(_, info)| info.tenant)
                 .map(|(name, _)| name)
                 .collect();
+            // Namespaces holding a default-deny of their own: one pass, not one per namespace.
+            let with_default_deny: std::collections::HashSet<&str> = repo_policies
+                .iter()
+                .filter(|(o, _)| {
+                    o.name == settings.default_deny_name
+                        || settings.default_deny_names.contains(&o.name)
+                })
+                .map(|(o, _)| o.namespace.as_str())
+                .collect();
             for namespace in tenants {
-                let present = repo_policies.iter().any(|(o, _)| {
-                    &o.namespace == namespace
-                        && (o.name == settings.default_deny_name
-                            || settings.default_deny_names.contains(&o.name))
-                });
+                let present = with_default_deny.contains(namespace.as_str());
                 if !present {
                     let index = policies.len();
                     policies.push(policy::xks_default_deny(
@@ -454,6 +497,22 @@ impl Graph {
         // Per peer with a namespace selector, the namespaces it matches: the only set
         // computed ahead; which pods a peer matches is evaluated when asked.
         let namespace_count = graph.namespaces.len();
+        // Namespace label index (key → value → namespaces): a selector pinning `name` finds
+        // its namespace without asking every namespace, for every peer.
+        let mut namespace_labels: HashMap<&str, HashMap<&str, Vec<usize>>> = HashMap::new();
+        let mut namespace_label_sets: Vec<&Labels> = Vec::with_capacity(namespace_count);
+        for (i, info) in graph.namespaces.values().enumerate() {
+            namespace_label_sets.push(&info.labels);
+            for (key, value) in &info.labels {
+                namespace_labels
+                    .entry(key.as_str())
+                    .or_default()
+                    .entry(value.as_str())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let namespace_labels = (namespace_labels, namespace_label_sets);
         graph.peer_namespaces = graph
             .rules
             .iter()
@@ -467,10 +526,10 @@ impl Graph {
                             ..
                         } => {
                             let mut bits = BitSet::with_len(namespace_count);
-                            for (i, info) in graph.namespaces.values().enumerate() {
-                                if selector.matches(&info.labels) {
-                                    bits.insert(i);
-                                }
+                            for i in
+                                namespaces_matching(&namespace_labels, namespace_count, selector)
+                            {
+                                bits.insert(i);
                             }
                             Some(bits)
                         }
