@@ -64,7 +64,16 @@ pub struct XksSettings {
     pub dns_addresses: Vec<String>,
     /// ClusterIssuer names that issue from Let's Encrypt without being in the repository.
     pub letsencrypt_issuers: Vec<String>,
+    /// Address ranges of the cluster's nodes: the source and destination address of
+    /// hostNetwork pods (CIDRs).
+    pub node_cidrs: Vec<String>,
+    /// Optional platform policies the platform adds to every tenant namespace when switched
+    /// on (the platform's Terraform variables): `datadog-tracing`, `grafana-alloy`.
+    pub platform_allowances: Vec<String>,
 }
+
+/// The optional platform allowances `xks.platform-allowances` accepts.
+pub const PLATFORM_ALLOWANCES: [&str; 2] = ["datadog-tracing", "grafana-alloy"];
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -86,11 +95,23 @@ impl Default for XksSettings {
             platform_namespaces: strings(&[
                 "kube-system",
                 "ingress-nginx",
+                "envoy-gateway",
                 "envoy-gateway-system",
                 "linkerd",
                 "cert-manager",
                 "external-dns",
                 "flux-system",
+                "calico-system",
+                "tigera-operator",
+                "datadog",
+                "grafana-alloy",
+                "prometheus",
+                "velero",
+                "trivy",
+                "falco",
+                "reloader",
+                "spegel",
+                "vpa",
             ]),
             ingress_controllers: vec![PlatformEndpoint {
                 name: "ingress-controller".to_string(),
@@ -103,7 +124,7 @@ impl Default for XksSettings {
             }],
             gateways: vec![PlatformEndpoint {
                 name: "envoy-gateway".to_string(),
-                namespace: "envoy-gateway-system".to_string(),
+                namespace: "envoy-gateway".to_string(),
                 pod_labels: labels(&[
                     ("app.kubernetes.io/name", "envoy"),
                     ("app.kubernetes.io/component", "proxy"),
@@ -119,6 +140,8 @@ impl Default for XksSettings {
             },
             dns_addresses: crate::graph::Cloud::Aks.nodelocal_dns(),
             letsencrypt_issuers: strings(&["letsencrypt"]),
+            node_cidrs: strings(&["10.224.0.0/12"]),
+            platform_allowances: Vec::new(),
         }
     }
 }
@@ -246,7 +269,7 @@ const TOP_KEYS: [&str; 7] = [
     "xks",
     "environments",
 ];
-const XKS_KEYS: [&str; 8] = [
+const XKS_KEYS: [&str; 10] = [
     "default-namespace",
     "tenant-namespaces",
     "platform-namespaces",
@@ -255,6 +278,8 @@ const XKS_KEYS: [&str; 8] = [
     "dns",
     "dns-addresses",
     "letsencrypt-issuers",
+    "node-cidrs",
+    "platform-allowances",
 ];
 const ENDPOINT_KEYS: [&str; 4] = ["name", "namespace", "pod-labels", "classes"];
 const DNS_KEYS: [&str; 2] = ["namespace", "pod-labels"];
@@ -465,6 +490,30 @@ impl Reader<'_> {
                     if let Some(addresses) = self.cidrs(value, &what) {
                         xks.dns_addresses = addresses;
                     }
+                }
+                "node-cidrs" => {
+                    if let Some(cidrs) = self.cidrs(value, &what) {
+                        xks.node_cidrs = cidrs;
+                    }
+                }
+                "platform-allowances" => {
+                    let list = self.string_list(value, &what).unwrap_or_default();
+                    let items = value.as_seq().unwrap_or_default();
+                    let mut valid = Vec::new();
+                    for (name, item) in list.into_iter().zip(items) {
+                        if PLATFORM_ALLOWANCES.contains(&name.as_str()) {
+                            valid.push(name);
+                        } else {
+                            self.error(
+                                item.span,
+                                format!(
+                                    "unknown platform allowance `{name}` in {what}: use {}",
+                                    PLATFORM_ALLOWANCES.join(" or ")
+                                ),
+                            );
+                        }
+                    }
+                    xks.platform_allowances = valid;
                 }
                 _ => xks.letsencrypt_issuers = self.string_list(value, &what).unwrap_or_default(),
             }
@@ -689,8 +738,11 @@ xks:
   # Tenant namespaces; empty: every namespace holding a workload that is not a platform one.
   tenant-namespaces: []
   # Namespaces owned by the platform team: never tenants, no implicit default-deny policy.
+  # (The platform's Terraform list, plus envoy-gateway-system, upstream Envoy Gateway's.)
   platform-namespaces:
-    [kube-system, ingress-nginx, envoy-gateway-system, linkerd, cert-manager, external-dns, flux-system]
+    [kube-system, ingress-nginx, envoy-gateway, envoy-gateway-system, linkerd, cert-manager,
+     external-dns, flux-system, calico-system, tigera-operator, datadog, grafana-alloy,
+     prometheus, velero, trivy, falco, reloader, spegel, vpa]
   # Ingress controllers: pods that must be admitted by the backends of their Ingresses.
   # `name` is the endpoint's id in `connectivity` and `why` (default: the namespace); an
   # Ingress goes to the first controller listing its class (empty `classes`: every class),
@@ -706,7 +758,7 @@ xks:
   # (HTTPRoutes go to the first one).
   gateways:
     - name: envoy-gateway
-      namespace: envoy-gateway-system
+      namespace: envoy-gateway
       pod-labels:
         app.kubernetes.io/name: envoy
         app.kubernetes.io/component: proxy
@@ -723,6 +775,15 @@ xks:
   # ClusterIssuers of the platform that issue from Let's Encrypt production (the first one
   # also serves `kubernetes.io/tls-acme`); `--letsencrypt-issuer` replaces this list.
   letsencrypt-issuers: [letsencrypt]
+  # Address ranges of the nodes. hostNetwork pods are not selected by NetworkPolicies (Calico,
+  # XKS's CNI) and their traffic carries the node's address: an ipBlock or `networks` peer
+  # holding these ranges matches them (`--host-network-as-pods` treats them as ordinary pods).
+  # Default: AKS's default node address space.
+  node-cidrs: [10.224.0.0/12]
+  # Optional platform policies in every tenant namespace, as the platform's variables switch
+  # them on: datadog-tracing (egress TCP 8126 to and ingress from namespace `datadog`),
+  # grafana-alloy (egress to and ingress from namespace `grafana-alloy`).
+  platform-allowances: []
 "#;
 
 #[cfg(test)]
@@ -861,9 +922,18 @@ mod tests {
             vec!["c.yaml:1:9: `select` must be a list of rule ids"]
         );
         assert_eq!(
+            errors(
+                "xks:\n  platform-allowances: [datadog, grafana-alloy]\n  node-cidrs: [10.0.0.0/33]\n"
+            ),
+            vec![
+                "c.yaml:2:25: unknown platform allowance `datadog` in `xks.platform-allowances`: use datadog-tracing or grafana-alloy",
+                "c.yaml:3:16: invalid address in `xks.node-cidrs`: `10.0.0.0/33` has an invalid prefix length",
+            ]
+        );
+        assert_eq!(
             errors("xks:\n  tenant-namespace: [a]\n"),
             vec![
-                "c.yaml:2:3: unknown key `tenant-namespace` in `xks` (did you mean `tenant-namespaces`?); valid keys: default-namespace, tenant-namespaces, platform-namespaces, ingress-controllers, gateways, dns, dns-addresses, letsencrypt-issuers"
+                "c.yaml:2:3: unknown key `tenant-namespace` in `xks` (did you mean `tenant-namespaces`?); valid keys: default-namespace, tenant-namespaces, platform-namespaces, ingress-controllers, gateways, dns, dns-addresses, letsencrypt-issuers, node-cidrs, platform-allowances"
             ]
         );
         assert_eq!(

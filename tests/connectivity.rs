@@ -1,6 +1,7 @@
 //! The connectivity scenario suite (`fixtures/connectivity/<scenario>/`): each
 //! scenario's `manifests.yaml` must produce exactly its hand-derived
-//! `expected-<semantics>.txt` (`xks`, `xks-aws`, `vanilla`). Plus property tests:
+//! `expected-<semantics>.txt` (`xks`, `xks-aws`, `xks-allowances`, `vanilla`,
+//! `vanilla-host-network-as-pods`). Plus property tests:
 //! the result does not depend on file order, document order or thread count, and
 //! the graph agrees with the pair-by-pair evaluation of `Graph::explain`.
 
@@ -22,9 +23,26 @@ fn options(name: &str) -> GraphOptions {
         "xks-aws" => GraphOptions {
             semantics: Semantics::Xks,
             xks: XksSettings::for_cloud(Cloud::Aws),
+            host_network_as_pods: false,
         },
         "vanilla" => GraphOptions {
             semantics: Semantics::Vanilla,
+            ..GraphOptions::default()
+        },
+        "xks-allowances" => {
+            let config = xks_lint::config::XksSettings {
+                platform_allowances: vec!["datadog-tracing".into(), "grafana-alloy".into()],
+                ..Default::default()
+            };
+            GraphOptions {
+                semantics: Semantics::Xks,
+                xks: XksSettings::from_config(&config, None),
+                host_network_as_pods: false,
+            }
+        }
+        "vanilla-host-network-as-pods" => GraphOptions {
+            semantics: Semantics::Vanilla,
+            host_network_as_pods: true,
             ..GraphOptions::default()
         },
         other => panic!("unknown semantics `{other}` in an expected-*.txt name"),
@@ -161,7 +179,13 @@ fn graph_agrees_with_pairwise_evaluation_in_every_scenario() {
         // `why` evaluates with `Graph::explain`, the listing asks only the destinations the
         // compiled rules say a source may reach, and groups IP segments per rule run:
         // every pair of every scenario, under every semantics, must agree.
-        for semantics in ["xks", "xks-aws", "vanilla"] {
+        for semantics in [
+            "xks",
+            "xks-aws",
+            "xks-allowances",
+            "vanilla",
+            "vanilla-host-network-as-pods",
+        ] {
             let graph = graph_of(&[dir.join("manifests.yaml")], &options(semantics));
             assert_graph_agrees_with_explain(&graph, &format!("{} {semantics}", dir.display()));
         }

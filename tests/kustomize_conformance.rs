@@ -38,28 +38,12 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
         "render of a directory without a kustomization prints its plain objects by design (kubectl refuses)",
     ),
     (
-        "TestComplexComposition_Dev_SuccessWithBaseTransformers",
-        "`generators:`/`transformers:` with builtin plugin configs are not applied",
-    ),
-    (
-        "TestComplexComposition_Prod_SuccessWithBaseTransformers",
-        "`generators:`/`transformers:` with builtin plugin configs are not applied",
-    ),
-    (
         "TestCrdBase",
         "name references declared by CRD schemas (x-kubernetes-*) are not followed",
     ),
     (
-        "TestCustomNamePrefixer",
-        "`transformers:` with a builtin PrefixSuffixTransformer config is not applied",
-    ),
-    (
         "TestIntermediateNameAmbiguous",
         "a patch naming two objects by their earlier names is not refused as ambiguous",
-    ),
-    (
-        "TestSKipLocalConfigAfterTransform",
-        "`transformers:` with builtin plugin configs are not applied",
     ),
     (
         "TestNamedspacedServiceAccountsWithOverlap",
@@ -70,40 +54,12 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
         "`configurations` not fully applied (custom configurations)",
     ),
     (
-        "TestIssue4884_UseLocalConfigAsNameRefSource",
-        "`configurations` not fully applied (custom configurations)",
-    ),
-    (
         "TestBackReferenceAdmissionPolicy",
         "name references of ValidatingAdmissionPolicyBinding not followed yet",
     ),
     (
-        "TestNameUpdateInRoleRef2",
-        "`transformers:` with builtin plugin configs are not applied",
-    ),
-    (
-        "TestAnnoOriginLocalFiles",
-        "`buildMetadata` (origin annotations) is not applied",
-    ),
-    (
-        "TestAnnoOriginLocalFilesWithOverlay",
-        "`buildMetadata` (origin annotations) is not applied",
-    ),
-    (
-        "TestAnnoOriginAndTransformerBuiltinLocal",
-        "`buildMetadata` (origin annotations) is not applied",
-    ),
-    (
-        "TestAnnoTransformerLocalFilesWithOverlay",
-        "`buildMetadata` (origin annotations) is not applied",
-    ),
-    (
         "TestMultibasesWithConflict",
         "two bases rendering the same object through one intermediate are not refused",
-    ),
-    (
-        "TestTransfomersImageCustomConfig",
-        "`images` and `configurations` not fully applied (custom configurations)",
     ),
     (
         "TestValidatingWebhookCombinedNamespaces",

@@ -70,12 +70,15 @@ fn kubectl(root: &str) -> Option<Vec<String>> {
     Some(objects)
 }
 
-const BUILDABLE: [&str; 5] = [
+const BUILDABLE: [&str; 8] = [
     "target-selects-nothing",
     "json6902-add-annotation",
     "nested-components",
     "target-keeps-identity",
     "base",
+    "component-merges-parent-generator",
+    "builtin-plugin-configs",
+    "namespace-moves-subjects",
 ];
 const REFUSED: [&str; 3] = [
     "smp-names-nothing",
@@ -200,6 +203,67 @@ fn legacy_string_patches_are_refused_and_the_file_is_no_object() {
         "{:?}",
         analysis.diagnostics
     );
+}
+
+#[test]
+fn builtin_plugin_configurations_are_applied_and_local_config_is_not_deployed() {
+    let rendered = render("builtin-plugin-configs");
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    // The prefixer's field specs name Deployments only.
+    let deployment = object(&rendered, "Deployment", "team-web");
+    object(&rendered, "Service", "web");
+    assert_eq!(deployment["metadata"]["labels"]["owner"], "team-a");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    // The inline generator's ConfigMap gets its hash, and the reference follows it.
+    let reference = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]
+        ["configMapRef"]["name"]
+        .as_str()
+        .unwrap();
+    assert!(reference.starts_with("env-"), "{reference}");
+    object(&rendered, "ConfigMap", reference);
+    assert!(
+        rendered
+            .objects
+            .iter()
+            .all(|o| o["metadata"]["name"] != "settings"),
+        "local configuration is not deployed"
+    );
+}
+
+#[test]
+fn a_component_merges_into_its_parents_generated_config_map() {
+    let rendered = render("component-merges-parent-generator");
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    let config_map = rendered
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "ConfigMap")
+        .unwrap();
+    assert_eq!(config_map["data"]["a"], "1");
+    assert_eq!(config_map["data"]["b"], "2");
+}
+
+#[test]
+fn rolebinding_subjects_follow_a_moved_service_account() {
+    let rendered = render("namespace-moves-subjects");
+    let binding = object(&rendered, "ClusterRoleBinding", "p-crb");
+    let subjects = binding["subjects"].as_array().unwrap();
+    let find = |name: &str, index: usize| {
+        &subjects
+            .iter()
+            .filter(|s| s["name"] == name)
+            .nth(index)
+            .unwrap()["namespace"]
+    };
+    // Named like a moved ServiceAccount, without a namespace or with the old one: follows.
+    assert_eq!(find("p-myapp", 0), "test");
+    assert_eq!(find("p-inns", 0), "test");
+    // Another namespace, or a ServiceAccount that is not in the build: untouched.
+    assert_eq!(find("myapp", 0), "zzz");
+    assert_eq!(find("foo", 0), "default");
 }
 
 #[test]

@@ -144,6 +144,80 @@ fn why_explains_a_blocked_connection() {
 }
 
 #[test]
+fn why_takes_any_kind_in_any_case_and_named_ports() {
+    xks_lint()
+        .args([
+            "why",
+            "a/client[pod]",
+            "b/server[POD]",
+            "fixtures/connectivity/anp-ports",
+            "--semantics",
+            "vanilla",
+            "--port",
+            "stats/UDP",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "a/client[Pod] => b/server[Pod] on UDP 8125 (stats): ALLOWED",
+        ));
+    xks_lint()
+        .args([
+            "why",
+            "c/other",
+            "b/server",
+            "fixtures/connectivity/anp-ports",
+            "--semantics",
+            "vanilla",
+            "--port",
+            "http",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "c/other[Pod] => b/server[Pod] on TCP 8080 (http): BLOCKED",
+        ));
+}
+
+#[test]
+fn why_cites_the_admin_rule_that_decided() {
+    xks_lint()
+        .args([
+            "why",
+            "a/client",
+            "b/server",
+            "fixtures/connectivity/anp-priority-deny-allow",
+            "--semantics",
+            "vanilla",
+            "--port",
+            "80",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("a/client[Pod] => b/server[Pod] on TCP 80: BLOCKED"))
+        .stdout(predicate::str::contains(
+            "  Deny by AdminNetworkPolicy deny-80-from-a (priority 10) rule `deny-http` spec.ingress[0] at fixtures/connectivity/anp-priority-deny-allow/manifests.yaml:61:7: TCP 80",
+        ))
+        .stdout(predicate::str::contains(
+            "  Allow by AdminNetworkPolicy allow-from-a (priority 20) rule `allow-everything-from-a` spec.ingress[0] at fixtures/connectivity/anp-priority-deny-allow/manifests.yaml:43:7:",
+        ));
+    xks_lint()
+        .args([
+            "why",
+            "b/server",
+            "a/client",
+            "fixtures/connectivity/anp-baseline-networks",
+            "--semantics",
+            "vanilla",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "  Deny by BaselineAdminNetworkPolicy default rule `deny-in-cluster` spec.ingress[0] at fixtures/connectivity/anp-baseline-networks/manifests.yaml:",
+        ));
+}
+
+#[test]
 fn why_usage_errors() {
     xks_lint()
         .args([
@@ -164,11 +238,53 @@ fn why_usage_errors() {
             "ns/job",
             "fixtures/connectivity/ipblock-except",
             "--port",
-            "http/TCP",
+            "70000/TCP",
         ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("invalid port"));
+    // A port name resolves at the destination: an unknown one lists the known ones.
+    xks_lint()
+        .args([
+            "why",
+            "a/client",
+            "b/server",
+            "fixtures/connectivity/anp-ports",
+            "--semantics",
+            "vanilla",
+            "--port",
+            "https",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`b/server[Pod]` has no container port named `https`; its named ports: http (TCP 8080), stats (UDP 8125)",
+        ));
+    // Did you mean: a close name, the same name elsewhere, or the same name of another kind.
+    for (src, want) in [
+        (
+            "a/clint",
+            "no workload `clint` in namespace `a`; did you mean a/client[Pod]?",
+        ),
+        ("client", "did you mean a/client[Pod]?"),
+        (
+            "a/client[Deployment]",
+            "no workload `client` of kind `Deployment` in namespace `a`; did you mean a/client[Pod]?",
+        ),
+    ] {
+        xks_lint()
+            .args([
+                "why",
+                src,
+                "b/server",
+                "fixtures/connectivity/anp-ports",
+                "--semantics",
+                "vanilla",
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(want));
+    }
     xks_lint()
         .args(["connectivity", "does/not/exist"])
         .assert()

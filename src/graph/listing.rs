@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::ip::{self, IpRange};
 use super::policy::{Direction, PolicyOrigin};
 use super::ports::ConnSet;
-use super::{Connection, End, EndKind, Graph};
+use super::{Connection, End, EndKind, Graph, Other};
 
 /// Which lines of the listing to keep (`connectivity --namespace/--from/--to/--hide-default`).
 #[derive(Debug, Clone, Default)]
@@ -98,8 +98,9 @@ struct Source {
 
 impl Graph {
     /// A superset of the classes `src` may reach, as sorted, disjoint index ranges; `None`
-    /// when its egress is open. A class reached must be matched by one of `src`'s egress
-    /// rules (the per-pair evaluation only admits through them).
+    /// when its egress is not isolated by NetworkPolicies. A class reached must be matched by
+    /// one of `src`'s egress rules or by an admin-tier `Allow` rule at `src` (the per-pair
+    /// evaluation, [`Graph::evaluate`], admits an isolated pod's traffic only through them).
     pub fn egress_candidates(&self, src: usize) -> Option<Vec<Range<usize>>> {
         if !self.isolated_egress[src] {
             return None;
@@ -107,6 +108,9 @@ impl Graph {
         let mut ranges: Vec<Range<usize>> = Vec::new();
         for &r in &self.egress_rules[src] {
             ranges.extend(self.rule_class_ranges(r));
+        }
+        for bits in self.admin.allow_candidates(src, Direction::Egress) {
+            ranges.extend(bits.iter().map(|c| c..c + 1));
         }
         Some(merge_ranges(ranges))
     }
@@ -139,6 +143,22 @@ impl Graph {
             return Vec::new();
         }
         let segment_count = self.segments.len();
+        if !self.admin.is_empty() {
+            // Admin tiers decide per segment: every segment through the per-pair evaluation
+            // (correctness first; repositories with admin policies are few and small).
+            let dst_class = (direction == Direction::Ingress).then_some(class);
+            let mut groups: BTreeMap<ConnSet, Vec<IpRange>> = BTreeMap::new();
+            for (s, segment) in self.segments.iter().enumerate() {
+                let conns = self.evaluate(class, Other::Segment(s), direction, dst_class, None);
+                if !conns.is_empty() {
+                    groups.entry(conns).or_default().push(*segment);
+                }
+            }
+            return groups
+                .into_iter()
+                .map(|(conns, ranges)| (conns, ip::merge(ranges)))
+                .collect();
+        }
         if !self.isolated(class, direction) {
             return vec![(ConnSet::all(), ip::merge(self.segments.clone()))];
         }
@@ -367,7 +387,13 @@ impl Graph {
         let Some(first) = self.classes.get(run.start) else {
             return false;
         };
-        run.clone().all(|c| !self.is_endpoint(c)) && self.has_implicit_default(&first.namespace)
+        // Admin tiers may cut intra-namespace traffic, and hostNetwork pods are not selected
+        // by the default-deny's peers: then the pairs are asked one by one.
+        self.admin.is_empty()
+            && run
+                .clone()
+                .all(|c| !self.is_endpoint(c) && !self.classes[c].host_network)
+            && self.has_implicit_default(&first.namespace)
     }
 
     fn has_implicit_default(&self, namespace: &str) -> bool {

@@ -11,6 +11,7 @@
 //! provenance (which policy rules allow each direction, with file:line); [`Graph::allowed`]
 //! is that evaluation, and the listing (`listing.rs`) streams it per source.
 
+pub mod admin;
 pub mod ip;
 pub mod listing;
 pub mod policy;
@@ -27,12 +28,17 @@ use ip::IpRange;
 use policy::{PeerKind, Policy, PolicyRule};
 use ports::{ConnSet, Protocol};
 use selector::{Labels, Selector};
-pub use settings::{Cloud, EndpointRole, GraphOptions, PlatformEndpoint, Semantics, XksSettings};
+pub use settings::{
+    Allowance, Cloud, EndpointRole, GraphOptions, PlatformEndpoint, PlatformGateway, Semantics,
+    XksSettings,
+};
 
 /// Label every namespace carries (set by the API server).
 pub const METADATA_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Label XKS puts on every namespace and uses in its namespace selectors.
 pub const XKS_NAME_LABEL: &str = "name";
+/// Label XKS puts on tenant (`tenant`) and platform (`platform`) namespaces.
+pub const XKS_KIND_LABEL: &str = "xkf.xenit.io/kind";
 
 #[derive(Debug, Clone, Default)]
 pub struct NamespaceInfo {
@@ -62,6 +68,22 @@ pub struct PodClass {
     pub members: Vec<Member>,
     /// Index into the settings' endpoints when this class is a platform endpoint.
     pub endpoint: Option<usize>,
+    /// hostNetwork pods: never selected, matched only by address peers holding the node
+    /// ranges (`XksSettings::node_cidrs`).
+    pub host_network: bool,
+}
+
+impl PodClass {
+    /// Whether pod selectors (of policy subjects and peers) can select this class.
+    pub fn selectable(&self) -> bool {
+        !self.host_network
+    }
+}
+
+/// Whether address ranges (`parts`, disjoint) hold every node address: then a hostNetwork
+/// pod, whose traffic carries its node's address, is certainly inside them.
+pub fn holds_nodes(parts: &[IpRange], nodes: &[IpRange]) -> bool {
+    !nodes.is_empty() && nodes.iter().all(|n| ip::subtract(*n, parts).is_empty())
 }
 
 /// Index of an edge's connection set in [`Graph::conn_sets`].
@@ -81,15 +103,25 @@ pub enum Subject {
     Address(IpAddr),
 }
 
+/// The other end of a pair, as the evaluation of one direction at a pod sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Other {
+    Class(usize),
+    Segment(usize),
+    Address(IpAddr),
+}
+
 /// How one direction (egress at the source, ingress at the destination) treats a pair.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DirectionVerdict {
-    /// Some policy selecting the pod has this policy type.
+    /// Some NetworkPolicy selecting the pod has this policy type.
     pub isolated: bool,
     /// Policies that select the pod and isolate it for this direction.
     pub isolating: Vec<usize>,
     /// Rules that match the pair, with the connections each opens.
     pub allowing: Vec<(usize, ConnSet)>,
+    /// What AdminNetworkPolicy and BaselineAdminNetworkPolicy rules decided.
+    pub tiers: admin::Tiers,
     pub conns: ConnSet,
 }
 
@@ -164,25 +196,25 @@ fn namespaces_matching(
 
 /// A fixed-size set of small integers.
 #[derive(Debug, Clone, Default)]
-struct BitSet {
+pub(crate) struct BitSet {
     words: Vec<u64>,
 }
 
 impl BitSet {
-    fn with_len(len: usize) -> BitSet {
+    pub(crate) fn with_len(len: usize) -> BitSet {
         BitSet {
             words: vec![0; len.div_ceil(64)],
         }
     }
-    fn insert(&mut self, i: usize) {
+    pub(crate) fn insert(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
     }
-    fn contains(&self, i: usize) -> bool {
+    pub(crate) fn contains(&self, i: usize) -> bool {
         self.words
             .get(i / 64)
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(wi, &w)| {
             let mut word = w;
             std::iter::from_fn(move || {
@@ -204,7 +236,13 @@ pub struct Graph {
     pub classes: Vec<PodClass>,
     pub policies: Vec<Policy>,
     pub rules: Vec<PolicyRule>,
+    /// AdminNetworkPolicies and BaselineAdminNetworkPolicies, before and after `policies`.
+    pub admin: admin::AdminSet,
     pub segments: Vec<IpRange>,
+    /// hostNetwork classes, sorted: matched only by address peers holding the node ranges.
+    host_classes: Vec<usize>,
+    /// Per namespace: whether it holds a hostNetwork class (its run is not all selectable).
+    namespace_has_host: Vec<bool>,
     /// Per policy: the classes it selects.
     pub policy_classes: Vec<Vec<usize>>,
     /// Per class: the policies that select it (the inverse of `policy_classes`).
@@ -225,7 +263,16 @@ pub struct Graph {
     isolated_egress: Vec<bool>,
     /// Connections of rules without named ports, the same for every destination.
     rule_fixed: Vec<Option<ConnSet>>,
+    /// Per class: the id of its named-port list (classes with equal lists share one).
+    class_port_list: Vec<u32>,
+    /// Per rule with named ports: its connections per named-port list id (`None` past
+    /// [`MAX_NAMED_CACHE`] entries: computed on each use instead).
+    rule_named: Vec<Option<Vec<ConnSet>>>,
 }
+
+/// Most (rule, named-port list) connection sets computed ahead: a repository has few
+/// distinct port lists, but the product is bounded whatever the input.
+const MAX_NAMED_CACHE: usize = 1 << 20;
 
 impl Graph {
     pub fn build(model: &Model, options: &GraphOptions) -> Graph {
@@ -262,31 +309,45 @@ impl Graph {
             }
         }
         for (name, info) in namespaces.iter_mut() {
-            if xks {
-                info.labels.insert(XKS_NAME_LABEL.to_string(), name.clone());
-            }
-            if let Some(labels) = declared.get(name) {
-                info.labels.extend(labels.clone());
-            }
-            info.labels
-                .insert(METADATA_NAME_LABEL.to_string(), name.clone());
             info.platform = xks && settings.platform_namespaces.contains(name);
             info.tenant = xks
                 && match &settings.tenant_namespaces {
                     Some(tenants) => tenants.contains(name),
                     None => info.has_workloads && !info.platform,
                 };
+            if xks {
+                // The labels the platform puts on its namespaces (its Terraform).
+                info.labels.insert(XKS_NAME_LABEL.to_string(), name.clone());
+                if info.tenant {
+                    info.labels
+                        .insert(XKS_KIND_LABEL.to_string(), "tenant".to_string());
+                } else if info.platform {
+                    info.labels
+                        .insert(XKS_KIND_LABEL.to_string(), "platform".to_string());
+                }
+            }
+            if let Some(labels) = declared.get(name) {
+                info.labels.extend(labels.clone());
+            }
+            info.labels
+                .insert(METADATA_NAME_LABEL.to_string(), name.clone());
         }
 
         // Pod classes, in a canonical order whatever the input order.
-        type ClassKey = (String, Labels, Vec<(String, Protocol, u16)>, Option<usize>);
+        type ClassKey = (
+            String,
+            Labels,
+            Vec<(String, Protocol, u16)>,
+            Option<usize>,
+            bool,
+        );
         let mut class_map: BTreeMap<ClassKey, Vec<Member>> = BTreeMap::new();
         for (object, workload) in model.workloads() {
             let spec = workload.pod_spec();
-            // hostNetwork pods use the node's address: policies neither select nor match them.
-            if spec.is_some_and(|s| s.host_network == Some(true)) {
-                continue;
-            }
+            // hostNetwork pods use the node's address: policies neither select them nor
+            // match them with pod selectors (the CNI's view), unless asked to treat them as pods.
+            let host_network =
+                spec.is_some_and(|s| s.host_network == Some(true)) && !options.host_network_as_pods;
             let mut ports: Vec<(String, Protocol, u16)> = spec
                 .into_iter()
                 .flat_map(|s| s.containers.iter())
@@ -304,7 +365,13 @@ impl Graph {
             ports.sort();
             ports.dedup();
             class_map
-                .entry((object.namespace.clone(), workload.pod_labels(), ports, None))
+                .entry((
+                    object.namespace.clone(),
+                    workload.pod_labels(),
+                    ports,
+                    None,
+                    host_network,
+                ))
                 .or_default()
                 .push(Member {
                     label: format!("{}/{}[{}]", object.namespace, object.name, object.kind),
@@ -322,6 +389,7 @@ impl Graph {
                         endpoint.pod_labels.clone(),
                         ports,
                         Some(i),
+                        false,
                     ))
                     .or_default()
                     .push(Member {
@@ -333,7 +401,7 @@ impl Graph {
         }
         let mut classes = Vec::with_capacity(class_map.len());
         let mut class_of_object = HashMap::new();
-        for ((namespace, labels, ports, endpoint), mut members) in class_map {
+        for ((namespace, labels, ports, endpoint, host_network), mut members) in class_map {
             members.sort();
             for member in &members {
                 if let Some(object) = member.object {
@@ -346,6 +414,7 @@ impl Graph {
                 ports,
                 members,
                 endpoint,
+                host_network,
             });
         }
         // Namespaces by index; classes are sorted by namespace, so each namespace's are a run.
@@ -355,12 +424,20 @@ impl Graph {
             .map(|(i, name)| (name.clone(), i))
             .collect();
         let mut namespace_classes = vec![0..0; namespaces.len()];
+        let mut namespace_has_host = vec![false; namespaces.len()];
+        let mut host_classes = Vec::new();
         let mut class_namespace = Vec::with_capacity(classes.len());
         let mut label_index: Vec<HashMap<String, HashMap<String, Vec<usize>>>> =
             vec![HashMap::new(); namespaces.len()];
         for (c, class) in classes.iter().enumerate() {
             let ns = namespace_index.get(&class.namespace).copied().unwrap_or(0);
             class_namespace.push(ns);
+            if class.host_network {
+                host_classes.push(c);
+                if let Some(flag) = namespace_has_host.get_mut(ns) {
+                    *flag = true;
+                }
+            }
             let run = &mut namespace_classes[ns];
             if run.start == run.end {
                 *run = c..c + 1;
@@ -424,11 +501,24 @@ impl Graph {
                         namespace, settings, index, &mut rules,
                     ));
                 }
+                for allowance in &settings.allowances {
+                    let present = repo_policies
+                        .iter()
+                        .any(|(o, _)| &o.namespace == namespace && o.name == allowance.policy_name);
+                    if !present {
+                        let index = policies.len();
+                        policies.push(policy::xks_allowance(
+                            namespace, allowance, index, &mut rules,
+                        ));
+                    }
+                }
             }
         }
 
+        let mut admin = admin::AdminSet::compile(model);
+
         // IP segments.
-        let mut ranges = Vec::new();
+        let mut ranges: Vec<IpRange> = admin.ranges().collect();
         for rule in &rules {
             for peer in rule.peers.iter().flatten() {
                 if let PeerKind::Ip { parts, .. } = &peer.kind {
@@ -437,6 +527,7 @@ impl Graph {
             }
         }
         let segments = ip::partition(&ranges);
+        admin.index(&namespaces, &classes, &segments, &options.xks.node_cidrs);
 
         // Which policies select which classes.
         let n = classes.len();
@@ -446,7 +537,10 @@ impl Graph {
             classes,
             policies,
             rules,
+            admin,
             segments,
+            host_classes,
+            namespace_has_host,
             policy_classes: Vec::new(),
             class_policies: Vec::new(),
             namespace_classes,
@@ -460,6 +554,8 @@ impl Graph {
             isolated_ingress: vec![false; n],
             isolated_egress: vec![false; n],
             rule_fixed: Vec::new(),
+            class_port_list: Vec::new(),
+            rule_named: Vec::new(),
         };
         let mut policy_classes = Vec::with_capacity(graph.policies.len());
         for policy in &graph.policies {
@@ -543,6 +639,39 @@ impl Graph {
             .iter()
             .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
             .collect();
+        // Named ports resolve per destination: once per distinct port list, not per pair.
+        type PortList<'a> = &'a [(String, Protocol, u16)];
+        let mut port_lists: HashMap<PortList, u32> = HashMap::new();
+        let class_port_list: Vec<u32> = graph
+            .classes
+            .iter()
+            .map(|c| {
+                let next = u32::try_from(port_lists.len()).unwrap_or(u32::MAX);
+                *port_lists.entry(c.ports.as_slice()).or_insert(next)
+            })
+            .collect();
+        let mut lists: Vec<(PortList, u32)> = port_lists.into_iter().collect();
+        lists.sort_by_key(|(_, id)| *id);
+        let mut budget = MAX_NAMED_CACHE;
+        let rule_named: Vec<Option<Vec<ConnSet>>> = graph
+            .rules
+            .iter()
+            .zip(&graph.rule_fixed)
+            .map(|(rule, fixed)| {
+                if fixed.is_some() || budget < lists.len() {
+                    return None;
+                }
+                budget -= lists.len();
+                Some(
+                    lists
+                        .iter()
+                        .map(|(ports, _)| rule.conns_for(ports))
+                        .collect(),
+                )
+            })
+            .collect();
+        graph.class_port_list = class_port_list;
+        graph.rule_named = rule_named;
         graph
     }
 
@@ -574,7 +703,9 @@ impl Graph {
         let Some((key, values)) = pinned else {
             return run
                 .clone()
-                .filter(|&c| selector.matches(&self.classes[c].labels))
+                .filter(|&c| {
+                    self.classes[c].selectable() && selector.matches(&self.classes[c].labels)
+                })
                 .collect();
         };
         let Some(by_value) = self.label_index.get(ns).and_then(|index| index.get(key)) else {
@@ -585,7 +716,7 @@ impl Graph {
             .filter_map(|v| by_value.get(v))
             .flatten()
             .copied()
-            .filter(|&c| selector.matches(&self.classes[c].labels))
+            .filter(|&c| self.classes[c].selectable() && selector.matches(&self.classes[c].labels))
             .collect();
         out.sort_unstable();
         out.dedup();
@@ -598,8 +729,16 @@ impl Graph {
         let Some(p) = self.rules[rule].peers.iter().flatten().nth(peer) else {
             return Vec::new();
         };
-        let PeerKind::Pods { pods, .. } = &p.kind else {
-            return Vec::new();
+        let pods = match &p.kind {
+            PeerKind::Pods { pods, .. } => pods,
+            PeerKind::Ip { parts, .. } => {
+                return if holds_nodes(parts, &self.options.xks.node_cidrs) {
+                    self.host_classes.clone()
+                } else {
+                    Vec::new()
+                };
+            }
+            PeerKind::Invalid(_) => return Vec::new(),
         };
         let everything = Selector::everything();
         let pods = pods.as_ref().unwrap_or(&everything);
@@ -615,9 +754,17 @@ impl Graph {
         let Some(p) = self.rules[rule].peers.iter().flatten().nth(peer) else {
             return false;
         };
-        let PeerKind::Pods { pods, namespaces } = &p.kind else {
-            return false;
+        let (pods, namespaces) = match &p.kind {
+            PeerKind::Pods { pods, namespaces } => (pods, namespaces),
+            PeerKind::Ip { parts, .. } => {
+                return self.classes[class].host_network
+                    && holds_nodes(parts, &self.options.xks.node_cidrs);
+            }
+            PeerKind::Invalid(_) => return false,
         };
+        if !self.classes[class].selectable() {
+            return false;
+        }
         let in_namespace = match namespaces {
             None => {
                 self.classes[class].namespace == self.policies[self.rules[rule].policy].namespace
@@ -643,12 +790,27 @@ impl Graph {
         };
         let mut ranges = Vec::new();
         for (p, peer) in peers.iter().enumerate() {
-            let PeerKind::Pods { pods, .. } = &peer.kind else {
-                continue;
+            let pods = match &peer.kind {
+                PeerKind::Pods { pods, .. } => pods,
+                PeerKind::Ip { parts, .. } => {
+                    if holds_nodes(parts, &self.options.xks.node_cidrs) {
+                        ranges.extend(self.host_classes.iter().map(|&c| c..c + 1));
+                    }
+                    continue;
+                }
+                PeerKind::Invalid(_) => continue,
             };
+            let everything = Selector::everything();
             for ns in self.peer_namespace_list(rule, p) {
+                let has_host = self.namespace_has_host.get(ns) == Some(&true);
                 match pods {
-                    Some(selector) if !selector.is_everything() => {
+                    // A namespace holding hostNetwork classes is not one selectable run.
+                    None if has_host => ranges.extend(
+                        self.classes_in(ns, &everything)
+                            .into_iter()
+                            .map(|c| c..c + 1),
+                    ),
+                    Some(selector) if !selector.is_everything() || has_host => {
                         ranges.extend(self.classes_in(ns, selector).into_iter().map(|c| c..c + 1))
                     }
                     _ => ranges.extend(self.namespace_classes.get(ns).cloned()),
@@ -687,7 +849,13 @@ impl Graph {
     pub fn rule_conns(&self, rule: usize, dst_class: Option<usize>) -> ConnSet {
         match (&self.rule_fixed[rule], dst_class) {
             (Some(fixed), _) => fixed.clone(),
-            (None, Some(c)) => self.rules[rule].conns_for(&self.classes[c].ports),
+            (None, Some(c)) => match (&self.rule_named[rule], self.class_port_list.get(c)) {
+                (Some(per_list), Some(&list)) => per_list
+                    .get(list as usize)
+                    .cloned()
+                    .unwrap_or_else(|| self.rules[rule].conns_for(&self.classes[c].ports)),
+                _ => self.rules[rule].conns_for(&self.classes[c].ports),
+            },
             // Named ports resolve against a pod's containers; an address has none.
             (None, None) => self.rules[rule].conns_for(&[]),
         }
@@ -734,8 +902,30 @@ impl Graph {
         if self.is_endpoint(src) && self.is_endpoint(dst) {
             return ConnSet::none();
         }
-        self.explain(&Subject::Pods(src), &Subject::Pods(dst))
-            .allowed
+        self.pair_conns(src, dst)
+    }
+
+    /// Connections allowed from class `src` to class `dst`: the one per-pair evaluation
+    /// behind the listing, the rules and `why` (through [`Graph::explain`]).
+    pub fn pair_conns(&self, src: usize, dst: usize) -> ConnSet {
+        let ingress = self.evaluate(
+            dst,
+            Other::Class(src),
+            policy::Direction::Ingress,
+            Some(dst),
+            None,
+        );
+        if ingress.is_empty() {
+            return ingress;
+        }
+        self.evaluate(
+            src,
+            Other::Class(dst),
+            policy::Direction::Egress,
+            Some(dst),
+            None,
+        )
+        .intersect(&ingress)
     }
 
     pub fn isolated(&self, class: usize, direction: policy::Direction) -> bool {
@@ -753,13 +943,22 @@ impl Graph {
         }
     }
 
-    fn rule_matches(&self, rule: usize, subject: &Subject) -> bool {
-        match subject {
-            Subject::Pods(c) => match &self.rules[rule].peers {
+    /// Whether NetworkPolicy rule `rule`'s peers match the other end.
+    fn rule_matches(&self, rule: usize, other: &Other) -> bool {
+        match other {
+            Other::Class(c) => match &self.rules[rule].peers {
                 None => true,
                 Some(peers) => (0..peers.len()).any(|p| self.peer_matches_class(rule, p, *c)),
             },
-            Subject::Address(addr) => match &self.rules[rule].peers {
+            Other::Segment(s) => match (&self.rules[rule].peers, self.segments.get(*s)) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(peers), Some(segment)) => peers.iter().any(|p| match &p.kind {
+                    PeerKind::Ip { parts, .. } => parts.iter().any(|r| r.contains(segment)),
+                    _ => false,
+                }),
+            },
+            Other::Address(addr) => match &self.rules[rule].peers {
                 None => true,
                 Some(peers) => peers.iter().any(|p| match &p.kind {
                     PeerKind::Ip { parts, .. } => parts.iter().any(|r| r.contains_addr(*addr)),
@@ -769,43 +968,132 @@ impl Graph {
         }
     }
 
-    fn verdict(
+    /// The NetworkPolicy tier of one direction: the union of the matching rules of the
+    /// policies isolating the pod (`None` when none isolates it).
+    fn policy_tier(
         &self,
         pod: usize,
-        other: &Subject,
+        other: &Other,
         direction: policy::Direction,
         dst_class: Option<usize>,
-    ) -> DirectionVerdict {
+        mut trace: Option<&mut DirectionVerdict>,
+    ) -> Option<ConnSet> {
         let (isolated, rules) = match direction {
             policy::Direction::Ingress => (self.isolated_ingress[pod], &self.ingress_rules[pod]),
             policy::Direction::Egress => (self.isolated_egress[pod], &self.egress_rules[pod]),
         };
-        let isolating = self.isolating_policies(pod, direction);
-        if !isolated {
-            return DirectionVerdict {
-                isolated,
-                isolating,
-                allowing: Vec::new(),
-                conns: ConnSet::all(),
-            };
+        if let Some(t) = trace.as_deref_mut() {
+            t.isolated = isolated;
+            t.isolating = self.isolating_policies(pod, direction);
         }
-        let mut allowing = Vec::new();
+        if !isolated {
+            return None;
+        }
         let mut conns = ConnSet::none();
         for &r in rules {
-            if self.rule_matches(r, other) {
-                let rule_conns = self.rule_conns(r, dst_class);
-                if !rule_conns.is_empty() {
-                    conns.union_with(&rule_conns);
-                    allowing.push((r, rule_conns));
+            if !self.rule_matches(r, other) {
+                continue;
+            }
+            let rule_conns = self.rule_conns(r, dst_class);
+            if rule_conns.is_empty() {
+                continue;
+            }
+            conns.union_with(&rule_conns);
+            match trace.as_deref_mut() {
+                Some(t) => t.allowing.push((r, rule_conns)),
+                None if conns.is_all() => break,
+                None => {}
+            }
+        }
+        Some(conns)
+    }
+
+    /// One direction at one pod (egress at the source, ingress at the destination) towards
+    /// the other end, through the three tiers: admin policies, NetworkPolicies, the
+    /// baseline policy (see [`admin`]). `dst_class`: the destination pod, whose container
+    /// ports resolve named ports (`None`: an address). With `trace`, records who decided.
+    pub fn evaluate(
+        &self,
+        pod: usize,
+        other: Other,
+        direction: policy::Direction,
+        dst_class: Option<usize>,
+        mut trace: Option<&mut DirectionVerdict>,
+    ) -> ConnSet {
+        let named: &[(String, Protocol, u16)] = dst_class
+            .and_then(|c| self.classes.get(c))
+            .map(|c| c.ports.as_slice())
+            .unwrap_or_default();
+        let tier_rules = |tier: admin::Tier| {
+            self.admin
+                .ordered(pod, tier, direction)
+                .iter()
+                .filter(|&&r| self.admin.matches(r, &other))
+                .map(|&r| {
+                    (
+                        r,
+                        self.admin.rules[r].effective_action(),
+                        self.admin.conns(r, named),
+                    )
+                })
+        };
+        // Admin tier: what it allows is final; what it passes or leaves goes on.
+        let mut open = ConnSet::all();
+        let mut allowed = ConnSet::none();
+        if !self
+            .admin
+            .ordered(pod, admin::Tier::Admin, direction)
+            .is_empty()
+        {
+            let (admin_allowed, passed) = admin::decide(
+                tier_rules(admin::Tier::Admin),
+                &mut open,
+                trace.as_deref_mut().map(|t| &mut t.tiers.admin),
+            );
+            allowed = admin_allowed;
+            if open.is_empty() {
+                open = passed;
+            } else {
+                open.union_with(&passed);
+            }
+        }
+        if let Some(t) = trace.as_deref_mut() {
+            t.tiers.to_policies = open.clone();
+        }
+        match self.policy_tier(pod, &other, direction, dst_class, trace.as_deref_mut()) {
+            // Nothing decided by the admin tier: the NetworkPolicies' answer as it is.
+            Some(policies) if open.is_all() && allowed.is_empty() => allowed = policies,
+            Some(policies) => allowed.union_with(&open.intersect(&policies)),
+            None => {
+                // No NetworkPolicy isolates the pod: the baseline decides, then default allow.
+                let (baseline, _) = admin::decide(
+                    tier_rules(admin::Tier::Baseline),
+                    &mut open,
+                    trace.as_deref_mut().map(|t| &mut t.tiers.baseline),
+                );
+                allowed.union_with(&baseline);
+                allowed.union_with(&open);
+                if let Some(t) = trace.as_deref_mut() {
+                    t.tiers.by_default = open;
                 }
             }
         }
-        DirectionVerdict {
-            isolated,
-            isolating,
-            allowing,
-            conns,
+        if let Some(t) = trace {
+            t.conns = allowed.clone();
         }
+        allowed
+    }
+
+    fn verdict(
+        &self,
+        pod: usize,
+        other: Other,
+        direction: policy::Direction,
+        dst_class: Option<usize>,
+    ) -> DirectionVerdict {
+        let mut verdict = DirectionVerdict::default();
+        self.evaluate(pod, other, direction, dst_class, Some(&mut verdict));
+        verdict
     }
 
     pub fn isolating_policies(&self, pod: usize, direction: policy::Direction) -> Vec<usize> {
@@ -822,19 +1110,27 @@ impl Graph {
             .collect()
     }
 
-    /// Evaluates one pair from the rules, with provenance. Independent of the
-    /// edge computation, so it also serves as the reference the graph is tested against.
+    /// Evaluates one pair with provenance, through [`Graph::evaluate`]: the same
+    /// evaluation the graph's edges come from.
     pub fn explain(&self, src: &Subject, dst: &Subject) -> Explanation {
+        let as_other = |subject: &Subject| match subject {
+            Subject::Pods(c) => Other::Class(*c),
+            Subject::Address(addr) => Other::Address(*addr),
+        };
         let dst_class = match dst {
             Subject::Pods(c) => Some(*c),
             Subject::Address(_) => None,
         };
         let egress = match src {
-            Subject::Pods(c) => Some(self.verdict(*c, dst, policy::Direction::Egress, dst_class)),
+            Subject::Pods(c) => {
+                Some(self.verdict(*c, as_other(dst), policy::Direction::Egress, dst_class))
+            }
             Subject::Address(_) => None,
         };
         let ingress = match dst {
-            Subject::Pods(c) => Some(self.verdict(*c, src, policy::Direction::Ingress, dst_class)),
+            Subject::Pods(c) => {
+                Some(self.verdict(*c, as_other(src), policy::Direction::Ingress, dst_class))
+            }
             Subject::Address(_) => None,
         };
         let allowed = match (&egress, &ingress) {

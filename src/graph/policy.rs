@@ -42,6 +42,8 @@ pub enum PolicyOrigin {
     /// The `default-deny` policy XKS puts in every tenant namespace (guide 000),
     /// with the NodeLocal DNS addresses of guide 004.
     XksDefaultDeny,
+    /// An optional platform allowance switched on in `xks.platform-allowances`.
+    XksAllowance,
 }
 
 #[derive(Debug, Clone)]
@@ -187,7 +189,7 @@ pub fn compile_port(port: &NetworkPolicyPort) -> Option<PortSpec> {
 }
 
 /// A CIDR as the API server reads it (a bare address or a bad prefix is rejected).
-fn policy_cidr(text: &str) -> Result<((u128, u32, bool), IpRange), String> {
+pub(crate) fn policy_cidr(text: &str) -> Result<((u128, u32, bool), IpRange), String> {
     let parsed = validation::parse_cidr(text).ok_or_else(|| format!("`{text}` is not a CIDR"))?;
     let (start, prefix, v6) = parsed;
     let family = if v6 { ip::Family::V6 } else { ip::Family::V4 };
@@ -278,7 +280,7 @@ pub fn compile_repo_policy(
                     kind: compile_peer(peer),
                     location: peer_nodes
                         .and_then(|nodes| nodes.get(j))
-                        .map(|n| object.location(n.span)),
+                        .map(|n| object.location_of(n)),
                     path: format!("{path}.{}[{j}]", direction.peers_key()),
                 })
                 .collect()
@@ -293,7 +295,7 @@ pub fn compile_repo_policy(
             index: rule_index,
             peers,
             ports,
-            location: rule_node.map(|n| object.location(n.span)),
+            location: rule_node.map(|n| object.location_of(n)),
             path,
         });
     };
@@ -425,6 +427,67 @@ pub fn xks_default_deny(
         origin: PolicyOrigin::XksDefaultDeny,
         namespace: namespace.to_string(),
         name: settings.default_deny_name.clone(),
+        pod_selector: Selector::everything(),
+        isolates_ingress: true,
+        isolates_egress: true,
+        rules: rule_ids,
+        location: None,
+    }
+}
+
+/// An optional platform allowance in one tenant namespace: egress to (on its ports) and
+/// ingress from every pod of the platform namespace (selected by `name=<namespace>`).
+pub fn xks_allowance(
+    namespace: &str,
+    allowance: &super::settings::Allowance,
+    index: usize,
+    rules: &mut Vec<PolicyRule>,
+) -> Policy {
+    let platform = || PeerKind::Pods {
+        pods: Some(Selector::everything()),
+        namespaces: Some(Selector::from_labels(
+            &[(
+                super::XKS_NAME_LABEL.to_string(),
+                allowance.namespace.clone(),
+            )]
+            .into_iter()
+            .collect(),
+        )),
+    };
+    let egress_ports = allowance.egress_ports.as_ref().map(|ports| {
+        ports
+            .iter()
+            .map(|(p, n)| PortSpec::Numbers(*p, PortSet::range(*n, *n)))
+            .collect()
+    });
+    let mut rule_ids = Vec::new();
+    for (direction, ports) in [
+        (Direction::Ingress, None),
+        (Direction::Egress, egress_ports),
+    ] {
+        rule_ids.push(rules.len());
+        rules.push(PolicyRule {
+            policy: index,
+            direction,
+            index: 0,
+            peers: Some(vec![Peer {
+                kind: platform(),
+                location: None,
+                path: format!(
+                    "spec.{}[0].{}[0]",
+                    direction.as_str(),
+                    direction.peers_key()
+                ),
+            }]),
+            ports,
+            location: None,
+            path: format!("spec.{}[0]", direction.as_str()),
+        });
+    }
+    Policy {
+        origin: PolicyOrigin::XksAllowance,
+        namespace: namespace.to_string(),
+        name: allowance.policy_name.clone(),
         pod_selector: Selector::everything(),
         isolates_ingress: true,
         isolates_egress: true,

@@ -82,6 +82,53 @@ pub struct XksSettings {
     /// Ingress controllers first (the first one also serves Ingresses without a class:
     /// it is the cluster's default class), then gateways, DNS and the mesh.
     pub endpoints: Vec<PlatformEndpoint>,
+    /// Address ranges of the nodes: hostNetwork pods send and receive with these addresses.
+    pub node_cidrs: Vec<super::ip::IpRange>,
+    /// Optional platform policies switched on in every tenant namespace.
+    pub allowances: Vec<Allowance>,
+    /// The platform's Gateway, which tenant repositories do not hold (`None` without gateways).
+    pub platform_gateway: Option<PlatformGateway>,
+}
+
+/// The Gateway the platform deploys next to its Envoy Gateway (the platform's Terraform):
+/// one HTTPS listener on 443 for a wildcard hostname, routes from every namespace, its
+/// certificate issued by cert-manager's gateway-shim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformGateway {
+    pub namespace: String,
+    pub name: String,
+    pub listener: String,
+    pub port: i64,
+}
+
+/// An optional platform policy of every tenant namespace (the platform's Terraform).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowance {
+    /// The policy's name in each tenant namespace.
+    pub policy_name: String,
+    /// The platform namespace it opens traffic to and from.
+    pub namespace: String,
+    /// Egress ports towards that namespace (`None`: every port).
+    pub egress_ports: Option<Vec<(Protocol, u16)>>,
+}
+
+impl Allowance {
+    /// The allowance `xks.platform-allowances` names (see `config::PLATFORM_ALLOWANCES`).
+    pub fn named(name: &str) -> Option<Allowance> {
+        match name {
+            "datadog-tracing" => Some(Allowance {
+                policy_name: "allow-ingress-egress-datadog-tracing".to_string(),
+                namespace: "datadog".to_string(),
+                egress_ports: Some(vec![(Protocol::Tcp, 8126)]),
+            }),
+            "grafana-alloy" => Some(Allowance {
+                policy_name: "allow-ingress-egress-grafana-alloy".to_string(),
+                namespace: "grafana-alloy".to_string(),
+                egress_ports: None,
+            }),
+            _ => None,
+        }
+    }
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
@@ -153,6 +200,22 @@ impl XksSettings {
             nodelocal_dns,
             dns_ports: vec![(Protocol::Udp, 53), (Protocol::Tcp, 53)],
             endpoints,
+            node_cidrs: xks
+                .node_cidrs
+                .iter()
+                .filter_map(|c| super::ip::IpRange::parse_cidr(c).ok())
+                .collect(),
+            platform_gateway: xks.gateways.first().map(|g| PlatformGateway {
+                namespace: g.namespace.clone(),
+                name: "default-gateway".to_string(),
+                listener: "https".to_string(),
+                port: 443,
+            }),
+            allowances: xks
+                .platform_allowances
+                .iter()
+                .filter_map(|a| Allowance::named(a))
+                .collect(),
         }
     }
 
@@ -201,4 +264,7 @@ impl Default for XksSettings {
 pub struct GraphOptions {
     pub semantics: Semantics,
     pub xks: XksSettings,
+    /// Treat hostNetwork pods as ordinary pods (as np-guard's netpol-analyzer does) instead
+    /// of node-network endpoints.
+    pub host_network_as_pods: bool,
 }

@@ -1,8 +1,9 @@
 //! `configurations`: files of custom field specs that extend kustomize's built-in
 //! transformer configuration. Supported: `images` (where image references are),
 //! `nameReference` (where names of a kind are referenced, so renames and content
-//! hashes follow), and `commonLabels` / `labels` (where labels are written). Other
-//! sections (`namePrefix`, `namespace`, `varReference`, ...) are not applied.
+//! hashes follow), `commonLabels` / `labels` (where labels are written), and
+//! `namePrefix` / `nameSuffix` (which kinds are renamed). Other sections (`namespace`,
+//! `varReference`, ...) are not applied.
 
 use crate::load::yaml::{Node, NodeKind};
 use crate::span::FileId;
@@ -21,7 +22,14 @@ pub struct FieldSpec {
     pub create: bool,
 }
 
-const SUPPORTED: [&str; 4] = ["images", "nameReference", "commonLabels", "labels"];
+const SUPPORTED: [&str; 6] = [
+    "images",
+    "nameReference",
+    "commonLabels",
+    "labels",
+    "namePrefix",
+    "nameSuffix",
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct Configurations {
@@ -31,9 +39,13 @@ pub struct Configurations {
     /// `labels`: for `labels` without `includeSelectors`.
     pub labels: Vec<FieldSpec>,
     pub name_references: Vec<CustomReference>,
+    /// `namePrefix` / `nameSuffix`: when given, they replace kustomize's default (every
+    /// kind's `metadata/name`) for that transformer, as kubectl does.
+    pub name_prefix: Vec<FieldSpec>,
+    pub name_suffix: Vec<FieldSpec>,
 }
 
-fn field_spec(node: &Node) -> Option<FieldSpec> {
+pub fn field_spec(node: &Node) -> Option<FieldSpec> {
     let path = node.get("path").and_then(Node::scalar_text)?;
     let path: Vec<String> = split_path(path)
         .into_iter()
@@ -67,6 +79,8 @@ impl Configurations {
         self.images.extend(specs(root.get("images")));
         self.common_labels.extend(specs(root.get("commonLabels")));
         self.labels.extend(specs(root.get("labels")));
+        self.name_prefix.extend(specs(root.get("namePrefix")));
+        self.name_suffix.extend(specs(root.get("nameSuffix")));
         for entry in root
             .get("nameReference")
             .and_then(Node::as_seq)
@@ -102,7 +116,21 @@ impl Configurations {
             && self.common_labels.is_empty()
             && self.labels.is_empty()
             && self.name_references.is_empty()
+            && self.name_prefix.is_empty()
+            && self.name_suffix.is_empty()
     }
+}
+
+/// The kinds whose `metadata/name` the field specs name (`None` inside: every kind);
+/// `None` when there are no specs (kustomize's default applies).
+pub fn renamed_kinds(specs: &[FieldSpec]) -> Option<Vec<Option<String>>> {
+    (!specs.is_empty()).then(|| {
+        specs
+            .iter()
+            .filter(|spec| spec.path == ["metadata", "name"])
+            .map(|spec| spec.kind.clone())
+            .collect()
+    })
 }
 
 /// Calls `apply` on every node at `spec`'s path in objects of its kind, traversing

@@ -67,6 +67,16 @@ pub fn run(
             item: Some(index),
             node,
             previous: Vec::new(),
+            provenance: Box::new(super::Provenance {
+                generated_by: Some((
+                    match generator.kind {
+                        GeneratedKind::ConfigMap => "ConfigMapGenerator",
+                        GeneratedKind::Secret => "SecretGenerator",
+                    },
+                    None,
+                )),
+                transformations: Vec::new(),
+            }),
         };
         if let Err(message) = absorb(generator, built, resources, original) {
             errors.push(GenError {

@@ -11,6 +11,7 @@ pub mod generators;
 pub mod hash;
 pub mod images;
 pub mod namerefs;
+pub mod plugins;
 pub mod replacements;
 pub mod spec;
 pub mod transform;
@@ -37,6 +38,19 @@ pub struct Built {
     /// renames it, moves it to another namespace or changes its kind: kustomize lets a
     /// patch name an object by any of them.
     pub previous: Vec<ResId>,
+    /// Build metadata (`buildMetadata` of the root decides whether it is shown).
+    pub provenance: Box<Provenance>,
+}
+
+/// Where an object came from and which built-in transformers ran over it, as
+/// kustomize's `originAnnotations` and `transformerAnnotations` report them.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The built-in generator that made the object and its configuration's name.
+    pub generated_by: Option<(&'static str, Option<String>)>,
+    /// (kustomization or plugin configuration file, built-in kind, configuration name),
+    /// in the order they ran.
+    pub transformations: Vec<(FileId, &'static str, Option<String>)>,
 }
 
 /// What kustomize identifies an object by: apiVersion, kind, namespace, name.
@@ -167,13 +181,15 @@ struct Builder<'a> {
     budget: budget::Budget,
     /// ConfigMaps and Secrets of the repository by (kind, name): Flux `substituteFrom` sources.
     variable_sources: &'a HashMap<(String, String), Vec<&'a Node>>,
+    /// `metadata.name` of the plugin configuration being applied (build metadata names it).
+    plugin_name: Option<String>,
 }
 
+/// apiVersion and kind of an object; kustomize needs only the kind (an object without
+/// `apiVersion` is built and printed as written).
 fn object_kind(node: &Node) -> Option<(&str, &str)> {
-    Some((
-        node.get("apiVersion")?.scalar_text()?,
-        node.get("kind")?.scalar_text()?,
-    ))
+    let api_version = node.get("apiVersion").map_or(Some(""), Node::scalar_text)?;
+    Some((api_version, node.get("kind")?.scalar_text()?))
 }
 
 fn name_of(node: &Node) -> &str {
@@ -242,6 +258,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         },
         budget: budget::Budget::default(),
         variable_sources: &variable_sources,
+        plugin_name: None,
     };
     let (flux, generated) = builder.flux_kustomizations();
     // Paths Flux deploys without a kustomization get the one Flux would generate.
@@ -255,6 +272,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         output,
         budget: budget::Budget::default(),
         variable_sources: &variable_sources,
+        plugin_name: None,
     };
     let mut roots = builder.roots();
     for dir in flux.keys() {
@@ -318,6 +336,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 output: KustomizeOutput::default(),
                 budget: budget::Budget::new(&run_budget),
                 variable_sources: shared.variable_sources,
+                plugin_name: None,
             };
             let root = &job.dir;
             let mut stack = vec![root.clone()];
@@ -400,7 +419,7 @@ impl Builder<'_> {
     fn roots(&self) -> Vec<PathBuf> {
         let mut referenced = HashSet::new();
         for (dir, (_, spec)) in self.kustomizations {
-            for entry in spec.resources.iter().chain(&spec.components) {
+            for entry in spec.inclusions() {
                 let target = self.resolve(dir, &entry.value);
                 if target != *dir && self.kustomizations.contains_key(&target) {
                     referenced.insert(target);
@@ -947,7 +966,7 @@ impl Builder<'_> {
                 continue;
             }
             if let Some((_, spec)) = self.kustomizations.get(&dir) {
-                for entry in spec.resources.iter().chain(&spec.components) {
+                for entry in spec.inclusions() {
                     let target = self.resolve(&dir, &entry.value);
                     if self.kustomizations.contains_key(&target) {
                         stack.push(target);
@@ -1004,15 +1023,82 @@ impl Builder<'_> {
             self.add_resource(dir, file, entry, stack, &mut resources);
             self.refuse_duplicates(file, entry, before, &mut ids, &mut resources);
         }
+        // kustomize's order: resources, generators (a component's `behavior: merge`
+        // reaches them), components, transformers.
         self.run_generators(dir, file, &spec, &mut resources);
+        self.run_plugins(dir, file, &spec.generator_plugins, stack, &mut resources);
         self.apply_components(dir, file, &spec, stack, &mut ids, &mut resources);
         self.transform(dir, file, &spec, &mut resources);
+        self.run_plugins(dir, file, &spec.transformer_plugins, stack, &mut resources);
         if stack.len() <= 1 {
             // The root: generated names get their content hash now that data is final.
             let custom = self.configurations(dir);
             generators::finish(&mut resources, &custom.name_references);
+            // Objects marked local configuration feed transformers and replacements but
+            // are never deployed: kustomize leaves them out of the root's output.
+            resources.retain(|built| !is_local_config(&built.node));
+            self.annotate_build_metadata(dir, &spec.build_metadata, &mut resources);
         }
         resources
+    }
+
+    /// `buildMetadata` of a root: `originAnnotations` writes where each object was read
+    /// or which generator made it, `transformerAnnotations` which built-in transformers
+    /// ran over it, paths relative to the root. (`managedByLabel` names the kustomize
+    /// version, which xks-lint is not: it is left out.)
+    fn annotate_build_metadata(&self, dir: &Path, wanted: &[String], resources: &mut [Built]) {
+        let origins = wanted.iter().any(|w| w == "originAnnotations");
+        let transformations = wanted.iter().any(|w| w == "transformerAnnotations");
+        if !origins && !transformations {
+            return;
+        }
+        let relative = |file: FileId| {
+            self.loaded
+                .sources
+                .get(file)
+                .map(|source| relative_path(dir, &normalize(&source.path)))
+                .unwrap_or_default()
+        };
+        let configured = |file: FileId, kind: &str, name: &Option<String>, indent: &str| {
+            let mut text = format!(
+                "configuredIn: {}\n{indent}configuredBy:\n{indent}  apiVersion: builtin\n{indent}  kind: {kind}\n",
+                relative(file)
+            );
+            if let Some(name) = name {
+                text.push_str(&format!("{indent}  name: {name}\n"));
+            }
+            text
+        };
+        for resource in resources.iter_mut() {
+            let mut added = Vec::new();
+            if transformations && !resource.provenance.transformations.is_empty() {
+                let text: String = resource
+                    .provenance
+                    .transformations
+                    .iter()
+                    .map(|(file, kind, name)| format!("- {}", configured(*file, kind, name, "  ")))
+                    .collect();
+                added.push(("alpha.config.kubernetes.io/transformations", text));
+            }
+            if origins {
+                let text = match &resource.provenance.generated_by {
+                    Some((kind, name)) => configured(resource.file, kind, name, ""),
+                    None => format!("path: {}\n", relative(resource.file)),
+                };
+                added.push(("config.kubernetes.io/origin", text));
+            }
+            let span = resource.node.span;
+            for_each_at(
+                &mut resource.node,
+                &["metadata", "annotations"],
+                Some((span, None)),
+                &mut |annotations| {
+                    for (key, value) in &added {
+                        set(annotations, key, Node::synthetic_str(value, span, None));
+                    }
+                },
+            );
+        }
     }
 
     /// Reports the entries kustomize refuses to read; the files they name are neither
@@ -1094,9 +1180,168 @@ impl Builder<'_> {
                 self.refuse_duplicates(component_file, resource, before, ids, resources);
             }
             self.run_generators(&target, component_file, &component, resources);
+            let plugins = &component.generator_plugins;
+            self.run_plugins(&target, component_file, plugins, stack, resources);
             self.apply_components(&target, component_file, &component, stack, ids, resources);
             self.transform(&target, component_file, &component, resources);
+            let plugins = &component.transformer_plugins;
+            self.run_plugins(&target, component_file, plugins, stack, resources);
             stack.pop();
+        }
+    }
+
+    /// Applies the built-in plugin configurations that `generators:` or `transformers:`
+    /// entries name, in order, to `resources`.
+    fn run_plugins(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        entries: &[spec::Entry],
+        stack: &mut Vec<PathBuf>,
+        resources: &mut Vec<Built>,
+    ) {
+        for entry in entries {
+            for (config_file, config) in self.plugin_configs(dir, file, entry, stack) {
+                if self.budget.exhausted() {
+                    return;
+                }
+                match plugins::interpret(&config) {
+                    Ok(builtin) => {
+                        self.plugin_name = config
+                            .path(&["metadata", "name"])
+                            .and_then(Node::scalar_text)
+                            .map(str::to_string);
+                        self.apply_builtin(dir, config_file, builtin, resources);
+                        self.plugin_name = None;
+                    }
+                    Err(plugins::NotApplied::Invalid(message)) => {
+                        self.issue(IssueKind::KustomizeError, config_file, config.span, message);
+                    }
+                    Err(
+                        plugins::NotApplied::External(what) | plugins::NotApplied::Builtin(what),
+                    ) => self.issue(
+                        IssueKind::KustomizeNote,
+                        config_file,
+                        config.span,
+                        format!("{what}: not applied by xks-lint (plugins and Helm charts are never run); objects it would create or change are not analysed"),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The plugin configuration objects of one `generators:`/`transformers:` entry: the
+    /// entry itself when written inline, else the objects of the file or kustomization
+    /// directory it names (a directory is built first, so its transformers apply).
+    fn plugin_configs(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        entry: &spec::Entry,
+        stack: &mut Vec<PathBuf>,
+    ) -> Vec<(FileId, Node)> {
+        if spec::is_inline_config(&entry.value) {
+            let stream = parse_stream(&entry.value);
+            if let Some(error) = stream.errors.first() {
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    entry.span,
+                    format!(
+                        "inline plugin configuration does not parse: {}",
+                        error.message
+                    ),
+                );
+            }
+            return stream
+                .documents
+                .into_iter()
+                .filter(|d| !d.root.is_null())
+                .map(|d| {
+                    let mut root = d.root;
+                    relocate(&mut root, entry.span, file);
+                    (file, root)
+                })
+                .collect();
+        }
+        let mut configs = Vec::new();
+        self.add_resource(dir, file, entry, stack, &mut configs);
+        configs.into_iter().map(|b| (b.file, b.node)).collect()
+    }
+
+    fn apply_builtin(
+        &mut self,
+        dir: &Path,
+        config_file: FileId,
+        builtin: plugins::Builtin,
+        resources: &mut Vec<Built>,
+    ) {
+        let config_name = self.plugin_name.clone();
+        let record = |resources: &mut [Built], kind: &'static str| {
+            for resource in resources.iter_mut() {
+                let name = config_name.clone();
+                resource
+                    .provenance
+                    .transformations
+                    .push((config_file, kind, name));
+            }
+        };
+        match builtin {
+            plugins::Builtin::Fragment(fragment) => {
+                let before = resources.len();
+                self.run_generators(dir, config_file, &fragment, resources);
+                for generated in resources.iter_mut().skip(before) {
+                    if let Some((_, name)) = &mut generated.provenance.generated_by {
+                        name.clone_from(&config_name);
+                    }
+                }
+                self.transform(dir, config_file, &fragment, resources);
+            }
+            plugins::Builtin::Rename {
+                prefix,
+                suffix,
+                kinds,
+            } => {
+                let custom = self.configurations(dir);
+                rename(
+                    resources,
+                    &prefix,
+                    &suffix,
+                    Some(&kinds),
+                    &custom.name_references,
+                );
+                record(resources, "PrefixSuffixTransformer");
+            }
+            plugins::Builtin::Pairs { kind, pairs, specs } => {
+                configurations::apply_labels(resources, &specs, &pairs, config_file);
+                record(resources, kind);
+            }
+            plugins::Builtin::NamespaceIfUnset(namespace) => {
+                set_namespace(resources, &namespace, config_file, true);
+                record(resources, "NamespaceTransformer");
+            }
+            plugins::Builtin::ServiceAccount {
+                name,
+                namespace,
+                annotation,
+                span,
+            } => {
+                let namespace = namespace.as_deref();
+                let node =
+                    plugins::service_account(&name, namespace, &annotation, span, config_file);
+                resources.push(Built {
+                    file: config_file,
+                    document: usize::MAX,
+                    item: Some(resources.len()),
+                    node,
+                    previous: Vec::new(),
+                    provenance: Box::new(Provenance {
+                        generated_by: Some(("IAMPolicyGenerator", config_name.clone())),
+                        transformations: Vec::new(),
+                    }),
+                });
+            }
+            plugins::Builtin::Nothing => {}
         }
     }
 
@@ -1231,7 +1476,7 @@ impl Builder<'_> {
                         IssueKind::KustomizeNote,
                         config_file,
                         span,
-                        format!("configuration section `{section}` is not applied by xks-lint (only images, nameReference, commonLabels and labels are)"),
+                        format!("configuration section `{section}` is not applied by xks-lint (only images, nameReference, commonLabels, labels, namePrefix and nameSuffix are)"),
                     );
                 }
             }
@@ -1394,6 +1639,7 @@ impl Builder<'_> {
                                 item: Some(index),
                                 node: item,
                                 previous: Vec::new(),
+                                provenance: Box::default(),
                             });
                         }
                     }
@@ -1404,6 +1650,7 @@ impl Builder<'_> {
                     item: None,
                     node: document.root.clone(),
                     previous: Vec::new(),
+                    provenance: Box::default(),
                 }),
             }
         }
@@ -1594,41 +1841,50 @@ impl Builder<'_> {
             }
             size = grown;
         }
-        if let Some(namespace) = &spec.namespace {
+        // Recorded in the order kustomize configures its built-in transformers.
+        let record = |resources: &mut Vec<Built>, kind: &'static str| {
             for resource in resources.iter_mut() {
-                let kind = object_kind(&resource.node)
-                    .map(|(_, k)| k.to_string())
-                    .unwrap_or_default();
-                if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
-                    continue;
-                }
-                if ResId::of(&resource.node).namespace != namespace.value {
-                    resource.remember_id();
-                }
-                for_each_at(
-                    &mut resource.node,
-                    &["metadata"],
-                    Some((namespace.span, Some(file))),
-                    &mut |meta| {
-                        set(
-                            meta,
-                            "namespace",
-                            Node::synthetic_str(&namespace.value, namespace.span, Some(file)),
-                        );
-                    },
-                );
+                let name = self.plugin_name.clone();
+                resource.provenance.transformations.push((file, kind, name));
             }
+        };
+        for patch in spec.patches.iter().filter(|p| !p.json6902) {
+            record(resources, patch.builtin);
+        }
+        if let Some(namespace) = &spec.namespace {
+            set_namespace(resources, namespace, file, false);
+            record(resources, "NamespaceTransformer");
         }
         let custom = self.configurations(dir);
-        if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
-            rename(
-                resources,
-                &spec.name_prefix,
-                &spec.name_suffix,
-                &custom.name_references,
-            );
+        let prefix_kinds = configurations::renamed_kinds(&custom.name_prefix);
+        let suffix_kinds = configurations::renamed_kinds(&custom.name_suffix);
+        let references = &custom.name_references;
+        if prefix_kinds.is_none() && suffix_kinds.is_none() {
+            if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
+                let (prefix, suffix) = (&spec.name_prefix, &spec.name_suffix);
+                rename(resources, prefix, suffix, None, references);
+            }
+        } else {
+            // Custom field specs for one of them: each renames its own kinds.
+            if !spec.name_prefix.is_empty() {
+                let kinds = prefix_kinds.as_deref();
+                rename(resources, &spec.name_prefix, "", kinds, references);
+            }
+            if !spec.name_suffix.is_empty() {
+                let kinds = suffix_kinds.as_deref();
+                rename(resources, "", &spec.name_suffix, kinds, references);
+            }
+        }
+        if !spec.name_prefix.is_empty() {
+            record(resources, "PrefixTransformer");
+        }
+        if !spec.name_suffix.is_empty() {
+            record(resources, "SuffixTransformer");
         }
         add_pairs(resources, &spec.common_labels, file, LabelScope::Selectors);
+        if !spec.common_labels.is_empty() {
+            record(resources, "LabelTransformer");
+        }
         for set in &spec.labels {
             let scope = if set.include_selectors {
                 LabelScope::Selectors
@@ -1644,6 +1900,7 @@ impl Builder<'_> {
                 &custom.labels
             };
             configurations::apply_labels(resources, specs, &set.pairs, file);
+            record(resources, "LabelTransformer");
         }
         configurations::apply_labels(resources, &custom.common_labels, &spec.common_labels, file);
         add_pairs(
@@ -1652,6 +1909,21 @@ impl Builder<'_> {
             file,
             LabelScope::Annotations,
         );
+        if !spec.common_annotations.is_empty() {
+            record(resources, "AnnotationsTransformer");
+        }
+        for patch in spec.patches.iter().filter(|p| p.json6902) {
+            record(resources, patch.builtin);
+        }
+        for _ in &spec.replicas {
+            record(resources, "ReplicaCountTransformer");
+        }
+        for _ in &spec.images {
+            record(resources, "ImageTagTransformer");
+        }
+        if !spec.replacements.is_empty() {
+            record(resources, "ReplacementTransformer");
+        }
         self.apply_data_transformers(dir, file, spec, resources);
     }
 
@@ -2031,6 +2303,28 @@ fn resource_id(node: &Node) -> Option<(String, String, String, String)> {
     ))
 }
 
+/// `path` relative to directory `base`, with `..` where it lies outside it.
+fn relative_path(base: &Path, path: &Path) -> String {
+    let base: Vec<_> = base.components().collect();
+    let path: Vec<_> = path.components().collect();
+    let common = base.iter().zip(&path).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); base.len() - common];
+    parts.extend(
+        path.iter()
+            .skip(common)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+const LOCAL_CONFIG_ANNOTATION: &str = "config.kubernetes.io/local-config";
+
+fn is_local_config(node: &Node) -> bool {
+    node.path(&["metadata", "annotations", LOCAL_CONFIG_ANNOTATION])
+        .and_then(Node::scalar_text)
+        == Some("true")
+}
+
 fn relocate(node: &mut Node, span: Span, file: FileId) {
     node.span = span;
     node.origin = Some(file);
@@ -2252,21 +2546,74 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
     }
 }
 
+/// The namespace transformer: moves every namespaced object (with `only_unset`, every
+/// one without a namespace) into `namespace`, and makes the references that name a moved
+/// object with its namespace follow it.
+fn set_namespace(resources: &mut [Built], namespace: &spec::Entry, file: FileId, only_unset: bool) {
+    let mut moves = Vec::new();
+    for resource in resources.iter_mut() {
+        let kind = object_kind(&resource.node)
+            .map_or("", |(_, k)| k)
+            .to_string();
+        if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
+            continue;
+        }
+        let written = resource
+            .node
+            .path(&["metadata", "namespace"])
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
+            .to_string();
+        if only_unset && !written.is_empty() {
+            continue;
+        }
+        let id = ResId::of(&resource.node);
+        if id.namespace != namespace.value {
+            moves.push(namerefs::Move {
+                kind,
+                name: id.name.clone(),
+                from: id.effective_namespace().to_string(),
+            });
+            resource.remember_id();
+        }
+        for_each_at(
+            &mut resource.node,
+            &["metadata"],
+            Some((namespace.span, Some(file))),
+            &mut |meta| {
+                let value = Node::synthetic_str(&namespace.value, namespace.span, Some(file));
+                set(meta, "namespace", value);
+            },
+        );
+    }
+    namerefs::follow_moves(resources, &moves, namespace, file, !only_unset);
+}
+
+/// Adds `prefix` and `suffix` to object names and follows the references to them.
+/// `only_kinds` restricts the renamed kinds (a plugin's field specs; `None` inside it
+/// means every kind); without it every object is renamed except Namespaces and CRDs.
 fn rename(
     resources: &mut [Built],
     prefix: &str,
     suffix: &str,
+    only_kinds: Option<&[Option<String>]>,
     custom: &[namerefs::CustomReference],
 ) {
-    let mut renamed: HashMap<(String, String), String> = HashMap::new();
+    let mut renamed: HashMap<(String, String, Option<String>), String> = HashMap::new();
     for resource in resources.iter_mut() {
         let kind = object_kind(&resource.node)
             .map(|(_, k)| k.to_string())
             .unwrap_or_default();
-        if kind == "Namespace" || kind == "CustomResourceDefinition" {
+        let wanted = match only_kinds {
+            Some(kinds) => kinds.iter().any(|k| k.as_deref().is_none_or(|k| k == kind)),
+            None => kind != "Namespace" && kind != "CustomResourceDefinition",
+        };
+        if !wanted {
             continue;
         }
         let old = name_of(&resource.node).to_string();
+        let namespace = (!CLUSTER_SCOPED_KINDS.contains(&kind.as_str()))
+            .then(|| ResId::of(&resource.node).effective_namespace().to_string());
         let new = format!("{prefix}{old}{suffix}");
         resource.remember_id();
         if let Some(name) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
@@ -2274,13 +2621,13 @@ fn rename(
         {
             scalar.value = new.as_str().into();
         }
-        renamed.insert((kind, old), new);
+        renamed.insert((kind, old, namespace), new);
     }
     let renames: Vec<namerefs::Rename> = renamed
         .into_iter()
-        .map(|((kind, old), new)| namerefs::Rename {
+        .map(|((kind, old, namespace), new)| namerefs::Rename {
             kind,
-            namespace: None,
+            namespace,
             from: vec![old],
             to: new,
         })

@@ -18,6 +18,77 @@ pub struct Rename {
     pub to: String,
 }
 
+/// An object the namespace transformer moved out of namespace `from` (`default` when it
+/// had none).
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub kind: String,
+    pub name: String,
+    pub from: String,
+}
+
+/// After a namespace move, the references that name a moved object with its namespace
+/// follow it, as kustomize does:
+/// - a RoleBinding's or ClusterRoleBinding's subject named like a moved ServiceAccount,
+///   written without a namespace or with the old one (kustomize does not look at the
+///   subject's `kind` here, so a User of the same name follows too);
+/// - a webhook's `clientConfig.service` naming a moved Service in its old namespace;
+/// - with `default_subjects`, ServiceAccount subjects named `default` in `default` (or
+///   none), kustomize's `setRoleBindingSubjects: defaultOnly`.
+pub fn follow_moves(
+    resources: &mut [Built],
+    moves: &[Move],
+    namespace: &super::spec::Entry,
+    file: crate::span::FileId,
+    default_subjects: bool,
+) {
+    let moved = |kind: &str, name: &str, written: Option<&str>| {
+        moves.iter().any(|m| {
+            m.kind == kind && m.name == name && written.is_none_or(|w| w.is_empty() || w == m.from)
+        })
+    };
+    let new_namespace = || Node::synthetic_str(&namespace.value, namespace.span, Some(file));
+    for resource in resources.iter_mut() {
+        let (kind, _) = kind_and_group(&resource.node);
+        let path: &[&str] = match kind.as_str() {
+            "RoleBinding" | "ClusterRoleBinding" => &["subjects"],
+            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+                &["webhooks", "clientConfig", "service"]
+            }
+            _ => continue,
+        };
+        let subjects = path == ["subjects"];
+        let mut follow = |reference: &mut Node| {
+            let Some(name) = reference.get("name").and_then(Node::scalar_text) else {
+                return;
+            };
+            let written = reference.get("namespace").and_then(Node::scalar_text);
+            let follows = if subjects {
+                let service_account =
+                    reference.get("kind").and_then(Node::scalar_text) == Some("ServiceAccount");
+                moved("ServiceAccount", name, written)
+                    || (default_subjects
+                        && service_account
+                        && name == "default"
+                        && written.is_none_or(|w| w.is_empty() || w == "default"))
+            } else {
+                written.is_some() && moved("Service", name, written)
+            };
+            if follows {
+                super::transform::set(reference, "namespace", new_namespace());
+            }
+        };
+        visit(
+            &mut resource.node,
+            path,
+            &mut |found| match &mut found.kind {
+                NodeKind::Seq(items) => items.iter_mut().for_each(&mut follow),
+                _ => follow(found),
+            },
+        );
+    }
+}
+
 /// A field spec added by `configurations` (`nameReference` entries).
 #[derive(Debug, Clone)]
 pub struct CustomReference {
@@ -163,10 +234,11 @@ fn default_paths(referenced: &str, referrer: &str, referrer_group: &str) -> Vec<
             );
             simple("HTTPRoute", "spec/rules/backendRefs/name");
         }
-        "Role" => simple("RoleBinding", "roleRef/name"),
+        // The whole `roleRef`: its `kind` says whether a Role or a ClusterRole is meant.
+        "Role" => simple("RoleBinding", "roleRef"),
         "ClusterRole" => {
-            simple("RoleBinding", "roleRef/name");
-            simple("ClusterRoleBinding", "roleRef/name");
+            simple("RoleBinding", "roleRef");
+            simple("ClusterRoleBinding", "roleRef");
         }
         "ServiceAccount" => {
             simple("RoleBinding", "subjects");
@@ -313,11 +385,13 @@ fn rewrite_leaf(
             }
         }
         NodeKind::Map(_) => {
-            // A subject or a webhook's service: `name`, with `namespace` beside it.
-            if leaf
-                .get("kind")
-                .and_then(Node::scalar_text)
-                .is_some_and(|k| k != referenced)
+            // A subject, a `roleRef` or a webhook's service: `name`, with `namespace`
+            // or `kind` beside it. kustomize matches subjects by name whatever their kind.
+            if referenced != "ServiceAccount"
+                && leaf
+                    .get("kind")
+                    .and_then(Node::scalar_text)
+                    .is_some_and(|k| k != referenced)
             {
                 return;
             }

@@ -53,6 +53,9 @@ pub struct Patch {
     pub allow_name_change: bool,
     pub allow_kind_change: bool,
     pub span: Span,
+    /// The built-in transformer kustomize configures for this entry (named in
+    /// `transformerAnnotations`).
+    pub builtin: &'static str,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -76,6 +79,12 @@ pub struct Kustomization {
     pub replacements: Vec<ReplacementEntry>,
     /// `configurations`: files of custom field specs.
     pub configurations: Vec<Entry>,
+    /// `generators:` and `transformers:` entries: plugin configuration files, directories
+    /// of them, or inline configurations (see [`super::plugins`]).
+    pub generator_plugins: Vec<Entry>,
+    pub transformer_plugins: Vec<Entry>,
+    /// `buildMetadata`: `originAnnotations`, `transformerAnnotations`, `managedByLabel`.
+    pub build_metadata: Vec<String>,
     /// Features present but not applied (generators, plugins, helm charts, ...).
     pub unsupported: Vec<Entry>,
     /// Entries kustomize refuses to read (a `patches` item that is a bare string): the
@@ -85,9 +94,7 @@ pub struct Kustomization {
     pub refused_files: Vec<Entry>,
 }
 
-const UNSUPPORTED_FIELDS: [&str; 7] = [
-    "generators",
-    "transformers",
+const UNSUPPORTED_FIELDS: [&str; 5] = [
     "validators",
     "helmCharts",
     "helmChartInflationGenerator",
@@ -190,6 +197,7 @@ impl Kustomization {
                 allow_name_change: false,
                 allow_kind_change: false,
                 span: item.span,
+                builtin: "PatchStrategicMergeTransformer",
             });
         }
         for (field, json6902) in [("patches", false), ("patchesJson6902", true)] {
@@ -227,6 +235,11 @@ impl Kustomization {
                     allow_name_change: flag(options.and_then(|o| o.get("allowNameChange"))),
                     allow_kind_change: flag(options.and_then(|o| o.get("allowKindChange"))),
                     span,
+                    builtin: if json6902 {
+                        "PatchJson6902Transformer"
+                    } else {
+                        "PatchTransformer"
+                    },
                 });
             }
         }
@@ -240,6 +253,17 @@ impl Kustomization {
             }
         }
         k
+    }
+
+    /// Entries that may name another kustomization directory, which is then built as
+    /// part of this one: resources, components, and plugin configuration directories.
+    pub fn inclusions(&self) -> impl Iterator<Item = &Entry> {
+        self.resources.iter().chain(&self.components).chain(
+            self.generator_plugins
+                .iter()
+                .chain(&self.transformer_plugins)
+                .filter(|e| !is_inline_config(&e.value)),
+        )
     }
 
     /// Files read as raw data (generator `files` and `envs`), as written.
@@ -264,11 +288,24 @@ impl Kustomization {
             .filter(|p| !is_remote(p))
             .chain(patch_files)
             .chain(self.configurations.iter().map(|e| e.value.as_str()))
+            .chain(
+                self.generator_plugins
+                    .iter()
+                    .chain(&self.transformer_plugins)
+                    .map(|e| e.value.as_str())
+                    .filter(|p| !is_inline_config(p) && !is_remote(p)),
+            )
             .chain(self.replacements.iter().filter_map(|r| match r {
                 ReplacementEntry::File(e) => Some(e.value.as_str()),
                 ReplacementEntry::Inline(_) => None,
             }))
     }
+}
+
+/// A `generators:`/`transformers:` entry written as the configuration itself rather
+/// than a path (kustomize tries to read every entry as YAML objects first).
+pub fn is_inline_config(entry: &str) -> bool {
+    entry.contains('\n') || entry.trim_start().starts_with('{')
 }
 
 /// URLs and git references are never fetched.
@@ -474,5 +511,11 @@ impl Kustomization {
             }
         }
         self.configurations = string_list(root.get("configurations"));
+        self.generator_plugins = string_list(root.get("generators"));
+        self.transformer_plugins = string_list(root.get("transformers"));
+        self.build_metadata = string_list(root.get("buildMetadata"))
+            .into_iter()
+            .map(|e| e.value)
+            .collect();
     }
 }

@@ -122,11 +122,36 @@ pub struct Object {
 }
 
 impl Object {
+    /// Where the value at `span` was written: the file of the node of the object's tree
+    /// with that span (a kustomize patch or kustomization when one put it there), else the
+    /// object's file. Rules that kept only a span still name the patch file this way.
     pub fn location(&self, span: Span) -> Location {
         Location {
-            file: self.file,
+            file: self.origin_of(span).unwrap_or(self.file),
             span,
         }
+    }
+
+    /// The origin of the first node (document order) whose span is `span`; iterative, so
+    /// no tree depth can exhaust the stack.
+    fn origin_of(&self, span: Span) -> Option<crate::span::FileId> {
+        let mut stack: Vec<&Node> = vec![&self.node];
+        while let Some(node) = stack.pop() {
+            if node.span == span {
+                return node.origin;
+            }
+            match &node.kind {
+                crate::load::yaml::NodeKind::Map(entries) => {
+                    for (key, value) in entries.iter().rev() {
+                        stack.push(value);
+                        stack.push(key);
+                    }
+                }
+                crate::load::yaml::NodeKind::Seq(items) => stack.extend(items.iter().rev()),
+                crate::load::yaml::NodeKind::Scalar(_) => {}
+            }
+        }
+        None
     }
 
     /// Where `node` was written: the object's file, or the patch or kustomization
@@ -239,6 +264,8 @@ pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "APIService",
     "RuntimeClass",
     "ClusterPolicy",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
 ];
 
 /// An object found in the input, waiting to be typed.

@@ -370,6 +370,13 @@ fn ip_block_problems<'n>(block: &'n Node, path: &str, out: &mut Vec<Problem<'n>>
 }
 
 /// `ValidateLabelSelector`: label keys and values, and each requirement's operator/values.
+/// Every problem of a label selector (`matchLabels`, `matchExpressions`) at `path`.
+pub fn label_selector_problems<'n>(selector: &'n Node, path: &str) -> Vec<Problem<'n>> {
+    let mut out = Vec::new();
+    selector_problems(selector, path, &mut out);
+    out
+}
+
 fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'n>>) {
     if let Some(NodeKind::Map(labels)) = selector.get("matchLabels").map(|n| &n.kind) {
         for (key, value) in labels {

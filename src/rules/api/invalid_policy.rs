@@ -1,31 +1,45 @@
+use crate::graph::admin::{self, Tier};
 use crate::model::validation::network_policy_problems;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(InvalidPolicy, "invalid-policy");
+
+const HELP: &str = "until this value is fixed, `kubectl apply` fails and the policy does not exist in the cluster; xks-lint reads the invalid piece as matching nothing";
 
 impl Rule for InvalidPolicy {
     rule_identity!();
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         for object in &ctx.model.objects {
-            if object.kind != "NetworkPolicy"
-                || !object.api_version.starts_with("networking.k8s.io/")
+            let admin_tier = Tier::of(object);
+            let problems = if let Some(tier) = admin_tier {
+                admin::problems(object, tier)
+            } else if object.kind == "NetworkPolicy"
+                && object.api_version.starts_with("networking.k8s.io/")
             {
-                continue;
-            }
-            let Some(spec) = object.node.get("spec") else {
+                match object.node.get("spec") {
+                    Some(spec) => network_policy_problems(spec),
+                    None => continue,
+                }
+            } else {
                 continue;
             };
-            for problem in network_policy_problems(spec) {
+            let help = match admin_tier {
+                None => HELP.to_string(),
+                Some(_) => format!(
+                    "{HELP} (a peer of no known field as the specification asks: in an `Allow` rule it matches nothing, in a `Deny` or `Pass` rule it denies everything)"
+                ),
+            };
+            for problem in problems {
                 sink.report(
                     object.location_of(problem.node),
                     format!(
-                        "the API server rejects this NetworkPolicy: {}",
-                        problem.message
+                        "the API server rejects this {}: {}",
+                        object.kind, problem.message
                     ),
                 )
                 .with_label("rejected by the API server")
-                .with_help("until this value is fixed, `kubectl apply` fails and the policy does not exist in the cluster; xks-lint reads the invalid piece as matching nothing")
+                .with_help(help.clone())
                 .with_object(object.identity(), problem.path);
             }
         }

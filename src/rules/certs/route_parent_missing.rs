@@ -21,10 +21,12 @@ impl Rule for RouteParentMissing {
             .iter()
             .filter(|o| matches!(o.typed, Typed::Gateway(_)))
             .collect();
-        // Without any Gateway in the repository, routes attach to the platform's: nothing to check.
-        if gateways.is_empty() {
-            return;
-        }
+        // The platform's Gateway is known under XKS without being in the repository.
+        let platform = ctx
+            .graph
+            .is_xks()
+            .then_some(ctx.graph.options.xks.platform_gateway.as_ref())
+            .flatten();
         for route in &ctx.model.objects {
             let Typed::HttpRoute(spec) = &route.typed else {
                 continue;
@@ -46,7 +48,25 @@ impl Rule for RouteParentMissing {
                     .or(node)
                     .map(|n| n.span)
                     .unwrap_or_else(|| route.name_span());
-                if let Some(problem) = check_parent(ctx.model, &gateways, route, parent) {
+                let namespace = parent.namespace.as_deref().unwrap_or(&route.namespace);
+                let problem = match platform {
+                    Some(p) if p.namespace == namespace => {
+                        // The platform's namespace: its Gateway, or one of the repository's there.
+                        let in_repo = gateways
+                            .iter()
+                            .any(|g| g.name == parent.name && g.namespace == namespace);
+                        if in_repo {
+                            check_parent(ctx.model, &gateways, route, parent)
+                        } else {
+                            check_platform_parent(p, route, parent, &gateways)
+                        }
+                    }
+                    // Without any Gateway in the repository, other routes attach to Gateways
+                    // of the platform the repository cannot see: nothing to check.
+                    _ if gateways.is_empty() => None,
+                    _ => check_parent(ctx.model, &gateways, route, parent),
+                };
+                if let Some(problem) = problem {
                     let diagnostic = sink
                         .report(route.location(span), problem.message)
                         .with_label(problem.label)
@@ -66,6 +86,68 @@ struct Problem<'a> {
     label: &'static str,
     help: String,
     related: Option<(&'a Object, crate::span::Span, String)>,
+}
+
+/// A parent in the platform Gateway's namespace that no repository Gateway answers: it must be
+/// the platform's Gateway, on its listener.
+fn check_platform_parent<'a>(
+    platform: &crate::graph::PlatformGateway,
+    route: &Object,
+    parent: &ObjectRef,
+    gateways: &[&'a Object],
+) -> Option<Problem<'a>> {
+    let full = format!("{}/{}", platform.namespace, platform.name);
+    if parent.name != platform.name {
+        let mut known: Vec<String> = vec![format!("`{full}` (the platform's)")];
+        known.extend(
+            gateways
+                .iter()
+                .map(|g| format!("`{}/{}`", g.namespace, g.name)),
+        );
+        return Some(Problem {
+            message: format!(
+                "HTTPRoute `{}` attaches to Gateway `{}/{}`, but the platform's Gateway in that namespace is `{full}` (known Gateways: {}): the route is never served",
+                route.name,
+                platform.namespace,
+                parent.name,
+                known.join(", ")
+            ),
+            label: "no such Gateway",
+            help: format!(
+                "attach the route to the platform's Gateway: `parentRefs: [{{name: {}, namespace: {}}}]`",
+                platform.name, platform.namespace
+            ),
+            related: None,
+        });
+    }
+    let section_ok = parent
+        .section_name
+        .as_deref()
+        .is_none_or(|s| s == platform.listener);
+    let port_ok = parent.port.is_none_or(|p| p == platform.port);
+    if section_ok && port_ok {
+        // Its listener admits routes from every namespace (`allowedRoutes.namespaces.from: All`).
+        return None;
+    }
+    Some(Problem {
+        message: format!(
+            "HTTPRoute `{}` attaches to {} of the platform's Gateway `{full}`, which has one listener: `{}` on port {}",
+            route.name,
+            match (&parent.section_name, parent.port) {
+                (Some(section), _) if !section_ok => format!("listener `{section}`"),
+                (_, Some(port)) => format!("port {port}"),
+                _ => "a listener".to_string(),
+            },
+            platform.listener,
+            platform.port
+        ),
+        label: "no such listener",
+        help: format!(
+            "leave out `sectionName` and `port`, or set them to `{}` and {}",
+            platform.listener, platform.port
+        ),
+        related: None,
+    })
 }
 
 fn check_parent<'a>(

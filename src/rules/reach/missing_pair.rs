@@ -93,7 +93,7 @@ fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
                         Direction::Ingress => why.egress,
                     };
                     let have = other_side.map(|v| v.conns).unwrap_or_default();
-                    let missing = wanted.subtract(&have);
+                    let missing = missing_half(rule.ports.is_some(), &wanted, &have);
                     if !missing.is_empty() {
                         by_namespace
                             .entry(class.namespace.as_str())
@@ -113,6 +113,20 @@ fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
         }
     }
     out
+}
+
+/// What the other half fails to give, as the rule's doc defines it: a rule that lists ports
+/// asked for exactly those, so every one of them the other side refuses is missing; a rule
+/// without ports asked for no port in particular (the other side may well narrow it, as the
+/// guide recommends), so it misses something only when nothing at all gets through.
+fn missing_half(lists_ports: bool, wanted: &ConnSet, have: &ConnSet) -> ConnSet {
+    if lists_ports {
+        wanted.subtract(have)
+    } else if wanted.intersect(have).is_empty() {
+        wanted.clone()
+    } else {
+        ConnSet::none()
+    }
 }
 
 fn class_label(graph: &Graph, class: usize) -> String {
@@ -273,4 +287,35 @@ fn pair_policy(
     out.push_str(&peer);
     write_ports(&mut out, 6, conns);
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::ports::{PortSet, Protocol};
+
+    fn tcp(from: u16, to: u16) -> ConnSet {
+        ConnSet::of(Protocol::Tcp, PortSet::range(from, to))
+    }
+
+    #[test]
+    fn a_side_without_ports_misses_only_when_nothing_gets_through() {
+        // Egress on every port, ingress admits 8080: the flow works.
+        assert!(missing_half(false, &ConnSet::all(), &tcp(8080, 8080)).is_empty());
+        // Nothing admitted: everything the rule opened is missing.
+        assert_eq!(
+            missing_half(false, &ConnSet::all(), &ConnSet::none()),
+            ConnSet::all()
+        );
+        // Ports listed: each refused one is missing; an admitting side without ports gives all.
+        assert_eq!(
+            missing_half(
+                true,
+                &tcp(8080, 8080).union(&tcp(9090, 9090)),
+                &tcp(8080, 8080)
+            ),
+            tcp(9090, 9090)
+        );
+        assert!(missing_half(true, &tcp(8080, 8080), &ConnSet::all()).is_empty());
+    }
 }
