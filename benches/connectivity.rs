@@ -107,10 +107,9 @@ fn bench_connectivity(c: &mut Criterion) {
     let graph = Graph::build(&model, &options);
     assert_eq!(graph.policies.len(), NAMESPACES * POLICIES + NAMESPACES);
     eprintln!(
-        "generated cluster: {} classes, {} IP segments, {} edges, {} connections listed",
+        "generated cluster: {} classes, {} IP segments, {} connections listed",
         graph.classes.len(),
         graph.segments.len(),
-        graph.graph.edge_count(),
         graph.connections().len()
     );
     let mut group =
@@ -119,6 +118,13 @@ fn bench_connectivity(c: &mut Criterion) {
     group.bench_function("build graph", |b| b.iter(|| Graph::build(&model, &options)));
     group.bench_function("build graph + list connections", |b| {
         b.iter(|| Graph::build(&model, &options).connections().len())
+    });
+    group.bench_function("build graph + namespace summary", |b| {
+        b.iter(|| {
+            Graph::build(&model, &options)
+                .namespace_summary(&Default::default())
+                .len()
+        })
     });
     group.finish();
 }

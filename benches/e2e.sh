@@ -1,28 +1,64 @@
 #!/usr/bin/env bash
-# End-to-end measurement of `xks-lint check` against its parse floor, on a generated
-# tenant repository (the README's Performance table comes from this script).
+# End-to-end measurement of `xks-lint check` against its parse floor, on generated
+# tenant repositories (the README's Performance tables come from this script).
 #   benches/e2e.sh [NAMESPACES] [WORKLOADS]     default: 50 5000
+#   benches/e2e.sh scale [RUNS]                 issue 16's suite: 5,000 / 20,000 / 100,000
+#                                               workloads and the two pathological shapes,
+#                                               check vs parse-only side by side, peak RSS,
+#                                               and `connectivity --group namespace`
 # Needs hyperfine (Debian/crates.io package `hyperfine`); prints peak RSS with GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo build --release --quiet --bin xks-lint --example gen-corpus
+bin=target/release/xks-lint
+gen=target/release/examples/gen-corpus
+
+corpus() { # NAME ARGS...: generates target/bench-corpus-NAME once
+  local out=target/bench-corpus-$1
+  shift
+  [ -d "$out" ] || "$gen" --seed 1 "$@" "$out" >&2
+  echo "$out"
+}
+
+rss() { # LABEL COMMAND...: peak RSS in MB
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f "peak RSS, $1: %M KB" "${@:2}" >/dev/null 2>/tmp/xks-e2e-rss || true
+    tail -1 /tmp/xks-e2e-rss
+  fi
+}
+
+if [ "${1:-}" = scale ]; then
+  runs=${2:-3}
+  c5k=$(corpus 50-5000 --namespaces 50 --workloads 5000)
+  c20k=$(corpus 50-20000 --namespaces 50 --workloads 20000)
+  c100k=$(corpus 250-100000 --namespaces 250 --workloads 100000)
+  open=$(corpus open-6000 --namespaces 1 --workloads 6000 --no-policies)
+  ips=$(corpus ip-4000 --namespaces 50 --workloads 4000 --ip-blocks 10000)
+  args=()
+  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips"; do
+    args+=(-n "parse-only $(basename "$c")" "$bin check $c --stage load --format json --output /dev/null")
+    args+=(-n "check $(basename "$c")" "$bin check $c --format json --output /dev/null")
+  done
+  args+=(-n "connectivity --group namespace $(basename "$c100k")"
+    "$bin connectivity $c100k --group namespace")
+  hyperfine --runs "$runs" --ignore-failure --export-markdown target/e2e-scale.md "${args[@]}"
+  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips"; do
+    rss "parse-only $(basename "$c")" "$bin" check "$c" --stage load --format json --output /dev/null
+    rss "check $(basename "$c")" "$bin" check "$c" --format json --output /dev/null
+  done
+  rss "connectivity --group namespace $(basename "$c100k")" "$bin" connectivity "$c100k" --group namespace
+  exit 0
+fi
+
 namespaces=${1:-50}
 workloads=${2:-5000}
-out=target/bench-corpus-$namespaces-$workloads
-cargo build --release --quiet --bin xks-lint
-if [ ! -d "$out" ]; then
-  cargo run --release --quiet --example gen-corpus -- \
-    --namespaces "$namespaces" --workloads "$workloads" --seed 1 "$out"
-fi
-bin=target/release/xks-lint
+out=$(corpus "$namespaces-$workloads" --namespaces "$namespaces" --workloads "$workloads")
 echo "corpus: $out ($(find "$out" -type f | wc -l) files, $(du -sh --apparent-size "$out" | cut -f1))"
 hyperfine --warmup 1 --runs 10 --ignore-failure \
   -n parse-only "$bin check $out --stage load --format json --output /dev/null" \
   -n check "$bin check $out --format json --output /dev/null" \
   -n check-sarif "$bin check $out --format sarif --output /dev/null"
-if command -v /usr/bin/time >/dev/null 2>&1; then
-  for stage in load all; do
-    /usr/bin/time -f "peak RSS, --stage $stage: %M KB" \
-      "$bin" check "$out" --stage "$stage" --format json --output /dev/null || true
-  done
-fi
+for stage in load all; do
+  rss "--stage $stage" "$bin" check "$out" --stage "$stage" --format json --output /dev/null
+done
 "$bin" check "$out" --format json --output /dev/null --timings || true

@@ -57,7 +57,7 @@ impl Span {
 
 /// Index of a loaded source file in the [`crate::load::Sources`] table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FileId(pub usize);
+pub struct FileId(pub u32);
 
 /// A span in a particular file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -107,7 +107,7 @@ fn finding() -> impl Strategy<Value = Finding> {
 
 fn diagnostic(f: &Finding) -> Diagnostic {
     let location = |file: usize, span: Span| Location {
-        file: FileId(file),
+        file: FileId(file as u32),
         span,
     };
     let severity = [Severity::Error, Severity::Warning, Severity::Note][f.severity as usize % 3];

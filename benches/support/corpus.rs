@@ -50,11 +50,31 @@ struct App {
 /// Names per shared Certificate (cert-manager allows 100; teams split well below).
 const NAMES_PER_CERTIFICATE: u64 = 50;
 
+/// Shapes beyond the default tenant repository: the pathological cases of issue 16.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shape {
+    /// Write no NetworkPolicy at all: every namespace is open (or, under XKS, only the
+    /// implicit default-deny applies, which lets every pod of a namespace reach every other).
+    pub no_policies: bool,
+    /// Distinct `/32` ipBlocks spread over the workloads' policies (egress and ingress).
+    pub ip_blocks: u64,
+}
+
 pub fn generate(
     out: &Path,
     namespaces: u64,
     workloads: u64,
     seed: u64,
+) -> std::io::Result<Generated> {
+    generate_shaped(out, namespaces, workloads, seed, Shape::default())
+}
+
+pub fn generate_shaped(
+    out: &Path,
+    namespaces: u64,
+    workloads: u64,
+    seed: u64,
+    shape: Shape,
 ) -> std::io::Result<Generated> {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let per_namespace = |ns: u64| workloads / namespaces + u64::from(ns < workloads % namespaces);
@@ -93,6 +113,19 @@ pub fn generate(
         }
     }
 
+    // /32 addresses, dealt round-robin to the workloads (egress for even, ingress for odd).
+    let mut ip_blocks: Vec<Vec<String>> = vec![Vec::new(); workloads as usize];
+    for i in 0..shape.ip_blocks {
+        if let Some(slot) = ip_blocks.get_mut((i % workloads.max(1)) as usize) {
+            slot.push(format!(
+                "10.{}.{}.{}/32",
+                (i >> 16) & 255,
+                (i >> 8) & 255,
+                i & 255
+            ));
+        }
+    }
+    let mut workload_index = 0usize;
     let mut bytes = 0usize;
     let mut files = 0u64;
     let mut objects = 0u64;
@@ -134,19 +167,51 @@ pub fn generate(
             }
             let (peer_ns, peer_app) = planned.peer;
             let peer_port = apps[peer_ns as usize][peer_app as usize].port;
+            let mut ip_egress = String::new();
+            let mut ip_ingress = String::new();
+            for (i, cidr) in ip_blocks
+                .get(workload_index)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let target = if i % 2 == 0 {
+                    &mut ip_egress
+                } else {
+                    &mut ip_ingress
+                };
+                let (verb, field) = if i % 2 == 0 {
+                    ("to", "443")
+                } else {
+                    ("from", "http")
+                };
+                let _ = write!(
+                    target,
+                    "    - {verb}:\n        - ipBlock:\n            cidr: {cidr}\n      ports:\n        - port: {field}\n"
+                );
+            }
+            workload_index += 1;
             let mut text = String::new();
             let _ = write!(
                 text,
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n{deployment_annotations}spec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n        tier: \"{tier}\"\n      annotations:\n        linkerd.io/inject: enabled\n    spec:\n      containers:\n        - name: {name}\n          image: registry.example.com/{name}:1.{minor}.0\n          ports:\n            - name: http\n              containerPort: {port}\n          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n  ports:\n    - name: http\n      port: 80\n      targetPort: http\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  annotations:\n{certificate_annotation}    nginx.ingress.kubernetes.io/limit-rps: \"{rps}\"\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: {host}\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service:\n                name: {name}\n                port:\n                  name: http\n  tls:\n    - hosts: [{host}]\n      secretName: {secret}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\nspec:\n  podSelector:\n    matchLabels:\n      app: {name}\n  policyTypes: [Ingress, Egress]\n  ingress:\n    - from:\n        - namespaceSelector:\n            matchLabels:\n              name: ingress-nginx\n      ports:\n        - port: {port}\n{ingress_from}  egress:\n    - to:\n        - namespaceSelector:\n            matchLabels:\n              name: tenant-{peer_ns:02}\n          podSelector:\n            matchLabels:\n              app: app-{peer_app:03}\n      ports:\n        - port: {peer_port}\n",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n{deployment_annotations}spec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n        tier: \"{tier}\"\n      annotations:\n        linkerd.io/inject: enabled\n    spec:\n      containers:\n        - name: {name}\n          image: registry.example.com/{name}:1.{minor}.0\n          ports:\n            - name: http\n              containerPort: {port}\n          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n  ports:\n    - name: http\n      port: 80\n      targetPort: http\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  annotations:\n{certificate_annotation}    nginx.ingress.kubernetes.io/limit-rps: \"{rps}\"\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: {host}\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service:\n                name: {name}\n                port:\n                  name: http\n  tls:\n    - hosts: [{host}]\n      secretName: {secret}\n",
                 port = planned.port,
                 replicas = 1 + rng.below(3),
                 tier = rng.below(3),
                 minor = rng.below(20),
                 rps = 5 + rng.below(50),
             );
+            objects += 3;
+            if !shape.no_policies {
+                let _ = write!(
+                    text,
+                    "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\nspec:\n  podSelector:\n    matchLabels:\n      app: {name}\n  policyTypes: [Ingress, Egress]\n  ingress:\n    - from:\n        - namespaceSelector:\n            matchLabels:\n              name: ingress-nginx\n      ports:\n        - port: {port}\n{ingress_from}{ip_ingress}  egress:\n    - to:\n        - namespaceSelector:\n            matchLabels:\n              name: tenant-{peer_ns:02}\n          podSelector:\n            matchLabels:\n              app: app-{peer_app:03}\n      ports:\n        - port: {peer_port}\n{ip_egress}",
+                    port = planned.port,
+                );
+                objects += 1;
+            }
             bytes += text.len();
             files += 1;
-            objects += 4;
             std::fs::write(dir.join(&file), text)?;
         }
         let mut certificates = String::new();

@@ -162,7 +162,12 @@ fn strsim_distance(a: &str, b: &str) -> usize {
 
 /// Writes a finished document to standard output through the sanitising layer.
 pub fn write_stdout(text: &str, channel: Channel) -> u8 {
-    match emit::stdout(text, channel) {
+    written(emit::stdout(text, channel))
+}
+
+/// The exit code of writing a report to standard output.
+pub fn written(result: std::io::Result<()>) -> u8 {
+    match result {
         Ok(()) => EXIT_CLEAN,
         // A closed pipe (`xks-lint rules | head`) is not an error worth a message.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => EXIT_CLEAN,

@@ -189,7 +189,7 @@ fn comment_start(line: &str) -> Option<usize> {
 fn comment_sites(sources: &Sources) -> Vec<Site> {
     let mut sites = Vec::new();
     for (index, source) in sources.files.iter().enumerate() {
-        let file = FileId(index);
+        let file = FileId(crate::span::narrow(index));
         let text: &str = &source.text;
         if !text.contains(COMMENT_MARKER) {
             continue;

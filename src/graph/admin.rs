@@ -1052,18 +1052,6 @@ impl AdminSet {
             .filter(|&&r| self.rules[r].effective_action() == Action::Allow)
             .map(|&r| &self.rule_classes[r])
     }
-
-    /// Segments an `Allow` rule of the admin tier can reach in `direction` at `class`.
-    pub(crate) fn allow_segment_candidates(
-        &self,
-        class: usize,
-        direction: Direction,
-    ) -> impl Iterator<Item = &BitSet> {
-        self.ordered(class, Tier::Admin, direction)
-            .iter()
-            .filter(|&&r| self.rules[r].effective_action() == Action::Allow)
-            .map(|&r| &self.rule_segments[r])
-    }
 }
 
 /// One direction of one pair through the three tiers, recording who decided what.

@@ -164,16 +164,16 @@ pub fn subtract(range: IpRange, holes: &[IpRange]) -> Vec<IpRange> {
     out
 }
 
-/// Sorts and merges touching ranges, for printing a group of segments.
+/// Sorts and merges overlapping or touching ranges, for printing a group of segments.
 pub fn merge(mut ranges: Vec<IpRange>) -> Vec<IpRange> {
     ranges.sort();
     let mut out: Vec<IpRange> = Vec::with_capacity(ranges.len());
     for r in ranges {
         match out.last_mut() {
+            // A range ending at the family's last address contains every later one.
             Some(last)
                 if last.family == r.family
-                    && last.end != last.family.max()
-                    && last.end + 1 >= r.start =>
+                    && (last.end == last.family.max() || last.end + 1 >= r.start) =>
             {
                 last.end = last.end.max(r.end)
             }
@@ -270,5 +270,14 @@ mod tests {
             ]
         );
         assert_eq!(merge(parts), [IpRange::universe(Family::V4)]);
+        // Overlapping input (a namespace summary's union) merges too, up to the last address.
+        assert_eq!(
+            merge(vec![
+                cidr("0.0.0.0/0"),
+                cidr("10.0.0.10/32"),
+                cidr("10.0.0.0/8")
+            ]),
+            [IpRange::universe(Family::V4)]
+        );
     }
 }

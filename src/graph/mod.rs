@@ -4,13 +4,16 @@
 //! replica and every identical workload is one node), the platform endpoints of XKS
 //! (ingress controller, Envoy proxies, kube-dns, Linkerd), and IP segments: the
 //! coarsest partition of the address space in which every `ipBlock` (after its
-//! `except` holes) is a union of segments. An edge carries the connection set the
-//! policies allow (protocol → ports). Why an edge exists — which policy rules allow
-//! each direction, with file:line — is answered by [`Graph::explain`], which
-//! re-evaluates the pair from the compiled rules kept here.
+//! `except` holes) is a union of segments. No pair is stored: the build compiles the
+//! policies (which classes each selects, per class its rules, per namespace-selector peer
+//! its namespaces, a label index per namespace), so its size follows the policies and
+//! classes, never the pairs. [`Graph::explain`] evaluates one pair from the rules, with
+//! provenance (which policy rules allow each direction, with file:line); [`Graph::allowed`]
+//! is that evaluation, and the listing (`listing.rs`) streams it per source.
 
 pub mod admin;
 pub mod ip;
+pub mod listing;
 pub mod policy;
 pub mod ports;
 pub mod selector;
@@ -19,9 +22,6 @@ pub mod settings;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-
-use petgraph::graph::{DiGraph, NodeIndex};
-use rayon::prelude::*;
 
 use crate::model::{Model, ObjectId, Typed};
 use ip::IpRange;
@@ -156,8 +156,43 @@ pub struct Connection {
     pub conns: ConnSet,
 }
 
-/// Allowed connections from (or to) each listed node.
-type Row = Vec<(usize, ConnSet)>;
+/// Namespace label index and each namespace's labels, in `Graph::namespaces` order.
+type NamespaceLabels<'a> = (
+    HashMap<&'a str, HashMap<&'a str, Vec<usize>>>,
+    Vec<&'a Labels>,
+);
+
+/// Namespaces (indices) whose labels match `selector`: through the index when the selector
+/// pins a key, else by asking each.
+fn namespaces_matching(
+    index: &NamespaceLabels<'_>,
+    count: usize,
+    selector: &Selector,
+) -> Vec<usize> {
+    let (by_label, labels) = index;
+    let pinned = selector.requirements.iter().find_map(|r| match r {
+        selector::Requirement::In(key, values) => Some((key, values)),
+        _ => None,
+    });
+    let candidates: Vec<usize> = match pinned {
+        Some((key, values)) => {
+            let mut out: Vec<usize> = values
+                .iter()
+                .filter_map(|v| by_label.get(key.as_str()).and_then(|m| m.get(v.as_str())))
+                .flatten()
+                .copied()
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            out
+        }
+        None => (0..count).collect(),
+    };
+    candidates
+        .into_iter()
+        .filter(|&i| labels.get(i).is_some_and(|l| selector.matches(l)))
+        .collect()
+}
 
 /// A fixed-size set of small integers.
 #[derive(Debug, Clone, Default)]
@@ -178,11 +213,6 @@ impl BitSet {
         self.words
             .get(i / 64)
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-    pub(crate) fn union_with(&mut self, other: &BitSet) {
-        for (word, &theirs) in self.words.iter_mut().zip(&other.words) {
-            *word |= theirs;
-        }
     }
     pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(wi, &w)| {
@@ -209,26 +239,28 @@ pub struct Graph {
     /// AdminNetworkPolicies and BaselineAdminNetworkPolicies, before and after `policies`.
     pub admin: admin::AdminSet,
     pub segments: Vec<IpRange>,
-    /// Edges carry an index into `conn_sets`: a repository has hundreds of thousands of
-    /// edges but only a handful of distinct connection sets, so each is stored once.
-    pub graph: DiGraph<GraphNode, ConnId>,
-    pub conn_sets: Vec<ConnSet>,
-    pub class_nodes: Vec<NodeIndex>,
-    pub segment_nodes: Vec<NodeIndex>,
+    /// hostNetwork classes, sorted: matched only by address peers holding the node ranges.
+    host_classes: Vec<usize>,
+    /// Per namespace: whether it holds a hostNetwork class (its run is not all selectable).
+    namespace_has_host: Vec<bool>,
     /// Per policy: the classes it selects.
     pub policy_classes: Vec<Vec<usize>>,
     /// Per class: the policies that select it (the inverse of `policy_classes`).
     class_policies: Vec<Vec<usize>>,
-    classes_by_namespace: HashMap<String, Vec<usize>>,
-    /// Per rule, per peer: the classes the peer matches (empty for ipBlock peers).
-    pub peer_classes: Vec<Vec<Vec<usize>>>,
+    /// Per namespace (in `namespaces` order): its classes, a contiguous run of `classes`.
+    namespace_classes: Vec<std::ops::Range<usize>>,
+    namespace_index: HashMap<String, usize>,
+    /// Per class: its namespace's index.
+    class_namespace: Vec<usize>,
+    /// Per namespace: label key → value → its classes carrying that label (sorted).
+    label_index: Vec<HashMap<String, HashMap<String, Vec<usize>>>>,
+    /// Per rule, per peer with a `namespaceSelector`: the namespaces it matches.
+    peer_namespaces: Vec<Vec<Option<BitSet>>>,
     class_of_object: HashMap<ObjectId, usize>,
     ingress_rules: Vec<Vec<usize>>,
     egress_rules: Vec<Vec<usize>>,
     isolated_ingress: Vec<bool>,
     isolated_egress: Vec<bool>,
-    rule_classes: Vec<BitSet>,
-    rule_segments: Vec<BitSet>,
     /// Connections of rules without named ports, the same for every destination.
     rule_fixed: Vec<Option<ConnSet>>,
     /// Per class: the id of its named-port list (classes with equal lists share one).
@@ -385,12 +417,41 @@ impl Graph {
                 host_network,
             });
         }
-        let mut classes_by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, class) in classes.iter().enumerate() {
-            classes_by_namespace
-                .entry(class.namespace.clone())
-                .or_default()
-                .push(i);
+        // Namespaces by index; classes are sorted by namespace, so each namespace's are a run.
+        let namespace_index: HashMap<String, usize> = namespaces
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
+        let mut namespace_classes = vec![0..0; namespaces.len()];
+        let mut namespace_has_host = vec![false; namespaces.len()];
+        let mut host_classes = Vec::new();
+        let mut class_namespace = Vec::with_capacity(classes.len());
+        let mut label_index: Vec<HashMap<String, HashMap<String, Vec<usize>>>> =
+            vec![HashMap::new(); namespaces.len()];
+        for (c, class) in classes.iter().enumerate() {
+            let ns = namespace_index.get(&class.namespace).copied().unwrap_or(0);
+            class_namespace.push(ns);
+            if class.host_network {
+                host_classes.push(c);
+                if let Some(flag) = namespace_has_host.get_mut(ns) {
+                    *flag = true;
+                }
+            }
+            let run = &mut namespace_classes[ns];
+            if run.start == run.end {
+                *run = c..c + 1;
+            } else {
+                run.end = c + 1;
+            }
+            for (key, value) in &class.labels {
+                label_index[ns]
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .push(c);
+            }
         }
 
         // Policies: the repository's, in a canonical order, then XKS's implicit ones.
@@ -423,12 +484,17 @@ impl Graph {
                 .filter(|(_, info)| info.tenant)
                 .map(|(name, _)| name)
                 .collect();
+            // Namespaces holding a default-deny of their own: one pass, not one per namespace.
+            let with_default_deny: std::collections::HashSet<&str> = repo_policies
+                .iter()
+                .filter(|(o, _)| {
+                    o.name == settings.default_deny_name
+                        || settings.default_deny_names.contains(&o.name)
+                })
+                .map(|(o, _)| o.namespace.as_str())
+                .collect();
             for namespace in tenants {
-                let present = repo_policies.iter().any(|(o, _)| {
-                    &o.namespace == namespace
-                        && (o.name == settings.default_deny_name
-                            || settings.default_deny_names.contains(&o.name))
-                });
+                let present = with_default_deny.contains(namespace.as_str());
                 if !present {
                     let index = policies.len();
                     policies.push(policy::xks_default_deny(
@@ -465,36 +531,49 @@ impl Graph {
 
         // Which policies select which classes.
         let n = classes.len();
-        let matching_classes = |namespace: &str, selector: &Selector| -> Vec<usize> {
-            classes_by_namespace
-                .get(namespace)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&c| classes[c].selectable() && selector.matches(&classes[c].labels))
-                .collect()
+        let mut graph = Graph {
+            options: options.clone(),
+            namespaces,
+            classes,
+            policies,
+            rules,
+            admin,
+            segments,
+            host_classes,
+            namespace_has_host,
+            policy_classes: Vec::new(),
+            class_policies: Vec::new(),
+            namespace_classes,
+            namespace_index,
+            class_namespace,
+            label_index,
+            peer_namespaces: Vec::new(),
+            class_of_object,
+            ingress_rules: vec![Vec::new(); n],
+            egress_rules: vec![Vec::new(); n],
+            isolated_ingress: vec![false; n],
+            isolated_egress: vec![false; n],
+            rule_fixed: Vec::new(),
+            class_port_list: Vec::new(),
+            rule_named: Vec::new(),
         };
-        let mut policy_classes = Vec::with_capacity(policies.len());
-        let mut ingress_rules = vec![Vec::new(); n];
-        let mut egress_rules = vec![Vec::new(); n];
-        let mut isolated_ingress = vec![false; n];
-        let mut isolated_egress = vec![false; n];
-        for policy in &policies {
-            let selected = matching_classes(&policy.namespace, &policy.pod_selector);
+        let mut policy_classes = Vec::with_capacity(graph.policies.len());
+        for policy in &graph.policies {
+            let selected = graph.classes_matching(&policy.namespace, &policy.pod_selector);
             for &c in &selected {
                 if policy.isolates_ingress {
-                    isolated_ingress[c] = true;
+                    graph.isolated_ingress[c] = true;
                 }
                 if policy.isolates_egress {
-                    isolated_egress[c] = true;
+                    graph.isolated_egress[c] = true;
                 }
                 for &r in &policy.rules {
-                    match rules[r].direction {
+                    match graph.rules[r].direction {
                         policy::Direction::Ingress if policy.isolates_ingress => {
-                            ingress_rules[c].push(r)
+                            graph.ingress_rules[c].push(r)
                         }
                         policy::Direction::Egress if policy.isolates_egress => {
-                            egress_rules[c].push(r)
+                            graph.egress_rules[c].push(r)
                         }
                         _ => {}
                     }
@@ -508,70 +587,63 @@ impl Graph {
                 class_policies[c].push(p);
             }
         }
+        graph.policy_classes = policy_classes;
+        graph.class_policies = class_policies;
 
-        // What each rule's peers match.
-        let mut peer_classes = Vec::with_capacity(rules.len());
-        let mut rule_classes = Vec::with_capacity(rules.len());
-        let mut rule_segments = Vec::with_capacity(rules.len());
-        for rule in &rules {
-            let policy_ns = policies[rule.policy].namespace.as_str();
-            let mut class_bits = BitSet::with_len(n);
-            let mut segment_bits = BitSet::with_len(segments.len());
-            let mut per_peer = Vec::new();
-            match &rule.peers {
-                None => {
-                    (0..n).for_each(|c| class_bits.insert(c));
-                    (0..segments.len()).for_each(|s| segment_bits.insert(s));
-                }
-                Some(peers) => {
-                    for peer in peers {
-                        let matched: Vec<usize> = match &peer.kind {
-                            PeerKind::Pods {
-                                pods,
-                                namespaces: ns_selector,
-                            } => {
-                                let everything = Selector::everything();
-                                let pods = pods.as_ref().unwrap_or(&everything);
-                                match ns_selector {
-                                    None => matching_classes(policy_ns, pods),
-                                    Some(ns_selector) => namespaces
-                                        .iter()
-                                        .filter(|(_, info)| ns_selector.matches(&info.labels))
-                                        .flat_map(|(ns, _)| matching_classes(ns, pods))
-                                        .collect(),
-                                }
-                            }
-                            PeerKind::Ip { parts, .. } => {
-                                for (s, segment) in segments.iter().enumerate() {
-                                    if parts.iter().any(|p| p.contains(segment)) {
-                                        segment_bits.insert(s);
-                                    }
-                                }
-                                if holds_nodes(parts, &options.xks.node_cidrs) {
-                                    (0..n).filter(|&c| classes[c].host_network).collect()
-                                } else {
-                                    Vec::new()
-                                }
-                            }
-                            PeerKind::Invalid(_) => Vec::new(),
-                        };
-                        matched.iter().for_each(|&c| class_bits.insert(c));
-                        per_peer.push(matched);
-                    }
-                }
+        // Per peer with a namespace selector, the namespaces it matches: the only set
+        // computed ahead; which pods a peer matches is evaluated when asked.
+        let namespace_count = graph.namespaces.len();
+        // Namespace label index (key → value → namespaces): a selector pinning `name` finds
+        // its namespace without asking every namespace, for every peer.
+        let mut namespace_labels: HashMap<&str, HashMap<&str, Vec<usize>>> = HashMap::new();
+        let mut namespace_label_sets: Vec<&Labels> = Vec::with_capacity(namespace_count);
+        for (i, info) in graph.namespaces.values().enumerate() {
+            namespace_label_sets.push(&info.labels);
+            for (key, value) in &info.labels {
+                namespace_labels
+                    .entry(key.as_str())
+                    .or_default()
+                    .entry(value.as_str())
+                    .or_default()
+                    .push(i);
             }
-            peer_classes.push(per_peer);
-            rule_classes.push(class_bits);
-            rule_segments.push(segment_bits);
         }
-        let rule_fixed: Vec<Option<ConnSet>> = rules
+        let namespace_labels = (namespace_labels, namespace_label_sets);
+        graph.peer_namespaces = graph
+            .rules
+            .iter()
+            .map(|rule| {
+                rule.peers
+                    .iter()
+                    .flatten()
+                    .map(|peer| match &peer.kind {
+                        PeerKind::Pods {
+                            namespaces: Some(selector),
+                            ..
+                        } => {
+                            let mut bits = BitSet::with_len(namespace_count);
+                            for i in
+                                namespaces_matching(&namespace_labels, namespace_count, selector)
+                            {
+                                bits.insert(i);
+                            }
+                            Some(bits)
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        graph.rule_fixed = graph
+            .rules
             .iter()
             .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
             .collect();
         // Named ports resolve per destination: once per distinct port list, not per pair.
         type PortList<'a> = &'a [(String, Protocol, u16)];
         let mut port_lists: HashMap<PortList, u32> = HashMap::new();
-        let class_port_list: Vec<u32> = classes
+        let class_port_list: Vec<u32> = graph
+            .classes
             .iter()
             .map(|c| {
                 let next = u32::try_from(port_lists.len()).unwrap_or(u32::MAX);
@@ -581,9 +653,10 @@ impl Graph {
         let mut lists: Vec<(PortList, u32)> = port_lists.into_iter().collect();
         lists.sort_by_key(|(_, id)| *id);
         let mut budget = MAX_NAMED_CACHE;
-        let rule_named: Vec<Option<Vec<ConnSet>>> = rules
+        let rule_named: Vec<Option<Vec<ConnSet>>> = graph
+            .rules
             .iter()
-            .zip(&rule_fixed)
+            .zip(&graph.rule_fixed)
             .map(|(rule, fixed)| {
                 if fixed.is_some() || budget < lists.len() {
                     return None;
@@ -597,36 +670,179 @@ impl Graph {
                 )
             })
             .collect();
-
-        let mut graph = Graph {
-            options: options.clone(),
-            namespaces,
-            classes,
-            policies,
-            rules,
-            admin,
-            segments,
-            graph: DiGraph::new(),
-            conn_sets: Vec::new(),
-            class_nodes: Vec::new(),
-            segment_nodes: Vec::new(),
-            policy_classes,
-            class_policies,
-            classes_by_namespace,
-            peer_classes,
-            class_of_object,
-            ingress_rules,
-            egress_rules,
-            isolated_ingress,
-            isolated_egress,
-            rule_classes,
-            rule_segments,
-            rule_fixed,
-            class_port_list,
-            rule_named,
-        };
-        graph.add_edges();
+        graph.class_port_list = class_port_list;
+        graph.rule_named = rule_named;
         graph
+    }
+
+    /// The namespaces (indices) a pod peer of rule `rule` covers.
+    fn peer_namespace_list(&self, rule: usize, peer: usize) -> Vec<usize> {
+        match self.peer_namespaces.get(rule).and_then(|p| p.get(peer)) {
+            Some(Some(bits)) => bits.iter().collect(),
+            _ => {
+                let policy_ns = &self.policies[self.rules[rule].policy].namespace;
+                self.namespace_index
+                    .get(policy_ns)
+                    .copied()
+                    .into_iter()
+                    .collect()
+            }
+        }
+    }
+
+    /// Classes of namespace `ns` (an index) whose labels match `selector`, sorted: through
+    /// the label index when the selector pins a key, else by a scan of the namespace.
+    fn classes_in(&self, ns: usize, selector: &Selector) -> Vec<usize> {
+        let Some(run) = self.namespace_classes.get(ns) else {
+            return Vec::new();
+        };
+        let pinned = selector.requirements.iter().find_map(|r| match r {
+            selector::Requirement::In(key, values) => Some((key, values)),
+            _ => None,
+        });
+        let Some((key, values)) = pinned else {
+            return run
+                .clone()
+                .filter(|&c| {
+                    self.classes[c].selectable() && selector.matches(&self.classes[c].labels)
+                })
+                .collect();
+        };
+        let Some(by_value) = self.label_index.get(ns).and_then(|index| index.get(key)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<usize> = values
+            .iter()
+            .filter_map(|v| by_value.get(v))
+            .flatten()
+            .copied()
+            .filter(|&c| self.classes[c].selectable() && selector.matches(&self.classes[c].labels))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The classes peer `peer` of rule `rule` matches (empty for ipBlock and invalid peers),
+    /// sorted. Computed when asked: a peer such as `podSelector: {}` matches a whole namespace.
+    pub fn peer_classes(&self, rule: usize, peer: usize) -> Vec<usize> {
+        let Some(p) = self.rules[rule].peers.iter().flatten().nth(peer) else {
+            return Vec::new();
+        };
+        let pods = match &p.kind {
+            PeerKind::Pods { pods, .. } => pods,
+            PeerKind::Ip { parts, .. } => {
+                return if holds_nodes(parts, &self.options.xks.node_cidrs) {
+                    self.host_classes.clone()
+                } else {
+                    Vec::new()
+                };
+            }
+            PeerKind::Invalid(_) => return Vec::new(),
+        };
+        let everything = Selector::everything();
+        let pods = pods.as_ref().unwrap_or(&everything);
+        self.peer_namespace_list(rule, peer)
+            .into_iter()
+            .flat_map(|ns| self.classes_in(ns, pods))
+            .collect()
+    }
+
+    /// Whether peer `peer` of rule `rule` matches class `class`: the peer's selectors
+    /// evaluated on the class, nothing stored per pair.
+    fn peer_matches_class(&self, rule: usize, peer: usize, class: usize) -> bool {
+        let Some(p) = self.rules[rule].peers.iter().flatten().nth(peer) else {
+            return false;
+        };
+        let (pods, namespaces) = match &p.kind {
+            PeerKind::Pods { pods, namespaces } => (pods, namespaces),
+            PeerKind::Ip { parts, .. } => {
+                return self.classes[class].host_network
+                    && holds_nodes(parts, &self.options.xks.node_cidrs);
+            }
+            PeerKind::Invalid(_) => return false,
+        };
+        if !self.classes[class].selectable() {
+            return false;
+        }
+        let in_namespace = match namespaces {
+            None => {
+                self.classes[class].namespace == self.policies[self.rules[rule].policy].namespace
+            }
+            Some(_) => self
+                .peer_namespaces
+                .get(rule)
+                .and_then(|p| p.get(peer))
+                .and_then(Option::as_ref)
+                .is_some_and(|bits| bits.contains(self.class_namespace[class])),
+        };
+        in_namespace
+            && pods
+                .as_ref()
+                .is_none_or(|s| s.matches(&self.classes[class].labels))
+    }
+
+    /// The classes rule `rule`'s peers match, as sorted, disjoint index ranges: a whole
+    /// namespace is one range, so the size follows the rule, not the classes it covers.
+    pub(crate) fn rule_class_ranges(&self, rule: usize) -> Vec<std::ops::Range<usize>> {
+        let Some(peers) = &self.rules[rule].peers else {
+            return std::iter::once(0..self.classes.len()).collect();
+        };
+        let mut ranges = Vec::new();
+        for (p, peer) in peers.iter().enumerate() {
+            let pods = match &peer.kind {
+                PeerKind::Pods { pods, .. } => pods,
+                PeerKind::Ip { parts, .. } => {
+                    if holds_nodes(parts, &self.options.xks.node_cidrs) {
+                        ranges.extend(self.host_classes.iter().map(|&c| c..c + 1));
+                    }
+                    continue;
+                }
+                PeerKind::Invalid(_) => continue,
+            };
+            let everything = Selector::everything();
+            for ns in self.peer_namespace_list(rule, p) {
+                let has_host = self.namespace_has_host.get(ns) == Some(&true);
+                match pods {
+                    // A namespace holding hostNetwork classes is not one selectable run.
+                    None if has_host => ranges.extend(
+                        self.classes_in(ns, &everything)
+                            .into_iter()
+                            .map(|c| c..c + 1),
+                    ),
+                    Some(selector) if !selector.is_everything() || has_host => {
+                        ranges.extend(self.classes_in(ns, selector).into_iter().map(|c| c..c + 1))
+                    }
+                    _ => ranges.extend(self.namespace_classes.get(ns).cloned()),
+                }
+            }
+        }
+        listing::merge_ranges(ranges)
+    }
+
+    /// The IP segments rule `rule`'s peers match, as sorted, disjoint index ranges (every
+    /// ipBlock part is a run of segments, found by binary search).
+    pub(crate) fn rule_segment_ranges(&self, rule: usize) -> Vec<std::ops::Range<usize>> {
+        let Some(peers) = &self.rules[rule].peers else {
+            return std::iter::once(0..self.segments.len()).collect();
+        };
+        let mut ranges = Vec::new();
+        for peer in peers {
+            if let PeerKind::Ip { parts, .. } = &peer.kind {
+                for part in parts {
+                    let lo = self
+                        .segments
+                        .partition_point(|s| (s.family, s.start) < (part.family, part.start));
+                    let hi = self
+                        .segments
+                        .partition_point(|s| (s.family, s.end) <= (part.family, part.end));
+                    if lo < hi {
+                        ranges.push(lo..hi);
+                    }
+                }
+            }
+        }
+        listing::merge_ranges(ranges)
     }
 
     /// Connections rule `rule` opens towards a destination class (`None`: an address).
@@ -647,168 +863,6 @@ impl Graph {
 
     pub fn is_endpoint(&self, class: usize) -> bool {
         self.classes[class].endpoint.is_some()
-    }
-
-    /// Connections allowed from class `src` to class `dst`: the one per-pair evaluation
-    /// behind both the graph's edges and `why` (through [`Graph::explain`]).
-    pub fn pair_conns(&self, src: usize, dst: usize) -> ConnSet {
-        let ingress = self.evaluate(
-            dst,
-            Other::Class(src),
-            policy::Direction::Ingress,
-            Some(dst),
-            None,
-        );
-        if ingress.is_empty() {
-            return ingress;
-        }
-        self.evaluate(
-            src,
-            Other::Class(dst),
-            policy::Direction::Egress,
-            Some(dst),
-            None,
-        )
-        .intersect(&ingress)
-    }
-
-    /// Classes that may send to `dst` (a superset of those that can): everyone when its
-    /// ingress is not isolated by NetworkPolicies, else the peers of its ingress rules and
-    /// of the admin `Allow` rules selecting it (nothing else gets past isolation).
-    fn ingress_candidates(&self, dst: usize) -> Option<BitSet> {
-        if !self.isolated_ingress[dst] {
-            return None;
-        }
-        let mut bits = BitSet::with_len(self.classes.len());
-        let rule_bits = self.ingress_rules[dst]
-            .iter()
-            .map(|&r| &self.rule_classes[r])
-            .chain(self.admin.allow_candidates(dst, policy::Direction::Ingress));
-        for other in rule_bits {
-            bits.union_with(other);
-        }
-        Some(bits)
-    }
-
-    /// IP segments `class` may reach (egress) or hear from (ingress): a superset.
-    fn segment_candidates(&self, class: usize, direction: policy::Direction) -> Option<BitSet> {
-        let (isolated, rules) = match direction {
-            policy::Direction::Ingress => {
-                (self.isolated_ingress[class], &self.ingress_rules[class])
-            }
-            policy::Direction::Egress => (self.isolated_egress[class], &self.egress_rules[class]),
-        };
-        if !isolated {
-            return None;
-        }
-        let mut bits = BitSet::with_len(self.segments.len());
-        let rule_bits = rules
-            .iter()
-            .map(|&r| &self.rule_segments[r])
-            .chain(self.admin.allow_segment_candidates(class, direction));
-        for other in rule_bits {
-            bits.union_with(other);
-        }
-        Some(bits)
-    }
-
-    fn add_edges(&mut self) {
-        let n = self.classes.len();
-        let this = &*self;
-        // Pod to pod: per destination, every candidate source through the per-pair evaluation.
-        let min_job = (n / (rayon::current_num_threads() * 8)).max(1);
-        let pod_rows: Vec<Vec<(usize, ConnSet)>> = (0..n)
-            .into_par_iter()
-            .with_min_len(min_job)
-            .map(|dst| {
-                let dst_endpoint = this.is_endpoint(dst);
-                let mut row = Vec::new();
-                let mut visit = |src: usize| {
-                    // Platform endpoints' own policies are unknown: their mutual traffic is not modelled.
-                    if dst_endpoint && this.is_endpoint(src) {
-                        return;
-                    }
-                    let allowed = this.pair_conns(src, dst);
-                    if !allowed.is_empty() {
-                        row.push((src, allowed));
-                    }
-                };
-                match this.ingress_candidates(dst) {
-                    None => (0..n).for_each(&mut visit),
-                    Some(bits) => bits.iter().for_each(&mut visit),
-                }
-                row
-            })
-            .collect();
-
-        // Pods and IP segments, both ways; platform endpoints are left out (their policies are unknown).
-        let segment_count = self.segments.len();
-        let ip_rows: Vec<(Row, Row)> = (0..n)
-            .into_par_iter()
-            .map(|class| {
-                if this.is_endpoint(class) {
-                    return (Vec::new(), Vec::new());
-                }
-                let side = |direction: policy::Direction| -> Row {
-                    // The destination's named ports: the pod for ingress; an address has none.
-                    let dst_class = (direction == policy::Direction::Ingress).then_some(class);
-                    let mut row = Vec::new();
-                    let mut visit = |s: usize| {
-                        let conns =
-                            this.evaluate(class, Other::Segment(s), direction, dst_class, None);
-                        if !conns.is_empty() {
-                            row.push((s, conns));
-                        }
-                    };
-                    match this.segment_candidates(class, direction) {
-                        None => (0..segment_count).for_each(&mut visit),
-                        Some(bits) => bits.iter().for_each(&mut visit),
-                    }
-                    row
-                };
-                (
-                    side(policy::Direction::Egress),
-                    side(policy::Direction::Ingress),
-                )
-            })
-            .collect();
-
-        let edge_count = pod_rows.iter().map(Vec::len).sum::<usize>()
-            + ip_rows
-                .iter()
-                .map(|(egress, ingress)| egress.len() + ingress.len())
-                .sum::<usize>();
-        let mut graph = DiGraph::with_capacity(n + segment_count, edge_count);
-        let class_nodes: Vec<NodeIndex> =
-            (0..n).map(|c| graph.add_node(GraphNode::Pods(c))).collect();
-        let segment_nodes: Vec<NodeIndex> = (0..segment_count)
-            .map(|s| graph.add_node(GraphNode::Ip(s)))
-            .collect();
-        let mut conn_sets: Vec<ConnSet> = Vec::new();
-        let mut interned: HashMap<ConnSet, ConnId> = HashMap::new();
-        let mut intern = |conns: ConnSet| -> ConnId {
-            *interned.entry(conns).or_insert_with_key(|conns| {
-                conn_sets.push(conns.clone());
-                ConnId(u32::try_from(conn_sets.len() - 1).unwrap_or(u32::MAX))
-            })
-        };
-        for (dst, row) in pod_rows.into_iter().enumerate() {
-            for (src, conns) in row {
-                graph.add_edge(class_nodes[src], class_nodes[dst], intern(conns));
-            }
-        }
-        for (class, (egress, ingress)) in ip_rows.into_iter().enumerate() {
-            for (s, conns) in egress {
-                graph.add_edge(class_nodes[class], segment_nodes[s], intern(conns));
-            }
-            for (s, conns) in ingress {
-                graph.add_edge(segment_nodes[s], class_nodes[class], intern(conns));
-            }
-        }
-        self.graph = graph;
-        self.conn_sets = conn_sets;
-        self.class_nodes = class_nodes;
-        self.segment_nodes = segment_nodes;
     }
 
     pub fn is_xks(&self) -> bool {
@@ -841,47 +895,37 @@ impl Graph {
         })
     }
 
-    /// Connections the graph allows from one class to another.
+    /// Connections allowed from one class to another: the per-pair evaluation of
+    /// [`Graph::explain`] (the one source of semantics), except between two platform
+    /// endpoints, whose mutual traffic is not modelled.
     pub fn allowed(&self, src: usize, dst: usize) -> ConnSet {
-        self.edge_between(self.class_nodes[src], self.class_nodes[dst])
-            .map(|e| self.conns(e).clone())
-            .unwrap_or_default()
-    }
-
-    /// The connections an edge allows.
-    pub fn conns(&self, edge: petgraph::graph::EdgeIndex) -> &ConnSet {
-        static NONE: std::sync::OnceLock<ConnSet> = std::sync::OnceLock::new();
-        self.graph
-            .edge_weight(edge)
-            .and_then(|id| self.conn_sets.get(id.0 as usize))
-            .unwrap_or_else(|| NONE.get_or_init(ConnSet::none))
-    }
-
-    /// The edge from `a` to `b`, walking `a`'s out-edges and `b`'s in-edges in step: a
-    /// platform endpoint has an edge to nearly every class, so searching only its side
-    /// (what `find_edge` does) made every endpoint query linear in the repository.
-    fn edge_between(&self, a: NodeIndex, b: NodeIndex) -> Option<petgraph::graph::EdgeIndex> {
-        use petgraph::Direction::{Incoming, Outgoing};
-        use petgraph::visit::EdgeRef;
-        let mut outgoing = self.graph.edges_directed(a, Outgoing);
-        let mut incoming = self.graph.edges_directed(b, Incoming);
-        loop {
-            let out_edge = outgoing.next();
-            if let Some(edge) = out_edge
-                && edge.target() == b
-            {
-                return Some(edge.id());
-            }
-            let in_edge = incoming.next();
-            if let Some(edge) = in_edge
-                && edge.source() == a
-            {
-                return Some(edge.id());
-            }
-            if out_edge.is_none() || in_edge.is_none() {
-                return None;
-            }
+        if self.is_endpoint(src) && self.is_endpoint(dst) {
+            return ConnSet::none();
         }
+        self.pair_conns(src, dst)
+    }
+
+    /// Connections allowed from class `src` to class `dst`: the one per-pair evaluation
+    /// behind the listing, the rules and `why` (through [`Graph::explain`]).
+    pub fn pair_conns(&self, src: usize, dst: usize) -> ConnSet {
+        let ingress = self.evaluate(
+            dst,
+            Other::Class(src),
+            policy::Direction::Ingress,
+            Some(dst),
+            None,
+        );
+        if ingress.is_empty() {
+            return ingress;
+        }
+        self.evaluate(
+            src,
+            Other::Class(dst),
+            policy::Direction::Egress,
+            Some(dst),
+            None,
+        )
+        .intersect(&ingress)
     }
 
     pub fn isolated(&self, class: usize, direction: policy::Direction) -> bool {
@@ -893,20 +937,27 @@ impl Graph {
 
     /// Classes of `namespace` whose labels match `selector`.
     pub fn classes_matching(&self, namespace: &str, selector: &Selector) -> Vec<usize> {
-        self.classes_by_namespace
-            .get(namespace)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|&c| self.classes[c].selectable() && selector.matches(&self.classes[c].labels))
-            .collect()
+        match self.namespace_index.get(namespace) {
+            Some(&ns) => self.classes_in(ns, selector),
+            None => Vec::new(),
+        }
     }
 
     /// Whether NetworkPolicy rule `rule`'s peers match the other end.
     fn rule_matches(&self, rule: usize, other: &Other) -> bool {
         match other {
-            Other::Class(c) => self.rule_classes[rule].contains(*c),
-            Other::Segment(s) => self.rule_segments[rule].contains(*s),
+            Other::Class(c) => match &self.rules[rule].peers {
+                None => true,
+                Some(peers) => (0..peers.len()).any(|p| self.peer_matches_class(rule, p, *c)),
+            },
+            Other::Segment(s) => match (&self.rules[rule].peers, self.segments.get(*s)) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(peers), Some(segment)) => peers.iter().any(|p| match &p.kind {
+                    PeerKind::Ip { parts, .. } => parts.iter().any(|r| r.contains(segment)),
+                    _ => false,
+                }),
+            },
             Other::Address(addr) => match &self.rules[rule].peers {
                 None => true,
                 Some(peers) => peers.iter().any(|p| match &p.kind {
@@ -1106,113 +1157,6 @@ impl Graph {
                 EndKind::Workload
             },
         }
-    }
-
-    /// Every allowed connection, one per workload pair (self-connections left
-    /// out), and per workload the IP segments grouped by identical connections.
-    /// Sorted by source, destination.
-    pub fn connections(&self) -> Vec<Connection> {
-        // Ends are shared (`Arc`) and sorted once by label; connections are then
-        // sorted by the ranks of their ends, which keeps millions of lines cheap.
-        let mut ends: Vec<Arc<End>> = Vec::new();
-        let member_ends: Vec<Vec<u32>> = self
-            .classes
-            .iter()
-            .enumerate()
-            .map(|(c, class)| {
-                class
-                    .members
-                    .iter()
-                    .map(|m| {
-                        ends.push(Arc::new(self.end_of(m, c)));
-                        (ends.len() - 1) as u32
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut raw: Vec<(u32, u32, ConnSet)> = Vec::new();
-        for edge in self.graph.edge_indices() {
-            let Some((a, b)) = self.graph.edge_endpoints(edge) else {
-                continue;
-            };
-            if let (GraphNode::Pods(src), GraphNode::Pods(dst)) = (self.graph[a], self.graph[b]) {
-                let conns = self.conns(edge);
-                for &s in &member_ends[src] {
-                    for &d in &member_ends[dst] {
-                        if ends[s as usize].label != ends[d as usize].label {
-                            raw.push((s, d, conns.clone()));
-                        }
-                    }
-                }
-            }
-        }
-        // IP segments: merged per workload and direction when the connections are equal.
-        for (class, node) in self.class_nodes.iter().enumerate() {
-            for direction in [petgraph::Direction::Outgoing, petgraph::Direction::Incoming] {
-                let mut groups: BTreeMap<ConnSet, Vec<IpRange>> = BTreeMap::new();
-                for edge in self.graph.edges_directed(*node, direction) {
-                    use petgraph::visit::EdgeRef;
-                    let other = match direction {
-                        petgraph::Direction::Outgoing => edge.target(),
-                        petgraph::Direction::Incoming => edge.source(),
-                    };
-                    if let GraphNode::Ip(s) = self.graph[other] {
-                        groups
-                            .entry(self.conns(edge.id()).clone())
-                            .or_default()
-                            .push(self.segments[s]);
-                    }
-                }
-                for (conns, ranges) in groups {
-                    let label = ip::merge(ranges)
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    ends.push(Arc::new(End {
-                        label,
-                        namespace: None,
-                        kind: EndKind::Ip,
-                    }));
-                    let ip_end = (ends.len() - 1) as u32;
-                    for &member in &member_ends[class] {
-                        raw.push(match direction {
-                            petgraph::Direction::Outgoing => (member, ip_end, conns.clone()),
-                            petgraph::Direction::Incoming => (ip_end, member, conns.clone()),
-                        });
-                    }
-                }
-            }
-        }
-        // Equal labels share a rank, so duplicate workloads collapse into one line.
-        let mut order: Vec<u32> = (0..ends.len() as u32).collect();
-        order.sort_by(|a, b| ends[*a as usize].cmp(&ends[*b as usize]));
-        let mut rank = vec![0u32; ends.len()];
-        for (i, &e) in order.iter().enumerate() {
-            let same_as_previous =
-                i > 0 && ends[order[i - 1] as usize].label == ends[e as usize].label;
-            rank[e as usize] = if same_as_previous {
-                rank[order[i - 1] as usize]
-            } else {
-                i as u32
-            };
-        }
-        let key = |(s, d, _): &(u32, u32, ConnSet)| {
-            (u64::from(rank[*s as usize]) << 32) | u64::from(rank[*d as usize])
-        };
-        raw.par_sort_unstable_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.2.cmp(&b.2)));
-        raw.dedup_by(|a, b| {
-            rank[a.0 as usize] == rank[b.0 as usize]
-                && rank[a.1 as usize] == rank[b.1 as usize]
-                && a.2 == b.2
-        });
-        raw.into_iter()
-            .map(|(s, d, conns)| Connection {
-                src: Arc::clone(&ends[s as usize]),
-                dst: Arc::clone(&ends[d as usize]),
-                conns,
-            })
-            .collect()
     }
 }
 

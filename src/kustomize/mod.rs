@@ -22,9 +22,9 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind};
 use crate::load::yaml::{Node, NodeKind, parse_stream};
 use crate::load::{IssueKind, LoadIssue, Loaded, LoadedDocument, is_kustomization_file, normalize};
-use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind};
 use crate::span::{FileId, Location, Span};
 use spec::{Kustomization, PatchSource, PatchTarget};
 use transform::{for_each_at, get_mut, json6902, set, strategic_merge};
@@ -203,7 +203,7 @@ fn name_of(node: &Node) -> &str {
 pub fn build(loaded: &Loaded) -> KustomizeOutput {
     let mut files_by_path = HashMap::new();
     for (index, file) in loaded.sources.files.iter().enumerate() {
-        files_by_path.insert(normalize(&file.path), FileId(index));
+        files_by_path.insert(normalize(&file.path), FileId(crate::span::narrow(index)));
     }
     let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
     let mut kustomizations: Kustomizations = BTreeMap::new();

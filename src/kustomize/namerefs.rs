@@ -3,8 +3,8 @@
 //! object (a name prefix or suffix, a generator's content hash), every reference to
 //! it in these fields follows.
 
-use crate::load::yaml::{Node, NodeKind};
 use crate::kinds::CLUSTER_SCOPED_KINDS;
+use crate::load::yaml::{Node, NodeKind};
 
 use super::Built;
 

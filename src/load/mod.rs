@@ -1,9 +1,9 @@
 //! Load stage: find manifest files, read them, parse every YAML document with spans.
 //! The only stage that touches the filesystem.
 
-pub mod kustomization;
 pub mod boundary;
 pub mod git;
+pub mod kustomization;
 pub mod walk;
 pub mod yaml;
 
@@ -34,7 +34,7 @@ pub struct Sources {
 
 impl Sources {
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
-        self.files.get(id.0)
+        self.files.get(id.0 as usize)
     }
 
     pub fn display(&self, id: FileId) -> &str {
@@ -170,7 +170,7 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     };
     read_candidates(&mut loaded, &candidates, cwd.as_deref(), options);
     for skipped in walk_skipped {
-        let file = FileId(loaded.sources.files.len());
+        let file = FileId(crate::span::narrow(loaded.sources.files.len()));
         loaded.sources.files.push(SourceFile {
             display: display_path(&skipped.path, cwd.as_deref()),
             path: skipped.path,
@@ -228,7 +228,7 @@ fn read_candidates(
         .collect();
     loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {
-        let file = FileId(loaded.sources.files.len());
+        let file = FileId(crate::span::narrow(loaded.sources.files.len()));
         loaded.sources.files.push(source);
         match outcome {
             FileOutcome::Parsed { documents, issues } => {

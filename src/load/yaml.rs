@@ -39,7 +39,8 @@ pub struct Scalar {
     /// Most keys and values are short: stored inline, they cost no allocation of their own.
     pub value: compact_str::CompactString,
     pub style: Style,
-    pub tag: Option<String>,
+    /// Rare: boxed, so that a scalar without one stays small.
+    pub tag: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,7 +89,7 @@ pub struct Stream {
 impl Scalar {
     pub fn resolve(&self) -> Resolved {
         if let Some(tag) = &self.tag {
-            return match tag.as_str() {
+            return match &**tag {
                 "tag:yaml.org,2002:str" | "!" => Resolved::Str,
                 "tag:yaml.org,2002:null" => Resolved::Null,
                 "tag:yaml.org,2002:bool" => resolve_plain(&self.value),
@@ -840,7 +841,7 @@ fn parse_segment(
                     kind: NodeKind::Scalar(Scalar {
                         value: CompactString::from(value),
                         style,
-                        tag: tag_name(tag),
+                        tag: tag_name(tag).map(String::into_boxed_str),
                     }),
                     span,
                     origin: None,
@@ -1015,6 +1016,18 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tree is most of the parse stage's memory (a node per key and per value): a
+    /// node is its kind (a scalar inline up to 24 bytes, a boxed tag), a span and an origin.
+    #[test]
+    fn a_node_stays_small() {
+        assert!(
+            std::mem::size_of::<Node>() <= 80,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
+        assert!(std::mem::size_of::<Option<FileId>>() <= 8);
+    }
 
     fn doc(text: &str) -> Node {
         let stream = parse_stream(text);

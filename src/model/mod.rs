@@ -210,7 +210,6 @@ pub struct Model {
     pub flux_clusters: std::collections::HashMap<FileId, String>,
 }
 
-
 /// An object found in the input, waiting to be typed.
 struct Pending {
     node: Node,
@@ -243,7 +242,8 @@ impl Model {
             .iter()
             .enumerate()
             .filter_map(|(index, file)| {
-                environments::cluster_of(&file.display).map(|env| (FileId(index), env.to_string()))
+                environments::cluster_of(&file.display)
+                    .map(|env| (FileId(crate::span::narrow(index)), env.to_string()))
             })
             .collect();
         let mut model = Model {
@@ -598,7 +598,6 @@ fn json_at(node: &Node, path: &[&str]) -> Option<serde_json::Value> {
         _ => None,
     }
 }
-
 
 fn object_kind(node: &Node) -> Option<&str> {
     let api_version = node.get("apiVersion")?.as_str()?;

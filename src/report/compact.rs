@@ -1,22 +1,13 @@
 //! One line per finding, `file:line:col: severity[rule] message`: for logs and editors'
 //! problem matchers (the shape of compilers' diagnostics).
 
-use super::sanitize::{Inline, Lines};
+use super::sanitize::Lines;
 use crate::Analysis;
 use crate::diagnostic::Diagnostic;
 use crate::load::Sources;
 
 pub fn line(diagnostic: &Diagnostic, sources: &Sources) -> String {
-    let start = diagnostic.location.span.start;
-    format!(
-        "{}:{}:{}: {}[{}] {}",
-        Inline(sources.display(diagnostic.location.file)),
-        start.line,
-        start.col,
-        diagnostic.severity.as_str(),
-        diagnostic.rule,
-        Inline(&diagnostic.message)
-    )
+    super::human::located_line(diagnostic, sources, " ")
 }
 
 pub fn render(analysis: &Analysis) -> String {

@@ -31,42 +31,132 @@ pub fn channel(format: ConnectivityFormat) -> Channel {
 }
 
 pub fn render(format: ConnectivityFormat, connections: &[Connection]) -> String {
-    match format {
-        ConnectivityFormat::Txt => txt(connections),
-        ConnectivityFormat::Json => json(connections),
-        ConnectivityFormat::Csv => csv(connections),
-        ConnectivityFormat::Dot => dot(connections),
-        ConnectivityFormat::Mermaid => mermaid(connections),
+    let mut renderer = Renderer::new(format, connections.iter().flat_map(|c| [&*c.src, &*c.dst]));
+    let mut out = renderer.preamble();
+    for c in connections {
+        out.push_str(&renderer.line(c));
+    }
+    out.push_str(&renderer.finish());
+    out
+}
+
+/// Writes a listing one connection at a time (`connectivity` streams it): a preamble, one
+/// piece per connection, a closing piece. Every piece ends at a line break. Dot and Mermaid
+/// declare their nodes first, so they are built from the distinct ends of the listing
+/// ([`Renderer::needs_ends`]); the other formats ignore the ends.
+pub struct Renderer {
+    format: ConnectivityFormat,
+    count: usize,
+    preamble: String,
+    ids: BTreeMap<String, String>,
+}
+
+impl Renderer {
+    /// Whether [`Renderer::new`] needs the ends before the first line.
+    pub fn needs_ends(format: ConnectivityFormat) -> bool {
+        matches!(
+            format,
+            ConnectivityFormat::Dot | ConnectivityFormat::Mermaid
+        )
+    }
+
+    pub fn new<'a>(format: ConnectivityFormat, ends: impl Iterator<Item = &'a End>) -> Renderer {
+        let mut ids = BTreeMap::new();
+        let preamble = match format {
+            ConnectivityFormat::Txt | ConnectivityFormat::Json => String::new(),
+            ConnectivityFormat::Csv => "src,dst,conn\n".to_string(),
+            ConnectivityFormat::Dot => dot_nodes(&ends_by_namespace(ends)),
+            ConnectivityFormat::Mermaid => mermaid_nodes(&ends_by_namespace(ends), &mut ids),
+        };
+        Renderer {
+            format,
+            count: 0,
+            preamble,
+            ids,
+        }
+    }
+
+    pub fn preamble(&mut self) -> String {
+        std::mem::take(&mut self.preamble)
+    }
+
+    pub fn line(&mut self, c: &Connection) -> String {
+        self.count += 1;
+        match self.format {
+            ConnectivityFormat::Txt => {
+                let mut out = Lines::new();
+                out.line(format!(
+                    "{} => {} : {}",
+                    Inline(&c.src.label),
+                    Inline(&c.dst.label),
+                    c.conns
+                ));
+                out.finish()
+            }
+            ConnectivityFormat::Json => {
+                let item = serde_json::json!({
+                    "src": c.src.label,
+                    "dst": c.dst.label,
+                    "conn": c.conns.to_string(),
+                });
+                let text = serde_json::to_string_pretty(&item).unwrap_or_default();
+                let mut out = String::from(if self.count == 1 { "[\n" } else { ",\n" });
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        out.push('\n');
+                    }
+                    out.push_str("  ");
+                    out.push_str(line);
+                }
+                out
+            }
+            ConnectivityFormat::Csv => {
+                let mut out = Lines::new();
+                out.line(format!(
+                    "{},{},{}",
+                    csv_field(&c.src.label),
+                    csv_field(&c.dst.label),
+                    csv_field(&c.conns.to_string())
+                ));
+                out.finish()
+            }
+            ConnectivityFormat::Dot => format!(
+                "\t{} -> {} [label={} color=\"gold2\" fontcolor=\"darkgreen\"]\n",
+                dot_string(&c.src.label),
+                dot_string(&c.dst.label),
+                dot_string(&c.conns.to_string())
+            ),
+            ConnectivityFormat::Mermaid => {
+                let (Some(src), Some(dst)) =
+                    (self.ids.get(&c.src.label), self.ids.get(&c.dst.label))
+                else {
+                    return String::new();
+                };
+                format!(
+                    "  {src} -->|{}| {dst}\n",
+                    mermaid_text(&c.conns.to_string())
+                )
+            }
+        }
+    }
+
+    pub fn finish(self) -> String {
+        match self.format {
+            ConnectivityFormat::Json if self.count == 0 => "[]\n".to_string(),
+            ConnectivityFormat::Json => "\n]\n".to_string(),
+            ConnectivityFormat::Dot => "}\n".to_string(),
+            _ => String::new(),
+        }
     }
 }
 
 pub fn txt(connections: &[Connection]) -> String {
-    let mut out = Lines::new();
-    for c in connections {
-        out.line(format!(
-            "{} => {} : {}",
-            Inline(&c.src.label),
-            Inline(&c.dst.label),
-            c.conns
-        ));
-    }
-    out.finish()
+    render(ConnectivityFormat::Txt, connections)
 }
 
+#[cfg(test)]
 fn json(connections: &[Connection]) -> String {
-    let items: Vec<serde_json::Value> = connections
-        .iter()
-        .map(|c| {
-            serde_json::json!({
-                "src": c.src.label,
-                "dst": c.dst.label,
-                "conn": c.conns.to_string(),
-            })
-        })
-        .collect();
-    let mut text = serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string());
-    text.push('\n');
-    text
+    render(ConnectivityFormat::Json, connections)
 }
 
 /// An RFC 4180 field of one line: the value escaped by `inline` (so it holds no line
@@ -80,26 +170,19 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+#[cfg(test)]
 fn csv(connections: &[Connection]) -> String {
-    let mut out = Lines::new();
-    out.line("src,dst,conn");
-    for c in connections {
-        out.line(format!(
-            "{},{},{}",
-            csv_field(&c.src.label),
-            csv_field(&c.dst.label),
-            csv_field(&c.conns.to_string())
-        ));
-    }
-    out.finish()
+    render(ConnectivityFormat::Csv, connections)
 }
 
 /// Every distinct end, grouped by namespace (`None`: IP blocks), in sorted order.
-fn ends_by_namespace(connections: &[Connection]) -> BTreeMap<Option<String>, Vec<End>> {
+fn ends_by_namespace<'a>(
+    ends: impl Iterator<Item = &'a End>,
+) -> BTreeMap<Option<String>, Vec<End>> {
     let mut groups: BTreeMap<Option<String>, Vec<End>> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
-    for end in connections.iter().flat_map(|c| [&c.src, &c.dst]) {
-        if seen.insert(end.label.as_str()) {
+    for end in ends {
+        if seen.insert(end.label.clone()) {
             groups
                 .entry(end.namespace.clone())
                 .or_default()
@@ -133,10 +216,10 @@ fn dot_string(text: &str) -> String {
     )
 }
 
-fn dot(connections: &[Connection]) -> String {
+fn dot_nodes(groups: &BTreeMap<Option<String>, Vec<End>>) -> String {
     let mut out = String::from("digraph {\n");
-    for (namespace, ends) in ends_by_namespace(connections) {
-        let (indent, close) = match &namespace {
+    for (namespace, ends) in groups {
+        let (indent, close) = match namespace {
             Some(ns) => {
                 let _ = writeln!(
                     out,
@@ -158,24 +241,19 @@ fn dot(connections: &[Connection]) -> String {
                 out,
                 "{indent}{} [label={} color=\"{colour}\" fontcolor=\"{colour}\"]",
                 dot_string(&end.label),
-                dot_string(short_label(&end))
+                dot_string(short_label(end))
             );
         }
         if close {
             out.push_str("\t}\n");
         }
     }
-    for c in connections {
-        let _ = writeln!(
-            out,
-            "\t{} -> {} [label={} color=\"gold2\" fontcolor=\"darkgreen\"]",
-            dot_string(&c.src.label),
-            dot_string(&c.dst.label),
-            dot_string(&c.conns.to_string())
-        );
-    }
-    out.push_str("}\n");
     out
+}
+
+#[cfg(test)]
+fn dot(connections: &[Connection]) -> String {
+    render(ConnectivityFormat::Dot, connections)
 }
 
 /// A Mermaid quoted label: the value escaped by `inline`, then `#`, `"`, `<` and `>` as
@@ -196,12 +274,14 @@ fn mermaid_text(text: &str) -> String {
     out
 }
 
-fn mermaid(connections: &[Connection]) -> String {
+fn mermaid_nodes(
+    groups: &BTreeMap<Option<String>, Vec<End>>,
+    ids: &mut BTreeMap<String, String>,
+) -> String {
     let mut out = String::from("flowchart LR\n");
-    let mut ids: BTreeMap<String, String> = BTreeMap::new();
     let mut clusters = 0;
-    for (namespace, ends) in ends_by_namespace(connections) {
-        let indent = if let Some(ns) = &namespace {
+    for (namespace, ends) in groups {
+        let indent = if let Some(ns) = namespace {
             let _ = writeln!(out, "  subgraph ns{clusters}[{}]", mermaid_text(ns));
             clusters += 1;
             "    "
@@ -210,24 +290,19 @@ fn mermaid(connections: &[Connection]) -> String {
         };
         for end in ends {
             let id = format!("n{}", ids.len());
-            let _ = writeln!(out, "{indent}{id}[{}]", mermaid_text(short_label(&end)));
+            let _ = writeln!(out, "{indent}{id}[{}]", mermaid_text(short_label(end)));
             ids.insert(end.label.clone(), id);
         }
         if namespace.is_some() {
             out.push_str("  end\n");
         }
     }
-    for c in connections {
-        let (Some(src), Some(dst)) = (ids.get(&c.src.label), ids.get(&c.dst.label)) else {
-            continue;
-        };
-        let _ = writeln!(
-            out,
-            "  {src} -->|{}| {dst}",
-            mermaid_text(&c.conns.to_string())
-        );
-    }
     out
+}
+
+#[cfg(test)]
+fn mermaid(connections: &[Connection]) -> String {
+    render(ConnectivityFormat::Mermaid, connections)
 }
 
 #[cfg(test)]

@@ -17,6 +17,32 @@ pub fn stdout(text: &str, channel: Channel) -> io::Result<()> {
     stdout.flush()
 }
 
+/// A document written to standard output piece by piece (`connectivity`'s listing, which
+/// may run to millions of lines): each piece must end at a line break, so that guarding it
+/// alone is guarding the document.
+pub struct StdoutStream {
+    out: io::BufWriter<io::StdoutLock<'static>>,
+    channel: Channel,
+}
+
+pub fn stdout_stream(channel: Channel) -> StdoutStream {
+    StdoutStream {
+        out: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        channel,
+    }
+}
+
+impl StdoutStream {
+    pub fn write(&mut self, text: &str) -> io::Result<()> {
+        self.out
+            .write_all(sanitize::guard(text, self.channel).as_bytes())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Writes a finished document to a file (`--output`, baselines, `init`), never through
 /// a link that leads out of the repository `root` (see `load::boundary::write_file`).
 pub fn file(path: &Path, root: &Path, text: &str, channel: Channel) -> Result<(), String> {

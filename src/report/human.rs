@@ -139,9 +139,15 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources, index: &mut LineIndex) 
 
 /// `path:line:col: severity[rule]: message`, the grep-friendly form.
 pub fn plain_line(diagnostic: &Diagnostic, sources: &Sources) -> String {
+    located_line(diagnostic, sources, ": ")
+}
+
+/// `path:line:col: severity[rule]` then `separator` and the message: the one-line forms
+/// of the human and compact formats.
+pub fn located_line(diagnostic: &Diagnostic, sources: &Sources, separator: &str) -> String {
     let start = diagnostic.location.span.start;
     format!(
-        "{}:{}:{}: {}[{}]: {}",
+        "{}:{}:{}: {}[{}]{separator}{}",
         Inline(sources.display(diagnostic.location.file)),
         start.line,
         start.col,

@@ -170,13 +170,18 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
     out
 }
 
+/// Pushes a backend unless its route already names it. A route's backends are pushed
+/// together, so only the tail of `out` holds them: scanning all of `out` was quadratic.
 fn push_unique<'a>(out: &mut Vec<Backend<'a>>, backend: Backend<'a>) {
-    let duplicate = out.iter().any(|b| {
-        b.route.id == backend.route.id
-            && b.namespace == backend.namespace
-            && b.service == backend.service
-            && b.port == backend.port
-    });
+    let duplicate = out
+        .iter()
+        .rev()
+        .take_while(|b| b.route.id == backend.route.id)
+        .any(|b| {
+            b.namespace == backend.namespace
+                && b.service == backend.service
+                && b.port == backend.port
+        });
     if !duplicate {
         out.push(backend);
     }

@@ -70,7 +70,7 @@ fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
             }
             let mut by_namespace: BTreeMap<&str, Vec<(usize, usize, ConnSet)>> = BTreeMap::new();
             let mut cites: BTreeMap<&str, Vec<crate::span::Location>> = BTreeMap::new();
-            for &remote in &graph.peer_classes[r][p] {
+            for remote in graph.peer_classes(r, p) {
                 let class = &graph.classes[remote];
                 let modelled_tenant = graph
                     .namespaces

@@ -37,9 +37,10 @@ impl Rule for PeerSelectsNothing {
                         .get(ns)
                         .is_some_and(|info| info.has_workloads && !info.platform)
                 });
-                let matches_workload = graph.peer_classes[r][p]
-                    .iter()
-                    .any(|&c| !graph.is_endpoint(c));
+                let matches_workload = graph
+                    .peer_classes(r, p)
+                    .into_iter()
+                    .any(|c| !graph.is_endpoint(c));
                 if !all_modelled || matches_workload {
                     continue;
                 }
