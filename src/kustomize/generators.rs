@@ -67,7 +67,7 @@ pub fn run(
             item: Some(index),
             node,
             previous: Vec::new(),
-            provenance: Box::new(super::Provenance {
+            provenance: Some(Box::new(super::Provenance {
                 generated_by: Some((
                     match generator.kind {
                         GeneratedKind::ConfigMap => "ConfigMapGenerator",
@@ -76,7 +76,7 @@ pub fn run(
                     None,
                 )),
                 transformations: Vec::new(),
-            }),
+            })),
         };
         if let Err(message) = absorb(generator, built, resources, original) {
             errors.push(GenError {

@@ -40,8 +40,9 @@ pub struct Built {
     /// renames it, moves it to another namespace or changes its kind: kustomize lets a
     /// patch name an object by any of them.
     pub previous: Vec<ResId>,
-    /// Build metadata (`buildMetadata` of the root decides whether it is shown).
-    pub provenance: Box<Provenance>,
+    /// Build metadata (`buildMetadata` of the root decides whether it is shown); none for
+    /// an object read from a file that no recorded transformer ran over.
+    pub provenance: Option<Box<Provenance>>,
 }
 
 /// Where an object came from and which built-in transformers ran over it, as
@@ -91,6 +92,10 @@ impl ResId {
 }
 
 impl Built {
+    fn provenance_mut(&mut self) -> &mut Provenance {
+        self.provenance.get_or_insert_with(Box::default)
+    }
+
     /// Records the current identity before a transformer changes it.
     pub fn remember_id(&mut self) {
         let id = ResId::of(&self.node);
@@ -185,6 +190,8 @@ struct Builder<'a> {
     variable_sources: &'a HashMap<(String, String), Vec<&'a Node>>,
     /// `metadata.name` of the plugin configuration being applied (build metadata names it).
     plugin_name: Option<String>,
+    /// Some kustomization asks for `transformerAnnotations`.
+    record_transformations: bool,
 }
 
 /// apiVersion and kind of an object; kustomize needs only the kind (an object without
@@ -249,6 +256,11 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 .push(&document.root);
         }
     }
+    let record_transformations = kustomizations.values().any(|(_, spec)| {
+        spec.build_metadata
+            .iter()
+            .any(|m| m == "transformerAnnotations")
+    });
     let mut builder = Builder {
         loaded,
         files_by_path: &files_by_path,
@@ -261,6 +273,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         budget: budget::Budget::default(),
         variable_sources: &variable_sources,
         plugin_name: None,
+        record_transformations,
     };
     let (flux, generated) = builder.flux_kustomizations();
     // Paths Flux deploys without a kustomization get the one Flux would generate.
@@ -275,6 +288,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         budget: budget::Budget::default(),
         variable_sources: &variable_sources,
         plugin_name: None,
+        record_transformations,
     };
     let mut roots = builder.roots();
     for dir in flux.keys() {
@@ -339,6 +353,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 budget: budget::Budget::new(&run_budget),
                 variable_sources: shared.variable_sources,
                 plugin_name: None,
+                record_transformations: shared.record_transformations,
             };
             let root = &job.dir;
             let mut stack = vec![root.clone()];
@@ -1044,6 +1059,22 @@ impl Builder<'_> {
         resources
     }
 
+    /// Notes that the built-in transformer `kind` configured in `file` ran over every object
+    /// of `resources`, when some root asks for `transformerAnnotations` (otherwise the
+    /// record would cost memory per object for nothing).
+    fn record_transformation(&self, resources: &mut [Built], file: FileId, kind: &'static str) {
+        if !self.record_transformations {
+            return;
+        }
+        for resource in resources.iter_mut() {
+            let name = self.plugin_name.clone();
+            resource
+                .provenance_mut()
+                .transformations
+                .push((file, kind, name));
+        }
+    }
+
     /// `buildMetadata` of a root: `originAnnotations` writes where each object was read
     /// or which generator made it, `transformerAnnotations` which built-in transformers
     /// ran over it, paths relative to the root. (`managedByLabel` names the kustomize
@@ -1073,17 +1104,17 @@ impl Builder<'_> {
         };
         for resource in resources.iter_mut() {
             let mut added = Vec::new();
-            if transformations && !resource.provenance.transformations.is_empty() {
-                let text: String = resource
-                    .provenance
-                    .transformations
+            let provenance = resource.provenance.as_deref();
+            let recorded = provenance.map_or(&[][..], |p| &p.transformations);
+            if transformations && !recorded.is_empty() {
+                let text: String = recorded
                     .iter()
                     .map(|(file, kind, name)| format!("- {}", configured(*file, kind, name, "  ")))
                     .collect();
                 added.push(("alpha.config.kubernetes.io/transformations", text));
             }
             if origins {
-                let text = match &resource.provenance.generated_by {
+                let text = match provenance.and_then(|p| p.generated_by.as_ref()) {
                     Some((kind, name)) => configured(resource.file, kind, name, ""),
                     None => format!("path: {}\n", relative(resource.file)),
                 };
@@ -1278,23 +1309,14 @@ impl Builder<'_> {
         builtin: plugins::Builtin,
         resources: &mut Vec<Built>,
     ) {
-        let config_name = self.plugin_name.clone();
-        let record = |resources: &mut [Built], kind: &'static str| {
-            for resource in resources.iter_mut() {
-                let name = config_name.clone();
-                resource
-                    .provenance
-                    .transformations
-                    .push((config_file, kind, name));
-            }
-        };
         match builtin {
             plugins::Builtin::Fragment(fragment) => {
                 let before = resources.len();
                 self.run_generators(dir, config_file, &fragment, resources);
                 for generated in resources.iter_mut().skip(before) {
-                    if let Some((_, name)) = &mut generated.provenance.generated_by {
-                        name.clone_from(&config_name);
+                    let provenance = generated.provenance.as_deref_mut();
+                    if let Some((_, name)) = provenance.and_then(|p| p.generated_by.as_mut()) {
+                        name.clone_from(&self.plugin_name);
                     }
                 }
                 self.transform(dir, config_file, &fragment, resources);
@@ -1312,15 +1334,15 @@ impl Builder<'_> {
                     Some(&kinds),
                     &custom.name_references,
                 );
-                record(resources, "PrefixSuffixTransformer");
+                self.record_transformation(resources, config_file, "PrefixSuffixTransformer");
             }
             plugins::Builtin::Pairs { kind, pairs, specs } => {
                 configurations::apply_labels(resources, &specs, &pairs, config_file);
-                record(resources, kind);
+                self.record_transformation(resources, config_file, kind);
             }
             plugins::Builtin::NamespaceIfUnset(namespace) => {
                 set_namespace(resources, &namespace, config_file, true);
-                record(resources, "NamespaceTransformer");
+                self.record_transformation(resources, config_file, "NamespaceTransformer");
             }
             plugins::Builtin::ServiceAccount {
                 name,
@@ -1337,10 +1359,10 @@ impl Builder<'_> {
                     item: Some(resources.len()),
                     node,
                     previous: Vec::new(),
-                    provenance: Box::new(Provenance {
-                        generated_by: Some(("IAMPolicyGenerator", config_name.clone())),
+                    provenance: Some(Box::new(Provenance {
+                        generated_by: Some(("IAMPolicyGenerator", self.plugin_name.clone())),
                         transformations: Vec::new(),
-                    }),
+                    })),
                 });
             }
             plugins::Builtin::Nothing => {}
@@ -1641,7 +1663,7 @@ impl Builder<'_> {
                                 item: Some(index),
                                 node: item,
                                 previous: Vec::new(),
-                                provenance: Box::default(),
+                                provenance: None,
                             });
                         }
                     }
@@ -1652,7 +1674,7 @@ impl Builder<'_> {
                     item: None,
                     node: document.root.clone(),
                     previous: Vec::new(),
-                    provenance: Box::default(),
+                    provenance: None,
                 }),
             }
         }
@@ -1844,12 +1866,8 @@ impl Builder<'_> {
             size = grown;
         }
         // Recorded in the order kustomize configures its built-in transformers.
-        let record = |resources: &mut Vec<Built>, kind: &'static str| {
-            for resource in resources.iter_mut() {
-                let name = self.plugin_name.clone();
-                resource.provenance.transformations.push((file, kind, name));
-            }
-        };
+        let record =
+            |resources: &mut Vec<Built>, kind| self.record_transformation(resources, file, kind);
         for patch in spec.patches.iter().filter(|p| !p.json6902) {
             record(resources, patch.builtin);
         }
