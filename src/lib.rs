@@ -51,19 +51,38 @@ pub struct CheckOptions {
 /// Wall time of each pipeline stage, for `--timings` and the benchmarks' story.
 #[derive(Debug, Clone, Default)]
 pub struct Timings {
-    /// Stage, wall time, and the process's peak resident memory when it ended (KiB,
-    /// where the platform tells: Linux `/proc/self/status`).
-    pub stages: Vec<(&'static str, Duration, Option<u64>)>,
+    /// Stage, wall time, the process's peak resident memory when it ended (KiB,
+    /// where the platform tells: Linux `/proc/self/status`), and the CPU time (user +
+    /// system, all threads) the stage spent: on a shared machine wall time swings with
+    /// the load, CPU time much less.
+    pub stages: Vec<(&'static str, Duration, Option<u64>, Option<Duration>)>,
 }
 
 impl Timings {
     fn time<T>(&mut self, stage: &'static str, run: impl FnOnce() -> T) -> T {
         let started = Instant::now();
+        let cpu_before = process_cpu_time();
         let value = run();
+        let cpu = match (cpu_before, process_cpu_time()) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+            _ => None,
+        };
         self.stages
-            .push((stage, started.elapsed(), peak_resident_kib()));
+            .push((stage, started.elapsed(), peak_resident_kib(), cpu));
         value
     }
+}
+
+/// User + system CPU time of the whole process so far (every thread), where the platform
+/// tells: Linux `/proc/self/stat`, in clock ticks (100 per second on Linux).
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing paren.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace().skip(11); // field 14 (utime) is the 12th after
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system).saturating_mul(10)))
 }
 
 fn peak_resident_kib() -> Option<u64> {

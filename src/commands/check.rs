@@ -280,12 +280,15 @@ pub fn check(args: CheckArgs) -> u8 {
         }
     }
     if args.timings {
-        for (stage, elapsed, peak) in &analysis.timings.stages {
+        for (stage, elapsed, peak, cpu) in &analysis.timings.stages {
+            let cpu = cpu.map_or(String::new(), |cpu| {
+                format!("  cpu {:>8.1} ms", cpu.as_secs_f64() * 1000.0)
+            });
             let peak = peak.map_or(String::new(), |kib| {
                 format!("  (peak RSS {:.0} MB)", kib as f64 / 1024.0)
             });
             emit::stderr(&format!(
-                "{stage:<6} {:>8.1} ms{peak}",
+                "{stage:<6} {:>8.1} ms{cpu}{peak}",
                 elapsed.as_secs_f64() * 1000.0
             ));
         }

@@ -493,6 +493,12 @@ impl Graph {
                 })
                 .map(|(o, _)| o.namespace.as_str())
                 .collect();
+            // (namespace, name) of the repository's policies: which allowances a namespace
+            // already has is a lookup, not a scan of every policy per namespace.
+            let repo_names: std::collections::HashSet<(&str, &str)> = repo_policies
+                .iter()
+                .map(|(o, _)| (o.namespace.as_str(), o.name.as_str()))
+                .collect();
             for namespace in tenants {
                 let present = with_default_deny.contains(namespace.as_str());
                 if !present {
@@ -502,9 +508,8 @@ impl Graph {
                     ));
                 }
                 for allowance in &settings.allowances {
-                    let present = repo_policies
-                        .iter()
-                        .any(|(o, _)| &o.namespace == namespace && o.name == allowance.policy_name);
+                    let present =
+                        repo_names.contains(&(namespace.as_str(), allowance.policy_name.as_str()));
                     if !present {
                         let index = policies.len();
                         policies.push(policy::xks_allowance(

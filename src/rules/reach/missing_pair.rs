@@ -10,7 +10,7 @@ use super::{describe_selector, write_ports, write_selector};
 use crate::graph::policy::{Direction, PeerKind, PolicyOrigin};
 use crate::graph::ports::ConnSet;
 use crate::graph::selector::Selector;
-use crate::graph::{Graph, Subject, XKS_NAME_LABEL};
+use crate::graph::{Graph, Other, Subject, XKS_NAME_LABEL};
 use crate::model::Model;
 use crate::report::sanitize::Inline;
 use crate::rules::Sink;
@@ -91,27 +91,33 @@ fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
                     if wanted.is_empty() {
                         continue;
                     }
-                    let why = graph.explain(&Subject::Pods(src), &Subject::Pods(dst));
-                    let other_side = match direction {
-                        Direction::Egress => why.ingress,
-                        Direction::Ingress => why.egress,
+                    // The other half, evaluated without provenance: most pairs are
+                    // complete, and only a gap needs to know who decided it.
+                    let (pod, other, side) = match direction {
+                        Direction::Egress => (dst, src, Direction::Ingress),
+                        Direction::Ingress => (src, dst, Direction::Egress),
                     };
-                    let deciding: Vec<crate::span::Location> = other_side
-                        .iter()
-                        .flat_map(|v| {
-                            v.isolating
-                                .iter()
-                                .filter_map(|&p| graph.policies[p].location)
-                                .chain(
-                                    v.allowing
-                                        .iter()
-                                        .filter_map(|(r, _)| graph.rules[*r].location),
-                                )
-                        })
-                        .collect();
-                    let have = other_side.map(|v| v.conns).unwrap_or_default();
+                    let have = graph.evaluate(pod, Other::Class(other), side, Some(dst), None);
                     let missing = missing_half(rule.ports.is_some(), &wanted, &have);
                     if !missing.is_empty() {
+                        let why = graph.explain(&Subject::Pods(src), &Subject::Pods(dst));
+                        let other_side = match direction {
+                            Direction::Egress => why.ingress,
+                            Direction::Ingress => why.egress,
+                        };
+                        let deciding: Vec<crate::span::Location> = other_side
+                            .iter()
+                            .flat_map(|v| {
+                                v.isolating
+                                    .iter()
+                                    .filter_map(|&p| graph.policies[p].location)
+                                    .chain(
+                                        v.allowing
+                                            .iter()
+                                            .filter_map(|(r, _)| graph.rules[*r].location),
+                                    )
+                            })
+                            .collect();
                         cites
                             .entry(class.namespace.as_str())
                             .or_default()

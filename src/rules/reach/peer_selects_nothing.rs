@@ -37,11 +37,13 @@ impl Rule for PeerSelectsNothing {
                         .get(ns)
                         .is_some_and(|info| info.has_workloads && !info.platform)
                 });
-                let matches_workload = graph
-                    .peer_classes(r, p)
-                    .into_iter()
-                    .any(|c| !graph.is_endpoint(c));
-                if !all_modelled || matches_workload {
+                // Which pods it matches is asked only when every namespace is modelled.
+                if !all_modelled
+                    || graph
+                        .peer_classes(r, p)
+                        .into_iter()
+                        .any(|c| !graph.is_endpoint(c))
+                {
                     continue;
                 }
                 let Some(location) = peer.location else {
