@@ -47,6 +47,12 @@ if [ "${1:-}" = scale ]; then
     rss "check $(basename "$c")" "$bin" check "$c" --format json --output /dev/null
   done
   rss "connectivity --group namespace $(basename "$c100k")" "$bin" connectivity "$c100k" --group namespace
+  # Where it goes: per stage wall time, CPU time (steadier than wall on a shared machine) and
+  # peak RSS after the stage.
+  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips"; do
+    echo "stages, $(basename "$c"):"
+    "$bin" check "$c" --format json --output /dev/null --timings 2>&1 | grep -E 'ms  |total' || true
+  done
   exit 0
 fi
 
