@@ -52,10 +52,6 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
         "ServiceAccount subjects that become ambiguous after namespacing are not refused",
     ),
     (
-        "TestIssue4682_NameReferencesToSelfInAnnotations",
-        "`configurations` not fully applied (custom configurations)",
-    ),
-    (
         "TestMultibasesWithConflict",
         "two bases rendering the same object through one intermediate are not refused",
     ),

@@ -70,7 +70,8 @@ fn kubectl(root: &str) -> Option<Vec<String>> {
     Some(objects)
 }
 
-const BUILDABLE: [&str; 9] = [
+const BUILDABLE: [&str; 10] = [
+    "namespace-renames-namespace-object",
     "vars/overlay",
     "target-selects-nothing",
     "json6902-add-annotation",
@@ -81,7 +82,8 @@ const BUILDABLE: [&str; 9] = [
     "builtin-plugin-configs",
     "namespace-moves-subjects",
 ];
-const REFUSED: [&str; 4] = [
+const REFUSED: [&str; 5] = [
+    "namespace-objects-collide",
     "vars-ambiguous",
     "smp-names-nothing",
     "json6902-missing-parent",
@@ -304,6 +306,26 @@ fn an_ambiguous_var_is_refused_at_its_declaration() {
         rendered.stderr
     );
     assert_eq!(rendered.stderr.matches("kustomize-error").count(), 1);
+}
+
+#[test]
+fn the_namespace_transformer_renames_namespace_objects() {
+    let rendered = render("namespace-renames-namespace-object");
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    object(&rendered, "Namespace", "shop-prod");
+    assert_eq!(
+        object(&rendered, "Service", "web")["metadata"]["namespace"],
+        "shop-prod"
+    );
+    let collide = render("namespace-objects-collide");
+    assert_eq!(collide.code, Some(1));
+    assert!(
+        collide
+            .stderr
+            .contains("kustomization.yaml:2:12: error[kustomize-error]"),
+        "{}",
+        collide.stderr
+    );
 }
 
 #[test]

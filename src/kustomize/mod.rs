@@ -1395,7 +1395,7 @@ impl Builder<'_> {
                 self.record_transformation(resources, config_file, kind);
             }
             plugins::Builtin::NamespaceIfUnset(namespace) => {
-                set_namespace(resources, &namespace, config_file, true);
+                set_namespace(resources, &namespace, config_file, true, &[]);
                 self.record_transformation(resources, config_file, "NamespaceTransformer");
             }
             plugins::Builtin::ServiceAccount {
@@ -1929,11 +1929,15 @@ impl Builder<'_> {
         for patch in spec.patches.iter().filter(|p| !p.json6902) {
             record(resources, patch.builtin);
         }
+        let custom = self.configurations(dir);
+        let mut conflicts = Vec::new();
         if let Some(namespace) = &spec.namespace {
-            set_namespace(resources, namespace, file, false);
+            let references = &custom.name_references;
+            if let Some(conflict) = set_namespace(resources, namespace, file, false, references) {
+                conflicts.push((namespace.span, conflict));
+            }
             record(resources, "NamespaceTransformer");
         }
-        let custom = self.configurations(dir);
         let prefix_kinds = configurations::renamed_kinds(&custom.name_prefix);
         let suffix_kinds = configurations::renamed_kinds(&custom.name_suffix);
         let references = &custom.name_references;
@@ -2001,6 +2005,9 @@ impl Builder<'_> {
         }
         if !spec.replacements.is_empty() {
             record(resources, "ReplacementTransformer");
+        }
+        for (span, conflict) in conflicts {
+            self.issue(IssueKind::KustomizeError, file, span, conflict);
         }
         self.apply_data_transformers(dir, file, spec, resources);
     }
@@ -2627,12 +2634,40 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
 /// The namespace transformer: moves every namespaced object (with `only_unset`, every
 /// one without a namespace) into `namespace`, and makes the references that name a moved
 /// object with its namespace follow it.
-fn set_namespace(resources: &mut [Built], namespace: &spec::Entry, file: FileId, only_unset: bool) {
+/// The namespace transformer. Besides setting `metadata.namespace`, kustomize's
+/// default field specs name `metadata/name` of `Namespace` objects: a Namespace in the
+/// build becomes the target namespace (references follow it; two of them collide).
+/// Returns kubectl's refusal when they collide.
+fn set_namespace(
+    resources: &mut [Built],
+    namespace: &spec::Entry,
+    file: FileId,
+    only_unset: bool,
+    custom: &[namerefs::CustomReference],
+) -> Option<String> {
     let mut moves = Vec::new();
+    let mut renames = Vec::new();
     for resource in resources.iter_mut() {
         let kind = object_kind(&resource.node)
             .map_or("", |(_, k)| k)
             .to_string();
+        if kind == "Namespace" && !only_unset {
+            let old = name_of(&resource.node).to_string();
+            if old != namespace.value {
+                resource.remember_id();
+                if let Some(meta) = get_mut(&mut resource.node, "metadata") {
+                    let value = Node::synthetic_str(&namespace.value, namespace.span, Some(file));
+                    set(meta, "name", value);
+                }
+                renames.push(namerefs::Rename {
+                    kind: kind.clone(),
+                    namespace: None,
+                    from: vec![old],
+                    to: namespace.value.clone(),
+                });
+            }
+            continue;
+        }
         if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
             continue;
         }
@@ -2665,6 +2700,18 @@ fn set_namespace(resources: &mut [Built], namespace: &spec::Entry, file: FileId,
         );
     }
     namerefs::follow_moves(resources, &moves, namespace, file, !only_unset);
+    namerefs::rewrite(resources, &renames, custom);
+    let namespaces = resources
+        .iter()
+        .filter(|r| object_kind(&r.node).is_some_and(|(_, k)| k == "Namespace"))
+        .filter(|r| name_of(&r.node) == namespace.value)
+        .count();
+    (namespaces > 1 && !renames.is_empty()).then(|| {
+        format!(
+            "the namespace transformer renames every Namespace object to `{}`, and this build has {namespaces} of them; kubectl refuses the ID conflict",
+            namespace.value
+        )
+    })
 }
 
 /// Adds `prefix` and `suffix` to object names and follows the references to them.
