@@ -70,7 +70,8 @@ fn kubectl(root: &str) -> Option<Vec<String>> {
     Some(objects)
 }
 
-const BUILDABLE: [&str; 10] = [
+const BUILDABLE: [&str; 11] = [
+    "set-selector-and-list-replace",
     "namespace-renames-namespace-object",
     "vars/overlay",
     "target-selects-nothing",
@@ -326,6 +327,21 @@ fn the_namespace_transformer_renames_namespace_objects() {
         "{}",
         collide.stderr
     );
+}
+
+#[test]
+fn set_based_target_selectors_and_list_replace_directives_apply() {
+    let rendered = render("set-selector-and-list-replace");
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    let env = |name: &str| {
+        object(&rendered, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["env"]
+            .clone()
+    };
+    assert_eq!(
+        env("web"),
+        serde_json::json!([{"name": "MODE", "value": "patched"}])
+    );
+    assert_eq!(env("web-canary")[0]["value"], "original");
 }
 
 #[test]

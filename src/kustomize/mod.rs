@@ -2424,11 +2424,48 @@ fn relocate(node: &mut Node, span: Span, file: FileId) {
 }
 
 fn selector_matches(selector: &str, map: Option<&Node>) -> bool {
-    selector
-        .split(',')
+    // Terms are separated by commas outside the parentheses of a set (`tier in (a,b)`).
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (at, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                terms.push(&selector[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&selector[start..]);
+    let label = |key: &str| {
+        map.and_then(|m| m.get(key.trim()))
+            .and_then(Node::scalar_text)
+    };
+    terms
+        .into_iter()
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .all(|term| {
+            if let Some((head, set)) = term.split_once('(') {
+                let mut words = head.split_whitespace();
+                let (key, operator) = (words.next().unwrap_or_default(), words.next());
+                let values: Vec<&str> = set
+                    .trim_end_matches(')')
+                    .split(',')
+                    .map(str::trim)
+                    .collect();
+                let actual = label(key);
+                return match operator {
+                    Some("in") => actual.is_some_and(|a| values.contains(&a)),
+                    Some("notin") => actual.is_none_or(|a| !values.contains(&a)),
+                    _ => false,
+                };
+            }
+            if let Some(key) = term.strip_prefix('!') {
+                return label(key).is_none();
+            }
             let (key, value) = term
                 .split_once("!=")
                 .map(|(k, v)| (k, Some((v, false))))
@@ -2438,9 +2475,7 @@ fn selector_matches(selector: &str, map: Option<&Node>) -> bool {
                         .map(|(k, v)| (k, Some((v, true))))
                 })
                 .unwrap_or((term, None));
-            let actual = map
-                .and_then(|m| m.get(key.trim()))
-                .and_then(Node::scalar_text);
+            let actual = label(key);
             match value {
                 None => actual.is_some(),
                 Some((v, true)) => actual == Some(v.trim()),
