@@ -8,8 +8,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::revision;
+use super::shared::policy_name;
 use super::shared::{load_config, usage_error, write_stdout};
-use super::{GraphArgs, InputArgs, policy_name};
+use super::{GraphArgs, InputArgs};
 use crate::graph::ports::ConnSet;
 use crate::graph::{DirectionVerdict, End, EndKind, Graph, Subject};
 use crate::load::{self, Input, Sources, WalkOptions};
