@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::shared::{self, GraphArgs, InputArgs, build, policy_name, usage_error, write_stdout};
 use crate::graph::policy::Direction;
 use crate::graph::ports::{ConnSet, Protocol};
-use crate::graph::{DirectionVerdict, Graph, Subject};
+use crate::graph::{DirectionVerdict, Explanation, Graph, Subject};
 use crate::load::Sources;
 use crate::model::Model;
 use crate::report::sanitize::Lines;
@@ -370,42 +370,62 @@ pub fn run(args: WhyArgs) -> u8 {
         dst.label,
         if allowed { "ALLOWED" } else { "BLOCKED" }
     ));
+    describe_explanation(
+        &mut out,
+        &explanation,
+        &src.label,
+        &dst.label,
+        &graph,
+        &sources,
+    );
+    match write_stdout(&out.finish(), crate::report::sanitize::Channel::Text) {
+        shared::EXIT_CLEAN if allowed => shared::EXIT_CLEAN,
+        shared::EXIT_CLEAN => shared::EXIT_FINDINGS,
+        code => code,
+    }
+}
+
+/// The allowed connections and who decided each direction, one line each, citing every
+/// policy and rule with its location (`why`, and the page's edge details).
+pub(crate) fn describe_explanation(
+    out: &mut Lines,
+    explanation: &Explanation,
+    src_label: &str,
+    dst_label: &str,
+    graph: &Graph,
+    sources: &Sources,
+) {
     out.line(format!("allowed connections: {}", explanation.allowed));
     match &explanation.egress {
         Some(verdict) => describe_verdict(
-            &mut out,
-            &format!("egress from {}", src.label),
+            out,
+            &format!("egress from {src_label}"),
             verdict,
             Direction::Egress,
-            &graph,
-            &sources,
+            graph,
+            sources,
         ),
         None => {
             out.line(format!(
                 "egress from {}: outside the cluster, no NetworkPolicy applies",
-                src.label
+                src_label
             ));
         }
     }
     match &explanation.ingress {
         Some(verdict) => describe_verdict(
-            &mut out,
-            &format!("ingress to {}", dst.label),
+            out,
+            &format!("ingress to {dst_label}"),
             verdict,
             Direction::Ingress,
-            &graph,
-            &sources,
+            graph,
+            sources,
         ),
         None => {
             out.line(format!(
                 "ingress to {}: outside the cluster, no NetworkPolicy applies",
-                dst.label
+                dst_label
             ));
         }
-    }
-    match write_stdout(&out.finish(), crate::report::sanitize::Channel::Text) {
-        shared::EXIT_CLEAN if allowed => shared::EXIT_CLEAN,
-        shared::EXIT_CLEAN => shared::EXIT_FINDINGS,
-        code => code,
     }
 }

@@ -45,6 +45,7 @@ pub fn end_matches(pattern: &str, end: &End, ranges: &[IpRange]) -> bool {
             .and_then(|l| l.rsplit_once('['))
             .is_some_and(|(bare, _)| bare == pattern),
         EndKind::Platform => end.label.trim_matches(['{', '}']) == pattern.trim_matches(['{', '}']),
+        EndKind::Namespace => false,
         EndKind::Ip => pattern.parse::<IpAddr>().is_ok_and(|addr| {
             let addr = IpRange::address(addr);
             ranges.iter().any(|r| r.contains(&addr))
@@ -53,6 +54,12 @@ pub fn end_matches(pattern: &str, end: &End, ranges: &[IpRange]) -> bool {
 }
 
 impl ConnectionFilter {
+    /// Whether a line between two workload or platform ends (no address ranges) passes
+    /// `--from`, `--to` and `--namespace` (`--hide-default` is the listing's own business).
+    pub fn keeps(&self, src: &End, dst: &End) -> bool {
+        self.keeps_src(src, &[]) && self.keeps_dst(dst, &[]) && self.keeps_namespaces(src, dst)
+    }
+
     fn keeps_src(&self, end: &End, ranges: &[IpRange]) -> bool {
         self.from.is_empty() || self.from.iter().any(|p| end_matches(p, end, ranges))
     }
@@ -468,7 +475,7 @@ impl Graph {
             Arc::new(End {
                 label: ns.to_string(),
                 namespace: Some(ns.to_string()),
-                kind: EndKind::Workload,
+                kind: EndKind::Namespace,
             })
         };
         // Per source namespace: pods reached per destination namespace, addresses reached.
