@@ -210,8 +210,8 @@ fn namespace_end(end: &End) -> Arc<End> {
 /// Allowed connections embedded in the page at most: beyond, the page says how many were
 /// left out (narrow with `--namespace`). 60,000 edges are some 3 MB of data.
 const PAGE_EDGES: usize = 60_000;
-/// Bytes of distinct explanations embedded at most.
-const PAGE_WHY_BYTES: usize = 8 << 20;
+/// Bytes of explanations embedded at most (distinct lines, and four per line reference).
+const PAGE_WHY_BYTES: usize = 6 << 20;
 
 /// Interned connection sets and explanations, and the nodes by label.
 struct Tables<'g> {
@@ -221,7 +221,8 @@ struct Tables<'g> {
     node_index: HashMap<String, usize>,
     namespace_index: HashMap<String, usize>,
     conns_index: HashMap<ConnSet, usize>,
-    why_index: HashMap<String, usize>,
+    why_index: HashMap<Vec<u32>, usize>,
+    line_index: HashMap<String, u32>,
     why_of_pair: HashMap<(String, String), i64>,
     why_bytes: usize,
     /// Class of every workload and platform endpoint label.
@@ -324,13 +325,23 @@ impl Tables<'_> {
                 self.sources,
             );
             let text = lines.finish();
-            match self.why_index.get(&text) {
+            let mut refs: Vec<u32> = Vec::new();
+            for line in text.lines() {
+                let next = self.view.why_lines.len() as u32;
+                let i = *self.line_index.entry(line.to_string()).or_insert(next);
+                if i == next {
+                    self.why_bytes += line.len();
+                    self.view.why_lines.push(line.to_string());
+                }
+                refs.push(i);
+            }
+            self.why_bytes += 4 * refs.len();
+            match self.why_index.get(&refs) {
                 Some(&i) => i as i64,
                 None => {
                     let i = self.view.why.len();
-                    self.why_bytes += text.len();
-                    self.why_index.insert(text.clone(), i);
-                    self.view.why.push(text);
+                    self.why_index.insert(refs.clone(), i);
+                    self.view.why.push(refs);
                     i as i64
                 }
             }
@@ -369,6 +380,7 @@ fn gather(
         namespace_index: HashMap::new(),
         conns_index: HashMap::new(),
         why_index: HashMap::new(),
+        line_index: HashMap::new(),
         why_of_pair: HashMap::new(),
         why_bytes: 0,
         class_of: HashMap::new(),

@@ -32,8 +32,10 @@ pub struct View {
     /// `[source node, destination node, conns index, why index or -1]`.
     pub edges: Vec<[i64; 4]>,
     pub blocked: Vec<BlockedEdge>,
-    /// Distinct explanations (`why`), referred to by index.
-    pub why: Vec<String>,
+    /// Distinct explanations (`why`), referred to by index: each a list of indices into
+    /// `why_lines` (explanations of neighbouring pairs share most of their lines).
+    pub why: Vec<Vec<u32>>,
+    pub why_lines: Vec<String>,
     /// Allowed connections not embedded (beyond the page's budget).
     pub edges_omitted: u64,
     /// Edges whose explanation was not embedded (beyond the budget).
