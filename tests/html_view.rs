@@ -362,6 +362,17 @@ fn renders_and_filters_in_a_browser() {
             .any(|e| e.starts_with("api[Deployment] -> worker[Deployment]")),
         "{edges:?}"
     );
+    // Clicking a pair shows why: the blocked pair's finding and the rules with locations.
+    let blocked = status(&browser, &profile, &example, "show=blocked:0");
+    let details = blocked["details"].as_str().unwrap();
+    for wanted in [
+        "missing-ingress-pair",
+        "fixtures/xks-tenant-repo/apps/api/egress.yaml:30:11",
+        "allowed by NetworkPolicy tenant-a/allow-egress-to-reports",
+        "ingress to the destination",
+    ] {
+        assert!(details.contains(wanted), "{wanted}: {details}");
+    }
     screenshot(&browser, &profile, &example, "", "example.png");
 
     // A generated 500-workload repository: starts collapsed to its namespaces.

@@ -54,6 +54,7 @@
     if (params.has('port')) state.port = params.get('port');
     if (params.has('hide')) state.hideDefault = params.get('hide') === '1';
     if (params.has('cross')) state.cross = params.get('cross') === '1';
+    if (params.has('show')) state.show = params.get('show');
     if (params.has('expand')) {
       var wanted = params.get('expand');
       state.expanded = {};
@@ -290,8 +291,7 @@
     timing.style = Math.round(performance.now() - t0);
     place();
     timing.layout = Math.round(performance.now() - t0);
-    // Fitting to the nodes: the bounds of thousands of edges cost more than the layout.
-    cy.fit(cy.nodes(), 30);
+    fit();
     timing.fit = Math.round(performance.now() - t0);
     shown.nodes = count;
     var notice = [];
@@ -350,6 +350,20 @@
     column(left, CELL_W / 2);
     column(right, maxX + GAP + CELL_W / 2);
     cy.layout({ name: 'preset', positions: function (n) { return positions[n.id()] || { x: 0, y: 0 }; }, fit: false, animate: false }).run();
+    bounds = { x1: -CELL_W / 2, y1: -CELL_H, x2: maxX + GAP + CELL_W * 1.2, y2: height + CELL_H };
+  }
+
+  // Fits the viewport to the layout's own bounds: asking Cytoscape for the bounding box of
+  // thousands of elements costs more than the layout.
+  var bounds = null;
+  function fit() {
+    if (!bounds) return;
+    var w = cy.width(), h = cy.height(), pad = 30;
+    var zoom = Math.min((w - 2 * pad) / (bounds.x2 - bounds.x1), (h - 2 * pad) / (bounds.y2 - bounds.y1));
+    zoom = Math.max(cy.minZoom(), Math.min(1.6, zoom));
+    cy.viewport({ zoom: zoom, pan: {
+      x: (w - zoom * (bounds.x1 + bounds.x2)) / 2,
+      y: (h - zoom * (bounds.y1 + bounds.y2)) / 2 } });
   }
 
   function reportStatus() {
@@ -363,6 +377,7 @@
     statusEl.textContent = JSON.stringify({
       state: errors.length ? 'error' : 'ready', nodes: cy.nodes().length, edges: cy.edges().length,
       blocked: cy.edges('.blocked').length, labels: labels, edgeLabels: edges, errors: errors,
+      details: details.textContent.slice(0, 4000),
       ms: Math.round(performance.now() - started), timing: timing, marks: marks
     });
   }
@@ -513,11 +528,21 @@
   inputs.port.addEventListener('input', function () { state.port = inputs.port.value; later(); });
   inputs.hide.addEventListener('change', function () { state.hideDefault = inputs.hide.checked; render(); });
   inputs.cross.addEventListener('change', function () { state.cross = inputs.cross.checked; render(); });
+  // Expanding everything of a large repository would draw thousands of boxes: then only the
+  // namespaces the namespace filter names open.
   document.getElementById('expand-all').addEventListener('click', function () {
-    namespaces.forEach(function (_, i) { state.expanded[i] = true; }); render();
+    var names = selectedNamespaces();
+    if (workloads > 1000 && !names.length) {
+      var noticeEl = document.getElementById('notice');
+      noticeEl.textContent = workloads + ' workloads are too many to draw at once: filter by namespace first, or click a namespace to expand it.';
+      noticeEl.hidden = false;
+      return;
+    }
+    namespaces.forEach(function (ns, i) { if (!names.length || names.indexOf(ns.name) >= 0) state.expanded[i] = true; });
+    render();
   });
   document.getElementById('collapse-all').addEventListener('click', function () { state.expanded = {}; render(); });
-  document.getElementById('fit').addEventListener('click', function () { cy.fit(cy.nodes(), 30); });
+  document.getElementById('fit').addEventListener('click', fit);
   window.addEventListener('hashchange', function () { readFragment(); syncInputs(); render(); });
 
   var list = document.getElementById('ns-list');
@@ -529,4 +554,12 @@
   buildFindings();
   marks.panel = Math.round(performance.now() - started);
   render();
+  // `#show=edge:K` or `#show=blocked:K`: open the details of one pair (links, tests).
+  var show = /^(edge|blocked):(\d+)$/.exec(state.show || '');
+  if (show) {
+    var k = Number(show[2]);
+    if (show[1] === 'edge' && k < data.edges.length) showAllowed(k);
+    if (show[1] === 'blocked' && k < data.blocked.length) showBlocked(k);
+    reportStatus();
+  }
 })();
