@@ -44,6 +44,10 @@ pub struct ConnectivityArgs {
     /// Only connections to this namespace, workload, platform endpoint or address (repeatable).
     #[arg(long, value_name = "END")]
     pub to: Vec<String>,
+    /// With `--format html`: mark what the change since REV (a git revision, as for `diff`)
+    /// opens and closes, and offer to show only that.
+    #[arg(long, value_name = "REV")]
+    pub changed_since: Option<String>,
     /// Write to this file instead of standard output (never through a link leading out of
     /// the repository).
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -83,8 +87,27 @@ pub fn run(args: ConnectivityArgs) -> u8 {
         Vec::new()
     };
     if args.format == ConnectivityFormat::Html {
-        let view = gather(&args, &graph, &sources, &filter, blocked);
+        let diff = match &args.changed_since {
+            Some(rev) => match super::diff::changes(super::diff::DiffArgs {
+                rev: Some(rev.clone()),
+                paths: args.paths.clone(),
+                format: crate::report::diff::DiffFormat::Txt,
+                input: args.input.clone(),
+                graph: args.graph.clone(),
+            }) {
+                Ok(report) => Some(report),
+                Err(code) => return code,
+            },
+            None => None,
+        };
+        let mut view = gather(&args, &graph, &sources, &filter, blocked);
+        if let Some(report) = diff {
+            view.diff = Some(changes_of(&mut view, report, &args, &filter));
+        }
         return finish(&args, html::page(&view));
+    }
+    if args.changed_since.is_some() {
+        return usage_error("--changed-since marks changes in the page: use it with --format html");
     }
     if grouped {
         return finish(
@@ -450,4 +473,90 @@ fn gather(
         });
     }
     tables.view
+}
+
+/// The changes of `diff` the filter keeps, with their ends added to the page's nodes: of the
+/// chosen environment, or every one when none is chosen.
+fn changes_of(
+    view: &mut View,
+    report: crate::report::diff::DiffReport,
+    args: &ConnectivityArgs,
+    filter: &ConnectionFilter,
+) -> html::Diff {
+    let mut index: HashMap<String, usize> = view
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.label.clone(), i))
+        .collect();
+    let mut namespaces: HashMap<String, usize> = view
+        .namespaces
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.clone(), i))
+        .collect();
+    let mut node = |view: &mut View, end: &End| -> usize {
+        let label = inline(&end.label).into_owned();
+        if let Some(&i) = index.get(&label) {
+            return i;
+        }
+        let ns = end.namespace.as_deref().map(|name| {
+            let name = inline(name).into_owned();
+            *namespaces.entry(name.clone()).or_insert_with(|| {
+                view.namespaces.push(html::Namespace {
+                    name,
+                    ..html::Namespace::default()
+                });
+                view.namespaces.len() - 1
+            })
+        });
+        view.nodes.push(html::Node {
+            label: label.clone(),
+            short: inline(&display_label(end)).into_owned(),
+            ns,
+            kind: match end.kind {
+                EndKind::Platform => "platform",
+                EndKind::Ip => "ip",
+                EndKind::Workload | EndKind::Namespace => "workload",
+            },
+        });
+        index.insert(label, view.nodes.len() - 1);
+        view.nodes.len() - 1
+    };
+    let mut out = html::Diff {
+        base: inline(&report.base).into_owned(),
+        changes: Vec::new(),
+    };
+    for change in report.changes {
+        let chosen = match (&args.input.environment, &change.environment) {
+            (Some(wanted), Some(env)) => wanted == env,
+            _ => true,
+        };
+        if !chosen || !filter.keeps(&change.src, &change.dst) {
+            continue;
+        }
+        let src = node(view, &change.src);
+        let dst = node(view, &change.dst);
+        out.changes.push(html::ChangeEdge {
+            src,
+            dst,
+            kind: match change.kind {
+                crate::report::diff::ChangeKind::Opened => "opened",
+                crate::report::diff::ChangeKind::Closed => "closed",
+            },
+            conns: inline(&change.conns).into_owned(),
+            responsible: change
+                .responsible
+                .iter()
+                .map(|r| {
+                    inline(&match &r.at {
+                        Some(at) => format!("{} {} at {at}", r.role, r.what),
+                        None => format!("{} {}", r.role, r.what),
+                    })
+                    .into_owned()
+                })
+                .collect(),
+        });
+    }
+    out
 }

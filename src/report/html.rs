@@ -40,6 +40,8 @@ pub struct View {
     pub edges_omitted: u64,
     /// Edges whose explanation was not embedded (beyond the budget).
     pub why_omitted: u64,
+    /// `--changed-since REV`: what the change opens and closes (`diff`), `None` without it.
+    pub diff: Option<Diff>,
     /// `--hide-default` was given: the page starts with the defaults hidden.
     pub hide_default: bool,
     /// `--group namespace` was given: the page starts collapsed whatever its size.
@@ -93,6 +95,25 @@ impl Conns {
     }
 }
 
+/// The connections a change opens and closes, as `diff` finds them.
+#[derive(Debug, Default, Serialize)]
+pub struct Diff {
+    /// The revision compared with.
+    pub base: String,
+    pub changes: Vec<ChangeEdge>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeEdge {
+    pub src: usize,
+    pub dst: usize,
+    /// `opened` or `closed`.
+    pub kind: &'static str,
+    pub conns: String,
+    /// `allowed by NetworkPolicy ns/name spec.ingress[0] at path:line:col`, one per rule.
+    pub responsible: Vec<String>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct BlockedEdge {
     pub src: usize,
@@ -142,6 +163,7 @@ pub fn page(view: &View) -> String {
     <label>port <input id=\"f-port\" placeholder=\"8080 or 53/UDP\" size=\"10\"></label>\n\
     <label><input type=\"checkbox\" id=\"f-hide-default\"> hide intra-namespace defaults</label>\n\
     <label><input type=\"checkbox\" id=\"f-cross\"> only cross-namespace</label>\n\
+    <label id=\"changed-toggle\" hidden><input type=\"checkbox\" id=\"f-changed\"> only what the change opens or closes</label>\n\
     <button id=\"expand-all\" type=\"button\">expand all</button>\n\
     <button id=\"collapse-all\" type=\"button\">collapse all</button>\n\
     <button id=\"fit\" type=\"button\">fit</button>\n\

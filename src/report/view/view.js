@@ -41,7 +41,8 @@
   // Large repositories start collapsed to namespaces: a namespace expands on a click.
   var LARGE = workloads > 150;
 
-  var state = { ns: '', q: '', port: '', hideDefault: !!data.hide_default, cross: false, expanded: {} };
+  var state = { ns: '', q: '', port: '', hideDefault: !!data.hide_default, cross: false, changed: false, expanded: {} };
+  var changes = data.diff ? data.diff.changes : [];
   if (!LARGE && !data.collapsed) namespaces.forEach(function (_, i) { state.expanded[i] = true; });
 
   // ---- URL fragment: ns, q, port, hide, cross, expand (names or `all`) -------------------
@@ -55,6 +56,7 @@
     if (params.has('hide')) state.hideDefault = params.get('hide') === '1';
     if (params.has('cross')) state.cross = params.get('cross') === '1';
     if (params.has('show')) state.show = params.get('show');
+    if (params.has('changed')) state.changed = params.get('changed') === '1' && !!data.diff;
     if (params.has('expand')) {
       var wanted = params.get('expand');
       state.expanded = {};
@@ -70,6 +72,7 @@
     if (state.port) params.set('port', state.port);
     if (state.hideDefault) params.set('hide', '1');
     if (state.cross) params.set('cross', '1');
+    if (state.changed) params.set('changed', '1');
     var open = namespaces.filter(function (_, i) { return state.expanded[i]; }).map(function (ns) { return ns.name; });
     if (open.length === namespaces.length && open.length > 0) params.set('expand', 'all');
     else params.set('expand', open.join(','));
@@ -110,6 +113,10 @@
     });
     return all ? 'All Connections' : parts.join(';');
   }
+  function distinct(texts) {
+    var seen = {};
+    return texts.filter(function (t) { if (seen[t]) return false; seen[t] = true; return true; }).join(' | ');
+  }
   function shorten(text, max) { return text.length > max ? text.slice(0, max - 1) + '\u2026' : text; }
 
   // ---- what is shown -------------------------------------------------------------------
@@ -136,6 +143,12 @@
     return ns !== null && names.indexOf(namespaces[ns].name) >= 0;
   }
   function matchesQ(i, q) { return nodes[i].label.toLowerCase().indexOf(q) >= 0; }
+  function keepsEnds(s, d, f) {
+    if (state.cross && nsOf(s) !== null && nsOf(s) === nsOf(d)) return false;
+    if (f.names.length && !inNamespaces(s, f.names) && !inNamespaces(d, f.names)) return false;
+    if (f.q && !matchesQ(s, f.q) && !matchesQ(d, f.q)) return false;
+    return true;
+  }
   function keeps(s, d, ci, f) {
     if (state.cross && nsOf(s) !== null && nsOf(s) === nsOf(d)) return false;
     if (f.names.length && !inNamespaces(s, f.names) && !inNamespaces(d, f.names)) return false;
@@ -172,6 +185,8 @@
       { selector: 'edge.straight', style: { 'curve-style': 'straight' } },
       { selector: 'edge.blocked', style: { 'line-color': '#d00000', 'target-arrow-color': '#d00000', 'line-style': 'dashed', 'color': '#d00000' } },
       { selector: 'edge.default', style: { 'line-color': '#9fa8da', 'target-arrow-color': '#9fa8da', 'line-style': 'dotted', 'color': '#3949ab' } },
+      { selector: 'edge.opened', style: { 'line-color': '#1a7f37', 'target-arrow-color': '#1a7f37', 'color': '#1a7f37', 'width': 3 } },
+      { selector: 'edge.closed', style: { 'line-color': '#57606a', 'target-arrow-color': '#57606a', 'line-style': 'dashed', 'color': '#57606a' } },
       { selector: 'edge.hover, edge:selected', style: { 'label': 'data(label)', 'z-index': 10, 'font-size': 11 } },
       { selector: ':selected', style: { 'line-color': '#fb8c00', 'target-arrow-color': '#fb8c00', 'border-color': '#fb8c00', 'border-width': 3 } }
     ]
@@ -208,18 +223,26 @@
         order.push(key);
       }
       g.count++;
-      if (!g.seen[ci]) { g.seen[ci] = true; g.conns.push(ci); }
+      if (ci >= 0 && !g.seen[ci]) { g.seen[ci] = true; g.conns.push(ci); }
       if (g.items.length < 200) g.items.push(item);
     }
     var used = {};
+    // Only what the change opens or closes: the diff's pairs instead of the listing.
+    changes.forEach(function (c, k) {
+      if (!state.changed || !keepsEnds(c.src, c.dst, f) || f.port) return;
+      add('~' + c.kind + repOf(c.src) + '>' + repOf(c.dst), c.src, c.dst, false, k, -1);
+      var g = groups[order[order.length - 1]];
+      g.change = c.kind;
+      used[c.src] = used[c.dst] = true;
+    });
     data.edges.forEach(function (e, k) {
-      if (!keeps(e[0], e[1], e[2], f)) return;
+      if (state.changed || !keeps(e[0], e[1], e[2], f)) return;
       var s = repOf(e[0]), d = repOf(e[1]);
       add(s + '>' + d, e[0], e[1], false, k, e[2]);
       used[e[0]] = used[e[1]] = true;
     });
     data.blocked.forEach(function (b, k) {
-      if (!keeps(b.src, b.dst, b.conns, f)) return;
+      if (state.changed || !keeps(b.src, b.dst, b.conns, f)) return;
       var s = repOf(b.src), d = repOf(b.dst);
       add('!' + s + '>' + d, b.src, b.dst, true, k, b.conns);
       used[b.src] = used[b.dst] = true;
@@ -228,7 +251,7 @@
     var visible = {};
     nodes.forEach(function (n, i) {
       var named = (f.names.length && inNamespaces(i, f.names) && !f.q && !f.port) || (f.q && matchesQ(i, f.q));
-      if (!f.active || used[i] || named) visible[i] = true;
+      if ((!f.active && !state.changed) || used[i] || named) visible[i] = true;
     });
     var elements = [], made = {};
     function ensureNode(i) {
@@ -262,16 +285,17 @@
     shown.edges = {};
     order.forEach(function (key, k) {
       var g = groups[key];
-      var text = unionText(g.conns);
-      var label = (g.blocked ? 'BLOCKED ' : '') + shorten(text, 38) + (g.count > 1 ? ' (' + g.count + ')' : '');
+      var text = g.change ? distinct(g.items.map(function (k) { return changes[k].conns; })) : unionText(g.conns);
+      var prefix = g.blocked ? 'BLOCKED ' : g.change === 'opened' ? 'OPENED ' : g.change === 'closed' ? 'CLOSED ' : '';
+      var label = prefix + shorten(text, 38) + (g.count > 1 ? ' (' + g.count + ')' : '');
       var id = 'e' + k;
       shown.edges[id] = g;
       elements.push({ group: 'edges', data: { id: id, source: g.src, target: g.dst, label: label,
         weight: Math.min(6, 1.2 + Math.log(g.count) / Math.LN2 * 0.6) },
-        classes: (g.blocked ? 'blocked' : '') + (labelled ? '' : ' nolabel') + straight });
+        classes: (g.blocked ? 'blocked' : '') + (g.change ? ' ' + g.change : '') + (labelled ? '' : ' nolabel') + straight });
     });
     // XKS's intra-namespace default: one dotted loop per namespace, counted.
-    if (!state.hideDefault && !state.cross && !f.q && !f.port) {
+    if (!state.hideDefault && !state.cross && !state.changed && !f.q && !f.port) {
       namespaces.forEach(function (ns, i) {
         if (!ns.default_pairs || !made['ns' + i]) return;
         if (f.names.length && f.names.indexOf(ns.name) < 0) return;
@@ -434,6 +458,15 @@
       details.appendChild(el('p', 'Namespace ' + ns.name + ' has the implicit default-deny of XKS, which allows all connections between its own pods: ' + ns.default_pairs + ' workload pairs reach each other on all connections (hide them with the toggle above).'));
       return;
     }
+    if (g.change) {
+      clearDetails((g.change === 'opened' ? 'Opened' : 'Closed') + ' since ' + data.diff.base + ': ' + g.count + ' pair' + (g.count === 1 ? '' : 's'));
+      g.items.forEach(function (k) {
+        var c = changes[k];
+        details.appendChild(el('p', nodes[c.src].label + ' \u2192 ' + nodes[c.dst].label + ' : ' + c.conns, 'mono'));
+        if (c.responsible.length) details.appendChild(el('pre', c.responsible.join('\n')));
+      });
+      return;
+    }
     if (g.items.length === 1 && g.count === 1) {
       if (g.blocked) showBlocked(g.items[0]); else showAllowed(g.items[0]);
       return;
@@ -498,7 +531,8 @@
      ['#e65100', '#fff3e0', 'platform endpoint (ingress controller, Envoy Gateway, DNS)', false],
      ['#6a1b9a', '#f3e5f5', 'IP block (CIDR)', false], ['#8c959f', null, 'allowed (label: protocols and ports)', true],
      ['#d00000', null, 'blocked half of a pair (a finding, with file:line)', true],
-     ['#9fa8da', null, 'XKS intra-namespace default', true]].forEach(function (item) {
+     ['#9fa8da', null, 'XKS intra-namespace default', true]].concat(data.diff ? [
+     ['#1a7f37', null, 'opened since ' + data.diff.base, true], ['#57606a', null, 'closed since ' + data.diff.base, true]] : []).forEach(function (item) {
       var sw = el('div', null, 'swatch' + (item[3] ? ' edge' : ''));
       sw.style.borderColor = item[0];
       if (item[1]) sw.style.background = item[1];
@@ -515,11 +549,13 @@
   // ---- controls ------------------------------------------------------------------------
   var inputs = {
     ns: document.getElementById('f-ns'), q: document.getElementById('f-workload'), port: document.getElementById('f-port'),
-    hide: document.getElementById('f-hide-default'), cross: document.getElementById('f-cross')
+    hide: document.getElementById('f-hide-default'), cross: document.getElementById('f-cross'),
+    changed: document.getElementById('f-changed')
   };
+  if (data.diff) document.getElementById('changed-toggle').hidden = false;
   function syncInputs() {
     inputs.ns.value = state.ns; inputs.q.value = state.q; inputs.port.value = state.port;
-    inputs.hide.checked = state.hideDefault; inputs.cross.checked = state.cross;
+    inputs.hide.checked = state.hideDefault; inputs.cross.checked = state.cross; inputs.changed.checked = state.changed;
   }
   var timer = null;
   function later() { clearTimeout(timer); timer = setTimeout(render, 250); }
@@ -528,6 +564,7 @@
   inputs.port.addEventListener('input', function () { state.port = inputs.port.value; later(); });
   inputs.hide.addEventListener('change', function () { state.hideDefault = inputs.hide.checked; render(); });
   inputs.cross.addEventListener('change', function () { state.cross = inputs.cross.checked; render(); });
+  inputs.changed.addEventListener('change', function () { state.changed = inputs.changed.checked; render(); });
   // Expanding everything of a large repository would draw thousands of boxes: then only the
   // namespaces the namespace filter names open.
   document.getElementById('expand-all').addEventListener('click', function () {
