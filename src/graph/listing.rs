@@ -337,8 +337,12 @@ impl Graph {
         let mut row: Vec<(Node, ConnSet)> = Vec::new();
         let src = &source.node;
         for &c in &source.classes {
+            // Whether the source's namespace has the implicit default, asked once per source
+            // (asking per pair scanned every policy for each of a namespace's n² pairs).
+            let own_default =
+                filter.hide_default && self.has_implicit_default(&self.classes[c].namespace);
             for (d, conns) in self.pod_destinations(c) {
-                let hidden = filter.hide_default && self.is_default_pair(c, d, &conns);
+                let hidden = own_default && self.is_default_shape(c, d, &conns);
                 if hidden {
                     continue;
                 }
@@ -375,12 +379,15 @@ impl Graph {
     /// Whether `src → dst` is XKS's intra-namespace default: two workloads of one tenant
     /// namespace with the implicit `default-deny`, all connections allowed.
     fn is_default_pair(&self, src: usize, dst: usize, conns: &ConnSet) -> bool {
+        self.is_default_shape(src, dst, conns)
+            && self.has_implicit_default(&self.classes[src].namespace)
+    }
+
+    /// [`Graph::is_default_pair`] but for the namespace's implicit default, which the caller
+    /// knows.
+    fn is_default_shape(&self, src: usize, dst: usize, conns: &ConnSet) -> bool {
         let (a, b) = (&self.classes[src], &self.classes[dst]);
-        a.namespace == b.namespace
-            && a.endpoint.is_none()
-            && b.endpoint.is_none()
-            && conns.is_all()
-            && self.has_implicit_default(&a.namespace)
+        a.namespace == b.namespace && a.endpoint.is_none() && b.endpoint.is_none() && conns.is_all()
     }
 
     /// Whether every pair of workloads of namespace `ns` (an index) is XKS's default, without
