@@ -402,7 +402,7 @@
       state: errors.length ? 'error' : 'ready', nodes: cy.nodes().length, edges: cy.edges().length,
       blocked: cy.edges('.blocked').length, labels: labels, edgeLabels: edges, errors: errors,
       details: details.textContent.slice(0, 4000),
-      ms: Math.round(performance.now() - started), timing: timing, marks: marks
+      ms: Math.round(performance.now() - started), sinceNavigation: Math.round(performance.now()), timing: timing, marks: marks
     });
   }
 
