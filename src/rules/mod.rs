@@ -25,6 +25,7 @@ use crate::model::Model;
 use crate::span::Location;
 pub use doc::RuleDoc;
 pub use meta::unused_suppression::UnusedSuppression;
+pub use reach::blocked::{BlockedPair, blocked_pairs};
 
 /// What a rule may read.
 pub struct RuleContext<'a> {

@@ -16,19 +16,19 @@ use crate::report::sanitize::Inline;
 use crate::rules::Sink;
 
 /// One peer of one rule whose other half is missing in `other_namespace`.
-struct Gap {
-    rule: usize,
-    peer: usize,
-    other_namespace: String,
+pub(super) struct Gap {
+    pub rule: usize,
+    pub peer: usize,
+    pub other_namespace: String,
     /// (source class, destination class, connections the rule wants but the other side refuses).
-    pairs: Vec<(usize, usize, ConnSet)>,
+    pub pairs: Vec<(usize, usize, ConnSet)>,
     /// Policies of the other side that decide the gap (isolating or partly allowing it):
     /// what `why` cites, so that `--only-files` on their files reports this finding.
     cites: Vec<crate::span::Location>,
 }
 
 /// Peers of `direction` rules that name other tenant namespaces whose half is missing.
-fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
+pub(super) fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
     let mut out = Vec::new();
     if !graph.is_xks() {
         return out;
