@@ -1,0 +1,319 @@
+//! Issue 18: `check --fix`. For every fixture of a rule with a fix: the fixes remove the
+//! findings that carried them, every changed file still parses, a second run changes
+//! nothing, and the text outside the edited ranges is byte-for-byte what it was. Each rule's
+//! `fix:` front matter agrees with the fixes its findings carry.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use predicates::prelude::*;
+use xks_lint::diagnostic::{Applicability, Diagnostic, Edit};
+use xks_lint::fix::{self, engine};
+use xks_lint::load::yaml::parse_stream;
+use xks_lint::rules::registry;
+use xks_lint::{Analysis, analyze};
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+fn fail_cases(rule: &str) -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(Path::new("fixtures").join(rule))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("fail-")
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// A finding's identity that survives edits moving lines.
+fn key(d: &Diagnostic) -> (String, Option<String>, Option<String>, String) {
+    (
+        d.rule.to_string(),
+        d.object.clone(),
+        d.node_path.clone(),
+        d.message.clone(),
+    )
+}
+
+/// The text of `before` outside `edits` (sorted, disjoint) must appear in `after` in order,
+/// with each replacement between: the edits are the only difference.
+fn only_edits_differ(before: &str, after: &str, edits: &[&Edit]) {
+    let mut expected = String::new();
+    let mut at = 0usize;
+    let mut sorted = edits.to_vec();
+    sorted.sort_by_key(|e| (e.span.start.byte, e.span.end.byte));
+    sorted.dedup();
+    for edit in sorted {
+        let (start, end) = (edit.span.start.byte as usize, edit.span.end.byte as usize);
+        expected.push_str(&before[at..start]);
+        expected.push_str(&edit.replacement);
+        at = end;
+    }
+    expected.push_str(&before[at..]);
+    assert_eq!(after, expected, "bytes outside the edits changed");
+}
+
+pub struct Checked {
+    pub fixed: usize,
+    pub changed_files: usize,
+}
+
+/// Runs `--fix` (in the library) on a copy of `case` and checks every invariant.
+pub fn check_case(case: &Path, unsafe_fixes: bool, only_rule: Option<&str>) -> Checked {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("repo");
+    std::fs::create_dir_all(&target).unwrap();
+    let copy = target.join(case.file_name().unwrap());
+    copy_tree(case, &copy);
+    check_dir(&target, unsafe_fixes, only_rule)
+}
+
+pub fn check_dir(target: &Path, unsafe_fixes: bool, only_rule: Option<&str>) -> Checked {
+    let options = common::options_for(&[target]);
+    let before: Analysis = analyze(&options);
+    let fixable: Vec<&Diagnostic> = before
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            d.fix
+                .as_ref()
+                .is_some_and(|f| unsafe_fixes || f.applicability == Applicability::Safe)
+                && only_rule.is_none_or(|r| d.rule == r)
+        })
+        .collect();
+    let run = engine::run(&options, unsafe_fixes);
+    assert!(
+        run.converged,
+        "{}: fixes did not converge",
+        target.display()
+    );
+    assert!(
+        run.warnings.is_empty(),
+        "{}: {:?}",
+        target.display(),
+        run.warnings
+    );
+    // Single-pass runs: the first plan's edits are the only difference.
+    let plan = fix::plan(&before.diagnostics, &before.sources, unsafe_fixes);
+    if run.passes == 2 {
+        for change in run.changes.iter().filter(|c| !c.created) {
+            let file = before
+                .sources
+                .files
+                .iter()
+                .position(|f| f.path == change.path)
+                .unwrap();
+            let edits: Vec<&Edit> = plan
+                .edits
+                .iter()
+                .filter(|(id, _)| id.0 as usize == file)
+                .flat_map(|(_, e)| e)
+                .collect();
+            only_edits_differ(&change.before, &change.after, &edits);
+        }
+    }
+    let (written, errors) = engine::write(&run.changes, &run.analysis.gate.root);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(written, run.changes.len());
+    for change in &run.changes {
+        let text = std::fs::read_to_string(&change.path).unwrap();
+        assert_eq!(text, change.after);
+        let parsed = parse_stream(&text);
+        assert!(
+            parsed.errors.is_empty(),
+            "{}: {:?}\n{text}",
+            change.display,
+            parsed.errors
+        );
+    }
+    let after = analyze(&options);
+    let remaining: BTreeSet<_> = after.diagnostics.iter().map(key).collect();
+    for d in &fixable {
+        assert!(
+            !remaining.contains(&key(d)),
+            "{}: still reported after --fix: {}\n{}",
+            target.display(),
+            d.message,
+            run.changes
+                .iter()
+                .map(|c| c.after.clone())
+                .collect::<Vec<_>>()
+                .join("\n---8<---\n")
+        );
+    }
+    // No fix introduced a new finding.
+    let earlier: BTreeSet<_> = before.diagnostics.iter().map(|d| d.rule).collect();
+    for d in &after.diagnostics {
+        assert!(
+            earlier.contains(d.rule),
+            "{}: --fix introduced {}: {}",
+            target.display(),
+            d.rule,
+            d.message
+        );
+    }
+    let again = engine::run(&options, unsafe_fixes);
+    assert!(
+        again.changes.is_empty(),
+        "{}: a second --fix changed {:?}",
+        target.display(),
+        again.changes.iter().map(|c| &c.display).collect::<Vec<_>>()
+    );
+    Checked {
+        fixed: fixable.len(),
+        changed_files: run.changes.len(),
+    }
+}
+
+#[test]
+fn every_fixture_of_a_fixable_rule_is_fixed_cleanly() {
+    for rule in registry() {
+        let Some(kind) = rule.doc.fix else { continue };
+        let mut fixed = 0;
+        for case in fail_cases(rule.doc.id) {
+            let checked = check_case(&case, kind == Applicability::Unsafe, Some(rule.doc.id));
+            fixed += checked.fixed;
+        }
+        assert!(
+            fixed > 0,
+            "rules/{}.md says `fix: {}` but no fail fixture gets a fix",
+            rule.doc.id,
+            rule.doc.fix_str()
+        );
+    }
+}
+
+#[test]
+fn front_matter_agrees_with_the_fixes_rules_emit() {
+    for rule in registry() {
+        let mut kinds = BTreeSet::new();
+        for case in fail_cases(rule.doc.id) {
+            let analysis = common::analyze_paths(&[&case]);
+            kinds.extend(
+                analysis
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.rule == rule.doc.id)
+                    .filter_map(|d| d.fix.as_ref().map(|f| f.applicability)),
+            );
+        }
+        let expected: BTreeSet<Applicability> = rule.doc.fix.into_iter().collect();
+        assert_eq!(
+            kinds,
+            expected,
+            "rules/{}.md `fix: {}` disagrees with the fixes its findings carry",
+            rule.doc.id,
+            rule.doc.fix_str()
+        );
+    }
+}
+
+fn xks_lint() -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("xks-lint").unwrap();
+    command.env_remove("NO_COLOR");
+    command
+}
+
+#[test]
+fn diff_writes_nothing_and_exits_1_when_something_would_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    // CRLF endings, a comment and odd spacing: all kept.
+    let text = "apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a   # keep me\r\n  labels:\r\n    tier:   3\r\n";
+    std::fs::write(repo.join("a.yaml"), text).unwrap();
+    let output = xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--diff", "."])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let diff = String::from_utf8(output).unwrap();
+    assert!(
+        diff.contains("--- a/a.yaml") && diff.contains("+++ b/a.yaml"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("-    tier:   3\r\n") && diff.contains("+    tier:   \"3\"\r\n"),
+        "{diff}"
+    );
+    assert_eq!(std::fs::read_to_string(repo.join("a.yaml")).unwrap(), text);
+
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--fix", "."])
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("a.yaml")).unwrap(),
+        text.replace("tier:   3", "tier:   \"3\"")
+    );
+    // Nothing left: --diff prints nothing and exits 0.
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--diff", "."])
+        .assert()
+        .code(0)
+        .stdout("");
+}
+
+#[test]
+fn fix_refuses_standard_input_and_keeps_a_byte_order_mark() {
+    xks_lint()
+        .args(["check", "--fix", "-"])
+        .write_stdin("a: 1\n")
+        .assert()
+        .code(2);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let text =
+        "\u{feff}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: {tier: 3}\n";
+    std::fs::write(repo.join("a.yaml"), text).unwrap();
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--fix", "."])
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("a.yaml")).unwrap(),
+        text.replace("tier: 3", "tier: \"3\"")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fix_never_writes_through_a_link_out_of_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.yaml");
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    tier: 3\n";
+    std::fs::write(&outside, text).unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::os::unix::fs::symlink(&outside, repo.join("linked.yaml")).unwrap();
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--fix", "."])
+        .assert()
+        .code(predicate::in_iter([0, 1]));
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), text);
+}
