@@ -317,3 +317,108 @@ fn fix_never_writes_through_a_link_out_of_the_repository() {
         .code(predicate::in_iter([0, 1]));
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), text);
 }
+
+/// In a kustomize tree each edit goes where the value was written: the base (once, though
+/// two overlays render it) and the overlay's patch.
+#[test]
+fn kustomize_fixes_edit_the_base_and_the_patch() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let write = |path: &str, text: &str| {
+        let path = repo.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let base = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    linkerd.io/inject: enabled # mesh it
+    prometheus.io/port: 8080
+spec:
+  selector:
+    matchLabels:
+      app: api
+  template:
+    metadata:
+      labels:
+        app: api
+    spec:
+      containers:
+        - name: api
+          image: example/api:1
+";
+    write("base/deployment.yaml", base);
+    write(
+        "base/kustomization.yaml",
+        "resources:\n  - deployment.yaml\n",
+    );
+    let patch = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  labels:
+    tier: 3
+";
+    write("overlays/prod/patch.yaml", patch);
+    write(
+        "overlays/prod/kustomization.yaml",
+        "namespace: prod\nresources:\n  - ../../base\npatches:\n  - path: patch.yaml\n",
+    );
+    write(
+        "overlays/test/kustomization.yaml",
+        "namespace: test\nresources:\n  - ../../base\n",
+    );
+    let checked = check_dir(&repo, false, None);
+    assert!(checked.fixed >= 3, "{} fixed", checked.fixed);
+    assert_eq!(checked.changed_files, 2);
+    let base_after = std::fs::read_to_string(repo.join("base/deployment.yaml")).unwrap();
+    assert_eq!(
+        base_after,
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    prometheus.io/port: \"8080\"
+spec:
+  selector:
+    matchLabels:
+      app: api
+  template:
+    metadata:
+      annotations:
+        linkerd.io/inject: enabled # mesh it
+      labels:
+        app: api
+    spec:
+      containers:
+        - name: api
+          image: example/api:1
+"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("overlays/prod/patch.yaml")).unwrap(),
+        patch.replace("tier: 3", "tier: \"3\"")
+    );
+}
+
+/// Flow-style mappings are left alone by the move (help only): no edit is safer than a
+/// guessed one.
+#[test]
+fn flow_style_annotations_are_not_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, annotations: {linkerd.io/inject: enabled}}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers: [{name: api, image: example/api:1}]\n";
+    std::fs::write(repo.join("d.yaml"), text).unwrap();
+    let analysis = common::analyze_paths(&[&repo]);
+    let finding = analysis
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "linkerd-annotation-on-workload")
+        .expect("finding");
+    assert!(finding.fix.is_none());
+}
