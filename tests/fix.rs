@@ -422,3 +422,76 @@ fn flow_style_annotations_are_not_moved() {
         .expect("finding");
     assert!(finding.fix.is_none());
 }
+
+/// The JSON of a v1beta1 Ingress converted to v1 (the conversion the API server documents),
+/// written independently of the text edits: the fixed file must mean exactly this.
+fn ingress_v1_json(mut value: serde_json::Value) -> serde_json::Value {
+    fn backend(b: &mut serde_json::Value) {
+        let Some(map) = b.as_object_mut() else { return };
+        let name = map.remove("serviceName");
+        let port = map.remove("servicePort");
+        if let (Some(name), Some(port)) = (name, port) {
+            let port = if port.is_number() {
+                serde_json::json!({ "number": port })
+            } else {
+                serde_json::json!({ "name": port })
+            };
+            map.insert(
+                "service".into(),
+                serde_json::json!({ "name": name, "port": port }),
+            );
+        }
+    }
+    value["apiVersion"] = "networking.k8s.io/v1".into();
+    let spec = value["spec"].as_object_mut().unwrap();
+    if let Some(mut b) = spec.remove("backend") {
+        backend(&mut b);
+        spec.insert("defaultBackend".into(), b);
+    }
+    for rule in spec
+        .get_mut("rules")
+        .and_then(|r| r.as_array_mut())
+        .into_iter()
+        .flatten()
+    {
+        for path in rule["http"]["paths"].as_array_mut().into_iter().flatten() {
+            backend(&mut path["backend"]);
+            if path.get("pathType").is_none() {
+                path["pathType"] = "ImplementationSpecific".into();
+            }
+        }
+    }
+    value
+}
+
+fn documents_json(text: &str) -> Vec<serde_json::Value> {
+    let stream = parse_stream(text);
+    assert!(stream.errors.is_empty(), "{:?}\n{text}", stream.errors);
+    stream.documents.iter().map(|d| d.root.to_json()).collect()
+}
+
+#[test]
+fn ingress_conversion_means_what_the_api_server_converts_to() {
+    let variants = [
+        include_str!("../fixtures/removed-api-version/fail-xks-guide-ingress.yaml").to_string(),
+        "apiVersion: \"networking.k8s.io/v1beta1\"\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  backend:\n    serviceName: default   # fallback\n    servicePort: 8080\n  rules:\n  - host: a.example.com\n    http:\n      paths:\n      - path: /\n        backend:\n          servicePort: 'http'\n          serviceName: web\n      - path: /api\n        pathType: Prefix\n        backend:\n            serviceName: api\n            servicePort: 80".to_string(),
+        "apiVersion: extensions/v1beta1\r\nkind: Ingress\r\nmetadata:\r\n  name: crlf\r\nspec:\r\n    rules:\r\n        -   http:\r\n                paths:\r\n                    -   backend:\r\n                            serviceName: s\r\n                            servicePort: 443\r\n".to_string(),
+    ];
+    for text in variants {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::write(repo.join("ingress.yaml"), &text).unwrap();
+        check_dir(&repo, false, None);
+        let after = std::fs::read_to_string(repo.join("ingress.yaml")).unwrap();
+        let expected: Vec<_> = documents_json(&text)
+            .into_iter()
+            .map(ingress_v1_json)
+            .collect();
+        assert_eq!(documents_json(&after), expected, "{after}");
+        assert_eq!(
+            text.contains("\r\n"),
+            after.matches('\n').count() == after.matches("\r\n").count()
+        );
+    }
+}

@@ -7,6 +7,7 @@
 //! ([`plan`]) and their application ([`apply`]); [`text`] has the helpers rules use to
 //! build edits that keep the author's indentation.
 
+pub mod block;
 pub mod engine;
 pub mod text;
 

@@ -1,11 +1,11 @@
 use super::{INJECT, INJECT_VALUES, is_linkerd_annotation};
 use crate::diagnostic::{Applicability, Edit, Fix};
+use crate::fix::block::{Block, point, range};
 use crate::fix::text;
 use crate::load::Sources;
 use crate::load::yaml::Node;
 use crate::model::{Object, WorkloadKind, map_entries};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
-use crate::span::{FileId, Pos, Span};
 
 declare_rule!(
     LinkerdAnnotationOnWorkload,
@@ -129,63 +129,6 @@ struct Misplaced<'a> {
     already_there: bool,
 }
 
-/// The text of a file around one block-style node tree: every node checked to be written
-/// in that file, on lines of its own.
-struct Block<'a> {
-    file: FileId,
-    text: &'a str,
-    object: &'a Object,
-}
-
-impl<'a> Block<'a> {
-    fn owns(&self, node: &Node) -> bool {
-        self.object.location_of(node).file == self.file
-    }
-
-    /// Indentation of a key that begins its line in this file.
-    fn indent(&self, key: &Node) -> Option<&'a str> {
-        if !self.owns(key) {
-            return None;
-        }
-        text::leading_indent(self.text, key.span.start.byte as usize)
-    }
-
-    /// Byte range of the whole lines holding the entry `key: value` (a block entry: the key
-    /// begins its line, nothing but a comment follows the value).
-    fn entry_lines(&self, key: &Node, value: &Node) -> Option<(usize, usize)> {
-        self.indent(key)?;
-        if !self.owns(value) {
-            return None;
-        }
-        let end = value.span.end.byte as usize;
-        if !text::rest_is_blank_or_comment(self.text, end) {
-            return None;
-        }
-        Some((
-            text::line_start(self.text, key.span.start.byte as usize),
-            text::line_end(self.text, end),
-        ))
-    }
-
-    /// `(key, value)` of a non-empty block map: its first entry (where insertions go, at its
-    /// indentation).
-    fn first_entry(&self, map: &'a Node) -> Option<(&'a Node, &'a str)> {
-        let (key, _) = map.as_map()?.first()?;
-        Some((key, self.indent(key)?))
-    }
-}
-
-fn point(text: &str, byte: usize) -> Span {
-    Span::point(Pos::of_byte(text, byte))
-}
-
-fn range(text: &str, start: usize, end: usize) -> Span {
-    Span {
-        start: Pos::of_byte(text, start),
-        end: Pos::of_byte(text, end),
-    }
-}
-
 /// Moves the annotation to the pod template: its lines leave the workload metadata (with
 /// the `annotations:` key when it was the only one) and join the template's annotations,
 /// which are created, at the indentation the file uses, when missing. Only block-style
@@ -195,11 +138,7 @@ fn move_fix(sources: &Sources, place: &Misplaced<'_>) -> Option<Fix> {
     let object = place.object;
     let file = object.location_of(place.key_node).file;
     let source = sources.get(file)?;
-    let block = Block {
-        file,
-        text: &source.text,
-        object,
-    };
+    let block = Block::new(file, &source.text, object);
     let text = block.text;
     // The moved line: the entry as written (quoting and comment kept), without indentation.
     let (start, end) = block.entry_lines(place.key_node, place.value)?;
