@@ -495,3 +495,88 @@ fn ingress_conversion_means_what_the_api_server_converts_to() {
         );
     }
 }
+
+/// Single-file fail fixtures of rules with a safe fix.
+fn safe_fixture_files() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for rule in registry() {
+        if rule.doc.fix != Some(Applicability::Safe) {
+            continue;
+        }
+        for case in fail_cases(rule.doc.id) {
+            if case.is_file() {
+                let text = std::fs::read_to_string(&case).unwrap();
+                out.push((case.display().to_string(), text));
+            }
+        }
+    }
+    out
+}
+
+/// A fixture written differently with the same meaning: shifted right, with comment lines
+/// and trailing comments, quoted names, CRLF line endings.
+fn mutate(text: &str, shift: usize, comments: &[bool], quote_names: bool, crlf: bool) -> String {
+    let pad = " ".repeat(shift);
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let comment = comments
+            .get(i % comments.len().max(1))
+            .copied()
+            .unwrap_or(false);
+        let is_separator = line.starts_with("---");
+        let mut line = if line.trim().is_empty() || is_separator || line.starts_with('#') {
+            line.to_string()
+        } else {
+            format!("{pad}{line}")
+        };
+        if quote_names {
+            let trimmed = line.trim_start().trim_start_matches("- ");
+            if let Some(value) = trimmed.strip_prefix("name: ")
+                && !value.is_empty()
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                line = line.replace(&format!("name: {value}"), &format!("name: \"{value}\""));
+            }
+        }
+        if comment && !is_separator && !line.trim().is_empty() && !line.contains('#') {
+            line.push_str("   # mutated");
+        }
+        if comment && !is_separator {
+            out.push_str(&pad);
+            out.push_str("# a comment line\n");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if crlf { out.replace('\n', "\r\n") } else { out }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// The fixture invariants hold on mutated fixtures too.
+    #[test]
+    fn fixes_of_mutated_fixtures_keep_the_invariants(
+        which in 0usize..64,
+        shift in 0usize..4,
+        comments in proptest::collection::vec(proptest::prelude::any::<bool>(), 1..5),
+        quote_names in proptest::prelude::any::<bool>(),
+        crlf in proptest::prelude::any::<bool>(),
+    ) {
+        let files = safe_fixture_files();
+        let (name, text) = &files[which % files.len()];
+        let mutated = mutate(text, shift, &comments, quote_names, crlf);
+        // The mutation keeps the meaning: same documents.
+        proptest::prop_assert_eq!(documents_json(&mutated), documents_json(text), "{}", name);
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::write(repo.join("case.yaml"), &mutated).unwrap();
+        let checked = check_dir(&repo, false, None);
+        proptest::prop_assert!(checked.fixed > 0 || !text.contains("v1beta1"), "{}", name);
+        let after = std::fs::read_to_string(repo.join("case.yaml")).unwrap();
+        if crlf {
+            proptest::prop_assert_eq!(after.matches('\n').count(), after.matches("\r\n").count());
+        }
+    }
+}
