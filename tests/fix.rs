@@ -580,3 +580,67 @@ proptest::proptest! {
         }
     }
 }
+
+/// SARIF `fixes` are the `--fix` edits: applying every SARIF replacement (by byte range) to
+/// the files gives exactly what `check --unsafe-fixes` writes, created files included.
+#[test]
+fn sarif_fixes_are_the_edits_fix_applies() {
+    use xks_lint::report::{Format, RenderOptions, render};
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    for case in [
+        "fixtures/annotation-not-string/fail-xks-guide-integer.yaml",
+        "fixtures/removed-api-version/fail-xks-guide-ingress.yaml",
+        "fixtures/missing-ingress-pair/fail-patched-egress-rule",
+        "fixtures/linkerd-annotation-on-workload/fail-statefulset-both.yaml",
+    ] {
+        let case = Path::new(case);
+        copy_tree(case, &repo.join(case.file_name().unwrap()));
+    }
+    let options = common::options_for(&[&repo]);
+    let analysis = analyze(&options);
+    let sarif: serde_json::Value =
+        serde_json::from_str(&render(Format::Sarif, &analysis, &RenderOptions::default())).unwrap();
+    // uri → (byte offset, byte length, text), from every result's fixes.
+    let mut replacements: std::collections::BTreeMap<String, Vec<(usize, usize, String)>> =
+        Default::default();
+    for result in sarif["runs"][0]["results"].as_array().unwrap() {
+        for fix in result["fixes"].as_array().into_iter().flatten() {
+            for change in fix["artifactChanges"].as_array().unwrap() {
+                let uri = change["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                for r in change["replacements"].as_array().unwrap() {
+                    let region = &r["deletedRegion"];
+                    replacements.entry(uri.clone()).or_default().push((
+                        region["byteOffset"].as_u64().unwrap() as usize,
+                        region["byteLength"].as_u64().unwrap() as usize,
+                        r["insertedContent"]["text"].as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    assert!(replacements.len() >= 5, "{replacements:?}");
+    let run = engine::run(&options, true);
+    assert_eq!(run.passes, 2, "these fixtures need one pass");
+    let mut fixed = std::collections::BTreeMap::new();
+    for (uri, mut edits) in replacements {
+        let before = std::fs::read_to_string(repo.join(&uri)).unwrap_or_default();
+        edits.sort();
+        edits.dedup();
+        let mut after = before.clone();
+        for (offset, length, text) in edits.iter().rev() {
+            after.replace_range(offset..&(offset + length), text);
+        }
+        fixed.insert(uri, after);
+    }
+    let written: std::collections::BTreeMap<String, String> = run
+        .changes
+        .iter()
+        .map(|c| (c.repo_path.clone(), c.after.clone()))
+        .collect();
+    assert_eq!(fixed, written);
+}

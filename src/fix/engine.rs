@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::diagnostic::NewFile;
 use crate::load::{Overlay, boundary, normalize};
 use crate::{Analysis, CheckOptions, analyze};
 
@@ -67,7 +68,16 @@ pub fn run(options: &CheckOptions, unsafe_fixes: bool) -> FixRun {
             .take()
             .and_then(|o| Arc::try_unwrap(o).ok())
             .unwrap_or_default();
-        let plan = super::plan(&analysis.diagnostics, &analysis.sources, unsafe_fixes);
+        let sources = &analysis.sources;
+        let new_path = |new: &NewFile| {
+            let beside = sources.get(new.beside)?;
+            Some(normalize(&beside.path).parent()?.join(&new.name))
+        };
+        let exists = |new: &NewFile| {
+            new_path(new)
+                .is_none_or(|path| changes.contains_key(&path) || path.symlink_metadata().is_ok())
+        };
+        let plan = super::plan_with(&analysis.diagnostics, sources, unsafe_fixes, exists);
         if plan.is_empty() || passes > MAX_PASSES {
             return FixRun {
                 changes: changes

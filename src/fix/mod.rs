@@ -77,6 +77,17 @@ fn valid(edit: &Edit, sources: &Sources) -> bool {
 /// the next pass, when the file has been analysed again. Identical edits (one base file
 /// rendered by several overlays) are applied once.
 pub fn plan(diagnostics: &[Diagnostic], sources: &Sources, unsafe_fixes: bool) -> Plan {
+    plan_with(diagnostics, sources, unsafe_fixes, |_| false)
+}
+
+/// [`plan`], leaving out every fix that would create a file `exists` says is there (on disk,
+/// or created by an earlier pass): its other edits (a kustomization entry) would repeat.
+pub fn plan_with(
+    diagnostics: &[Diagnostic],
+    sources: &Sources,
+    unsafe_fixes: bool,
+    exists: impl Fn(&NewFile) -> bool,
+) -> Plan {
     let mut plan = Plan::default();
     let mut taken: BTreeSet<Edit> = BTreeSet::new();
     let mut files: BTreeSet<(FileId, String)> = BTreeSet::new();
@@ -84,7 +95,7 @@ pub fn plan(diagnostics: &[Diagnostic], sources: &Sources, unsafe_fixes: bool) -
         if fix.applicability == Applicability::Unsafe && !unsafe_fixes {
             continue;
         }
-        if fix.edits.is_empty() && fix.new_files.is_empty() {
+        if (fix.edits.is_empty() && fix.new_files.is_empty()) || fix.new_files.iter().any(&exists) {
             continue;
         }
         let names_ok = fix.new_files.iter().all(|f| text::plain_file_name(&f.name));
