@@ -644,3 +644,36 @@ fn sarif_fixes_are_the_edits_fix_applies() {
         .collect();
     assert_eq!(fixed, written);
 }
+
+#[test]
+fn rules_and_explain_show_the_fix_kind() {
+    let out = xks_lint()
+        .args(["rules", "--format", "json"])
+        .output()
+        .unwrap();
+    let rules: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for rule in registry() {
+        let listed = rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == rule.doc.id)
+            .unwrap();
+        assert_eq!(listed["fix"], rule.doc.fix_str(), "{}", rule.doc.id);
+    }
+    xks_lint()
+        .arg("rules")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("fix:unsafe"));
+    xks_lint()
+        .args(["explain", "annotation-not-string"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Automatic fix: safe"));
+    xks_lint()
+        .args(["explain", "rate-limit-conflict"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Automatic fix: none"));
+}

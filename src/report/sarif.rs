@@ -432,7 +432,7 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
 mod tests {
     use super::*;
 
-    const DOC: &str = "---\ntitle: Test rule\nseverity: error\ntags: a, b\nprecision: medium\nweakens-isolation: true\n---\n\n## Why\n\nFirst paragraph\nwrapped.\n\nSecond.\n\n## Bad\n\nx\n\n## Good\n\ny\n\n## Fix\n\nz\n";
+    const DOC: &str = "---\ntitle: Test rule\nseverity: error\ntags: a, b\nprecision: medium\nweakens-isolation: true\nfix: none\n---\n\n## Why\n\nFirst paragraph\nwrapped.\n\nSecond.\n\n## Bad\n\nx\n\n## Good\n\ny\n\n## Fix\n\nz\n";
 
     #[test]
     fn isolation_rules_get_security_severity_and_tag() {
