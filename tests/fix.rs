@@ -677,3 +677,18 @@ fn rules_and_explain_show_the_fix_kind() {
         .code(0)
         .stdout(predicate::str::contains("Automatic fix: none"));
 }
+
+/// A comment line above the only moved annotation moves with it (its block is deleted).
+#[test]
+fn a_comment_above_a_moved_annotation_moves_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  annotations:\n    # mesh it\n    linkerd.io/inject: enabled\nspec:\n  template:\n    metadata:\n      labels:\n        app: api\n";
+    std::fs::write(repo.join("d.yaml"), text).unwrap();
+    check_dir(&repo, false, None);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("d.yaml")).unwrap(),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    metadata:\n      annotations:\n        # mesh it\n        linkerd.io/inject: enabled\n      labels:\n        app: api\n"
+    );
+}

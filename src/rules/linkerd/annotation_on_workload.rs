@@ -166,6 +166,26 @@ fn move_fix(sources: &Sources, place: &Misplaced<'_>) -> Option<Fix> {
         }
         (start, end)
     };
+    // Comment lines the deletion takes (between `annotations:` and the entry) move with it.
+    let comments: Vec<&str> = if deletion == (start, end) {
+        Vec::new()
+    } else {
+        let from = text::line_end(text, annotations_key.span.start.byte as usize);
+        text.get(from..start)
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with('#'))
+            .collect()
+    };
+    let moved = |indent: &str| {
+        let mut out: String = comments
+            .iter()
+            .map(|comment| format!("{indent}{comment}\n"))
+            .collect();
+        out.push_str(&format!("{indent}{written}\n"));
+        out
+    };
     let mut edits = vec![Edit {
         file,
         span: range(text, deletion.0, deletion.1),
@@ -190,12 +210,12 @@ fn move_fix(sources: &Sources, place: &Misplaced<'_>) -> Option<Fix> {
                         let (last_key, last_value) = existing.as_map()?.last()?;
                         let (_, at) = block.entry_lines(last_key, last_value)?;
                         let newline = if text[..at].ends_with('\n') { "" } else { "\n" };
-                        (at, format!("{newline}{entry_indent}{written}\n"))
+                        (at, format!("{newline}{}", moved(entry_indent)))
                     }
                     None => {
                         let at = text::line_start(text, first_key.span.start.byte as usize);
                         let inner = " ".repeat(indent.len() + step);
-                        (at, format!("{indent}annotations:\n{inner}{written}\n"))
+                        (at, format!("{indent}annotations:\n{}", moved(&inner)))
                     }
                 }
             }
@@ -211,7 +231,10 @@ fn move_fix(sources: &Sources, place: &Misplaced<'_>) -> Option<Fix> {
                 let entry = " ".repeat(indent.len() + 2 * step);
                 (
                     at,
-                    format!("{indent}metadata:\n{annotations}annotations:\n{entry}{written}\n"),
+                    format!(
+                        "{indent}metadata:\n{annotations}annotations:\n{}",
+                        moved(&entry)
+                    ),
                 )
             }
         };
