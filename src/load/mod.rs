@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::span::{FileId, Location, Pos, Span};
-pub use walk::{Input, LeftOut, LeftOutReason, WalkOptions};
+pub use walk::{Input, LeftOut, LeftOutReason, Overlay, WalkOptions};
 use yaml::Node;
 
 /// A file the loader looked at; findings point into it.
@@ -224,7 +224,24 @@ fn read_candidates(
     let budget = Arc::clone(&loaded.node_budget);
     let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
         .par_iter()
-        .map(|candidate| read_and_parse(candidate, cwd, roots, options.max_file_size, &budget))
+        .map(|candidate| {
+            let overlaid;
+            let candidate = match options
+                .overlay
+                .as_ref()
+                .and_then(|o| o.content(&candidate.path))
+            {
+                Some(content) => {
+                    overlaid = walk::Candidate {
+                        content: Some(content),
+                        ..candidate.clone()
+                    };
+                    &overlaid
+                }
+                None => candidate,
+            };
+            read_and_parse(candidate, cwd, roots, options.max_file_size, &budget)
+        })
         .collect();
     loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {

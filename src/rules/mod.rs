@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use crate::certs::Inventory;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::Graph;
+use crate::load::Sources;
 use crate::model::Model;
 use crate::span::Location;
 pub use doc::RuleDoc;
@@ -30,6 +31,8 @@ pub use reach::blocked::{BlockedPair, blocked_pairs};
 /// What a rule may read.
 pub struct RuleContext<'a> {
     pub model: &'a Model,
+    /// The texts the model was read from: fixes build their edits on them.
+    pub sources: &'a Sources,
     pub certs: &'a Inventory,
     pub graph: &'a Graph,
 }
@@ -180,12 +183,14 @@ impl RuleSelection {
 /// Runs every enabled rule over the model; the result is in no particular order.
 pub fn run(
     model: &Model,
+    sources: &Sources,
     graph: &Graph,
     certs: &Inventory,
     selection: &RuleSelection,
 ) -> Vec<Diagnostic> {
     let ctx = RuleContext {
         model,
+        sources,
         graph,
         certs,
     };
