@@ -279,11 +279,7 @@ impl Tables<'_> {
             label: inline(&end.label).into_owned(),
             short: inline(&display_label(end)).into_owned(),
             ns,
-            kind: match end.kind {
-                EndKind::Platform => "platform",
-                EndKind::Ip => "ip",
-                EndKind::Workload | EndKind::Namespace => "workload",
-            },
+            kind: node_kind(end.kind),
         });
         self.node_index.insert(end.label.clone(), i);
         i
@@ -514,11 +510,7 @@ fn changes_of(
             label: label.clone(),
             short: inline(&display_label(end)).into_owned(),
             ns,
-            kind: match end.kind {
-                EndKind::Platform => "platform",
-                EndKind::Ip => "ip",
-                EndKind::Workload | EndKind::Namespace => "workload",
-            },
+            kind: node_kind(end.kind),
         });
         index.insert(label, view.nodes.len() - 1);
         view.nodes.len() - 1
@@ -559,4 +551,13 @@ fn changes_of(
         });
     }
     out
+}
+
+/// How the page draws an end.
+fn node_kind(kind: EndKind) -> &'static str {
+    match kind {
+        EndKind::Platform => "platform",
+        EndKind::Ip => "ip",
+        EndKind::Workload | EndKind::Namespace => "workload",
+    }
 }

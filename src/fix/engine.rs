@@ -80,10 +80,7 @@ pub fn run(options: &CheckOptions, unsafe_fixes: bool) -> FixRun {
         let plan = super::plan_with(&analysis.diagnostics, sources, unsafe_fixes, exists);
         if plan.is_empty() || passes > MAX_PASSES {
             return FixRun {
-                changes: changes
-                    .into_values()
-                    .filter(|c| c.created || c.before != c.after)
-                    .collect(),
+                changes: changed(changes),
                 applied,
                 passes,
                 converged: plan.is_empty(),
@@ -187,10 +184,7 @@ pub fn run(options: &CheckOptions, unsafe_fixes: bool) -> FixRun {
         if !progressed {
             // Every file the fixes touch was refused: nothing more can be applied.
             return FixRun {
-                changes: changes
-                    .into_values()
-                    .filter(|c| c.created || c.before != c.after)
-                    .collect(),
+                changes: changed(changes),
                 applied,
                 passes,
                 converged: true,
@@ -200,6 +194,14 @@ pub fn run(options: &CheckOptions, unsafe_fixes: bool) -> FixRun {
         }
         applied += plan.taken;
     }
+}
+
+/// The files a run created or changed, sorted by path.
+fn changed(changes: BTreeMap<PathBuf, FileChange>) -> Vec<FileChange> {
+    changes
+        .into_values()
+        .filter(|c| c.created || c.before != c.after)
+        .collect()
 }
 
 /// Whether the file on disk still holds `text` (the analysis read it, so it is inside the

@@ -212,3 +212,17 @@ pub fn run(
         })
         .collect()
 }
+
+/// `text` as the characters of a Kubernetes object name: ASCII letters and digits
+/// lowercased, everything else a dash (callers trim and cut as their names need).
+pub fn name_characters(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}

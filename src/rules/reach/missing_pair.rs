@@ -326,17 +326,11 @@ fn fix_name(kind: Direction, peer_namespace: &str, policy: &str) -> String {
         Direction::Ingress => "allow-ingress-from",
         Direction::Egress => "allow-egress-to",
     };
-    let mut name: String = format!("{prefix}-{peer_namespace}-for-{policy}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(63)
-        .collect();
+    let mut name: String =
+        crate::rules::name_characters(&format!("{prefix}-{peer_namespace}-for-{policy}"))
+            .chars()
+            .take(63)
+            .collect();
     while name.ends_with('-') {
         name.pop();
     }
