@@ -34,6 +34,7 @@ fn bench_stages(c: &mut Criterion) {
         )
     });
 
+    let sources = loaded.sources.clone();
     let model = Model::build(loaded, &ModelOptions::default());
     let settings = certs::CertSettings::default();
     let inventory = certs::Inventory::build(&model, &settings);
@@ -43,7 +44,15 @@ fn bench_stages(c: &mut Criterion) {
     });
     let reachability = graph::Graph::build(&model, &graph_options);
     c.bench_function(&label("rules"), |b| {
-        b.iter(|| rules::run(&model, &reachability, &inventory, &RuleSelection::default()))
+        b.iter(|| {
+            rules::run(
+                &model,
+                &sources,
+                &reachability,
+                &inventory,
+                &RuleSelection::default(),
+            )
+        })
     });
 
     let options = CheckOptions {

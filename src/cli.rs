@@ -40,9 +40,9 @@ pub enum Command {
         id: String,
     },
     /// List every connection the NetworkPolicies allow between workloads, IP blocks and platform endpoints.
-    Connectivity(commands::ConnectivityArgs),
+    Connectivity(commands::connectivity::ConnectivityArgs),
     /// Explain why a connection is allowed or blocked, citing each policy rule with file:line.
-    Why(commands::WhyArgs),
+    Why(commands::why::WhyArgs),
     /// The connections a change opens and closes since REV (default: the merge-base with
     /// the default branch), per environment, with the policy rules responsible.
     Diff(commands::diff::DiffArgs),
@@ -88,8 +88,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Check(args) => commands::check::check(*args),
         Command::Certs(args) => commands::certs::certs(args),
         Command::Init { dir, force } => commands::init::init(dir, force),
-        Command::Connectivity(args) => commands::connectivity(args),
-        Command::Why(args) => commands::why(args),
+        Command::Connectivity(args) => commands::connectivity::run(args),
+        Command::Why(args) => commands::why::run(args),
         Command::Render(args) => commands::render::render(args),
         Command::Diff(args) => commands::diff::diff(args),
         Command::Completions { shell } => commands::completions::completions(shell, Cli::command()),

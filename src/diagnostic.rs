@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::span::{Location, Span};
+use crate::span::{FileId, Location, Span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,7 +58,7 @@ pub struct Diagnostic {
     /// Environments (see `model::environments`) in which the finding occurs; empty when
     /// the repository is analysed as one cluster.
     pub environments: Vec<String>,
-    /// An automatic fix, when the rule knows one; edits are in the finding's file.
+    /// An automatic fix, when the rule knows one.
     pub fix: Option<Fix>,
     /// Places that decide the finding without being shown as related locations: the
     /// policies `why` would cite for the flow (the other side's isolating policies). The
@@ -68,18 +68,51 @@ pub struct Diagnostic {
     pub fingerprint: Option<String>,
 }
 
-/// Text edits that resolve a finding, all in the file of the finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fix {
-    pub description: String,
-    pub edits: Vec<Edit>,
+/// Whether applying a fix keeps what the cluster does (`check --fix`) or changes behaviour
+/// (`check --unsafe-fixes` only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applicability {
+    Safe,
+    Unsafe,
 }
 
-/// Replace the text of `span` with `replacement`.
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+        }
+    }
+}
+
+/// Text edits that resolve a finding: the one description of a repair, which `check --fix`
+/// applies and SARIF `fixes` carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub applicability: Applicability,
+    pub description: String,
+    /// Replacements in existing files, on the bytes the analysis read.
+    pub edits: Vec<Edit>,
+    /// Files to create, each beside an existing one.
+    pub new_files: Vec<NewFile>,
+}
+
+/// Replace the text of `span` in `file` with `replacement`. Rules write newlines as `\n`;
+/// `analyze` turns them into `\r\n` in files whose lines end so (`fix::adapt`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Edit {
+    pub file: FileId,
     pub span: Span,
     pub replacement: String,
+}
+
+/// A file to create in the directory of `beside`, named `name` (one path component).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NewFile {
+    pub beside: FileId,
+    pub name: String,
+    pub text: String,
 }
 
 impl Diagnostic {
@@ -143,11 +176,8 @@ impl Diagnostic {
         self
     }
 
-    pub fn with_fix(&mut self, description: impl Into<String>, edits: Vec<Edit>) -> &mut Self {
-        self.fix = Some(Fix {
-            description: description.into(),
-            edits,
-        });
+    pub fn with_fix(&mut self, fix: Fix) -> &mut Self {
+        self.fix = Some(fix);
         self
     }
 }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
+pub mod fix;
 pub mod gate;
 pub mod graph;
 pub mod kinds;
@@ -210,6 +211,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
                 let environment_graph = graph::Graph::build(&environment, &options.graph);
                 let mut found = rules::run(
                     &environment,
+                    &sources,
                     &environment_graph,
                     &environment_certs,
                     &options.rules,
@@ -226,13 +228,14 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
             })
             .collect(),
         None => {
-            let mut found = rules::run(&model, &graph, &certs, &options.rules);
+            let mut found = rules::run(&model, &sources, &graph, &certs, &options.rules);
             attribute_contexts(&mut found, &model);
             found
         }
     });
     let (diagnostics, gate) = timings.time("gate", || {
         let mut diagnostics = merge_across_contexts(raw, &model);
+        fix::adapt(&mut diagnostics, &sources);
         sort_diagnostics(&mut diagnostics, &sources);
         gate::apply(&model, &sources, diagnostics, &options.rules, &gate_options)
     });

@@ -51,3 +51,7 @@ pub const MAX_TARGET_REGEX_SIZE: usize = 256 * 1024;
 /// Bytes one Flux post-build substitution may produce in one value, and in one root.
 pub const MAX_SUBSTITUTED_VALUE: usize = 1024 * 1024;
 pub const MAX_SUBSTITUTED_ROOT: usize = 64 * 1024 * 1024;
+
+/// Data files read for built-in generator plugin configurations (each configuration's
+/// paths under each kustomization with `generators:`): a bound on that product.
+pub const MAX_PLUGIN_DATA_FILES: usize = 4096;

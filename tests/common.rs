@@ -82,6 +82,8 @@ pub enum Kind {
     Styled,
     Json,
     Github,
+    /// `check --diff`: a `\r` may end a line (a CRLF file's diff).
+    Patch,
 }
 
 pub fn check_output(what: &str, bytes: &[u8], kind: Kind) {
@@ -101,8 +103,9 @@ pub fn check_output(what: &str, bytes: &[u8], kind: Kind) {
                 continue;
             }
         }
+        let line_cr = kind == Kind::Patch && c == '\r' && rest[1..].starts_with('\n');
         assert!(
-            !forbidden(c) || c == '\n' || c == '\t',
+            !forbidden(c) || c == '\n' || c == '\t' || line_cr,
             "{what}: raw {:?} in\n{text}",
             c
         );

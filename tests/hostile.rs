@@ -293,3 +293,37 @@ fn terminal_output_cannot_carry_escape_sequences() {
         "escapes should be visible:\n{text}"
     );
 }
+
+/// `--unsafe-fixes` on the hostile repository: no panic or hang, nothing written outside it
+/// (the linked file keeps its text), the FIFO is never opened for writing.
+#[test]
+fn fixing_a_hostile_repository_stays_inside_it() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("repo");
+    let outside = root.path().join("elsewhere");
+    fs::create_dir_all(&dir).unwrap();
+    fs::create_dir_all(&outside).unwrap();
+    write_cases(&dir);
+    #[cfg(unix)]
+    write_unix_cases(&dir, &outside);
+    let output = Command::cargo_bin("xks-lint")
+        .unwrap()
+        .current_dir(root.path())
+        .args(["check", "repo", "--unsafe-fixes", "--format", "json"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        fs::read_to_string(outside.join("secret.yaml")).unwrap(),
+        GOOD
+    );
+    // Something was fixed: the label values the cases write unquoted.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("applied"), "{stderr}");
+}

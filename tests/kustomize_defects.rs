@@ -70,7 +70,10 @@ fn kubectl(root: &str) -> Option<Vec<String>> {
     Some(objects)
 }
 
-const BUILDABLE: [&str; 8] = [
+const BUILDABLE: [&str; 11] = [
+    "set-selector-and-list-replace",
+    "namespace-renames-namespace-object",
+    "vars/overlay",
     "target-selects-nothing",
     "json6902-add-annotation",
     "nested-components",
@@ -80,7 +83,9 @@ const BUILDABLE: [&str; 8] = [
     "builtin-plugin-configs",
     "namespace-moves-subjects",
 ];
-const REFUSED: [&str; 3] = [
+const REFUSED: [&str; 5] = [
+    "namespace-objects-collide",
+    "vars-ambiguous",
     "smp-names-nothing",
     "json6902-missing-parent",
     "legacy-patches-strings",
@@ -264,6 +269,79 @@ fn rolebinding_subjects_follow_a_moved_service_account() {
     // Another namespace, or a ServiceAccount that is not in the build: untouched.
     assert_eq!(find("myapp", 0), "zzz");
     assert_eq!(find("foo", 0), "default");
+}
+
+#[test]
+fn vars_are_substituted_at_the_root_with_final_names_and_types() {
+    let rendered = render("vars/overlay");
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    // `NamePrefix` is `namePrefix`: kustomize matches field names regardless of case.
+    let service = object(&rendered, "Service", "prod-api");
+    // A whole-value reference keeps the type of the value: an integer port.
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], 8080);
+    let deployment = object(&rendered, "Deployment", "prod-api");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["env"][0]["value"], "prod-api");
+    assert_eq!(
+        container["args"],
+        serde_json::json!(["--listen=8080", "--price=$5", "--unknown=$(NOT_A_VAR)"])
+    );
+    assert_eq!(
+        deployment["metadata"]["annotations"]["upstream"],
+        "http://prod-api:8080"
+    );
+    // `configurations` `varReference` adds fields: the ConfigMap's data.
+    let config_map = object(&rendered, "ConfigMap", "prod-client");
+    assert_eq!(config_map["data"]["url"], "http://prod-api:8080/");
+}
+
+#[test]
+fn an_ambiguous_var_is_refused_at_its_declaration() {
+    let rendered = render("vars-ambiguous");
+    assert_eq!(rendered.code, Some(1));
+    assert!(
+        rendered
+            .stderr
+            .contains("kustomization.yaml:5:9: error[kustomize-error]: var `DB` names 2 objects"),
+        "{}",
+        rendered.stderr
+    );
+    assert_eq!(rendered.stderr.matches("kustomize-error").count(), 1);
+}
+
+#[test]
+fn the_namespace_transformer_renames_namespace_objects() {
+    let rendered = render("namespace-renames-namespace-object");
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    object(&rendered, "Namespace", "shop-prod");
+    assert_eq!(
+        object(&rendered, "Service", "web")["metadata"]["namespace"],
+        "shop-prod"
+    );
+    let collide = render("namespace-objects-collide");
+    assert_eq!(collide.code, Some(1));
+    assert!(
+        collide
+            .stderr
+            .contains("kustomization.yaml:2:12: error[kustomize-error]"),
+        "{}",
+        collide.stderr
+    );
+}
+
+#[test]
+fn set_based_target_selectors_and_list_replace_directives_apply() {
+    let rendered = render("set-selector-and-list-replace");
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    let env = |name: &str| {
+        object(&rendered, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["env"]
+            .clone()
+    };
+    assert_eq!(
+        env("web"),
+        serde_json::json!([{"name": "MODE", "value": "patched"}])
+    );
+    assert_eq!(env("web-canary")[0]["value"], "original");
 }
 
 #[test]

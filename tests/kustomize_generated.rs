@@ -265,7 +265,7 @@ fn configuration_sections_not_applied_are_noted() {
     let repo = repository();
     std::fs::write(
         repo.path().join("fields.yaml"),
-        "varReference:\n  - path: spec/command\n    kind: Widget\nimages:\n  - path: spec/image\n    kind: Widget\n",
+        "namespace:\n  - path: spec/ns\n    kind: Widget\nimages:\n  - path: spec/image\n    kind: Widget\n",
     )
     .unwrap();
     std::fs::write(
@@ -283,7 +283,7 @@ fn configuration_sections_not_applied_are_noted() {
         messages
             .iter()
             .any(|(kind, m)| *kind == IssueKind::KustomizeNote
-                && m.contains("`varReference` is not applied")),
+                && m.contains("`namespace` is not applied")),
         "{messages:?}"
     );
     assert!(

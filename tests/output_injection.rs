@@ -276,6 +276,7 @@ fn every_run() -> Vec<Run> {
     }
     runs.push(run(&["certs", "."], Kind::Text, true));
     runs.push(run(&["certs", ".", "--format", "json"], Kind::Json, true));
+    runs.push(run(&["check", ".", "--diff"], Kind::Patch, false));
     runs.push(run(&["rules"], Kind::Text, false));
     runs.push(run(&["explain", "missing-ingress-pair"], Kind::Text, false));
     runs
@@ -284,7 +285,7 @@ fn every_run() -> Vec<Run> {
 fn shows_hostile_value(stdout: &str, kind: Kind) -> bool {
     match kind {
         Kind::Json => stdout.contains("\\u001b[31mRED"),
-        Kind::Github | Kind::Text | Kind::Styled => stdout.contains("\\u{1b}[31mRED"),
+        Kind::Github | Kind::Text | Kind::Styled | Kind::Patch => stdout.contains("\\u{1b}[31mRED"),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The README's rules table matches the rule registry (ids, severities, titles).
+//! The README's rules table matches the rule registry (ids, severities, fix kinds, titles).
 
 use xks_lint::rules::registry;
 
@@ -16,9 +16,10 @@ fn readme_rules_table_matches_registry() {
         .iter()
         .map(|r| {
             format!(
-                "| `{}` | {} | {} |",
+                "| `{}` | {} | {} | {} |",
                 r.doc.id,
                 r.doc.severity.as_str(),
+                r.doc.fix_str(),
                 r.doc.title
             )
         })

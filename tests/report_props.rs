@@ -140,11 +140,26 @@ fn kind_of(channel: Channel) -> Kind {
         Channel::StyledText => Kind::Styled,
         Channel::Json => Kind::Json,
         Channel::GithubCommands => Kind::Github,
+        Channel::Patch => Kind::Patch,
     }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// `check --diff` output: hostile file contents, CRLF or not, reach the terminal with
+    /// only a line-ending `\r` kept raw.
+    #[test]
+    fn patch_channel_keeps_only_line_ending_carriage_returns(
+        lines in prop::collection::vec(hostile_string(), 0..6),
+        crlf in any::<bool>(),
+    ) {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let text: String = lines.iter().map(|l| format!("+{l}{end}")).collect();
+        let guarded = guard(&text, Channel::Patch);
+        check_output("patch", guarded.as_bytes(), Kind::Patch);
+        prop_assert_eq!(guarded.matches("\r\n").count() >= usize::from(crlf) * lines.len(), true);
+    }
 
     #[test]
     fn every_format_renders_any_finding_safely(

@@ -202,8 +202,13 @@ fn related_locations_fixes_and_notifications() {
         not_string["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     );
     let replacement = &change["replacements"][0];
+    // The deleted region is the finding's region plus the byte range `--fix` replaces.
+    let mut deleted = replacement["deletedRegion"].clone();
+    let object = deleted.as_object_mut().unwrap();
+    assert!(object.remove("byteOffset").unwrap().as_u64().unwrap() > 0);
+    assert_eq!(object.remove("byteLength").unwrap(), 2);
     assert_eq!(
-        replacement["deletedRegion"],
+        deleted,
         not_string["locations"][0]["physicalLocation"]["region"]
     );
     let inserted = replacement["insertedContent"]["text"].as_str().unwrap();

@@ -92,6 +92,20 @@ pub struct CheckArgs {
     /// Stop after this stage; `load` reads and parses only (the parse floor of the benchmarks).
     #[arg(long, value_enum, hide = true, default_value_t = Stage::All)]
     pub stage: Stage,
+    /// Apply the safe automatic fixes in place, then report what remains. Edits replace
+    /// byte ranges only: comments, quoting, key order, indentation and line endings
+    /// elsewhere stay as written; in a kustomize tree the file where the value was written
+    /// is edited.
+    #[arg(long, conflicts_with_all = ["write_baseline"])]
+    pub fix: bool,
+    /// Also apply fixes that change behaviour (new NetworkPolicy files); implies --fix
+    /// unless --diff is given.
+    #[arg(long, conflicts_with_all = ["write_baseline"])]
+    pub unsafe_fixes: bool,
+    /// Print the fixes as a unified diff and write nothing; exit 1 when there is something
+    /// to fix, 0 otherwise.
+    #[arg(long, conflicts_with_all = ["write_baseline", "output"])]
+    pub diff: bool,
     #[command(flatten)]
     pub certs: CertArgs,
     #[command(flatten)]
@@ -166,6 +180,59 @@ fn outputs(args: &CheckArgs) -> Result<Vec<(Format, Option<PathBuf>)>, String> {
     Ok(out)
 }
 
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `--fix`, `--unsafe-fixes`, `--diff`: runs the fix loop; writes the files (returning the
+/// analysis of the fixed repository to report) or prints the diff (returning the exit code).
+fn apply_fixes(args: &CheckArgs, options: &CheckOptions) -> Result<crate::Analysis, u8> {
+    use crate::fix::engine;
+    let run = engine::run(options, args.unsafe_fixes);
+    for warning in &run.warnings {
+        emit::warning(warning);
+    }
+    if !run.converged {
+        emit::warning(&format!(
+            "fixes still pending after {} passes; run --fix again",
+            engine::MAX_PASSES
+        ));
+    }
+    let files = run.changes.len();
+    let created = run.changes.iter().filter(|c| c.created).count();
+    let created_text = if created > 0 {
+        format!(" ({created} new)")
+    } else {
+        String::new()
+    };
+    if args.diff {
+        let code = write_stdout(&engine::unified_diff(&run.changes), Channel::Patch);
+        if code != EXIT_CLEAN {
+            return Err(code);
+        }
+        emit::stderr(&format!(
+            "{} would change {}{created_text}",
+            plural(run.applied, "fix", "fixes"),
+            plural(files, "file", "files")
+        ));
+        return Err(if files > 0 { EXIT_FINDINGS } else { EXIT_CLEAN });
+    }
+    let (written, errors) = engine::write(&run.changes, &run.analysis.gate.root);
+    for error in &errors {
+        emit::warning(error);
+    }
+    emit::stderr(&format!(
+        "applied {} to {}{created_text} ({})",
+        plural(run.applied, "fix", "fixes"),
+        plural(written, "file", "files"),
+        plural(run.passes, "analysis", "analyses")
+    ));
+    if !errors.is_empty() {
+        return Err(usage_error("some fixed files could not be written"));
+    }
+    Ok(run.analysis)
+}
+
 pub fn check(args: CheckArgs) -> u8 {
     let paths = if args.paths.is_empty() {
         vec![".".to_string()]
@@ -193,6 +260,7 @@ pub fn check(args: CheckArgs) -> u8 {
             .collect(),
         max_file_size: args.max_file_size,
         kustomize: !args.no_kustomize,
+        overlay: None,
     };
     if let Err(message) = walk.validate() {
         return usage_error(&message);
@@ -253,7 +321,18 @@ pub fn check(args: CheckArgs) -> u8 {
     if let Err(message) = compare_with_revisions(&args, &paths, &mut options) {
         return usage_error(&message);
     }
-    let mut analysis = analyze(&options);
+    let fixing = args.fix || args.unsafe_fixes || args.diff;
+    if fixing && options.inputs.iter().any(|i| !matches!(i, Input::Path(_))) {
+        return usage_error("--fix and --diff edit files: standard input cannot be fixed");
+    }
+    let mut analysis = if fixing {
+        match apply_fixes(&args, &options) {
+            Ok(analysis) => analysis,
+            Err(code) => return code,
+        }
+    } else {
+        analyze(&options)
+    };
     for (environment, pattern) in analysis
         .environments
         .iter()

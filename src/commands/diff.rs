@@ -8,8 +8,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::revision;
+use super::shared::policy_name;
 use super::shared::{load_config, usage_error, write_stdout};
-use super::{GraphArgs, InputArgs, policy_name};
+use super::{GraphArgs, InputArgs};
 use crate::graph::ports::ConnSet;
 use crate::graph::{DirectionVerdict, End, EndKind, Graph, Subject};
 use crate::load::{self, Input, Sources, WalkOptions};
@@ -301,7 +302,17 @@ fn compare(
     }
 }
 
-pub fn diff(mut args: DiffArgs) -> u8 {
+pub fn diff(args: DiffArgs) -> u8 {
+    let format = args.format;
+    match changes(args) {
+        Ok(report) => write_stdout(&diff::render(format, &report), diff::channel(format)),
+        Err(code) => code,
+    }
+}
+
+/// The connections the change since `args.rev` opens and closes (what `diff` prints, and
+/// what the connectivity page marks), or the exit code of a usage error (already printed).
+pub(crate) fn changes(mut args: DiffArgs) -> Result<DiffReport, u8> {
     // `diff k8s/`: a first argument that is an existing path and no revision is a PATH.
     let probe: Vec<String> = args.paths.first().cloned().into_iter().collect();
     let repo = revision::repository(&probe);
@@ -313,28 +324,22 @@ pub fn diff(mut args: DiffArgs) -> u8 {
         args.rev = None;
     }
     let Some(repo) = revision::repository(&args.paths) else {
-        return usage_error(
+        return Err(usage_error(
             "diff compares with a git revision: the PATHs must be inside a git repository",
-        );
+        ));
     };
     let (base, commit) = match &args.rev {
         Some(rev) => match repo.resolve(rev) {
             Ok(commit) => (rev.clone(), commit),
-            Err(message) => return usage_error(&message),
+            Err(message) => return Err(usage_error(&message)),
         },
         None => match repo.default_base() {
             Ok((branch, commit)) => (format!("merge-base with {branch}"), commit),
-            Err(message) => return usage_error(&message),
+            Err(message) => return Err(usage_error(&message)),
         },
     };
-    let inputs = match super::shared::inputs(&args.paths) {
-        Ok(inputs) => inputs,
-        Err(code) => return code,
-    };
-    let config = match load_config(args.input.config.as_deref(), &args.paths) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+    let inputs = super::shared::inputs(&args.paths)?;
+    let config = load_config(args.input.config.as_deref(), &args.paths)?;
     let walk = WalkOptions {
         excludes: config
             .exclude
@@ -346,7 +351,7 @@ pub fn diff(mut args: DiffArgs) -> u8 {
         ..WalkOptions::default()
     };
     if let Err(message) = walk.validate() {
-        return usage_error(&message);
+        return Err(usage_error(&message));
     }
     let model_options = ModelOptions {
         default_namespace: args
@@ -358,7 +363,7 @@ pub fn diff(mut args: DiffArgs) -> u8 {
     };
     let exported = match revision::export(&repo, commit, &args.paths, walk.max_file_size) {
         Ok(exported) => exported,
-        Err(message) => return usage_error(&message),
+        Err(message) => return Err(usage_error(&message)),
     };
     let analysed = (
         analyse(&exported.inputs, &walk, &model_options, &config, &args),
@@ -366,7 +371,7 @@ pub fn diff(mut args: DiffArgs) -> u8 {
     );
     let ((old_sources, old_clusters), (new_sources, new_clusters)) = match analysed {
         (Ok(old), Ok(new)) => (old, new),
-        (Err(message), _) | (_, Err(message)) => return usage_error(&message),
+        (Err(message), _) | (_, Err(message)) => return Err(usage_error(&message)),
     };
     let old_tree = Tree {
         sources: old_sources,
@@ -425,15 +430,11 @@ pub fn diff(mut args: DiffArgs) -> u8 {
         }
         compare(name, old, new, &mut changes);
     }
-    let report = DiffReport {
+    Ok(DiffReport {
         base,
         commit: commit.to_string(),
         changes,
-    };
-    write_stdout(
-        &diff::render(args.format, &report),
-        diff::channel(args.format),
-    )
+    })
 }
 
 fn short_rev(rev: &Option<String>, commit: &str) -> String {

@@ -156,7 +156,7 @@ fn as_root(path: &str) -> Vec<String> {
 
 pub fn render(args: RenderArgs) -> u8 {
     let paths: Vec<String> = args.paths.iter().flat_map(|p| as_root(p)).collect();
-    let (sources, model, _) = match super::load_model(&paths, &args.input) {
+    let (sources, model, _) = match super::shared::load_model(&paths, &args.input) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

@@ -12,9 +12,10 @@ pub fn list(format: ReportFormat) -> u8 {
             let mut out = String::new();
             for rule in rules::registry() {
                 out.push_str(&format!(
-                    "{:<34} {:<8} {}\n",
+                    "{:<34} {:<8} {:<7} {}\n",
                     rule.doc.id,
                     rule.doc.severity.as_str(),
+                    format!("fix:{}", rule.doc.fix_str()),
                     rule.doc.title
                 ));
             }
@@ -28,9 +29,14 @@ pub fn explain(id: &str) -> u8 {
     match rules::find(id) {
         Some(rule) => write_stdout(
             &format!(
-                "# {}\n\nDefault severity: {}\n\n{}",
+                "# {}\n\nDefault severity: {}\nAutomatic fix: {}\n\n{}",
                 rule.doc.id,
                 rule.doc.severity.as_str(),
+                match rule.doc.fix_str() {
+                    "safe" => "safe (`check --fix`)",
+                    "unsafe" => "unsafe, changes behaviour (`check --unsafe-fixes`)",
+                    _ => "none",
+                },
                 rule.doc.body
             ),
             Channel::Text,
@@ -55,6 +61,7 @@ fn rules_json() -> String {
                 "tags": doc.tags,
                 "precision": doc.precision,
                 "weakens_isolation": doc.weakens_isolation,
+                "fix": doc.fix_str(),
                 "help_uri": format!("{}/blob/main/rules/{}.md", env!("CARGO_PKG_REPOSITORY"), doc.id),
             })
         })

@@ -6,10 +6,15 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use crate::config::{self, Config};
+use crate::graph::Graph;
+use crate::graph::policy::PolicyOrigin;
 use crate::graph::{Cloud, GraphOptions, Semantics, XksSettings};
 use crate::load::Input;
+use crate::load::{self, Sources, WalkOptions};
+use crate::model::{Model, ModelOptions};
 use crate::report::emit;
 use crate::report::sanitize::Channel;
+use crate::report::sanitize::Inline;
 use crate::rules;
 
 pub const EXIT_CLEAN: u8 = 0;
@@ -236,4 +241,110 @@ pub fn write_report(
     let checked = if checked == "-" { "." } else { checked };
     let root = crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref());
     emit::file(path, &root, text, channel)
+}
+
+/// Loads the inputs and the config and builds the model and the graph, or returns the
+/// exit code of a usage error (already printed).
+pub(crate) fn build(
+    paths: &[String],
+    input: &InputArgs,
+    graph: &GraphArgs,
+) -> Result<(Sources, Model, Graph), u8> {
+    let (sources, model, config) = load_model(paths, input)?;
+    if !model.issues.is_empty() {
+        emit::note(&format!(
+            "{} problem(s) in the input were skipped; `xks-lint check` reports them",
+            model.issues.len()
+        ));
+    }
+    let graph = Graph::build(&model, &graph.options(&config.xks));
+    Ok((sources, model, graph))
+}
+
+/// Loads the inputs and the config and builds the model of the chosen environment, or
+/// returns the exit code of a usage error (already printed).
+pub(crate) fn load_model(
+    paths: &[String],
+    input: &InputArgs,
+) -> Result<(Sources, Model, config::Config), u8> {
+    let inputs = inputs(paths)?;
+    let config = load_config(input.config.as_deref(), paths)?;
+    let walk = WalkOptions {
+        excludes: config
+            .exclude
+            .iter()
+            .chain(&input.exclude)
+            .cloned()
+            .collect(),
+        kustomize: !input.no_kustomize,
+        ..WalkOptions::default()
+    };
+    walk.validate().map_err(|message| usage_error(&message))?;
+    let loaded = load::load(&inputs, &walk);
+    let sources = loaded.sources.clone();
+    let model = Model::build(
+        loaded,
+        &ModelOptions {
+            default_namespace: input
+                .default_namespace
+                .clone()
+                .unwrap_or_else(|| config.xks.default_namespace.clone()),
+            kustomize: !input.no_kustomize,
+        },
+    );
+    let model = match (
+        model.environments(config.environment_config().as_ref()),
+        &input.environment,
+    ) {
+        (None, None) => model,
+        (None, Some(name)) => {
+            return Err(usage_error(&format!(
+                "--environment {}: the repository forms one cluster, it has no environments",
+                Inline(name)
+            )));
+        }
+        (Some(environments), chosen) => {
+            let names: Vec<&str> = environments
+                .clusters
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let cluster = chosen.as_ref().and_then(|name| {
+                environments
+                    .clusters
+                    .iter()
+                    .find(|(candidate, _)| candidate == name)
+            });
+            match cluster {
+                Some((_, ids)) => model.subset(ids),
+                None => {
+                    return Err(usage_error(&format!(
+                        "{}the repository's kustomization roots form several environments, each its own cluster: choose one with --environment ({})",
+                        chosen.as_ref().map_or(String::new(), |name| format!(
+                            "no environment `{}`: ",
+                            Inline(name)
+                        )),
+                        Inline(&names.join(", "))
+                    )));
+                }
+            }
+        }
+    };
+    Ok((sources, model, config))
+}
+
+/// `NetworkPolicy ns/name`, with why it exists when XKS puts it there (`why`, `diff`).
+pub(crate) fn policy_name(graph: &Graph, policy: usize) -> String {
+    let p = &graph.policies[policy];
+    match p.origin {
+        PolicyOrigin::Repo(_) => format!("NetworkPolicy {}/{}", p.namespace, p.name),
+        PolicyOrigin::XksDefaultDeny => format!(
+            "NetworkPolicy {}/{} (implicit: XKS puts it in every tenant namespace)",
+            p.namespace, p.name
+        ),
+        PolicyOrigin::XksAllowance => format!(
+            "NetworkPolicy {}/{} (implicit: a platform allowance switched on in `xks.platform-allowances`)",
+            p.namespace, p.name
+        ),
+    }
 }

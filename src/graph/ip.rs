@@ -211,6 +211,138 @@ pub fn partition(ranges: &[IpRange]) -> Vec<IpRange> {
     out
 }
 
+/// The CIDR blocks that exactly cover `range`, in address order, as (first address,
+/// prefix length).
+pub fn cidrs(range: &IpRange) -> Vec<(u128, u32)> {
+    let bits = range.family.bits();
+    let mut out = Vec::new();
+    let mut start = range.start;
+    loop {
+        // The largest block aligned at `start` that ends within the range.
+        let mut size_bits = start.trailing_zeros().min(bits);
+        while size_bits > 0 {
+            let last = if size_bits >= 128 {
+                Some(u128::MAX)
+            } else {
+                start.checked_add((1u128 << size_bits) - 1)
+            };
+            if last.is_some_and(|last| last <= range.end) {
+                break;
+            }
+            size_bits -= 1;
+        }
+        out.push((start, bits - size_bits));
+        let next = if size_bits >= 128 {
+            None
+        } else {
+            start.checked_add(1u128 << size_bits)
+        };
+        match next {
+            Some(next) if next <= range.end && next > start => start = next,
+            _ => break,
+        }
+    }
+    out
+}
+
+fn show_cidr(family: Family, (start, prefix): (u128, u32)) -> String {
+    format!("{}/{prefix}", show(family, start))
+}
+
+/// The smallest CIDR block holding every range (all of one family, sorted).
+fn hull(family: Family, ranges: &[IpRange]) -> Option<IpRange> {
+    let first = ranges.iter().map(|r| r.start).min()?;
+    let last = ranges.iter().map(|r| r.end).max()?;
+    let bits = family.bits();
+    let differing = 128 - (first ^ last).leading_zeros();
+    let prefix = bits.saturating_sub(differing);
+    let host_mask = if differing >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << differing) - 1
+    };
+    Some(IpRange {
+        family,
+        start: first & !host_mask,
+        end: (first | host_mask) & family.max(),
+    })
+    .filter(|_| prefix <= bits)
+}
+
+/// At most this many blocks are spelled out in a label; the rest are counted.
+const CIDR_LABEL_BLOCKS: usize = 6;
+
+/// Address ranges in CIDR notation, as people write `ipBlock`s: `10.0.0.10/32`,
+/// `0.0.0.0/0 except 10.0.0.0/8` when the holes are fewer than the blocks, families
+/// separated by `; `, long lists cut after a few blocks (`… +12 more`).
+pub fn cidr_label(ranges: &[IpRange]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for family in [Family::V4, Family::V6] {
+        let mine = merge(
+            ranges
+                .iter()
+                .filter(|r| r.family == family)
+                .copied()
+                .collect(),
+        );
+        if mine.is_empty() {
+            continue;
+        }
+        let direct: Vec<(u128, u32)> = mine.iter().flat_map(cidrs).collect();
+        let holes = hull(family, &mine).map(|h| {
+            let mut holes: Vec<IpRange> = vec![h];
+            for r in &mine {
+                holes = holes
+                    .iter()
+                    .flat_map(|hole| subtract(*hole, &[*r]))
+                    .collect();
+            }
+            (h, holes.iter().flat_map(cidrs).collect::<Vec<_>>())
+        });
+        let list = |blocks: &[(u128, u32)]| {
+            let mut shown: Vec<String> = blocks
+                .iter()
+                .take(CIDR_LABEL_BLOCKS)
+                .map(|b| show_cidr(family, *b))
+                .collect();
+            if blocks.len() > CIDR_LABEL_BLOCKS {
+                shown.push(format!("… +{} more", blocks.len() - CIDR_LABEL_BLOCKS));
+            }
+            shown.join(", ")
+        };
+        match holes {
+            Some((h, holes)) if !holes.is_empty() && 1 + holes.len() < direct.len() => {
+                let whole = cidrs(&h);
+                let head = whole
+                    .first()
+                    .map(|b| show_cidr(family, *b))
+                    .unwrap_or_default();
+                parts.push(format!("{head} except {}", list(&holes)));
+            }
+            _ => parts.push(list(&direct)),
+        }
+    }
+    parts.join("; ")
+}
+
+/// The ranges of a listing label (`first-last,first-last`), as [`IpRange`]'s `Display`
+/// writes them; `None` when the label is not one.
+pub fn parse_ranges(label: &str) -> Option<Vec<IpRange>> {
+    label
+        .split(',')
+        .map(|part| {
+            let (a, b) = part.split_once('-')?;
+            let (fa, start) = split(a.parse().ok()?);
+            let (fb, end) = split(b.parse().ok()?);
+            (fa == fb && start <= end).then_some(IpRange {
+                family: fa,
+                start,
+                end,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +411,84 @@ mod tests {
             ]),
             [IpRange::universe(Family::V4)]
         );
+    }
+
+    fn label(cidrs: &[&str], holes: &[&str]) -> String {
+        let holes: Vec<IpRange> = holes.iter().map(|h| cidr(h)).collect();
+        let ranges: Vec<IpRange> = cidrs
+            .iter()
+            .flat_map(|c| subtract(cidr(c), &holes))
+            .collect();
+        cidr_label(&ranges)
+    }
+
+    #[test]
+    fn labels_in_cidr_notation() {
+        assert_eq!(label(&["10.0.0.10/32"], &[]), "10.0.0.10/32");
+        assert_eq!(
+            label(&["10.0.0.10/32", "169.254.20.10/32"], &[]),
+            "10.0.0.10/32, 169.254.20.10/32"
+        );
+        assert_eq!(label(&["0.0.0.0/0"], &[]), "0.0.0.0/0");
+        assert_eq!(
+            label(&["0.0.0.0/0"], &["10.0.0.0/8"]),
+            "0.0.0.0/0 except 10.0.0.0/8"
+        );
+        assert_eq!(
+            label(
+                &["0.0.0.0/0"],
+                &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+            ),
+            "0.0.0.0/0 except 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"
+        );
+        assert_eq!(label(&["10.1.2.3/8"], &[]), "10.0.0.0/8");
+        // A range that is not one block: two blocks beat a hull with two holes.
+        assert_eq!(
+            label(&["10.0.0.0/31", "10.0.0.2/32"], &[]),
+            "10.0.0.0/31, 10.0.0.2/32"
+        );
+        assert_eq!(label(&["::/0"], &[]), "::/0");
+        assert_eq!(
+            label(&["0.0.0.0/0", "2001:db8::/32"], &[]),
+            "0.0.0.0/0; 2001:db8::/32"
+        );
+        assert_eq!(label(&["::/0"], &["fd00::/8"]), "::/0 except fd00::/8");
+        let many: Vec<String> = (0..20).map(|i| format!("10.0.{}.1/32", i * 2)).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(label(&many, &[]).ends_with("10.0.10.1/32, … +14 more"));
+    }
+
+    #[test]
+    fn cidrs_cover_exactly() {
+        for (start, end) in [
+            (0u128, 9),
+            (5, 5),
+            (1, 254),
+            (0, u128::from(u32::MAX)),
+            (7, 1 << 20),
+        ] {
+            let range = IpRange {
+                family: Family::V4,
+                start,
+                end,
+            };
+            let blocks = cidrs(&range);
+            let mut next = start;
+            for (first, prefix) in &blocks {
+                assert_eq!(*first, next);
+                next = first + (1u128 << (32 - prefix));
+            }
+            assert_eq!(next, end + 1, "{start}-{end}");
+        }
+        assert_eq!(cidrs(&IpRange::universe(Family::V6)), [(0, 0)]);
+    }
+
+    #[test]
+    fn listing_labels_parse_back() {
+        let ranges = vec![cidr("10.0.0.0/8"), cidr("2001:db8::/32")];
+        let text: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+        assert_eq!(parse_ranges(&text.join(",")), Some(ranges));
+        assert_eq!(parse_ranges("tenant-a/web[Deployment]"), None);
+        assert_eq!(parse_ranges("10.0.0.9-10.0.0.1"), None);
     }
 }

@@ -45,6 +45,7 @@ pub fn end_matches(pattern: &str, end: &End, ranges: &[IpRange]) -> bool {
             .and_then(|l| l.rsplit_once('['))
             .is_some_and(|(bare, _)| bare == pattern),
         EndKind::Platform => end.label.trim_matches(['{', '}']) == pattern.trim_matches(['{', '}']),
+        EndKind::Namespace => false,
         EndKind::Ip => pattern.parse::<IpAddr>().is_ok_and(|addr| {
             let addr = IpRange::address(addr);
             ranges.iter().any(|r| r.contains(&addr))
@@ -53,6 +54,12 @@ pub fn end_matches(pattern: &str, end: &End, ranges: &[IpRange]) -> bool {
 }
 
 impl ConnectionFilter {
+    /// Whether a line between two workload or platform ends (no address ranges) passes
+    /// `--from`, `--to` and `--namespace` (`--hide-default` is the listing's own business).
+    pub fn keeps(&self, src: &End, dst: &End) -> bool {
+        self.keeps_src(src, &[]) && self.keeps_dst(dst, &[]) && self.keeps_namespaces(src, dst)
+    }
+
     fn keeps_src(&self, end: &End, ranges: &[IpRange]) -> bool {
         self.from.is_empty() || self.from.iter().any(|p| end_matches(p, end, ranges))
     }
@@ -330,8 +337,12 @@ impl Graph {
         let mut row: Vec<(Node, ConnSet)> = Vec::new();
         let src = &source.node;
         for &c in &source.classes {
+            // Whether the source's namespace has the implicit default, asked once per source
+            // (asking per pair scanned every policy for each of a namespace's n² pairs).
+            let own_default =
+                filter.hide_default && self.has_implicit_default(&self.classes[c].namespace);
             for (d, conns) in self.pod_destinations(c) {
-                let hidden = filter.hide_default && self.is_default_pair(c, d, &conns);
+                let hidden = own_default && self.is_default_shape(c, d, &conns);
                 if hidden {
                     continue;
                 }
@@ -368,12 +379,15 @@ impl Graph {
     /// Whether `src → dst` is XKS's intra-namespace default: two workloads of one tenant
     /// namespace with the implicit `default-deny`, all connections allowed.
     fn is_default_pair(&self, src: usize, dst: usize, conns: &ConnSet) -> bool {
+        self.is_default_shape(src, dst, conns)
+            && self.has_implicit_default(&self.classes[src].namespace)
+    }
+
+    /// [`Graph::is_default_pair`] but for the namespace's implicit default, which the caller
+    /// knows.
+    fn is_default_shape(&self, src: usize, dst: usize, conns: &ConnSet) -> bool {
         let (a, b) = (&self.classes[src], &self.classes[dst]);
-        a.namespace == b.namespace
-            && a.endpoint.is_none()
-            && b.endpoint.is_none()
-            && conns.is_all()
-            && self.has_implicit_default(&a.namespace)
+        a.namespace == b.namespace && a.endpoint.is_none() && b.endpoint.is_none() && conns.is_all()
     }
 
     /// Whether every pair of workloads of namespace `ns` (an index) is XKS's default, without
@@ -468,7 +482,7 @@ impl Graph {
             Arc::new(End {
                 label: ns.to_string(),
                 namespace: Some(ns.to_string()),
-                kind: EndKind::Workload,
+                kind: EndKind::Namespace,
             })
         };
         // Per source namespace: pods reached per destination namespace, addresses reached.

@@ -139,6 +139,8 @@ pub enum EndKind {
     Workload,
     Platform,
     Ip,
+    /// A whole namespace (`connectivity --group namespace`).
+    Namespace,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -1150,6 +1152,14 @@ impl Graph {
             ingress,
             allowed,
         }
+    }
+
+    /// The listing's ends of every workload or platform endpoint of a class.
+    pub fn member_ends(&self, class: usize) -> Vec<End> {
+        self.classes
+            .get(class)
+            .map(|c| c.members.iter().map(|m| self.end_of(m, class)).collect())
+            .unwrap_or_default()
     }
 
     fn end_of(&self, member: &Member, class: usize) -> End {

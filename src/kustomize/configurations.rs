@@ -2,8 +2,8 @@
 //! transformer configuration. Supported: `images` (where image references are),
 //! `nameReference` (where names of a kind are referenced, so renames and content
 //! hashes follow), `commonLabels` / `labels` (where labels are written), and
-//! `namePrefix` / `nameSuffix` (which kinds are renamed). Other sections (`namespace`,
-//! `varReference`, ...) are not applied.
+//! `namePrefix` / `nameSuffix` (which kinds are renamed), and `varReference` (where
+//! `vars` are substituted). Other sections (`namespace`, ...) are not applied.
 
 use crate::load::yaml::{Node, NodeKind};
 use crate::span::FileId;
@@ -22,7 +22,8 @@ pub struct FieldSpec {
     pub create: bool,
 }
 
-const SUPPORTED: [&str; 6] = [
+const SUPPORTED: [&str; 7] = [
+    "varReference",
     "images",
     "nameReference",
     "commonLabels",
@@ -43,6 +44,8 @@ pub struct Configurations {
     /// kind's `metadata/name`) for that transformer, as kubectl does.
     pub name_prefix: Vec<FieldSpec>,
     pub name_suffix: Vec<FieldSpec>,
+    /// `varReference`: fields where `$(VAR)` is substituted, besides kustomize's own.
+    pub var_references: Vec<FieldSpec>,
 }
 
 pub fn field_spec(node: &Node) -> Option<FieldSpec> {
@@ -81,6 +84,7 @@ impl Configurations {
         self.labels.extend(specs(root.get("labels")));
         self.name_prefix.extend(specs(root.get("namePrefix")));
         self.name_suffix.extend(specs(root.get("nameSuffix")));
+        self.var_references.extend(specs(root.get("varReference")));
         for entry in root
             .get("nameReference")
             .and_then(Node::as_seq)
@@ -118,6 +122,7 @@ impl Configurations {
             && self.name_references.is_empty()
             && self.name_prefix.is_empty()
             && self.name_suffix.is_empty()
+            && self.var_references.is_empty()
     }
 }
 

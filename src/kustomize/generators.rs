@@ -76,7 +76,9 @@ pub fn run(
                     None,
                 )),
                 transformations: Vec::new(),
+                generated_in: None,
             })),
+            var_names: Vec::new(),
         };
         if let Err(message) = absorb(generator, built, resources, original) {
             errors.push(GenError {
@@ -199,6 +201,18 @@ fn absorb(
             }
         }
     }
+    // Build metadata as kustomize keeps it: a merge keeps the old object's origin, a
+    // replace takes the new one's; both keep the transformations the old one went through.
+    if let Some(old_provenance) = old.provenance {
+        let provenance = new.provenance.get_or_insert_with(Box::default);
+        provenance.transformations = old_provenance.transformations;
+        if generator.behavior == Behavior::Merge {
+            provenance.generated_by = old_provenance.generated_by;
+            provenance.generated_in = Some(old_provenance.generated_in.unwrap_or(old.file));
+        }
+    }
+    new.previous = old.previous;
+    new.var_names = old.var_names;
     resources.insert(old_index, new);
     Ok(())
 }

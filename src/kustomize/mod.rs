@@ -17,6 +17,7 @@ pub mod replacements;
 /// references); kustomize builds from it.
 pub use crate::load::kustomization as spec;
 pub mod transform;
+pub mod vars;
 
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -43,6 +44,9 @@ pub struct Built {
     /// Build metadata (`buildMetadata` of the root decides whether it is shown); none for
     /// an object read from a file that no recorded transformer ran over.
     pub provenance: Option<Box<Provenance>>,
+    /// The `vars` that name this object (kustomize marks the object when the
+    /// kustomization declaring them is built; the root reads their values from it).
+    pub var_names: Vec<String>,
 }
 
 /// Where an object came from and which built-in transformers ran over it, as
@@ -51,6 +55,9 @@ pub struct Built {
 pub struct Provenance {
     /// The built-in generator that made the object and its configuration's name.
     pub generated_by: Option<(&'static str, Option<String>)>,
+    /// The kustomization of that generator, when it is not the object's file (a
+    /// `behavior: merge` generator keeps the object the first one made).
+    pub generated_in: Option<FileId>,
     /// (kustomization or plugin configuration file, built-in kind, configuration name),
     /// in the order they ran.
     pub transformations: Vec<(FileId, &'static str, Option<String>)>,
@@ -192,6 +199,8 @@ struct Builder<'a> {
     plugin_name: Option<String>,
     /// Some kustomization asks for `transformerAnnotations`.
     record_transformations: bool,
+    /// The `vars` of the kustomization being built, with those of what it includes.
+    vars: Vec<vars::Declared>,
 }
 
 /// apiVersion and kind of an object; kustomize needs only the kind (an object without
@@ -274,6 +283,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         variable_sources: &variable_sources,
         plugin_name: None,
         record_transformations,
+        vars: Vec::new(),
     };
     let (flux, generated) = builder.flux_kustomizations();
     // Paths Flux deploys without a kustomization get the one Flux would generate.
@@ -289,6 +299,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         variable_sources: &variable_sources,
         plugin_name: None,
         record_transformations,
+        vars: Vec::new(),
     };
     let mut roots = builder.roots();
     for dir in flux.keys() {
@@ -354,6 +365,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 variable_sources: shared.variable_sources,
                 plugin_name: None,
                 record_transformations: shared.record_transformations,
+                vars: Vec::new(),
             };
             let root = &job.dir;
             let mut stack = vec![root.clone()];
@@ -1033,6 +1045,8 @@ impl Builder<'_> {
             self.issue(IssueKind::KustomizeError, file, span, message);
             return Vec::new();
         }
+        // This kustomization's vars start empty; what it includes adds theirs.
+        let outer_vars = std::mem::take(&mut self.vars);
         let mut resources = Vec::new();
         let mut ids = HashSet::new();
         for entry in &spec.resources {
@@ -1047,16 +1061,52 @@ impl Builder<'_> {
         self.apply_components(dir, file, &spec, stack, &mut ids, &mut resources);
         self.transform(dir, file, &spec, &mut resources);
         self.run_plugins(dir, file, &spec.transformer_plugins, stack, &mut resources);
+        self.declare_vars(&spec.vars, file, &mut resources);
         if stack.len() <= 1 {
             // The root: generated names get their content hash now that data is final.
             let custom = self.configurations(dir);
             generators::finish(&mut resources, &custom.name_references);
+            // Vars read final names, so they resolve last.
+            let mut references = vars::default_references();
+            references.extend(custom.var_references);
+            if let Err(error) = vars::resolve(&self.vars, &references, &mut resources) {
+                self.issue(
+                    IssueKind::KustomizeError,
+                    error.file,
+                    error.span,
+                    error.message,
+                );
+            }
             // Objects marked local configuration feed transformers and replacements but
             // are never deployed: kustomize leaves them out of the root's output.
             resources.retain(|built| !is_local_config(&built.node));
             self.annotate_build_metadata(dir, &spec.build_metadata, &mut resources);
         }
+        let inner_vars = std::mem::replace(&mut self.vars, outer_vars);
+        for error in vars::merge(&mut self.vars, inner_vars) {
+            self.issue(
+                IssueKind::KustomizeError,
+                error.file,
+                error.span,
+                error.message,
+            );
+        }
         resources
+    }
+
+    /// kustomize's `MergeVars` for one kustomization or component.
+    fn declare_vars(&mut self, declared: &[spec::Var], file: FileId, resources: &mut [Built]) {
+        if declared.is_empty() {
+            return;
+        }
+        for error in vars::declare(&mut self.vars, declared, file, resources) {
+            self.issue(
+                IssueKind::KustomizeError,
+                error.file,
+                error.span,
+                error.message,
+            );
+        }
     }
 
     /// Notes that the built-in transformer `kind` configured in `file` ran over every object
@@ -1115,7 +1165,10 @@ impl Builder<'_> {
             }
             if origins {
                 let text = match provenance.and_then(|p| p.generated_by.as_ref()) {
-                    Some((kind, name)) => configured(resource.file, kind, name, ""),
+                    Some((kind, name)) => {
+                        let file = provenance.and_then(|p| p.generated_in);
+                        configured(file.unwrap_or(resource.file), kind, name, "")
+                    }
                     None => format!("path: {}\n", relative(resource.file)),
                 };
                 added.push(("config.kubernetes.io/origin", text));
@@ -1219,6 +1272,7 @@ impl Builder<'_> {
             self.transform(&target, component_file, &component, resources);
             let plugins = &component.transformer_plugins;
             self.run_plugins(&target, component_file, plugins, stack, resources);
+            self.declare_vars(&component.vars, component_file, resources);
             stack.pop();
         }
     }
@@ -1341,7 +1395,7 @@ impl Builder<'_> {
                 self.record_transformation(resources, config_file, kind);
             }
             plugins::Builtin::NamespaceIfUnset(namespace) => {
-                set_namespace(resources, &namespace, config_file, true);
+                set_namespace(resources, &namespace, config_file, true, &[]);
                 self.record_transformation(resources, config_file, "NamespaceTransformer");
             }
             plugins::Builtin::ServiceAccount {
@@ -1362,7 +1416,9 @@ impl Builder<'_> {
                     provenance: Some(Box::new(Provenance {
                         generated_by: Some(("IAMPolicyGenerator", self.plugin_name.clone())),
                         transformations: Vec::new(),
+                        generated_in: None,
                     })),
+                    var_names: Vec::new(),
                 });
             }
             plugins::Builtin::Nothing => {}
@@ -1664,6 +1720,7 @@ impl Builder<'_> {
                                 node: item,
                                 previous: Vec::new(),
                                 provenance: None,
+                                var_names: Vec::new(),
                             });
                         }
                     }
@@ -1675,6 +1732,7 @@ impl Builder<'_> {
                     node: document.root.clone(),
                     previous: Vec::new(),
                     provenance: None,
+                    var_names: Vec::new(),
                 }),
             }
         }
@@ -1871,11 +1929,15 @@ impl Builder<'_> {
         for patch in spec.patches.iter().filter(|p| !p.json6902) {
             record(resources, patch.builtin);
         }
+        let custom = self.configurations(dir);
+        let mut conflicts = Vec::new();
         if let Some(namespace) = &spec.namespace {
-            set_namespace(resources, namespace, file, false);
+            let references = &custom.name_references;
+            if let Some(conflict) = set_namespace(resources, namespace, file, false, references) {
+                conflicts.push((namespace.span, conflict));
+            }
             record(resources, "NamespaceTransformer");
         }
-        let custom = self.configurations(dir);
         let prefix_kinds = configurations::renamed_kinds(&custom.name_prefix);
         let suffix_kinds = configurations::renamed_kinds(&custom.name_suffix);
         let references = &custom.name_references;
@@ -1943,6 +2005,9 @@ impl Builder<'_> {
         }
         if !spec.replacements.is_empty() {
             record(resources, "ReplacementTransformer");
+        }
+        for (span, conflict) in conflicts {
+            self.issue(IssueKind::KustomizeError, file, span, conflict);
         }
         self.apply_data_transformers(dir, file, spec, resources);
     }
@@ -2359,11 +2424,48 @@ fn relocate(node: &mut Node, span: Span, file: FileId) {
 }
 
 fn selector_matches(selector: &str, map: Option<&Node>) -> bool {
-    selector
-        .split(',')
+    // Terms are separated by commas outside the parentheses of a set (`tier in (a,b)`).
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (at, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                terms.push(&selector[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&selector[start..]);
+    let label = |key: &str| {
+        map.and_then(|m| m.get(key.trim()))
+            .and_then(Node::scalar_text)
+    };
+    terms
+        .into_iter()
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .all(|term| {
+            if let Some((head, set)) = term.split_once('(') {
+                let mut words = head.split_whitespace();
+                let (key, operator) = (words.next().unwrap_or_default(), words.next());
+                let values: Vec<&str> = set
+                    .trim_end_matches(')')
+                    .split(',')
+                    .map(str::trim)
+                    .collect();
+                let actual = label(key);
+                return match operator {
+                    Some("in") => actual.is_some_and(|a| values.contains(&a)),
+                    Some("notin") => actual.is_none_or(|a| !values.contains(&a)),
+                    _ => false,
+                };
+            }
+            if let Some(key) = term.strip_prefix('!') {
+                return label(key).is_none();
+            }
             let (key, value) = term
                 .split_once("!=")
                 .map(|(k, v)| (k, Some((v, false))))
@@ -2373,9 +2475,7 @@ fn selector_matches(selector: &str, map: Option<&Node>) -> bool {
                         .map(|(k, v)| (k, Some((v, true))))
                 })
                 .unwrap_or((term, None));
-            let actual = map
-                .and_then(|m| m.get(key.trim()))
-                .and_then(Node::scalar_text);
+            let actual = label(key);
             match value {
                 None => actual.is_some(),
                 Some((v, true)) => actual == Some(v.trim()),
@@ -2569,12 +2669,40 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
 /// The namespace transformer: moves every namespaced object (with `only_unset`, every
 /// one without a namespace) into `namespace`, and makes the references that name a moved
 /// object with its namespace follow it.
-fn set_namespace(resources: &mut [Built], namespace: &spec::Entry, file: FileId, only_unset: bool) {
+/// The namespace transformer. Besides setting `metadata.namespace`, kustomize's
+/// default field specs name `metadata/name` of `Namespace` objects: a Namespace in the
+/// build becomes the target namespace (references follow it; two of them collide).
+/// Returns kubectl's refusal when they collide.
+fn set_namespace(
+    resources: &mut [Built],
+    namespace: &spec::Entry,
+    file: FileId,
+    only_unset: bool,
+    custom: &[namerefs::CustomReference],
+) -> Option<String> {
     let mut moves = Vec::new();
+    let mut renames = Vec::new();
     for resource in resources.iter_mut() {
         let kind = object_kind(&resource.node)
             .map_or("", |(_, k)| k)
             .to_string();
+        if kind == "Namespace" && !only_unset {
+            let old = name_of(&resource.node).to_string();
+            if old != namespace.value {
+                resource.remember_id();
+                if let Some(meta) = get_mut(&mut resource.node, "metadata") {
+                    let value = Node::synthetic_str(&namespace.value, namespace.span, Some(file));
+                    set(meta, "name", value);
+                }
+                renames.push(namerefs::Rename {
+                    kind: kind.clone(),
+                    namespace: None,
+                    from: vec![old],
+                    to: namespace.value.clone(),
+                });
+            }
+            continue;
+        }
         if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
             continue;
         }
@@ -2607,6 +2735,18 @@ fn set_namespace(resources: &mut [Built], namespace: &spec::Entry, file: FileId,
         );
     }
     namerefs::follow_moves(resources, &moves, namespace, file, !only_unset);
+    namerefs::rewrite(resources, &renames, custom);
+    let namespaces = resources
+        .iter()
+        .filter(|r| object_kind(&r.node).is_some_and(|(_, k)| k == "Namespace"))
+        .filter(|r| name_of(&r.node) == namespace.value)
+        .count();
+    (namespaces > 1 && !renames.is_empty()).then(|| {
+        format!(
+            "the namespace transformer renames every Namespace object to `{}`, and this build has {namespaces} of them; kubectl refuses the ID conflict",
+            namespace.value
+        )
+    })
 }
 
 /// Adds `prefix` and `suffix` to object names and follows the references to them.

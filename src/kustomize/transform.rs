@@ -157,6 +157,21 @@ pub fn strategic_merge(target: &mut Node, patch: &Node, field: &str, parent: &st
                 }
             }
         }
+        (NodeKind::Seq(_), NodeKind::Seq(patch_items))
+            if patch_items.iter().any(|i| directive(i) == Some("replace")) =>
+        {
+            // A `{$patch: replace}` item: the patch's other items replace the whole list.
+            let replacement: Vec<Node> = patch_items
+                .iter()
+                .filter(|i| directive(i).is_none())
+                .map(|i| {
+                    let mut item = i.clone();
+                    strip_directives(&mut item);
+                    item
+                })
+                .collect();
+            target.kind = NodeKind::Seq(replacement);
+        }
         (NodeKind::Seq(items), NodeKind::Seq(patch_items)) => match merge_key(field, parent) {
             Some(merge_key) => {
                 // kustomize's order: the patch's items first, in the patch's order (merged

@@ -85,6 +85,8 @@ pub struct Kustomization {
     pub transformer_plugins: Vec<Entry>,
     /// `buildMetadata`: `originAnnotations`, `transformerAnnotations`, `managedByLabel`.
     pub build_metadata: Vec<String>,
+    /// `vars`: legacy `$(NAME)` substitutions.
+    pub vars: Vec<Var>,
     /// Features present but not applied (generators, plugins, helm charts, ...).
     pub unsupported: Vec<Entry>,
     /// Entries kustomize refuses to read (a `patches` item that is a bare string): the
@@ -94,13 +96,131 @@ pub struct Kustomization {
     pub refused_files: Vec<Entry>,
 }
 
-const UNSUPPORTED_FIELDS: [&str; 5] = [
+const UNSUPPORTED_FIELDS: [&str; 4] = [
     "validators",
     "helmCharts",
     "helmChartInflationGenerator",
-    "vars",
     "openapi",
 ];
+
+/// One `vars` entry: `$(name)` takes the value at `field_path` of the object that
+/// `objref` names.
+#[derive(Debug, Clone)]
+pub struct Var {
+    pub name: String,
+    /// `objref`: group and version (from `apiVersion`, or `group`/`version`), kind,
+    /// name and namespace, compared exactly as kustomize compares them.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub object_name: String,
+    pub namespace: String,
+    /// `fieldref.fieldpath`, `metadata.name` when absent.
+    pub field_path: String,
+    /// The entry's `name`, where errors about it point.
+    pub span: Span,
+}
+
+/// The fields of a kustomization (Go struct fields: kustomize reads the file with
+/// `encoding/json`, whose field names match regardless of case, so `namePrefix`,
+/// `nameprefix` and `NAMEPREFIX` are one field).
+const KNOWN_FIELDS: [&str; 34] = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "images",
+    "replicas",
+    "replacements",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "buildMetadata",
+    "vars",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "openapi",
+    "sortOptions",
+    "imageTags",
+];
+
+/// `root` with its keys spelled as kustomize's field names where they differ only in
+/// case; `None` when every key is already spelled so (the common case: no copy).
+fn canonical_keys(root: &Node) -> Option<Node> {
+    let entries = root.as_map()?;
+    let canonical = |key: &str| {
+        KNOWN_FIELDS
+            .iter()
+            .find(|field| field.eq_ignore_ascii_case(key) && **field != key)
+    };
+    if !entries
+        .iter()
+        .any(|(key, _)| key.scalar_text().and_then(canonical).is_some())
+    {
+        return None;
+    }
+    let mut copy = root.clone();
+    if let NodeKind::Map(entries) = &mut copy.kind {
+        for (key, _) in entries.iter_mut() {
+            if let Some(field) = key.scalar_text().and_then(canonical)
+                && let NodeKind::Scalar(scalar) = &mut key.kind
+            {
+                scalar.value = (*field).into();
+            }
+        }
+    }
+    Some(copy)
+}
+
+fn vars(node: Option<&Node>) -> Vec<Var> {
+    let mut vars = Vec::new();
+    for item in node.and_then(Node::as_seq).unwrap_or(&[]) {
+        let Some(name_node) = item.get("name") else {
+            continue;
+        };
+        let objref = item.get("objref");
+        let field = |key: &str| text(objref.and_then(|o| o.get(key))).unwrap_or_default();
+        let (mut group, mut version) = (field("group"), field("version"));
+        let api_version = field("apiVersion");
+        if !api_version.is_empty() {
+            match api_version.split_once('/') {
+                Some((g, v)) if !v.contains('/') => (group, version) = (g.into(), v.into()),
+                Some(_) => {}
+                None => version = api_version,
+            }
+        }
+        vars.push(Var {
+            name: name_node.scalar_text().unwrap_or_default().to_string(),
+            group,
+            version,
+            kind: field("kind"),
+            object_name: field("name"),
+            namespace: field("namespace"),
+            field_path: text(item.get("fieldref").and_then(|f| f.get("fieldpath")))
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "metadata.name".to_string()),
+            span: name_node.span,
+        });
+    }
+    vars
+}
 
 fn string_list(node: Option<&Node>) -> Vec<Entry> {
     node.and_then(Node::as_seq)
@@ -156,6 +276,8 @@ fn target(node: Option<&Node>) -> Option<PatchTarget> {
 
 impl Kustomization {
     pub fn from_node(root: &Node) -> Kustomization {
+        let canonical = canonical_keys(root);
+        let root = canonical.as_ref().unwrap_or(root);
         let mut k = Kustomization {
             resources: string_list(root.get("resources")),
             components: string_list(root.get("components")),
@@ -244,6 +366,7 @@ impl Kustomization {
             }
         }
         k.parse_data_fields(root);
+        k.vars = vars(root.get("vars"));
         for field in UNSUPPORTED_FIELDS {
             if let Some((key, _)) = root.entry(field) {
                 k.unsupported.push(Entry {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::span::{FileId, Location, Pos, Span};
-pub use walk::{Input, LeftOut, LeftOutReason, WalkOptions};
+pub use walk::{Input, LeftOut, LeftOutReason, Overlay, WalkOptions};
 use yaml::Node;
 
 /// A file the loader looked at; findings point into it.
@@ -224,7 +224,24 @@ fn read_candidates(
     let budget = Arc::clone(&loaded.node_budget);
     let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
         .par_iter()
-        .map(|candidate| read_and_parse(candidate, cwd, roots, options.max_file_size, &budget))
+        .map(|candidate| {
+            let overlaid;
+            let candidate = match options
+                .overlay
+                .as_ref()
+                .and_then(|o| o.content(&candidate.path))
+            {
+                Some(content) => {
+                    overlaid = walk::Candidate {
+                        content: Some(content),
+                        ..candidate.clone()
+                    };
+                    &overlaid
+                }
+                None => candidate,
+            };
+            read_and_parse(candidate, cwd, roots, options.max_file_size, &budget)
+        })
         .collect();
     loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {
@@ -380,7 +397,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         }
         wanted.retain(|path| !known.contains(path));
         if wanted.is_empty() {
-            return;
+            break;
         }
         let candidates: Vec<walk::Candidate> = wanted
             .into_iter()
@@ -398,6 +415,79 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
             .collect();
         loaded.stats.files_referenced += candidates.len();
         read_candidates(loaded, &candidates, cwd, options);
+    }
+    pull_plugin_data_files(loaded, options);
+}
+
+/// Loads the data files of built-in generator plugin configurations
+/// (`ConfigMapGenerator`/`SecretGenerator` objects named by `generators:`). kustomize
+/// reads their `files` and `envs` relative to the kustomization that uses them, which
+/// may be any kustomization with `generators:` entries: each such directory gets each
+/// path (a path that does not exist there is only an error if a build uses it).
+fn pull_plugin_data_files(loaded: &mut Loaded, options: &WalkOptions) {
+    use crate::load::kustomization::{Kustomization, file_source, is_inline_config};
+    let mut user_dirs = Vec::new();
+    let mut configs: Vec<Node> = Vec::new();
+    for document in &loaded.documents {
+        let root = &document.root;
+        let is_builtin_generator = root.get("apiVersion").and_then(Node::scalar_text)
+            == Some("builtin")
+            && matches!(
+                root.get("kind").and_then(Node::scalar_text),
+                Some("ConfigMapGenerator" | "SecretGenerator")
+            );
+        if is_builtin_generator {
+            configs.push(root.clone());
+            continue;
+        }
+        let Some(source) = loaded.sources.get(document.file) else {
+            continue;
+        };
+        if !is_kustomization_file(&source.path) {
+            continue;
+        }
+        let spec = Kustomization::from_node(root);
+        if spec.generator_plugins.is_empty() {
+            continue;
+        }
+        let dir = normalize(&source.path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for entry in spec
+            .generator_plugins
+            .iter()
+            .filter(|e| is_inline_config(&e.value))
+        {
+            let stream = yaml::parse_stream(&entry.value);
+            configs.extend(stream.documents.into_iter().map(|d| d.root));
+        }
+        user_dirs.push(dir);
+    }
+    let mut paths = std::collections::BTreeSet::new();
+    for config in &configs {
+        let env = config.get("env").into_iter().filter_map(Node::scalar_text);
+        let lists = ["files", "envs"]
+            .into_iter()
+            .filter_map(|key| config.get(key).and_then(Node::as_seq))
+            .flatten()
+            .filter_map(Node::scalar_text);
+        for path in env.chain(lists) {
+            if let Ok((_, path)) = file_source(path) {
+                paths.insert(path.to_string());
+            }
+        }
+    }
+    let pairs = user_dirs
+        .iter()
+        .flat_map(|dir| paths.iter().map(move |path| (dir, path)))
+        .take(crate::limits::MAX_PLUGIN_DATA_FILES);
+    for (dir, path) in pairs {
+        let target = normalize(&dir.join(path));
+        if !loaded.data_files.contains_key(&target) {
+            let read = read_data_file(&target, loaded.repo_root.as_deref(), options);
+            loaded.data_files.insert(target, read);
+        }
     }
 }
 

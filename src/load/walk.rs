@@ -43,6 +43,23 @@ pub struct WalkOptions {
     pub max_file_size: u64,
     /// Load the files kustomizations reference even where the walk did not reach them.
     pub kustomize: bool,
+    /// Texts to analyse instead of what is on disk (`check --fix` between passes).
+    pub overlay: Option<Arc<Overlay>>,
+}
+
+/// File contents held in memory by the fix engine: edited texts replace the files read,
+/// created files join the walk when they lie below a checked directory. Keys are
+/// [`crate::load::normalize`]d paths.
+#[derive(Debug, Default)]
+pub struct Overlay {
+    pub files: HashMap<PathBuf, Arc<[u8]>>,
+    pub created: std::collections::BTreeSet<PathBuf>,
+}
+
+impl Overlay {
+    pub fn content(&self, path: &Path) -> Option<Arc<[u8]>> {
+        self.files.get(&crate::load::normalize(path)).cloned()
+    }
 }
 
 impl Default for WalkOptions {
@@ -51,6 +68,7 @@ impl Default for WalkOptions {
             excludes: Vec::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             kustomize: true,
+            overlay: None,
         }
     }
 }
@@ -161,6 +179,16 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
             }),
             Input::Path(path) if path.is_dir() => {
                 walk_dir(path, options, &mut found, &mut skipped);
+                if let Some(overlay) = &options.overlay {
+                    let dir = crate::load::normalize(path);
+                    let known: std::collections::HashSet<PathBuf> =
+                        found.keys().map(|p| crate::load::normalize(p)).collect();
+                    for created in &overlay.created {
+                        if created.starts_with(&dir) && !known.contains(created) {
+                            found.insert(created.clone(), ());
+                        }
+                    }
+                }
                 account_left_out(path, options, &found, &skipped, &mut left_out);
             }
             Input::Path(path) => {

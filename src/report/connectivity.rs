@@ -1,12 +1,41 @@
 //! Renders the allowed connections of the reachability graph (`xks-lint
 //! connectivity`): txt in the line format of np-guard's netpol-analyzer `list`,
-//! json, csv, Graphviz dot and Mermaid (namespaces as clusters).
+//! json, csv, Graphviz dot and Mermaid (namespaces as clusters, IP blocks in CIDR
+//! notation, blocked pairs as dashed red edges), and the interactive page ([`super::html`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use super::sanitize::{Channel, Inline, Lines, inline};
+use crate::graph::ip;
+use crate::graph::ports::ConnSet;
 use crate::graph::{Connection, End, EndKind};
+
+/// A pair one side opened and the other refuses (a `missing-ingress-pair`,
+/// `missing-egress-pair` or `ingress-backend-blocked` finding): drawn red and dashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub src: Arc<End>,
+    pub dst: Arc<End>,
+    /// What the open side wants and the other refuses.
+    pub conns: ConnSet,
+    pub rule: &'static str,
+    /// `file:line:column` of the finding.
+    pub at: String,
+    pub reason: String,
+}
+
+/// What a node shows: a workload without its namespace (the cluster says it), an IP end in
+/// CIDR notation, anything else as listed.
+pub fn display_label(end: &End) -> String {
+    match end.kind {
+        EndKind::Ip => ip::parse_ranges(&end.label)
+            .map(|ranges| ip::cidr_label(&ranges))
+            .unwrap_or_else(|| end.label.clone()),
+        _ => short_label(end).to_string(),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ConnectivityFormat {
@@ -20,6 +49,9 @@ pub enum ConnectivityFormat {
     Dot,
     /// Mermaid flowchart, namespaces as subgraphs.
     Mermaid,
+    /// One self-contained interactive page (`--output view.html`): namespaces that expand
+    /// into workloads, filters, blocked pairs in red, `why` on a click.
+    Html,
 }
 
 /// How the document is sanitised on its way out.
@@ -31,7 +63,21 @@ pub fn channel(format: ConnectivityFormat) -> Channel {
 }
 
 pub fn render(format: ConnectivityFormat, connections: &[Connection]) -> String {
-    let mut renderer = Renderer::new(format, connections.iter().flat_map(|c| [&*c.src, &*c.dst]));
+    render_with_blocked(format, connections, Vec::new())
+}
+
+/// [`render`], with the blocked pairs drawn (dot and Mermaid; the line formats list allowed
+/// connections only).
+pub fn render_with_blocked(
+    format: ConnectivityFormat,
+    connections: &[Connection],
+    blocked: Vec<Blocked>,
+) -> String {
+    let mut renderer = Renderer::new(
+        format,
+        connections.iter().flat_map(|c| [&*c.src, &*c.dst]),
+        blocked,
+    );
     let mut out = renderer.preamble();
     for c in connections {
         out.push_str(&renderer.line(c));
@@ -49,6 +95,9 @@ pub struct Renderer {
     count: usize,
     preamble: String,
     ids: BTreeMap<String, String>,
+    blocked: Vec<Blocked>,
+    /// Mermaid links written so far (`linkStyle` addresses links by their index).
+    links: usize,
 }
 
 impl Renderer {
@@ -60,10 +109,23 @@ impl Renderer {
         )
     }
 
-    pub fn new<'a>(format: ConnectivityFormat, ends: impl Iterator<Item = &'a End>) -> Renderer {
+    /// `blocked`: drawn after the allowed connections by dot and Mermaid (their ends are
+    /// declared with the others); ignored by the line formats.
+    pub fn new<'a>(
+        format: ConnectivityFormat,
+        ends: impl Iterator<Item = &'a End>,
+        blocked: Vec<Blocked>,
+    ) -> Renderer {
         let mut ids = BTreeMap::new();
+        let ends = ends.cloned().chain(
+            blocked
+                .iter()
+                .flat_map(|b| [End::clone(&b.src), End::clone(&b.dst)]),
+        );
         let preamble = match format {
-            ConnectivityFormat::Txt | ConnectivityFormat::Json => String::new(),
+            ConnectivityFormat::Txt | ConnectivityFormat::Json | ConnectivityFormat::Html => {
+                String::new()
+            }
             ConnectivityFormat::Csv => "src,dst,conn\n".to_string(),
             ConnectivityFormat::Dot => dot_nodes(&ends_by_namespace(ends)),
             ConnectivityFormat::Mermaid => mermaid_nodes(&ends_by_namespace(ends), &mut ids),
@@ -73,6 +135,8 @@ impl Renderer {
             count: 0,
             preamble,
             ids,
+            blocked,
+            links: 0,
         }
     }
 
@@ -83,7 +147,7 @@ impl Renderer {
     pub fn line(&mut self, c: &Connection) -> String {
         self.count += 1;
         match self.format {
-            ConnectivityFormat::Txt => {
+            ConnectivityFormat::Txt | ConnectivityFormat::Html => {
                 let mut out = Lines::new();
                 out.line(format!(
                     "{} => {} : {}",
@@ -132,6 +196,7 @@ impl Renderer {
                 else {
                     return String::new();
                 };
+                self.links += 1;
                 format!(
                     "  {src} -->|{}| {dst}\n",
                     mermaid_text(&c.conns.to_string())
@@ -144,7 +209,54 @@ impl Renderer {
         match self.format {
             ConnectivityFormat::Json if self.count == 0 => "[]\n".to_string(),
             ConnectivityFormat::Json => "\n]\n".to_string(),
-            ConnectivityFormat::Dot => "}\n".to_string(),
+            ConnectivityFormat::Dot => {
+                let mut out = String::new();
+                for b in &self.blocked {
+                    let _ = writeln!(
+                        out,
+                        "\t{} -> {} [label=\"{}\" tooltip={} color=\"red\" fontcolor=\"red\" style=\"dashed\"]",
+                        dot_string(&b.src.label),
+                        dot_string(&b.dst.label),
+                        [
+                            format!("BLOCKED {}", b.conns),
+                            b.rule.to_string(),
+                            b.at.clone()
+                        ]
+                        .iter()
+                        .map(|line| dot_escape(line))
+                        .collect::<Vec<_>>()
+                        .join("\\n"),
+                        dot_string(&b.reason)
+                    );
+                }
+                out.push_str("}\n");
+                out
+            }
+            ConnectivityFormat::Mermaid => {
+                let mut out = String::new();
+                let mut styled = Vec::new();
+                for b in &self.blocked {
+                    let (Some(src), Some(dst)) =
+                        (self.ids.get(&b.src.label), self.ids.get(&b.dst.label))
+                    else {
+                        continue;
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  {src} -.->|{}| {dst}",
+                        mermaid_text(&format!("BLOCKED {} ({} at {})", b.conns, b.rule, b.at))
+                    );
+                    styled.push((self.links + styled.len()).to_string());
+                }
+                if !styled.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "  linkStyle {} stroke:#d00000,color:#d00000,stroke-dasharray:6 4",
+                        styled.join(",")
+                    );
+                }
+                out
+            }
             _ => String::new(),
         }
     }
@@ -176,17 +288,17 @@ fn csv(connections: &[Connection]) -> String {
 }
 
 /// Every distinct end, grouped by namespace (`None`: IP blocks), in sorted order.
-fn ends_by_namespace<'a>(
-    ends: impl Iterator<Item = &'a End>,
-) -> BTreeMap<Option<String>, Vec<End>> {
+fn ends_by_namespace(ends: impl Iterator<Item = End>) -> BTreeMap<Option<String>, Vec<End>> {
     let mut groups: BTreeMap<Option<String>, Vec<End>> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
     for end in ends {
         if seen.insert(end.label.clone()) {
-            groups
-                .entry(end.namespace.clone())
-                .or_default()
-                .push(End::clone(end));
+            // A namespace of `--group namespace` is a node of its own, not a cluster.
+            let cluster = match end.kind {
+                EndKind::Namespace => None,
+                _ => end.namespace.clone(),
+            };
+            groups.entry(cluster).or_default().push(end);
         }
     }
     for group in groups.values_mut() {
@@ -210,10 +322,12 @@ fn short_label(end: &End) -> &str {
 /// A DOT quoted string: the value escaped by `inline` first, then DOT's own escapes
 /// (`\\` and `\"`), so an escaped newline shows as the two characters `\n`.
 fn dot_string(text: &str) -> String {
-    format!(
-        "\"{}\"",
-        inline(text).replace('\\', "\\\\").replace('"', "\\\"")
-    )
+    format!("\"{}\"", dot_escape(text))
+}
+
+/// The inside of a DOT quoted string (see [`dot_string`]).
+fn dot_escape(text: &str) -> String {
+    inline(text).replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 fn dot_nodes(groups: &BTreeMap<Option<String>, Vec<End>>) -> String {
@@ -232,16 +346,17 @@ fn dot_nodes(groups: &BTreeMap<Option<String>, Vec<End>>) -> String {
             None => ("\t", false),
         };
         for end in ends {
-            let colour = match end.kind {
-                EndKind::Workload => "blue",
-                EndKind::Platform => "darkorange",
-                EndKind::Ip => "red2",
+            let (colour, shape) = match end.kind {
+                EndKind::Workload => ("blue", ""),
+                EndKind::Platform => ("darkorange", " shape=\"hexagon\""),
+                EndKind::Ip => ("red2", " shape=\"note\""),
+                EndKind::Namespace => ("blue", " shape=\"box\""),
             };
             let _ = writeln!(
                 out,
-                "{indent}{} [label={} color=\"{colour}\" fontcolor=\"{colour}\"]",
+                "{indent}{} [label={} color=\"{colour}\" fontcolor=\"{colour}\"{shape}]",
                 dot_string(&end.label),
-                dot_string(short_label(end))
+                dot_string(&display_label(end))
             );
         }
         if close {
@@ -278,7 +393,9 @@ fn mermaid_nodes(
     groups: &BTreeMap<Option<String>, Vec<End>>,
     ids: &mut BTreeMap<String, String>,
 ) -> String {
-    let mut out = String::from("flowchart LR\n");
+    let mut out = String::from(
+        "flowchart LR\n  classDef platform fill:#fff3e0,stroke:#e65100\n  classDef ip fill:#f3e5f5,stroke:#6a1b9a\n",
+    );
     let mut clusters = 0;
     for (namespace, ends) in groups {
         let indent = if let Some(ns) = namespace {
@@ -290,7 +407,16 @@ fn mermaid_nodes(
         };
         for end in ends {
             let id = format!("n{}", ids.len());
-            let _ = writeln!(out, "{indent}{id}[{}]", mermaid_text(short_label(end)));
+            let class = match end.kind {
+                EndKind::Platform => ":::platform",
+                EndKind::Ip => ":::ip",
+                _ => "",
+            };
+            let _ = writeln!(
+                out,
+                "{indent}{id}[{}]{class}",
+                mermaid_text(&display_label(end))
+            );
             ids.insert(end.label.clone(), id);
         }
         if namespace.is_some() {

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod emit;
 pub mod github;
 pub mod gitlab;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod sanitize;

@@ -126,6 +126,9 @@ pub enum Channel {
     /// A JSON document: unsafe characters can only be inside strings, where `\uXXXX` is
     /// their escape.
     Json,
+    /// A unified diff of repository files (`check --diff`): as [`Channel::Text`], except that
+    /// a `\r` ending a line is kept, so a diff of a CRLF file still applies.
+    Patch,
     /// GitHub workflow commands: lines starting with `::` must be well-formed annotation
     /// commands (the reporter's own); any other is neutralised like in [`Channel::Text`].
     GithubCommands,
@@ -183,6 +186,10 @@ pub fn guard(text: &str, channel: Channel) -> Cow<'_, str> {
         if i > 0 {
             out.push('\n');
         }
+        let (line, line_cr) = match line.strip_suffix('\r') {
+            Some(rest) if channel == Channel::Patch => (rest, true),
+            _ => (line, false),
+        };
         match channel {
             Channel::Json => {
                 let mut escaped = String::with_capacity(line.len());
@@ -197,7 +204,7 @@ pub fn guard(text: &str, channel: Channel) -> Cow<'_, str> {
                 // `##[` can only be inside a string, where `\u005b` reads back as `[`.
                 out.push_str(&escaped.replace("##[", "##\\u005b"));
             }
-            Channel::Text | Channel::StyledText | Channel::GithubCommands => {
+            Channel::Text | Channel::Patch | Channel::StyledText | Channel::GithubCommands => {
                 let escaped = if channel == Channel::StyledText {
                     escape_keeping_colours(line)
                 } else {
@@ -218,6 +225,9 @@ pub fn guard(text: &str, channel: Channel) -> Cow<'_, str> {
                     out.push_str(&escaped);
                 }
             }
+        }
+        if line_cr {
+            out.push('\r');
         }
     }
     Cow::Owned(out)

@@ -171,6 +171,78 @@ fn rule_descriptor(doc: &RuleDoc, severity: Severity) -> sarif::ReportingDescrip
     }
 }
 
+/// The deleted region of an edit: lines and columns, plus the byte range `--fix` replaces.
+fn edit_region(span: Span) -> sarif::Region {
+    sarif::Region {
+        byte_offset: Some(i64::from(span.start.byte)),
+        byte_length: Some(i64::from(span.end.byte.saturating_sub(span.start.byte))),
+        ..region(span)
+    }
+}
+
+/// The edits of a fix as SARIF artifact changes, one per file (in file order), then one per
+/// created file (an insertion at its start): exactly what `check --fix` applies.
+fn artifact_changes(
+    fix: &crate::diagnostic::Fix,
+    gate: &GateOutcome,
+) -> Vec<sarif::ArtifactChange> {
+    let mut by_file: BTreeMap<crate::span::FileId, Vec<&crate::diagnostic::Edit>> = BTreeMap::new();
+    for edit in &fix.edits {
+        by_file.entry(edit.file).or_default().push(edit);
+    }
+    let replacement = |span: Span, text: &str| sarif::Replacement {
+        inserted_content: Some(sarif::ArtifactContent {
+            text: Some(text.to_string()),
+            ..Default::default()
+        }),
+        ..sarif::Replacement::builder()
+            .deleted_region(edit_region(span))
+            .build()
+    };
+    let mut changes: Vec<sarif::ArtifactChange> = by_file
+        .into_iter()
+        .map(|(file, mut edits)| {
+            edits.sort_by_key(|e| (e.span.start.byte, e.span.end.byte));
+            let at = Location {
+                file,
+                span: Span::default(),
+            };
+            sarif::ArtifactChange::builder()
+                .artifact_location(artifact(gate, &at))
+                .replacements(
+                    edits
+                        .iter()
+                        .map(|e| replacement(e.span, &e.replacement))
+                        .collect::<Vec<_>>(),
+                )
+                .build()
+        })
+        .collect();
+    for new in &fix.new_files {
+        let beside = gate.repo_path(new.beside);
+        let path = match beside.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{}", new.name),
+            None => new.name.clone(),
+        };
+        let start = crate::span::Pos {
+            byte: 0,
+            line: 1,
+            col: 1,
+        };
+        changes.push(
+            sarif::ArtifactChange::builder()
+                .artifact_location(sarif::ArtifactLocation {
+                    uri: Some(uri(&path)),
+                    uri_base_id: Some("%SRCROOT%".to_string()),
+                    ..Default::default()
+                })
+                .replacements(vec![replacement(Span::point(start), &new.text)])
+                .build(),
+        );
+    }
+    changes
+}
+
 fn result(
     diagnostic: &Diagnostic,
     rule_index: Option<usize>,
@@ -191,30 +263,15 @@ fn result(
     // an automatic fix, that fix's description.
     let text = diagnostic.message.clone();
     let fixes = diagnostic.fix.as_ref().map(|fix| {
-        let replacements = fix
-            .edits
-            .iter()
-            .map(|edit| sarif::Replacement {
-                inserted_content: Some(sarif::ArtifactContent {
-                    text: Some(edit.replacement.clone()),
-                    ..Default::default()
-                }),
-                ..sarif::Replacement::builder()
-                    .deleted_region(region(edit.span))
-                    .build()
-            })
-            .collect::<Vec<_>>();
-        let change = sarif::ArtifactChange::builder()
-            .artifact_location(artifact(gate, &diagnostic.location))
-            .replacements(replacements)
-            .build();
         let description = match &diagnostic.help {
             Some(help) => format!("{}\n\n{help}", fix.description),
             None => fix.description.clone(),
         };
         vec![sarif::Fix {
             description: Some(message(description)),
-            ..sarif::Fix::builder().artifact_changes(vec![change]).build()
+            ..sarif::Fix::builder()
+                .artifact_changes(artifact_changes(fix, gate))
+                .build()
         }]
     });
     let suppressions = suppression.map(|s| {
@@ -375,7 +432,7 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
 mod tests {
     use super::*;
 
-    const DOC: &str = "---\ntitle: Test rule\nseverity: error\ntags: a, b\nprecision: medium\nweakens-isolation: true\n---\n\n## Why\n\nFirst paragraph\nwrapped.\n\nSecond.\n\n## Bad\n\nx\n\n## Good\n\ny\n\n## Fix\n\nz\n";
+    const DOC: &str = "---\ntitle: Test rule\nseverity: error\ntags: a, b\nprecision: medium\nweakens-isolation: true\nfix: none\n---\n\n## Why\n\nFirst paragraph\nwrapped.\n\nSecond.\n\n## Bad\n\nx\n\n## Good\n\ny\n\n## Fix\n\nz\n";
 
     #[test]
     fn isolation_rules_get_security_severity_and_tag() {

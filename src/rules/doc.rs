@@ -2,7 +2,7 @@
 //! default severity, tags and prose. The markdown is embedded at compile time
 //! and parsed here for `rules`, `explain` and the SARIF rule metadata.
 
-use crate::diagnostic::Severity;
+use crate::diagnostic::{Applicability, Severity};
 
 /// Sections every rule document must have, in this order.
 pub const REQUIRED_SECTIONS: [&str; 4] = ["Why", "Bad", "Good", "Fix"];
@@ -17,6 +17,9 @@ pub struct RuleDoc {
     pub precision: String,
     /// Whether a finding means isolation is weaker than intended (drives SARIF security-severity).
     pub weakens_isolation: bool,
+    /// Front matter `fix: safe|unsafe|none`: the kind of automatic fix the rule's findings
+    /// carry (`check --fix`, `--unsafe-fixes`); `None` when it has none.
+    pub fix: Option<Applicability>,
     /// Markdown after the front matter.
     pub body: &'static str,
     /// Problems with the document itself; a test keeps this empty for every shipped rule.
@@ -33,6 +36,7 @@ impl RuleDoc {
             tags: Vec::new(),
             precision: "high".to_string(),
             weakens_isolation: false,
+            fix: None,
             body: source,
             defects: Vec::new(),
         };
@@ -46,6 +50,7 @@ impl RuleDoc {
         };
         doc.body = rest[end + 5..].trim_start_matches('\n');
         let mut severity_seen = false;
+        let mut fix_seen = false;
         for line in rest[..end].lines() {
             let Some((key, value)) = line.split_once(':') else {
                 doc.defects
@@ -71,6 +76,19 @@ impl RuleDoc {
                 }
                 "precision" => doc.precision = value.to_string(),
                 "weakens-isolation" => doc.weakens_isolation = value == "true",
+                "fix" => {
+                    fix_seen = true;
+                    doc.fix = match value {
+                        "safe" => Some(Applicability::Safe),
+                        "unsafe" => Some(Applicability::Unsafe),
+                        "none" => None,
+                        other => {
+                            doc.defects
+                                .push(format!("unknown fix `{other}` (safe, unsafe or none)"));
+                            None
+                        }
+                    }
+                }
                 other => doc
                     .defects
                     .push(format!("unknown front matter key `{other}`")),
@@ -81,6 +99,10 @@ impl RuleDoc {
         }
         if !severity_seen {
             doc.defects.push("missing severity".to_string());
+        }
+        if !fix_seen {
+            doc.defects
+                .push("missing `fix: safe|unsafe|none`".to_string());
         }
         for section in REQUIRED_SECTIONS {
             if doc.section(section).is_none() {
@@ -102,6 +124,11 @@ impl RuleDoc {
         let rest = &body[start..];
         let end = rest.find("\n## ").map(|i| i + 1).unwrap_or(rest.len());
         Some(rest[..end].trim())
+    }
+
+    /// `safe`, `unsafe` or `none`, as the front matter writes it.
+    pub fn fix_str(&self) -> &'static str {
+        self.fix.map_or("none", Applicability::as_str)
     }
 
     /// First paragraph of the `Why` section: the one-line description.

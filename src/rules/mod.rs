@@ -21,14 +21,18 @@ use rayon::prelude::*;
 use crate::certs::Inventory;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::Graph;
+use crate::load::Sources;
 use crate::model::Model;
 use crate::span::Location;
 pub use doc::RuleDoc;
 pub use meta::unused_suppression::UnusedSuppression;
+pub use reach::blocked::{BlockedPair, blocked_pairs};
 
 /// What a rule may read.
 pub struct RuleContext<'a> {
     pub model: &'a Model,
+    /// The texts the model was read from: fixes build their edits on them.
+    pub sources: &'a Sources,
     pub certs: &'a Inventory,
     pub graph: &'a Graph,
 }
@@ -179,12 +183,14 @@ impl RuleSelection {
 /// Runs every enabled rule over the model; the result is in no particular order.
 pub fn run(
     model: &Model,
+    sources: &Sources,
     graph: &Graph,
     certs: &Inventory,
     selection: &RuleSelection,
 ) -> Vec<Diagnostic> {
     let ctx = RuleContext {
         model,
+        sources,
         graph,
         certs,
     };
@@ -203,6 +209,20 @@ pub fn run(
                 }
             }
             sink.found
+        })
+        .collect()
+}
+
+/// `text` as the characters of a Kubernetes object name: ASCII letters and digits
+/// lowercased, everything else a dash (callers trim and cut as their names need).
+pub fn name_characters(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
         })
         .collect()
 }

@@ -1,3 +1,9 @@
+use crate::diagnostic::{Applicability, Edit, Fix};
+use crate::fix::block::{Block, content_end, point, range};
+use crate::fix::text;
+use crate::load::Sources;
+use crate::load::yaml::{Node, Resolved};
+use crate::model::Object;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(RemovedApiVersion, "removed-api-version");
@@ -298,13 +304,179 @@ impl Rule for RemovedApiVersion {
                 (Some(replacement), note) => format!("use `apiVersion: {replacement}`; {note}"),
                 (None, note) => note.to_string(),
             };
-            sink.report(object.location(span), message)
+            let diagnostic = sink
+                .report(object.location(span), message)
                 .with_label(match removal.replacement {
                     Some(replacement) => format!("removed: use {replacement}"),
                     None => "removed API".to_string(),
                 })
                 .with_help(help)
                 .with_object(object.identity(), "apiVersion");
+            if let Some(replacement) = removal.replacement
+                && let Some(fix) = conversion(ctx.sources, object, replacement)
+            {
+                diagnostic.with_fix(fix);
+            }
         }
     }
+}
+
+/// Kinds whose schema is the same in the removed and the replacing version: the rewrite of
+/// `apiVersion` is the whole conversion.
+const SAME_SCHEMA: &[(&str, &str)] = &[
+    ("batch/v1beta1", "CronJob"),
+    ("batch/v2alpha1", "CronJob"),
+    ("extensions/v1beta1", "NetworkPolicy"),
+    ("networking.k8s.io/v1beta1", "IngressClass"),
+];
+
+/// The mechanical conversions: same-schema kinds, and Ingress v1beta1 to
+/// networking.k8s.io/v1. Every edited node must be written, block style, in the file of the
+/// object's `apiVersion`; otherwise no fix.
+fn conversion(sources: &Sources, object: &Object, replacement: &str) -> Option<Fix> {
+    let (_, version) = object.node.entry("apiVersion")?;
+    let file = object.location_of(version).file;
+    let source = sources.get(file)?;
+    let block = Block::new(file, &source.text, object);
+    block.scalar_text(version)?;
+    let mut edits = vec![Edit {
+        file,
+        span: version.span,
+        replacement: replacement.to_string(),
+    }];
+    let same_schema = SAME_SCHEMA
+        .iter()
+        .any(|(api, kind)| *api == object.api_version && *kind == object.kind);
+    if !same_schema {
+        if object.kind != "Ingress" {
+            return None;
+        }
+        edits.extend(ingress_v1(&block)?);
+    }
+    Some(Fix {
+        applicability: Applicability::Safe,
+        description: format!("convert to `apiVersion: {replacement}`"),
+        edits,
+        new_files: Vec::new(),
+    })
+}
+
+/// Ingress v1beta1 → v1: `spec.backend` becomes `spec.defaultBackend`, every
+/// `serviceName`/`servicePort` pair becomes `service: {name, port: {number|name}}` (at the
+/// file's indentation, values as written), and every path without `pathType` gets
+/// `ImplementationSpecific`, the v1beta1 behaviour.
+fn ingress_v1(block: &Block<'_>) -> Option<Vec<Edit>> {
+    let spec = block.object.node.get("spec")?;
+    let mut edits = Vec::new();
+    if let Some((key, backend)) = spec.entry("backend") {
+        block.column(key)?;
+        edits.push(Edit {
+            file: block.file,
+            span: key.span,
+            replacement: "defaultBackend".to_string(),
+        });
+        edits.extend(backend_v1(block, key, backend)?);
+    }
+    for rule in spec.get("rules").and_then(Node::as_seq).unwrap_or(&[]) {
+        let Some(paths) = rule.path(&["http", "paths"]) else {
+            continue;
+        };
+        for path in paths.as_seq()? {
+            let entries = path.as_map()?;
+            if let Some((key, backend)) = path.entry("backend") {
+                edits.extend(backend_v1(block, key, backend)?);
+            }
+            if path.get("pathType").is_none() {
+                let (first, _) = entries.first()?;
+                let column = block.column(first)?;
+                let (last_key, last_value) = entries.last()?;
+                block.column(last_key)?;
+                let end = content_end(last_value);
+                if !text::rest_is_blank_or_comment(block.text, end) {
+                    return None;
+                }
+                let at = text::line_end(block.text, end);
+                let newline = if block.text[..at].ends_with('\n') {
+                    ""
+                } else {
+                    "\n"
+                };
+                edits.push(Edit {
+                    file: block.file,
+                    span: point(block.text, at),
+                    replacement: format!(
+                        "{newline}{}pathType: ImplementationSpecific\n",
+                        " ".repeat(column)
+                    ),
+                });
+            }
+        }
+    }
+    Some(edits)
+}
+
+/// `serviceName: a` + `servicePort: b` → `service:` / `name: a` / `port:` / `number: b`
+/// (or `name: b` for a named port). `None` when the backend cannot be edited safely.
+fn backend_v1(block: &Block<'_>, key: &Node, backend: &Node) -> Option<Vec<Edit>> {
+    let (name_key, name) = backend.entry("serviceName")?;
+    let (port_key, port) = backend.entry("servicePort")?;
+    let name_text = block.scalar_text(name)?;
+    let port_text = block.scalar_text(port)?;
+    let name_lines = block.entry_lines(name_key, name)?;
+    let port_lines = block.entry_lines(port_key, port)?;
+    let indent = block.indent(name_key)?.len();
+    let step = indent.checked_sub(block.column(key)?).filter(|s| *s > 0)?;
+    let port_field = match port.as_scalar()?.resolve() {
+        Resolved::Int(_) => "number",
+        Resolved::Str => "name",
+        _ => return None,
+    };
+    let pad = |depth: usize| " ".repeat(indent + depth * step);
+    // A comment after either value stays on the line of its value.
+    let comment = |value: &Node| {
+        let end = content_end(value);
+        let rest = block
+            .text
+            .get(end..text::line_end(block.text, end))
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r']);
+        if rest.trim_start().starts_with('#') {
+            rest.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let service = format!(
+        "{}service:\n{}name: {name_text}{}\n{}port:\n{}{port_field}: {port_text}{}\n",
+        pad(0),
+        pad(1),
+        comment(name),
+        pad(1),
+        pad(2),
+        comment(port)
+    );
+    let (first, second) = if name_lines.0 < port_lines.0 {
+        (name_lines, port_lines)
+    } else {
+        (port_lines, name_lines)
+    };
+    let text = block.text;
+    // The last line of the file may lack its line break.
+    let service = if text[..first.1].ends_with('\n') {
+        service
+    } else {
+        service.trim_end_matches('\n').to_string()
+    };
+    Some(vec![
+        Edit {
+            file: block.file,
+            span: range(text, first.0, first.1),
+            replacement: service,
+        },
+        Edit {
+            file: block.file,
+            span: range(text, second.0, second.1),
+            replacement: String::new(),
+        },
+    ])
 }

@@ -71,16 +71,7 @@ pub fn certificate_yaml(
 
 /// A Kubernetes object name derived from a domain: `example.co.uk` → `example-co-uk`.
 pub fn name_from_domain(domain: &str) -> String {
-    let name: String = domain
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let name = crate::rules::name_characters(domain);
     let name = name.trim_matches('-');
     if name.is_empty() {
         "shared".to_string()

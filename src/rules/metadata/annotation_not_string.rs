@@ -1,5 +1,7 @@
-use crate::diagnostic::Edit;
-use crate::load::yaml::{Node, NodeKind, Resolved};
+use crate::diagnostic::{Applicability, Edit, Fix};
+use crate::fix::text;
+use crate::load::Sources;
+use crate::load::yaml::{Node, NodeKind, Resolved, Style};
 use crate::model::Object;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
@@ -11,7 +13,7 @@ impl Rule for AnnotationNotString {
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         for object in &ctx.model.objects {
             let mut path = Vec::new();
-            visit(object, &object.node, &mut path, sink);
+            visit(ctx.sources, object, &object.node, &mut path, sink);
         }
     }
 }
@@ -19,7 +21,13 @@ impl Rule for AnnotationNotString {
 /// Finds every string-to-string map of the object: `labels` and `annotations`
 /// of any `metadata` (the object's own, pod templates, job templates) and any
 /// `matchLabels` of a label selector.
-fn visit<'n>(object: &Object, node: &'n Node, path: &mut Vec<&'n str>, sink: &mut Sink<'_>) {
+fn visit<'n>(
+    sources: &Sources,
+    object: &Object,
+    node: &'n Node,
+    path: &mut Vec<&'n str>,
+    sink: &mut Sink<'_>,
+) {
     match &node.kind {
         NodeKind::Map(entries) => {
             for (key, value) in entries {
@@ -31,23 +39,29 @@ fn visit<'n>(object: &Object, node: &'n Node, path: &mut Vec<&'n str>, sink: &mu
                 let is_string_map = key_text == "matchLabels"
                     || (matches!(key_text, "labels" | "annotations") && parent == Some("metadata"));
                 if is_string_map {
-                    check_values(object, value, path, sink);
+                    check_values(sources, object, value, path, sink);
                 } else {
-                    visit(object, value, path, sink);
+                    visit(sources, object, value, path, sink);
                 }
                 path.pop();
             }
         }
         NodeKind::Seq(items) => {
             for item in items {
-                visit(object, item, path, sink);
+                visit(sources, object, item, path, sink);
             }
         }
         NodeKind::Scalar(_) => {}
     }
 }
 
-fn check_values(object: &Object, map: &Node, path: &[&str], sink: &mut Sink<'_>) {
+fn check_values(
+    sources: &Sources,
+    object: &Object,
+    map: &Node,
+    path: &[&str],
+    sink: &mut Sink<'_>,
+) {
     let Some(entries) = map.as_map() else {
         return;
     };
@@ -86,20 +100,35 @@ fn check_values(object: &Object, map: &Node, path: &[&str], sink: &mut Sink<'_>)
             .with_label(format!("not a string ({read_as})"))
             .with_help(help)
             .with_object(object.identity(), node_path);
-        // Quoting is only safe for a scalar written on one line: the JSON-style quoted form
-        // of its value is then a drop-in replacement with the same meaning as a string.
-        if !fix.is_empty() && value.span.start.line == value.span.end.line {
-            diagnostic.with_fix(
-                format!("quote the value: {fix}"),
-                vec![Edit {
+        // Quoting is safe for a plain scalar written on one line, exactly where its span
+        // says (not an alias, not tagged, not synthesised): the quoted form is then a
+        // drop-in replacement meaning the same characters as a string.
+        let location = object.location_of(value);
+        let written = sources
+            .get(location.file)
+            .and_then(|source| {
+                source
+                    .text
+                    .get(value.span.start.byte as usize..value.span.end.byte as usize)
+            })
+            .is_some_and(|raw| {
+                matches!(&value.kind, NodeKind::Scalar(s) if s.style == Style::Plain && s.tag.is_none() && s.value == raw)
+            });
+        if !fix.is_empty() && written && value.span.start.line == value.span.end.line {
+            diagnostic.with_fix(Fix {
+                applicability: Applicability::Safe,
+                description: format!("quote the value: {fix}"),
+                edits: vec![Edit {
+                    file: location.file,
                     span: value.span,
                     replacement: fix,
                 }],
-            );
+                new_files: Vec::new(),
+            });
         }
     }
 }
 
 fn quote(text: &str) -> String {
-    serde_json::Value::String(text.to_string()).to_string()
+    text::quote(text)
 }

@@ -2,11 +2,12 @@ use std::fmt::Write;
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::backends::{backends, find_port, find_service, target_port};
+use super::backends::{Backend, backends, find_port, find_service, target_port};
 use super::write_selector;
 use crate::graph::ports::Protocol;
 use crate::graph::selector::Selector;
-use crate::graph::{EndpointRole, XKS_NAME_LABEL};
+use crate::graph::{EndpointRole, Graph, PlatformEndpoint, XKS_NAME_LABEL};
+use crate::model::Model;
 use crate::report::sanitize::Inline;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
@@ -17,56 +18,16 @@ impl Rule for IngressBackendBlocked {
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         let graph = ctx.graph;
-        for backend in backends(ctx.model, &graph.options.xks) {
-            // Platform endpoints exist under XKS semantics only.
-            let Some(endpoint) = backend.endpoint.and_then(|e| graph.endpoint_class_at(e)) else {
-                continue;
-            };
-            let Some(endpoint_settings) = graph.classes[endpoint]
-                .endpoint
-                .and_then(|e| graph.options.xks.endpoints.get(e))
-            else {
-                continue;
-            };
-            let Some((_, spec)) = find_service(ctx.model, &backend.namespace, &backend.service)
-            else {
-                continue;
-            };
-            let Some(port) = find_port(spec, &backend.port) else {
-                continue;
-            };
-            let selector = spec.selector.clone().unwrap_or_default();
-            if selector.is_empty() || spec.type_.as_deref() == Some("ExternalName") {
-                continue;
-            }
-            let protocol = port
-                .protocol
-                .as_deref()
-                .and_then(Protocol::parse)
-                .unwrap_or(Protocol::Tcp);
-            let target = target_port(port);
-            let pod_selector = Selector::from_labels(&selector);
-            let mut blocked = Vec::new();
-            for class in graph.classes_matching(&backend.namespace, &pod_selector) {
-                if graph.is_endpoint(class) {
-                    continue;
-                }
-                let number = match &target {
-                    IntOrString::Int(n) => u16::try_from(*n).ok(),
-                    IntOrString::String(name) => graph.classes[class]
-                        .ports
-                        .iter()
-                        .find(|(n, p, _)| n == name && *p == protocol)
-                        .map(|(_, _, number)| *number),
-                };
-                let Some(number) = number else { continue };
-                if !graph.allowed(endpoint, class).contains(protocol, number) {
-                    blocked.push((class, number));
-                }
-            }
-            if blocked.is_empty() {
-                continue;
-            }
+        for found in blocked_backends(ctx.model, graph) {
+            let BlockedBackend {
+                backend,
+                endpoint_settings,
+                protocol,
+                target,
+                pod_selector,
+                blocked,
+                ..
+            } = found;
             let route = backend.route;
             let target_text = match &target {
                 IntOrString::Int(n) => n.to_string(),
@@ -130,4 +91,82 @@ impl Rule for IngressBackendBlocked {
             }
         }
     }
+}
+
+/// A route backend whose pods the platform endpoint serving the route cannot reach on the
+/// target port: what `ingress-backend-blocked` reports and `connectivity` draws.
+pub(crate) struct BlockedBackend<'a> {
+    pub backend: Backend<'a>,
+    /// The class of the platform endpoint forwarding to the backend.
+    pub endpoint: usize,
+    pub endpoint_settings: &'a PlatformEndpoint,
+    pub protocol: Protocol,
+    pub target: IntOrString,
+    pub pod_selector: Selector,
+    /// Backend pod classes the endpoint cannot reach, with the resolved target port.
+    pub blocked: Vec<(usize, u16)>,
+}
+
+/// Every blocked route backend, in route order.
+pub(crate) fn blocked_backends<'a>(model: &'a Model, graph: &'a Graph) -> Vec<BlockedBackend<'a>> {
+    let mut out = Vec::new();
+    for backend in backends(model, &graph.options.xks) {
+        // Platform endpoints exist under XKS semantics only.
+        let Some(endpoint) = backend.endpoint.and_then(|e| graph.endpoint_class_at(e)) else {
+            continue;
+        };
+        let Some(endpoint_settings) = graph.classes[endpoint]
+            .endpoint
+            .and_then(|e| graph.options.xks.endpoints.get(e))
+        else {
+            continue;
+        };
+        let Some((_, spec)) = find_service(model, &backend.namespace, &backend.service) else {
+            continue;
+        };
+        let Some(port) = find_port(spec, &backend.port) else {
+            continue;
+        };
+        let selector = spec.selector.clone().unwrap_or_default();
+        if selector.is_empty() || spec.type_.as_deref() == Some("ExternalName") {
+            continue;
+        }
+        let protocol = port
+            .protocol
+            .as_deref()
+            .and_then(Protocol::parse)
+            .unwrap_or(Protocol::Tcp);
+        let target = target_port(port);
+        let pod_selector = Selector::from_labels(&selector);
+        let mut blocked = Vec::new();
+        for class in graph.classes_matching(&backend.namespace, &pod_selector) {
+            if graph.is_endpoint(class) {
+                continue;
+            }
+            let number = match &target {
+                IntOrString::Int(n) => u16::try_from(*n).ok(),
+                IntOrString::String(name) => graph.classes[class]
+                    .ports
+                    .iter()
+                    .find(|(n, p, _)| n == name && *p == protocol)
+                    .map(|(_, _, number)| *number),
+            };
+            let Some(number) = number else { continue };
+            if !graph.allowed(endpoint, class).contains(protocol, number) {
+                blocked.push((class, number));
+            }
+        }
+        if !blocked.is_empty() {
+            out.push(BlockedBackend {
+                backend,
+                endpoint,
+                endpoint_settings,
+                protocol,
+                target,
+                pod_selector,
+                blocked,
+            });
+        }
+    }
+    out
 }

@@ -7,6 +7,6 @@ impl Rule for MissingEgressPair {
     rule_identity!();
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
-        super::missing_pair::report(ctx.model, ctx.graph, Direction::Ingress, sink);
+        super::missing_pair::report(ctx.model, ctx.sources, ctx.graph, Direction::Ingress, sink);
     }
 }

@@ -7,28 +7,32 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::{describe_selector, write_ports, write_selector};
+use crate::diagnostic::{Applicability, Edit, Fix, NewFile};
+use crate::fix::text;
 use crate::graph::policy::{Direction, PeerKind, PolicyOrigin};
 use crate::graph::ports::ConnSet;
 use crate::graph::selector::Selector;
 use crate::graph::{Graph, Other, Subject, XKS_NAME_LABEL};
+use crate::load::Sources;
 use crate::model::Model;
 use crate::report::sanitize::Inline;
 use crate::rules::Sink;
+use crate::span::{FileId, Pos, Span};
 
 /// One peer of one rule whose other half is missing in `other_namespace`.
-struct Gap {
-    rule: usize,
-    peer: usize,
-    other_namespace: String,
+pub(super) struct Gap {
+    pub rule: usize,
+    pub peer: usize,
+    pub other_namespace: String,
     /// (source class, destination class, connections the rule wants but the other side refuses).
-    pairs: Vec<(usize, usize, ConnSet)>,
+    pub pairs: Vec<(usize, usize, ConnSet)>,
     /// Policies of the other side that decide the gap (isolating or partly allowing it):
     /// what `why` cites, so that `--only-files` on their files reports this finding.
     cites: Vec<crate::span::Location>,
 }
 
 /// Peers of `direction` rules that name other tenant namespaces whose half is missing.
-fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
+pub(super) fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
     let mut out = Vec::new();
     if !graph.is_xks() {
         return out;
@@ -167,7 +171,13 @@ fn class_label(graph: &Graph, class: usize) -> String {
 }
 
 /// Reports every gap of `direction` rules (egress rules: the ingress half is missing, and the reverse).
-pub fn report(model: &Model, graph: &Graph, direction: Direction, sink: &mut Sink<'_>) {
+pub fn report(
+    model: &Model,
+    sources: &Sources,
+    graph: &Graph,
+    direction: Direction,
+    sink: &mut Sink<'_>,
+) {
     for gap in gaps(graph, direction) {
         let rule = &graph.rules[gap.rule];
         let policy = &graph.policies[rule.policy];
@@ -224,6 +234,7 @@ pub fn report(model: &Model, graph: &Graph, direction: Direction, sink: &mut Sin
                     peer_pods,
                     &policy.pod_selector,
                     &missing,
+                    None,
                 ),
             ),
             Direction::Ingress => (
@@ -241,6 +252,7 @@ pub fn report(model: &Model, graph: &Graph, direction: Direction, sink: &mut Sin
                     peer_pods,
                     &policy.pod_selector,
                     &missing,
+                    None,
                 ),
             ),
         };
@@ -251,6 +263,40 @@ pub fn report(model: &Model, graph: &Graph, direction: Direction, sink: &mut Sin
             .with_object(object.identity(), peer.path.clone());
         for location in &gap.cites {
             diagnostic.with_cite(*location);
+        }
+        // The unsafe fix: the policy of the help, as a file beside the other side's workloads.
+        let remote_file = gap.pairs.iter().find_map(|(s, d, _)| {
+            let remote = if direction == Direction::Egress {
+                *d
+            } else {
+                *s
+            };
+            graph.classes[remote]
+                .members
+                .iter()
+                .find_map(|m| m.object.map(|id| model.object(id).file))
+        });
+        if let Some(beside) = remote_file {
+            let kind = match direction {
+                Direction::Egress => Direction::Ingress,
+                Direction::Ingress => Direction::Egress,
+            };
+            let name = fix_name(kind, here, &policy.name);
+            let yaml = pair_policy(
+                kind,
+                there,
+                here,
+                peer_pods,
+                &policy.pod_selector,
+                &missing,
+                Some(&name),
+            );
+            let document = yaml
+                .split_once("\n\n")
+                .map_or(yaml.as_str(), |(_, document)| document);
+            if let Some(fix) = new_policy_fix(sources, beside, &name, document) {
+                diagnostic.with_fix(fix);
+            }
         }
         let mut related_seen = std::collections::BTreeSet::new();
         for (s, d, _) in &gap.pairs {
@@ -279,8 +325,78 @@ pub fn report(model: &Model, graph: &Graph, direction: Direction, sink: &mut Sin
     }
 }
 
+/// Name of the policy (and file) the fix writes: the pair's direction, the peer namespace
+/// and the policy it pairs with, cut to a DNS label's 63 characters.
+fn fix_name(kind: Direction, peer_namespace: &str, policy: &str) -> String {
+    let prefix = match kind {
+        Direction::Ingress => "allow-ingress-from",
+        Direction::Egress => "allow-egress-to",
+    };
+    let mut name: String =
+        crate::rules::name_characters(&format!("{prefix}-{peer_namespace}-for-{policy}"))
+            .chars()
+            .take(63)
+            .collect();
+    while name.ends_with('-') {
+        name.pop();
+    }
+    name
+}
+
+/// A new file `<name>.yaml` holding `document` beside `beside`, listed in the `resources:` of
+/// that directory's kustomization when there is one (appended after the last entry, at its
+/// indentation). No fix when the kustomization cannot be edited safely (no block-style
+/// `resources:` list), since a file it does not list would never be deployed.
+fn new_policy_fix(sources: &Sources, beside: FileId, name: &str, document: &str) -> Option<Fix> {
+    let file_name = format!("{name}.yaml");
+    let source = sources.get(beside)?;
+    let dir = crate::load::normalize(&source.path).parent()?.to_path_buf();
+    let kustomization = sources.files.iter().enumerate().find(|(_, f)| {
+        crate::load::kustomization::FILE_NAMES
+            .iter()
+            .any(|n| crate::load::normalize(&f.path) == dir.join(n))
+    });
+    let mut edits = Vec::new();
+    if let Some((index, file)) = kustomization {
+        let id = FileId(crate::span::narrow(index));
+        let stream = crate::load::yaml::parse_stream(&file.text);
+        let resources = stream.documents.first()?.root.get("resources")?;
+        let (last, _) = resources.as_seq()?.split_last()?;
+        let text = &file.text;
+        let start = last.span.start.byte as usize;
+        let line = text::line_start(text, start);
+        let prefix = text.get(line..start)?;
+        let dash = prefix.trim_end().strip_suffix('-')?;
+        if !dash.bytes().all(|b| b == b' ') || last.span.start.line != last.span.end.line {
+            return None;
+        }
+        let end = last.span.end.byte as usize;
+        if !text::rest_is_blank_or_comment(text, end) {
+            return None;
+        }
+        let at = text::line_end(text, end);
+        let newline = if text[..at].ends_with('\n') { "" } else { "\n" };
+        edits.push(Edit {
+            file: id,
+            span: Span::point(Pos::of_byte(text, at)),
+            replacement: format!("{newline}{prefix}{file_name}\n"),
+        });
+    }
+    Some(Fix {
+        applicability: Applicability::Unsafe,
+        description: format!("write the missing half as a new NetworkPolicy file `{file_name}`"),
+        edits,
+        new_files: vec![NewFile {
+            beside,
+            name: file_name,
+            text: format!("{document}\n"),
+        }],
+    })
+}
+
 /// The NetworkPolicy to add in `namespace` (the other side): it selects
-/// `own_pods` and admits/lets out traffic to `peer_pods` of `peer_namespace`.
+/// `own_pods` and admits/lets out traffic to `peer_pods` of `peer_namespace`; named `name`
+/// when given.
 fn pair_policy(
     kind: Direction,
     namespace: &str,
@@ -288,8 +404,9 @@ fn pair_policy(
     own_pods: &Selector,
     peer_pods: &Selector,
     conns: &ConnSet,
+    name: Option<&str>,
 ) -> String {
-    let (name, key, peers_key) = match kind {
+    let (default_name, key, peers_key) = match kind {
         Direction::Ingress => (
             format!("allow-ingress-from-{peer_namespace}"),
             "Ingress",
@@ -297,6 +414,7 @@ fn pair_policy(
         ),
         Direction::Egress => (format!("allow-egress-to-{peer_namespace}"), "Egress", "to"),
     };
+    let name = name.map_or(default_name, str::to_string);
     // Values are quoted (YAML) or escaped (prose): a line break inside one must not
     // break the help's lines.
     let mut out = format!(

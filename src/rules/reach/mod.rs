@@ -13,6 +13,7 @@ pub mod policy_selects_nothing;
 pub mod service_selects_nothing;
 
 mod backends;
+pub mod blocked;
 
 use std::fmt::Write;
 

@@ -1,0 +1,694 @@
+//! Issue 18: `check --fix`. For every fixture of a rule with a fix: the fixes remove the
+//! findings that carried them, every changed file still parses, a second run changes
+//! nothing, and the text outside the edited ranges is byte-for-byte what it was. Each rule's
+//! `fix:` front matter agrees with the fixes its findings carry.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use predicates::prelude::*;
+use xks_lint::diagnostic::{Applicability, Diagnostic, Edit};
+use xks_lint::fix::{self, engine};
+use xks_lint::load::yaml::parse_stream;
+use xks_lint::rules::registry;
+use xks_lint::{Analysis, analyze};
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+fn fail_cases(rule: &str) -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(Path::new("fixtures").join(rule))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("fail-")
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// A finding's identity that survives edits moving lines.
+fn key(d: &Diagnostic) -> (String, Option<String>, Option<String>, String) {
+    (
+        d.rule.to_string(),
+        d.object.clone(),
+        d.node_path.clone(),
+        d.message.clone(),
+    )
+}
+
+/// The text of `before` outside `edits` (sorted, disjoint) must appear in `after` in order,
+/// with each replacement between: the edits are the only difference.
+fn only_edits_differ(before: &str, after: &str, edits: &[&Edit]) {
+    let mut expected = String::new();
+    let mut at = 0usize;
+    let mut sorted = edits.to_vec();
+    sorted.sort_by_key(|e| (e.span.start.byte, e.span.end.byte));
+    sorted.dedup();
+    for edit in sorted {
+        let (start, end) = (edit.span.start.byte as usize, edit.span.end.byte as usize);
+        expected.push_str(&before[at..start]);
+        expected.push_str(&edit.replacement);
+        at = end;
+    }
+    expected.push_str(&before[at..]);
+    assert_eq!(after, expected, "bytes outside the edits changed");
+}
+
+pub struct Checked {
+    pub fixed: usize,
+    pub changed_files: usize,
+}
+
+/// Runs `--fix` (in the library) on a copy of `case` and checks every invariant.
+pub fn check_case(case: &Path, unsafe_fixes: bool, only_rule: Option<&str>) -> Checked {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("repo");
+    std::fs::create_dir_all(&target).unwrap();
+    let copy = target.join(case.file_name().unwrap());
+    copy_tree(case, &copy);
+    check_dir(&target, unsafe_fixes, only_rule)
+}
+
+pub fn check_dir(target: &Path, unsafe_fixes: bool, only_rule: Option<&str>) -> Checked {
+    let options = common::options_for(&[target]);
+    let before: Analysis = analyze(&options);
+    let fixable: Vec<&Diagnostic> = before
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            d.fix
+                .as_ref()
+                .is_some_and(|f| unsafe_fixes || f.applicability == Applicability::Safe)
+                && only_rule.is_none_or(|r| d.rule == r)
+        })
+        .collect();
+    let run = engine::run(&options, unsafe_fixes);
+    assert!(
+        run.converged,
+        "{}: fixes did not converge",
+        target.display()
+    );
+    assert!(
+        run.warnings.is_empty(),
+        "{}: {:?}",
+        target.display(),
+        run.warnings
+    );
+    // Single-pass runs: the first plan's edits are the only difference.
+    let plan = fix::plan(&before.diagnostics, &before.sources, unsafe_fixes);
+    if run.passes == 2 {
+        for change in run.changes.iter().filter(|c| !c.created) {
+            let file = before
+                .sources
+                .files
+                .iter()
+                .position(|f| f.path == change.path)
+                .unwrap();
+            let edits: Vec<&Edit> = plan
+                .edits
+                .iter()
+                .filter(|(id, _)| id.0 as usize == file)
+                .flat_map(|(_, e)| e)
+                .collect();
+            only_edits_differ(&change.before, &change.after, &edits);
+        }
+    }
+    let (written, errors) = engine::write(&run.changes, &run.analysis.gate.root);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(written, run.changes.len());
+    for change in &run.changes {
+        let text = std::fs::read_to_string(&change.path).unwrap();
+        assert_eq!(text, change.after);
+        let parsed = parse_stream(&text);
+        assert!(
+            parsed.errors.is_empty(),
+            "{}: {:?}\n{text}",
+            change.display,
+            parsed.errors
+        );
+    }
+    let after = analyze(&options);
+    let remaining: BTreeSet<_> = after.diagnostics.iter().map(key).collect();
+    for d in &fixable {
+        assert!(
+            !remaining.contains(&key(d)),
+            "{}: still reported after --fix: {}\n{}",
+            target.display(),
+            d.message,
+            run.changes
+                .iter()
+                .map(|c| c.after.clone())
+                .collect::<Vec<_>>()
+                .join("\n---8<---\n")
+        );
+    }
+    // No fix introduced a new finding.
+    let earlier: BTreeSet<_> = before.diagnostics.iter().map(|d| d.rule).collect();
+    for d in &after.diagnostics {
+        assert!(
+            earlier.contains(d.rule),
+            "{}: --fix introduced {}: {}",
+            target.display(),
+            d.rule,
+            d.message
+        );
+    }
+    let again = engine::run(&options, unsafe_fixes);
+    assert!(
+        again.changes.is_empty(),
+        "{}: a second --fix changed {:?}",
+        target.display(),
+        again.changes.iter().map(|c| &c.display).collect::<Vec<_>>()
+    );
+    Checked {
+        fixed: fixable.len(),
+        changed_files: run.changes.len(),
+    }
+}
+
+#[test]
+fn every_fixture_of_a_fixable_rule_is_fixed_cleanly() {
+    for rule in registry() {
+        let Some(kind) = rule.doc.fix else { continue };
+        let mut fixed = 0;
+        for case in fail_cases(rule.doc.id) {
+            let checked = check_case(&case, kind == Applicability::Unsafe, Some(rule.doc.id));
+            fixed += checked.fixed;
+        }
+        assert!(
+            fixed > 0,
+            "rules/{}.md says `fix: {}` but no fail fixture gets a fix",
+            rule.doc.id,
+            rule.doc.fix_str()
+        );
+    }
+}
+
+#[test]
+fn front_matter_agrees_with_the_fixes_rules_emit() {
+    for rule in registry() {
+        let mut kinds = BTreeSet::new();
+        for case in fail_cases(rule.doc.id) {
+            let analysis = common::analyze_paths(&[&case]);
+            kinds.extend(
+                analysis
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.rule == rule.doc.id)
+                    .filter_map(|d| d.fix.as_ref().map(|f| f.applicability)),
+            );
+        }
+        let expected: BTreeSet<Applicability> = rule.doc.fix.into_iter().collect();
+        assert_eq!(
+            kinds,
+            expected,
+            "rules/{}.md `fix: {}` disagrees with the fixes its findings carry",
+            rule.doc.id,
+            rule.doc.fix_str()
+        );
+    }
+}
+
+fn xks_lint() -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("xks-lint").unwrap();
+    command.env_remove("NO_COLOR");
+    command
+}
+
+#[test]
+fn diff_writes_nothing_and_exits_1_when_something_would_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    // CRLF endings, a comment and odd spacing: all kept.
+    let text = "apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a   # keep me\r\n  labels:\r\n    tier:   3\r\n";
+    std::fs::write(repo.join("a.yaml"), text).unwrap();
+    let output = xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--diff", "."])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let diff = String::from_utf8(output).unwrap();
+    assert!(
+        diff.contains("--- a/a.yaml") && diff.contains("+++ b/a.yaml"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("-    tier:   3\r\n") && diff.contains("+    tier:   \"3\"\r\n"),
+        "{diff}"
+    );
+    assert_eq!(std::fs::read_to_string(repo.join("a.yaml")).unwrap(), text);
+
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--fix", "."])
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("a.yaml")).unwrap(),
+        text.replace("tier:   3", "tier:   \"3\"")
+    );
+    // Nothing left: --diff prints nothing and exits 0.
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--diff", "."])
+        .assert()
+        .code(0)
+        .stdout("");
+}
+
+#[test]
+fn fix_refuses_standard_input_and_keeps_a_byte_order_mark() {
+    xks_lint()
+        .args(["check", "--fix", "-"])
+        .write_stdin("a: 1\n")
+        .assert()
+        .code(2);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let text =
+        "\u{feff}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: {tier: 3}\n";
+    std::fs::write(repo.join("a.yaml"), text).unwrap();
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--fix", "."])
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("a.yaml")).unwrap(),
+        text.replace("tier: 3", "tier: \"3\"")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fix_never_writes_through_a_link_out_of_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.yaml");
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    tier: 3\n";
+    std::fs::write(&outside, text).unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::os::unix::fs::symlink(&outside, repo.join("linked.yaml")).unwrap();
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--fix", "."])
+        .assert()
+        .code(predicate::in_iter([0, 1]));
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), text);
+}
+
+/// In a kustomize tree each edit goes where the value was written: the base (once, though
+/// two overlays render it) and the overlay's patch.
+#[test]
+fn kustomize_fixes_edit_the_base_and_the_patch() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let write = |path: &str, text: &str| {
+        let path = repo.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let base = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    linkerd.io/inject: enabled # mesh it
+    prometheus.io/port: 8080
+spec:
+  selector:
+    matchLabels:
+      app: api
+  template:
+    metadata:
+      labels:
+        app: api
+    spec:
+      containers:
+        - name: api
+          image: example/api:1
+";
+    write("base/deployment.yaml", base);
+    write(
+        "base/kustomization.yaml",
+        "resources:\n  - deployment.yaml\n",
+    );
+    let patch = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  labels:
+    tier: 3
+";
+    write("overlays/prod/patch.yaml", patch);
+    write(
+        "overlays/prod/kustomization.yaml",
+        "namespace: prod\nresources:\n  - ../../base\npatches:\n  - path: patch.yaml\n",
+    );
+    write(
+        "overlays/test/kustomization.yaml",
+        "namespace: test\nresources:\n  - ../../base\n",
+    );
+    let checked = check_dir(&repo, false, None);
+    assert!(checked.fixed >= 3, "{} fixed", checked.fixed);
+    assert_eq!(checked.changed_files, 2);
+    let base_after = std::fs::read_to_string(repo.join("base/deployment.yaml")).unwrap();
+    assert_eq!(
+        base_after,
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    prometheus.io/port: \"8080\"
+spec:
+  selector:
+    matchLabels:
+      app: api
+  template:
+    metadata:
+      annotations:
+        linkerd.io/inject: enabled # mesh it
+      labels:
+        app: api
+    spec:
+      containers:
+        - name: api
+          image: example/api:1
+"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("overlays/prod/patch.yaml")).unwrap(),
+        patch.replace("tier: 3", "tier: \"3\"")
+    );
+}
+
+/// Flow-style mappings are left alone by the move (help only): no edit is safer than a
+/// guessed one.
+#[test]
+fn flow_style_annotations_are_not_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, annotations: {linkerd.io/inject: enabled}}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers: [{name: api, image: example/api:1}]\n";
+    std::fs::write(repo.join("d.yaml"), text).unwrap();
+    let analysis = common::analyze_paths(&[&repo]);
+    let finding = analysis
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "linkerd-annotation-on-workload")
+        .expect("finding");
+    assert!(finding.fix.is_none());
+}
+
+/// The JSON of a v1beta1 Ingress converted to v1 (the conversion the API server documents),
+/// written independently of the text edits: the fixed file must mean exactly this.
+fn ingress_v1_json(mut value: serde_json::Value) -> serde_json::Value {
+    fn backend(b: &mut serde_json::Value) {
+        let Some(map) = b.as_object_mut() else { return };
+        let name = map.remove("serviceName");
+        let port = map.remove("servicePort");
+        if let (Some(name), Some(port)) = (name, port) {
+            let port = if port.is_number() {
+                serde_json::json!({ "number": port })
+            } else {
+                serde_json::json!({ "name": port })
+            };
+            map.insert(
+                "service".into(),
+                serde_json::json!({ "name": name, "port": port }),
+            );
+        }
+    }
+    value["apiVersion"] = "networking.k8s.io/v1".into();
+    let spec = value["spec"].as_object_mut().unwrap();
+    if let Some(mut b) = spec.remove("backend") {
+        backend(&mut b);
+        spec.insert("defaultBackend".into(), b);
+    }
+    for rule in spec
+        .get_mut("rules")
+        .and_then(|r| r.as_array_mut())
+        .into_iter()
+        .flatten()
+    {
+        for path in rule["http"]["paths"].as_array_mut().into_iter().flatten() {
+            backend(&mut path["backend"]);
+            if path.get("pathType").is_none() {
+                path["pathType"] = "ImplementationSpecific".into();
+            }
+        }
+    }
+    value
+}
+
+fn documents_json(text: &str) -> Vec<serde_json::Value> {
+    let stream = parse_stream(text);
+    assert!(stream.errors.is_empty(), "{:?}\n{text}", stream.errors);
+    stream.documents.iter().map(|d| d.root.to_json()).collect()
+}
+
+#[test]
+fn ingress_conversion_means_what_the_api_server_converts_to() {
+    let variants = [
+        include_str!("../fixtures/removed-api-version/fail-xks-guide-ingress.yaml").to_string(),
+        "apiVersion: \"networking.k8s.io/v1beta1\"\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  backend:\n    serviceName: default   # fallback\n    servicePort: 8080\n  rules:\n  - host: a.example.com\n    http:\n      paths:\n      - path: /\n        backend:\n          servicePort: 'http'\n          serviceName: web\n      - path: /api\n        pathType: Prefix\n        backend:\n            serviceName: api\n            servicePort: 80".to_string(),
+        "apiVersion: extensions/v1beta1\r\nkind: Ingress\r\nmetadata:\r\n  name: crlf\r\nspec:\r\n    rules:\r\n        -   http:\r\n                paths:\r\n                    -   backend:\r\n                            serviceName: s\r\n                            servicePort: 443\r\n".to_string(),
+    ];
+    for text in variants {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::write(repo.join("ingress.yaml"), &text).unwrap();
+        check_dir(&repo, false, None);
+        let after = std::fs::read_to_string(repo.join("ingress.yaml")).unwrap();
+        let expected: Vec<_> = documents_json(&text)
+            .into_iter()
+            .map(ingress_v1_json)
+            .collect();
+        assert_eq!(documents_json(&after), expected, "{after}");
+        assert_eq!(
+            text.contains("\r\n"),
+            after.matches('\n').count() == after.matches("\r\n").count()
+        );
+    }
+}
+
+/// Single-file fail fixtures of rules with a safe fix.
+fn safe_fixture_files() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for rule in registry() {
+        if rule.doc.fix != Some(Applicability::Safe) {
+            continue;
+        }
+        for case in fail_cases(rule.doc.id) {
+            if case.is_file() {
+                let text = std::fs::read_to_string(&case).unwrap();
+                out.push((case.display().to_string(), text));
+            }
+        }
+    }
+    out
+}
+
+/// A fixture written differently with the same meaning: shifted right, with comment lines
+/// and trailing comments, quoted names, CRLF line endings.
+fn mutate(text: &str, shift: usize, comments: &[bool], quote_names: bool, crlf: bool) -> String {
+    let pad = " ".repeat(shift);
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let comment = comments
+            .get(i % comments.len().max(1))
+            .copied()
+            .unwrap_or(false);
+        let is_separator = line.starts_with("---");
+        let mut line = if line.trim().is_empty() || is_separator || line.starts_with('#') {
+            line.to_string()
+        } else {
+            format!("{pad}{line}")
+        };
+        if quote_names {
+            let trimmed = line.trim_start().trim_start_matches("- ");
+            if let Some(value) = trimmed.strip_prefix("name: ")
+                && !value.is_empty()
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                line = line.replace(&format!("name: {value}"), &format!("name: \"{value}\""));
+            }
+        }
+        if comment && !is_separator && !line.trim().is_empty() && !line.contains('#') {
+            line.push_str("   # mutated");
+        }
+        if comment && !is_separator {
+            out.push_str(&pad);
+            out.push_str("# a comment line\n");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if crlf { out.replace('\n', "\r\n") } else { out }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// The fixture invariants hold on mutated fixtures too.
+    #[test]
+    fn fixes_of_mutated_fixtures_keep_the_invariants(
+        which in 0usize..64,
+        shift in 0usize..4,
+        comments in proptest::collection::vec(proptest::prelude::any::<bool>(), 1..5),
+        quote_names in proptest::prelude::any::<bool>(),
+        crlf in proptest::prelude::any::<bool>(),
+    ) {
+        let files = safe_fixture_files();
+        let (name, text) = &files[which % files.len()];
+        let mutated = mutate(text, shift, &comments, quote_names, crlf);
+        // The mutation keeps the meaning: same documents.
+        proptest::prop_assert_eq!(documents_json(&mutated), documents_json(text), "{}", name);
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::write(repo.join("case.yaml"), &mutated).unwrap();
+        let checked = check_dir(&repo, false, None);
+        proptest::prop_assert!(checked.fixed > 0 || !text.contains("v1beta1"), "{}", name);
+        let after = std::fs::read_to_string(repo.join("case.yaml")).unwrap();
+        if crlf {
+            proptest::prop_assert_eq!(after.matches('\n').count(), after.matches("\r\n").count());
+        }
+    }
+}
+
+/// SARIF `fixes` are the `--fix` edits: applying every SARIF replacement (by byte range) to
+/// the files gives exactly what `check --unsafe-fixes` writes, created files included.
+#[test]
+fn sarif_fixes_are_the_edits_fix_applies() {
+    use xks_lint::report::{Format, RenderOptions, render};
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    for case in [
+        "fixtures/annotation-not-string/fail-xks-guide-integer.yaml",
+        "fixtures/removed-api-version/fail-xks-guide-ingress.yaml",
+        "fixtures/missing-ingress-pair/fail-patched-egress-rule",
+        "fixtures/linkerd-annotation-on-workload/fail-statefulset-both.yaml",
+    ] {
+        let case = Path::new(case);
+        copy_tree(case, &repo.join(case.file_name().unwrap()));
+    }
+    let options = common::options_for(&[&repo]);
+    let analysis = analyze(&options);
+    let sarif: serde_json::Value =
+        serde_json::from_str(&render(Format::Sarif, &analysis, &RenderOptions::default())).unwrap();
+    // uri → (byte offset, byte length, text), from every result's fixes.
+    let mut replacements: std::collections::BTreeMap<String, Vec<(usize, usize, String)>> =
+        Default::default();
+    for result in sarif["runs"][0]["results"].as_array().unwrap() {
+        for fix in result["fixes"].as_array().into_iter().flatten() {
+            for change in fix["artifactChanges"].as_array().unwrap() {
+                let uri = change["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                for r in change["replacements"].as_array().unwrap() {
+                    let region = &r["deletedRegion"];
+                    replacements.entry(uri.clone()).or_default().push((
+                        region["byteOffset"].as_u64().unwrap() as usize,
+                        region["byteLength"].as_u64().unwrap() as usize,
+                        r["insertedContent"]["text"].as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    assert!(replacements.len() >= 5, "{replacements:?}");
+    let run = engine::run(&options, true);
+    assert_eq!(run.passes, 2, "these fixtures need one pass");
+    let mut fixed = std::collections::BTreeMap::new();
+    for (uri, mut edits) in replacements {
+        let before = std::fs::read_to_string(repo.join(&uri)).unwrap_or_default();
+        edits.sort();
+        edits.dedup();
+        let mut after = before.clone();
+        for (offset, length, text) in edits.iter().rev() {
+            after.replace_range(offset..&(offset + length), text);
+        }
+        fixed.insert(uri, after);
+    }
+    let written: std::collections::BTreeMap<String, String> = run
+        .changes
+        .iter()
+        .map(|c| (c.repo_path.clone(), c.after.clone()))
+        .collect();
+    assert_eq!(fixed, written);
+}
+
+#[test]
+fn rules_and_explain_show_the_fix_kind() {
+    let out = xks_lint()
+        .args(["rules", "--format", "json"])
+        .output()
+        .unwrap();
+    let rules: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for rule in registry() {
+        let listed = rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == rule.doc.id)
+            .unwrap();
+        assert_eq!(listed["fix"], rule.doc.fix_str(), "{}", rule.doc.id);
+    }
+    xks_lint()
+        .arg("rules")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("fix:unsafe"));
+    xks_lint()
+        .args(["explain", "annotation-not-string"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Automatic fix: safe"));
+    xks_lint()
+        .args(["explain", "rate-limit-conflict"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Automatic fix: none"));
+}
+
+/// A comment line above the only moved annotation moves with it (its block is deleted).
+#[test]
+fn a_comment_above_a_moved_annotation_moves_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  annotations:\n    # mesh it\n    linkerd.io/inject: enabled\nspec:\n  template:\n    metadata:\n      labels:\n        app: api\n";
+    std::fs::write(repo.join("d.yaml"), text).unwrap();
+    check_dir(&repo, false, None);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("d.yaml")).unwrap(),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    metadata:\n      annotations:\n        # mesh it\n        linkerd.io/inject: enabled\n      labels:\n        app: api\n"
+    );
+}
