@@ -8,6 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::limits::{MAX_KUSTOMIZE_VISITS, MAX_ROOT_NODES, MAX_ROOT_OBJECTS, MAX_RUN_NODES};
 
+/// What roots building at once may render together before they stop (the run's limit
+/// plus two roots' worth, so that the in-order admission decides in every ordinary case).
+const RUN_CEILING: usize = MAX_RUN_NODES + 2 * MAX_ROOT_NODES;
+
 /// Nodes rendered by every root of a run, shared by the roots built in parallel.
 #[derive(Debug, Clone, Default)]
 pub struct Shared(Arc<AtomicUsize>);
@@ -33,6 +37,11 @@ impl Budget {
     /// True once a limit was crossed: the root's build stops.
     pub fn exhausted(&self) -> bool {
         self.exhausted
+    }
+
+    /// Nodes this root rendered.
+    pub fn nodes(&self) -> usize {
+        self.nodes
     }
 
     /// Counts one visit of a kustomization directory. The message says which limit was
@@ -80,7 +89,10 @@ impl Budget {
                 "this root renders more than {MAX_ROOT_NODES} YAML nodes"
             ));
         }
-        if run > MAX_RUN_NODES {
+        // The run's limit is applied in root order after the parallel build (`admit`), so
+        // which roots are cut does not depend on thread timing; this ceiling above it only
+        // bounds memory while roots build concurrently.
+        if run > RUN_CEILING {
             return self.stop(format!(
                 "the kustomization roots of this run render more than {MAX_RUN_NODES} YAML nodes"
             ));

@@ -352,7 +352,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     // merge in root order so views and issues stay deterministic.
     let shared = &builder;
     let run_budget = budget::Shared::default();
-    let built: Vec<(View, KustomizeOutput)> = jobs
+    let built: Vec<(View, KustomizeOutput, usize)> = jobs
         .par_iter()
         .map(|job| {
             let mut root_builder = Builder {
@@ -383,10 +383,32 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 deployed_by: job.flux.iter().map(|d| d.deployed_by.clone()).collect(),
                 objects,
             };
-            (view, root_builder.output)
+            let nodes = root_builder.budget.nodes();
+            (view, root_builder.output, nodes)
         })
         .collect();
-    for (view, output) in built {
+    // The run's node limit, drawn in root order: the same roots are cut on every run.
+    let mut admitted = 0usize;
+    for (mut view, mut output, nodes) in built {
+        admitted = admitted.saturating_add(nodes);
+        if admitted > crate::limits::MAX_RUN_NODES {
+            admitted -= nodes;
+            if !view.objects.is_empty()
+                && let Some((file, spec)) = builder.kustomizations.get(&view.dir)
+            {
+                let span = spec.resources.first().map_or(Span::default(), |e| e.span);
+                output.issues.push(LoadIssue {
+                    kind: IssueKind::KustomizeError,
+                    location: Location { file: *file, span },
+                    message: format!(
+                        "kustomize build stopped: the kustomization roots of this run render more than {} YAML nodes (a limit of xks-lint); this root is not analysed",
+                        crate::limits::MAX_RUN_NODES
+                    ),
+                    related: Vec::new(),
+                });
+            }
+            view.objects.clear();
+        }
         builder.output.views.push(view);
         builder.output.consumed.extend(output.consumed);
         builder.output.issues.extend(output.issues);
