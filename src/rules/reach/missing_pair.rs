@@ -3,8 +3,9 @@
 //! between two tenants needs an egress rule at the source AND an ingress rule at
 //! the destination (the guide's "Allow Cross Namespace" pair).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::path::PathBuf;
 
 use super::{describe_selector, write_ports, write_selector};
 use crate::diagnostic::{Applicability, Edit, Fix, NewFile};
@@ -178,6 +179,8 @@ pub fn report(
     direction: Direction,
     sink: &mut Sink<'_>,
 ) {
+    // Built on the first fix, once: each fix looks up its directory's kustomization.
+    let mut kustomizations: Option<HashMap<PathBuf, usize>> = None;
     for gap in gaps(graph, direction) {
         let rule = &graph.rules[gap.rule];
         let policy = &graph.policies[rule.policy];
@@ -294,7 +297,8 @@ pub fn report(
             let document = yaml
                 .split_once("\n\n")
                 .map_or(yaml.as_str(), |(_, document)| document);
-            if let Some(fix) = new_policy_fix(sources, beside, &name, document) {
+            let index = kustomizations.get_or_insert_with(|| kustomization_index(sources));
+            if let Some(fix) = new_policy_fix(sources, index, beside, &name, document) {
                 diagnostic.with_fix(fix);
             }
         }
@@ -343,19 +347,39 @@ fn fix_name(kind: Direction, peer_namespace: &str, policy: &str) -> String {
     name
 }
 
+/// The kustomization file of each directory that has one (the first, as kustomize reads them).
+fn kustomization_index(sources: &Sources) -> HashMap<PathBuf, usize> {
+    let mut index = HashMap::new();
+    for (at, file) in sources.files.iter().enumerate() {
+        let path = crate::load::normalize(&file.path);
+        let is_kustomization = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| crate::load::kustomization::FILE_NAMES.contains(&n));
+        if let (true, Some(dir)) = (is_kustomization, path.parent()) {
+            index.entry(dir.to_path_buf()).or_insert(at);
+        }
+    }
+    index
+}
+
 /// A new file `<name>.yaml` holding `document` beside `beside`, listed in the `resources:` of
 /// that directory's kustomization when there is one (appended after the last entry, at its
 /// indentation). No fix when the kustomization cannot be edited safely (no block-style
 /// `resources:` list), since a file it does not list would never be deployed.
-fn new_policy_fix(sources: &Sources, beside: FileId, name: &str, document: &str) -> Option<Fix> {
+fn new_policy_fix(
+    sources: &Sources,
+    kustomizations: &HashMap<PathBuf, usize>,
+    beside: FileId,
+    name: &str,
+    document: &str,
+) -> Option<Fix> {
     let file_name = format!("{name}.yaml");
     let source = sources.get(beside)?;
     let dir = crate::load::normalize(&source.path).parent()?.to_path_buf();
-    let kustomization = sources.files.iter().enumerate().find(|(_, f)| {
-        crate::load::kustomization::FILE_NAMES
-            .iter()
-            .any(|n| crate::load::normalize(&f.path) == dir.join(n))
-    });
+    let kustomization = kustomizations
+        .get(&dir)
+        .and_then(|&index| Some((index, sources.files.get(index)?)));
     let mut edits = Vec::new();
     if let Some((index, file)) = kustomization {
         let id = FileId(crate::span::narrow(index));
