@@ -89,7 +89,7 @@ impl ResId {
     }
 
     /// The namespace as kustomize compares it: none is `default`.
-    fn effective_namespace(&self) -> &str {
+    pub(crate) fn effective_namespace(&self) -> &str {
         if self.namespace.is_empty() {
             "default"
         } else {
@@ -2757,13 +2757,16 @@ fn set_namespace(
         );
     }
     namerefs::follow_moves(resources, &moves, namespace, file, !only_unset);
+    if renames.is_empty() {
+        return None;
+    }
     namerefs::rewrite(resources, &renames, custom);
     let namespaces = resources
         .iter()
         .filter(|r| object_kind(&r.node).is_some_and(|(_, k)| k == "Namespace"))
         .filter(|r| name_of(&r.node) == namespace.value)
         .count();
-    (namespaces > 1 && !renames.is_empty()).then(|| {
+    (namespaces > 1).then(|| {
         format!(
             "the namespace transformer renames every Namespace object to `{}`, and this build has {namespaces} of them; kubectl refuses the ID conflict",
             namespace.value

@@ -116,19 +116,10 @@ fn names(var: &Var, id: &ResId) -> bool {
     {
         return false;
     }
-    if var.namespace.is_empty() && !CLUSTER_SCOPED_KINDS.contains(&var.kind.as_str()) {
+    if CLUSTER_SCOPED_KINDS.contains(&var.kind.as_str()) {
         return true;
     }
-    let effective = |namespace: &str| {
-        if CLUSTER_SCOPED_KINDS.contains(&var.kind.as_str()) {
-            String::new()
-        } else if namespace.is_empty() {
-            "default".to_string()
-        } else {
-            namespace.to_string()
-        }
-    };
-    effective(&var.namespace) == effective(&id.namespace)
+    var.namespace.is_empty() || id.effective_namespace() == var.namespace
 }
 
 /// kustomize's `MergeVars`: marks the one object each of a kustomization's `vars`

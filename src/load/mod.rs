@@ -335,6 +335,9 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         .map(|f| normalize(&f.path))
         .collect();
     let mut scanned = std::collections::HashSet::new();
+    // Kustomizations with `generators:` entries, and the configurations written inline there.
+    let mut plugin_users = Vec::new();
+    let mut inline_configs = Vec::new();
     loop {
         let mut wanted = std::collections::BTreeSet::new();
         for document in &loaded.documents {
@@ -349,6 +352,16 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
             let spec = crate::load::kustomization::Kustomization::from_node(&document.root);
+            if !spec.generator_plugins.is_empty() {
+                plugin_users.push(dir.clone());
+                inline_configs.extend(
+                    spec.generator_plugins
+                        .iter()
+                        .filter(|e| crate::load::kustomization::is_inline_config(&e.value))
+                        .flat_map(|e| yaml::parse_stream(&e.value).documents)
+                        .map(|d| d.root),
+                );
+            }
             for reference in spec.data_paths() {
                 let target = normalize(&dir.join(reference));
                 if loaded.data_files.contains_key(&target) {
@@ -416,7 +429,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         loaded.stats.files_referenced += candidates.len();
         read_candidates(loaded, &candidates, cwd, options);
     }
-    pull_plugin_data_files(loaded, options);
+    pull_plugin_data_files(loaded, &plugin_users, &inline_configs, options);
 }
 
 /// Loads the data files of built-in generator plugin configurations
@@ -424,48 +437,31 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
 /// reads their `files` and `envs` relative to the kustomization that uses them, which
 /// may be any kustomization with `generators:` entries: each such directory gets each
 /// path (a path that does not exist there is only an error if a build uses it).
-fn pull_plugin_data_files(loaded: &mut Loaded, options: &WalkOptions) {
-    use crate::load::kustomization::{Kustomization, file_source, is_inline_config};
-    let mut user_dirs = Vec::new();
-    let mut configs: Vec<Node> = Vec::new();
-    for document in &loaded.documents {
-        let root = &document.root;
-        let is_builtin_generator = root.get("apiVersion").and_then(Node::scalar_text)
-            == Some("builtin")
+fn pull_plugin_data_files(
+    loaded: &mut Loaded,
+    user_dirs: &[PathBuf],
+    inline_configs: &[Node],
+    options: &WalkOptions,
+) {
+    use crate::load::kustomization::file_source;
+    if user_dirs.is_empty() {
+        return;
+    }
+    let is_builtin_generator = |root: &Node| {
+        root.get("apiVersion").and_then(Node::scalar_text) == Some("builtin")
             && matches!(
                 root.get("kind").and_then(Node::scalar_text),
                 Some("ConfigMapGenerator" | "SecretGenerator")
-            );
-        if is_builtin_generator {
-            configs.push(root.clone());
-            continue;
-        }
-        let Some(source) = loaded.sources.get(document.file) else {
-            continue;
-        };
-        if !is_kustomization_file(&source.path) {
-            continue;
-        }
-        let spec = Kustomization::from_node(root);
-        if spec.generator_plugins.is_empty() {
-            continue;
-        }
-        let dir = normalize(&source.path)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        for entry in spec
-            .generator_plugins
-            .iter()
-            .filter(|e| is_inline_config(&e.value))
-        {
-            let stream = yaml::parse_stream(&entry.value);
-            configs.extend(stream.documents.into_iter().map(|d| d.root));
-        }
-        user_dirs.push(dir);
-    }
+            )
+    };
+    let configs = loaded
+        .documents
+        .iter()
+        .map(|d| &d.root)
+        .chain(inline_configs)
+        .filter(|root| is_builtin_generator(root));
     let mut paths = std::collections::BTreeSet::new();
-    for config in &configs {
+    for config in configs {
         let env = config.get("env").into_iter().filter_map(Node::scalar_text);
         let lists = ["files", "envs"]
             .into_iter()
