@@ -23,6 +23,7 @@ pub mod load;
 pub mod model;
 pub mod report;
 pub mod rules;
+pub mod settings;
 pub mod span;
 
 use std::time::{Duration, Instant};

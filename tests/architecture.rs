@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules of `src/`, bottom layer first: a module may import only modules of
 /// layers before its own. Mirrors the "Layers" line of DESIGN.md's first page.
 const LAYERS: &[&[&str]] = &[
-    &["limits"],
+    &["limits", "settings"],
     &["span"],
     &["load"],
     &["diagnostic", "kinds"],
@@ -30,14 +30,12 @@ const LAYERS: &[&[&str]] = &[
 /// Imports still going the wrong way, each removed by the commit that fixes it; the
 /// checks below ignore them (and fail when one no longer occurs, so the list only shrinks).
 const NOT_YET: &[(&str, &str)] = &[
-    ("certs", "config"),
     ("commands", "crate"),
     ("config", "gate"),
     ("config", "graph"),
     ("config", "rules"),
     ("fix", "crate"),
     ("gate", "crate"),
-    ("graph", "config"),
     ("report", "crate"),
     ("rules", "report"),
 ];
