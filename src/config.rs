@@ -3,7 +3,12 @@
 //!
 //! Read with the span-aware loader, so every problem points at `file:line:column` of the
 //! config file; unknown keys and rule ids get the closest valid name suggested. Command-line
-//! flags override the file (see `cli.rs`).
+//! flags override the file (see `commands::shared`).
+//!
+//! This module sits below the rules, the graph and the gate (DESIGN.md, layers): the rule
+//! ids a file may name are given by the caller that knows the registry
+//! ([`load_checked`], called by `commands::shared::load_config`, where the config meets the
+//! rules), and the settings it fills are the plain data of [`crate::settings`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Severity;
 use crate::load::yaml::{Node, NodeKind, Resolved, parse_stream};
-use crate::rules;
 use crate::span::Span;
 
 pub use crate::settings::{PLATFORM_ALLOWANCES, PlatformEndpoint, XksSettings};
@@ -90,30 +94,18 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// The config file that applies to `start`: `.xks-lint.yaml` in its directory or the nearest
-/// one above, looking no higher than the repository root (the directory holding `.git`).
-pub fn discover(start: &Path) -> Option<PathBuf> {
-    let cwd = std::env::current_dir().ok()?;
-    let absolute = crate::gate::paths::normalize(&cwd.join(start));
-    let first = if absolute.is_dir() {
-        absolute.as_path()
-    } else {
-        absolute.parent()?
-    };
-    for dir in first.ancestors() {
-        let candidate = dir.join(FILE_NAME);
-        if candidate.is_file() {
-            return Some(candidate);
-        }
-        if dir.join(".git").exists() {
-            break;
-        }
-    }
-    None
+/// Reads and parses a config file, accepting any rule id (see [`load_checked`]).
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    load_with(path, None)
 }
 
-/// Reads and parses a config file.
-pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+/// Reads and parses a config file whose rule ids must be among `rule_ids` (the rule
+/// registry's): an unknown one is an error at its position, with the closest id suggested.
+pub fn load_checked(path: &Path, rule_ids: &[&str]) -> Result<Config, Vec<ConfigError>> {
+    load_with(path, Some(rule_ids))
+}
+
+fn load_with(path: &Path, rule_ids: Option<&[&str]>) -> Result<Config, Vec<ConfigError>> {
     let display = path.display().to_string();
     // A committed config may be a link; it must not lead out of the repository.
     let cwd = std::env::current_dir().ok();
@@ -127,7 +119,7 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
             message: format!("cannot read the config file: {e}"),
         }]
     })?;
-    let mut config = parse(&text, &display)?;
+    let mut config = parse_with(&text, &display, rule_ids)?;
     config.path = Some(path.to_path_buf());
     Ok(config)
 }
@@ -174,6 +166,8 @@ const DNS_KEYS: [&str; 2] = ["namespace", "pod-labels"];
 
 struct Reader<'a> {
     path: &'a str,
+    /// The rule ids the file may name; `None`: any.
+    rule_ids: Option<&'a [&'a str]>,
     errors: Vec<ConfigError>,
     /// Names of the ingress controllers and gateways read, with where they were written.
     endpoint_names: Vec<(String, Span)>,
@@ -259,10 +253,13 @@ impl Reader<'_> {
     /// A rule id that exists, else an error with the closest id.
     fn rule_id(&mut self, node: &Node, what: &str) -> Option<String> {
         let id = self.string(node, what)?;
-        if rules::find(&id).is_some() {
+        let Some(known) = self.rule_ids else {
+            return Some(id);
+        };
+        if known.contains(&id.as_str()) {
             return Some(id);
         }
-        let ids = rules::registry().iter().map(|r| r.doc.id);
+        let ids = known.iter().copied();
         self.error(
             node.span,
             format!(
@@ -334,7 +331,7 @@ impl Reader<'_> {
         let items = node.as_seq().unwrap_or_default();
         let mut valid = true;
         for (text, item) in list.iter().zip(items) {
-            if let Err(e) = crate::graph::ip::IpRange::parse_cidr(text) {
+            if let Err(e) = crate::ip::IpRange::parse_cidr(text) {
                 self.error(item.span, format!("invalid address in {what}: {e}"));
                 valid = false;
             }
@@ -484,10 +481,28 @@ impl Reader<'_> {
     }
 }
 
-/// Parses config text; `path` is only used in error messages.
+/// Parses config text, accepting any rule id; `path` is only used in error messages.
 pub fn parse(text: &str, path: &str) -> Result<Config, Vec<ConfigError>> {
+    parse_with(text, path, None)
+}
+
+/// Parses config text whose rule ids must be among `rule_ids`.
+pub fn parse_checked(
+    text: &str,
+    path: &str,
+    rule_ids: &[&str],
+) -> Result<Config, Vec<ConfigError>> {
+    parse_with(text, path, Some(rule_ids))
+}
+
+fn parse_with(
+    text: &str,
+    path: &str,
+    rule_ids: Option<&[&str]>,
+) -> Result<Config, Vec<ConfigError>> {
     let mut reader = Reader {
         path,
+        rule_ids,
         errors: Vec::new(),
         endpoint_names: Vec::new(),
     };
@@ -678,8 +693,16 @@ xks:
 mod tests {
     use super::*;
 
+    /// Rule ids for these tests (the registry is above this module: `commands::shared`
+    /// passes its ids, tests/gate.rs checks that end to end).
+    const RULE_IDS: [&str; 3] = [
+        "helm-template",
+        "rate-limit-conflict",
+        "annotation-not-string",
+    ];
+
     fn errors(text: &str) -> Vec<String> {
-        parse(text, "c.yaml")
+        parse_checked(text, "c.yaml", &RULE_IDS)
             .err()
             .unwrap_or_default()
             .iter()
@@ -781,6 +804,18 @@ mod tests {
                 "c.yaml:3:9: invalid pattern `a/[b` in environment `dev`: error parsing glob 'a/[b': unclosed character class; missing ']'",
                 "c.yaml:4:10: invalid pattern `/abs` in environment `test`: patterns are relative to the config file's directory and stay inside it",
                 "c.yaml:4:16: invalid pattern `../up` in environment `test`: patterns are relative to the config file's directory and stay inside it",
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_ids_are_checked_only_against_the_ids_given() {
+        let text = "select: [helm-template, no-such-rule]\n";
+        assert!(parse(text, "c.yaml").is_ok());
+        assert_eq!(
+            errors(text),
+            vec![
+                "c.yaml:1:25: unknown rule `no-such-rule` in `select`; `xks-lint rules` lists them"
             ]
         );
     }

@@ -16,6 +16,7 @@ pub mod diagnostic;
 pub mod fix;
 pub mod gate;
 pub mod graph;
+pub mod ip;
 pub mod kinds;
 pub mod kustomize;
 pub mod limits;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules of `src/`, bottom layer first: a module may import only modules of
 /// layers before its own. Mirrors the "Layers" line of DESIGN.md's first page.
 const LAYERS: &[&[&str]] = &[
-    &["limits", "settings"],
+    &["limits", "settings", "ip"],
     &["span"],
     &["load"],
     &["diagnostic", "kinds"],
@@ -31,9 +31,6 @@ const LAYERS: &[&[&str]] = &[
 /// checks below ignore them (and fail when one no longer occurs, so the list only shrinks).
 const NOT_YET: &[(&str, &str)] = &[
     ("commands", "crate"),
-    ("config", "gate"),
-    ("config", "graph"),
-    ("config", "rules"),
     ("fix", "crate"),
     ("gate", "crate"),
     ("report", "crate"),

@@ -194,18 +194,42 @@ pub fn load_config(explicit: Option<&std::path::Path>, paths: &[String]) -> Resu
         Some(path) => Some(path.to_path_buf()),
         None => {
             let start = if first_path == "-" { "." } else { first_path };
-            config::discover(std::path::Path::new(start))
+            discover_config(std::path::Path::new(start))
         }
     };
     let Some(path) = path else {
         return Ok(Config::default());
     };
-    config::load(&path).map_err(|errors| {
+    // Where the config meets the rules: its rule ids must be the registry's.
+    let rule_ids: Vec<&str> = rules::registry().iter().map(|r| r.doc.id).collect();
+    config::load_checked(&path, &rule_ids).map_err(|errors| {
         for error in &errors {
             emit::error(&error.to_string());
         }
         EXIT_USAGE
     })
+}
+
+/// The config file that applies to `start`: `.xks-lint.yaml` in its directory or the nearest
+/// one above, looking no higher than the repository root (the directory holding `.git`).
+pub fn discover_config(start: &std::path::Path) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let absolute = crate::gate::paths::normalize(&cwd.join(start));
+    let first = if absolute.is_dir() {
+        absolute.as_path()
+    } else {
+        absolute.parent()?
+    };
+    for dir in first.ancestors() {
+        let candidate = dir.join(config::FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    None
 }
 
 /// The inputs named on the command line (default `.`), or a usage error.

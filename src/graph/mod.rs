@@ -12,12 +12,14 @@
 //! is that evaluation, and the listing (`listing.rs`) streams it per source.
 
 pub mod admin;
-pub mod ip;
 pub mod listing;
 pub mod policy;
 pub mod ports;
 pub mod selector;
 pub mod settings;
+
+/// IP ranges live below the configuration, which checks CIDRs with them.
+pub use crate::ip;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
