@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
+pub mod escape;
 pub mod fix;
 pub mod gate;
 pub mod graph;
