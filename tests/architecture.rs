@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["fix"],
     &["rules"],
     &["gate"],
+    &["analysis"],
     &["report"],
     &["commands"],
     &["cli"],
@@ -29,12 +30,7 @@ const LAYERS: &[&[&str]] = &[
 
 /// Imports still going the wrong way, each removed by the commit that fixes it; the
 /// checks below ignore them (and fail when one no longer occurs, so the list only shrinks).
-const NOT_YET: &[(&str, &str)] = &[
-    ("commands", "crate"),
-    ("fix", "crate"),
-    ("gate", "crate"),
-    ("report", "crate"),
-];
+const NOT_YET: &[(&str, &str)] = &[("fix", "analysis")];
 
 /// The crate root (`src/lib.rs`): declares the modules and re-exports the library's
 /// entry points; nothing imports it.

@@ -8,6 +8,7 @@ use super::shared::{
     CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config, suggestion,
     usage_error, write_report, write_stdout,
 };
+use crate::analysis::{CheckOptions, analyze};
 use crate::config;
 use crate::diagnostic::Severity;
 use crate::gate::{self, GateOptions};
@@ -16,7 +17,6 @@ use crate::model::ModelOptions;
 use crate::report::sanitize::{Channel, Inline};
 use crate::report::{self, Format, RenderOptions, emit};
 use crate::rules::RuleSelection;
-use crate::{CheckOptions, analyze};
 use clap::ValueEnum;
 
 #[derive(Debug, clap::Args)]
@@ -186,7 +186,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// `--fix`, `--unsafe-fixes`, `--diff`: runs the fix loop; writes the files (returning the
 /// analysis of the fixed repository to report) or prints the diff (returning the exit code).
-fn apply_fixes(args: &CheckArgs, options: &CheckOptions) -> Result<crate::Analysis, u8> {
+fn apply_fixes(args: &CheckArgs, options: &CheckOptions) -> Result<crate::analysis::Analysis, u8> {
     use crate::fix::engine;
     let run = engine::run(options, args.unsafe_fixes);
     for warning in &run.warnings {
@@ -381,7 +381,7 @@ pub fn check(args: CheckArgs) -> u8 {
         if let Err(e) = write_report(
             paths.first().map_or(".", String::as_str),
             path,
-            &gate::baseline::render(&analysis),
+            &gate::baseline::render(&analysis.diagnostics, &analysis.gate),
             Channel::Json,
         ) {
             return usage_error(&format!("cannot write {}: {e}", path.display()));

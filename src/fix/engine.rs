@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::analysis::{Analysis, CheckOptions, analyze};
 use crate::diagnostic::NewFile;
 use crate::load::{Overlay, boundary, normalize};
-use crate::{Analysis, CheckOptions, analyze};
 
 /// Bound on fixing passes per run (one more analysis checks the last): a fix that keeps
 /// producing another cannot loop.

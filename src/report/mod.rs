@@ -16,7 +16,7 @@ pub mod sarif;
 pub mod snippet;
 pub mod yaml;
 
-use crate::Analysis;
+use crate::analysis::Analysis;
 use crate::rules::RuleSelection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
