@@ -17,6 +17,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
+pub mod edit;
 pub mod escape;
 pub mod fix;
 pub mod gate;

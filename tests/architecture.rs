@@ -18,19 +18,14 @@ const LAYERS: &[&[&str]] = &[
     &["diagnostic", "kinds"],
     &["kustomize"],
     &["model"],
-    &["config", "graph", "certs"],
-    &["fix"],
+    &["config", "graph", "certs", "edit"],
     &["rules"],
     &["gate"],
     &["analysis"],
-    &["report"],
+    &["report", "fix"],
     &["commands"],
     &["cli"],
 ];
-
-/// Imports still going the wrong way, each removed by the commit that fixes it; the
-/// checks below ignore them (and fail when one no longer occurs, so the list only shrinks).
-const NOT_YET: &[(&str, &str)] = &[("fix", "analysis")];
 
 /// The crate root (`src/lib.rs`): declares the modules and re-exports the library's
 /// entry points; nothing imports it.
@@ -476,28 +471,13 @@ fn reachable(edges: &BTreeMap<String, BTreeSet<String>>, start: &str) -> BTreeSe
 
 fn graph_of(imports: &[Import]) -> BTreeMap<String, BTreeSet<String>> {
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for import in imports.iter().filter(|i| !tolerated(i)) {
+    for import in imports {
         edges
             .entry(import.from.clone())
             .or_default()
             .insert(import.to.clone());
     }
     edges
-}
-
-fn tolerated(import: &Import) -> bool {
-    NOT_YET.contains(&(import.from.as_str(), import.to.as_str()))
-}
-
-#[test]
-fn every_tolerated_import_still_occurs() {
-    let (_, imports) = crate_imports();
-    for (from, to) in NOT_YET {
-        assert!(
-            imports.iter().any(|i| i.from == *from && i.to == *to),
-            "{from} -> {to} no longer occurs: remove it from NOT_YET"
-        );
-    }
 }
 
 /// Where `from` imports `to`: the first few `file:line`s.
@@ -569,7 +549,7 @@ fn imports_go_only_down_the_documented_layers() {
         "LAYERS (and DESIGN.md) must list every top-level module of src/, and only those"
     );
     let mut wrong = BTreeSet::new();
-    for import in imports.iter().filter(|i| !tolerated(i)) {
+    for import in &imports {
         if import.from == ROOT {
             continue; // the root declares and re-exports everything
         }
