@@ -661,7 +661,8 @@ fn paths_are_found_in_code_only() {
             use super::super::span::Span;
         }
     "####;
-    let found: Vec<(String, usize)> = imports_of(text, &["graph".into(), "admin".into()], &modules);
+    let found: Vec<(String, usize)> =
+        imports_of(text, &["graph".into(), "policy".into()], &modules);
     let names: Vec<&str> = found.iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(names, ["config", "graph", "crate", "rules", "graph"]);
     // From the crate root, a module's name alone is a path to it; other names are the root's.
@@ -672,11 +673,11 @@ fn paths_are_found_in_code_only() {
     );
     let names: Vec<&str> = root.iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(names, ["load", "span"]);
-    // In `src/graph/admin.rs`, `super::super::span` is the root's `span`; inside its
+    // In `src/graph/policy.rs`, `super::super::span` is the root's `span`; inside its
     // `mod tests` (above), it is `graph::span`.
     let deep = imports_of(
         "use super::super::span::Span;",
-        &["graph".into(), "admin".into()],
+        &["graph".into(), "policy".into()],
         &modules,
     );
     assert_eq!(deep, [("span".to_string(), 1)]);
