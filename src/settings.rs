@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 /// Cloud flavour of the XKS cluster: decides the NodeLocal DNS addresses (guide 004).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Cloud {
     #[default]
     Aks,

@@ -683,6 +683,31 @@ fn paths_are_found_in_code_only() {
     assert_eq!(deep, [("span".to_string(), 1)]);
 }
 
+/// The library knows nothing of clap: only the CLI layer (`cli.rs`, `commands/`) names it
+/// (the `ValueEnum`s of library enums live in `commands/shared.rs`).
+#[test]
+fn clap_only_in_the_cli_layer() {
+    let src = src();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut named = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let cli_layer = relative.starts_with("cli.rs") || relative.starts_with("commands");
+        let text = std::fs::read_to_string(file).unwrap();
+        let uses_clap = tokenize(&text)
+            .iter()
+            .any(|(token, _)| matches!(token, Token::Ident(word) if word.starts_with("clap")));
+        if uses_clap && !cli_layer {
+            named.push(relative.display().to_string());
+        }
+        if relative.starts_with("cli.rs") {
+            assert!(uses_clap, "the tokenizer finds clap in cli.rs");
+        }
+    }
+    assert!(named.is_empty(), "clap outside the CLI layer: {named:?}");
+}
+
 #[test]
 fn one_module_per_subcommand() {
     let dir = src().join("commands");

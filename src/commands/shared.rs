@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
+use clap::builder::PossibleValue;
 
 use crate::config::{self, Config};
 use crate::graph::Graph;
@@ -372,3 +373,55 @@ pub(crate) fn policy_name(graph: &Graph, policy: usize) -> String {
         ),
     }
 }
+
+// How the library's enums are spelled on the command line: the library knows nothing of
+// clap, so their `ValueEnum` lives here, with the help each value shows in `--help`.
+
+macro_rules! value_enum {
+    ($ty:ty { $($variant:ident => $name:literal $(: $help:literal)?),* $(,)? }) => {
+        impl ValueEnum for $ty {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$(Self::$variant),*]
+            }
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $(Self::$variant => PossibleValue::new($name)$(.help($help))?,)*
+                })
+            }
+        }
+    };
+}
+
+value_enum!(crate::report::Format {
+    Human => "human": "Source snippets with the offending node highlighted, help and rule id",
+    Json => "json": "A stable JSON document (see README \"JSON output\")",
+    Sarif => "sarif": "SARIF 2.1.0 for GitHub code scanning (see README \"SARIF\")",
+    Github => "github": "GitHub Actions workflow commands: annotations on the pull request",
+    Gitlab => "gitlab": "GitLab Code Quality JSON (`artifacts:reports:codequality`)",
+    Compact => "compact": "One line per finding: `file:line:col: severity[rule] message` (logs, problem matchers)",
+});
+
+value_enum!(crate::report::connectivity::ConnectivityFormat {
+    Txt => "txt": "`SRC => DST : CONNS`, one sorted line per connection (np-guard netpol-analyzer `list` format)",
+    Json => "json": "An array of `{\"src\", \"dst\", \"conn\"}` objects",
+    Csv => "csv": "`src,dst,conn` with a header row (RFC 4180 quoting)",
+    Dot => "dot": "Graphviz, namespaces as clusters",
+    Mermaid => "mermaid": "Mermaid flowchart, namespaces as subgraphs",
+    Html => "html": "One self-contained interactive page (`--output view.html`): namespaces that expand into workloads, filters, blocked pairs in red, `why` on a click",
+});
+
+value_enum!(crate::report::diff::DiffFormat {
+    Txt => "txt": "`+ SRC => DST : CONNS` (opened) and `- ...` (closed), each followed by its rules",
+    Json => "json": "`{\"base\": ..., \"changes\": [...]}`",
+    Markdown => "markdown": "Tables grouped by namespace pair, for a PR comment or the GitHub step summary",
+});
+
+value_enum!(Semantics {
+    Xks => "xks": "Kubernetes NetworkPolicy semantics plus what XKS adds: the implicit `default-deny` policy in every tenant namespace, NodeLocal DNS, the `name=<namespace>` label and the platform endpoints",
+    Vanilla => "vanilla": "The Kubernetes NetworkPolicy specification only, over the repository's objects",
+});
+
+value_enum!(Cloud {
+    Aks => "aks",
+    Aws => "aws",
+});

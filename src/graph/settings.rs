@@ -12,7 +12,7 @@ use crate::settings;
 pub use crate::settings::Cloud;
 
 /// Which rules of the game the engine plays by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Semantics {
     /// Kubernetes NetworkPolicy semantics plus what XKS adds: the implicit
