@@ -9,7 +9,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::{self, Input, Sources, WalkOptions};
 use crate::model::{self, Model, ModelOptions};
 use crate::rules::{self, RuleSelection};
-use crate::{certs, edit, gate, graph, span};
+use crate::{certs, fix, gate, graph, span};
 
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
@@ -214,7 +214,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     });
     let (diagnostics, gate) = timings.time("gate", || {
         let mut diagnostics = merge_across_contexts(raw, &model);
-        edit::adapt(&mut diagnostics, &sources);
+        fix::adapt(&mut diagnostics, &sources);
         gate::sort_diagnostics(&mut diagnostics, &sources);
         gate::apply(&model, &sources, diagnostics, &options.rules, &gate_options)
     });

@@ -99,7 +99,7 @@ pub struct Fix {
 }
 
 /// Replace the text of `span` in `file` with `replacement`. Rules write newlines as `\n`;
-/// `analyze` turns them into `\r\n` in files whose lines end so (`edit::adapt`).
+/// `analyze` turns them into `\r\n` in files whose lines end so (`fix::adapt`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Edit {
     pub file: FileId,

@@ -12,12 +12,12 @@
 #![deny(clippy::disallowed_macros, clippy::disallowed_methods)]
 
 pub mod analysis;
+pub mod autofix;
 pub mod certs;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
-pub mod edit;
 pub mod escape;
 pub mod fix;
 pub mod gate;

@@ -18,11 +18,11 @@ const LAYERS: &[&[&str]] = &[
     &["diagnostic", "kinds"],
     &["kustomize"],
     &["model"],
-    &["config", "graph", "certs", "edit"],
+    &["config", "graph", "certs", "fix"],
     &["rules"],
     &["gate"],
     &["analysis"],
-    &["report", "fix"],
+    &["report", "autofix"],
     &["commands"],
     &["cli"],
 ];

@@ -2,19 +2,35 @@
 //!
 //! Rules attach a [`Fix`](crate::diagnostic::Fix) to a finding: byte-range replacements on
 //! the text the loader read, plus new files. Those edits are the single description of a
-//! repair: SARIF `fixes` print them, [`engine`] applies them. This module holds the choice
-//! of non-overlapping edits per pass ([`plan`]), their application ([`apply`]) and the
-//! engine that re-analyses between passes; it sits above [`crate::analysis`]. Building
-//! edits (the helpers rules use, line-ending adaptation) is [`crate::edit`], below the rules.
+//! repair: SARIF `fixes` print them, `crate::autofix` applies them. This module holds what both
+//! need: line-ending adaptation ([`adapt`]), the choice of non-overlapping edits per pass
+//! ([`plan`]) and their application ([`apply`]); [`text`] has the helpers rules use to
+//! build edits that keep the author's indentation.
 
-pub mod engine;
+pub mod block;
+pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostic::{Applicability, Diagnostic, Edit, NewFile};
-use crate::edit::text;
 use crate::load::Sources;
 use crate::span::FileId;
+
+/// Rules write replacement newlines as `\n`; in a file whose lines end with `\r\n`, every
+/// lone `\n` of a replacement becomes `\r\n`, so the file keeps one line-ending style.
+/// Run once by `analyze`, so SARIF and `--fix` see the same edits.
+pub fn adapt(diagnostics: &mut [Diagnostic], sources: &Sources) {
+    for fix in diagnostics.iter_mut().filter_map(|d| d.fix.as_mut()) {
+        for edit in &mut fix.edits {
+            let crlf = sources
+                .get(edit.file)
+                .is_some_and(|source| text::uses_crlf(&source.text));
+            if crlf {
+                edit.replacement = text::to_crlf(&edit.replacement);
+            }
+        }
+    }
+}
 
 /// The edits of one pass: per file, sorted and pairwise disjoint.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 use crate::diagnostic::{Applicability, Edit, Fix};
-use crate::edit::block::{Block, content_end, point, range};
-use crate::edit::text;
+use crate::fix::block::{Block, content_end, point, range};
+use crate::fix::text;
 use crate::load::Sources;
 use crate::load::yaml::{Node, Resolved};
 use crate::model::Object;

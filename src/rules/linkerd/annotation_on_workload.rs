@@ -1,7 +1,7 @@
 use super::{INJECT, INJECT_VALUES, is_linkerd_annotation};
 use crate::diagnostic::{Applicability, Edit, Fix};
-use crate::edit::block::{Block, point, range};
-use crate::edit::text;
+use crate::fix::block::{Block, point, range};
+use crate::fix::text;
 use crate::load::Sources;
 use crate::load::yaml::Node;
 use crate::model::{Object, WorkloadKind, map_entries};

@@ -1,5 +1,5 @@
 use crate::diagnostic::{Applicability, Edit, Fix};
-use crate::edit::text;
+use crate::fix::text;
 use crate::load::Sources;
 use crate::load::yaml::{Node, NodeKind, Resolved, Style};
 use crate::model::Object;

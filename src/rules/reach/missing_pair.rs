@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use super::{describe_selector, write_ports, write_selector};
 use crate::diagnostic::{Applicability, Edit, Fix, NewFile};
-use crate::edit::text;
 use crate::escape::Inline;
+use crate::fix::text;
 use crate::graph::policy::{Direction, PeerKind, PolicyOrigin};
 use crate::graph::ports::ConnSet;
 use crate::graph::selector::Selector;

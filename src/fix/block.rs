@@ -1,7 +1,7 @@
 //! Edits inside one object's block-style YAML: every node checked to be written in the
 //! edited file (not grafted by a kustomize patch from another), keys beginning their lines.
 
-use super::text;
+use crate::fix::text;
 use crate::load::yaml::{Node, NodeKind};
 use crate::model::Object;
 use crate::span::{FileId, Pos, Span};
