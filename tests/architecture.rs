@@ -377,85 +377,7 @@ fn crate_imports() -> (BTreeSet<String>, Vec<Import>) {
 // ---------------------------------------------------------------------------------------
 // Cycles.
 
-/// Every elementary cycle's representative: for each strongly connected component of more
-/// than one node, one cycle through it (found by a depth-first search inside the
-/// component), as the list of its nodes. Empty when the graph is acyclic.
-fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
-    let nodes: BTreeSet<&String> = edges
-        .iter()
-        .flat_map(|(from, tos)| std::iter::once(from).chain(tos))
-        .collect();
-    let reach = |start: &String| {
-        let mut seen: BTreeSet<&String> = BTreeSet::new();
-        let mut stack = vec![start];
-        while let Some(node) = stack.pop() {
-            for next in edges.get(node).into_iter().flatten() {
-                if seen.insert(next) {
-                    stack.push(next);
-                }
-            }
-        }
-        seen
-    };
-    let reachable: BTreeMap<&String, BTreeSet<&String>> =
-        nodes.iter().map(|n| (*n, reach(n))).collect();
-    let mut done: BTreeSet<&String> = BTreeSet::new();
-    let mut out = Vec::new();
-    for node in &nodes {
-        if done.contains(node) || !reachable[node].contains(node) {
-            continue;
-        }
-        // The component: nodes reachable from `node` that reach it back.
-        let component: BTreeSet<&String> = reachable[node]
-            .iter()
-            .filter(|other| reachable[**other].contains(node))
-            .copied()
-            .collect();
-        done.extend(component.iter().copied());
-        // A shortest way back to `node` (breadth-first, inside the component).
-        let mut previous: BTreeMap<&String, &String> = BTreeMap::new();
-        let mut queue = std::collections::VecDeque::from([*node]);
-        'search: while let Some(at) = queue.pop_front() {
-            for next in edges.get(at).into_iter().flatten() {
-                if !component.contains(next) || previous.contains_key(next) {
-                    continue;
-                }
-                previous.insert(next, at);
-                if next == *node {
-                    break 'search;
-                }
-                queue.push_back(next);
-            }
-        }
-        let mut cycle = vec![(*node).clone()];
-        let mut at = previous[*node];
-        while at != *node {
-            cycle.push(at.clone());
-            at = previous[at];
-        }
-        cycle[1..].reverse();
-        cycle.push((*node).clone());
-        out.push(cycle);
-    }
-    out
-}
-
-/// The strongly connected components of more than one node (each a set of modules that
-/// all reach each other).
-fn knots(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
-    let mut out: Vec<Vec<String>> = Vec::new();
-    for cycle in cycles(edges) {
-        let start = &cycle[0];
-        let from_start = reachable(edges, start);
-        let members: Vec<String> = from_start
-            .into_iter()
-            .filter(|m| reachable(edges, m).contains(start))
-            .collect();
-        out.push(members);
-    }
-    out
-}
-
+/// The modules `start` reaches (itself only when on a cycle).
 fn reachable(edges: &BTreeMap<String, BTreeSet<String>>, start: &str) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     let mut stack = vec![start.to_string()];
@@ -467,6 +389,60 @@ fn reachable(edges: &BTreeMap<String, BTreeSet<String>>, start: &str) -> BTreeSe
         }
     }
     seen
+}
+
+/// The knot (strongly connected component) of `node`: the modules it reaches that reach it.
+fn knot(edges: &BTreeMap<String, BTreeSet<String>>, node: &str) -> BTreeSet<String> {
+    reachable(edges, node)
+        .into_iter()
+        .filter(|other| reachable(edges, other).contains(node))
+        .collect()
+}
+
+/// One shortest cycle per knot of more than one module (breadth-first from the knot's
+/// first module, inside the knot), as its modules with the first repeated at the end.
+/// Empty when the graph is acyclic. Quadratic in the modules: a few dozen.
+fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    let nodes: BTreeSet<&String> = edges
+        .iter()
+        .flat_map(|(from, tos)| std::iter::once(from).chain(tos))
+        .collect();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for node in nodes {
+        if done.contains(node) {
+            continue;
+        }
+        let members = knot(edges, node);
+        if members.is_empty() {
+            continue;
+        }
+        done.extend(members.iter().cloned());
+        let mut previous: BTreeMap<&String, &String> = BTreeMap::new();
+        let mut queue = std::collections::VecDeque::from([node]);
+        'search: while let Some(at) = queue.pop_front() {
+            for next in edges.get(at).into_iter().flatten() {
+                if !members.contains(next) || previous.contains_key(next) {
+                    continue;
+                }
+                previous.insert(next, at);
+                if next == node {
+                    break 'search;
+                }
+                queue.push_back(next);
+            }
+        }
+        let mut cycle = vec![node.clone()];
+        let mut at = previous[node];
+        while at != node {
+            cycle.push(at.clone());
+            at = previous[at];
+        }
+        cycle[1..].reverse();
+        cycle.push(node.clone());
+        out.push(cycle);
+    }
+    out
 }
 
 fn graph_of(imports: &[Import]) -> BTreeMap<String, BTreeSet<String>> {
@@ -507,15 +483,14 @@ fn no_import_cycle_between_top_level_modules() {
     assert!(imports.len() > 100, "{} imports found", imports.len());
     let graph = graph_of(&imports);
     let found = cycles(&graph);
-    let knots = knots(&graph);
     let report: Vec<String> = found
         .iter()
-        .zip(&knots)
-        .map(|(cycle, knot)| {
+        .map(|cycle| {
+            let members: Vec<String> = knot(&graph, &cycle[0]).into_iter().collect();
             let mut text = format!(
                 "{} (one cycle of the knot {{{}}})",
                 cycle.join(" -> "),
-                knot.join(", ")
+                members.join(", ")
             );
             for pair in cycle.windows(2) {
                 text.push_str(&format!(
