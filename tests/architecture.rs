@@ -84,7 +84,7 @@ fn tokenize(text: &str) -> Vec<(Token, usize)> {
         } else if c == '\'' {
             // 'x', '\n', '\u{..}' are characters; 'a (no closing quote next) a lifetime.
             if at(i + 1) == '\\' {
-                i += 2;
+                i += 3; // the quote, the backslash and the escaped character
                 while i < chars.len() && chars[i] != '\'' {
                     i += 1;
                 }
@@ -629,6 +629,8 @@ fn paths_are_found_in_code_only() {
             let _ = r#"crate::load "quoted" "#;
             let _ = b"crate::load";
             let _ = '"';
+            let _ = ['\'', '\\', '\u{22}'];
+            let _ = "crate::load \" still a string";
             crate::rules::find("x");
             'x'
         }
