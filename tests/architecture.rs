@@ -171,8 +171,8 @@ fn skip_string(chars: &[char], mut i: usize, line: &mut usize) -> usize {
 // ---------------------------------------------------------------------------------------
 // Paths to top-level modules.
 
-/// One import: from a module of `from_file`, at `line`, of top-level module `to` (or the
-/// crate root).
+/// One import: top-level module `from` names top-level module `to` (or an item of the
+/// crate root) at `file:line`.
 #[derive(Debug, Clone)]
 struct Import {
     from: String,
