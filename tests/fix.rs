@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 use xks_lint::diagnostic::{Applicability, Diagnostic, Edit};
-use xks_lint::fix::{self, engine};
 use xks_lint::load::yaml::parse_stream;
 use xks_lint::rules::registry;
 use xks_lint::{Analysis, analyze};
+use xks_lint::{autofix as engine, fix};
 
 pub fn copy_tree(from: &Path, to: &Path) {
     if from.is_dir() {

@@ -2,13 +2,12 @@
 //!
 //! Rules attach a [`Fix`](crate::diagnostic::Fix) to a finding: byte-range replacements on
 //! the text the loader read, plus new files. Those edits are the single description of a
-//! repair: SARIF `fixes` print them, [`engine`] applies them. This module holds what both
+//! repair: SARIF `fixes` print them, the `autofix` loop applies them. This module holds what both
 //! need: line-ending adaptation ([`adapt`]), the choice of non-overlapping edits per pass
 //! ([`plan`]) and their application ([`apply`]); [`text`] has the helpers rules use to
 //! build edits that keep the author's indentation.
 
 pub mod block;
-pub mod engine;
 pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::{describe_selector, write_ports, write_selector};
 use crate::diagnostic::{Applicability, Edit, Fix, NewFile};
+use crate::escape::Inline;
 use crate::fix::text;
 use crate::graph::policy::{Direction, PeerKind, PolicyOrigin};
 use crate::graph::ports::ConnSet;
@@ -16,7 +17,6 @@ use crate::graph::selector::Selector;
 use crate::graph::{Graph, Other, Subject, XKS_NAME_LABEL};
 use crate::load::Sources;
 use crate::model::Model;
-use crate::report::sanitize::Inline;
 use crate::rules::Sink;
 use crate::span::{FileId, Pos, Span};
 
