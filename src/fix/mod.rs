@@ -19,10 +19,19 @@ use crate::load::Sources;
 use crate::span::FileId;
 
 /// Rules write replacement newlines as `\n`; in a file whose lines end with `\r\n`, every
-/// lone `\n` of a replacement becomes `\r\n`, so the file keeps one line-ending style.
+/// lone `\n` of a replacement becomes `\r\n`, so the file keeps one line-ending style, and
+/// a new file takes the line endings of the file it is written beside.
 /// Run once by `analyze`, so SARIF and `--fix` see the same edits.
 pub fn adapt(diagnostics: &mut [Diagnostic], sources: &Sources) {
     for fix in diagnostics.iter_mut().filter_map(|d| d.fix.as_mut()) {
+        for new in &mut fix.new_files {
+            let crlf = sources
+                .get(new.beside)
+                .is_some_and(|source| text::uses_crlf(&source.text));
+            if crlf {
+                new.text = text::to_crlf(&new.text);
+            }
+        }
         for edit in &mut fix.edits {
             let crlf = sources
                 .get(edit.file)

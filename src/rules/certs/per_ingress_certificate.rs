@@ -110,11 +110,12 @@ fn report(
     shims.sort_by_key(|r| (r.object, r.secret_path.clone()));
     let members = existing.into_iter().chain(shims);
     let mut ingresses: Vec<String> = Vec::new();
+    // Names compared as Let's Encrypt does (case ignored), listed as first written.
     let mut seen_names = std::collections::HashSet::new();
     let mut seen_ingresses = std::collections::HashSet::new();
     for member in members {
         for name in &member.names {
-            if seen_names.insert(name.text.as_str()) {
+            if seen_names.insert(name.normal.as_str()) {
                 names.push(name.text.clone());
             }
         }

@@ -168,7 +168,10 @@ impl<'a> Planner<'a> {
                 fix,
             };
         }
-        let (cert_name, secret) = self.names_for(&request.namespace, domain);
+        let dir = members
+            .first()
+            .and_then(|&id| Directories::dir_of(self.ctx.sources, model.object(id).file));
+        let (cert_name, secret) = self.names_for(&request.namespace, domain, dir.as_deref());
         let fix = self.new_fix(request, &members, domain, &cert_name, &secret);
         Shared {
             cert_name,
@@ -182,8 +185,19 @@ impl<'a> Planner<'a> {
     /// as the help always did: `example-com`, `example-com-tls`; then `example-com-2`, ...
     /// Both are DNS-1123 labels (the domain's characters are mapped to `[a-z0-9-]` and cut
     /// so that `-tls` still fits in 63).
-    fn names_for(&mut self, namespace: &str, domain: &str) -> (String, String) {
-        let taken = self.taken();
+    fn names_for(
+        &mut self,
+        namespace: &str,
+        domain: &str,
+        dir: Option<&std::path::Path>,
+    ) -> (String, String) {
+        let sources = self.ctx.sources;
+        let directories = self
+            .directories
+            .get_or_insert_with(|| Directories::index(sources));
+        let file_free =
+            |name: &str| dir.is_none_or(|dir| !directories.has_file(dir, &certificate_file(name)));
+        let taken = self.taken.get_or_insert_with(|| taken_names(self.ctx));
         let base = name_from_domain(domain);
         let mut chosen = None;
         for attempt in 1..=NAME_ATTEMPTS {
@@ -196,7 +210,8 @@ impl<'a> Planner<'a> {
             let secret = format!("{name}-tls");
             let free = taken
                 .get(namespace)
-                .is_none_or(|names| !names.contains(&name) && !names.contains(&secret));
+                .is_none_or(|names| !names.contains(&name) && !names.contains(&secret))
+                && file_free(&name);
             if free {
                 chosen = Some((name, secret));
                 break;
@@ -211,35 +226,6 @@ impl<'a> Planner<'a> {
         names.insert(name.clone());
         names.insert(secret.clone());
         (name, secret)
-    }
-
-    fn taken(&mut self) -> &mut HashMap<String, HashSet<String>> {
-        let model = self.ctx.model;
-        self.taken.get_or_insert_with(|| {
-            let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
-            for object in &model.objects {
-                let names = taken.entry(object.namespace.clone()).or_default();
-                match object.kind.as_str() {
-                    "Certificate" | "Secret" => {
-                        names.insert(object.name.clone());
-                    }
-                    _ => {}
-                }
-                if let Some(secret) = object
-                    .node
-                    .path(&["spec", "secretName"])
-                    .and_then(Node::scalar_text)
-                {
-                    names.insert(secret.trim().to_string());
-                }
-                for entry in seq(object.node.path(&["spec", "tls"])) {
-                    if let Some(secret) = entry.get("secretName").and_then(Node::scalar_text) {
-                        names.insert(secret.trim().to_string());
-                    }
-                }
-            }
-            taken
-        })
     }
 
     fn by_object(&mut self) -> &HashMap<ObjectId, Vec<usize>> {
@@ -355,7 +341,7 @@ impl<'a> Planner<'a> {
         let text =
             certificate_yaml_listing(cert_name, namespace, &issuer, &names, secret, MAX_NAMES);
         let dir = Directories::dir_of(sources, first.file)?;
-        let file_name = format!("{cert_name}-certificate.yaml");
+        let file_name = certificate_file(cert_name);
         let directories = self
             .directories
             .get_or_insert_with(|| Directories::index(sources));
@@ -524,6 +510,36 @@ fn ingress_edits(ctx: &RuleContext<'_>, object: &Object, secret: &str) -> Option
         });
     }
     Some(edits)
+}
+
+/// The names in use per namespace: Certificates and Secrets, and every `secretName` (an
+/// Ingress's, a Certificate's) — ingress-shim names its Certificates after their Secret.
+fn taken_names(ctx: &RuleContext<'_>) -> HashMap<String, HashSet<String>> {
+    let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
+    for object in &ctx.model.objects {
+        let names = taken.entry(object.namespace.clone()).or_default();
+        if matches!(object.kind.as_str(), "Certificate" | "Secret") {
+            names.insert(object.name.clone());
+        }
+        if let Some(secret) = object
+            .node
+            .path(&["spec", "secretName"])
+            .and_then(Node::scalar_text)
+        {
+            names.insert(secret.trim().to_string());
+        }
+        for entry in seq(object.node.path(&["spec", "tls"])) {
+            if let Some(secret) = entry.get("secretName").and_then(Node::scalar_text) {
+                names.insert(secret.trim().to_string());
+            }
+        }
+    }
+    taken
+}
+
+/// The file a new Certificate is written to.
+fn certificate_file(cert_name: &str) -> String {
+    format!("{cert_name}-certificate.yaml")
 }
 
 fn seq(node: Option<&Node>) -> &[Node] {
