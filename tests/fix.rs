@@ -1077,3 +1077,40 @@ fn an_existing_certificate_is_extended() {
     );
     assert!(after.contains("      secretName: shared-cert\n") && !after.contains("app-three-tls"));
 }
+
+/// A suppressed finding's Ingress is left as written; the others of its group share the new
+/// Certificate (which lists every host of the group, so the suppressed one can join later).
+#[test]
+fn a_suppressed_ingress_of_a_group_is_not_edited() {
+    let ingress = |name: &str, comment: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: tenant\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt{comment}\nspec:\n  rules:\n    - host: {name}.example.com\n  tls:\n    - hosts: [{name}.example.com]\n      secretName: {name}-tls\n"
+        )
+    };
+    let kept = ingress(
+        "legacy",
+        " # xks-lint: ignore[per-ingress-certificate] -- pinned",
+    );
+    let (_dir, repo) = repo_with(&[
+        ("a.yaml", &ingress("shop", "")),
+        ("b.yaml", &ingress("blog", "")),
+        ("c.yaml", &kept),
+    ]);
+    let checked = check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!(checked.fixed, 2);
+    assert_eq!(std::fs::read_to_string(repo.join("c.yaml")).unwrap(), kept);
+    let created = documents_json(
+        &std::fs::read_to_string(repo.join("example-com-certificate.yaml")).unwrap(),
+    );
+    assert_eq!(
+        created[0]["spec"]["dnsNames"],
+        serde_json::json!(["blog.example.com", "legacy.example.com", "shop.example.com"])
+    );
+    for file in ["a.yaml", "b.yaml"] {
+        let text = std::fs::read_to_string(repo.join(file)).unwrap();
+        assert!(
+            !text.contains("annotations") && text.contains("secretName: example-com-tls"),
+            "{text}"
+        );
+    }
+}
