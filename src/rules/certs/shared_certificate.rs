@@ -400,7 +400,15 @@ impl<'a> Planner<'a> {
             return None;
         }
         let have = certificate.name_set();
-        let missing: Vec<String> = hosts.into_iter().filter(|h| !have.contains(h)).collect();
+        // A name the Certificate holds, or matches with a wildcard, is not added again.
+        let covered = |host: &str| {
+            have.contains(host)
+                || (!host.starts_with("*.")
+                    && host
+                        .split_once('.')
+                        .is_some_and(|(_, parent)| have.contains(&format!("*.{parent}"))))
+        };
+        let missing: Vec<String> = hosts.into_iter().filter(|h| !covered(h)).collect();
         if have.len() + missing.len() > MAX_NAMES {
             return None;
         }
