@@ -1076,6 +1076,22 @@ fn an_existing_certificate_is_extended() {
             .contains("  annotations:\n    nginx.ingress.kubernetes.io/proxy-body-size: 8m\nspec:")
     );
     assert!(after.contains("      secretName: shared-cert\n") && !after.contains("app-three-tls"));
+
+    // A wildcard of the Certificate already matches the host: only the Ingress changes.
+    let wildcard = text.replace(
+        "    - app-one.example.com\n    - app-two.example.com   # the second app\n",
+        "    - \"*.example.com\"\n",
+    );
+    assert_ne!(wildcard, text);
+    let (_dir, repo) = repo_with(&[("tenant.yaml", &wildcard)]);
+    let checked = check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!(checked.fixed, 1);
+    let after = std::fs::read_to_string(repo.join("tenant.yaml")).unwrap();
+    assert!(
+        after.contains("  dnsNames:\n    - \"*.example.com\"\n  secretName: shared-cert\n"),
+        "{after}"
+    );
+    assert!(after.contains("      secretName: shared-cert\n"));
 }
 
 /// A suppressed finding's Ingress is left as written; the others of its group share the new
