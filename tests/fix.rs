@@ -592,9 +592,15 @@ proptest::proptest! {
         let checked = check_dir(&repo, *unsafe_fixes, None);
         // The same meaning gets the same fixes, however it is written.
         proptest::prop_assert_eq!(checked.fixed, fixable_count(text, *unsafe_fixes), "{}", name);
-        let after = std::fs::read_to_string(repo.join("case.yaml")).unwrap();
-        if crlf {
-            proptest::prop_assert_eq!(after.matches('\n').count(), after.matches("\r\n").count());
+        // Edited and created files alike keep the fixture's line endings.
+        for entry in std::fs::read_dir(&repo).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let after = std::fs::read_to_string(&path).unwrap();
+                let crlf_lines = after.matches("\r\n").count();
+                let expected = if crlf { after.matches('\n').count() } else { 0 };
+                proptest::prop_assert_eq!(crlf_lines, expected, "{}", path.display());
+            }
         }
     }
 }
@@ -1129,4 +1135,47 @@ fn a_suppressed_ingress_of_a_group_is_not_edited() {
             "{text}"
         );
     }
+}
+
+/// A base rendered by two overlays (two namespaces, two groups) gets one Certificate file,
+/// without a namespace, listed once: both groups' fixes carry the identical file and edits.
+#[test]
+fn a_base_rendered_by_two_overlays_gets_one_certificate() {
+    let ingress = |name: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\nspec:\n  rules:\n    - host: {name}.example.com\n  tls:\n    - hosts: [{name}.example.com]\n      secretName: {name}-tls\n"
+        )
+    };
+    let (_dir, repo) = repo_with(&[
+        ("base/shop.yaml", &ingress("shop")),
+        ("base/blog.yaml", &ingress("blog")),
+        (
+            "base/kustomization.yaml",
+            "resources:\n  - shop.yaml\n  - blog.yaml\n",
+        ),
+        (
+            "prod/kustomization.yaml",
+            "namespace: prod\nresources:\n  - ../base\n",
+        ),
+        (
+            "test/kustomization.yaml",
+            "namespace: test\nresources:\n  - ../base\n",
+        ),
+    ]);
+    let before = common::analyze_paths(&[&repo]);
+    assert_eq!(certificate_findings(&before).len(), 4);
+    let checked = check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!(checked.fixed, 4);
+    assert_eq!(
+        checked.changed_files, 4,
+        "two Ingresses, the kustomization, one new file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("base/kustomization.yaml")).unwrap(),
+        "resources:\n  - shop.yaml\n  - blog.yaml\n  - example-com-certificate.yaml\n"
+    );
+    let created = documents_json(
+        &std::fs::read_to_string(repo.join("base/example-com-certificate.yaml")).unwrap(),
+    );
+    assert!(created[0]["metadata"].get("namespace").is_none());
 }
