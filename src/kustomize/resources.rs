@@ -1,0 +1,318 @@
+//! The `resources` of a kustomization: files and directories it may read (kubectl's
+//! load restrictions), how deep it may nest, and the objects each entry adds.
+
+use super::*;
+
+impl Builder<'_> {
+    /// Reports the entries kustomize refuses to read; the files they name are neither
+    /// applied nor analysed as plain manifests.
+    pub(super) fn refuse_entries(&mut self, dir: &Path, file: FileId, spec: &Kustomization) {
+        for error in &spec.errors {
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                error.span,
+                error.value.clone(),
+            );
+        }
+        for entry in &spec.refused_files {
+            if let Some(refused) = self.files_by_path.get(&self.resolve(dir, &entry.value)) {
+                self.output.consumed.insert(*refused);
+            }
+        }
+    }
+
+    pub(super) fn add_resource(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        entry: &spec::Entry,
+        stack: &mut Vec<PathBuf>,
+        out: &mut Vec<Built>,
+    ) {
+        if spec::is_remote(&entry.value) {
+            self.issue(
+                IssueKind::KustomizeNote,
+                file,
+                entry.span,
+                format!(
+                    "remote resource `{}` is not fetched; its objects are not analysed",
+                    entry.value
+                ),
+            );
+            return;
+        }
+        let target = self.resolve(dir, &entry.value);
+        if let Some(root) = &self.loaded.repo_root
+            && !target.starts_with(root)
+        {
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                entry.span,
+                format!(
+                    "resource `{}` lies outside the repository; refused",
+                    entry.value
+                ),
+            );
+            return;
+        }
+        if self.kustomizations.contains_key(&target) {
+            if let Some(start) = stack.iter().position(|d| *d == target) {
+                let cycle: Vec<String> = stack[start..]
+                    .iter()
+                    .chain(std::iter::once(&target))
+                    .map(|d| self.display_dir(d))
+                    .collect();
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    entry.span,
+                    format!("resource cycle: {}", cycle.join(" → ")),
+                );
+                return;
+            }
+            if self.too_deep(stack, file, entry) {
+                return;
+            }
+            stack.push(target.clone());
+            let built = self.build_dir(&target, stack);
+            stack.pop();
+            out.extend(built);
+            return;
+        }
+        let refused = self.loaded.refused.contains_key(&target);
+        let Some(resource_file) = self
+            .files_by_path
+            .get(&target)
+            .copied()
+            .filter(|_| !refused)
+        else {
+            let message = match self.loaded.refused.get(&target) {
+                Some(why) => format!("resource `{}` refused: {why}", entry.value),
+                None => format!(
+                    "resource `{}` not found (or a directory without a kustomization)",
+                    entry.value
+                ),
+            };
+            self.issue(IssueKind::KustomizeError, file, entry.span, message);
+            return;
+        };
+        self.output.consumed.insert(resource_file);
+        if !self.file_allowed(dir, file, entry, &target, "resource") {
+            return;
+        }
+        if self
+            .loaded
+            .issues
+            .iter()
+            .any(|i| i.kind == IssueKind::Syntax && i.location.file == resource_file)
+        {
+            // kubectl fails the whole build on a resource that is not valid YAML.
+            self.issue(
+                IssueKind::KustomizeError,
+                file,
+                entry.span,
+                format!(
+                    "resource `{}` is not valid YAML (see its parse-error); kubectl refuses to build",
+                    entry.value
+                ),
+            );
+        }
+        if self.budget.exhausted() {
+            return;
+        }
+        let first = out.len();
+        for document in self
+            .documents
+            .get(&resource_file)
+            .cloned()
+            .unwrap_or_default()
+        {
+            let Some((_, kind)) = object_kind(&document.root) else {
+                continue;
+            };
+            let items = document.root.get("items").and_then(Node::as_seq);
+            match items {
+                Some(items) if kind.ends_with("List") => {
+                    for (index, item) in items.iter().enumerate() {
+                        let item = crate::kinds::list_item(&document.root, item);
+                        if object_kind(&item).is_some() {
+                            out.push(Built {
+                                file: resource_file,
+                                document: document.index,
+                                item: Some(index),
+                                node: item,
+                                previous: Vec::new(),
+                                provenance: None,
+                                var_names: Vec::new(),
+                                affixes: None,
+                            });
+                        }
+                    }
+                }
+                _ => out.push(Built {
+                    file: resource_file,
+                    document: document.index,
+                    item: None,
+                    node: document.root.clone(),
+                    previous: Vec::new(),
+                    provenance: None,
+                    var_names: Vec::new(),
+                    affixes: None,
+                }),
+            }
+        }
+        for index in first..out.len() {
+            let nodes = out.get(index).map_or(0, |b| b.node.expanded_size());
+            if let Err(message) = self.budget.object(nodes) {
+                self.issue(IssueKind::KustomizeError, file, entry.span, message);
+            }
+            if self.budget.exhausted() {
+                out.truncate(index);
+                break;
+            }
+        }
+    }
+
+    /// Kustomizations nested deeper than the limit are not followed.
+    pub(super) fn too_deep(
+        &mut self,
+        stack: &[PathBuf],
+        file: FileId,
+        entry: &spec::Entry,
+    ) -> bool {
+        if stack.len() < crate::limits::MAX_KUSTOMIZE_DEPTH {
+            return false;
+        }
+        self.issue(
+            IssueKind::KustomizeError,
+            file,
+            entry.span,
+            format!(
+                "`{}` is nested more than {} kustomizations deep (a limit of xks-lint); not followed",
+                entry.value,
+                crate::limits::MAX_KUSTOMIZE_DEPTH
+            ),
+        );
+        true
+    }
+
+    /// kustomize refuses a resource whose id (group, version, kind, namespace, name) is
+    /// already in the kustomization: the same file listed twice, or two files holding
+    /// one object. The first one is kept.
+    pub(super) fn refuse_duplicates(
+        &mut self,
+        file: FileId,
+        entry: &spec::Entry,
+        before: usize,
+        ids: &mut HashSet<(String, String, String, String)>,
+        resources: &mut Vec<Built>,
+    ) {
+        let mut index = before;
+        let mut reported = false;
+        while index < resources.len() {
+            let Some(id) = resources.get(index).and_then(|b| resource_id(&b.node)) else {
+                index += 1;
+                continue;
+            };
+            if ids.insert(id.clone()) {
+                index += 1;
+                continue;
+            }
+            resources.remove(index);
+            if !reported {
+                reported = true;
+                let (api_version, kind, namespace, name) = id;
+                let namespace = if namespace.is_empty() {
+                    "(cluster)".to_string()
+                } else {
+                    namespace
+                };
+                self.issue(
+                    IssueKind::KustomizeError,
+                    file,
+                    entry.span,
+                    format!("`{}` adds {kind} {namespace}/{name} ({api_version}) a second time: kustomize refuses the build (\"may not add resource with an already registered id\"); the first one is kept", entry.value),
+                );
+            }
+        }
+    }
+
+    /// kustomize's load restrictions: a file (not a kustomization directory) must lie in
+    /// or below the directory of the kustomization naming it. Reports it otherwise.
+    pub(super) fn file_allowed(
+        &mut self,
+        dir: &Path,
+        file: FileId,
+        entry: &spec::Entry,
+        target: &Path,
+        what: &str,
+    ) -> bool {
+        if target.starts_with(dir) {
+            return true;
+        }
+        self.issue(
+            IssueKind::KustomizeError,
+            file,
+            entry.span,
+            format!(
+                "{what} file `{}` is not in or below the kustomization's directory; kubectl refuses it (only directories with a kustomization may be shared)",
+                entry.value
+            ),
+        );
+        false
+    }
+}
+
+/// The id kustomize registers an object under: apiVersion, kind, namespace (empty for
+/// cluster-scoped kinds, `default` when unset) and name.
+pub(super) fn resource_id(node: &Node) -> Option<(String, String, String, String)> {
+    let (api_version, kind) = object_kind(node)?;
+    let name = name_of(node);
+    if name.is_empty() {
+        return None;
+    }
+    let namespace = if CLUSTER_SCOPED_KINDS.contains(&kind) {
+        String::new()
+    } else {
+        node.path(&["metadata", "namespace"])
+            .and_then(Node::scalar_text)
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or("default")
+            .to_string()
+    };
+    Some((
+        api_version.to_string(),
+        kind.to_string(),
+        namespace,
+        name.to_string(),
+    ))
+}
+
+/// `path` relative to directory `base`, with `..` where it lies outside it.
+pub(super) fn relative_path(base: &Path, path: &Path) -> String {
+    let base: Vec<_> = base.components().collect();
+    let path: Vec<_> = path.components().collect();
+    let common = base.iter().zip(&path).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); base.len() - common];
+    parts.extend(
+        path.iter()
+            .skip(common)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+pub(super) fn relocate(node: &mut Node, span: Span, file: FileId) {
+    node.span = span;
+    node.origin = Some(file);
+    match &mut node.kind {
+        NodeKind::Scalar(_) => {}
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| relocate(n, span, file)),
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            relocate(k, span, file);
+            relocate(v, span, file);
+        }),
+    }
+}
