@@ -34,16 +34,10 @@ const EXCLUDED_TAGS: [&str; 6] = [
 ];
 
 /// Default-scored cases that do not pass yet, and why.
-const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
-    (
-        "TestTargetMustHaveKustomizationFile",
-        "render of a directory without a kustomization prints its plain objects by design (kubectl refuses)",
-    ),
-    (
-        "TestCrdBase",
-        "name references declared by CRD schemas (x-kubernetes-*) are not followed",
-    ),
-];
+const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[(
+    "TestTargetMustHaveKustomizationFile",
+    "render of a directory without a kustomization prints its plain objects by design (kubectl refuses)",
+)];
 
 /// Cases of the data features (vars, generators, components, replacements) that do
 /// not pass yet, and why.

@@ -32,6 +32,16 @@ const SUPPORTED: [&str; 7] = [
     "nameSuffix",
 ];
 
+fn schema_properties(definition: &Node) -> Option<&[(Node, Node)]> {
+    definition.path(&["Schema", "properties"])?.as_map()
+}
+
+/// How deep a `crds` definition's `$ref`s are followed (kustomize follows them without
+/// limit; a cycle must not loop).
+const MAX_CRD_DEPTH: usize = 32;
+/// How many properties of one `crds` file are visited (`$ref`s count again).
+const MAX_CRD_PROPERTIES: usize = 100_000;
+
 #[derive(Debug, Clone, Default)]
 pub struct Configurations {
     pub images: Vec<FieldSpec>,
@@ -99,6 +109,85 @@ impl Configurations {
                     referrer_kind: spec.kind,
                     path: spec.path,
                 });
+            }
+        }
+    }
+
+    /// The field specs a `crds` file declares: an OpenAPI definitions map (type name →
+    /// `Schema`), where every type with `kind`, `apiVersion` and `metadata` properties is a
+    /// kind (the type name's last dot-separated part) whose properties, followed through
+    /// `$ref`s to other definitions, may carry `x-kubernetes-object-ref-kind` (with
+    /// `-api-version`, and `-name-key`, default `name`): a name reference; and
+    /// `x-kubernetes-label-selector`: a `commonLabels` field. (`x-kubernetes-annotation`
+    /// and `x-kubernetes-identity` are not applied.) Bounded: `$ref`s are followed
+    /// at most `MAX_CRD_DEPTH` deep and `MAX_CRD_PROPERTIES` per file.
+    pub fn add_crd_definitions(&mut self, root: &Node) {
+        let Some(definitions) = root.as_map() else {
+            return;
+        };
+        let by_name: std::collections::HashMap<&str, &Node> = definitions
+            .iter()
+            .filter_map(|(key, value)| Some((key.scalar_text()?, value)))
+            .collect();
+        let find = |name: &str| by_name.get(name).copied();
+        let mut budget = MAX_CRD_PROPERTIES;
+        for (name, definition) in definitions {
+            let Some(name) = name.scalar_text() else {
+                continue;
+            };
+            let Some(properties) = schema_properties(definition) else {
+                continue;
+            };
+            let has = |key: &str| properties.iter().any(|(k, _)| k.scalar_text() == Some(key));
+            if !(has("kind") && has("apiVersion") && has("metadata")) {
+                continue;
+            }
+            let kind = name.rsplit('.').next().unwrap_or(name).to_string();
+            // (type name, path so far), walked depth first.
+            let mut stack: Vec<(&str, Vec<String>)> = vec![(name, Vec::new())];
+            while let Some((type_name, path)) = stack.pop() {
+                let Some(properties) = find(type_name).and_then(|d| schema_properties(d)) else {
+                    continue;
+                };
+                for (property_name, property) in properties {
+                    if budget == 0 {
+                        return;
+                    }
+                    budget -= 1;
+                    let Some(property_name) = property_name.scalar_text() else {
+                        continue;
+                    };
+                    let text = |key: &str| property.get(key).and_then(Node::scalar_text);
+                    let mut field = path.clone();
+                    field.push(property_name.to_string());
+                    if property.get("x-kubernetes-label-selector").is_some() {
+                        self.common_labels.push(FieldSpec {
+                            kind: Some(kind.clone()),
+                            path: field.clone(),
+                            create: false,
+                        });
+                    }
+                    if text("x-kubernetes-object-ref-api-version").is_some()
+                        && let Some(referenced) = text("x-kubernetes-object-ref-kind")
+                    {
+                        let mut reference = field.clone();
+                        reference.push(
+                            text("x-kubernetes-object-ref-name-key")
+                                .unwrap_or("name")
+                                .to_string(),
+                        );
+                        self.name_references.push(CustomReference {
+                            referenced_kind: referenced.to_string(),
+                            referrer_kind: Some(kind.clone()),
+                            path: reference,
+                        });
+                    }
+                    if let Some(target) = text("$ref")
+                        && field.len() < MAX_CRD_DEPTH
+                    {
+                        stack.push((target, field));
+                    }
+                }
             }
         }
     }
@@ -231,5 +320,46 @@ mod tests {
         );
         assert!(configurations.common_labels[0].create);
         assert!(configurations.labels.is_empty());
+    }
+
+    #[test]
+    fn crd_definitions_add_references_and_selectors_and_stop_on_cycles() {
+        let text = r#"{
+  "example.com.v1.Widget": {"Schema": {"properties": {
+    "apiVersion": {}, "kind": {}, "metadata": {},
+    "spec": {"$ref": "example.com.v1.WidgetSpec"}}}},
+  "example.com.v1.WidgetSpec": {"Schema": {"properties": {
+    "configRef": {"x-kubernetes-object-ref-api-version": "v1",
+                  "x-kubernetes-object-ref-kind": "ConfigMap",
+                  "x-kubernetes-object-ref-name-key": "configName"},
+    "selector": {"x-kubernetes-label-selector": ""},
+    "loop": {"$ref": "example.com.v1.WidgetSpec"}}}},
+  "example.com.v1.NotAKind": {"Schema": {"properties": {
+    "secretRef": {"x-kubernetes-object-ref-api-version": "v1",
+                  "x-kubernetes-object-ref-kind": "Secret"}}}}
+}"#;
+        let stream = parse_stream(text);
+        let mut configurations = Configurations::default();
+        for document in &stream.documents {
+            configurations.add_crd_definitions(&document.root);
+        }
+        let first = &configurations.name_references[0];
+        assert_eq!(first.referenced_kind, "ConfigMap");
+        assert_eq!(first.referrer_kind.as_deref(), Some("Widget"));
+        assert_eq!(first.path, vec!["spec", "configRef", "configName"]);
+        // The self-referencing `loop` is followed only to the depth limit.
+        assert!(configurations.name_references.len() <= MAX_CRD_DEPTH);
+        assert!(configurations.name_references.len() > 1);
+        assert!(
+            configurations
+                .name_references
+                .iter()
+                .all(|r| r.referenced_kind == "ConfigMap")
+        );
+        assert_eq!(
+            configurations.common_labels[0].path,
+            vec!["spec", "selector"]
+        );
+        assert!(!configurations.common_labels[0].create);
     }
 }

@@ -451,7 +451,7 @@ impl Builder<'_> {
         if !self
             .kustomizations
             .values()
-            .any(|(_, spec)| !spec.configurations.is_empty())
+            .any(|(_, spec)| !spec.configurations.is_empty() || !spec.crds.is_empty())
         {
             return merged;
         }
@@ -461,13 +461,22 @@ impl Builder<'_> {
             let Some((_, spec)) = self.kustomizations.get(&dir) else {
                 continue;
             };
-            for entry in &spec.configurations {
+            for (entry, crd) in spec
+                .configurations
+                .iter()
+                .map(|e| (e, false))
+                .chain(spec.crds.iter().map(|e| (e, true)))
+            {
                 let target = self.resolve(&dir, &entry.value);
                 let Some(file) = self.files_by_path.get(&target) else {
                     continue;
                 };
                 for document in self.documents.get(file).into_iter().flatten() {
-                    merged.add(&document.root);
+                    if crd {
+                        merged.add_crd_definitions(&document.root);
+                    } else {
+                        merged.add(&document.root);
+                    }
                 }
             }
         }

@@ -26,6 +26,15 @@ impl Builder<'_> {
             let custom = self.configurations(dir);
             images::apply_images(resources, &spec.images, &custom.images, origin);
         }
+        for entry in &spec.crds {
+            let target = self.resolve(dir, &entry.value);
+            match self.files_by_path.get(&target).copied() {
+                Some(crd_file) => {
+                    self.output.consumed.insert(crd_file);
+                }
+                None => errors.push((entry.span, format!("crds file `{}` not found", entry.value))),
+            }
+        }
         for entry in &spec.configurations {
             let target = self.resolve(dir, &entry.value);
             let Some(config_file) = self.files_by_path.get(&target).copied() else {

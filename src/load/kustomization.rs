@@ -79,6 +79,8 @@ pub struct Kustomization {
     pub replacements: Vec<ReplacementEntry>,
     /// `configurations`: files of custom field specs.
     pub configurations: Vec<Entry>,
+    /// `crds`: OpenAPI definition files whose `x-kubernetes-*` extensions add field specs.
+    pub crds: Vec<Entry>,
     /// `generators:` and `transformers:` entries: plugin configuration files, directories
     /// of them, or inline configurations (see [`super::plugins`]).
     pub generator_plugins: Vec<Entry>,
@@ -411,6 +413,7 @@ impl Kustomization {
             .filter(|p| !is_remote(p))
             .chain(patch_files)
             .chain(self.configurations.iter().map(|e| e.value.as_str()))
+            .chain(self.crds.iter().map(|e| e.value.as_str()))
             .chain(
                 self.generator_plugins
                     .iter()
@@ -634,6 +637,7 @@ impl Kustomization {
             }
         }
         self.configurations = string_list(root.get("configurations"));
+        self.crds = string_list(root.get("crds"));
         self.generator_plugins = string_list(root.get("generators"));
         self.transformer_plugins = string_list(root.get("transformers"));
         self.build_metadata = string_list(root.get("buildMetadata"))
