@@ -265,6 +265,17 @@ pub fn kind_of(node: &Node) -> &str {
         .unwrap_or_default()
 }
 
+/// Writes `pairs` (labels or annotations, from `file`) into `map`, when it is a mapping.
+pub fn write_pairs(map: &mut Node, pairs: &Pairs, file: FileId) {
+    if !matches!(map.kind, NodeKind::Map(_)) {
+        return;
+    }
+    for (key, value) in pairs {
+        let written = Node::synthetic_str(&value.value, value.span, Some(file));
+        set(map, key, written);
+    }
+}
+
 /// Writes label `pairs` at the custom label field specs.
 pub fn apply_labels(resources: &mut [Built], specs: &[FieldSpec], pairs: &Pairs, file: FileId) {
     let Some((_, first)) = pairs.first() else {
@@ -278,16 +289,7 @@ pub fn apply_labels(resources: &mut [Built], specs: &[FieldSpec], pairs: &Pairs,
             }
             let create = spec.create.then_some((first.span, Some(file)));
             for_each_field(&mut resource.node, &spec.path, create, &mut |map| {
-                if !matches!(map.kind, NodeKind::Map(_)) {
-                    return;
-                }
-                for (key, value) in pairs {
-                    set(
-                        map,
-                        key,
-                        Node::synthetic_str(&value.value, value.span, Some(file)),
-                    );
-                }
+                write_pairs(map, pairs, file);
             });
         }
     }

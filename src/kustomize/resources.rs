@@ -4,6 +4,15 @@
 use super::*;
 
 impl Builder<'_> {
+    /// The file the load stage read at `target`; otherwise why it refused it (`None`:
+    /// there is none).
+    pub(super) fn loaded_file(&self, target: &Path) -> Result<FileId, Option<String>> {
+        if let Some(why) = self.loaded.refused.get(target) {
+            return Err(Some(why.to_string()));
+        }
+        self.files_by_path.get(target).copied().ok_or(None)
+    }
+
     /// Reports the entries kustomize refuses to read; the files they name are neither
     /// applied nor analysed as plain manifests.
     pub(super) fn refuse_entries(&mut self, dir: &Path, file: FileId, spec: &Kustomization) {
@@ -81,22 +90,19 @@ impl Builder<'_> {
             out.extend(built);
             return;
         }
-        let refused = self.loaded.refused.contains_key(&target);
-        let Some(resource_file) = self
-            .files_by_path
-            .get(&target)
-            .copied()
-            .filter(|_| !refused)
-        else {
-            let message = match self.loaded.refused.get(&target) {
-                Some(why) => format!("resource `{}` refused: {why}", entry.value),
-                None => format!(
-                    "resource `{}` not found (or a directory without a kustomization)",
-                    entry.value
-                ),
-            };
-            self.issue(IssueKind::KustomizeError, file, entry.span, message);
-            return;
+        let resource_file = match self.loaded_file(&target) {
+            Ok(resource_file) => resource_file,
+            Err(refusal) => {
+                let message = match refusal {
+                    Some(why) => format!("resource `{}` refused: {why}", entry.value),
+                    None => format!(
+                        "resource `{}` not found (or a directory without a kustomization)",
+                        entry.value
+                    ),
+                };
+                self.issue(IssueKind::KustomizeError, file, entry.span, message);
+                return;
+            }
         };
         self.output.consumed.insert(resource_file);
         if !self.file_allowed(dir, file, entry, &target, "resource") {

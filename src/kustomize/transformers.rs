@@ -126,19 +126,16 @@ impl Builder<'_> {
             }
             PatchSource::File(path) => {
                 let target = self.resolve(dir, path);
-                let refused = self.loaded.refused.contains_key(&target);
-                let Some(patch_file) = self
-                    .files_by_path
-                    .get(&target)
-                    .copied()
-                    .filter(|_| !refused)
-                else {
-                    let message = match self.loaded.refused.get(&target) {
-                        Some(why) => format!("patch file `{path}` refused: {why}"),
-                        None => format!("patch file `{path}` not found"),
-                    };
-                    self.issue(IssueKind::KustomizeError, file, patch.span, message);
-                    return Vec::new();
+                let patch_file = match self.loaded_file(&target) {
+                    Ok(patch_file) => patch_file,
+                    Err(refusal) => {
+                        let message = match refusal {
+                            Some(why) => format!("patch file `{path}` refused: {why}"),
+                            None => format!("patch file `{path}` not found"),
+                        };
+                        self.issue(IssueKind::KustomizeError, file, patch.span, message);
+                        return Vec::new();
+                    }
                 };
                 self.output.consumed.insert(patch_file);
                 let entry = spec::Entry {
@@ -614,18 +611,7 @@ pub(super) fn add_pairs(
         "labels"
     };
     let create = Some((pairs[0].1.span, Some(file)));
-    let mut write = |map: &mut Node| {
-        if !matches!(map.kind, NodeKind::Map(_)) {
-            return;
-        }
-        for (key, value) in pairs {
-            set(
-                map,
-                key,
-                Node::synthetic_str(&value.value, value.span, Some(file)),
-            );
-        }
-    };
+    let mut write = |map: &mut Node| configurations::write_pairs(map, pairs, file);
     for resource in resources {
         let kind = object_kind(&resource.node)
             .map(|(_, k)| k.to_string())
