@@ -352,7 +352,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     // merge in root order so views and issues stay deterministic.
     let shared = &builder;
     let run_budget = budget::Shared::default();
-    let built: Vec<(View, KustomizeOutput, usize)> = jobs
+    let built: Vec<(View, KustomizeOutput, budget::Rendered)> = jobs
         .par_iter()
         .map(|job| {
             let mut root_builder = Builder {
@@ -383,16 +383,24 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 deployed_by: job.flux.iter().map(|d| d.deployed_by.clone()).collect(),
                 objects,
             };
-            let nodes = root_builder.budget.nodes();
-            (view, root_builder.output, nodes)
+            let rendered = budget::Rendered::of(
+                root_builder.budget.nodes(),
+                view.objects
+                    .iter()
+                    .map(|b| ((b.file, b.document), b.node.expanded_size())),
+                |source| budget::parsed_size(shared.documents, source),
+            );
+            (view, root_builder.output, rendered)
         })
         .collect();
     // The run's node limit, drawn in root order: the same roots are cut on every run.
-    let mut admitted = 0usize;
-    for (mut view, mut output, nodes) in built {
-        admitted = admitted.saturating_add(nodes);
-        if admitted > crate::limits::MAX_RUN_NODES {
-            admitted -= nodes;
+    let (built, rendered): (Vec<_>, Vec<_>) = built
+        .into_iter()
+        .map(|(view, output, rendered)| ((view, output), rendered))
+        .unzip();
+    let fits = budget::admit(&rendered, crate::limits::MAX_RUN_NODES);
+    for ((mut view, mut output), fits) in built.into_iter().zip(fits) {
+        if !fits {
             if !view.objects.is_empty()
                 && let Some((file, spec)) = builder.kustomizations.get(&view.dir)
             {

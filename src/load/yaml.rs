@@ -1188,8 +1188,18 @@ mod tests {
     fn clones_share_children_until_changed() {
         let original = doc("metadata:\n  name: a\nspec:\n  ports: [80, 443]\n");
         let mut copy = original.clone();
-        let ports = |n: &Node| n.path(&["spec", "ports"]).unwrap().as_seq().unwrap().as_ptr();
-        assert_eq!(ports(&original), ports(&copy), "a clone shares its subtrees");
+        let ports = |n: &Node| {
+            n.path(&["spec", "ports"])
+                .unwrap()
+                .as_seq()
+                .unwrap()
+                .as_ptr()
+        };
+        assert_eq!(
+            ports(&original),
+            ports(&copy),
+            "a clone shares its subtrees"
+        );
         let NodeKind::Map(entries) = &mut copy.kind else {
             panic!("not a map")
         };
@@ -1201,15 +1211,29 @@ mod tests {
             Node::synthetic_str("namespace", Span::default(), None),
             Node::synthetic_str("prod", Span::default(), None),
         ));
-        assert_eq!(copy.path(&["metadata", "namespace"]).unwrap().as_str(), Some("prod"));
+        assert_eq!(
+            copy.path(&["metadata", "namespace"]).unwrap().as_str(),
+            Some("prod")
+        );
         assert!(original.path(&["metadata", "namespace"]).is_none());
-        assert_eq!(ports(&original), ports(&copy), "an untouched subtree stays shared");
+        assert_eq!(
+            ports(&original),
+            ports(&copy),
+            "an untouched subtree stays shared"
+        );
         let mut seq = copy.path(&["spec", "ports"]).unwrap().clone();
         if let NodeKind::Seq(items) = &mut seq.kind {
             items.truncate(1);
         }
         assert_eq!(seq.as_seq().unwrap().len(), 1);
-        assert_eq!(copy.path(&["spec", "ports"]).unwrap().as_seq().unwrap().len(), 2);
+        assert_eq!(
+            copy.path(&["spec", "ports"])
+                .unwrap()
+                .as_seq()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     fn doc(text: &str) -> Node {
