@@ -191,6 +191,33 @@ proptest! {
         }
     }
 
+    /// `check --format json` streams its report (`report::json::write` through a guarded
+    /// writer): the bytes are those of the rendered document, guarded.
+    #[test]
+    fn the_streamed_json_report_is_the_rendered_one(
+        files in prop::collection::vec((hostile_string(), source_text()), 0..3),
+        findings in prop::collection::vec(finding(), 1..4),
+    ) {
+        let mut analysis = analyze(&CheckOptions::default());
+        analysis.sources.files = files
+            .iter()
+            .map(|(name, text)| SourceFile {
+                path: PathBuf::from(name),
+                display: name.clone(),
+                text: Arc::from(text.as_str()),
+            })
+            .collect();
+        analysis.diagnostics = findings.iter().map(diagnostic).collect();
+        let rendered = xks_lint::report::render(Format::Json, &analysis, &RenderOptions::default());
+        let mut out = xks_lint::report::emit::Guarded::new(Vec::new(), Channel::Json);
+        xks_lint::report::json::write(&analysis, &mut out).unwrap();
+        let streamed = out.finish().unwrap();
+        prop_assert_eq!(
+            String::from_utf8_lossy(&streamed).into_owned(),
+            guard(&rendered, Channel::Json).into_owned()
+        );
+    }
+
     #[test]
     fn connectivity_formats_render_any_label_safely(
         ends in prop::collection::vec((hostile_string(), prop::option::of(hostile_string()), 0..3u8), 1..5),

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use super::shared::{
-    CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config, suggestion,
-    usage_error, write_report, write_stdout,
+    CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config,
+    stream_report, stream_stdout, suggestion, usage_error, write_report, write_stdout,
 };
 use crate::config;
 use crate::diagnostic::Severity;
@@ -431,6 +431,28 @@ pub fn check(args: CheckArgs) -> u8 {
         }
     }
     for (format, destination) in &outputs {
+        if matches!(format, Format::Json) {
+            // Serialised straight to its destination: at 100,000 workloads the document is
+            // ~250 MB, which building it whole (and growing it by doubling) would add to the
+            // run's peak.
+            let channel = format.channel();
+            let write = |out: &mut dyn std::io::Write| report::json::write(&analysis, out);
+            let written = match destination {
+                Some(path) => stream_report(
+                    paths.first().map_or(".", String::as_str),
+                    path,
+                    channel,
+                    write,
+                )
+                .map(|_| EXIT_CLEAN)
+                .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
+                None => stream_stdout(channel, write),
+            };
+            if written != EXIT_CLEAN {
+                return written;
+            }
+            continue;
+        }
         let color = match args.color {
             Color::Always => true,
             Color::Never => false,
