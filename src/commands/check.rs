@@ -431,12 +431,26 @@ pub fn check(args: CheckArgs) -> u8 {
         }
     }
     for (format, destination) in &outputs {
-        if matches!(format, Format::Json) {
+        let color = match args.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => destination.is_none() && stdout_terminal && !no_color_env,
+        };
+        let options = RenderOptions {
+            color,
+            summary: !args.no_summary,
+            selection: selection.clone(),
+            sarif_category: args.sarif_category.clone(),
+        };
+        if matches!(format, Format::Json | Format::Sarif) {
             // Serialised straight to its destination: at 100,000 workloads the document is
-            // ~250 MB, which building it whole (and growing it by doubling) would add to the
-            // run's peak.
+            // hundreds of megabytes, which building it whole (and growing it by doubling)
+            // would add to the run's peak.
             let channel = format.channel();
-            let write = |out: &mut dyn std::io::Write| report::json::write(&analysis, out);
+            let write = |out: &mut dyn std::io::Write| match format {
+                Format::Sarif => report::sarif::write(&analysis, &options, out),
+                _ => report::json::write(&analysis, out),
+            };
             let written = match destination {
                 Some(path) => stream_report(
                     paths.first().map_or(".", String::as_str),
@@ -453,21 +467,7 @@ pub fn check(args: CheckArgs) -> u8 {
             }
             continue;
         }
-        let color = match args.color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => destination.is_none() && stdout_terminal && !no_color_env,
-        };
-        let text = report::render(
-            *format,
-            &analysis,
-            &RenderOptions {
-                color,
-                summary: !args.no_summary,
-                selection: selection.clone(),
-                sarif_category: args.sarif_category.clone(),
-            },
-        );
+        let text = report::render(*format, &analysis, &options);
         let channel = match format.channel() {
             Channel::Text if color => Channel::StyledText,
             channel => channel,
