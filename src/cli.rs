@@ -70,7 +70,7 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            emit::clap_message(&error);
+            clap_message(&error);
             return ExitCode::from(if error.use_stderr() {
                 EXIT_USAGE
             } else {
@@ -94,5 +94,17 @@ pub fn run(cli: Cli) -> u8 {
         Command::Diff(args) => commands::diff::diff(args),
         Command::Completions { shell } => commands::completions::completions(shell, Cli::command()),
         Command::Man => commands::completions::man(Cli::command()),
+    }
+}
+
+/// Command-line parse errors from clap echo what was typed (a file name that pre-commit
+/// passes may come from the repository): they go out through `emit`, guarded and without
+/// colours. `--help` and `--version` are our own text only: clap prints them in the
+/// terminal's colours.
+fn clap_message(error: &clap::Error) {
+    if error.use_stderr() {
+        emit::stderr_text(&error.render().to_string());
+    } else {
+        let _ = error.print();
     }
 }

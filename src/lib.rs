@@ -2,20 +2,27 @@
 //! under XKS (Xenit Kubernetes Service) semantics.
 //!
 //! Pipeline, each stage its own module, data flowing one way:
-//! [`load`] (walk, parse with spans) → [`model`] (typed objects) → [`graph`]
-//! (reachability) → [`rules`] → [`report`].
+//! [`load`] (walk, parse with spans) → [`kustomize`] → [`model`] (typed objects) →
+//! [`graph`] (reachability) / [`certs`] → [`rules`] → [`gate`] → [`report`]; [`analysis`]
+//! wires them ([`analyze`]), the CLI ([`cli`], [`commands`]) sits on top. Modules import
+//! only the layers below their own (DESIGN.md, tests/architecture.rs); this root only
+//! declares them and re-exports the library's entry points.
 
 // All output goes through `report::emit`, which sanitises it (clippy.toml).
 #![deny(clippy::disallowed_macros, clippy::disallowed_methods)]
 
+pub mod analysis;
+pub mod autofix;
 pub mod certs;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
+pub mod escape;
 pub mod fix;
 pub mod gate;
 pub mod graph;
+pub mod ip;
 pub mod kinds;
 pub mod kustomize;
 pub mod limits;
@@ -23,336 +30,8 @@ pub mod load;
 pub mod model;
 pub mod report;
 pub mod rules;
+pub mod settings;
 pub mod span;
 
-use std::time::{Duration, Instant};
-
-use diagnostic::{Diagnostic, Severity};
-use load::{Input, Sources, WalkOptions};
-use model::{Model, ModelOptions};
-use rules::RuleSelection;
-
-#[derive(Debug, Clone, Default)]
-pub struct CheckOptions {
-    pub inputs: Vec<Input>,
-    pub walk: WalkOptions,
-    pub model: ModelOptions,
-    pub rules: RuleSelection,
-    pub certs: certs::CertSettings,
-    pub gate: gate::GateOptions,
-    /// Semantics and XKS settings of the reachability graph (`graph::XksSettings::from_config`).
-    pub graph: graph::GraphOptions,
-    /// `environments:` of `.xks-lint.yaml`: how kustomization roots group into clusters.
-    pub environments: Option<model::environments::EnvironmentConfig>,
-    /// Stop after loading (parse-only measurement): no model, graph or rules beyond
-    /// the input ones.
-    pub load_only: bool,
-}
-
-/// Wall time of each pipeline stage, for `--timings` and the benchmarks' story.
-#[derive(Debug, Clone, Default)]
-pub struct Timings {
-    /// Stage, wall time, the process's peak resident memory when it ended (KiB,
-    /// where the platform tells: Linux `/proc/self/status`), and the CPU time (user +
-    /// system, all threads) the stage spent: on a shared machine wall time swings with
-    /// the load, CPU time much less.
-    pub stages: Vec<(&'static str, Duration, Option<u64>, Option<Duration>)>,
-}
-
-impl Timings {
-    fn time<T>(&mut self, stage: &'static str, run: impl FnOnce() -> T) -> T {
-        let started = Instant::now();
-        let cpu_before = process_cpu_time();
-        let value = run();
-        let cpu = match (cpu_before, process_cpu_time()) {
-            (Some(before), Some(after)) => Some(after.saturating_sub(before)),
-            _ => None,
-        };
-        self.stages
-            .push((stage, started.elapsed(), peak_resident_kib(), cpu));
-        value
-    }
-}
-
-/// User + system CPU time of the whole process so far (every thread), where the platform
-/// tells: Linux `/proc/self/stat`, in clock ticks (100 per second on Linux).
-fn process_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces: count fields after its closing paren.
-    let after = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after.split_whitespace().skip(11); // field 14 (utime) is the 12th after
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((user + system).saturating_mul(10)))
-}
-
-fn peak_resident_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Everything a reporter needs: the sources to quote, the model's counts and the findings.
-#[derive(Debug)]
-pub struct Analysis {
-    pub sources: Sources,
-    pub model: Model,
-    /// The certificates cert-manager would request (read by the certificate rules and `certs`).
-    pub certs: certs::Inventory,
-    /// Built once from the model; rules and the `connectivity`/`why` commands read it.
-    pub graph: graph::Graph,
-    /// The environments analysed as separate clusters, when there are several.
-    pub environments: Option<model::environments::Environments>,
-    /// Sorted by path, line, column, rule, message.
-    pub diagnostics: Vec<Diagnostic>,
-    pub elapsed: Duration,
-    pub timings: Timings,
-    /// Root-relative paths, suppressed findings, baseline counts.
-    pub gate: gate::GateOutcome,
-    /// Manifest files the walk left out on purpose (hidden, ignored, excluded).
-    pub left_out: Vec<load::LeftOut>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Summary {
-    pub files_found: usize,
-    pub files_read: usize,
-    pub files_skipped: usize,
-    /// Of `files_found`: read only because a kustomization references them.
-    pub files_referenced: usize,
-    /// Manifest files left out by `.gitignore`/`.ignore` (listed with `--verbose`).
-    pub files_ignored: usize,
-    /// Manifest files in hidden files or directories, such as `.github` (listed with `--verbose`).
-    pub files_hidden: usize,
-    /// Manifest files left out by exclude globs (listed with `--verbose`).
-    pub files_excluded: usize,
-    pub documents: usize,
-    pub documents_skipped: usize,
-    pub objects: usize,
-    pub errors: usize,
-    pub warnings: usize,
-    pub notes: usize,
-    /// Findings silenced by `xks-lint.io/ignore` or `# xks-lint: ignore[...]`.
-    pub suppressed: usize,
-    /// Findings left out because the `--baseline` file has them.
-    pub baselined: usize,
-    /// Entries of the `--baseline` file that no longer occur.
-    pub baseline_stale: usize,
-    pub elapsed_ms: u128,
-}
-
-impl Analysis {
-    pub fn summary(&self) -> Summary {
-        let count = |severity| {
-            self.diagnostics
-                .iter()
-                .filter(|d| d.severity == severity)
-                .count()
-        };
-        let load = self.model.load_stats;
-        Summary {
-            files_found: load.files_found,
-            files_read: load.files_read,
-            files_skipped: load.files_skipped,
-            files_referenced: load.files_referenced,
-            files_ignored: load.files_ignored,
-            files_hidden: load.files_hidden,
-            files_excluded: load.files_excluded,
-            documents: load.documents,
-            documents_skipped: self.model.stats.documents_skipped,
-            objects: self.model.stats.objects,
-            errors: count(Severity::Error),
-            warnings: count(Severity::Warning),
-            notes: count(Severity::Note),
-            suppressed: self.gate.suppressed.len(),
-            baselined: self.gate.baselined,
-            baseline_stale: self.gate.baseline_stale,
-            elapsed_ms: self.elapsed.as_millis(),
-        }
-    }
-
-    /// The most severe finding, if any.
-    pub fn worst(&self) -> Option<Severity> {
-        self.diagnostics.iter().map(|d| d.severity).max()
-    }
-}
-
-/// Runs the whole pipeline. Never fails on bad input: it becomes findings.
-pub fn analyze(options: &CheckOptions) -> Analysis {
-    let started = Instant::now();
-    let mut timings = Timings::default();
-    let loaded = timings.time("load", || load::load(&options.inputs, &options.walk));
-    let sources = loaded.sources.clone();
-    let left_out = loaded.left_out.clone();
-    // Paths in CI reports are relative to the repository of the checked PATH, wherever
-    // the linter runs from.
-    let gate_options = gate::GateOptions {
-        root: options.gate.root.clone().or(loaded.repo_root.clone()),
-        ..options.gate.clone()
-    };
-    let model = timings.time("model", || {
-        if options.load_only {
-            Model::from_load(loaded)
-        } else {
-            Model::build(loaded, &options.model)
-        }
-    });
-    let certs = timings.time("certs", || certs::Inventory::build(&model, &options.certs));
-    let graph = timings.time("graph", || graph::Graph::build(&model, &options.graph));
-    let environments = model.environments(options.environments.as_ref());
-    let raw = timings.time("rules", || match &environments {
-        // Roots that render the same object differently are separate clusters.
-        Some(environments) => environments
-            .clusters
-            .iter()
-            .flat_map(|(name, ids)| {
-                let environment = model.subset(ids);
-                let environment_certs = certs::Inventory::build(&environment, &options.certs);
-                let environment_graph = graph::Graph::build(&environment, &options.graph);
-                let mut found = rules::run(
-                    &environment,
-                    &sources,
-                    &environment_graph,
-                    &environment_certs,
-                    &options.rules,
-                );
-                attribute_contexts(&mut found, &environment);
-                for diagnostic in &mut found {
-                    diagnostic.environments = vec![name.clone()];
-                    // Only the roots of this environment (and shared ones) are where it occurs.
-                    diagnostic
-                        .contexts
-                        .retain(|root| environments.root_in(root, &diagnostic.environments));
-                }
-                found
-            })
-            .collect(),
-        None => {
-            let mut found = rules::run(&model, &sources, &graph, &certs, &options.rules);
-            attribute_contexts(&mut found, &model);
-            found
-        }
-    });
-    let (diagnostics, gate) = timings.time("gate", || {
-        let mut diagnostics = merge_across_contexts(raw, &model);
-        fix::adapt(&mut diagnostics, &sources);
-        sort_diagnostics(&mut diagnostics, &sources);
-        gate::apply(&model, &sources, diagnostics, &options.rules, &gate_options)
-    });
-    Analysis {
-        sources,
-        model,
-        certs,
-        graph,
-        environments,
-        diagnostics,
-        elapsed: started.elapsed(),
-        timings,
-        gate,
-        left_out,
-    }
-}
-
-/// Sets each finding's `contexts`: the kustomization roots rendering the object it is
-/// about, else (a finding about no particular object) every rendering of the node it
-/// points at.
-fn attribute_contexts(diagnostics: &mut [Diagnostic], model: &Model) {
-    let mut by_identity: std::collections::HashMap<String, Vec<&model::Object>> =
-        std::collections::HashMap::new();
-    let mut by_file: std::collections::HashMap<span::FileId, Vec<&model::Object>> =
-        std::collections::HashMap::new();
-    for object in model.objects.iter().filter(|o| !o.contexts.is_empty()) {
-        by_identity
-            .entry(object.identity())
-            .or_default()
-            .push(object);
-        by_file.entry(object.file).or_default().push(object);
-    }
-    for diagnostic in diagnostics {
-        let location = diagnostic.location;
-        let named: Vec<&model::Object> = diagnostic
-            .object
-            .as_ref()
-            .and_then(|id| by_identity.get(id))
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
-        diagnostic.contexts = if named.is_empty() {
-            by_file
-                .get(&location.file)
-                .into_iter()
-                .flatten()
-                .filter(|o| {
-                    o.node.span.start.byte <= location.span.start.byte
-                        && location.span.end.byte <= o.node.span.end.byte
-                })
-                .flat_map(|o| o.contexts.iter().cloned())
-                .collect()
-        } else {
-            named
-                .iter()
-                .flat_map(|o| o.contexts.iter().cloned())
-                .collect()
-        };
-    }
-}
-
-/// A base file rendered by several kustomization roots (or analysed in several
-/// environments) yields the same finding once per root: report it once, listing every
-/// root and environment it occurs in.
-fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Diagnostic> {
-    let mut merged: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
-    let mut index: std::collections::HashMap<(&'static str, span::Location, String), usize> =
-        std::collections::HashMap::new();
-    for mut diagnostic in diagnostics {
-        let key = (
-            diagnostic.rule,
-            diagnostic.location,
-            diagnostic.message.clone(),
-        );
-        match index.get(&key) {
-            Some(&i) => {
-                merged[i].contexts.append(&mut diagnostic.contexts);
-                merged[i].environments.append(&mut diagnostic.environments);
-            }
-            None => {
-                index.insert(key, merged.len());
-                merged.push(diagnostic);
-            }
-        }
-    }
-    // With a single root, naming it on every finding says nothing.
-    let roots: std::collections::HashSet<&String> = model
-        .objects
-        .iter()
-        .flat_map(|o| o.contexts.iter())
-        .collect();
-    for diagnostic in &mut merged {
-        diagnostic.contexts.sort();
-        diagnostic.contexts.dedup();
-        diagnostic.environments.sort();
-        diagnostic.environments.dedup();
-        if roots.len() < 2 {
-            diagnostic.contexts.clear();
-        }
-    }
-    merged
-}
-
-pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &Sources) {
-    diagnostics.sort_by(|a, b| {
-        let key = |d: &Diagnostic| {
-            (
-                sources.display(d.location.file).to_string(),
-                d.location.span.start.line,
-                d.location.span.start.col,
-                d.rule,
-            )
-        };
-        key(a)
-            .cmp(&key(b))
-            .then_with(|| a.message.cmp(&b.message))
-            .then_with(|| a.location.span.end.cmp(&b.location.span.end))
-    });
-}
+pub use analysis::{Analysis, CheckOptions, Summary, Timings, analyze};
+pub use gate::sort_diagnostics;

@@ -55,7 +55,7 @@ impl Span {
     }
 }
 
-/// Index of a loaded source file in the [`crate::load::Sources`] table.
+/// Index of a loaded source file in the `Sources` table of the load stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId(pub u32);
 

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 use xks_lint::diagnostic::{Applicability, Diagnostic, Edit};
-use xks_lint::fix::{self, engine};
 use xks_lint::load::yaml::parse_stream;
 use xks_lint::rules::registry;
 use xks_lint::{Analysis, analyze};
+use xks_lint::{autofix as engine, fix};
 
 pub fn copy_tree(from: &Path, to: &Path) {
     if from.is_dir() {
@@ -496,21 +496,38 @@ fn ingress_conversion_means_what_the_api_server_converts_to() {
     }
 }
 
-/// Single-file fail fixtures of rules with a safe fix.
-fn safe_fixture_files() -> Vec<(String, String)> {
+/// Single-file fail fixtures of rules with a fix, and whether that fix is unsafe.
+fn fixable_fixture_files() -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     for rule in registry() {
-        if rule.doc.fix != Some(Applicability::Safe) {
-            continue;
-        }
+        let Some(kind) = rule.doc.fix else { continue };
         for case in fail_cases(rule.doc.id) {
             if case.is_file() {
                 let text = std::fs::read_to_string(&case).unwrap();
-                out.push((case.display().to_string(), text));
+                out.push((
+                    case.display().to_string(),
+                    text,
+                    kind == Applicability::Unsafe,
+                ));
             }
         }
     }
     out
+}
+
+/// How many findings of `text` (as the one file of a repository) carry a fix `--fix`
+/// (with `unsafe_fixes`) takes.
+fn fixable_count(text: &str, unsafe_fixes: bool) -> usize {
+    let (_dir, repo) = repo_with(&[("case.yaml", text)]);
+    common::analyze_paths(&[&repo])
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            d.fix
+                .as_ref()
+                .is_some_and(|f| unsafe_fixes || f.applicability == Applicability::Safe)
+        })
+        .count()
 }
 
 /// A fixture written differently with the same meaning: shifted right, with comment lines
@@ -563,8 +580,8 @@ proptest::proptest! {
         quote_names in proptest::prelude::any::<bool>(),
         crlf in proptest::prelude::any::<bool>(),
     ) {
-        let files = safe_fixture_files();
-        let (name, text) = &files[which % files.len()];
+        let files = fixable_fixture_files();
+        let (name, text, unsafe_fixes) = &files[which % files.len()];
         let mutated = mutate(text, shift, &comments, quote_names, crlf);
         // The mutation keeps the meaning: same documents.
         proptest::prop_assert_eq!(documents_json(&mutated), documents_json(text), "{}", name);
@@ -572,11 +589,18 @@ proptest::proptest! {
         let repo = dir.path().join("repo");
         std::fs::create_dir_all(repo.join(".git")).unwrap();
         std::fs::write(repo.join("case.yaml"), &mutated).unwrap();
-        let checked = check_dir(&repo, false, None);
-        proptest::prop_assert!(checked.fixed > 0 || !text.contains("v1beta1"), "{}", name);
-        let after = std::fs::read_to_string(repo.join("case.yaml")).unwrap();
-        if crlf {
-            proptest::prop_assert_eq!(after.matches('\n').count(), after.matches("\r\n").count());
+        let checked = check_dir(&repo, *unsafe_fixes, None);
+        // The same meaning gets the same fixes, however it is written.
+        proptest::prop_assert_eq!(checked.fixed, fixable_count(text, *unsafe_fixes), "{}", name);
+        // Edited and created files alike keep the fixture's line endings.
+        for entry in std::fs::read_dir(&repo).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let after = std::fs::read_to_string(&path).unwrap();
+                let crlf_lines = after.matches("\r\n").count();
+                let expected = if crlf { after.matches('\n').count() } else { 0 };
+                proptest::prop_assert_eq!(crlf_lines, expected, "{}", path.display());
+            }
         }
     }
 }
@@ -594,6 +618,7 @@ fn sarif_fixes_are_the_edits_fix_applies() {
         "fixtures/removed-api-version/fail-xks-guide-ingress.yaml",
         "fixtures/missing-ingress-pair/fail-patched-egress-rule",
         "fixtures/linkerd-annotation-on-workload/fail-statefulset-both.yaml",
+        "fixtures/per-ingress-certificate/fail-two-ingresses.yaml",
     ] {
         let case = Path::new(case);
         copy_tree(case, &repo.join(case.file_name().unwrap()));
@@ -691,4 +716,466 @@ fn a_comment_above_a_moved_annotation_moves_with_it() {
         std::fs::read_to_string(repo.join("d.yaml")).unwrap(),
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    metadata:\n      annotations:\n        # mesh it\n        linkerd.io/inject: enabled\n      labels:\n        app: api\n"
     );
+}
+
+/// The per-ingress-certificate fix's diagnostics in `analysis`.
+fn certificate_findings(analysis: &Analysis) -> Vec<&Diagnostic> {
+    analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == "per-ingress-certificate")
+        .collect()
+}
+
+fn repo_with(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    for (path, text) in files {
+        let path = repo.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    (dir, repo)
+}
+
+/// The shared Certificate is an unsafe fix: `--fix` alone leaves the files, `--diff` shows
+/// the new file, `--fix --unsafe-fixes` writes it with every host of the group (lower-cased,
+/// deduplicated, sorted) and the issuer the annotation named; then nothing is left to fix.
+#[test]
+fn shared_certificate_is_unsafe_and_diff_shows_the_new_file() {
+    let text = include_str!("../fixtures/per-ingress-certificate/fail-two-ingresses.yaml");
+    let (_dir, repo) = repo_with(&[("apps/ingresses.yaml", text)]);
+    let created = repo.join("apps/example-com-certificate.yaml");
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--fix", "."])
+        .assert()
+        .code(predicate::in_iter([0, 1]));
+    assert_eq!(
+        std::fs::read_to_string(repo.join("apps/ingresses.yaml")).unwrap(),
+        text
+    );
+    assert!(!created.exists());
+    let out = xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--diff", "--unsafe-fixes", "."])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let diff = String::from_utf8(out).unwrap();
+    for expected in [
+        "--- /dev/null\n+++ b/apps/example-com-certificate.yaml\n",
+        "+kind: Certificate\n",
+        "-    cert-manager.io/cluster-issuer: letsencrypt\n",
+        "-      secretName: shop-tls\n+      secretName: example-com-tls\n",
+    ] {
+        assert!(diff.contains(expected), "{expected:?} missing from\n{diff}");
+    }
+    assert!(!created.exists(), "--diff wrote the new file");
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--fix", "--unsafe-fixes", "."])
+        .assert()
+        .code(predicate::in_iter([0, 1]));
+    let certificate = documents_json(&std::fs::read_to_string(&created).unwrap());
+    assert_eq!(
+        certificate,
+        vec![serde_json::json!({
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": {"name": "example-com", "namespace": "tenant"},
+            "spec": {
+                "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "letsencrypt"},
+                "dnsNames": ["*.blog.example.com", "blog.example.com", "shop.example.com"],
+                "secretName": "example-com-tls",
+            },
+        })]
+    );
+    let ingresses =
+        documents_json(&std::fs::read_to_string(repo.join("apps/ingresses.yaml")).unwrap());
+    for ingress in &ingresses {
+        assert!(
+            ingress["metadata"].get("annotations").is_none(),
+            "{ingress}"
+        );
+        assert_eq!(ingress["spec"]["tls"][0]["secretName"], "example-com-tls");
+    }
+    let after = common::analyze_paths(&[&repo]);
+    assert!(certificate_findings(&after).is_empty());
+    xks_lint()
+        .current_dir(&repo)
+        .args(["check", "--diff", "--unsafe-fixes", "."])
+        .assert()
+        .code(0)
+        .stdout("");
+}
+
+/// Several findings carry the same new file: one pass creates it once and takes every fix.
+#[test]
+fn findings_of_a_group_share_one_new_file() {
+    let case = Path::new("fixtures/per-ingress-certificate/fail-two-ingresses.yaml");
+    let analysis = common::analyze_paths(&[case]);
+    let findings = certificate_findings(&analysis);
+    assert_eq!(findings.len(), 2);
+    let files: Vec<_> = findings
+        .iter()
+        .map(|d| d.fix.as_ref().expect("a fix").new_files.clone())
+        .collect();
+    assert_eq!(files[0], files[1], "the group's findings carry one file");
+    let plan = fix::plan(&analysis.diagnostics, &analysis.sources, true);
+    assert_eq!(plan.new_files.len(), 1);
+    assert_eq!(plan.taken, 2);
+    assert_eq!(plan.deferred, 0);
+    // Without --unsafe-fixes, nothing of it.
+    let safe = fix::plan(&analysis.diagnostics, &analysis.sources, false);
+    assert!(safe.new_files.is_empty() && safe.taken == 0);
+}
+
+#[test]
+fn a_group_whose_ingresses_disagree_on_the_issuer_gets_no_fix() {
+    let case = Path::new("fixtures/per-ingress-certificate/fail-mismatched-issuers.yaml");
+    let analysis = common::analyze_paths(&[case]);
+    let findings = certificate_findings(&analysis);
+    assert_eq!(findings.len(), 2);
+    assert!(findings.iter().all(|d| d.fix.is_none()));
+    // The same Ingresses without the one using the other issuer: fixed.
+    let text = std::fs::read_to_string(case).unwrap();
+    let agreeing = text
+        .split("\n---\n")
+        .filter(|doc| !doc.contains("letsencrypt-tenant"));
+    let agreeing = agreeing.collect::<Vec<_>>().join("\n---\n");
+    let (_dir, repo) = repo_with(&[("ingresses.yaml", &agreeing)]);
+    let analysis = common::analyze_paths(&[&repo]);
+    let findings = certificate_findings(&analysis);
+    assert_eq!(findings.len(), 2);
+    assert!(findings.iter().all(|d| d.fix.is_some()));
+}
+
+/// In a kustomize base the Certificate is written beside the Ingresses, listed in the
+/// kustomization after its last resource, without a namespace (the kustomization sets it):
+/// what `kubectl kustomize` builds from the fixed tree is the XKS guide's pattern.
+#[test]
+fn kustomize_base_gets_the_certificate_listed_and_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let base = repo.join("base");
+    copy_tree(
+        Path::new("fixtures/per-ingress-certificate/fail-kustomize-base"),
+        &base,
+    );
+    let checked = check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!(checked.fixed, 2);
+    let kustomization = std::fs::read_to_string(base.join("kustomization.yaml")).unwrap();
+    assert!(
+        kustomization
+            .ends_with("  - billing.yaml # added last quarter\n  - example-org-certificate.yaml\n"),
+        "{kustomization}"
+    );
+    let orders = std::fs::read_to_string(base.join("orders.yaml")).unwrap();
+    assert!(
+        orders.contains("  annotations:\n    # The namespace's own ACME issuer.\n    nginx.ingress.kubernetes.io/ssl-redirect: \"true\"\n"),
+        "{orders}"
+    );
+    let created = documents_json(
+        &std::fs::read_to_string(base.join("example-org-certificate.yaml")).unwrap(),
+    );
+    assert!(created[0]["metadata"].get("namespace").is_none());
+    assert_eq!(
+        created[0]["spec"]["dnsNames"],
+        serde_json::json!([
+            "api.shop.example.org",
+            "billing.shop.example.org",
+            "orders.shop.example.org"
+        ])
+    );
+    assert_eq!(created[0]["spec"]["issuerRef"]["kind"], "Issuer");
+    if std::process::Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED: kubectl is not installed; the fixed base was not built with kubectl kustomize"
+        );
+        return;
+    }
+    let output = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let built = documents_json(&String::from_utf8(output.stdout).unwrap());
+    let certificates: Vec<_> = built
+        .iter()
+        .filter(|o| o["kind"] == "Certificate")
+        .collect();
+    assert_eq!(certificates.len(), 1);
+    assert_eq!(certificates[0]["metadata"]["namespace"], "shop");
+    let ingresses: Vec<_> = built.iter().filter(|o| o["kind"] == "Ingress").collect();
+    assert_eq!(ingresses.len(), 2);
+    for ingress in ingresses {
+        assert_eq!(ingress["metadata"]["namespace"], "shop");
+        assert_eq!(ingress["spec"]["tls"][0]["secretName"], "example-org-tls");
+        let annotations = ingress["metadata"]["annotations"].as_object();
+        assert!(
+            annotations.is_none_or(|a| !a.keys().any(|k| k.starts_with("cert-manager.io/"))),
+            "{ingress}"
+        );
+    }
+}
+
+/// An issuer annotation a kustomize patch puts on the Ingresses (a patch may apply to
+/// several objects), or one written in flow style, is left to the user: help, no fix.
+#[test]
+fn annotations_from_a_patch_or_in_flow_style_get_no_fix() {
+    let ingress = |name: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\nspec:\n  rules:\n    - host: {name}.example.com\n  tls:\n    - hosts: [{name}.example.com]\n      secretName: {name}-tls\n"
+        )
+    };
+    let patch = |name: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\n"
+        )
+    };
+    let (_dir, repo) = repo_with(&[
+        ("base/one.yaml", &ingress("one")),
+        ("base/two.yaml", &ingress("two")),
+        (
+            "base/kustomization.yaml",
+            "resources:\n  - one.yaml\n  - two.yaml\n",
+        ),
+        ("prod/patch-one.yaml", &patch("one")),
+        ("prod/patch-two.yaml", &patch("two")),
+        (
+            "prod/kustomization.yaml",
+            "namespace: prod\nresources:\n  - ../base\npatches:\n  - path: patch-one.yaml\n  - path: patch-two.yaml\n",
+        ),
+    ]);
+    let analysis = common::analyze_paths(&[&repo]);
+    let findings = certificate_findings(&analysis);
+    assert_eq!(findings.len(), 2, "{:?}", analysis.diagnostics);
+    assert!(findings.iter().all(|d| d.fix.is_none()));
+
+    let flow = include_str!("../fixtures/per-ingress-certificate/fail-two-ingresses.yaml")
+        .replacen(
+            "  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\n",
+            "  annotations: {cert-manager.io/cluster-issuer: letsencrypt}\n",
+            1,
+        );
+    let (_dir, repo) = repo_with(&[("ingresses.yaml", &flow)]);
+    let analysis = common::analyze_paths(&[&repo]);
+    let findings = certificate_findings(&analysis);
+    assert_eq!(findings.len(), 2);
+    assert!(findings.iter().all(|d| d.fix.is_none()));
+}
+
+/// The Certificate, its Secret and its file never take a name in use: a Secret named like
+/// the shared one and a file of the first choice's name push the fix to `-2`.
+#[test]
+fn shared_certificate_names_avoid_names_in_use() {
+    let text = include_str!("../fixtures/per-ingress-certificate/fail-two-ingresses.yaml");
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: example-com-tls\n  namespace: tenant\ntype: Opaque\n";
+    let (_dir, repo) = repo_with(&[("ingresses.yaml", text), ("secret.yaml", secret)]);
+    check_dir(&repo, true, Some("per-ingress-certificate"));
+    let created = documents_json(
+        &std::fs::read_to_string(repo.join("example-com-2-certificate.yaml")).unwrap(),
+    );
+    assert_eq!(created[0]["metadata"]["name"], "example-com-2");
+    assert_eq!(created[0]["spec"]["secretName"], "example-com-2-tls");
+
+    let other =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unrelated\n  namespace: tenant\n";
+    let (_dir, repo) = repo_with(&[
+        ("ingresses.yaml", text),
+        ("example-com-certificate.yaml", other),
+    ]);
+    check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!(
+        std::fs::read_to_string(repo.join("example-com-certificate.yaml")).unwrap(),
+        other
+    );
+    assert!(repo.join("example-com-2-certificate.yaml").is_file());
+}
+
+/// Hostile hosts: a control character or a name that is no host name keeps the group
+/// from being fixed; a very long registered domain gives DNS-1123 names of at most 63
+/// characters, and the new file stays in the repository.
+#[test]
+fn hostile_hosts_give_valid_names_or_no_fix() {
+    let ingress = |name: &str, hosts: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: tenant\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\nspec:\n  tls:\n    - hosts: [{hosts}]\n      secretName: {name}-tls\n"
+        )
+    };
+    for weird in [
+        "\"bad\\u0007.example.com\"",
+        "\"bad_name.example.com\"",
+        "\"../x.example.com\"",
+    ] {
+        let text = format!(
+            "{}---\n{}",
+            ingress("one", &format!("one.example.com, {weird}")),
+            ingress("two", "two.example.com")
+        );
+        let (_dir, repo) = repo_with(&[("ingresses.yaml", &text)]);
+        let analysis = common::analyze_paths(&[&repo]);
+        let findings = certificate_findings(&analysis);
+        assert!(!findings.is_empty(), "{weird}");
+        assert!(findings.iter().all(|d| d.fix.is_none()), "{weird}");
+    }
+    let long = format!("{}.{}.com", "a".repeat(63), "b-".repeat(31) + "b");
+    let text = format!(
+        "{}---\n{}",
+        ingress("one", &format!("one.{long}")),
+        ingress("two", &format!("two.{long}"))
+    );
+    let (_dir, repo) = repo_with(&[("ingresses.yaml", &text)]);
+    check_dir(&repo, true, Some("per-ingress-certificate"));
+    let created: Vec<_> = std::fs::read_dir(&repo)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("-certificate.yaml"))
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let certificate = documents_json(&std::fs::read_to_string(repo.join(&created[0])).unwrap());
+    let dns_label = |s: &str| {
+        s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    let name = certificate[0]["metadata"]["name"].as_str().unwrap();
+    let secret = certificate[0]["spec"]["secretName"].as_str().unwrap();
+    assert!(dns_label(name) && dns_label(secret), "{name} {secret}");
+    assert_eq!(created[0], format!("{name}-certificate.yaml"));
+}
+
+/// A namespace that already has a Certificate for the domain with the same issuer: its
+/// `dnsNames` gain the missing names (after the last, at its indentation, the comments
+/// kept) and the Ingress points at its Secret; no new file.
+#[test]
+fn an_existing_certificate_is_extended() {
+    let case = Path::new("fixtures/per-ingress-certificate/fail-extend-certificate.yaml");
+    let text = std::fs::read_to_string(case).unwrap();
+    let (_dir, repo) = repo_with(&[("tenant.yaml", &text)]);
+    let checked = check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!((checked.fixed, checked.changed_files), (1, 1));
+    let after = std::fs::read_to_string(repo.join("tenant.yaml")).unwrap();
+    assert!(
+        after.contains("    - app-two.example.com   # the second app\n    - app-three.example.com\n  secretName: shared-cert\n"),
+        "{after}"
+    );
+    assert!(
+        after
+            .contains("  annotations:\n    nginx.ingress.kubernetes.io/proxy-body-size: 8m\nspec:")
+    );
+    assert!(after.contains("      secretName: shared-cert\n") && !after.contains("app-three-tls"));
+
+    // A wildcard of the Certificate already matches the host: only the Ingress changes.
+    let wildcard = text.replace(
+        "    - app-one.example.com\n    - app-two.example.com   # the second app\n",
+        "    - \"*.example.com\"\n",
+    );
+    assert_ne!(wildcard, text);
+    let (_dir, repo) = repo_with(&[("tenant.yaml", &wildcard)]);
+    let checked = check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!(checked.fixed, 1);
+    let after = std::fs::read_to_string(repo.join("tenant.yaml")).unwrap();
+    assert!(
+        after.contains("  dnsNames:\n    - \"*.example.com\"\n  secretName: shared-cert\n"),
+        "{after}"
+    );
+    assert!(after.contains("      secretName: shared-cert\n"));
+}
+
+/// A suppressed finding's Ingress is left as written; the others of its group share the new
+/// Certificate (which lists every host of the group, so the suppressed one can join later).
+#[test]
+fn a_suppressed_ingress_of_a_group_is_not_edited() {
+    let ingress = |name: &str, comment: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: tenant\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt{comment}\nspec:\n  rules:\n    - host: {name}.example.com\n  tls:\n    - hosts: [{name}.example.com]\n      secretName: {name}-tls\n"
+        )
+    };
+    let kept = ingress(
+        "legacy",
+        " # xks-lint: ignore[per-ingress-certificate] -- pinned",
+    );
+    let (_dir, repo) = repo_with(&[
+        ("a.yaml", &ingress("shop", "")),
+        ("b.yaml", &ingress("blog", "")),
+        ("c.yaml", &kept),
+    ]);
+    let checked = check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!(checked.fixed, 2);
+    assert_eq!(std::fs::read_to_string(repo.join("c.yaml")).unwrap(), kept);
+    let created = documents_json(
+        &std::fs::read_to_string(repo.join("example-com-certificate.yaml")).unwrap(),
+    );
+    assert_eq!(
+        created[0]["spec"]["dnsNames"],
+        serde_json::json!(["blog.example.com", "legacy.example.com", "shop.example.com"])
+    );
+    for file in ["a.yaml", "b.yaml"] {
+        let text = std::fs::read_to_string(repo.join(file)).unwrap();
+        assert!(
+            !text.contains("annotations") && text.contains("secretName: example-com-tls"),
+            "{text}"
+        );
+    }
+}
+
+/// A base rendered by two overlays (two namespaces, two groups) gets one Certificate file,
+/// without a namespace, listed once: both groups' fixes carry the identical file and edits.
+#[test]
+fn a_base_rendered_by_two_overlays_gets_one_certificate() {
+    let ingress = |name: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\nspec:\n  rules:\n    - host: {name}.example.com\n  tls:\n    - hosts: [{name}.example.com]\n      secretName: {name}-tls\n"
+        )
+    };
+    let (_dir, repo) = repo_with(&[
+        ("base/shop.yaml", &ingress("shop")),
+        ("base/blog.yaml", &ingress("blog")),
+        (
+            "base/kustomization.yaml",
+            "resources:\n  - shop.yaml\n  - blog.yaml\n",
+        ),
+        (
+            "prod/kustomization.yaml",
+            "namespace: prod\nresources:\n  - ../base\n",
+        ),
+        (
+            "test/kustomization.yaml",
+            "namespace: test\nresources:\n  - ../base\n",
+        ),
+    ]);
+    let before = common::analyze_paths(&[&repo]);
+    assert_eq!(certificate_findings(&before).len(), 4);
+    let checked = check_dir(&repo, true, Some("per-ingress-certificate"));
+    assert_eq!(checked.fixed, 4);
+    assert_eq!(
+        checked.changed_files, 4,
+        "two Ingresses, the kustomization, one new file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("base/kustomization.yaml")).unwrap(),
+        "resources:\n  - shop.yaml\n  - blog.yaml\n  - example-com-certificate.yaml\n"
+    );
+    let created = documents_json(
+        &std::fs::read_to_string(repo.join("base/example-com-certificate.yaml")).unwrap(),
+    );
+    assert!(created[0]["metadata"].get("namespace").is_none());
 }

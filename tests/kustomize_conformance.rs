@@ -43,22 +43,6 @@ const KNOWN_KRUSTY_FAILURES: &[(&str, &str)] = &[
         "TestCrdBase",
         "name references declared by CRD schemas (x-kubernetes-*) are not followed",
     ),
-    (
-        "TestIntermediateNameAmbiguous",
-        "a patch naming two objects by their earlier names is not refused as ambiguous",
-    ),
-    (
-        "TestNamedspacedServiceAccountsWithOverlap",
-        "ServiceAccount subjects that become ambiguous after namespacing are not refused",
-    ),
-    (
-        "TestMultibasesWithConflict",
-        "two bases rendering the same object through one intermediate are not refused",
-    ),
-    (
-        "TestValidatingWebhookCombinedNamespaces",
-        "a Service's new namespace is not followed into webhook clientConfig references",
-    ),
 ];
 
 /// Cases of the data features (vars, generators, components, replacements) that do

@@ -70,7 +70,10 @@ fn kubectl(root: &str) -> Option<Vec<String>> {
     Some(objects)
 }
 
-const BUILDABLE: [&str; 11] = [
+const BUILDABLE: [&str; 14] = [
+    "name-references-prefer-same-affixes",
+    "name-references/base",
+    "name-references/overlay",
     "set-selector-and-list-replace",
     "namespace-renames-namespace-object",
     "vars/overlay",
@@ -83,7 +86,9 @@ const BUILDABLE: [&str; 11] = [
     "builtin-plugin-configs",
     "namespace-moves-subjects",
 ];
-const REFUSED: [&str; 5] = [
+const REFUSED: [&str; 7] = [
+    "name-reference-ambiguous",
+    "patch-names-two-objects",
     "namespace-objects-collide",
     "vars-ambiguous",
     "smp-names-nothing",
@@ -365,4 +370,55 @@ fn every_defect_fixture_agrees_with_kubectl_kustomize() {
         assert_eq!(rendered.code, Some(1), "{root}");
         assert!(rendered.stderr.contains("kustomize-error"), "{root}");
     }
+}
+
+#[test]
+fn references_resolve_once_at_the_root_through_every_earlier_name() {
+    let rendered = render("name-references/overlay");
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    let binding = object(&rendered, "RoleBinding", "o-p-rb-s");
+    assert_eq!(binding["roleRef"]["name"], "o-p-role-s");
+    // The ServiceAccount subject follows its account's prefixes, suffix and namespace;
+    // every subject named `default` moves with the namespace transformer.
+    assert_eq!(binding["subjects"][0]["name"], "o-p-sa-s");
+    assert_eq!(binding["subjects"][0]["namespace"], "ns2");
+    assert_eq!(binding["subjects"][1]["namespace"], "ns2");
+    let webhook = object(&rendered, "ValidatingWebhookConfiguration", "o-p-vw-s");
+    assert_eq!(
+        webhook["webhooks"][0]["clientConfig"]["service"]["namespace"],
+        "ns2"
+    );
+    // A reference prefers the candidate renamed in the same contexts as the referrer,
+    // and a candidate without prefixes matches any.
+    let affixes = render("name-references-prefer-same-affixes");
+    assert_eq!(affixes.code, Some(0), "{}", affixes.stderr);
+    let deployment = object(&affixes, "Deployment", "a-d");
+    let reference = &deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"][0];
+    assert!(
+        reference["configMapRef"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("cm-")),
+        "{reference}"
+    );
+}
+
+#[test]
+fn ambiguous_references_and_patches_are_refused_where_they_are_written() {
+    let ambiguous = render("name-reference-ambiguous");
+    assert_eq!(ambiguous.code, Some(1));
+    for team in ["team-a", "team-b"] {
+        let expected = format!(
+            "name-reference-ambiguous/{team}/deployer.yaml:15:3: error[kustomize-error]: `subjects` of ClusterRoleBinding `{team}-deployer` names `deployer`, which may be any of ServiceAccount team-a/deployer, ServiceAccount team-b/deployer"
+        );
+        assert!(ambiguous.stderr.contains(&expected), "{}", ambiguous.stderr);
+    }
+    let patch = render("patch-names-two-objects");
+    assert_eq!(patch.code, Some(1));
+    assert!(
+        patch.stderr.contains(
+            "patch-names-two-objects/kustomization.yaml:5:3: error[kustomize-error]: patch names 2 objects"
+        ),
+        "{}",
+        patch.stderr
+    );
 }

@@ -39,7 +39,7 @@ pub struct CertSettings {
 pub const DEFAULT_WARN_PERCENT: u32 = 50;
 
 impl CertSettings {
-    pub fn from_config(xks: &crate::config::XksSettings) -> CertSettings {
+    pub fn from_config(xks: &crate::settings::XksSettings) -> CertSettings {
         CertSettings {
             letsencrypt_issuers: xks.letsencrypt_issuers.clone(),
             warn_percent: DEFAULT_WARN_PERCENT,
@@ -49,7 +49,7 @@ impl CertSettings {
 
 impl Default for CertSettings {
     fn default() -> Self {
-        CertSettings::from_config(&crate::config::XksSettings::default())
+        CertSettings::from_config(&crate::settings::XksSettings::default())
     }
 }
 

@@ -6,12 +6,12 @@ use super::shared::{
     CertArgs, EXIT_CLEAN, EXIT_FINDINGS, ReportFormat, inputs, load_config, usage_error,
     write_stdout,
 };
+use crate::analysis::{CheckOptions, analyze};
 use crate::load::WalkOptions;
 use crate::model::ModelOptions;
 use crate::report;
 use crate::report::sanitize::Channel;
 use crate::rules::RuleSelection;
-use crate::{CheckOptions, analyze};
 
 #[derive(Debug, clap::Args)]
 pub struct CertsArgs {

@@ -8,6 +8,8 @@ use super::shared::{
     CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config,
     stream_report, stream_stdout, suggestion, usage_error, write_report, write_stdout,
 };
+use crate::analysis::{CheckOptions, analyze};
+use crate::autofix;
 use crate::config;
 use crate::diagnostic::Severity;
 use crate::gate::{self, GateOptions};
@@ -16,7 +18,6 @@ use crate::model::ModelOptions;
 use crate::report::sanitize::{Channel, Inline};
 use crate::report::{self, Format, RenderOptions, emit};
 use crate::rules::RuleSelection;
-use crate::{CheckOptions, analyze};
 use clap::ValueEnum;
 
 #[derive(Debug, clap::Args)]
@@ -186,16 +187,15 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// `--fix`, `--unsafe-fixes`, `--diff`: runs the fix loop; writes the files (returning the
 /// analysis of the fixed repository to report) or prints the diff (returning the exit code).
-fn apply_fixes(args: &CheckArgs, options: &CheckOptions) -> Result<crate::Analysis, u8> {
-    use crate::fix::engine;
-    let run = engine::run(options, args.unsafe_fixes);
+fn apply_fixes(args: &CheckArgs, options: &CheckOptions) -> Result<crate::analysis::Analysis, u8> {
+    let run = autofix::run(options, args.unsafe_fixes);
     for warning in &run.warnings {
         emit::warning(warning);
     }
     if !run.converged {
         emit::warning(&format!(
             "fixes still pending after {} passes; run --fix again",
-            engine::MAX_PASSES
+            autofix::MAX_PASSES
         ));
     }
     let files = run.changes.len();
@@ -206,7 +206,7 @@ fn apply_fixes(args: &CheckArgs, options: &CheckOptions) -> Result<crate::Analys
         String::new()
     };
     if args.diff {
-        let code = write_stdout(&engine::unified_diff(&run.changes), Channel::Patch);
+        let code = write_stdout(&autofix::unified_diff(&run.changes), Channel::Patch);
         if code != EXIT_CLEAN {
             return Err(code);
         }
@@ -217,7 +217,7 @@ fn apply_fixes(args: &CheckArgs, options: &CheckOptions) -> Result<crate::Analys
         ));
         return Err(if files > 0 { EXIT_FINDINGS } else { EXIT_CLEAN });
     }
-    let (written, errors) = engine::write(&run.changes, &run.analysis.gate.root);
+    let (written, errors) = autofix::write(&run.changes, &run.analysis.gate.root);
     for error in &errors {
         emit::warning(error);
     }
@@ -381,7 +381,7 @@ pub fn check(args: CheckArgs) -> u8 {
         if let Err(e) = write_report(
             paths.first().map_or(".", String::as_str),
             path,
-            &gate::baseline::render(&analysis),
+            &gate::baseline::render(&analysis.diagnostics, &analysis.gate),
             Channel::Json,
         ) {
             return usage_error(&format!("cannot write {}: {e}", path.display()));

@@ -1,6 +1,6 @@
 //! The subcommands, one module each (`check`, `certs`, `connectivity`, `diff`, `render`,
 //! `rules`, `why`, `init`, `completions`), over the shared argument groups, exit codes,
-//! loaders and helpers of [`shared`]. Nothing here imports `crate::cli`: the CLI definition
+//! loaders and helpers of [`shared`]. Nothing here imports the CLI definition (`cli.rs`), which
 //! sits on top and dispatches.
 
 pub mod certs;

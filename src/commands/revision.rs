@@ -6,9 +6,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::analysis::{CheckOptions, analyze};
 use crate::load::Input;
 use crate::load::git::{self, Repo};
-use crate::{CheckOptions, analyze};
 
 /// The repository of the first PATH, when it is a git repository (`None` otherwise, or for
 /// standard input).

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
+use clap::builder::PossibleValue;
 
 use crate::config::{self, Config};
 use crate::graph::Graph;
@@ -194,18 +195,42 @@ pub fn load_config(explicit: Option<&std::path::Path>, paths: &[String]) -> Resu
         Some(path) => Some(path.to_path_buf()),
         None => {
             let start = if first_path == "-" { "." } else { first_path };
-            config::discover(std::path::Path::new(start))
+            discover_config(std::path::Path::new(start))
         }
     };
     let Some(path) = path else {
         return Ok(Config::default());
     };
-    config::load(&path).map_err(|errors| {
+    // Where the config meets the rules: its rule ids must be the registry's.
+    let rule_ids: Vec<&str> = rules::registry().iter().map(|r| r.doc.id).collect();
+    config::load_checked(&path, &rule_ids).map_err(|errors| {
         for error in &errors {
             emit::error(&error.to_string());
         }
         EXIT_USAGE
     })
+}
+
+/// The config file that applies to `start`: `.xks-lint.yaml` in its directory or the nearest
+/// one above, looking no higher than the repository root (the directory holding `.git`).
+pub fn discover_config(start: &std::path::Path) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let absolute = crate::gate::paths::normalize(&cwd.join(start));
+    let first = if absolute.is_dir() {
+        absolute.as_path()
+    } else {
+        absolute.parent()?
+    };
+    for dir in first.ancestors() {
+        let candidate = dir.join(config::FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    None
 }
 
 /// The inputs named on the command line (default `.`), or a usage error.
@@ -376,3 +401,55 @@ pub(crate) fn policy_name(graph: &Graph, policy: usize) -> String {
         ),
     }
 }
+
+// How the library's enums are spelled on the command line: the library knows nothing of
+// clap, so their `ValueEnum` lives here, with the help each value shows in `--help`.
+
+macro_rules! value_enum {
+    ($ty:ty { $($variant:ident => $name:literal $(: $help:literal)?),* $(,)? }) => {
+        impl ValueEnum for $ty {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$(Self::$variant),*]
+            }
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $(Self::$variant => PossibleValue::new($name)$(.help($help))?,)*
+                })
+            }
+        }
+    };
+}
+
+value_enum!(crate::report::Format {
+    Human => "human": "Source snippets with the offending node highlighted, help and rule id",
+    Json => "json": "A stable JSON document (see README \"JSON output\")",
+    Sarif => "sarif": "SARIF 2.1.0 for GitHub code scanning (see README \"SARIF\")",
+    Github => "github": "GitHub Actions workflow commands: annotations on the pull request",
+    Gitlab => "gitlab": "GitLab Code Quality JSON (`artifacts:reports:codequality`)",
+    Compact => "compact": "One line per finding: `file:line:col: severity[rule] message` (logs, problem matchers)",
+});
+
+value_enum!(crate::report::connectivity::ConnectivityFormat {
+    Txt => "txt": "`SRC => DST : CONNS`, one sorted line per connection (np-guard netpol-analyzer `list` format)",
+    Json => "json": "An array of `{\"src\", \"dst\", \"conn\"}` objects",
+    Csv => "csv": "`src,dst,conn` with a header row (RFC 4180 quoting)",
+    Dot => "dot": "Graphviz, namespaces as clusters",
+    Mermaid => "mermaid": "Mermaid flowchart, namespaces as subgraphs",
+    Html => "html": "One self-contained interactive page (`--output view.html`): namespaces that expand into workloads, filters, blocked pairs in red, `why` on a click",
+});
+
+value_enum!(crate::report::diff::DiffFormat {
+    Txt => "txt": "`+ SRC => DST : CONNS` (opened) and `- ...` (closed), each followed by its rules",
+    Json => "json": "`{\"base\": ..., \"changes\": [...]}`",
+    Markdown => "markdown": "Tables grouped by namespace pair, for a PR comment or the GitHub step summary",
+});
+
+value_enum!(Semantics {
+    Xks => "xks": "Kubernetes NetworkPolicy semantics plus what XKS adds: the implicit `default-deny` policy in every tenant namespace, NodeLocal DNS, the `name=<namespace>` label and the platform endpoints",
+    Vanilla => "vanilla": "The Kubernetes NetworkPolicy specification only, over the repository's objects",
+});
+
+value_enum!(Cloud {
+    Aks => "aks",
+    Aws => "aws",
+});

@@ -2,13 +2,13 @@
 //!
 //! Rules attach a [`Fix`](crate::diagnostic::Fix) to a finding: byte-range replacements on
 //! the text the loader read, plus new files. Those edits are the single description of a
-//! repair: SARIF `fixes` print them, [`engine`] applies them. This module holds what both
+//! repair: SARIF `fixes` print them, the `autofix` loop applies them. This module holds what both
 //! need: line-ending adaptation ([`adapt`]), the choice of non-overlapping edits per pass
 //! ([`plan`]) and their application ([`apply`]); [`text`] has the helpers rules use to
 //! build edits that keep the author's indentation.
 
 pub mod block;
-pub mod engine;
+pub mod create;
 pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,10 +18,19 @@ use crate::load::Sources;
 use crate::span::FileId;
 
 /// Rules write replacement newlines as `\n`; in a file whose lines end with `\r\n`, every
-/// lone `\n` of a replacement becomes `\r\n`, so the file keeps one line-ending style.
+/// lone `\n` of a replacement becomes `\r\n`, so the file keeps one line-ending style, and
+/// a new file takes the line endings of the file it is written beside.
 /// Run once by `analyze`, so SARIF and `--fix` see the same edits.
 pub fn adapt(diagnostics: &mut [Diagnostic], sources: &Sources) {
     for fix in diagnostics.iter_mut().filter_map(|d| d.fix.as_mut()) {
+        for new in &mut fix.new_files {
+            let crlf = sources
+                .get(new.beside)
+                .is_some_and(|source| text::uses_crlf(&source.text));
+            if crlf {
+                new.text = text::to_crlf(&new.text);
+            }
+        }
         for edit in &mut fix.edits {
             let crlf = sources
                 .get(edit.file)
@@ -75,7 +84,9 @@ fn valid(edit: &Edit, sources: &Sources) -> bool {
 /// Chooses the fixes of one pass, in the findings' order (path, line, column, rule): a fix
 /// is taken whole or not at all; one whose edits overlap an edit already taken waits for
 /// the next pass, when the file has been analysed again. Identical edits (one base file
-/// rendered by several overlays) are applied once.
+/// rendered by several overlays) are applied once, and so are identical new files (the
+/// shared Certificate every finding of a group carries); a different file of the same
+/// name in the same directory waits.
 pub fn plan(diagnostics: &[Diagnostic], sources: &Sources, unsafe_fixes: bool) -> Plan {
     plan_with(diagnostics, sources, unsafe_fixes, |_| false)
 }
@@ -90,7 +101,18 @@ pub fn plan_with(
 ) -> Plan {
     let mut plan = Plan::default();
     let mut taken: BTreeSet<Edit> = BTreeSet::new();
-    let mut files: BTreeSet<(FileId, String)> = BTreeSet::new();
+    // (directory, name) → text of the files created this pass.
+    let mut files: BTreeMap<(Option<std::path::PathBuf>, String), String> = BTreeMap::new();
+    let key = |file: &NewFile| {
+        (
+            sources.get(file.beside).and_then(|s| {
+                crate::load::normalize(&s.path)
+                    .parent()
+                    .map(|d| d.to_path_buf())
+            }),
+            file.name.clone(),
+        )
+    };
     for fix in diagnostics.iter().filter_map(|d| d.fix.as_ref()) {
         if fix.applicability == Applicability::Unsafe && !unsafe_fixes {
             continue;
@@ -110,15 +132,16 @@ pub fn plan_with(
         }) || fix
             .new_files
             .iter()
-            .any(|f| files.contains(&(f.beside, f.name.clone())));
+            .any(|f| files.get(&key(f)).is_some_and(|text| *text != f.text));
         if clashes {
             plan.deferred += 1;
             continue;
         }
         taken.extend(fresh.into_iter().cloned());
         for file in &fix.new_files {
-            files.insert((file.beside, file.name.clone()));
-            plan.new_files.push(file.clone());
+            if files.insert(key(file), file.text.clone()).is_none() {
+                plan.new_files.push(file.clone());
+            }
         }
         plan.taken += 1;
     }

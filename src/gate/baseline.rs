@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Analysis;
+use super::GateOutcome;
+use crate::diagnostic::Diagnostic;
 
 pub const VERSION: u32 = 1;
 
@@ -47,17 +48,16 @@ pub fn read(path: &Path) -> Result<BTreeSet<String>, String> {
     Ok(file.findings.into_iter().map(|e| e.fingerprint).collect())
 }
 
-/// The baseline of every finding of `analysis` (reported ones only: suppressed findings need
-/// no baseline entry).
-pub fn render(analysis: &Analysis) -> String {
-    let findings = analysis
-        .diagnostics
+/// The baseline of every finding of an analysis (its reported ones, with the gate's
+/// outcome: suppressed findings need no baseline entry).
+pub fn render(diagnostics: &[Diagnostic], gate: &GateOutcome) -> String {
+    let findings = diagnostics
         .iter()
         .filter_map(|d| {
             Some(Entry {
                 fingerprint: d.fingerprint.clone()?,
                 rule: d.rule.to_string(),
-                path: analysis.gate.repo_path(d.location.file).to_string(),
+                path: gate.repo_path(d.location.file).to_string(),
                 object: d.object.clone(),
                 message: d.message.clone(),
             })

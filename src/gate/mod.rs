@@ -108,10 +108,10 @@ pub fn apply(
     fingerprint::assign(&mut diagnostics, path_of);
     let (mut kept, mut suppressed, mut unused) =
         suppress::apply(model, sources, diagnostics, selection);
-    crate::sort_diagnostics(&mut unused, sources);
+    sort_diagnostics(&mut unused, sources);
     fingerprint::assign(&mut unused, path_of);
     kept.extend(unused);
-    crate::sort_diagnostics(&mut kept, sources);
+    sort_diagnostics(&mut kept, sources);
 
     let mut outcome = GateOutcome {
         root,
@@ -170,4 +170,23 @@ pub fn apply(
 
 fn canonical(cwd: &std::path::Path, path: &std::path::Path) -> Option<PathBuf> {
     std::fs::canonicalize(cwd.join(path)).ok()
+}
+
+/// Sorts findings by path, line, column, rule, then message and end: the order of every
+/// report.
+pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &Sources) {
+    diagnostics.sort_by(|a, b| {
+        let key = |d: &Diagnostic| {
+            (
+                sources.display(d.location.file).to_string(),
+                d.location.span.start.line,
+                d.location.span.start.col,
+                d.rule,
+            )
+        };
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.message.cmp(&b.message))
+            .then_with(|| a.location.span.end.cmp(&b.location.span.end))
+    });
 }

@@ -1,17 +1,18 @@
 //! What the reachability engine assumes about the cluster. Every default comes
 //! from the XKS guides (seed 000: developer guide, seed 004: operator guide) or
 //! from the upstream charts of the platform components; the ones a user can
-//! change live in [`config::XksSettings`] (`.xks-lint.yaml`) and are written once,
-//! there.
+//! change live in [`crate::settings::XksSettings`] (`.xks-lint.yaml`) and are written
+//! once, there.
 
 use std::collections::BTreeSet;
 
 use super::ports::Protocol;
 use super::selector::Labels;
-use crate::config;
+use crate::settings;
+pub use crate::settings::Cloud;
 
 /// Which rules of the game the engine plays by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Semantics {
     /// Kubernetes NetworkPolicy semantics plus what XKS adds: the implicit
@@ -21,14 +22,6 @@ pub enum Semantics {
     Xks,
     /// The Kubernetes NetworkPolicy specification only, over the repository's objects.
     Vanilla,
-}
-
-/// Cloud flavour of the XKS cluster: decides the NodeLocal DNS addresses (guide 004).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Cloud {
-    #[default]
-    Aks,
-    Aws,
 }
 
 /// What a platform endpoint is for; rules look endpoints up by role.
@@ -58,7 +51,7 @@ pub struct PlatformEndpoint {
 }
 
 /// The engine's view of the XKS platform. Derived from the user-facing
-/// [`config::XksSettings`] (`.xks-lint.yaml`, whose defaults are the XKS guides'),
+/// [`crate::settings::XksSettings`] (`.xks-lint.yaml`, whose defaults are the XKS guides'),
 /// plus what the configuration does not expose: the name of the implicit policy, its
 /// DNS ports, the endpoints' named ports and the Linkerd control plane.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +106,7 @@ pub struct Allowance {
 }
 
 impl Allowance {
-    /// The allowance `xks.platform-allowances` names (see `config::PLATFORM_ALLOWANCES`).
+    /// The allowance `xks.platform-allowances` names (see `settings::PLATFORM_ALLOWANCES`).
     pub fn named(name: &str) -> Option<Allowance> {
         match name {
             "datadog-tracing" => Some(Allowance {
@@ -141,17 +134,17 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 impl XksSettings {
     /// The XKS defaults with the NodeLocal DNS addresses of `cloud`.
     pub fn for_cloud(cloud: Cloud) -> XksSettings {
-        XksSettings::from_config(&config::XksSettings::default(), Some(cloud))
+        XksSettings::from_config(&settings::XksSettings::default(), Some(cloud))
     }
 
     /// The engine settings for a configuration; `cloud`, when given (`--cloud`),
     /// replaces the configured NodeLocal DNS addresses with that cloud's.
-    pub fn from_config(xks: &config::XksSettings, cloud: Option<Cloud>) -> XksSettings {
+    pub fn from_config(xks: &settings::XksSettings, cloud: Option<Cloud>) -> XksSettings {
         let nodelocal_dns = match cloud {
             Some(cloud) => cloud.nodelocal_dns(),
             None => xks.dns_addresses.clone(),
         };
-        let endpoint = |e: &config::PlatformEndpoint, role, ports: &[(&str, Protocol, u16)]| {
+        let endpoint = |e: &settings::PlatformEndpoint, role, ports: &[(&str, Protocol, u16)]| {
             PlatformEndpoint {
                 id: e.name.clone(),
                 role,
@@ -242,20 +235,9 @@ impl XksSettings {
     }
 }
 
-impl Cloud {
-    /// NodeLocal DNS addresses on this cloud (guide 004).
-    pub fn nodelocal_dns(self) -> Vec<String> {
-        let vnet_dns = match self {
-            Cloud::Aks => "10.0.0.10/32",
-            Cloud::Aws => "172.20.0.10/32",
-        };
-        vec!["169.254.20.10/32".to_string(), vnet_dns.to_string()]
-    }
-}
-
 impl Default for XksSettings {
     fn default() -> Self {
-        XksSettings::from_config(&config::XksSettings::default(), None)
+        XksSettings::from_config(&settings::XksSettings::default(), None)
     }
 }
 

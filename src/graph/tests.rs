@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::load::{Input, WalkOptions};
-use crate::model::ModelOptions;
+use crate::model::{Model, ModelOptions};
 
 pub(crate) fn model_of(yaml: &str) -> Model {
     let dir = tempfile::tempdir().unwrap();

@@ -15,7 +15,6 @@ use crate::load::normalize;
 use crate::load::yaml::{Node, NodeKind};
 use crate::span::{FileId, Span};
 
-use super::namerefs::{self, Rename};
 use super::spec::{Behavior, GeneratedKind, Generator, GeneratorOptions, Kustomization, Pairs};
 use super::transform::{empty_map, get_mut, remove, set};
 use super::{Built, hash};
@@ -79,6 +78,7 @@ pub fn run(
                 generated_in: None,
             })),
             var_names: Vec::new(),
+            affixes: None,
         };
         if let Err(message) = absorb(generator, built, resources, original) {
             errors.push(GenError {
@@ -213,6 +213,7 @@ fn absorb(
     }
     new.previous = old.previous;
     new.var_names = old.var_names;
+    new.affixes = old.affixes;
     resources.insert(old_index, new);
     Ok(())
 }
@@ -460,13 +461,12 @@ pub fn generate(
     Ok(node)
 }
 
-/// Ends a root's build: adds the content hash to the names of generated objects,
-/// rewrites the references to them, and removes the internal marks.
-pub fn finish(resources: &mut [Built], custom: &[namerefs::CustomReference]) {
-    let mut renames = Vec::new();
+/// Ends a root's build: adds the content hash to the names of generated objects
+/// (recording their earlier identity, so the root's name references follow), and
+/// removes the internal marks.
+pub fn finish(resources: &mut [Built]) {
     for resource in resources.iter_mut() {
         let needs_hash = annotation(&resource.node, NEEDS_HASH).is_some();
-        let generated = annotation(&resource.node, GENERATED_NAME).map(str::to_string);
         if let Some(meta) = get_mut(&mut resource.node, "metadata") {
             if let Some(annotations) = get_mut(meta, "annotations") {
                 remove(annotations, NEEDS_HASH);
@@ -486,23 +486,14 @@ pub fn finish(resources: &mut [Built], custom: &[namerefs::CustomReference]) {
         let Some(suffix) = hash::suffix(&resource.node) else {
             continue;
         };
-        let (kind, name, namespace) = identity(&resource.node);
-        let new = format!("{name}-{suffix}");
+        resource.remember_id();
         if let Some(slot) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
             && let NodeKind::Scalar(scalar) = &mut slot.kind
         {
+            let new = format!("{}-{suffix}", scalar.value);
             scalar.value = new.as_str().into();
         }
-        let mut from = vec![name];
-        from.extend(generated);
-        renames.push(Rename {
-            kind,
-            namespace: Some(namespace),
-            from,
-            to: new,
-        });
     }
-    namerefs::rewrite(resources, &renames, custom);
 }
 
 #[cfg(test)]

@@ -47,6 +47,17 @@ pub struct Built {
     /// The `vars` that name this object (kustomize marks the object when the
     /// kustomization declaring them is built; the root reads their values from it).
     pub var_names: Vec<String>,
+    /// The name prefixes and suffixes added to it, innermost first: kustomize's name
+    /// references prefer an object renamed in the same contexts as the referrer.
+    pub affixes: Option<Box<Affixes>>,
+}
+
+/// The non-empty name prefixes and suffixes the build added to an object, in the order
+/// they were added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Affixes {
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
 }
 
 /// Where an object came from and which built-in transformers ran over it, as
@@ -1095,7 +1106,16 @@ impl Builder<'_> {
         if stack.len() <= 1 {
             // The root: generated names get their content hash now that data is final.
             let custom = self.configurations(dir);
-            generators::finish(&mut resources, &custom.name_references);
+            generators::finish(&mut resources);
+            // Every transformer has run: references follow the objects they name.
+            for error in namerefs::fix_back_references(&mut resources, &custom.name_references) {
+                self.issue(
+                    IssueKind::KustomizeError,
+                    error.file,
+                    error.span,
+                    error.message,
+                );
+            }
             // Vars read final names, so they resolve last.
             let mut references = vars::default_references();
             references.extend(custom.var_references);
@@ -1410,14 +1430,7 @@ impl Builder<'_> {
                 suffix,
                 kinds,
             } => {
-                let custom = self.configurations(dir);
-                rename(
-                    resources,
-                    &prefix,
-                    &suffix,
-                    Some(&kinds),
-                    &custom.name_references,
-                );
+                rename(resources, &prefix, &suffix, Some(&kinds));
                 self.record_transformation(resources, config_file, "PrefixSuffixTransformer");
             }
             plugins::Builtin::Pairs { kind, pairs, specs } => {
@@ -1425,7 +1438,7 @@ impl Builder<'_> {
                 self.record_transformation(resources, config_file, kind);
             }
             plugins::Builtin::NamespaceIfUnset(namespace) => {
-                set_namespace(resources, &namespace, config_file, true, &[]);
+                set_namespace(resources, &namespace, config_file, true);
                 self.record_transformation(resources, config_file, "NamespaceTransformer");
             }
             plugins::Builtin::ServiceAccount {
@@ -1449,6 +1462,7 @@ impl Builder<'_> {
                         generated_in: None,
                     })),
                     var_names: Vec::new(),
+                    affixes: None,
                 });
             }
             plugins::Builtin::Nothing => {}
@@ -1751,6 +1765,7 @@ impl Builder<'_> {
                                 previous: Vec::new(),
                                 provenance: None,
                                 var_names: Vec::new(),
+                                affixes: None,
                             });
                         }
                     }
@@ -1763,6 +1778,7 @@ impl Builder<'_> {
                     previous: Vec::new(),
                     provenance: None,
                     var_names: Vec::new(),
+                    affixes: None,
                 }),
             }
         }
@@ -1962,30 +1978,19 @@ impl Builder<'_> {
         let custom = self.configurations(dir);
         let mut conflicts = Vec::new();
         if let Some(namespace) = &spec.namespace {
-            let references = &custom.name_references;
-            if let Some(conflict) = set_namespace(resources, namespace, file, false, references) {
+            if let Some(conflict) = set_namespace(resources, namespace, file, false) {
                 conflicts.push((namespace.span, conflict));
             }
             record(resources, "NamespaceTransformer");
         }
         let prefix_kinds = configurations::renamed_kinds(&custom.name_prefix);
         let suffix_kinds = configurations::renamed_kinds(&custom.name_suffix);
-        let references = &custom.name_references;
         if prefix_kinds.is_none() && suffix_kinds.is_none() {
-            if !spec.name_prefix.is_empty() || !spec.name_suffix.is_empty() {
-                let (prefix, suffix) = (&spec.name_prefix, &spec.name_suffix);
-                rename(resources, prefix, suffix, None, references);
-            }
+            rename(resources, &spec.name_prefix, &spec.name_suffix, None);
         } else {
             // Custom field specs for one of them: each renames its own kinds.
-            if !spec.name_prefix.is_empty() {
-                let kinds = prefix_kinds.as_deref();
-                rename(resources, &spec.name_prefix, "", kinds, references);
-            }
-            if !spec.name_suffix.is_empty() {
-                let kinds = suffix_kinds.as_deref();
-                rename(resources, "", &spec.name_suffix, kinds, references);
-            }
+            rename(resources, &spec.name_prefix, "", prefix_kinds.as_deref());
+            rename(resources, "", &spec.name_suffix, suffix_kinds.as_deref());
         }
         if !spec.name_prefix.is_empty() {
             record(resources, "PrefixTransformer");
@@ -2090,26 +2095,35 @@ impl Builder<'_> {
                     })
                     .map(|(i, _)| i)
                     .collect();
-                if found.is_empty() {
-                    self.issue(
-                        IssueKind::KustomizeError,
-                        file,
-                        patch.span,
-                        format!(
-                            "patch matches no resource ({} {}{})",
-                            if wanted.kind.is_empty() {
-                                "any kind"
-                            } else {
-                                &wanted.kind
-                            },
-                            if wanted.namespace.is_empty() {
-                                String::new()
-                            } else {
-                                format!("{}/", wanted.namespace)
-                            },
-                            wanted.name
-                        ),
-                    );
+                let named = format!(
+                    "{} {}{}",
+                    if wanted.kind.is_empty() {
+                        "any kind"
+                    } else {
+                        &wanted.kind
+                    },
+                    if wanted.namespace.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}/", wanted.namespace)
+                    },
+                    wanted.name
+                );
+                match found.len() {
+                    0 => {
+                        let message = format!("patch matches no resource ({named})");
+                        self.issue(IssueKind::KustomizeError, file, patch.span, message);
+                    }
+                    1 => {}
+                    count => {
+                        // kustomize needs one target; an earlier name shared by several
+                        // objects (renamed apart by different prefixes) is ambiguous.
+                        let message = format!(
+                            "patch names {count} objects by their current or earlier names ({named}); kubectl refuses it"
+                        );
+                        self.issue(IssueKind::KustomizeError, file, patch.span, message);
+                        return;
+                    }
                 }
                 found
             }
@@ -2697,78 +2711,49 @@ fn add_pairs(resources: &mut [Built], pairs: &spec::Pairs, file: FileId, scope: 
 }
 
 /// The namespace transformer: moves every namespaced object (with `only_unset`, every
-/// one without a namespace) into `namespace`, and makes the references that name a moved
-/// object with its namespace follow it.
-/// The namespace transformer. Besides setting `metadata.namespace`, kustomize's
-/// default field specs name `metadata/name` of `Namespace` objects: a Namespace in the
-/// build becomes the target namespace (references follow it; two of them collide).
-/// Returns kubectl's refusal when they collide.
+/// one without a namespace) into `namespace`. Like kustomize it first records every
+/// object's identity, moved or not, so the root's name-reference pass can make the
+/// references that name it with its namespace follow. kustomize's default field specs
+/// also name `metadata/name` of `Namespace` objects: a Namespace in the build becomes the
+/// target namespace (two of them collide; the refusal is returned), and ServiceAccount
+/// subjects named `default` move too (`setRoleBindingSubjects: defaultOnly`).
 fn set_namespace(
     resources: &mut [Built],
     namespace: &spec::Entry,
     file: FileId,
     only_unset: bool,
-    custom: &[namerefs::CustomReference],
 ) -> Option<String> {
-    let mut moves = Vec::new();
-    let mut renames = Vec::new();
+    let value = || Node::synthetic_str(&namespace.value, namespace.span, Some(file));
+    let mut renamed_namespaces = false;
     for resource in resources.iter_mut() {
-        let kind = object_kind(&resource.node)
-            .map_or("", |(_, k)| k)
-            .to_string();
+        resource.remember_id();
+        let kind = object_kind(&resource.node).map_or("", |(_, k)| k);
         if kind == "Namespace" && !only_unset {
-            let old = name_of(&resource.node).to_string();
-            if old != namespace.value {
-                resource.remember_id();
+            if name_of(&resource.node) != namespace.value {
+                renamed_namespaces = true;
                 if let Some(meta) = get_mut(&mut resource.node, "metadata") {
-                    let value = Node::synthetic_str(&namespace.value, namespace.span, Some(file));
-                    set(meta, "name", value);
+                    set(meta, "name", value());
                 }
-                renames.push(namerefs::Rename {
-                    kind: kind.clone(),
-                    namespace: None,
-                    from: vec![old],
-                    to: namespace.value.clone(),
-                });
             }
             continue;
         }
-        if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
+        if CLUSTER_SCOPED_KINDS.contains(&kind) {
             continue;
         }
-        let written = resource
-            .node
-            .path(&["metadata", "namespace"])
-            .and_then(Node::scalar_text)
-            .unwrap_or_default()
-            .to_string();
-        if only_unset && !written.is_empty() {
+        if only_unset && !ResId::of(&resource.node).namespace.is_empty() {
             continue;
-        }
-        let id = ResId::of(&resource.node);
-        if id.namespace != namespace.value {
-            moves.push(namerefs::Move {
-                kind,
-                name: id.name.clone(),
-                from: id.effective_namespace().to_string(),
-            });
-            resource.remember_id();
         }
         for_each_at(
             &mut resource.node,
             &["metadata"],
             Some((namespace.span, Some(file))),
-            &mut |meta| {
-                let value = Node::synthetic_str(&namespace.value, namespace.span, Some(file));
-                set(meta, "namespace", value);
-            },
+            &mut |meta| set(meta, "namespace", value()),
         );
     }
-    namerefs::follow_moves(resources, &moves, namespace, file, !only_unset);
-    if renames.is_empty() {
+    namerefs::move_default_subjects(resources, &value, only_unset);
+    if !renamed_namespaces {
         return None;
     }
-    namerefs::rewrite(resources, &renames, custom);
     let namespaces = resources
         .iter()
         .filter(|r| object_kind(&r.node).is_some_and(|(_, k)| k == "Namespace"))
@@ -2782,48 +2767,52 @@ fn set_namespace(
     })
 }
 
-/// Adds `prefix` and `suffix` to object names and follows the references to them.
+/// Adds `prefix` and then `suffix` to object names, as kustomize's PrefixTransformer and
+/// SuffixTransformer do: each records the object's earlier identity and the affix, and
+/// the root's name-reference pass makes references follow.
 /// `only_kinds` restricts the renamed kinds (a plugin's field specs; `None` inside it
-/// means every kind); without it every object is renamed except Namespaces and CRDs.
+/// means every kind); without it every object is renamed except Namespaces, CRDs and
+/// APIServices.
 fn rename(
     resources: &mut [Built],
     prefix: &str,
     suffix: &str,
     only_kinds: Option<&[Option<String>]>,
-    custom: &[namerefs::CustomReference],
 ) {
-    let mut renamed: HashMap<(String, String, Option<String>), String> = HashMap::new();
     for resource in resources.iter_mut() {
-        let kind = object_kind(&resource.node)
-            .map(|(_, k)| k.to_string())
-            .unwrap_or_default();
+        let kind = object_kind(&resource.node).map_or("", |(_, k)| k);
         let wanted = match only_kinds {
             Some(kinds) => kinds.iter().any(|k| k.as_deref().is_none_or(|k| k == kind)),
-            None => kind != "Namespace" && kind != "CustomResourceDefinition",
+            None => !matches!(
+                kind,
+                "Namespace" | "CustomResourceDefinition" | "APIService"
+            ),
         };
         if !wanted {
             continue;
         }
-        let old = name_of(&resource.node).to_string();
-        let namespace = (!CLUSTER_SCOPED_KINDS.contains(&kind.as_str()))
-            .then(|| ResId::of(&resource.node).effective_namespace().to_string());
-        let new = format!("{prefix}{old}{suffix}");
-        resource.remember_id();
-        if let Some(name) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
-            && let NodeKind::Scalar(scalar) = &mut name.kind
-        {
-            scalar.value = new.as_str().into();
+        for (affix, is_prefix) in [(prefix, true), (suffix, false)] {
+            if affix.is_empty() {
+                continue;
+            }
+            resource.remember_id();
+            let affixes = resource.affixes.get_or_insert_with(Box::default);
+            if is_prefix {
+                affixes.prefixes.push(affix.to_string());
+            } else {
+                affixes.suffixes.push(affix.to_string());
+            }
+            if let Some(name) =
+                get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
+                && let NodeKind::Scalar(scalar) = &mut name.kind
+            {
+                let new = if is_prefix {
+                    format!("{affix}{}", scalar.value)
+                } else {
+                    format!("{}{affix}", scalar.value)
+                };
+                scalar.value = new.as_str().into();
+            }
         }
-        renamed.insert((kind, old, namespace), new);
     }
-    let renames: Vec<namerefs::Rename> = renamed
-        .into_iter()
-        .map(|((kind, old, namespace), new)| namerefs::Rename {
-            kind,
-            namespace,
-            from: vec![old],
-            to: new,
-        })
-        .collect();
-    namerefs::rewrite(resources, &renames, custom);
 }

@@ -3,89 +3,41 @@
 //! object (a name prefix or suffix, a generator's content hash), every reference to
 //! it in these fields follows.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::kinds::CLUSTER_SCOPED_KINDS;
 use crate::load::yaml::{Node, NodeKind};
 
 use super::Built;
 
-/// An object renamed: references to `kind` named one of `from` (in `namespace`, or
-/// in any namespace when `None`) now name `to`.
-#[derive(Debug, Clone)]
-pub struct Rename {
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub from: Vec<String>,
-    pub to: String,
-}
-
-/// An object the namespace transformer moved out of namespace `from` (`default` when it
-/// had none).
-#[derive(Debug, Clone)]
-pub struct Move {
-    pub kind: String,
-    pub name: String,
-    pub from: String,
-}
-
-/// After a namespace move, the references that name a moved object with its namespace
-/// follow it, as kustomize does:
-/// - a RoleBinding's or ClusterRoleBinding's subject named like a moved ServiceAccount,
-///   written without a namespace or with the old one (kustomize does not look at the
-///   subject's `kind` here, so a User of the same name follows too);
-/// - a webhook's `clientConfig.service` naming a moved Service in its old namespace;
-/// - with `default_subjects`, ServiceAccount subjects named `default` in `default` (or
-///   none), kustomize's `setRoleBindingSubjects: defaultOnly`.
-pub fn follow_moves(
+/// kustomize's namespace transformer in its default `setRoleBindingSubjects: defaultOnly`
+/// mode: every RoleBinding or ClusterRoleBinding subject named `default` (whatever its
+/// kind or written namespace; with `only_unset`, one without a namespace) moves to the
+/// new namespace. Other subjects follow their ServiceAccount through the root's name
+/// references.
+pub fn move_default_subjects(
     resources: &mut [Built],
-    moves: &[Move],
-    namespace: &super::spec::Entry,
-    file: crate::span::FileId,
-    default_subjects: bool,
+    namespace: &dyn Fn() -> Node,
+    only_unset: bool,
 ) {
-    let moved = |kind: &str, name: &str, written: Option<&str>| {
-        moves.iter().any(|m| {
-            m.kind == kind && m.name == name && written.is_none_or(|w| w.is_empty() || w == m.from)
-        })
-    };
-    let new_namespace = || Node::synthetic_str(&namespace.value, namespace.span, Some(file));
     for resource in resources.iter_mut() {
         let (kind, _) = kind_and_group(&resource.node);
-        let path: &[&str] = match kind.as_str() {
-            "RoleBinding" | "ClusterRoleBinding" => &["subjects"],
-            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
-                &["webhooks", "clientConfig", "service"]
-            }
-            _ => continue,
+        if kind != "RoleBinding" && kind != "ClusterRoleBinding" {
+            continue;
+        }
+        let Some(NodeKind::Seq(subjects)) =
+            super::transform::get_mut(&mut resource.node, "subjects").map(|s| &mut s.kind)
+        else {
+            continue;
         };
-        let subjects = path == ["subjects"];
-        let mut follow = |reference: &mut Node| {
-            let Some(name) = reference.get("name").and_then(Node::scalar_text) else {
-                return;
-            };
-            let written = reference.get("namespace").and_then(Node::scalar_text);
-            let follows = if subjects {
-                let service_account =
-                    reference.get("kind").and_then(Node::scalar_text) == Some("ServiceAccount");
-                moved("ServiceAccount", name, written)
-                    || (default_subjects
-                        && service_account
-                        && name == "default"
-                        && written.is_none_or(|w| w.is_empty() || w == "default"))
-            } else {
-                written.is_some() && moved("Service", name, written)
-            };
-            if follows {
-                super::transform::set(reference, "namespace", new_namespace());
+        for subject in subjects.iter_mut() {
+            let text = |key| subject.get(key).and_then(Node::scalar_text);
+            let moves = text("name") == Some("default")
+                && (!only_unset || text("namespace").is_none_or(str::is_empty));
+            if moves {
+                super::transform::set(subject, "namespace", namespace());
             }
-        };
-        visit(
-            &mut resource.node,
-            path,
-            &mut |found| match &mut found.kind {
-                NodeKind::Seq(items) => items.iter_mut().for_each(&mut follow),
-                _ => follow(found),
-            },
-        );
+        }
     }
 }
 
@@ -223,7 +175,7 @@ fn default_paths(referenced: &str, referrer: &str, referrer_group: &str) -> Vec<
             ] {
                 simple("Ingress", path);
             }
-            simple("APIService", "spec/service/name");
+            simple("APIService", "spec/service");
             simple(
                 "ValidatingWebhookConfiguration",
                 "webhooks/clientConfig/service",
@@ -234,11 +186,11 @@ fn default_paths(referenced: &str, referrer: &str, referrer_group: &str) -> Vec<
             );
             simple("HTTPRoute", "spec/rules/backendRefs/name");
         }
-        // The whole `roleRef`: its `kind` says whether a Role or a ClusterRole is meant.
-        "Role" => simple("RoleBinding", "roleRef"),
+        // `roleRef`'s `apiGroup` and `kind` say whether a Role or a ClusterRole is meant.
+        "Role" => simple("RoleBinding", "roleRef/name"),
         "ClusterRole" => {
-            simple("RoleBinding", "roleRef");
-            simple("ClusterRoleBinding", "roleRef");
+            simple("RoleBinding", "roleRef/name");
+            simple("ClusterRoleBinding", "roleRef/name");
         }
         "ServiceAccount" => {
             simple("RoleBinding", "subjects");
@@ -311,105 +263,477 @@ fn kind_and_group(node: &Node) -> (String, String) {
     (kind.to_string(), group.to_string())
 }
 
-fn namespace_of(node: &Node) -> &str {
-    node.path(&["metadata", "namespace"])
-        .and_then(Node::scalar_text)
-        .filter(|n| !n.is_empty())
-        .unwrap_or("default")
+/// The kinds the default name-reference configuration lists as referenced.
+const REFERENCED_KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicationController",
+    "ReplicaSet",
+    "StatefulSet",
+    "ConfigMap",
+    "Secret",
+    "Service",
+    "Role",
+    "ClusterRole",
+    "ServiceAccount",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "ValidatingAdmissionPolicy",
+];
+
+/// How many candidate checks one root's name-reference pass may make: hostile input
+/// (thousands of same-named objects referenced thousands of times) must stay bounded.
+const MAX_CANDIDATE_CHECKS: usize = 20_000_000;
+
+/// A name reference kustomize refuses to resolve, at the referencing field.
+#[derive(Debug)]
+pub struct ReferenceError {
+    pub file: crate::span::FileId,
+    pub span: crate::span::Span,
+    pub message: String,
 }
 
-/// Rewrites, in every object, the references that `renames` make stale.
-pub fn rewrite(resources: &mut [Built], renames: &[Rename], custom: &[CustomReference]) {
-    if renames.is_empty() {
-        return;
+/// What the pass knows of each object as a possible referral target, read before any
+/// reference changes (names and namespaces do not change during the pass).
+struct Target {
+    kind: String,
+    group: String,
+    name: String,
+    /// `metadata.namespace` as written (empty when none).
+    namespace: String,
+    cluster_scoped: bool,
+    /// The namespace of its first identity, as kustomize compares it; `None` when
+    /// that identity is cluster-scoped.
+    original_namespace: Option<String>,
+    /// Kinds and names of its earlier identities (kustomize's `PrevIds`, without the
+    /// current one).
+    previous_kinds: Vec<String>,
+    previous_names: Vec<String>,
+    affixes: Affixes,
+}
+
+use super::Affixes;
+
+impl Target {
+    fn of(built: &Built) -> Target {
+        let (kind, group) = kind_and_group(&built.node);
+        let id = super::ResId::of(&built.node);
+        let first = built.original_id();
+        let original_namespace = (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str()))
+            .then(|| first.effective_namespace().to_string());
+        Target {
+            cluster_scoped: CLUSTER_SCOPED_KINDS.contains(&kind.as_str()),
+            kind,
+            group,
+            name: id.name,
+            namespace: id.namespace,
+            original_namespace,
+            previous_kinds: built.previous.iter().map(|p| p.kind.clone()).collect(),
+            previous_names: built.previous.iter().map(|p| p.name.clone()).collect(),
+            affixes: built.affixes.as_deref().cloned().unwrap_or_default(),
+        }
     }
-    let mut kinds: Vec<&str> = renames.iter().map(|r| r.kind.as_str()).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    for resource in resources.iter_mut() {
-        let (kind, group) = kind_and_group(&resource.node);
-        let own_namespace = if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
+
+    fn effective_namespace(&self) -> Option<&str> {
+        if self.cluster_scoped {
             None
+        } else if self.namespace.is_empty() {
+            Some("default")
         } else {
-            Some(namespace_of(&resource.node).to_string())
+            Some(&self.namespace)
+        }
+    }
+
+    fn same_names(&self, other: &Target) -> bool {
+        self.name == other.name
+    }
+
+    fn same_names_and_namespaces(&self, other: &Target) -> bool {
+        self.name == other.name && self.namespace == other.namespace
+    }
+}
+
+/// The referrer's side of the pass.
+struct Referrer<'a> {
+    target: &'a Target,
+    /// kustomize's `SubsetThatCouldBeReferencedByResource`: namespaces of a
+    /// RoleBinding's ServiceAccount subjects, whose objects it may name.
+    subject_namespaces: Vec<String>,
+    /// `roleRef`'s (apiGroup, kind), when both are written.
+    role_ref: Option<(String, String)>,
+}
+
+impl Referrer<'_> {
+    fn could_reference(&self, candidate: &Target) -> bool {
+        if self.target.cluster_scoped || candidate.cluster_scoped {
+            return true;
+        }
+        self.target.effective_namespace() == candidate.effective_namespace()
+            || self.subject_namespaces.contains(&candidate.namespace)
+    }
+}
+
+/// Whether one list ends like the other (kustomize's `SameEndingSubSlice`); an empty
+/// list only ends like an empty one.
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long.ends_with(short)
+}
+
+fn affixes_match(a: &Affixes, b: &Affixes, allow_empty: bool) -> bool {
+    let matches = |x: &[String], y: &[String]| {
+        (allow_empty && (x.is_empty() || y.is_empty())) || same_ending(x, y)
+    };
+    matches(&a.prefixes, &b.prefixes) && matches(&a.suffixes, &b.suffixes)
+}
+
+/// kustomize's final name-reference pass (`FixBackReferences`), run once at the root
+/// after every transformer and the content hashes: each field that names an object of a
+/// referenced kind, in every object, is pointed at the one object that had that name
+/// before a transformer renamed or moved it. Candidates are narrowed as kustomize does
+/// (earlier name, kind, `roleRef` kind, namespace, then name prefixes and suffixes);
+/// several that still differ are refused.
+pub fn fix_back_references(
+    resources: &mut [Built],
+    custom: &[CustomReference],
+) -> Vec<ReferenceError> {
+    let mut errors = Vec::new();
+    // Only objects with earlier identities are candidates; without any, nothing moved.
+    if resources.iter().all(|r| r.previous.is_empty()) {
+        return errors;
+    }
+    let targets: Vec<Target> = resources.iter().map(Target::of).collect();
+    let mut by_previous_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, target) in targets.iter().enumerate() {
+        let mut names: Vec<&str> = target.previous_names.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            by_previous_name.entry(name).or_default().push(index);
+        }
+    }
+    // Which original namespaces exist per current namespace (`None`: cluster-scoped),
+    // for references written with a namespace.
+    let mut original_namespaces: HashSet<(&str, Option<&str>)> = HashSet::new();
+    for target in &targets {
+        if let Some(original) = &target.original_namespace {
+            original_namespaces.insert((original, target.effective_namespace()));
+        }
+    }
+    let mut referenced: Vec<&str> = REFERENCED_KINDS.to_vec();
+    referenced.extend(custom.iter().map(|c| c.referenced_kind.as_str()));
+    referenced.sort_unstable();
+    referenced.dedup();
+    let mut fields_by_kind: HashMap<(String, String), Vec<ReferenceField>> = HashMap::new();
+    let mut pass = Pass {
+        targets: &targets,
+        by_previous_name: &by_previous_name,
+        original_namespaces: &original_namespaces,
+        checks: 0,
+    };
+    for (index, built) in resources.iter_mut().enumerate() {
+        let Some(target) = targets.get(index) else {
+            continue;
         };
-        for referenced in &kinds {
-            let mut paths: Vec<Vec<String>> = default_paths(referenced, &kind, &group)
-                .iter()
-                .map(|p| split_path(p))
-                .collect();
-            paths.extend(
-                custom
-                    .iter()
-                    .filter(|c| {
+        // Field specs select referrers by their original kind.
+        let original = built.previous.first();
+        let (kind, group) = match original {
+            Some(first) => (
+                first.kind.clone(),
+                first
+                    .api_version
+                    .rsplit_once('/')
+                    .map_or("", |(g, _)| g)
+                    .to_string(),
+            ),
+            None => (target.kind.clone(), target.group.clone()),
+        };
+        let fields = fields_by_kind
+            .entry((kind.clone(), group.clone()))
+            .or_insert_with(|| {
+                let mut fields = Vec::new();
+                for referenced in &referenced {
+                    for path in default_paths(referenced, &kind, &group) {
+                        fields.push((*referenced, split_path(&path)));
+                    }
+                    for c in custom.iter().filter(|c| {
                         c.referenced_kind == *referenced
                             && c.referrer_kind.as_deref().is_none_or(|k| k == kind)
-                    })
-                    .map(|c| c.path.clone()),
-            );
-            let lookup = |name: &str, namespace: Option<&str>| -> Option<String> {
-                let namespace = namespace.or(own_namespace.as_deref());
-                renames
-                    .iter()
-                    .find(|r| {
-                        r.kind == *referenced
-                            && r.from.iter().any(|f| f == name)
-                            && match (&r.namespace, namespace) {
-                                (Some(a), Some(b)) => a == b,
-                                _ => true,
-                            }
-                    })
-                    .map(|r| r.to.clone())
+                    }) {
+                        fields.push((*referenced, c.path.clone()));
+                    }
+                }
+                fields
+            });
+        if fields.is_empty() {
+            continue;
+        }
+        let referrer = Referrer {
+            target,
+            subject_namespaces: subject_namespaces(&built.node, &target.kind),
+            role_ref: role_ref(&built.node),
+        };
+        let file = built.file;
+        for (referenced, path) in fields.iter() {
+            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+            let role_ref_path = segments.ends_with(&["roleRef", "name"]);
+            let field = Field {
+                referenced,
+                role_ref: if role_ref_path {
+                    referrer.role_ref.as_ref()
+                } else {
+                    None
+                },
             };
-            for path in &paths {
-                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                visit(&mut resource.node, &segments, &mut |leaf| {
-                    rewrite_leaf(leaf, referenced, &lookup);
+            visit(&mut built.node, &segments, &mut |leaf| {
+                if let Err(message) = pass.set(&referrer, &field, leaf) {
+                    errors.push(ReferenceError {
+                        file: leaf.origin.unwrap_or(file),
+                        span: leaf.span,
+                        message: format!(
+                            "`{}` of {} `{}` {message}",
+                            path.join("/"),
+                            target.kind,
+                            target.name
+                        ),
+                    });
+                }
+            });
+            if pass.checks > MAX_CANDIDATE_CHECKS {
+                errors.push(ReferenceError {
+                    file,
+                    span: built.node.span,
+                    message: format!(
+                        "name references need more than {MAX_CANDIDATE_CHECKS} candidate checks in this build; the remaining references are left as written"
+                    ),
                 });
+                return errors;
             }
         }
     }
+    errors
 }
 
-fn rewrite_leaf(
-    leaf: &mut Node,
-    referenced: &str,
-    lookup: &dyn Fn(&str, Option<&str>) -> Option<String>,
-) {
-    match &mut leaf.kind {
-        NodeKind::Scalar(scalar) => {
-            if let Some(new) = lookup(&scalar.value, None) {
-                scalar.value = new.as_str().into();
+/// A field that names an object: the kind named and the path segments to it.
+type ReferenceField<'a> = (&'a str, Vec<String>);
+
+/// Namespaces of a RoleBinding's ServiceAccount subjects (kustomize lets a RoleBinding
+/// name objects in them).
+fn subject_namespaces(node: &Node, kind: &str) -> Vec<String> {
+    if kind != "RoleBinding" {
+        return Vec::new();
+    }
+    let Some(subjects) = node.get("subjects").and_then(Node::as_seq) else {
+        return Vec::new();
+    };
+    subjects
+        .iter()
+        .filter(|s| s.get("kind").and_then(Node::scalar_text) == Some("ServiceAccount"))
+        .filter_map(|s| s.get("namespace").and_then(Node::scalar_text))
+        .map(str::to_string)
+        .collect()
+}
+
+fn role_ref(node: &Node) -> Option<(String, String)> {
+    let role_ref = node.get("roleRef")?;
+    let group = role_ref.get("apiGroup").and_then(Node::scalar_text)?;
+    let kind = role_ref.get("kind").and_then(Node::scalar_text)?;
+    Some((group.to_string(), kind.to_string()))
+}
+
+/// One referrer field: the kind it names, and for `roleRef/name` the role's group
+/// and kind.
+struct Field<'a> {
+    referenced: &'a str,
+    role_ref: Option<&'a (String, String)>,
+}
+
+struct Pass<'a> {
+    targets: &'a [Target],
+    by_previous_name: &'a HashMap<&'a str, Vec<usize>>,
+    original_namespaces: &'a HashSet<(&'a str, Option<&'a str>)>,
+    checks: usize,
+}
+
+impl Pass<'_> {
+    fn set(&mut self, referrer: &Referrer, field: &Field, leaf: &mut Node) -> Result<(), String> {
+        match &mut leaf.kind {
+            NodeKind::Scalar(_) => self.set_scalar(referrer, field, leaf),
+            NodeKind::Map(_) => self.set_mapping(referrer, field, leaf),
+            NodeKind::Seq(items) => {
+                for item in items {
+                    match item.kind {
+                        NodeKind::Scalar(_) => self.set_scalar(referrer, field, item)?,
+                        NodeKind::Map(_) => self.set_mapping(referrer, field, item)?,
+                        NodeKind::Seq(_) => {}
+                    }
+                }
+                Ok(())
             }
         }
-        NodeKind::Seq(items) => {
-            for item in items {
-                rewrite_leaf(item, referenced, lookup);
+    }
+
+    fn set_scalar(
+        &mut self,
+        referrer: &Referrer,
+        field: &Field,
+        leaf: &mut Node,
+    ) -> Result<(), String> {
+        if leaf.is_null() {
+            return Ok(());
+        }
+        let NodeKind::Scalar(scalar) = &mut leaf.kind else {
+            return Ok(());
+        };
+        let found = self.select(
+            referrer,
+            field,
+            &scalar.value,
+            &|_| true,
+            Target::same_names,
+        )?;
+        if let Some(target) = found
+            && target.name != scalar.value
+        {
+            scalar.value = target.name.as_str().into();
+        }
+        Ok(())
+    }
+
+    fn set_mapping(
+        &mut self,
+        referrer: &Referrer,
+        field: &Field,
+        leaf: &mut Node,
+    ) -> Result<(), String> {
+        let Some(name) = leaf
+            .get("name")
+            .and_then(Node::scalar_text)
+            .map(str::to_string)
+        else {
+            return Err("has no `name`, which kubectl needs to follow the reference".to_string());
+        };
+        let written_namespace = leaf
+            .get("namespace")
+            .and_then(Node::scalar_text)
+            .map(str::to_string);
+        let pool: Box<dyn Fn(&Target) -> bool> = match written_namespace {
+            None => Box::new(|_| true),
+            Some(namespace) => {
+                // kustomize narrows to the objects first written in that namespace, or, when
+                // none of those could be referenced, to the ones now in it.
+                let by_original = self.original_namespaces.iter().any(|(original, current)| {
+                    *original == namespace
+                        && match current {
+                            None => true,
+                            Some(current) => {
+                                referrer.target.cluster_scoped
+                                    || referrer.target.effective_namespace() == Some(*current)
+                                    || referrer.subject_namespaces.iter().any(|s| {
+                                        s == current || (s.is_empty() && *current == "default")
+                                    })
+                            }
+                        }
+                });
+                if by_original {
+                    Box::new(move |t: &Target| t.original_namespace.as_deref() == Some(&namespace))
+                } else {
+                    Box::new(move |t: &Target| t.effective_namespace() == Some(&namespace))
+                }
+            }
+        };
+        let found = self.select(
+            referrer,
+            field,
+            &name,
+            &*pool,
+            Target::same_names_and_namespaces,
+        )?;
+        let Some(target) = found else {
+            return Ok(());
+        };
+        if target.name == name && target.namespace.is_empty() {
+            return Ok(());
+        }
+        if let Some(slot) = super::transform::get_mut(leaf, "name")
+            && let NodeKind::Scalar(scalar) = &mut slot.kind
+        {
+            scalar.value = target.name.as_str().into();
+        }
+        if !target.namespace.is_empty() {
+            let (span, origin) = (leaf.span, leaf.origin);
+            match super::transform::get_mut(leaf, "namespace").map(|n| &mut n.kind) {
+                Some(NodeKind::Scalar(scalar)) => scalar.value = target.namespace.as_str().into(),
+                _ => super::transform::set(
+                    leaf,
+                    "namespace",
+                    Node::synthetic_str(&target.namespace, span, origin),
+                ),
             }
         }
-        NodeKind::Map(_) => {
-            // A subject, a `roleRef` or a webhook's service: `name`, with `namespace`
-            // or `kind` beside it. kustomize matches subjects by name whatever their kind.
-            if referenced != "ServiceAccount"
-                && leaf
-                    .get("kind")
-                    .and_then(Node::scalar_text)
-                    .is_some_and(|k| k != referenced)
-            {
-                return;
-            }
-            let namespace = leaf
-                .get("namespace")
-                .and_then(Node::scalar_text)
-                .map(str::to_string);
-            let Some(name) = leaf.get("name").and_then(Node::scalar_text) else {
-                return;
-            };
-            if let Some(new) = lookup(name, namespace.as_deref())
-                && let Some(slot) = super::transform::get_mut(leaf, "name")
-                && let NodeKind::Scalar(scalar) = &mut slot.kind
-            {
-                scalar.value = new.as_str().into();
+        Ok(())
+    }
+
+    /// kustomize's `selectReferral`.
+    fn select(
+        &mut self,
+        referrer: &Referrer,
+        field: &Field,
+        old_name: &str,
+        pool: &dyn Fn(&Target) -> bool,
+        identical: fn(&Target, &Target) -> bool,
+    ) -> Result<Option<&Target>, String> {
+        let Some(bucket) = self.by_previous_name.get(old_name) else {
+            return Ok(None);
+        };
+        self.checks += bucket.len();
+        let targets = self.targets;
+        let mut candidates: Vec<&Target> = bucket
+            .iter()
+            .filter_map(|&i| targets.get(i))
+            .filter(|t| referrer.could_reference(t) && pool(t))
+            .filter(|t| t.previous_kinds.iter().any(|k| k == field.referenced))
+            .filter(|t| {
+                field.role_ref.is_none_or(|(group, kind)| {
+                    t.group == *group && t.previous_kinds.iter().any(|k| k == kind)
+                })
+            })
+            .filter(|t| {
+                referrer.target.cluster_scoped
+                    || t.cluster_scoped
+                    || t.kind == "ServiceAccount"
+                    || referrer.target.effective_namespace() == t.effective_namespace()
+            })
+            .collect();
+        if candidates.len() > 1 {
+            candidates.retain(|t| affixes_match(&t.affixes, &referrer.target.affixes, true));
+        }
+        if candidates.len() > 1 {
+            candidates.retain(|t| affixes_match(&t.affixes, &referrer.target.affixes, false));
+        }
+        match candidates.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            [first, rest @ ..] => {
+                if rest.iter().all(|t| identical(first, t)) {
+                    return Ok(Some(first));
+                }
+                let ids: Vec<String> = candidates
+                    .iter()
+                    .map(|t| match t.effective_namespace() {
+                        Some(namespace) => format!("{} {namespace}/{}", t.kind, t.name),
+                        None => format!("{} {}", t.kind, t.name),
+                    })
+                    .collect();
+                Err(format!(
+                    "names `{old_name}`, which may be any of {}; kubectl refuses the ambiguous reference",
+                    ids.join(", ")
+                ))
             }
         }
     }

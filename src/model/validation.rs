@@ -116,7 +116,7 @@ fn is_label_name(name: &str) -> bool {
 }
 
 /// A DNS-1123 subdomain: at most 253 characters of lowercase labels separated by dots.
-fn is_dns_subdomain(text: &str) -> bool {
+pub fn is_dns_subdomain(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 253
         && text.split('.').all(|label| {

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::sanitize::Inline;
 
-use crate::Analysis;
+use crate::analysis::Analysis;
 use crate::certs::budget::{self, DomainBudget};
 use crate::certs::limits::{self, Environment, Limits};
 use crate::certs::{Authority, CertRequest};

@@ -2,7 +2,7 @@
 //! problem matchers (the shape of compilers' diagnostics).
 
 use super::sanitize::Lines;
-use crate::Analysis;
+use crate::analysis::Analysis;
 use crate::diagnostic::Diagnostic;
 use crate::load::Sources;
 

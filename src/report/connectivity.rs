@@ -37,7 +37,7 @@ pub fn display_label(end: &End) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectivityFormat {
     /// `SRC => DST : CONNS`, one sorted line per connection (np-guard netpol-analyzer `list` format).
     Txt,

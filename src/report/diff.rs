@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::sanitize::{Channel, Inline, Lines};
 use crate::graph::End;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffFormat {
     /// `+ SRC => DST : CONNS` (opened) and `- ...` (closed), each followed by its rules.
     Txt,

@@ -162,18 +162,6 @@ pub fn stderr_text(text: &str) {
 pub fn stdout_is_terminal() -> bool {
     io::stdout().is_terminal()
 }
-
-/// Command-line parse errors from clap, which echo what was typed (a file name that
-/// pre-commit passes may come from the repository): guarded and without colours.
-pub fn clap_message(error: &clap::Error) {
-    if error.use_stderr() {
-        stderr_text(&error.render().to_string());
-    } else {
-        // `--help` and `--version`: our own text only, in the terminal's colours.
-        let _ = error.print();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::RenderOptions;
 use super::sanitize::{inline, multiline};
-use crate::Analysis;
+use crate::analysis::Analysis;
 use crate::diagnostic::{Diagnostic, Severity};
 
 /// Escaping of a command's message: `%`, CR and LF.

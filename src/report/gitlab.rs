@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::Analysis;
+use crate::analysis::Analysis;
 use crate::diagnostic::Severity;
 
 #[derive(Serialize)]

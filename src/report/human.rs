@@ -7,7 +7,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnost
 use super::RenderOptions;
 use super::sanitize::{Inline, inline, multiline};
 use super::snippet::{Excerpt, LineIndex, MAX_LABEL_DISTANCE, Mark};
-use crate::Analysis;
+use crate::analysis::Analysis;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::Sources;
 

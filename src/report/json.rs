@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
+use crate::analysis::{Analysis, Summary};
 use crate::diagnostic::Diagnostic;
 use crate::load::Sources;
 use crate::span::{Location, Pos};
-use crate::{Analysis, Summary};
 
 pub const SCHEMA_VERSION: u32 = 1;
 

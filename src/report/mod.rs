@@ -16,10 +16,10 @@ pub mod sarif;
 pub mod snippet;
 pub mod yaml;
 
-use crate::Analysis;
+use crate::analysis::Analysis;
 use crate::rules::RuleSelection;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Source snippets with the offending node highlighted, help and rule id.
     Human,

@@ -6,10 +6,12 @@
 //! (GitHub's runner runs `::command::` at the start of any stdout line and the legacy
 //! `##[command]` anywhere in a line).
 //!
-//! Two levels, both here:
+//! Two levels:
 //! - **Values**: [`inline`] / [`Inline`] for a value that belongs on one line (names, paths,
 //!   messages, labels: a newline inside becomes the two characters `\n`), [`multiline`] for
-//!   text whose own line breaks are meant (help with a YAML example).
+//!   text whose own line breaks are meant (help with a YAML example). They live in
+//!   [`crate::escape`], below the rules, which escape values in their messages; this module
+//!   re-exports them.
 //! - **Documents**: [`guard`] runs over every finished output (stdout, `--output` files,
 //!   stderr) in `report::emit`, the only code allowed to write to them (clippy's
 //!   `disallowed_macros`/`disallowed_methods`, see clippy.toml). It escapes whatever
@@ -23,67 +25,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
-    )
-}
-
-/// A character that must never reach an output raw: C0 and C1 controls (tab and newline
-/// included: callers decide where they are legitimate), DEL, bidi controls, and the
-/// Unicode line and paragraph separators.
-pub fn is_unsafe(c: char) -> bool {
-    c.is_control() || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}')
-}
-
-fn push_visible(out: &mut String, c: char) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        _ => {
-            use fmt::Write;
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        }
-    }
-}
-
-fn escape_where(text: &str, escape: impl Fn(char) -> bool) -> Cow<'_, str> {
-    if !text.chars().any(&escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if escape(c) {
-            push_visible(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// A value shown on one line: every unsafe character, newline and tab included, escaped.
-pub fn inline(text: &str) -> Cow<'_, str> {
-    escape_where(text, is_unsafe)
-}
-
-/// Text whose newlines and tabs are its own (help with a YAML example): everything else
-/// unsafe escaped, a lone `\r` included.
-pub fn multiline(text: &str) -> Cow<'_, str> {
-    escape_where(text, |c| is_unsafe(c) && c != '\n' && c != '\t')
-}
-
-/// `Display` of a value through [`inline`], for `format!` arguments.
-#[derive(Debug, Clone, Copy)]
-pub struct Inline<'a>(pub &'a str);
-
-impl fmt::Display for Inline<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&inline(self.0))
-    }
-}
+use crate::escape::push_visible;
+pub use crate::escape::{Inline, inline, is_unsafe, multiline};
 
 /// Replaces unsafe characters of source text by visible ones of the same UTF-8
 /// length, so byte offsets of spans stay valid. Tabs, newlines and `\r` before `\n`

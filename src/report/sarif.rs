@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use serde_sarif::sarif;
 
 use super::RenderOptions;
-use crate::Analysis;
+use crate::analysis::Analysis;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::gate::fingerprint::SARIF_KEY;
 use crate::gate::{GateOutcome, SuppressionKind};

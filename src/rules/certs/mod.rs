@@ -7,6 +7,7 @@ pub mod ingress_without_tls;
 pub mod letsencrypt_rate_limit;
 pub mod per_ingress_certificate;
 pub mod route_parent_missing;
+pub mod shared_certificate;
 pub mod tls_host_not_covered;
 pub mod tls_secret_conflict;
 
@@ -43,6 +44,20 @@ pub fn certificate_yaml(
     names: &[String],
     secret: &str,
 ) -> String {
+    certificate_yaml_listing(name, namespace, issuer, names, secret, LISTED)
+}
+
+/// [`certificate_yaml`] listing at most `listed` names (then a comment saying how many
+/// more): the help shows [`LISTED`], a fix's new file all of them. `namespace` is left out
+/// when empty.
+pub fn certificate_yaml_listing(
+    name: &str,
+    namespace: &str,
+    issuer: &IssuerRef,
+    names: &[String],
+    secret: &str,
+    listed: usize,
+) -> String {
     let mut out = format!(
         "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata:\n  name: {}\n",
         yaml_string(name)
@@ -56,13 +71,13 @@ pub fn certificate_yaml(
         yaml_string(&issuer.kind),
         yaml_string(&issuer.name)
     ));
-    for name in names.iter().take(LISTED) {
+    for name in names.iter().take(listed) {
         out.push_str(&format!("    - {}\n", yaml_string(name)));
     }
-    if names.len() > LISTED {
+    if names.len() > listed {
         out.push_str(&format!(
             "    # … and {} more (`xks-lint certs` lists every name)\n",
-            names.len() - LISTED
+            names.len() - listed
         ));
     }
     out.push_str(&format!("  secretName: {}\n", yaml_string(secret)));

@@ -1,7 +1,8 @@
 use std::collections::BTreeSet;
 
 use crate::certs::{CertRequest, Source};
-use crate::rules::certs::{LISTED, certificate_yaml, name_from_domain};
+use crate::rules::certs::shared_certificate::{Planner, Shared};
+use crate::rules::certs::{LISTED, certificate_yaml};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(PerIngressCertificate, "per-ingress-certificate");
@@ -24,6 +25,7 @@ impl Rule for PerIngressCertificate {
                 .push(index);
         }
         let mut reported = BTreeSet::new();
+        let mut planner = Planner::new(ctx, &domains, &by_namespace);
         for (index, request) in requests.iter().enumerate() {
             if request.source != Source::IngressShim || request.environment().is_none() {
                 continue;
@@ -60,7 +62,8 @@ impl Rule for PerIngressCertificate {
                     continue;
                 }
                 reported.insert(request.object);
-                report(ctx, sink, request, &siblings, domain);
+                let shared = planner.group(request, domain);
+                report(ctx, sink, request, &siblings, domain, &shared);
                 break;
             }
         }
@@ -73,6 +76,7 @@ fn report(
     request: &CertRequest,
     siblings: &[(usize, &CertRequest)],
     domain: &str,
+    shared: &Shared,
 ) {
     let model = ctx.model;
     let object = model.object(request.object);
@@ -87,11 +91,12 @@ fn report(
             certificate.secret_name.clone(),
             certificate.issuer_ref.clone(),
         ),
-        None => {
-            let name = name_from_domain(domain);
-            let secret = format!("{name}-tls");
-            (name, secret, request.issuer_ref.clone())
-        }
+        // The names the fix uses: free in the namespace.
+        None => (
+            shared.cert_name.clone(),
+            shared.secret.clone(),
+            request.issuer_ref.clone(),
+        ),
     };
     let mut names: Vec<String> = Vec::new();
     // Every Ingress of the group gets the same advice: the existing Certificate's names
@@ -105,11 +110,12 @@ fn report(
     shims.sort_by_key(|r| (r.object, r.secret_path.clone()));
     let members = existing.into_iter().chain(shims);
     let mut ingresses: Vec<String> = Vec::new();
+    // Names compared as Let's Encrypt does (case ignored), listed as first written.
     let mut seen_names = std::collections::HashSet::new();
     let mut seen_ingresses = std::collections::HashSet::new();
     for member in members {
         for name in &member.names {
-            if seen_names.insert(name.text.as_str()) {
+            if seen_names.insert(name.normal.as_str()) {
                 names.push(name.text.clone());
             }
         }
@@ -157,6 +163,13 @@ fn report(
             ),
         };
         diagnostic.with_related(sibling_object.location(sibling.trigger_span), message);
+    }
+    // The help and the fix name the same Certificate (the group's, planned once).
+    if existing.is_some() == shared.existing
+        && (existing.is_none() || shared.secret == secret)
+        && let Some(fix) = shared.fix_for(request.object)
+    {
+        diagnostic.with_fix(fix);
     }
 }
 

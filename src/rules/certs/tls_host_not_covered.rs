@@ -1,8 +1,8 @@
 use crate::certs::domain::covers;
 use crate::certs::{Inventory, Source};
+use crate::escape::Inline;
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed};
-use crate::report::sanitize::Inline;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(TlsHostNotCovered, "tls-host-not-covered");

@@ -4,11 +4,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::backends::{Backend, backends, find_port, find_service, target_port};
 use super::write_selector;
+use crate::escape::Inline;
 use crate::graph::ports::Protocol;
 use crate::graph::selector::Selector;
 use crate::graph::{EndpointRole, Graph, PlatformEndpoint, XKS_NAME_LABEL};
 use crate::model::Model;
-use crate::report::sanitize::Inline;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(IngressBackendBlocked, "ingress-backend-blocked");

@@ -3,22 +3,21 @@
 //! between two tenants needs an egress rule at the source AND an ingress rule at
 //! the destination (the guide's "Allow Cross Namespace" pair).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::path::PathBuf;
 
 use super::{describe_selector, write_ports, write_selector};
-use crate::diagnostic::{Applicability, Edit, Fix, NewFile};
-use crate::fix::text;
+use crate::diagnostic::{Applicability, Fix, NewFile};
+use crate::escape::Inline;
+use crate::fix::create::{self, Directories};
 use crate::graph::policy::{Direction, PeerKind, PolicyOrigin};
 use crate::graph::ports::ConnSet;
 use crate::graph::selector::Selector;
 use crate::graph::{Graph, Other, Subject, XKS_NAME_LABEL};
 use crate::load::Sources;
 use crate::model::Model;
-use crate::report::sanitize::Inline;
 use crate::rules::Sink;
-use crate::span::{FileId, Pos, Span};
+use crate::span::FileId;
 
 /// One peer of one rule whose other half is missing in `other_namespace`.
 pub(super) struct Gap {
@@ -180,7 +179,7 @@ pub fn report(
     sink: &mut Sink<'_>,
 ) {
     // Built on the first fix, once: each fix looks up its directory's kustomization.
-    let mut kustomizations: Option<HashMap<PathBuf, usize>> = None;
+    let mut directories: Option<Directories> = None;
     for gap in gaps(graph, direction) {
         let rule = &graph.rules[gap.rule];
         let policy = &graph.policies[rule.policy];
@@ -297,7 +296,7 @@ pub fn report(
             let document = yaml
                 .split_once("\n\n")
                 .map_or(yaml.as_str(), |(_, document)| document);
-            let index = kustomizations.get_or_insert_with(|| kustomization_index(sources));
+            let index = directories.get_or_insert_with(|| Directories::index(sources));
             if let Some(fix) = new_policy_fix(sources, index, beside, &name, document) {
                 diagnostic.with_fix(fix);
             }
@@ -347,64 +346,25 @@ fn fix_name(kind: Direction, peer_namespace: &str, policy: &str) -> String {
     name
 }
 
-/// The kustomization file of each directory that has one (the first, as kustomize reads them).
-fn kustomization_index(sources: &Sources) -> HashMap<PathBuf, usize> {
-    let mut index = HashMap::new();
-    for (at, file) in sources.files.iter().enumerate() {
-        let path = crate::load::normalize(&file.path);
-        let is_kustomization = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| crate::load::kustomization::FILE_NAMES.contains(&n));
-        if let (true, Some(dir)) = (is_kustomization, path.parent()) {
-            index.entry(dir.to_path_buf()).or_insert(at);
-        }
-    }
-    index
-}
-
 /// A new file `<name>.yaml` holding `document` beside `beside`, listed in the `resources:` of
-/// that directory's kustomization when there is one (appended after the last entry, at its
-/// indentation). No fix when the kustomization cannot be edited safely (no block-style
-/// `resources:` list), since a file it does not list would never be deployed.
+/// that directory's kustomization when there is one. No fix when the kustomization cannot
+/// be edited safely, since a file it does not list would never be deployed.
 fn new_policy_fix(
     sources: &Sources,
-    kustomizations: &HashMap<PathBuf, usize>,
+    directories: &Directories,
     beside: FileId,
     name: &str,
     document: &str,
 ) -> Option<Fix> {
     let file_name = format!("{name}.yaml");
-    let source = sources.get(beside)?;
-    let dir = crate::load::normalize(&source.path).parent()?.to_path_buf();
-    let kustomization = kustomizations
-        .get(&dir)
-        .and_then(|&index| Some((index, sources.files.get(index)?)));
+    let dir = Directories::dir_of(sources, beside)?;
     let mut edits = Vec::new();
-    if let Some((index, file)) = kustomization {
-        let id = FileId(crate::span::narrow(index));
-        let stream = crate::load::yaml::parse_stream(&file.text);
-        let resources = stream.documents.first()?.root.get("resources")?;
-        let (last, _) = resources.as_seq()?.split_last()?;
-        let text = &file.text;
-        let start = last.span.start.byte as usize;
-        let line = text::line_start(text, start);
-        let prefix = text.get(line..start)?;
-        let dash = prefix.trim_end().strip_suffix('-')?;
-        if !dash.bytes().all(|b| b == b' ') || last.span.start.line != last.span.end.line {
-            return None;
-        }
-        let end = last.span.end.byte as usize;
-        if !text::rest_is_blank_or_comment(text, end) {
-            return None;
-        }
-        let at = text::line_end(text, end);
-        let newline = if text[..at].ends_with('\n') { "" } else { "\n" };
-        edits.push(Edit {
-            file: id,
-            span: Span::point(Pos::of_byte(text, at)),
-            replacement: format!("{newline}{prefix}{file_name}\n"),
-        });
+    if let Some(kustomization) = directories.kustomization(&dir) {
+        edits.push(create::list_in_kustomization(
+            sources,
+            kustomization,
+            &file_name,
+        )?);
     }
     Some(Fix {
         applicability: Applicability::Unsafe,

@@ -1,4 +1,4 @@
-//! The fix loop: analyse, take the non-overlapping fixes ([`super::plan`]), apply them in
+//! The fix loop of `check --fix`: analyse, take the non-overlapping fixes ([`fix::plan`]), apply them in
 //! memory, analyse the edited texts again (an [`Overlay`] the loader reads instead of the
 //! disk), until no fix is left or [`MAX_PASSES`] passes ran. Nothing is written here:
 //! `check --fix` writes the outcome through [`write`], `check --diff` prints it.
@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::analysis::{Analysis, CheckOptions, analyze};
 use crate::diagnostic::NewFile;
+use crate::fix;
 use crate::load::{Overlay, boundary, normalize};
-use crate::{Analysis, CheckOptions, analyze};
 
 /// Bound on fixing passes per run (one more analysis checks the last): a fix that keeps
 /// producing another cannot loop.
@@ -77,7 +78,7 @@ pub fn run(options: &CheckOptions, unsafe_fixes: bool) -> FixRun {
             new_path(new)
                 .is_none_or(|path| changes.contains_key(&path) || path.symlink_metadata().is_ok())
         };
-        let plan = super::plan_with(&analysis.diagnostics, sources, unsafe_fixes, exists);
+        let plan = fix::plan_with(&analysis.diagnostics, sources, unsafe_fixes, exists);
         if plan.is_empty() || passes > MAX_PASSES {
             return FixRun {
                 changes: changed(changes),
@@ -109,7 +110,7 @@ pub fn run(options: &CheckOptions, unsafe_fixes: bool) -> FixRun {
                     }
                 },
             };
-            let after = super::apply(&source.text, edits);
+            let after = fix::apply(&source.text, edits);
             if let Err(reason) = still_parses(&source.text, &after) {
                 warnings.push(format!(
                     "{}: not fixed: the edits would {reason}",

@@ -1,0 +1,462 @@
+//! Building the graph from the model: namespaces and their labels (with what XKS adds),
+//! pod classes in a canonical order, the repository's policies then XKS's implicit ones,
+//! the admin tiers, the IP segments, and the indices evaluation reads (which policies
+//! select which classes, which namespaces each peer's selector matches, connections per
+//! named-port list). Evaluation itself is in `mod.rs`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::ip::{self, IpRange};
+use super::policy::{self, PeerKind};
+use super::ports::{ConnSet, Protocol};
+use super::selector::{self, Labels, Selector};
+use super::{
+    BitSet, Graph, GraphOptions, MAX_NAMED_CACHE, METADATA_NAME_LABEL, Member, NamespaceInfo,
+    PodClass, Semantics, XKS_KIND_LABEL, XKS_NAME_LABEL, admin,
+};
+use crate::model::{Model, Typed};
+
+/// Namespace label index and each namespace's labels, in `Graph::namespaces` order.
+type NamespaceLabels<'a> = (
+    HashMap<&'a str, HashMap<&'a str, Vec<usize>>>,
+    Vec<&'a Labels>,
+);
+
+/// Namespaces (indices) whose labels match `selector`: through the index when the selector
+/// pins a key, else by asking each.
+fn namespaces_matching(
+    index: &NamespaceLabels<'_>,
+    count: usize,
+    selector: &Selector,
+) -> Vec<usize> {
+    let (by_label, labels) = index;
+    let pinned = selector.requirements.iter().find_map(|r| match r {
+        selector::Requirement::In(key, values) => Some((key, values)),
+        _ => None,
+    });
+    let candidates: Vec<usize> = match pinned {
+        Some((key, values)) => {
+            let mut out: Vec<usize> = values
+                .iter()
+                .filter_map(|v| by_label.get(key.as_str()).and_then(|m| m.get(v.as_str())))
+                .flatten()
+                .copied()
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            out
+        }
+        None => (0..count).collect(),
+    };
+    candidates
+        .into_iter()
+        .filter(|&i| labels.get(i).is_some_and(|l| selector.matches(l)))
+        .collect()
+}
+
+impl Graph {
+    pub fn build(model: &Model, options: &GraphOptions) -> Graph {
+        let xks = options.semantics == Semantics::Xks;
+        let settings = &options.xks;
+
+        // Namespaces and their labels.
+        let mut namespaces: BTreeMap<String, NamespaceInfo> = BTreeMap::new();
+        let mut declared: BTreeMap<String, Labels> = BTreeMap::new();
+        for object in &model.objects {
+            match &object.typed {
+                Typed::Namespace(_) if !object.name.is_empty() => {
+                    declared
+                        .entry(object.name.clone())
+                        .or_default()
+                        .extend(object.meta.labels.clone().unwrap_or_default());
+                    namespaces.entry(object.name.clone()).or_default();
+                }
+                Typed::Workload(_) => {
+                    namespaces
+                        .entry(object.namespace.clone())
+                        .or_default()
+                        .has_workloads = true;
+                }
+                Typed::NetworkPolicy(_) => {
+                    namespaces.entry(object.namespace.clone()).or_default();
+                }
+                _ => {}
+            }
+        }
+        if xks {
+            for endpoint in &settings.endpoints {
+                namespaces.entry(endpoint.namespace.clone()).or_default();
+            }
+        }
+        for (name, info) in namespaces.iter_mut() {
+            info.platform = xks && settings.platform_namespaces.contains(name);
+            info.tenant = xks
+                && match &settings.tenant_namespaces {
+                    Some(tenants) => tenants.contains(name),
+                    None => info.has_workloads && !info.platform,
+                };
+            if xks {
+                // The labels the platform puts on its namespaces (its Terraform).
+                info.labels.insert(XKS_NAME_LABEL.to_string(), name.clone());
+                if info.tenant {
+                    info.labels
+                        .insert(XKS_KIND_LABEL.to_string(), "tenant".to_string());
+                } else if info.platform {
+                    info.labels
+                        .insert(XKS_KIND_LABEL.to_string(), "platform".to_string());
+                }
+            }
+            if let Some(labels) = declared.get(name) {
+                info.labels.extend(labels.clone());
+            }
+            info.labels
+                .insert(METADATA_NAME_LABEL.to_string(), name.clone());
+        }
+
+        // Pod classes, in a canonical order whatever the input order.
+        type ClassKey = (
+            String,
+            Labels,
+            Vec<(String, Protocol, u16)>,
+            Option<usize>,
+            bool,
+        );
+        let mut class_map: BTreeMap<ClassKey, Vec<Member>> = BTreeMap::new();
+        for (object, workload) in model.workloads() {
+            let spec = workload.pod_spec();
+            // hostNetwork pods use the node's address: policies neither select them nor
+            // match them with pod selectors (the CNI's view), unless asked to treat them as pods.
+            let host_network =
+                spec.is_some_and(|s| s.host_network == Some(true)) && !options.host_network_as_pods;
+            let mut ports: Vec<(String, Protocol, u16)> = spec
+                .into_iter()
+                .flat_map(|s| s.containers.iter())
+                .flat_map(|c| c.ports.iter().flatten())
+                .filter_map(|p| {
+                    let name = p.name.clone()?;
+                    let protocol = match &p.protocol {
+                        Some(text) => Protocol::parse(text)?,
+                        None => Protocol::Tcp,
+                    };
+                    let number = u16::try_from(p.container_port).ok()?;
+                    Some((name, protocol, number))
+                })
+                .collect();
+            ports.sort();
+            ports.dedup();
+            class_map
+                .entry((
+                    object.namespace.clone(),
+                    workload.pod_labels(),
+                    ports,
+                    None,
+                    host_network,
+                ))
+                .or_default()
+                .push(Member {
+                    label: format!("{}/{}[{}]", object.namespace, object.name, object.kind),
+                    object: Some(object.id),
+                    endpoint: None,
+                });
+        }
+        if xks {
+            for (i, endpoint) in settings.endpoints.iter().enumerate() {
+                let mut ports = endpoint.ports.clone();
+                ports.sort();
+                class_map
+                    .entry((
+                        endpoint.namespace.clone(),
+                        endpoint.pod_labels.clone(),
+                        ports,
+                        Some(i),
+                        false,
+                    ))
+                    .or_default()
+                    .push(Member {
+                        label: format!("{{{}}}", endpoint.id),
+                        object: None,
+                        endpoint: Some(i),
+                    });
+            }
+        }
+        let mut classes = Vec::with_capacity(class_map.len());
+        let mut class_of_object = HashMap::new();
+        for ((namespace, labels, ports, endpoint, host_network), mut members) in class_map {
+            members.sort();
+            for member in &members {
+                if let Some(object) = member.object {
+                    class_of_object.insert(object, classes.len());
+                }
+            }
+            classes.push(PodClass {
+                namespace,
+                labels,
+                ports,
+                members,
+                endpoint,
+                host_network,
+            });
+        }
+        // Namespaces by index; classes are sorted by namespace, so each namespace's are a run.
+        let namespace_index: HashMap<String, usize> = namespaces
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
+        let mut namespace_classes = vec![0..0; namespaces.len()];
+        let mut namespace_has_host = vec![false; namespaces.len()];
+        let mut host_classes = Vec::new();
+        let mut class_namespace = Vec::with_capacity(classes.len());
+        let mut label_index: Vec<HashMap<String, HashMap<String, Vec<usize>>>> =
+            vec![HashMap::new(); namespaces.len()];
+        for (c, class) in classes.iter().enumerate() {
+            let ns = namespace_index.get(&class.namespace).copied().unwrap_or(0);
+            class_namespace.push(ns);
+            if class.host_network {
+                host_classes.push(c);
+                if let Some(flag) = namespace_has_host.get_mut(ns) {
+                    *flag = true;
+                }
+            }
+            let run = &mut namespace_classes[ns];
+            if run.start == run.end {
+                *run = c..c + 1;
+            } else {
+                run.end = c + 1;
+            }
+            for (key, value) in &class.labels {
+                label_index[ns]
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .push(c);
+            }
+        }
+
+        // Policies: the repository's, in a canonical order, then XKS's implicit ones.
+        let mut repo_policies: Vec<_> = model
+            .objects
+            .iter()
+            .filter_map(|o| match &o.typed {
+                Typed::NetworkPolicy(spec) => Some((o, spec)),
+                _ => None,
+            })
+            .collect();
+        repo_policies.sort_by(|(a, _), (b, _)| {
+            (&a.namespace, &a.name, a.file, a.document, a.item).cmp(&(
+                &b.namespace,
+                &b.name,
+                b.file,
+                b.document,
+                b.item,
+            ))
+        });
+        let mut policies = Vec::new();
+        let mut rules = Vec::new();
+        for (object, spec) in &repo_policies {
+            let index = policies.len();
+            policies.push(policy::compile_repo_policy(object, spec, index, &mut rules));
+        }
+        if xks {
+            let tenants: Vec<&String> = namespaces
+                .iter()
+                .filter(|(_, info)| info.tenant)
+                .map(|(name, _)| name)
+                .collect();
+            // Namespaces holding a default-deny of their own: one pass, not one per namespace.
+            let with_default_deny: std::collections::HashSet<&str> = repo_policies
+                .iter()
+                .filter(|(o, _)| {
+                    o.name == settings.default_deny_name
+                        || settings.default_deny_names.contains(&o.name)
+                })
+                .map(|(o, _)| o.namespace.as_str())
+                .collect();
+            // (namespace, name) of the repository's policies: which allowances a namespace
+            // already has is a lookup, not a scan of every policy per namespace.
+            let repo_names: std::collections::HashSet<(&str, &str)> = repo_policies
+                .iter()
+                .map(|(o, _)| (o.namespace.as_str(), o.name.as_str()))
+                .collect();
+            for namespace in tenants {
+                let present = with_default_deny.contains(namespace.as_str());
+                if !present {
+                    let index = policies.len();
+                    policies.push(policy::xks_default_deny(
+                        namespace, settings, index, &mut rules,
+                    ));
+                }
+                for allowance in &settings.allowances {
+                    let present =
+                        repo_names.contains(&(namespace.as_str(), allowance.policy_name.as_str()));
+                    if !present {
+                        let index = policies.len();
+                        policies.push(policy::xks_allowance(
+                            namespace, allowance, index, &mut rules,
+                        ));
+                    }
+                }
+            }
+        }
+
+        let mut admin = admin::AdminSet::compile(model);
+
+        // IP segments.
+        let mut ranges: Vec<IpRange> = admin.ranges().collect();
+        for rule in &rules {
+            for peer in rule.peers.iter().flatten() {
+                if let PeerKind::Ip { parts, .. } = &peer.kind {
+                    ranges.extend(parts.iter().copied());
+                }
+            }
+        }
+        let segments = ip::partition(&ranges);
+        admin.index(&namespaces, &classes, &segments, &options.xks.node_cidrs);
+
+        // Which policies select which classes.
+        let n = classes.len();
+        let mut graph = Graph {
+            options: options.clone(),
+            namespaces,
+            classes,
+            policies,
+            rules,
+            admin,
+            segments,
+            host_classes,
+            namespace_has_host,
+            policy_classes: Vec::new(),
+            class_policies: Vec::new(),
+            namespace_classes,
+            namespace_index,
+            class_namespace,
+            label_index,
+            peer_namespaces: Vec::new(),
+            class_of_object,
+            ingress_rules: vec![Vec::new(); n],
+            egress_rules: vec![Vec::new(); n],
+            isolated_ingress: vec![false; n],
+            isolated_egress: vec![false; n],
+            rule_fixed: Vec::new(),
+            class_port_list: Vec::new(),
+            rule_named: Vec::new(),
+        };
+        let mut policy_classes = Vec::with_capacity(graph.policies.len());
+        for policy in &graph.policies {
+            let selected = graph.classes_matching(&policy.namespace, &policy.pod_selector);
+            for &c in &selected {
+                if policy.isolates_ingress {
+                    graph.isolated_ingress[c] = true;
+                }
+                if policy.isolates_egress {
+                    graph.isolated_egress[c] = true;
+                }
+                for &r in &policy.rules {
+                    match graph.rules[r].direction {
+                        policy::Direction::Ingress if policy.isolates_ingress => {
+                            graph.ingress_rules[c].push(r)
+                        }
+                        policy::Direction::Egress if policy.isolates_egress => {
+                            graph.egress_rules[c].push(r)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            policy_classes.push(selected);
+        }
+        let mut class_policies = vec![Vec::new(); n];
+        for (p, selected) in policy_classes.iter().enumerate() {
+            for &c in selected {
+                class_policies[c].push(p);
+            }
+        }
+        graph.policy_classes = policy_classes;
+        graph.class_policies = class_policies;
+
+        // Per peer with a namespace selector, the namespaces it matches: the only set
+        // computed ahead; which pods a peer matches is evaluated when asked.
+        let namespace_count = graph.namespaces.len();
+        // Namespace label index (key → value → namespaces): a selector pinning `name` finds
+        // its namespace without asking every namespace, for every peer.
+        let mut namespace_labels: HashMap<&str, HashMap<&str, Vec<usize>>> = HashMap::new();
+        let mut namespace_label_sets: Vec<&Labels> = Vec::with_capacity(namespace_count);
+        for (i, info) in graph.namespaces.values().enumerate() {
+            namespace_label_sets.push(&info.labels);
+            for (key, value) in &info.labels {
+                namespace_labels
+                    .entry(key.as_str())
+                    .or_default()
+                    .entry(value.as_str())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let namespace_labels = (namespace_labels, namespace_label_sets);
+        graph.peer_namespaces = graph
+            .rules
+            .iter()
+            .map(|rule| {
+                rule.peers
+                    .iter()
+                    .flatten()
+                    .map(|peer| match &peer.kind {
+                        PeerKind::Pods {
+                            namespaces: Some(selector),
+                            ..
+                        } => {
+                            let mut bits = BitSet::with_len(namespace_count);
+                            for i in
+                                namespaces_matching(&namespace_labels, namespace_count, selector)
+                            {
+                                bits.insert(i);
+                            }
+                            Some(bits)
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        graph.rule_fixed = graph
+            .rules
+            .iter()
+            .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
+            .collect();
+        // Named ports resolve per destination: once per distinct port list, not per pair.
+        type PortList<'a> = &'a [(String, Protocol, u16)];
+        let mut port_lists: HashMap<PortList, u32> = HashMap::new();
+        let class_port_list: Vec<u32> = graph
+            .classes
+            .iter()
+            .map(|c| {
+                let next = u32::try_from(port_lists.len()).unwrap_or(u32::MAX);
+                *port_lists.entry(c.ports.as_slice()).or_insert(next)
+            })
+            .collect();
+        let mut lists: Vec<(PortList, u32)> = port_lists.into_iter().collect();
+        lists.sort_by_key(|(_, id)| *id);
+        let mut budget = MAX_NAMED_CACHE;
+        let rule_named: Vec<Option<Vec<ConnSet>>> = graph
+            .rules
+            .iter()
+            .zip(&graph.rule_fixed)
+            .map(|(rule, fixed)| {
+                if fixed.is_some() || budget < lists.len() {
+                    return None;
+                }
+                budget -= lists.len();
+                Some(
+                    lists
+                        .iter()
+                        .map(|(ports, _)| rule.conns_for(ports))
+                        .collect(),
+                )
+            })
+            .collect();
+        graph.class_port_list = class_port_list;
+        graph.rule_named = rule_named;
+        graph
+    }
+}
