@@ -201,6 +201,8 @@ struct Builder<'a> {
     loaded: &'a Loaded,
     files_by_path: &'a HashMap<PathBuf, FileId>,
     documents: &'a HashMap<FileId, Vec<&'a LoadedDocument>>,
+    /// Files with a syntax error (asked per resource entry: a set, not a scan of the issues).
+    syntax_files: &'a HashSet<FileId>,
     kustomizations: &'a Kustomizations,
     output: KustomizeOutput,
     budget: budget::Budget,
@@ -232,6 +234,12 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     for (index, file) in loaded.sources.files.iter().enumerate() {
         files_by_path.insert(normalize(&file.path), FileId(crate::span::narrow(index)));
     }
+    let syntax_files: HashSet<FileId> = loaded
+        .issues
+        .iter()
+        .filter(|i| i.kind == IssueKind::Syntax)
+        .map(|i| i.location.file)
+        .collect();
     let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
     let mut kustomizations: Kustomizations = BTreeMap::new();
     let mut duplicates = Vec::new();
@@ -284,6 +292,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     let mut builder = Builder {
         loaded,
         files_by_path: &files_by_path,
+        syntax_files: &syntax_files,
         documents: &documents,
         kustomizations: &kustomizations,
         output: KustomizeOutput {
@@ -303,6 +312,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     let mut builder = Builder {
         loaded,
         files_by_path: &files_by_path,
+        syntax_files: &syntax_files,
         documents: &documents,
         kustomizations: &kustomizations,
         output,
@@ -369,6 +379,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
             let mut root_builder = Builder {
                 loaded: shared.loaded,
                 files_by_path: shared.files_by_path,
+                syntax_files: shared.syntax_files,
                 documents: shared.documents,
                 kustomizations: shared.kustomizations,
                 output: KustomizeOutput::default(),
@@ -1721,12 +1732,7 @@ impl Builder<'_> {
         if !self.file_allowed(dir, file, entry, &target, "resource") {
             return;
         }
-        if self
-            .loaded
-            .issues
-            .iter()
-            .any(|i| i.kind == IssueKind::Syntax && i.location.file == resource_file)
-        {
+        if self.syntax_files.contains(&resource_file) {
             // kubectl fails the whole build on a resource that is not valid YAML.
             self.issue(
                 IssueKind::KustomizeError,
