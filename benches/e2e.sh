@@ -34,22 +34,35 @@ if [ "${1:-}" = scale ]; then
   c100k=$(corpus 250-100000 --namespaces 250 --workloads 100000)
   open=$(corpus open-6000 --namespaces 1 --workloads 6000 --no-policies)
   ips=$(corpus ip-4000 --namespaces 50 --workloads 4000 --ip-blocks 10000)
+  # One base (the 400 workloads of one namespace of the 20,000 corpus) included by 20
+  # overlays that each set a namespace: what copy-on-write trees share.
+  overlays=target/bench-corpus-overlays-20
+  if [ ! -d "$overlays" ]; then
+    mkdir -p "$overlays/base"
+    cp "$c20k"/tenant-00/app-*.yaml "$overlays/base/"
+    { echo "resources:"; for f in "$overlays"/base/*.yaml; do echo "  - $(basename "$f")"; done; } \
+      >"$overlays/kustomization.tmp" && mv "$overlays/kustomization.tmp" "$overlays/base/kustomization.yaml"
+    for n in $(seq -w 1 20); do
+      mkdir -p "$overlays/overlays/env-$n"
+      printf 'namespace: env-%s\nresources:\n  - ../../base\n' "$n" >"$overlays/overlays/env-$n/kustomization.yaml"
+    done
+  fi
   args=()
-  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips"; do
+  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips" "$overlays"; do
     args+=(-n "parse-only $(basename "$c")" "$bin check $c --stage load --format json --output /dev/null")
     args+=(-n "check $(basename "$c")" "$bin check $c --format json --output /dev/null")
   done
   args+=(-n "connectivity --group namespace $(basename "$c100k")"
     "$bin connectivity $c100k --group namespace")
   hyperfine --runs "$runs" --ignore-failure --export-markdown target/e2e-scale.md "${args[@]}"
-  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips"; do
+  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips" "$overlays"; do
     rss "parse-only $(basename "$c")" "$bin" check "$c" --stage load --format json --output /dev/null
     rss "check $(basename "$c")" "$bin" check "$c" --format json --output /dev/null
   done
   rss "connectivity --group namespace $(basename "$c100k")" "$bin" connectivity "$c100k" --group namespace
   # Where it goes: per stage wall time, CPU time (steadier than wall on a shared machine) and
   # peak RSS after the stage.
-  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips"; do
+  for c in "$c5k" "$c20k" "$c100k" "$open" "$ips" "$overlays"; do
     echo "stages, $(basename "$c"):"
     "$bin" check "$c" --format json --output /dev/null --timings 2>&1 | grep -E 'ms  |total' || true
   done

@@ -42,7 +42,9 @@ pub const MAX_ROOT_OBJECTS: usize = 100_000;
 /// Tree nodes one kustomization root may render (about 100 bytes each in memory).
 pub const MAX_ROOT_NODES: usize = 5_000_000;
 
-/// Tree nodes all kustomization roots of a run may render together.
+/// Tree nodes all kustomization roots of a run may render together beyond the first
+/// rendering of each parsed document, which shares the parsed tree (see
+/// `kustomize::budget::admit`).
 pub const MAX_RUN_NODES: usize = 20_000_000;
 
 /// Compiled size of one patch-target regular expression (`regex` crate size limit).

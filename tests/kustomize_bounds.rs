@@ -273,3 +273,37 @@ fn json_6902_nesting_beyond_the_depth_limit_is_refused() {
     );
     assert_bystander(&analysis);
 }
+
+/// Thousands of broken resources, each with many syntax errors: every entry naming one is
+/// reported (kubectl refuses such a build), the valid entries are still rendered, and the
+/// question "is this resource broken" is a set lookup (it was a scan of every issue of the
+/// run per entry: entries × issues).
+#[test]
+fn many_broken_resources_are_each_reported_once() {
+    let dir = new_repo();
+    let broken: String = "a: [\n---\n".repeat(20);
+    let mut kustomization = String::from("resources:\n");
+    for i in 0..300 {
+        write(dir.path(), &format!("app/broken-{i}.yaml"), &broken);
+        kustomization.push_str(&format!("  - broken-{i}.yaml\n"));
+    }
+    write(dir.path(), "app/cm.yaml", CM);
+    kustomization.push_str("  - cm.yaml\n");
+    write(dir.path(), "app/kustomization.yaml", &kustomization);
+    let analysis = common::analyze_paths(&[dir.path()]);
+    let refused: Vec<String> = errors(&analysis)
+        .into_iter()
+        .filter(|e| e.contains("is not valid YAML"))
+        .collect();
+    assert_eq!(refused.len(), 300, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|e| e.contains("app/kustomization.yaml:")),
+        "{:?}",
+        refused.first()
+    );
+    assert!(!refused.iter().any(|e| e.contains("`cm.yaml`")));
+    assert!(analysis.model.objects.iter().any(|o| o.name == "leaf"));
+    assert_bystander(&analysis);
+}

@@ -191,6 +191,41 @@ proptest! {
         }
     }
 
+    /// `check --format json|sarif` streams its report (`report::json::write`,
+    /// `report::sarif::write` through a guarded writer): the bytes are those of the
+    /// rendered document, guarded.
+    #[test]
+    fn streamed_json_and_sarif_reports_are_the_rendered_ones(
+        files in prop::collection::vec((hostile_string(), source_text()), 0..3),
+        findings in prop::collection::vec(finding(), 1..4),
+    ) {
+        let mut analysis = analyze(&CheckOptions::default());
+        analysis.sources.files = files
+            .iter()
+            .map(|(name, text)| SourceFile {
+                path: PathBuf::from(name),
+                display: name.clone(),
+                text: Arc::from(text.as_str()),
+            })
+            .collect();
+        analysis.diagnostics = findings.iter().map(diagnostic).collect();
+        let options = RenderOptions::default();
+        for format in [Format::Json, Format::Sarif] {
+            let rendered = xks_lint::report::render(format, &analysis, &options);
+            let mut out = xks_lint::report::emit::Guarded::new(Vec::new(), Channel::Json);
+            match format {
+                Format::Sarif => xks_lint::report::sarif::write(&analysis, &options, &mut out),
+                _ => xks_lint::report::json::write(&analysis, &mut out),
+            }
+            .unwrap();
+            let streamed = out.finish().unwrap();
+            prop_assert_eq!(
+                String::from_utf8_lossy(&streamed).into_owned(),
+                guard(&rendered, Channel::Json).into_owned()
+            );
+        }
+    }
+
     #[test]
     fn connectivity_formats_render_any_label_safely(
         ends in prop::collection::vec((hostile_string(), prop::option::of(hostile_string()), 0..3u8), 1..5),

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use super::shared::{
-    CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config, suggestion,
-    usage_error, write_report, write_stdout,
+    CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config,
+    stream_report, stream_stdout, suggestion, usage_error, write_report, write_stdout,
 };
 use crate::analysis::{CheckOptions, analyze};
 use crate::autofix;
@@ -436,16 +436,38 @@ pub fn check(args: CheckArgs) -> u8 {
             Color::Never => false,
             Color::Auto => destination.is_none() && stdout_terminal && !no_color_env,
         };
-        let text = report::render(
-            *format,
-            &analysis,
-            &RenderOptions {
-                color,
-                summary: !args.no_summary,
-                selection: selection.clone(),
-                sarif_category: args.sarif_category.clone(),
-            },
-        );
+        let options = RenderOptions {
+            color,
+            summary: !args.no_summary,
+            selection: selection.clone(),
+            sarif_category: args.sarif_category.clone(),
+        };
+        if matches!(format, Format::Json | Format::Sarif) {
+            // Serialised straight to its destination: at 100,000 workloads the document is
+            // hundreds of megabytes, which building it whole (and growing it by doubling)
+            // would add to the run's peak.
+            let channel = format.channel();
+            let write = |out: &mut dyn std::io::Write| match format {
+                Format::Sarif => report::sarif::write(&analysis, &options, out),
+                _ => report::json::write(&analysis, out),
+            };
+            let written = match destination {
+                Some(path) => stream_report(
+                    paths.first().map_or(".", String::as_str),
+                    path,
+                    channel,
+                    write,
+                )
+                .map(|_| EXIT_CLEAN)
+                .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
+                None => stream_stdout(channel, write),
+            };
+            if written != EXIT_CLEAN {
+                return written;
+            }
+            continue;
+        }
+        let text = report::render(*format, &analysis, &options);
         let channel = match format.channel() {
             Channel::Text if color => Channel::StyledText,
             channel => channel,

@@ -262,10 +262,38 @@ pub fn write_report(
     text: &str,
     channel: Channel,
 ) -> Result<(), String> {
+    emit::file(path, &report_root(checked), text, channel)
+}
+
+/// The repository a report file must not be written out of (see `load::boundary`).
+fn report_root(checked: &str) -> std::path::PathBuf {
     let cwd = std::env::current_dir().ok();
     let checked = if checked == "-" { "." } else { checked };
-    let root = crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref());
-    emit::file(path, &root, text, channel)
+    crate::load::boundary::root_of(std::path::Path::new(checked), cwd.as_deref())
+}
+
+/// Like [`write_report`], for a report written while it is serialised (`write` gets the
+/// guarded file), so it is never held in memory whole.
+pub fn stream_report(
+    checked: &str,
+    path: &std::path::Path,
+    channel: Channel,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let mut out = emit::file_writer(path, &report_root(checked), channel)?;
+    write(&mut out)
+        .and_then(|()| out.finish())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Like [`write_stdout`], for a report written while it is serialised.
+pub fn stream_stdout(
+    channel: Channel,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> u8 {
+    let mut out = emit::stdout_writer(channel);
+    written(write(&mut out).and_then(|()| out.finish()).map(|_| ()))
 }
 
 /// Loads the inputs and the config and builds the model and the graph, or returns the

@@ -3,14 +3,106 @@
 //! hostile tree (a 25-level diamond renders 2^25 objects) stops at a limit with a
 //! located error instead of exhausting memory or time.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::limits::{MAX_KUSTOMIZE_VISITS, MAX_ROOT_NODES, MAX_ROOT_OBJECTS, MAX_RUN_NODES};
+use crate::limits::{
+    MAX_KUSTOMIZE_VISITS, MAX_ROOT_NODES, MAX_ROOT_OBJECTS, MAX_RUN_NODES, MAX_RUN_YAML_NODES,
+};
+use crate::span::FileId;
 
-/// What roots building at once may render together before they stop (the run's limit
-/// plus two roots' worth, so that the in-order admission decides in every ordinary case).
-const RUN_CEILING: usize = MAX_RUN_NODES + 2 * MAX_ROOT_NODES;
+/// What roots building at once may render together before they stop: what the in-order
+/// admission can let through (the run's limit plus every parsed node, see [`admit`]) plus
+/// two roots' worth, so that the admission decides in every ordinary case.
+const RUN_CEILING: usize = MAX_RUN_NODES + MAX_RUN_YAML_NODES + 2 * MAX_ROOT_NODES;
+
+/// A source document: its file and its index in the file.
+pub type Source = (FileId, usize);
+
+/// What one root rendered, as the run's limit counts it.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// Nodes the root rendered (its [`Budget::nodes`]).
+    pub nodes: usize,
+    /// Per source document it rendered objects from: the nodes of those objects, and the
+    /// nodes of the document as parsed.
+    pub sources: Vec<(Source, usize, usize)>,
+}
+
+impl Rendered {
+    /// Sums the rendered objects (`(source, nodes)`) per source document; `parsed` gives a
+    /// document's parsed size, asked once per document.
+    pub fn of(
+        nodes: usize,
+        objects: impl IntoIterator<Item = (Source, usize)>,
+        parsed: impl Fn(Source) -> usize,
+    ) -> Rendered {
+        let mut per_source: HashMap<Source, usize> = HashMap::new();
+        let mut order = Vec::new();
+        for (source, size) in objects {
+            let total = per_source.entry(source).or_insert_with(|| {
+                order.push(source);
+                0
+            });
+            *total = total.saturating_add(size);
+        }
+        let sources = order
+            .into_iter()
+            .map(|source| {
+                let rendered = per_source.get(&source).copied().unwrap_or(0);
+                (source, rendered, parsed(source))
+            })
+            .collect();
+        Rendered { nodes, sources }
+    }
+}
+
+/// Nodes of a source document as parsed (0 when it is not a loaded document).
+pub fn parsed_size(
+    documents: &HashMap<FileId, Vec<&crate::load::LoadedDocument>>,
+    (file, index): Source,
+) -> usize {
+    documents
+        .get(&file)
+        .and_then(|docs| {
+            // Loaded in order of their index (a document that failed to parse is absent).
+            let at = docs.binary_search_by_key(&index, |d| d.index).ok()?;
+            docs.get(at)
+        })
+        .map_or(0, |d| d.root.expanded_size())
+}
+
+/// Which roots fit the run's node limit, decided in root order, so the same roots are cut on
+/// every run. The first rendering of a document in the run shares its tree with the parsed
+/// file (collections are copy-on-write), whose nodes the parse budget already bounds
+/// (`MAX_RUN_YAML_NODES`): up to its parsed size, it is not charged again. Every later
+/// rendering of it (a base included by another root) and every node a transformation adds
+/// is charged to `limit`. So what all admitted roots render is bounded by `limit` plus the
+/// parsed nodes, whatever the layout; a cut root renders nothing, and the documents it
+/// would have rendered first stay free for the next root.
+pub fn admit(roots: &[Rendered], limit: usize) -> Vec<bool> {
+    let mut rendered_before: HashSet<Source> = HashSet::new();
+    let mut charged = 0usize;
+    roots
+        .iter()
+        .map(|root| {
+            let free: usize = root
+                .sources
+                .iter()
+                .filter(|(source, _, _)| !rendered_before.contains(source))
+                .map(|&(_, rendered, parsed)| rendered.min(parsed))
+                .fold(0usize, usize::saturating_add);
+            let charge = root.nodes.saturating_sub(free);
+            let fits = charged.saturating_add(charge) <= limit;
+            if fits {
+                charged = charged.saturating_add(charge);
+                rendered_before.extend(root.sources.iter().map(|(source, _, _)| *source));
+            }
+            fits
+        })
+        .collect()
+}
 
 /// Nodes rendered by every root of a run, shared by the roots built in parallel.
 #[derive(Debug, Clone, Default)]
@@ -109,5 +201,71 @@ impl Budget {
         Err(format!(
             "kustomize build stopped: {reason} (a limit of xks-lint); the rest of this root is not analysed"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(nodes: usize, sources: &[(u32, usize, usize)]) -> Rendered {
+        Rendered {
+            nodes,
+            sources: sources
+                .iter()
+                .map(|&(file, rendered, parsed)| ((FileId(file), 0), rendered, parsed))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_first_rendering_is_free_up_to_its_parsed_size() {
+        // Three roots render three distinct documents of 40 nodes each: nothing is charged.
+        let roots = [
+            root(40, &[(1, 40, 40)]),
+            root(40, &[(2, 40, 40)]),
+            root(40, &[(3, 40, 40)]),
+        ];
+        assert_eq!(admit(&roots, 10), vec![true, true, true]);
+    }
+
+    #[test]
+    fn later_renderings_and_growth_are_charged_in_root_order() {
+        // A base of 40 nodes included by three roots, each adding 5 nodes of its own.
+        let roots = [
+            root(45, &[(1, 45, 40)]),
+            root(45, &[(1, 45, 40)]),
+            root(45, &[(1, 45, 40)]),
+        ];
+        // Charged: 5, then 45, then 45.
+        assert_eq!(admit(&roots, 50), vec![true, true, false]);
+        assert_eq!(admit(&roots, 95), vec![true, true, true]);
+        assert_eq!(admit(&roots, 4), vec![false, false, false]);
+    }
+
+    #[test]
+    fn a_cut_root_leaves_its_documents_free_for_the_next() {
+        let roots = [
+            root(100, &[(1, 30, 30)]), // 70 nodes of growth: over the limit
+            root(30, &[(1, 30, 30)]),  // the document's first rendering after all
+        ];
+        assert_eq!(admit(&roots, 50), vec![false, true]);
+    }
+
+    #[test]
+    fn rendered_objects_are_summed_per_source_document() {
+        let rendered = Rendered::of(
+            9,
+            [
+                ((FileId(1), 0), 2),
+                ((FileId(1), 0), 3),
+                ((FileId(2), 1), 4),
+            ],
+            |(file, _)| file.0 as usize * 100,
+        );
+        assert_eq!(
+            rendered.sources,
+            vec![((FileId(1), 0), 5, 100), ((FileId(2), 1), 4, 200)]
+        );
     }
 }

@@ -215,6 +215,8 @@ struct Builder<'a> {
     loaded: &'a Loaded,
     files_by_path: &'a HashMap<PathBuf, FileId>,
     documents: &'a HashMap<FileId, Vec<&'a LoadedDocument>>,
+    /// Files with a syntax error (asked per resource entry: a set, not a scan of the issues).
+    syntax_files: &'a HashSet<FileId>,
     kustomizations: &'a Kustomizations,
     output: KustomizeOutput,
     budget: budget::Budget,
@@ -246,6 +248,12 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     for (index, file) in loaded.sources.files.iter().enumerate() {
         files_by_path.insert(normalize(&file.path), FileId(crate::span::narrow(index)));
     }
+    let syntax_files: HashSet<FileId> = loaded
+        .issues
+        .iter()
+        .filter(|i| i.kind == IssueKind::Syntax)
+        .map(|i| i.location.file)
+        .collect();
     let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
     let mut kustomizations: Kustomizations = BTreeMap::new();
     let mut duplicates = Vec::new();
@@ -298,6 +306,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     let mut builder = Builder {
         loaded,
         files_by_path: &files_by_path,
+        syntax_files: &syntax_files,
         documents: &documents,
         kustomizations: &kustomizations,
         output: KustomizeOutput {
@@ -317,6 +326,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     let mut builder = Builder {
         loaded,
         files_by_path: &files_by_path,
+        syntax_files: &syntax_files,
         documents: &documents,
         kustomizations: &kustomizations,
         output,
@@ -377,12 +387,13 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
     // merge in root order so views and issues stay deterministic.
     let shared = &builder;
     let run_budget = budget::Shared::default();
-    let built: Vec<(View, KustomizeOutput, usize)> = jobs
+    let built: Vec<(View, KustomizeOutput, budget::Rendered)> = jobs
         .par_iter()
         .map(|job| {
             let mut root_builder = Builder {
                 loaded: shared.loaded,
                 files_by_path: shared.files_by_path,
+                syntax_files: shared.syntax_files,
                 documents: shared.documents,
                 kustomizations: shared.kustomizations,
                 output: KustomizeOutput::default(),
@@ -408,16 +419,24 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 deployed_by: job.flux.iter().map(|d| d.deployed_by.clone()).collect(),
                 objects,
             };
-            let nodes = root_builder.budget.nodes();
-            (view, root_builder.output, nodes)
+            let rendered = budget::Rendered::of(
+                root_builder.budget.nodes(),
+                view.objects
+                    .iter()
+                    .map(|b| ((b.file, b.document), b.node.expanded_size())),
+                |source| budget::parsed_size(shared.documents, source),
+            );
+            (view, root_builder.output, rendered)
         })
         .collect();
     // The run's node limit, drawn in root order: the same roots are cut on every run.
-    let mut admitted = 0usize;
-    for (mut view, mut output, nodes) in built {
-        admitted = admitted.saturating_add(nodes);
-        if admitted > crate::limits::MAX_RUN_NODES {
-            admitted -= nodes;
+    let (built, rendered): (Vec<_>, Vec<_>) = built
+        .into_iter()
+        .map(|(view, output, rendered)| ((view, output), rendered))
+        .unzip();
+    let fits = budget::admit(&rendered, crate::limits::MAX_RUN_NODES);
+    for ((mut view, mut output), fits) in built.into_iter().zip(fits) {
+        if !fits {
             if !view.objects.is_empty()
                 && let Some((file, spec)) = builder.kustomizations.get(&view.dir)
             {

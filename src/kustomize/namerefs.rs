@@ -22,7 +22,15 @@ pub fn move_default_subjects(
 ) {
     for resource in resources.iter_mut() {
         let (kind, _) = kind_and_group(&resource.node);
-        if kind != "RoleBinding" && kind != "ClusterRoleBinding" {
+        let names_default =
+            |subject: &Node| subject.get("name").and_then(Node::scalar_text) == Some("default");
+        let any_default = resource
+            .node
+            .get("subjects")
+            .and_then(Node::as_seq)
+            .is_some_and(|subjects| subjects.iter().any(names_default));
+        // Only then is the (possibly shared) subject list written.
+        if (kind != "RoleBinding" && kind != "ClusterRoleBinding") || !any_default {
             continue;
         }
         let Some(NodeKind::Seq(subjects)) =
@@ -490,20 +498,29 @@ pub fn fix_back_references(
                     None
                 },
             };
-            visit(&mut built.node, &segments, &mut |leaf| {
-                if let Err(message) = pass.set(&referrer, &field, leaf) {
-                    errors.push(ReferenceError {
-                        file: leaf.origin.unwrap_or(file),
-                        span: leaf.span,
-                        message: format!(
-                            "`{}` of {} `{}` {message}",
-                            path.join("/"),
-                            target.kind,
-                            target.name
-                        ),
-                    });
-                }
+            let mut changes = Vec::new();
+            let mut failures = Vec::new();
+            visit_ref(&built.node, &segments, &mut |leaf| {
+                pass.decide(&referrer, &field, leaf, &mut changes, &mut failures);
             });
+            for (message, span, origin) in failures {
+                errors.push(ReferenceError {
+                    file: origin.unwrap_or(file),
+                    span,
+                    message: format!(
+                        "`{}` of {} `{}` {message}",
+                        path.join("/"),
+                        target.kind,
+                        target.name
+                    ),
+                });
+            }
+            if changes.iter().any(|c| !matches!(c, Change::Keep)) {
+                let mut changes = changes.into_iter();
+                visit(&mut built.node, &segments, &mut |leaf| {
+                    apply(leaf, &mut changes)
+                });
+            }
             if pass.checks > MAX_CANDIDATE_CHECKS {
                 errors.push(ReferenceError {
                     file,
@@ -560,73 +577,75 @@ struct Pass<'a> {
     checks: usize,
 }
 
+/// What one reference field becomes.
+enum Change {
+    Keep,
+    Name(String),
+    /// A `{name, namespace}` reference: the new name, and the namespace to write.
+    Map(String, Option<String>),
+}
+
 impl Pass<'_> {
-    fn set(&mut self, referrer: &Referrer, field: &Field, leaf: &mut Node) -> Result<(), String> {
-        match &mut leaf.kind {
-            NodeKind::Scalar(_) => self.set_scalar(referrer, field, leaf),
-            NodeKind::Map(_) => self.set_mapping(referrer, field, leaf),
-            NodeKind::Seq(items) => {
-                for item in items {
-                    match item.kind {
-                        NodeKind::Scalar(_) => self.set_scalar(referrer, field, item)?,
-                        NodeKind::Map(_) => self.set_mapping(referrer, field, item)?,
-                        NodeKind::Seq(_) => {}
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn set_scalar(
+    /// Decides, without touching the tree (whose shared subtrees a write would copy),
+    /// what each reference under `leaf` becomes, in visiting order; failures go to
+    /// `errors` and keep the reference.
+    fn decide(
         &mut self,
         referrer: &Referrer,
         field: &Field,
-        leaf: &mut Node,
-    ) -> Result<(), String> {
-        if leaf.is_null() {
-            return Ok(());
-        }
-        let NodeKind::Scalar(scalar) = &mut leaf.kind else {
-            return Ok(());
+        leaf: &Node,
+        changes: &mut Vec<Change>,
+        errors: &mut Vec<(String, crate::span::Span, Option<crate::span::FileId>)>,
+    ) {
+        let mut one = |pass: &mut Self, node: &Node| {
+            let decided = match node.kind {
+                NodeKind::Scalar(_) => pass.decide_scalar(referrer, field, node),
+                NodeKind::Map(_) => pass.decide_mapping(referrer, field, node),
+                NodeKind::Seq(_) => return,
+            };
+            changes.push(decided.unwrap_or_else(|message| {
+                errors.push((message, node.span, node.origin));
+                Change::Keep
+            }));
         };
-        let found = self.select(
-            referrer,
-            field,
-            &scalar.value,
-            &|_| true,
-            Target::same_names,
-        )?;
-        if let Some(target) = found
-            && target.name != scalar.value
-        {
-            scalar.value = target.name.as_str().into();
+        match &leaf.kind {
+            NodeKind::Seq(items) => items.iter().for_each(|item| one(self, item)),
+            _ => one(self, leaf),
         }
-        Ok(())
     }
 
-    fn set_mapping(
+    fn decide_scalar(
         &mut self,
         referrer: &Referrer,
         field: &Field,
-        leaf: &mut Node,
-    ) -> Result<(), String> {
-        let Some(name) = leaf
-            .get("name")
-            .and_then(Node::scalar_text)
-            .map(str::to_string)
-        else {
+        leaf: &Node,
+    ) -> Result<Change, String> {
+        let Some(value) = leaf.scalar_text().filter(|_| !leaf.is_null()) else {
+            return Ok(Change::Keep);
+        };
+        let found = self.select(referrer, field, value, &|_| true, Target::same_names)?;
+        Ok(match found {
+            Some(target) if target.name != value => Change::Name(target.name.clone()),
+            _ => Change::Keep,
+        })
+    }
+
+    fn decide_mapping(
+        &mut self,
+        referrer: &Referrer,
+        field: &Field,
+        leaf: &Node,
+    ) -> Result<Change, String> {
+        let Some(name) = leaf.get("name").and_then(Node::scalar_text) else {
             return Err("has no `name`, which kubectl needs to follow the reference".to_string());
         };
-        let written_namespace = leaf
-            .get("namespace")
-            .and_then(Node::scalar_text)
-            .map(str::to_string);
+        let written_namespace = leaf.get("namespace").and_then(Node::scalar_text);
         let pool: Box<dyn Fn(&Target) -> bool> = match written_namespace {
             None => Box::new(|_| true),
             Some(namespace) => {
                 // kustomize narrows to the objects first written in that namespace, or, when
                 // none of those could be referenced, to the ones now in it.
+                self.checks += self.original_namespaces.len();
                 let by_original = self.original_namespaces.iter().any(|(original, current)| {
                     *original == namespace
                         && match current {
@@ -641,42 +660,27 @@ impl Pass<'_> {
                         }
                 });
                 if by_original {
-                    Box::new(move |t: &Target| t.original_namespace.as_deref() == Some(&namespace))
+                    Box::new(move |t: &Target| t.original_namespace.as_deref() == Some(namespace))
                 } else {
-                    Box::new(move |t: &Target| t.effective_namespace() == Some(&namespace))
+                    Box::new(move |t: &Target| t.effective_namespace() == Some(namespace))
                 }
             }
         };
         let found = self.select(
             referrer,
             field,
-            &name,
+            name,
             &*pool,
             Target::same_names_and_namespaces,
         )?;
-        let Some(target) = found else {
-            return Ok(());
-        };
-        if target.name == name && target.namespace.is_empty() {
-            return Ok(());
-        }
-        if let Some(slot) = super::transform::get_mut(leaf, "name")
-            && let NodeKind::Scalar(scalar) = &mut slot.kind
-        {
-            scalar.value = target.name.as_str().into();
-        }
-        if !target.namespace.is_empty() {
-            let (span, origin) = (leaf.span, leaf.origin);
-            match super::transform::get_mut(leaf, "namespace").map(|n| &mut n.kind) {
-                Some(NodeKind::Scalar(scalar)) => scalar.value = target.namespace.as_str().into(),
-                _ => super::transform::set(
-                    leaf,
-                    "namespace",
-                    Node::synthetic_str(&target.namespace, span, origin),
-                ),
-            }
-        }
-        Ok(())
+        Ok(match found {
+            None => Change::Keep,
+            Some(target) if target.name == name && target.namespace.is_empty() => Change::Keep,
+            Some(target) => Change::Map(
+                target.name.clone(),
+                (!target.namespace.is_empty()).then(|| target.namespace.clone()),
+            ),
+        })
     }
 
     /// kustomize's `selectReferral`.
@@ -735,6 +739,76 @@ impl Pass<'_> {
                     ids.join(", ")
                 ))
             }
+        }
+    }
+}
+
+/// Writes the decided changes into the references under `leaf`, in the order
+/// [`Pass::decide`] visited them.
+fn apply(leaf: &mut Node, changes: &mut std::vec::IntoIter<Change>) {
+    fn one(node: &mut Node, change: Change) {
+        match change {
+            Change::Keep => {}
+            Change::Name(name) => {
+                if let NodeKind::Scalar(scalar) = &mut node.kind {
+                    scalar.value = name.as_str().into();
+                }
+            }
+            Change::Map(name, namespace) => {
+                if let Some(slot) = super::transform::get_mut(node, "name")
+                    && let NodeKind::Scalar(scalar) = &mut slot.kind
+                {
+                    scalar.value = name.as_str().into();
+                }
+                if let Some(namespace) = namespace {
+                    let (span, origin) = (node.span, node.origin);
+                    match super::transform::get_mut(node, "namespace").map(|n| &mut n.kind) {
+                        Some(NodeKind::Scalar(scalar)) => scalar.value = namespace.as_str().into(),
+                        _ => super::transform::set(
+                            node,
+                            "namespace",
+                            Node::synthetic_str(&namespace, span, origin),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    match &mut leaf.kind {
+        NodeKind::Seq(items) => {
+            for item in items.iter_mut() {
+                if !matches!(item.kind, NodeKind::Seq(_))
+                    && let Some(change) = changes.next()
+                {
+                    one(item, change);
+                }
+            }
+        }
+        _ => {
+            if let Some(change) = changes.next() {
+                one(leaf, change);
+            }
+        }
+    }
+}
+
+/// [`visit`] without changing the tree.
+fn visit_ref<'n>(node: &'n Node, path: &[&str], apply: &mut dyn FnMut(&'n Node)) {
+    if let NodeKind::Seq(items) = &node.kind {
+        for item in items.iter() {
+            visit_ref(item, path, apply);
+        }
+        return;
+    }
+    let Some((first, rest)) = path.split_first() else {
+        apply(node);
+        return;
+    };
+    if let Some(child) = node.get(first) {
+        if rest.is_empty() {
+            apply(child);
+        } else {
+            visit_ref(child, rest, apply);
         }
     }
 }

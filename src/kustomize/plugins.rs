@@ -97,7 +97,7 @@ fn map(entries: Vec<(&str, Node)>, span: Span) -> Node {
 
 fn seq(items: Vec<Node>, span: Span) -> Node {
     Node {
-        kind: NodeKind::Seq(items),
+        kind: NodeKind::Seq(items.into()),
         span,
         origin: None,
     }
@@ -114,7 +114,7 @@ fn with_entries(config: &Node, drop: &[&str], add: Vec<(&str, Node)>) -> Node {
         .collect();
     entries.extend(add.into_iter().map(|(k, v)| (key(k, config.span), v)));
     Node {
-        kind: NodeKind::Map(entries),
+        kind: NodeKind::Map(entries.into()),
         span: config.span,
         origin: config.origin,
     }

@@ -229,7 +229,7 @@ fn for_each_target(
                     }
                 } else if rest[0].starts_with('[') && rest[0].contains('=') || rest[0] == "*" {
                     Node {
-                        kind: NodeKind::Seq(Vec::new()),
+                        kind: NodeKind::Seq(Default::default()),
                         span,
                         origin,
                     }

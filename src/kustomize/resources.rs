@@ -108,12 +108,7 @@ impl Builder<'_> {
         if !self.file_allowed(dir, file, entry, &target, "resource") {
             return;
         }
-        if self
-            .loaded
-            .issues
-            .iter()
-            .any(|i| i.kind == IssueKind::Syntax && i.location.file == resource_file)
-        {
+        if self.syntax_files.contains(&resource_file) {
             // kubectl fails the whole build on a resource that is not valid YAML.
             self.issue(
                 IssueKind::KustomizeError,

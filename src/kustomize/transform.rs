@@ -7,7 +7,7 @@ use crate::span::{FileId, Span};
 
 pub fn empty_map(span: Span, origin: Option<FileId>) -> Node {
     Node {
-        kind: NodeKind::Map(Vec::new()),
+        kind: NodeKind::Map(Default::default()),
         span,
         origin,
     }
@@ -170,7 +170,7 @@ pub fn strategic_merge(target: &mut Node, patch: &Node, field: &str, parent: &st
                     item
                 })
                 .collect();
-            target.kind = NodeKind::Seq(replacement);
+            target.kind = NodeKind::Seq(replacement.into());
         }
         (NodeKind::Seq(items), NodeKind::Seq(patch_items)) => match merge_key(field, parent) {
             Some(merge_key) => {
@@ -202,7 +202,7 @@ pub fn strategic_merge(target: &mut Node, patch: &Node, field: &str, parent: &st
                     }
                 }
                 merged.extend(remaining.into_iter().flatten());
-                *items = merged;
+                *items = merged.into();
             }
             None => {
                 let mut replacement = patch.clone();

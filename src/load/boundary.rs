@@ -301,6 +301,13 @@ fn guard(path: &Path, root: &Path) -> Result<PathBuf, Refusal> {
 /// through a symbolic link (of the file or a directory above it) leading out of it, so a
 /// committed `report.sarif -> ~/.bashrc` cannot make the gate overwrite a file elsewhere.
 pub fn write_file(path: &Path, root: &Path, text: &str) -> Result<(), String> {
+    create_file(path, root)?
+        .write_all(text.as_bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// Creates (or truncates) a report file for writing, with the checks of [`write_file`].
+pub fn create_file(path: &Path, root: &Path) -> Result<std::fs::File, String> {
     let target =
         guard(path, root).map_err(|refusal| format!("refused to write: {}", refusal.describe()))?;
     let mut options = std::fs::OpenOptions::new();
@@ -313,13 +320,13 @@ pub fn write_file(path: &Path, root: &Path, text: &str) -> Result<(), String> {
     }
     if !in_repository(path, root) {
         // The user's own path (`/dev/null`, a file under `$RUNNER_TEMP`): written as given.
-        return std::fs::write(path, text).map_err(|e| e.to_string());
+        return std::fs::File::create(path).map_err(|e| e.to_string());
     }
-    let mut file = options.open(&target).map_err(|e| e.to_string())?;
+    let file = options.open(&target).map_err(|e| e.to_string())?;
     if !file.metadata().map_err(|e| e.to_string())?.is_file() {
         return Err("not a regular file".to_string());
     }
-    file.write_all(text.as_bytes()).map_err(|e| e.to_string())
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use compact_str::CompactString;
@@ -47,8 +48,134 @@ pub struct Scalar {
 #[derive(Debug, Clone)]
 pub enum NodeKind {
     Scalar(Scalar),
-    Seq(Vec<Node>),
-    Map(Vec<(Node, Node)>),
+    Seq(Shared<Node>),
+    Map(Shared<(Node, Node)>),
+}
+
+/// The children of a collection, shared by every tree that holds them until one of them
+/// changes them (copy on write): cloning a tree is a reference count per collection at its
+/// top, and a kustomize view that sets one field copies only the collections on that
+/// field's path. One allocation holds the reference count, the capacity and the children
+/// (`ecow::EcoVec`), so sharing costs a collection no more than a `Vec` did. Reads see a
+/// slice; every method that changes the children first takes a private copy when they are
+/// shared, so code that edits a tree never sees the change in another.
+#[derive(Clone)]
+pub struct Shared<T>(ecow::EcoVec<T>);
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Shared(ecow::EcoVec::new())
+    }
+}
+
+impl<T> Deref for Shared<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T> Shared<T> {
+    pub fn as_slice(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T: Clone> From<Vec<T>> for Shared<T> {
+    fn from(items: Vec<T>) -> Self {
+        Shared(items.into())
+    }
+}
+
+impl<T: Clone> FromIterator<T> for Shared<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Shared(iter.into_iter().collect())
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The changing half of a `Vec`'s interface, each copying shared children first.
+impl<T: Clone> Shared<T> {
+    /// The children as an owned `Vec` (moved out when no other tree shares them).
+    pub fn into_vec(self) -> Vec<T> {
+        self.0.into_iter().collect()
+    }
+
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.0.make_mut().iter_mut()
+    }
+
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        self.0.make_mut().get_mut(index)
+    }
+
+    pub fn last_mut(&mut self) -> Option<&mut T> {
+        self.0.make_mut().last_mut()
+    }
+
+    pub fn first_mut(&mut self) -> Option<&mut T> {
+        self.0.make_mut().first_mut()
+    }
+
+    pub fn push(&mut self, value: T) {
+        self.0.push(value);
+    }
+
+    /// Inserts `value` at `index`, or at the end when `index` is past it.
+    pub fn insert(&mut self, index: usize, value: T) {
+        let index = index.min(self.0.len());
+        self.0.insert(index, value);
+    }
+
+    /// Removes the child at `index` (callers check it is one, as with `Vec::remove`).
+    pub fn remove(&mut self, index: usize) -> T {
+        self.0.remove(index)
+    }
+
+    pub fn retain(&mut self, keep: impl FnMut(&mut T) -> bool) {
+        self.0.retain(keep);
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    pub fn extend(&mut self, items: impl IntoIterator<Item = T>) {
+        self.0.extend(items);
+    }
+}
+
+impl<T: Clone> IntoIterator for Shared<T> {
+    type Item = T;
+    type IntoIter = ecow::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Shared<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'a, T: Clone> IntoIterator for &'a mut Shared<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.make_mut().iter_mut()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -524,13 +651,15 @@ enum Frame {
         anchor: usize,
         /// Nodes of the document charged before this collection's own children.
         nodes_before: usize,
-        items: Vec<Node>,
+        /// Where this sequence's items start in the builder's item stack.
+        from: usize,
     },
     Map {
         start: Span,
         anchor: usize,
         nodes_before: usize,
-        entries: Vec<(Node, Node)>,
+        /// Where this mapping's entries start in the builder's entry stack.
+        from: usize,
         index: Option<HashMap<CompactString, usize>>,
         pending_key: Option<Node>,
         duplicates: Vec<(Span, Span)>,
@@ -539,6 +668,11 @@ enum Frame {
 
 struct Builder<'c, 'r> {
     stack: Vec<Frame>,
+    /// Children of the open collections, innermost last: a closed collection moves its
+    /// own off the top into one allocation of exactly their number, so a tree holds no
+    /// growth slack and building it reallocates nothing but these two stacks.
+    items: Vec<Node>,
+    entries: Vec<(Node, Node)>,
     /// Anchored nodes with their size in nodes (aliases expanded).
     anchors: HashMap<usize, (Node, usize)>,
     /// Nodes of the current document, alias copies and anchor copies included.
@@ -552,6 +686,8 @@ impl<'c, 'r> Builder<'c, 'r> {
     fn new(counters: &'c mut Counters<'r>) -> Self {
         Builder {
             stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             anchors: HashMap::new(),
             expanded: 0,
             root: None,
@@ -562,6 +698,8 @@ impl<'c, 'r> Builder<'c, 'r> {
 
     fn reset(&mut self) {
         self.stack.clear();
+        self.items.clear();
+        self.entries.clear();
         self.anchors.clear();
         self.expanded = 0;
         self.root = None;
@@ -602,16 +740,16 @@ impl<'c, 'r> Builder<'c, 'r> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map {
-                entries,
+                from,
                 index,
                 pending_key,
                 duplicates,
                 ..
             }) => match pending_key.take() {
                 None => *pending_key = Some(node),
-                Some(key) => add_entry(entries, index, duplicates, key, node),
+                Some(key) => add_entry(&mut self.entries, *from, index, duplicates, key, node),
             },
         }
         Ok(())
@@ -621,12 +759,16 @@ impl<'c, 'r> Builder<'c, 'r> {
 /// Adds `key: value` to a mapping under construction. A repeated key is recorded and its
 /// value replaced in place (the later value wins, as with the API server's decoder).
 fn add_entry(
-    entries: &mut Vec<(Node, Node)>,
+    stack: &mut Vec<(Node, Node)>,
+    from: usize,
     index: &mut Option<HashMap<CompactString, usize>>,
     duplicates: &mut Vec<(Span, Span)>,
     key: Node,
     value: Node,
 ) {
+    let Some(entries) = stack.get_mut(from..) else {
+        return;
+    };
     let text = key.as_scalar().map(|s| s.value.clone());
     let existing = text.as_ref().and_then(|text| match index {
         Some(index) => index.get(text).copied(),
@@ -644,7 +786,8 @@ fn add_entry(
     if let (Some(index), Some(text)) = (index.as_mut(), text) {
         index.insert(text, entries.len());
     }
-    entries.push((key, value));
+    stack.push((key, value));
+    let entries = stack.get(from..).unwrap_or_default();
     if index.is_none() && entries.len() >= INDEX_FROM {
         *index = Some(
             entries
@@ -852,12 +995,13 @@ fn parse_segment(
             Event::SequenceStart(anchor, _) => {
                 builder.charge(1, span.start)?;
                 let nodes_before = builder.expanded;
+                let from = builder.items.len();
                 builder.push_frame(
                     Frame::Seq {
                         start: span,
                         anchor,
                         nodes_before,
-                        items: Vec::new(),
+                        from,
                     },
                     span.start,
                 )?;
@@ -865,12 +1009,13 @@ fn parse_segment(
             Event::MappingStart(anchor, _) => {
                 builder.charge(1, span.start)?;
                 let nodes_before = builder.expanded;
+                let from = builder.entries.len();
                 builder.push_frame(
                     Frame::Map {
                         start: span,
                         anchor,
                         nodes_before,
-                        entries: Vec::new(),
+                        from,
                         index: None,
                         pending_key: None,
                         duplicates: Vec::new(),
@@ -884,11 +1029,12 @@ fn parse_segment(
                         start,
                         anchor,
                         nodes_before,
-                        mut items,
+                        from,
                     }) => {
-                        // Growth leaves up to half of a collection's buffer unused; the
-                        // tree lives for the whole run, so give the slack back now.
-                        items.shrink_to_fit();
+                        let items: Shared<Node> = builder
+                            .items
+                            .drain(from.min(builder.items.len())..)
+                            .collect();
                         let end = collection_end(
                             &positions,
                             start,
@@ -912,13 +1058,21 @@ fn parse_segment(
                         start,
                         anchor,
                         nodes_before,
-                        entries,
+                        from,
                         duplicates,
                         ..
                     }) => {
                         builder.duplicate_keys.extend(duplicates);
-                        let mut entries = apply_merge_keys(entries);
-                        entries.shrink_to_fit();
+                        let from = from.min(builder.entries.len());
+                        let merges = builder
+                            .entries
+                            .get(from..)
+                            .is_some_and(|e| e.iter().any(|(k, _)| is_merge_key(k)));
+                        let entries: Shared<(Node, Node)> = if merges {
+                            apply_merge_keys(builder.entries.drain(from..).collect()).into()
+                        } else {
+                            builder.entries.drain(from..).collect()
+                        };
                         let end = collection_end(
                             &positions,
                             start,
@@ -981,9 +1135,6 @@ fn is_merge_key(key: &Node) -> bool {
 /// earlier sources win over later ones. Linear in the entries merged (a set of the keys
 /// taken so far), however many aliases are merged.
 fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
-    if !entries.iter().any(|(k, _)| is_merge_key(k)) {
-        return entries;
-    }
     let (merges, mut explicit): (Vec<_>, Vec<_>) =
         entries.into_iter().partition(|(k, _)| is_merge_key(k));
     let mut taken: HashSet<CompactString> = explicit
@@ -993,7 +1144,7 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     for (_, source) in merges {
         let sources: Vec<Node> = match source.kind {
             NodeKind::Map(_) => vec![source],
-            NodeKind::Seq(items) => items,
+            NodeKind::Seq(items) => items.into_vec(),
             NodeKind::Scalar(_) => Vec::new(),
         };
         for source in sources {
@@ -1029,6 +1180,60 @@ mod tests {
             std::mem::size_of::<Node>()
         );
         assert!(std::mem::size_of::<Option<FileId>>() <= 8);
+    }
+
+    /// A cloned tree shares its collections; changing one path of the clone copies the
+    /// collections on that path only, and the original never sees the change.
+    #[test]
+    fn clones_share_children_until_changed() {
+        let original = doc("metadata:\n  name: a\nspec:\n  ports: [80, 443]\n");
+        let mut copy = original.clone();
+        let ports = |n: &Node| {
+            n.path(&["spec", "ports"])
+                .unwrap()
+                .as_seq()
+                .unwrap()
+                .as_ptr()
+        };
+        assert_eq!(
+            ports(&original),
+            ports(&copy),
+            "a clone shares its subtrees"
+        );
+        let NodeKind::Map(entries) = &mut copy.kind else {
+            panic!("not a map")
+        };
+        let (_, metadata) = entries.first_mut().unwrap();
+        let NodeKind::Map(fields) = &mut metadata.kind else {
+            panic!("not a map")
+        };
+        fields.push((
+            Node::synthetic_str("namespace", Span::default(), None),
+            Node::synthetic_str("prod", Span::default(), None),
+        ));
+        assert_eq!(
+            copy.path(&["metadata", "namespace"]).unwrap().as_str(),
+            Some("prod")
+        );
+        assert!(original.path(&["metadata", "namespace"]).is_none());
+        assert_eq!(
+            ports(&original),
+            ports(&copy),
+            "an untouched subtree stays shared"
+        );
+        let mut seq = copy.path(&["spec", "ports"]).unwrap().clone();
+        if let NodeKind::Seq(items) = &mut seq.kind {
+            items.truncate(1);
+        }
+        assert_eq!(seq.as_seq().unwrap().len(), 1);
+        assert_eq!(
+            copy.path(&["spec", "ports"])
+                .unwrap()
+                .as_seq()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     fn doc(text: &str) -> Node {

@@ -43,6 +43,79 @@ impl StdoutStream {
     }
 }
 
+/// A document written piece by piece to any writer (a report too large to hold twice in
+/// memory): bytes wait until a line break, and every run of whole lines is guarded alone,
+/// which is guarding the document (see [`StdoutStream`]). `finish` writes the last line.
+pub struct Guarded<W: Write> {
+    out: W,
+    pending: Vec<u8>,
+    channel: Channel,
+}
+
+impl<W: Write> Guarded<W> {
+    pub fn new(out: W, channel: Channel) -> Self {
+        Guarded {
+            out,
+            pending: Vec::new(),
+            channel,
+        }
+    }
+
+    fn emit(&mut self, end: usize) -> io::Result<()> {
+        let lines: Vec<u8> = self.pending.drain(..end).collect();
+        let text = String::from_utf8_lossy(&lines);
+        self.out
+            .write_all(sanitize::guard(&text, self.channel).as_bytes())
+    }
+
+    /// Writes what is left, flushes, and gives the writer back.
+    pub fn finish(mut self) -> io::Result<W> {
+        let end = self.pending.len();
+        self.emit(end)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for Guarded<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        // Guard in batches of whole lines (a line break never sits inside a UTF-8 sequence).
+        if self.pending.len() >= 1 << 16
+            && let Some(last) = self.pending.iter().rposition(|b| *b == b'\n')
+        {
+            self.emit(last + 1)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Standard output as a [`Guarded`] writer.
+pub fn stdout_writer(channel: Channel) -> Guarded<io::BufWriter<io::StdoutLock<'static>>> {
+    Guarded::new(
+        io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        channel,
+    )
+}
+
+/// A report file (`--output`) as a [`Guarded`] writer, created with the checks of
+/// [`file`].
+pub fn file_writer(
+    path: &Path,
+    root: &Path,
+    channel: Channel,
+) -> Result<Guarded<io::BufWriter<std::fs::File>>, String> {
+    let file = crate::load::boundary::create_file(path, root)?;
+    Ok(Guarded::new(
+        io::BufWriter::with_capacity(1 << 16, file),
+        channel,
+    ))
+}
+
 /// Writes a finished document to a file (`--output`, baselines, `init`), never through
 /// a link that leads out of the repository `root` (see `load::boundary::write_file`).
 pub fn file(path: &Path, root: &Path, text: &str, channel: Channel) -> Result<(), String> {
@@ -88,4 +161,39 @@ pub fn stderr_text(text: &str) {
 
 pub fn stdout_is_terminal() -> bool {
     io::stdout().is_terminal()
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guarding a document in batches of whole lines, whatever the sizes of the pieces
+    /// written, gives the bytes of guarding it whole.
+    #[test]
+    fn a_guarded_stream_is_the_guarded_document() {
+        let mut text = String::new();
+        for i in 0..20_000 {
+            match i % 5 {
+                0 => text.push_str("  \"message\": \"plain line\",\n"),
+                1 => text.push_str("::error::not ours\n"),
+                2 => text.push_str("bell \u{7} and escape \u{1b}[31m and ##[group]\n"),
+                3 => text.push_str("non-ASCII é ✓ \u{202e} bidi\n"),
+                _ => text.push_str("\r\n"),
+            }
+        }
+        text.push_str("no final line break \u{1b}");
+        for channel in [Channel::Json, Channel::Text, Channel::GithubCommands] {
+            let whole = sanitize::guard(&text, channel).into_owned();
+            for piece in [1usize, 7, 4096, 100_000] {
+                let mut out = Guarded::new(Vec::new(), channel);
+                for chunk in text.as_bytes().chunks(piece) {
+                    out.write_all(chunk).unwrap();
+                }
+                let streamed = out.finish().unwrap();
+                assert!(
+                    streamed == whole.as_bytes(),
+                    "{channel:?}, pieces of {piece} bytes"
+                );
+            }
+        }
+    }
 }

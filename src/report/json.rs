@@ -106,8 +106,15 @@ fn place<'a>(location: &Location, sources: &'a Sources) -> (&'a str, Point, Poin
     )
 }
 
-pub fn render(analysis: &Analysis) -> String {
-    let output = Output {
+/// Writes the report to `out` as it is serialised, byte for byte what [`render`] returns,
+/// without holding the document in memory (at 100,000 workloads it is ~250 MB).
+pub fn write(analysis: &Analysis, out: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &output(analysis)).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+fn output(analysis: &Analysis) -> Output<'_> {
+    Output {
         version: SCHEMA_VERSION,
         tool: Tool {
             name: env!("CARGO_PKG_NAME"),
@@ -119,7 +126,11 @@ pub fn render(analysis: &Analysis) -> String {
             .map(|d| finding(d, &analysis.sources))
             .collect(),
         summary: analysis.summary(),
-    };
+    }
+}
+
+pub fn render(analysis: &Analysis) -> String {
+    let output = output(analysis);
     let mut text = serde_json::to_string_pretty(&output).unwrap_or_else(|e| {
         format!("{{\"version\":{SCHEMA_VERSION},\"error\":\"cannot serialise output: {e}\"}}")
     });

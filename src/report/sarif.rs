@@ -419,6 +419,18 @@ pub fn log(analysis: &Analysis, options: &RenderOptions) -> sarif::Sarif {
     }
 }
 
+/// Writes the log to `out` as it is serialised, byte for byte what [`render`] returns,
+/// without holding the text in memory.
+pub fn write(
+    analysis: &Analysis,
+    options: &RenderOptions,
+    out: &mut (impl std::io::Write + ?Sized),
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &log(analysis, options))
+        .map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
+
 pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
     let mut text = serde_json::to_string_pretty(&log(analysis, options)).unwrap_or_else(|e| {
         // Serialising plain structs cannot fail in practice; still emit valid JSON.
