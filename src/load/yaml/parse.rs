@@ -1,0 +1,698 @@
+//! The parser: saphyr-parser events into span trees, one document at a time, within
+//! the per-file and run-wide node budgets; merge keys expanded, errors located.
+
+use super::*;
+
+/// Converts the parser's character-based markers to byte offsets of the text.
+pub(super) struct Positions<'a> {
+    text: &'a str,
+    /// Byte offset of every [`CHECKPOINT`]th character, only built for non-ASCII text: a lookup
+    /// walks at most `CHECKPOINT - 1` characters from there, and the table costs a fraction
+    /// of the text instead of eight bytes per character.
+    checkpoints: Option<Vec<u32>>,
+    base: Pos,
+}
+
+pub(super) const CHECKPOINT: usize = 32;
+
+impl<'a> Positions<'a> {
+    fn new(text: &'a str, base: Pos) -> Self {
+        let checkpoints = (!text.is_ascii()).then(|| {
+            text.char_indices()
+                .step_by(CHECKPOINT)
+                .map(|(i, _)| narrow(i))
+                .collect()
+        });
+        Positions {
+            text,
+            checkpoints,
+            base,
+        }
+    }
+
+    fn byte_of_char(&self, index: usize) -> usize {
+        match &self.checkpoints {
+            None => index.min(self.text.len()),
+            Some(table) => {
+                let Some(&start) = table.get(index / CHECKPOINT) else {
+                    return self.text.len();
+                };
+                let start = start as usize;
+                self.text
+                    .get(start..)
+                    .and_then(|rest| rest.char_indices().nth(index % CHECKPOINT))
+                    .map_or(self.text.len(), |(i, _)| start + i)
+            }
+        }
+    }
+
+    fn pos(&self, marker: &saphyr_parser::Marker) -> Pos {
+        let byte = narrow(self.byte_of_char(marker.index()));
+        let line = narrow(marker.line().max(1));
+        let col = narrow(marker.col() + 1);
+        if line == 1 {
+            Pos {
+                byte: self.base.byte + byte,
+                line: self.base.line,
+                col: self.base.col + col - 1,
+            }
+        } else {
+            Pos {
+                byte: self.base.byte + byte,
+                line: self.base.line + line - 1,
+                col,
+            }
+        }
+    }
+
+    fn span(&self, span: &ParserSpan) -> Span {
+        Span {
+            start: self.pos(&span.start),
+            end: self.pos(&span.end),
+        }
+    }
+}
+
+/// The node budget of a whole run, shared by the files parsed in parallel: alias expansion
+/// and sheer size are bounded per document, per file and per run.
+#[derive(Debug)]
+pub struct RunBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl Default for RunBudget {
+    fn default() -> Self {
+        RunBudget::new(MAX_RUN_YAML_NODES)
+    }
+}
+
+impl RunBudget {
+    pub fn new(limit: usize) -> Self {
+        RunBudget {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Nodes charged so far.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// Nodes are charged to the shared run budget in batches of this many (one atomic operation
+/// per batch, not per node).
+pub(super) const RUN_BATCH: usize = 4096;
+
+/// What an error ends: the document it is in, or the rest of the file (a budget is spent).
+pub(super) enum Stop {
+    Document,
+    File,
+}
+
+pub(super) struct Failure {
+    error: YamlError,
+    stop: Stop,
+}
+
+impl From<YamlError> for Failure {
+    fn from(error: YamlError) -> Self {
+        Failure {
+            error,
+            stop: Stop::Document,
+        }
+    }
+}
+
+/// Node counts of the file being parsed.
+pub(super) struct Counters<'r> {
+    run: &'r RunBudget,
+    file: usize,
+    /// Charged to this file but not yet to the run.
+    unflushed: usize,
+}
+
+impl Counters<'_> {
+    fn charge(&mut self, nodes: usize, at: Pos) -> Result<(), Failure> {
+        self.file = self.file.saturating_add(nodes);
+        if self.file > MAX_FILE_NODES {
+            return Err(Failure {
+                error: YamlError {
+                    message: format!(
+                        "file holds more than {MAX_FILE_NODES} YAML nodes (aliases expanded); the rest of the file is not analysed"
+                    ),
+                    pos: at,
+                },
+                stop: Stop::File,
+            });
+        }
+        self.unflushed = self.unflushed.saturating_add(nodes);
+        if self.unflushed >= RUN_BATCH {
+            self.flush(at)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, at: Pos) -> Result<(), Failure> {
+        let batch = std::mem::take(&mut self.unflushed);
+        let before = self.run.used.fetch_add(batch, Ordering::Relaxed);
+        if before.saturating_add(batch) > self.run.limit {
+            return Err(Failure {
+                error: YamlError {
+                    message: format!(
+                        "the run holds more than {} YAML nodes in all files (aliases expanded); the rest of this file is not analysed",
+                        self.run.limit
+                    ),
+                    pos: at,
+                },
+                stop: Stop::File,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Keys of a mapping are looked up through a hash index once it has this many entries
+/// (a linear scan is cheaper below), so duplicate detection stays linear.
+pub(super) const INDEX_FROM: usize = 8;
+
+pub(super) enum Frame {
+    Seq {
+        start: Span,
+        anchor: usize,
+        /// Nodes of the document charged before this collection's own children.
+        nodes_before: usize,
+        /// Where this sequence's items start in the builder's item stack.
+        from: usize,
+    },
+    Map {
+        start: Span,
+        anchor: usize,
+        nodes_before: usize,
+        /// Where this mapping's entries start in the builder's entry stack.
+        from: usize,
+        index: Option<HashMap<CompactString, usize>>,
+        pending_key: Option<Node>,
+        duplicates: Vec<(Span, Span)>,
+    },
+}
+
+pub(super) struct Builder<'c, 'r> {
+    stack: Vec<Frame>,
+    /// Children of the open collections, innermost last: a closed collection moves its
+    /// own off the top into one allocation of exactly their number, so a tree holds no
+    /// growth slack and building it reallocates nothing but these two stacks.
+    items: Vec<Node>,
+    entries: Vec<(Node, Node)>,
+    /// Anchored nodes with their size in nodes (aliases expanded).
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes of the current document, alias copies and anchor copies included.
+    expanded: usize,
+    root: Option<Node>,
+    duplicate_keys: Vec<(Span, Span)>,
+    counters: &'c mut Counters<'r>,
+}
+
+impl<'c, 'r> Builder<'c, 'r> {
+    fn new(counters: &'c mut Counters<'r>) -> Self {
+        Builder {
+            stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
+            anchors: HashMap::new(),
+            expanded: 0,
+            root: None,
+            duplicate_keys: Vec::new(),
+            counters,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.stack.clear();
+        self.items.clear();
+        self.entries.clear();
+        self.anchors.clear();
+        self.expanded = 0;
+        self.root = None;
+        self.duplicate_keys.clear();
+    }
+
+    fn charge(&mut self, nodes: usize, at: Pos) -> Result<(), Failure> {
+        self.expanded = self.expanded.saturating_add(nodes);
+        if self.expanded > MAX_EXPANDED_NODES {
+            return Err(YamlError {
+                message: format!(
+                    "document expands to more than {MAX_EXPANDED_NODES} nodes through anchors and aliases (alias bomb?); not analysed"
+                ),
+                pos: at,
+            }
+            .into());
+        }
+        self.counters.charge(nodes, at)
+    }
+
+    fn push_frame(&mut self, frame: Frame, at: Pos) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError {
+                message: format!("nesting deeper than {MAX_DEPTH} levels; not analysed"),
+                pos: at,
+            });
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    /// Adds a finished node of `size` nodes; an anchored one is also kept for its aliases,
+    /// a copy charged to the budget like the nodes it holds.
+    fn add(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), Failure> {
+        if anchor != 0 {
+            self.charge(size, node.span.start)?;
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { .. }) => self.items.push(node),
+            Some(Frame::Map {
+                from,
+                index,
+                pending_key,
+                duplicates,
+                ..
+            }) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => add_entry(&mut self.entries, *from, index, duplicates, key, node),
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Adds `key: value` to a mapping under construction. A repeated key is recorded and its
+/// value replaced in place (the later value wins, as with the API server's decoder).
+pub(super) fn add_entry(
+    stack: &mut Vec<(Node, Node)>,
+    from: usize,
+    index: &mut Option<HashMap<CompactString, usize>>,
+    duplicates: &mut Vec<(Span, Span)>,
+    key: Node,
+    value: Node,
+) {
+    let Some(entries) = stack.get_mut(from..) else {
+        return;
+    };
+    let text = key.as_scalar().map(|s| s.value.clone());
+    let existing = text.as_ref().and_then(|text| match index {
+        Some(index) => index.get(text).copied(),
+        None => entries
+            .iter()
+            .position(|(k, _)| k.scalar_text() == Some(text.as_str())),
+    });
+    if let Some(existing) = existing
+        && let Some(slot) = entries.get_mut(existing)
+    {
+        duplicates.push((key.span, slot.0.span));
+        *slot = (key, value);
+        return;
+    }
+    if let (Some(index), Some(text)) = (index.as_mut(), text) {
+        index.insert(text, entries.len());
+    }
+    stack.push((key, value));
+    let entries = stack.get(from..).unwrap_or_default();
+    if index.is_none() && entries.len() >= INDEX_FROM {
+        *index = Some(
+            entries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (k, _))| Some((k.as_scalar()?.value.clone(), i)))
+                .collect(),
+        );
+    }
+}
+
+pub(super) fn tag_name(tag: Option<Cow<'_, Tag>>) -> Option<String> {
+    tag.map(|t| {
+        if t.handle == "!" && t.suffix.is_empty() {
+            "!".to_string()
+        } else {
+            format!("{}{}", t.handle, t.suffix)
+        }
+    })
+}
+
+/// Parses every document of `text` (with a budget of its own; see [`parse_stream_in`]).
+pub fn parse_stream(text: &str) -> Stream {
+    parse_stream_in(text, &RunBudget::default())
+}
+
+/// Parses every document of `text`, charging its nodes to `run`. A syntax error ends the
+/// document it is in: the text is cut into segments at `---` lines first (a document marker
+/// at column 0 ends any scalar or block collection), so parsing resumes at the next segment
+/// and a broken document is read once, whatever it swallows. At most
+/// [`MAX_ERRORS_PER_FILE`] errors are kept; the rest are counted in `errors_not_kept`.
+pub fn parse_stream_in(text: &str, run: &RunBudget) -> Stream {
+    let mut stream = Stream::default();
+    let mut counters = Counters {
+        run,
+        file: 0,
+        unflushed: 0,
+    };
+    let mut line = 1usize;
+    let mut last = Pos {
+        byte: 0,
+        line: 1,
+        col: 1,
+    };
+    for (start, end) in segments(text) {
+        let Some(segment) = text.get(start..end) else {
+            continue;
+        };
+        let base = Pos {
+            byte: narrow(start),
+            line: narrow(line),
+            col: 1,
+        };
+        line += segment.bytes().filter(|b| *b == b'\n').count();
+        last = base;
+        match parse_segment(segment, base, &mut stream.documents, &mut counters) {
+            Ok(()) => {}
+            Err(failure) => {
+                last = failure.error.pos;
+                let file_ends = matches!(failure.stop, Stop::File);
+                // A spent budget makes nothing unreadable as YAML: its range is empty.
+                let failed = if file_ends { end..end } else { start..end };
+                stream.push_error(failure.error, failed);
+                if file_ends {
+                    return stream;
+                }
+            }
+        }
+    }
+    if let Err(failure) = counters.flush(last) {
+        stream.push_error(failure.error, text.len()..text.len());
+    }
+    stream
+}
+
+impl Stream {
+    fn push_error(&mut self, error: YamlError, failed: std::ops::Range<usize>) {
+        if self.errors.len() < MAX_ERRORS_PER_FILE {
+            self.errors.push(error);
+            self.failed.push(failed);
+        } else {
+            self.errors_not_kept += 1;
+        }
+    }
+}
+
+/// Byte ranges of the text cut before every document marker line (`---` at column 0), with
+/// the directive lines (`%YAML`, `%TAG`) right above a marker kept with it.
+pub(super) fn segments(text: &str) -> Vec<(usize, usize)> {
+    let mut cuts = vec![0usize];
+    // Start of the run of directive lines just above the current line, if any.
+    let mut directives: Option<usize> = None;
+    let mut offset = 0usize;
+    for line in text.split_inclusive('\n') {
+        let is_marker = line.strip_prefix("---").is_some_and(|rest| {
+            rest.chars()
+                .next()
+                .is_none_or(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+        });
+        if is_marker {
+            let cut = directives.unwrap_or(offset);
+            if cut > 0 {
+                cuts.push(cut);
+            }
+            directives = None;
+        } else if line.starts_with('%') {
+            directives.get_or_insert(offset);
+        } else {
+            directives = None;
+        }
+        offset += line.len();
+    }
+    cuts.dedup();
+    let mut ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    if let Some(&last) = cuts.last() {
+        ranges.push((last, text.len()));
+    }
+    ranges
+}
+
+pub(super) fn scan_error(error: &ScanError, positions: &Positions<'_>) -> YamlError {
+    let message = if error.info().contains("recursion limit") {
+        "nesting too deep for the parser's recursion limit; not analysed".to_string()
+    } else {
+        error.info().to_string()
+    };
+    YamlError {
+        message,
+        pos: positions.pos(error.marker()),
+    }
+}
+
+pub(super) fn parse_segment(
+    text: &str,
+    base: Pos,
+    out: &mut Vec<Document>,
+    counters: &mut Counters<'_>,
+) -> Result<(), Failure> {
+    let positions = Positions::new(text, base);
+    let mut parser = Parser::new_from_str(text);
+    let mut builder = Builder::new(counters);
+    while let Some(next) = parser.next_event() {
+        let (event, parser_span) = next.map_err(|e| scan_error(&e, &positions))?;
+        let span = positions.span(&parser_span);
+        match event {
+            Event::StreamStart | Event::Nothing => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => builder.reset(),
+            Event::DocumentEnd => {
+                if let Some(root) = builder.root.take() {
+                    out.push(Document {
+                        root,
+                        duplicate_keys: std::mem::take(&mut builder.duplicate_keys),
+                    });
+                }
+            }
+            Event::Alias(id) => {
+                let size = builder
+                    .anchors
+                    .get(&id)
+                    .map(|(_, size)| *size)
+                    .ok_or_else(|| YamlError {
+                        message: "alias refers to an unknown anchor".to_string(),
+                        pos: span.start,
+                    })?;
+                builder.charge(size, span.start)?;
+                let Some((target, _)) = builder.anchors.get(&id) else {
+                    continue;
+                };
+                let target = target.clone();
+                builder.add(target, 0, size)?;
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                builder.charge(1, span.start)?;
+                let style = match style {
+                    ScalarStyle::Plain => Style::Plain,
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+                    ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
+                };
+                // A block scalar that ends the text without a line break has no final line
+                // break to keep (YAML 1.2 §8.1.1.2; go-yaml and kubectl agree); the parser
+                // adds one.
+                let value = if style == Style::Block
+                    && value.ends_with('\n')
+                    && !text.ends_with('\n')
+                    && span.end.byte as usize >= base.byte as usize + text.trim_end().len()
+                {
+                    let mut value = value.into_owned();
+                    value.pop();
+                    std::borrow::Cow::Owned(value)
+                } else {
+                    value
+                };
+                let node = Node {
+                    kind: NodeKind::Scalar(Scalar {
+                        value: CompactString::from(value),
+                        style,
+                        tag: tag_name(tag).map(Box::new),
+                    }),
+                    span,
+                    origin: None,
+                };
+                builder.add(node, anchor, 1)?;
+            }
+            Event::SequenceStart(anchor, _) => {
+                builder.charge(1, span.start)?;
+                let nodes_before = builder.expanded;
+                let from = builder.items.len();
+                builder.push_frame(
+                    Frame::Seq {
+                        start: span,
+                        anchor,
+                        nodes_before,
+                        from,
+                    },
+                    span.start,
+                )?;
+            }
+            Event::MappingStart(anchor, _) => {
+                builder.charge(1, span.start)?;
+                let nodes_before = builder.expanded;
+                let from = builder.entries.len();
+                builder.push_frame(
+                    Frame::Map {
+                        start: span,
+                        anchor,
+                        nodes_before,
+                        from,
+                        index: None,
+                        pending_key: None,
+                        duplicates: Vec::new(),
+                    },
+                    span.start,
+                )?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor, nodes_before) = match builder.stack.pop() {
+                    Some(Frame::Seq {
+                        start,
+                        anchor,
+                        nodes_before,
+                        from,
+                    }) => {
+                        let items: Shared<Node> = builder
+                            .items
+                            .drain(from.min(builder.items.len())..)
+                            .collect();
+                        let end = collection_end(
+                            &positions,
+                            start,
+                            span,
+                            items.last().map(|n| n.span.end),
+                        );
+                        (
+                            Node {
+                                kind: NodeKind::Seq(items),
+                                span: Span {
+                                    start: start.start,
+                                    end,
+                                },
+                                origin: None,
+                            },
+                            anchor,
+                            nodes_before,
+                        )
+                    }
+                    Some(Frame::Map {
+                        start,
+                        anchor,
+                        nodes_before,
+                        from,
+                        duplicates,
+                        ..
+                    }) => {
+                        builder.duplicate_keys.extend(duplicates);
+                        let from = from.min(builder.entries.len());
+                        let merges = builder
+                            .entries
+                            .get(from..)
+                            .is_some_and(|e| e.iter().any(|(k, _)| is_merge_key(k)));
+                        let entries: Shared<(Node, Node)> = if merges {
+                            apply_merge_keys(builder.entries.drain(from..).collect()).into()
+                        } else {
+                            builder.entries.drain(from..).collect()
+                        };
+                        let end = collection_end(
+                            &positions,
+                            start,
+                            span,
+                            entries.last().map(|(_, v)| v.span.end),
+                        );
+                        (
+                            Node {
+                                kind: NodeKind::Map(entries),
+                                span: Span {
+                                    start: start.start,
+                                    end,
+                                },
+                                origin: None,
+                            },
+                            anchor,
+                            nodes_before,
+                        )
+                    }
+                    None => continue,
+                };
+                // The collection itself plus every node charged inside it.
+                let size = builder.expanded.saturating_sub(nodes_before) + 1;
+                builder.add(node, anchor, size)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a collection ends: a flow collection at its closing bracket, a block
+/// collection at the end of its last child (not at the next token, which may be
+/// lines of comments further down).
+pub(super) fn collection_end(
+    positions: &Positions<'_>,
+    start: Span,
+    end_event: Span,
+    last_child: Option<Pos>,
+) -> Pos {
+    let relative = start.start.byte.saturating_sub(positions.base.byte) as usize;
+    let is_flow = matches!(positions.text.as_bytes().get(relative), Some(b'{' | b'['));
+    match last_child {
+        Some(child_end) if !is_flow => child_end,
+        _ => {
+            if end_event.end.byte >= start.start.byte {
+                end_event.end
+            } else {
+                start.end
+            }
+        }
+    }
+}
+
+pub(super) fn is_merge_key(key: &Node) -> bool {
+    matches!(&key.kind, NodeKind::Scalar(s) if s.value == "<<" && s.style == Style::Plain && s.tag.is_none())
+}
+
+/// YAML merge keys (`<<: *base` or `<<: [*a, *b]`), which the Kubernetes YAML
+/// decoder honours: merged entries never override keys written explicitly, and
+/// earlier sources win over later ones. Linear in the entries merged (a set of the keys
+/// taken so far), however many aliases are merged.
+pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    let (merges, mut explicit): (Vec<_>, Vec<_>) =
+        entries.into_iter().partition(|(k, _)| is_merge_key(k));
+    let mut taken: HashSet<CompactString> = explicit
+        .iter()
+        .filter_map(|(k, _)| Some(k.as_scalar()?.value.clone()))
+        .collect();
+    for (_, source) in merges {
+        let sources: Vec<Node> = match source.kind {
+            NodeKind::Map(_) => vec![source],
+            NodeKind::Seq(items) => items.into_vec(),
+            NodeKind::Scalar(_) => Vec::new(),
+        };
+        for source in sources {
+            let NodeKind::Map(source_entries) = source.kind else {
+                continue;
+            };
+            for (key, value) in source_entries {
+                let fresh = match key.as_scalar() {
+                    Some(scalar) => taken.insert(scalar.value.clone()),
+                    None => true,
+                };
+                if fresh {
+                    explicit.push((key, value));
+                }
+            }
+        }
+    }
+    explicit
+}
