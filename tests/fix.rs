@@ -727,6 +727,15 @@ fn certificate_findings(analysis: &Analysis) -> Vec<&Diagnostic> {
         .collect()
 }
 
+/// Whether each `per-ingress-certificate` finding of the paths carries a fix.
+fn certificate_fixes(paths: &[&Path]) -> Vec<bool> {
+    let analysis = common::analyze_paths(paths);
+    certificate_findings(&analysis)
+        .iter()
+        .map(|d| d.fix.is_some())
+        .collect()
+}
+
 fn repo_with(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
@@ -837,10 +846,7 @@ fn findings_of_a_group_share_one_new_file() {
 #[test]
 fn a_group_whose_ingresses_disagree_on_the_issuer_gets_no_fix() {
     let case = Path::new("fixtures/per-ingress-certificate/fail-mismatched-issuers.yaml");
-    let analysis = common::analyze_paths(&[case]);
-    let findings = certificate_findings(&analysis);
-    assert_eq!(findings.len(), 2);
-    assert!(findings.iter().all(|d| d.fix.is_none()));
+    assert_eq!(certificate_fixes(&[case]), [false, false]);
     // The same Ingresses without the one using the other issuer: fixed.
     let text = std::fs::read_to_string(case).unwrap();
     let agreeing = text
@@ -848,10 +854,7 @@ fn a_group_whose_ingresses_disagree_on_the_issuer_gets_no_fix() {
         .filter(|doc| !doc.contains("letsencrypt-tenant"));
     let agreeing = agreeing.collect::<Vec<_>>().join("\n---\n");
     let (_dir, repo) = repo_with(&[("ingresses.yaml", &agreeing)]);
-    let analysis = common::analyze_paths(&[&repo]);
-    let findings = certificate_findings(&analysis);
-    assert_eq!(findings.len(), 2);
-    assert!(findings.iter().all(|d| d.fix.is_some()));
+    assert_eq!(certificate_fixes(&[&repo]), [true, true]);
 }
 
 /// In a kustomize base the Certificate is written beside the Ingresses, listed in the
@@ -974,10 +977,7 @@ fn annotations_from_a_patch_or_in_flow_style_get_no_fix() {
             1,
         );
     let (_dir, repo) = repo_with(&[("ingresses.yaml", &flow)]);
-    let analysis = common::analyze_paths(&[&repo]);
-    let findings = certificate_findings(&analysis);
-    assert_eq!(findings.len(), 2);
-    assert!(findings.iter().all(|d| d.fix.is_none()));
+    assert_eq!(certificate_fixes(&[&repo]), [false, false]);
 }
 
 /// The Certificate, its Secret and its file never take a name in use: a Secret named like

@@ -15,7 +15,7 @@ use xks_lint::report::connectivity::{self, ConnectivityFormat};
 use xks_lint::report::sanitize::{Channel, guard};
 use xks_lint::report::{Format, RenderOptions};
 use xks_lint::span::{FileId, Location, Pos, Span};
-use xks_lint::{CheckOptions, analyze};
+use xks_lint::{Analysis, CheckOptions, analyze};
 
 mod common;
 use common::{Kind, check_output};
@@ -144,6 +144,21 @@ fn kind_of(channel: Channel) -> Kind {
     }
 }
 
+/// An analysis of nothing, given these source files and findings.
+fn analysis_of(files: &[(String, String)], findings: &[Finding]) -> Analysis {
+    let mut analysis = analyze(&CheckOptions::default());
+    analysis.sources.files = files
+        .iter()
+        .map(|(name, text)| SourceFile {
+            path: PathBuf::from(name),
+            display: name.clone(),
+            text: Arc::from(text.as_str()),
+        })
+        .collect();
+    analysis.diagnostics = findings.iter().map(diagnostic).collect();
+    analysis
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -166,17 +181,8 @@ proptest! {
         files in prop::collection::vec((hostile_string(), source_text()), 0..3),
         findings in prop::collection::vec(finding(), 1..4),
     ) {
-        let mut analysis = analyze(&CheckOptions::default());
-        analysis.sources.files = files
-            .iter()
-            .map(|(name, text)| SourceFile {
-                path: PathBuf::from(name),
-                display: name.clone(),
-                text: Arc::from(text.as_str()),
-            })
-            .collect();
+        let mut analysis = analysis_of(&files, &findings);
         analysis.gate.repo_paths = files.iter().map(|(name, _)| name.clone()).collect();
-        analysis.diagnostics = findings.iter().map(diagnostic).collect();
         for format in [Format::Human, Format::Json, Format::Sarif, Format::Github, Format::Gitlab] {
             for color in [false, true] {
                 let options = RenderOptions { color, summary: true, ..RenderOptions::default() };
@@ -199,16 +205,7 @@ proptest! {
         files in prop::collection::vec((hostile_string(), source_text()), 0..3),
         findings in prop::collection::vec(finding(), 1..4),
     ) {
-        let mut analysis = analyze(&CheckOptions::default());
-        analysis.sources.files = files
-            .iter()
-            .map(|(name, text)| SourceFile {
-                path: PathBuf::from(name),
-                display: name.clone(),
-                text: Arc::from(text.as_str()),
-            })
-            .collect();
-        analysis.diagnostics = findings.iter().map(diagnostic).collect();
+        let analysis = analysis_of(&files, &findings);
         let options = RenderOptions::default();
         for format in [Format::Json, Format::Sarif] {
             let rendered = xks_lint::report::render(format, &analysis, &options);
