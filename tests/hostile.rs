@@ -116,8 +116,9 @@ fn write_unix_cases(dir: &Path, outside: &Path) {
     assert!(status.is_ok_and(|s| s.success()), "mkfifo failed");
 }
 
-#[test]
-fn hostile_inputs_are_reported_and_never_hide_the_rest() {
+/// A temporary directory holding the hostile repository `repo` and, beside it, the
+/// `elsewhere` its links point into.
+fn hostile_repository() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("repo");
     let outside = root.path().join("elsewhere");
@@ -126,6 +127,12 @@ fn hostile_inputs_are_reported_and_never_hide_the_rest() {
     write_cases(&dir);
     #[cfg(unix)]
     write_unix_cases(&dir, &outside);
+    (root, dir, outside)
+}
+
+#[test]
+fn hostile_inputs_are_reported_and_never_hide_the_rest() {
+    let (root, _, _) = hostile_repository();
 
     let output = Command::cargo_bin("xks-lint")
         .unwrap()
@@ -298,14 +305,7 @@ fn terminal_output_cannot_carry_escape_sequences() {
 /// (the linked file keeps its text), the FIFO is never opened for writing.
 #[test]
 fn fixing_a_hostile_repository_stays_inside_it() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("repo");
-    let outside = root.path().join("elsewhere");
-    fs::create_dir_all(&dir).unwrap();
-    fs::create_dir_all(&outside).unwrap();
-    write_cases(&dir);
-    #[cfg(unix)]
-    write_unix_cases(&dir, &outside);
+    let (root, _, outside) = hostile_repository();
     let output = Command::cargo_bin("xks-lint")
         .unwrap()
         .current_dir(root.path())

@@ -3,7 +3,7 @@
 //! object (a name prefix or suffix, a generator's content hash), every reference to
 //! it in these fields follows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::kinds::CLUSTER_SCOPED_KINDS;
 use crate::load::yaml::{Node, NodeKind};
@@ -375,11 +375,16 @@ struct Referrer<'a> {
 
 impl Referrer<'_> {
     fn could_reference(&self, candidate: &Target) -> bool {
-        if self.target.cluster_scoped || candidate.cluster_scoped {
-            return true;
-        }
-        self.target.effective_namespace() == candidate.effective_namespace()
-            || self.subject_namespaces.contains(&candidate.namespace)
+        self.reaches(candidate.effective_namespace(), &candidate.namespace)
+    }
+
+    /// Whether an object now in `effective` namespace (`None`: cluster-scoped), written
+    /// `written`, is among those the referrer may name.
+    fn reaches(&self, effective: Option<&str>, written: &str) -> bool {
+        self.target.cluster_scoped
+            || effective.is_none()
+            || self.target.effective_namespace() == effective
+            || self.subject_namespaces.iter().any(|s| s == written)
     }
 }
 
@@ -425,12 +430,16 @@ pub fn fix_back_references(
             by_previous_name.entry(name).or_default().push(index);
         }
     }
-    // Which original namespaces exist per current namespace (`None`: cluster-scoped),
-    // for references written with a namespace.
-    let mut original_namespaces: HashSet<(&str, Option<&str>)> = HashSet::new();
+    // Per original namespace, where its objects are now (effective namespace, `None` when
+    // cluster-scoped, and as written), for references written with a namespace.
+    let mut original_namespaces: OriginalNamespaces = HashMap::new();
     for target in &targets {
         if let Some(original) = &target.original_namespace {
-            original_namespaces.insert((original, target.effective_namespace()));
+            let now = (target.effective_namespace(), target.namespace.as_str());
+            let places = original_namespaces.entry(original).or_default();
+            if !places.contains(&now) {
+                places.push(now);
+            }
         }
     }
     let mut referenced: Vec<&str> = REFERENCED_KINDS.to_vec();
@@ -536,6 +545,9 @@ pub fn fix_back_references(
     errors
 }
 
+/// Per original namespace, the (effective, written) namespaces its objects are in now.
+type OriginalNamespaces<'a> = HashMap<&'a str, Vec<(Option<&'a str>, &'a str)>>;
+
 /// A field that names an object: the kind named and the path segments to it.
 type ReferenceField<'a> = (&'a str, Vec<String>);
 
@@ -573,7 +585,7 @@ struct Field<'a> {
 struct Pass<'a> {
     targets: &'a [Target],
     by_previous_name: &'a HashMap<&'a str, Vec<usize>>,
-    original_namespaces: &'a HashSet<(&'a str, Option<&'a str>)>,
+    original_namespaces: &'a OriginalNamespaces<'a>,
     checks: usize,
 }
 
@@ -645,20 +657,14 @@ impl Pass<'_> {
             Some(namespace) => {
                 // kustomize narrows to the objects first written in that namespace, or, when
                 // none of those could be referenced, to the ones now in it.
-                self.checks += self.original_namespaces.len();
-                let by_original = self.original_namespaces.iter().any(|(original, current)| {
-                    *original == namespace
-                        && match current {
-                            None => true,
-                            Some(current) => {
-                                referrer.target.cluster_scoped
-                                    || referrer.target.effective_namespace() == Some(*current)
-                                    || referrer.subject_namespaces.iter().any(|s| {
-                                        s == current || (s.is_empty() && *current == "default")
-                                    })
-                            }
-                        }
-                });
+                let places = self
+                    .original_namespaces
+                    .get(namespace)
+                    .map_or(&[][..], Vec::as_slice);
+                self.checks += places.len();
+                let by_original = places
+                    .iter()
+                    .any(|(effective, written)| referrer.reaches(*effective, written));
                 if by_original {
                     Box::new(move |t: &Target| t.original_namespace.as_deref() == Some(namespace))
                 } else {

@@ -676,7 +676,12 @@ pub(super) fn set_namespace(
         if CLUSTER_SCOPED_KINDS.contains(&kind) {
             continue;
         }
-        if only_unset && !ResId::of(&resource.node).namespace.is_empty() {
+        let written = resource.node.path(&["metadata", "namespace"]);
+        if only_unset
+            && written
+                .and_then(Node::scalar_text)
+                .is_some_and(|n| !n.is_empty())
+        {
             continue;
         }
         for_each_at(
