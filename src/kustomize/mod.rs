@@ -246,7 +246,7 @@ fn name_of(node: &Node) -> &str {
 pub fn build(loaded: &Loaded) -> KustomizeOutput {
     let mut files_by_path = HashMap::new();
     for (index, file) in loaded.sources.files.iter().enumerate() {
-        files_by_path.insert(normalize(&file.path), FileId(crate::span::narrow(index)));
+        files_by_path.insert(normalize(&file.path), FileId::new(index));
     }
     let syntax_files: HashSet<FileId> = loaded
         .issues
