@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use compact_str::CompactString;
+use ecow::EcoString;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, Tag};
 
@@ -45,12 +45,13 @@ pub enum Resolved {
 
 #[derive(Debug, Clone)]
 pub struct Scalar {
-    /// Most keys and values are short: stored inline, they cost no allocation of their own.
-    pub value: compact_str::CompactString,
+    /// Most keys and values are short: stored inline (up to 15 bytes), they cost no
+    /// allocation of their own; longer ones the parser shares (see `parse::interned`).
+    pub value: EcoString,
     pub style: Style,
     /// An explicit tag (`!!str 8080`, `!custom x`), kept as what it does to the value's
     /// meaning rather than as text: one byte, so a scalar with its style and tag packs in
-    /// the 32 bytes of its inline text and a node stays at 64.
+    /// 24 bytes and a node stays at 48.
     pub tag: Option<ExplicitTag>,
 }
 
@@ -381,15 +382,15 @@ mod tests {
     use super::*;
 
     /// The tree is most of the parse stage's memory (a node per key and per value): a
-    /// node is its kind (a scalar inline up to 24 bytes, its style and tag in one byte
-    /// each: 32), a span (20: no end column) and an origin (4): 56 bytes, where a mapping
-    /// entry (a key and a value) is 112. Sizes matter at the allocator's size classes: a
+    /// node is its kind (a scalar inline up to 15 bytes, its style and tag in one byte
+    /// each: 24), a span (20: no end column) and an origin (4): 48 bytes, where a mapping
+    /// entry (a key and a value) is 96. Sizes matter at the allocator's size classes: a
     /// mapping of one to four entries took mimalloc's 160/320/448/640-byte blocks at 72
-    /// bytes a node and still did at 64; at 56 it takes 128/256/384/512.
+    /// bytes a node and still did at 64; at 48 it takes 112/224/320/448.
     #[test]
     fn a_node_stays_small() {
         assert!(
-            std::mem::size_of::<Node>() <= 56,
+            std::mem::size_of::<Node>() <= 48,
             "{}",
             std::mem::size_of::<Node>()
         );

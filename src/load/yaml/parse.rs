@@ -192,7 +192,7 @@ pub(super) enum Frame {
         nodes_before: usize,
         /// Where this mapping's entries start in the builder's entry stack.
         from: usize,
-        index: Option<HashMap<CompactString, usize>>,
+        index: Option<HashMap<EcoString, usize>>,
         pending_key: Option<Node>,
         duplicates: Vec<(Span, Span)>,
     },
@@ -288,12 +288,41 @@ impl<'c, 'r> Builder<'c, 'r> {
     }
 }
 
+/// Scalars longer than [`ecow::EcoString`]'s 15 inline bytes are shared, not copied,
+/// when the same text was read before on this thread (`namespaceSelector`,
+/// `networking.k8s.io/v1`, an annotation key, an image): keys and many values repeat in
+/// every manifest, and a shared string costs a reference count, not an allocation.
+/// Bounded: texts up to [`MAX_INTERNED_LEN`] bytes, at most [`MAX_INTERNED`] of them.
+fn interned(text: &str) -> EcoString {
+    const INLINE: usize = 15;
+    if text.len() <= INLINE || text.len() > MAX_INTERNED_LEN {
+        return EcoString::from(text);
+    }
+    thread_local! {
+        static SEEN: std::cell::RefCell<HashSet<EcoString>> =
+            std::cell::RefCell::new(HashSet::new());
+    }
+    SEEN.with_borrow_mut(|seen| {
+        if let Some(shared) = seen.get(text) {
+            return shared.clone();
+        }
+        let value = EcoString::from(text);
+        if seen.len() < MAX_INTERNED {
+            seen.insert(value.clone());
+        }
+        value
+    })
+}
+
+const MAX_INTERNED_LEN: usize = 128;
+const MAX_INTERNED: usize = 1 << 16;
+
 /// Adds `key: value` to a mapping under construction. A repeated key is recorded and its
 /// value replaced in place (the later value wins, as with the API server's decoder).
 pub(super) fn add_entry(
     stack: &mut Vec<(Node, Node)>,
     from: usize,
-    index: &mut Option<HashMap<CompactString, usize>>,
+    index: &mut Option<HashMap<EcoString, usize>>,
     duplicates: &mut Vec<(Span, Span)>,
     key: Node,
     value: Node,
@@ -515,7 +544,7 @@ pub(super) fn parse_segment(
                 };
                 let node = Node {
                     kind: NodeKind::Scalar(Scalar {
-                        value: CompactString::from(value),
+                        value: interned(&value),
                         style,
                         tag: tag_name(tag).as_deref().map(ExplicitTag::from_name),
                     }),
@@ -669,7 +698,7 @@ pub(super) fn is_merge_key(key: &Node) -> bool {
 pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     let (merges, mut explicit): (Vec<_>, Vec<_>) =
         entries.into_iter().partition(|(k, _)| is_merge_key(k));
-    let mut taken: HashSet<CompactString> = explicit
+    let mut taken: HashSet<EcoString> = explicit
         .iter()
         .filter_map(|(k, _)| Some(k.as_scalar()?.value.clone()))
         .collect();
