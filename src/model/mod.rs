@@ -4,13 +4,14 @@
 //! be looked up by path, next to the k8s-openapi value used for its meaning.
 
 pub mod crd;
+pub mod de;
 pub mod environments;
 pub mod validation;
 
 pub use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind, list_item};
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{NamespaceSpec, PodSpec, PodTemplateSpec, ServiceSpec};
+use k8s_openapi::api::core::v1::{NamespaceSpec, PodTemplateSpec, ServiceSpec};
 use k8s_openapi::api::networking::v1::{IngressSpec, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
@@ -18,27 +19,61 @@ use serde::de::DeserializeOwned;
 use crate::load::yaml::{Node, NodeKind};
 use crate::load::{IssueKind, LoadIssue, LoadStats, Loaded};
 use crate::span::{FileId, Location, Span};
+use de::Mode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId(pub usize);
 
+/// What the analysis reads of a workload's pod template. The whole template is decoded
+/// (so schema errors are reported as for any field) and then dropped: a `PodTemplateSpec`
+/// costs kilobytes per workload, this a few dozen bytes.
 #[derive(Debug, Clone)]
 pub struct Workload {
     pub kind: WorkloadKind,
-    pub template: PodTemplateSpec,
+    /// The pod template's labels (a Pod's own labels).
+    pub pod_labels: BTreeMap<String, String>,
+    /// `spec.hostNetwork: true`.
+    pub host_network: bool,
+    /// The container ports that have a name, in document order.
+    pub named_ports: Vec<NamedPort>,
+}
+
+/// A named `containers[].ports[]` entry, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedPort {
+    pub name: String,
+    /// `protocol`, when written.
+    pub protocol: Option<String>,
+    pub container_port: i32,
 }
 
 impl Workload {
-    pub fn pod_labels(&self) -> BTreeMap<String, String> {
-        self.template
-            .metadata
-            .as_ref()
-            .and_then(|m| m.labels.clone())
-            .unwrap_or_default()
+    fn of(kind: WorkloadKind, template: PodTemplateSpec) -> Workload {
+        let PodTemplateSpec { metadata, spec } = template;
+        let pod_labels = metadata.and_then(|m| m.labels).unwrap_or_default();
+        let host_network = spec.as_ref().is_some_and(|s| s.host_network == Some(true));
+        let named_ports = spec
+            .into_iter()
+            .flat_map(|s| s.containers)
+            .flat_map(|c| c.ports.unwrap_or_default())
+            .filter_map(|p| {
+                Some(NamedPort {
+                    name: p.name?,
+                    protocol: p.protocol,
+                    container_port: p.container_port,
+                })
+            })
+            .collect();
+        Workload {
+            kind,
+            pod_labels,
+            host_network,
+            named_ports,
+        }
     }
 
-    pub fn pod_spec(&self) -> Option<&PodSpec> {
-        self.template.spec.as_ref()
+    pub fn pod_labels(&self) -> &BTreeMap<String, String> {
+        &self.pod_labels
     }
 }
 
@@ -79,7 +114,9 @@ pub struct Object {
     pub name: String,
     pub namespace: String,
     pub namespace_source: NamespaceSource,
-    pub meta: ObjectMeta,
+    /// Whether `metadata` decoded as `ObjectMeta` (a schema error there is reported, and
+    /// the object then reads as having no labels or annotations, as before).
+    metadata_valid: bool,
     pub typed: Typed,
     /// Kustomization roots that render this object (`overlays/prod`); empty for plain files.
     pub contexts: Vec<String>,
@@ -161,6 +198,33 @@ impl Object {
         } else {
             format!("{}/{}/{}", self.kind, self.namespace, self.name)
         }
+    }
+
+    /// `metadata.labels`, each value read as text (see `annotation-not-string`); empty
+    /// when the object's metadata is not valid. Read from the tree on each call: only a
+    /// few kinds' labels are ever asked for, so no object carries a copy.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.lenient_map("labels")
+            .map(|(key, value)| (key.to_string(), de::lenient_text(value)))
+            .collect()
+    }
+
+    /// The annotation `key`, read as text, as [`Object::labels`] reads labels.
+    pub fn annotation(&self, key: &str) -> Option<String> {
+        self.lenient_map("annotations")
+            .filter(|(k, _)| *k == key)
+            .last()
+            .map(|(_, value)| de::lenient_text(value))
+    }
+
+    /// The entries of `metadata.<field>` in document order (a repeated key's last one wins
+    /// when collected), none when the metadata did not decode.
+    fn lenient_map(&self, field: &str) -> impl Iterator<Item = (&str, &Node)> {
+        let node = self
+            .metadata_valid
+            .then(|| self.node.path(&["metadata", field]))
+            .flatten();
+        map_entries(node).map(|(key, _, value)| (key, value))
     }
 
     pub fn workload(&self) -> Option<&Workload> {
@@ -444,84 +508,57 @@ impl Model {
         };
 
         let mut schema_errors = Vec::new();
-        let meta_json = json_at(&node, &["metadata"]).map(lenient_metadata);
-        let meta: ObjectMeta = match meta_json {
-            Some(json) => {
-                decode(json, &node, &["metadata"], &mut schema_errors).unwrap_or_default()
-            }
-            None => ObjectMeta::default(),
+        // Decoded for its schema errors; what is read of it is read from the tree.
+        let meta: Option<ObjectMeta> = match value_at(&node, &["metadata"]) {
+            Some(meta_node) => decode(meta_node, Mode::Metadata, &["metadata"], &mut schema_errors),
+            None => Some(ObjectMeta::default()),
         };
+        let metadata_valid = meta.is_some();
 
-        let spec_json = json_at(&node, &["spec"]);
+        let spec_node = value_at(&node, &["spec"]);
         let typed = match (kind.as_str(), WorkloadKind::from_kind(&kind)) {
             (_, Some(workload_kind)) => {
                 let path = workload_kind.template_path();
                 let template = if path.is_empty() {
                     Some(PodTemplateSpec {
-                        metadata: Some(meta.clone()),
-                        spec: spec_json
-                            .and_then(|json| decode(json, &node, &["spec"], &mut schema_errors)),
+                        metadata: meta,
+                        spec: spec_node.and_then(|spec| {
+                            decode(spec, Mode::Plain, &["spec"], &mut schema_errors)
+                        }),
                     })
                 } else {
+                    drop(meta);
                     let template_node = path.iter().try_fold(&node, |n, key| n.get(key));
-                    template_node.and_then(|t| {
-                        let mut json = t.to_json();
-                        if let Some(meta) = json.get_mut("metadata") {
-                            *meta = lenient_metadata(meta.take());
-                        }
-                        decode(json, &node, path, &mut schema_errors)
-                    })
+                    template_node.and_then(|t| decode(t, Mode::Template, path, &mut schema_errors))
                 };
-                Typed::Workload(Box::new(Workload {
-                    kind: workload_kind,
-                    template: template.unwrap_or_default(),
-                }))
+                Typed::Workload(Box::new(Workload::of(
+                    workload_kind,
+                    template.unwrap_or_default(),
+                )))
             }
             ("Namespace", None) => Typed::Namespace(
-                spec_json.and_then(|j| decode(j, &node, &["spec"], &mut schema_errors)),
+                spec_node.and_then(|spec| decode(spec, Mode::Plain, &["spec"], &mut schema_errors)),
             ),
-            ("Service", None) => Typed::Service(Box::new(spec_or_default(
-                spec_json,
-                &node,
-                &mut schema_errors,
-            ))),
-            ("NetworkPolicy", None) => Typed::NetworkPolicy(Box::new(spec_or_default(
-                spec_json,
-                &node,
-                &mut schema_errors,
-            ))),
-            ("Ingress", None) => Typed::Ingress(Box::new(spec_or_default(
-                spec_json,
-                &node,
-                &mut schema_errors,
-            ))),
+            ("Service", None) => {
+                Typed::Service(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+            }
+            ("NetworkPolicy", None) => {
+                Typed::NetworkPolicy(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+            }
+            ("Ingress", None) => {
+                Typed::Ingress(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+            }
             ("Certificate", None) if api_version.starts_with("cert-manager.io/") => {
-                Typed::Certificate(Box::new(spec_or_default(
-                    spec_json,
-                    &node,
-                    &mut schema_errors,
-                )))
+                Typed::Certificate(Box::new(spec_or_default(spec_node, &mut schema_errors)))
             }
             ("Issuer" | "ClusterIssuer", None) if api_version.starts_with("cert-manager.io/") => {
-                Typed::Issuer(Box::new(spec_or_default(
-                    spec_json,
-                    &node,
-                    &mut schema_errors,
-                )))
+                Typed::Issuer(Box::new(spec_or_default(spec_node, &mut schema_errors)))
             }
             ("Gateway", None) if api_version.starts_with("gateway.networking.k8s.io/") => {
-                Typed::Gateway(Box::new(spec_or_default(
-                    spec_json,
-                    &node,
-                    &mut schema_errors,
-                )))
+                Typed::Gateway(Box::new(spec_or_default(spec_node, &mut schema_errors)))
             }
             ("HTTPRoute", None) if api_version.starts_with("gateway.networking.k8s.io/") => {
-                Typed::HttpRoute(Box::new(spec_or_default(
-                    spec_json,
-                    &node,
-                    &mut schema_errors,
-                )))
+                Typed::HttpRoute(Box::new(spec_or_default(spec_node, &mut schema_errors)))
             }
             _ => Typed::Other,
         };
@@ -546,7 +583,7 @@ impl Model {
             name,
             namespace,
             namespace_source,
-            meta,
+            metadata_valid,
             typed,
             contexts,
         };
@@ -592,11 +629,9 @@ impl Model {
     }
 }
 
-fn json_at(node: &Node, path: &[&str]) -> Option<serde_json::Value> {
-    match node.path(path) {
-        Some(n) if !n.is_null() => Some(n.to_json()),
-        _ => None,
-    }
+/// The node at `path` unless it is missing or null (a null field is an absent one).
+fn value_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a Node> {
+    node.path(path).filter(|n| !n.is_null())
 }
 
 fn object_kind(node: &Node) -> Option<&str> {
@@ -608,49 +643,30 @@ fn object_kind(node: &Node) -> Option<&str> {
 }
 
 fn spec_or_default<T: DeserializeOwned + Default>(
-    json: Option<serde_json::Value>,
-    node: &Node,
+    spec: Option<&Node>,
     errors: &mut Vec<(Span, String)>,
 ) -> T {
-    json.and_then(|j| decode(j, node, &["spec"], errors))
+    spec.and_then(|spec| decode(spec, Mode::Plain, &["spec"], errors))
         .unwrap_or_default()
 }
 
-/// Labels and annotations must be strings for the API server; `annotation-not-string`
-/// reports the ones that are not. Here they are read as their text so the rest of the
-/// object is still typed and analysed.
-fn lenient_metadata(mut meta: serde_json::Value) -> serde_json::Value {
-    for field in ["labels", "annotations"] {
-        if let Some(serde_json::Value::Object(map)) = meta.get_mut(field) {
-            for value in map.values_mut() {
-                let text = match &*value {
-                    serde_json::Value::String(_) => continue,
-                    serde_json::Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                *value = serde_json::Value::String(text);
-            }
-        }
-    }
-    meta
-}
-
-/// Decodes `json` (the node at `base` in `root`) into `T`; on failure records the
-/// error at the span of the offending field.
+/// Decodes `node` (the node at `base` in `root`) into `T`; on failure records the
+/// error at the span of the offending field. The first attempt tracks no path (objects
+/// almost always decode); a failing one is decoded again through `serde_path_to_error`,
+/// which fails the same way and says where.
 fn decode<T: DeserializeOwned>(
-    json: serde_json::Value,
-    root: &Node,
+    node: &Node,
+    mode: Mode,
     base: &[&str],
     errors: &mut Vec<(Span, String)>,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(json) {
+    if let Ok(value) = de::from_node(node, mode) {
+        return Some(value);
+    }
+    match serde_path_to_error::deserialize::<_, T>(de::NodeDeserializer::new(node, mode)) {
         Ok(value) => Some(value),
         Err(error) => {
-            let base_node = base
-                .iter()
-                .try_fold(root, |n, key| n.get(key))
-                .unwrap_or(root);
-            let mut node = base_node;
+            let mut node = node;
             let mut path = base.join(".");
             for segment in error.path().iter() {
                 let next = match segment {
