@@ -265,8 +265,10 @@ pub struct Model {
     pub issues: Vec<LoadIssue>,
     pub load_stats: LoadStats,
     pub stats: ModelStats,
-    /// (kind, namespace, name) → objects, so rules resolve references without scanning.
-    by_name: std::collections::HashMap<(String, String, String), Vec<ObjectId>>,
+    /// Hash of (kind, namespace, name) → objects, so rules resolve references without
+    /// scanning; lookups compare the names, so a collision costs a comparison, not a
+    /// wrong answer. No object's names are copied for it.
+    by_name: std::collections::HashMap<u64, smallvec::SmallVec<[ObjectId; 1]>>,
     /// The kustomization roots built, named as in `Object::contexts`.
     pub roots: Vec<environments::Root>,
     /// Files lying in a Flux `clusters/<env>/` directory, with `<env>`: objects there are
@@ -280,7 +282,9 @@ struct Pending {
     file: FileId,
     document: usize,
     item: Option<usize>,
-    namespace_fallback: (String, NamespaceSource),
+    /// The namespace of an object that names none: its kustomization's, or (when none)
+    /// the default one, which is not copied per object.
+    namespace_fallback: Option<String>,
     contexts: Vec<String>,
 }
 
@@ -332,36 +336,28 @@ impl Model {
             }
             !consumed
         });
-        let default_fallback = (options.default_namespace.clone(), NamespaceSource::Default);
         // The same source object rendered identically by several roots is one object
         // deployed once; rendered differently, it is one object per rendering.
         let mut pending: Vec<Pending> = Vec::new();
-        // Renderings are bucketed by their identity too, so many renderings of one source
-        // (a fan-out of prefixes) are not compared with each other: linear, not quadratic.
-        type RenderKey = (FileId, usize, Option<usize>, [String; 3]);
-        let mut rendered: std::collections::HashMap<RenderKey, Vec<usize>> =
+        // Renderings are bucketed by their source and a hash of their identity too, so
+        // many renderings of one source (a fan-out of prefixes) are not compared with each
+        // other: linear, not quadratic. The identity is compared, not copied, per object.
+        type RenderKey = (FileId, usize, Option<usize>, u64);
+        let mut rendered: std::collections::HashMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
             std::collections::HashMap::new();
         for view in kustomized.views {
             for built in view.objects {
-                let text = |path: &[&str]| {
-                    built
-                        .node
-                        .path(path)
-                        .and_then(Node::scalar_text)
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let identity = [
-                    text(&["kind"]),
-                    text(&["metadata", "namespace"]),
-                    text(&["metadata", "name"]),
-                ];
-                let key = (built.file, built.document, built.item, identity);
+                let key = (
+                    built.file,
+                    built.document,
+                    built.item,
+                    identity_hash(&built.node),
+                );
                 let same = rendered.get(&key).and_then(|indexes| {
-                    indexes
-                        .iter()
-                        .copied()
-                        .find(|&i| pending[i].node.same_value(&built.node))
+                    indexes.iter().copied().find(|&i| {
+                        same_identity(&pending[i].node, &built.node)
+                            && pending[i].node.same_value(&built.node)
+                    })
                 });
                 if let Some(index) = same {
                     if !pending[index].contexts.contains(&view.root) {
@@ -375,17 +371,14 @@ impl Model {
                     file: built.file,
                     document: built.document,
                     item: built.item,
-                    namespace_fallback: default_fallback.clone(),
+                    namespace_fallback: None,
                     contexts: vec![view.root.clone()],
                 });
             }
         }
+        drop(rendered);
         for document in plain_documents {
-            let namespace_fallback = document
-                .kustomize_namespace
-                .clone()
-                .map(|ns| (ns, NamespaceSource::Kustomization))
-                .unwrap_or_else(|| (options.default_namespace.clone(), NamespaceSource::Default));
+            let namespace_fallback = document.kustomize_namespace.clone();
             let root = document.root;
             let Some(kind) = object_kind(&root) else {
                 model.stats.documents_skipped += 1;
@@ -424,14 +417,15 @@ impl Model {
         // Typing (YAML → k8s-openapi) is independent per object: spread it over the cores,
         // keeping the order so ids and findings stay deterministic.
         use rayon::prelude::*;
-        let typed: Vec<(Object, Vec<LoadIssue>)> =
-            pending.into_par_iter().map(Model::type_object).collect();
-        model.objects.reserve_exact(typed.len());
-        for (mut object, issues) in typed {
-            object.id = ObjectId(model.objects.len());
-            model.objects.push(object);
-            model.issues.extend(issues);
-        }
+        // Objects are collected straight into their final vector (no second copy of it).
+        let default_namespace = options.default_namespace.as_str();
+        let (objects, issues): (Vec<Object>, Vec<Vec<LoadIssue>>) = pending
+            .into_par_iter()
+            .enumerate()
+            .map(|(index, pending)| Model::type_object(ObjectId(index), pending, default_namespace))
+            .unzip();
+        model.objects = objects;
+        model.issues.extend(issues.into_iter().flatten());
         model.stats.objects = model.objects.len();
         model.index_names();
         model
@@ -439,13 +433,10 @@ impl Model {
 
     fn index_names(&mut self) {
         self.by_name.clear();
+        self.by_name.reserve(self.objects.len());
         for object in &self.objects {
             self.by_name
-                .entry((
-                    object.kind.clone(),
-                    object.namespace.clone(),
-                    object.name.clone(),
-                ))
+                .entry(name_key(&object.kind, &object.namespace, &object.name))
                 .or_default()
                 .push(object.id);
         }
@@ -457,15 +448,20 @@ impl Model {
         kind: &str,
         namespace: &str,
         name: &str,
-    ) -> impl Iterator<Item = &'a Object> + 'a {
+    ) -> impl Iterator<Item = &'a Object> {
         self.by_name
-            .get(&(kind.to_string(), namespace.to_string(), name.to_string()))
+            .get(&name_key(kind, namespace, name))
             .into_iter()
             .flatten()
             .filter_map(|id| self.objects.get(id.0))
+            .filter(move |o| o.kind == kind && o.namespace == namespace && o.name == name)
     }
 
-    fn type_object(pending: Pending) -> (Object, Vec<LoadIssue>) {
+    fn type_object(
+        id: ObjectId,
+        pending: Pending,
+        default_namespace: &str,
+    ) -> (Object, Vec<LoadIssue>) {
         let Pending {
             node,
             file,
@@ -504,7 +500,10 @@ impl Model {
         } else if let Some(ns) = explicit_namespace {
             (ns.to_string(), NamespaceSource::Explicit)
         } else {
-            namespace_fallback.clone()
+            match namespace_fallback {
+                Some(ns) => (ns, NamespaceSource::Kustomization),
+                None => (default_namespace.to_string(), NamespaceSource::Default),
+            }
         };
 
         let mut schema_errors = Vec::new();
@@ -572,8 +571,7 @@ impl Model {
             })
             .collect();
         let object = Object {
-            // Assigned when the object joins the model.
-            id: ObjectId(0),
+            id,
             file,
             document,
             item,
@@ -632,6 +630,39 @@ impl Model {
 /// The node at `path` unless it is missing or null (a null field is an absent one).
 fn value_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a Node> {
     node.path(path).filter(|n| !n.is_null())
+}
+
+/// A hash of an object's kind, namespace and name as written (the rendering dedup key).
+fn identity_hash(node: &Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for path in IDENTITY {
+        node.path(path)
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
+            .hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Whether two objects have the same kind, namespace and name as written.
+fn same_identity(a: &Node, b: &Node) -> bool {
+    fn text<'n>(node: &'n Node, path: &[&str]) -> &'n str {
+        node.path(path)
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
+    }
+    IDENTITY.iter().all(|path| text(a, path) == text(b, path))
+}
+
+const IDENTITY: [&[&str]; 3] = [&["kind"], &["metadata", "namespace"], &["metadata", "name"]];
+
+/// The key of `Model::by_name`: a fixed hash (the same in every run) of the three names.
+fn name_key(kind: &str, namespace: &str, name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (kind, namespace, name).hash(&mut hasher);
+    hasher.finish()
 }
 
 fn object_kind(node: &Node) -> Option<&str> {
