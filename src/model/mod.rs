@@ -92,6 +92,9 @@ pub enum Typed {
     Other,
 }
 
+/// The kustomization roots rendering an object (most objects: none or one).
+pub type Contexts = smallvec::SmallVec<[std::sync::Arc<str>; 1]>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NamespaceSource {
     Explicit,
@@ -119,7 +122,8 @@ pub struct Object {
     metadata_valid: bool,
     pub typed: Typed,
     /// Kustomization roots that render this object (`overlays/prod`); empty for plain files.
-    pub contexts: Vec<String>,
+    /// One root's name is shared by all its objects, and one root is held inline.
+    pub contexts: Contexts,
 }
 
 impl Object {
@@ -285,7 +289,7 @@ struct Pending {
     /// The namespace of an object that names none: its kustomization's, or (when none)
     /// the default one, which is not copied per object.
     namespace_fallback: Option<String>,
-    contexts: Vec<String>,
+    contexts: Contexts,
 }
 
 impl Model {
@@ -346,6 +350,7 @@ impl Model {
         let mut rendered: std::collections::HashMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
             std::collections::HashMap::new();
         for view in kustomized.views {
+            let root: std::sync::Arc<str> = view.root.as_str().into();
             for built in view.objects {
                 let key = (
                     built.file,
@@ -360,8 +365,8 @@ impl Model {
                     })
                 });
                 if let Some(index) = same {
-                    if !pending[index].contexts.contains(&view.root) {
-                        pending[index].contexts.push(view.root.clone());
+                    if !pending[index].contexts.contains(&root) {
+                        pending[index].contexts.push(root.clone());
                     }
                     continue;
                 }
@@ -372,7 +377,7 @@ impl Model {
                     document: built.document,
                     item: built.item,
                     namespace_fallback: None,
-                    contexts: vec![view.root.clone()],
+                    contexts: smallvec::smallvec![root.clone()],
                 });
             }
         }
@@ -400,7 +405,7 @@ impl Model {
                         document: document.index,
                         item: Some(item_index),
                         namespace_fallback: namespace_fallback.clone(),
-                        contexts: Vec::new(),
+                        contexts: Contexts::new(),
                     });
                 }
             } else {
@@ -410,7 +415,7 @@ impl Model {
                     document: document.index,
                     item: None,
                     namespace_fallback,
-                    contexts: Vec::new(),
+                    contexts: Contexts::new(),
                 });
             }
         }
