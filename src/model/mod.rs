@@ -738,3 +738,92 @@ pub fn map_entries(node: Option<&Node>) -> impl Iterator<Item = (&str, &Node, &N
     .iter()
     .filter_map(|(k, v)| k.scalar_text().map(|text| (text, k, v)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Model, ModelOptions};
+    use crate::load::{Input, WalkOptions};
+
+    fn model_of(yaml: &str) -> Model {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifests.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let loaded = crate::load::load(&[Input::Path(path)], &WalkOptions::default());
+        Model::build(loaded, &ModelOptions::default())
+    }
+
+    /// What objects keep of their metadata and pod template is what was decoded: labels
+    /// read as text, empty when the metadata has a schema error (which is reported), the
+    /// named ports and hostNetwork of the pod template.
+    #[test]
+    fn objects_read_labels_and_workloads_keep_what_the_graph_uses() {
+        let model = model_of(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {team: x, n: 10, on: yes, z: ~, l: [1]}\n  annotations: {kubernetes.io/ingress.class: nginx, k: 1}\n\
+             ---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n  labels: {team: y}\n  generation: many\n\
+             ---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: a}\nspec:\n  template:\n    metadata: {labels: {app: web, v: 2}}\n    spec:\n      hostNetwork: true\n      containers:\n        - name: c\n          ports: [{name: http, containerPort: 8080}, {containerPort: 9090}, {name: dns, containerPort: 53, protocol: UDP}]\n\
+             ---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a, labels: {app: pod}}\nspec:\n  containers: [{name: c, ports: [{name: x, containerPort: nope}]}]\n",
+        );
+        let object = |name: &str| model.objects.iter().find(|o| o.name == name).unwrap();
+        let labels = object("a").labels();
+        let text: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                ("l", "[1]"),
+                ("n", "10"),
+                ("on", "true"),
+                ("team", "x"),
+                ("z", "")
+            ]
+        );
+        assert_eq!(
+            object("a")
+                .annotation("kubernetes.io/ingress.class")
+                .as_deref(),
+            Some("nginx")
+        );
+        assert_eq!(object("a").annotation("k").as_deref(), Some("1"));
+        assert_eq!(object("a").annotation("missing"), None);
+        assert!(
+            object("b").labels().is_empty(),
+            "invalid metadata reads as none"
+        );
+        assert!(
+            model
+                .issues
+                .iter()
+                .any(|i| i.message.contains("invalid `metadata.generation`")),
+            "{:?}",
+            model.issues
+        );
+
+        let deployment = object("d").workload().unwrap();
+        assert_eq!(
+            deployment.pod_labels().get("v").map(String::as_str),
+            Some("2")
+        );
+        assert!(deployment.host_network);
+        let ports: Vec<(&str, Option<&str>, i32)> = deployment
+            .named_ports
+            .iter()
+            .map(|p| (p.name.as_str(), p.protocol.as_deref(), p.container_port))
+            .collect();
+        assert_eq!(ports, [("http", None, 8080), ("dns", Some("UDP"), 53)]);
+
+        // A Pod's template is the Pod: its labels are its own; a schema error in its spec
+        // leaves it without ports, and is reported.
+        let pod = object("p").workload().unwrap();
+        assert_eq!(pod.pod_labels().get("app").map(String::as_str), Some("pod"));
+        assert!(pod.named_ports.is_empty() && !pod.host_network);
+        assert!(
+            model.issues.iter().any(|i| i
+                .message
+                .contains("spec.containers[0].ports[0].containerPort")),
+            "{:?}",
+            model.issues
+        );
+    }
+}
