@@ -342,13 +342,16 @@ impl Model {
         });
         // The same source object rendered identically by several roots is one object
         // deployed once; rendered differently, it is one object per rendering.
-        let mut pending: Vec<Pending> = Vec::new();
+        // Sized once: growing by doubling would copy the list and touch fresh pages twice.
+        let renderings: usize = kustomized.views.iter().map(|v| v.objects.len()).sum();
+        let mut pending: Vec<Pending> =
+            Vec::with_capacity(renderings.saturating_add(plain_documents.len()));
         // Renderings are bucketed by their source and a hash of their identity too, so
         // many renderings of one source (a fan-out of prefixes) are not compared with each
         // other: linear, not quadratic. The identity is compared, not copied, per object.
         type RenderKey = (FileId, usize, Option<usize>, u64);
         let mut rendered: std::collections::HashMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
-            std::collections::HashMap::new();
+            std::collections::HashMap::with_capacity(renderings);
         for view in kustomized.views {
             let root: std::sync::Arc<str> = view.root.as_str().into();
             for built in view.objects {
