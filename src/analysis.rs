@@ -286,12 +286,12 @@ fn attribute_contexts(diagnostics: &mut [Diagnostic], model: &Model) {
                     o.node.span.start.byte <= location.span.start.byte
                         && location.span.end.byte <= o.node.span.end.byte
                 })
-                .flat_map(|o| o.contexts.iter().cloned())
+                .flat_map(|o| o.contexts.iter().map(|c| c.to_string()))
                 .collect()
         } else {
             named
                 .iter()
-                .flat_map(|o| o.contexts.iter().cloned())
+                .flat_map(|o| o.contexts.iter().map(|c| c.to_string()))
                 .collect()
         };
     }
@@ -322,10 +322,10 @@ fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Dia
         }
     }
     // With a single root, naming it on every finding says nothing.
-    let roots: std::collections::HashSet<&String> = model
+    let roots: std::collections::HashSet<&str> = model
         .objects
         .iter()
-        .flat_map(|o| o.contexts.iter())
+        .flat_map(|o| o.contexts.iter().map(|c| &**c))
         .collect();
     for diagnostic in &mut merged {
         diagnostic.contexts.sort();

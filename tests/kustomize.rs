@@ -40,8 +40,14 @@ fn overlays_deploy_the_base_into_each_tenant_namespace() {
         analysis.sources.display(a.file),
         "fixtures/kustomize/base/deployment.yaml"
     );
-    assert_eq!(a.contexts, vec!["fixtures/kustomize/overlays/tenant-a"]);
-    assert_eq!(b.contexts, vec!["fixtures/kustomize/overlays/tenant-b"]);
+    assert_eq!(
+        a.contexts.as_slice(),
+        ["fixtures/kustomize/overlays/tenant-a".into()]
+    );
+    assert_eq!(
+        b.contexts.as_slice(),
+        ["fixtures/kustomize/overlays/tenant-b".into()]
+    );
     // `labels`: metadata only; with includeTemplates also pod templates, never selectors.
     let labels = |o: &Object, pointer: &str| json_of(o).pointer(pointer).cloned();
     assert_eq!(
@@ -298,7 +304,7 @@ fn native_build_agrees_with_kubectl_kustomize() {
             .model
             .objects
             .iter()
-            .flat_map(|o| o.contexts.iter().map(String::as_str))
+            .flat_map(|o| o.contexts.iter().map(|c| &**c))
             .collect();
         for dir in roots {
             if unsupported.contains(&dir) {
@@ -328,7 +334,7 @@ fn native_build_agrees_with_kubectl_kustomize() {
                 .model
                 .objects
                 .iter()
-                .filter(|o| o.contexts.iter().any(|c| c == dir))
+                .filter(|o| o.contexts.iter().any(|c| **c == *dir))
                 .map(|o| essentials(&o.node.to_json()))
                 .collect();
             expected.sort();
@@ -349,7 +355,10 @@ fn native_build_agrees_with_kubectl_kustomize() {
 fn flux_kustomizations_set_target_namespaces_and_helm_releases_are_noted() {
     let analysis = common::analyze_paths(&[Path::new("fixtures/kustomize/flux")]);
     let web = find(&analysis, "Service", "team-prod", "web");
-    assert_eq!(web.contexts, vec!["fixtures/kustomize/flux/apps/prod"]);
+    assert_eq!(
+        web.contexts.as_slice(),
+        ["fixtures/kustomize/flux/apps/prod".into()]
+    );
     // A path without a kustomization gets the one Flux generates.
     find(&analysis, "ConfigMap", "team-plain", "settings");
     find(&analysis, "Kustomization", "flux-system", "apps");

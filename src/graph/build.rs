@@ -68,7 +68,7 @@ impl Graph {
                     declared
                         .entry(object.name.clone())
                         .or_default()
-                        .extend(object.meta.labels.clone().unwrap_or_default());
+                        .extend(object.labels());
                     namespaces.entry(object.name.clone()).or_default();
                 }
                 Typed::Workload(_) => {
@@ -123,23 +123,19 @@ impl Graph {
         );
         let mut class_map: BTreeMap<ClassKey, Vec<Member>> = BTreeMap::new();
         for (object, workload) in model.workloads() {
-            let spec = workload.pod_spec();
             // hostNetwork pods use the node's address: policies neither select them nor
             // match them with pod selectors (the CNI's view), unless asked to treat them as pods.
-            let host_network =
-                spec.is_some_and(|s| s.host_network == Some(true)) && !options.host_network_as_pods;
-            let mut ports: Vec<(String, Protocol, u16)> = spec
-                .into_iter()
-                .flat_map(|s| s.containers.iter())
-                .flat_map(|c| c.ports.iter().flatten())
+            let host_network = workload.host_network && !options.host_network_as_pods;
+            let mut ports: Vec<(String, Protocol, u16)> = workload
+                .named_ports
+                .iter()
                 .filter_map(|p| {
-                    let name = p.name.clone()?;
                     let protocol = match &p.protocol {
                         Some(text) => Protocol::parse(text)?,
                         None => Protocol::Tcp,
                     };
                     let number = u16::try_from(p.container_port).ok()?;
-                    Some((name, protocol, number))
+                    Some((p.name.clone(), protocol, number))
                 })
                 .collect();
             ports.sort();
@@ -147,7 +143,7 @@ impl Graph {
             class_map
                 .entry((
                     object.namespace.clone(),
-                    workload.pod_labels(),
+                    workload.pod_labels().clone(),
                     ports,
                     None,
                     host_network,

@@ -16,7 +16,7 @@
 //! A root belongs to every environment that claims it. A root no environment claims,
 //! and every plain file outside kustomizations, is shared: part of every environment.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -139,20 +139,28 @@ fn directory_name(root: &str) -> &str {
 
 impl Model {
     /// Roots that render some object (kind, namespace, name) differently from another root.
+    /// Objects with the same names share a bucket of the name index: no key is built per
+    /// object.
     fn conflicting_roots(&self) -> BTreeSet<&str> {
-        let mut renderings: HashMap<String, Vec<&Object>> = HashMap::new();
-        for object in self.objects.iter().filter(|o| !o.contexts.is_empty()) {
-            renderings
-                .entry(object.identity())
-                .or_default()
-                .push(object);
+        let mut conflicting = BTreeSet::new();
+        for ids in self.by_name.values().filter(|ids| ids.len() > 1) {
+            let mut rendered: Vec<&Object> = ids
+                .iter()
+                .filter_map(|id| self.objects.get(id.0))
+                .filter(|o| !o.contexts.is_empty())
+                .collect();
+            // A bucket may hold other names too (a hash collision): runs of equal names.
+            fn names<'o>(o: &&'o Object) -> (&'o str, &'o str, &'o str) {
+                (&o.kind, &o.namespace, &o.name)
+            }
+            rendered.sort_by(|a, b| names(a).cmp(&names(b)));
+            for run in rendered.chunk_by(|a, b| names(a) == names(b)) {
+                if run.len() > 1 {
+                    conflicting.extend(run.iter().flat_map(|o| o.contexts.iter()).map(|c| &**c));
+                }
+            }
         }
-        renderings
-            .values()
-            .filter(|objects| objects.len() > 1)
-            .flat_map(|objects| objects.iter().flat_map(|o| o.contexts.iter()))
-            .map(String::as_str)
-            .collect()
+        conflicting
     }
 
     /// The environments of this model (see the module documentation), or `None` when
@@ -181,13 +189,17 @@ impl Model {
         if names.len() < 2 {
             return None;
         }
-        let contexts: BTreeSet<&String> = self.objects.iter().flat_map(|o| &o.contexts).collect();
+        let contexts: BTreeSet<&str> = self
+            .objects
+            .iter()
+            .flat_map(|o| o.contexts.iter().map(|c| &**c))
+            .collect();
         let roots = contexts
             .into_iter()
             .filter(|root| names.contains(directory_name(root)))
             .map(|root| {
                 let name = directory_name(root).to_string();
-                (root.clone(), BTreeSet::from([name]))
+                (root.to_string(), BTreeSet::from([name]))
             })
             .collect();
         let names = names.into_iter().map(str::to_string).collect();
@@ -240,11 +252,11 @@ impl Model {
         for object in &self.objects {
             // Rendered by a shared root (or a plain file): in every environment.
             let shared = object.contexts.is_empty()
-                || object.contexts.iter().any(|c| !roots.contains_key(c));
+                || object.contexts.iter().any(|c| !roots.contains_key(&**c));
             let own: BTreeSet<&String> = object
                 .contexts
                 .iter()
-                .filter_map(|c| roots.get(c))
+                .filter_map(|c| roots.get(&**c))
                 .flatten()
                 .collect();
             for (name, ids) in clusters.iter_mut() {

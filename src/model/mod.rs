@@ -4,13 +4,14 @@
 //! be looked up by path, next to the k8s-openapi value used for its meaning.
 
 pub mod crd;
+pub mod de;
 pub mod environments;
 pub mod validation;
 
 pub use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind, list_item};
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{NamespaceSpec, PodSpec, PodTemplateSpec, ServiceSpec};
+use k8s_openapi::api::core::v1::{NamespaceSpec, PodTemplateSpec, ServiceSpec};
 use k8s_openapi::api::networking::v1::{IngressSpec, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
@@ -18,27 +19,61 @@ use serde::de::DeserializeOwned;
 use crate::load::yaml::{Node, NodeKind};
 use crate::load::{IssueKind, LoadIssue, LoadStats, Loaded};
 use crate::span::{FileId, Location, Span};
+use de::Mode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId(pub usize);
 
+/// What the analysis reads of a workload's pod template. The whole template is decoded
+/// (so schema errors are reported as for any field) and then dropped: a `PodTemplateSpec`
+/// costs kilobytes per workload, this a few dozen bytes.
 #[derive(Debug, Clone)]
 pub struct Workload {
     pub kind: WorkloadKind,
-    pub template: PodTemplateSpec,
+    /// The pod template's labels (a Pod's own labels).
+    pub pod_labels: BTreeMap<String, String>,
+    /// `spec.hostNetwork: true`.
+    pub host_network: bool,
+    /// The container ports that have a name, in document order.
+    pub named_ports: Vec<NamedPort>,
+}
+
+/// A named `containers[].ports[]` entry, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedPort {
+    pub name: String,
+    /// `protocol`, when written.
+    pub protocol: Option<String>,
+    pub container_port: i32,
 }
 
 impl Workload {
-    pub fn pod_labels(&self) -> BTreeMap<String, String> {
-        self.template
-            .metadata
-            .as_ref()
-            .and_then(|m| m.labels.clone())
-            .unwrap_or_default()
+    fn of(kind: WorkloadKind, template: PodTemplateSpec) -> Workload {
+        let PodTemplateSpec { metadata, spec } = template;
+        let pod_labels = metadata.and_then(|m| m.labels).unwrap_or_default();
+        let host_network = spec.as_ref().is_some_and(|s| s.host_network == Some(true));
+        let named_ports = spec
+            .into_iter()
+            .flat_map(|s| s.containers)
+            .flat_map(|c| c.ports.unwrap_or_default())
+            .filter_map(|p| {
+                Some(NamedPort {
+                    name: p.name?,
+                    protocol: p.protocol,
+                    container_port: p.container_port,
+                })
+            })
+            .collect();
+        Workload {
+            kind,
+            pod_labels,
+            host_network,
+            named_ports,
+        }
     }
 
-    pub fn pod_spec(&self) -> Option<&PodSpec> {
-        self.template.spec.as_ref()
+    pub fn pod_labels(&self) -> &BTreeMap<String, String> {
+        &self.pod_labels
     }
 }
 
@@ -56,6 +91,9 @@ pub enum Typed {
     /// A Kubernetes object no rule models in depth (ConfigMap, Role, CRDs, ...).
     Other,
 }
+
+/// The kustomization roots rendering an object (most objects: none or one).
+pub type Contexts = smallvec::SmallVec<[std::sync::Arc<str>; 1]>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NamespaceSource {
@@ -79,10 +117,13 @@ pub struct Object {
     pub name: String,
     pub namespace: String,
     pub namespace_source: NamespaceSource,
-    pub meta: ObjectMeta,
+    /// Whether `metadata` decoded as `ObjectMeta` (a schema error there is reported, and
+    /// the object then reads as having no labels or annotations, as before).
+    metadata_valid: bool,
     pub typed: Typed,
     /// Kustomization roots that render this object (`overlays/prod`); empty for plain files.
-    pub contexts: Vec<String>,
+    /// One root's name is shared by all its objects, and one root is held inline.
+    pub contexts: Contexts,
 }
 
 impl Object {
@@ -163,6 +204,33 @@ impl Object {
         }
     }
 
+    /// `metadata.labels`, each value read as text (see `annotation-not-string`); empty
+    /// when the object's metadata is not valid. Read from the tree on each call: only a
+    /// few kinds' labels are ever asked for, so no object carries a copy.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.lenient_map("labels")
+            .map(|(key, value)| (key.to_string(), de::lenient_text(value)))
+            .collect()
+    }
+
+    /// The annotation `key`, read as text, as [`Object::labels`] reads labels.
+    pub fn annotation(&self, key: &str) -> Option<String> {
+        self.lenient_map("annotations")
+            .filter(|(k, _)| *k == key)
+            .last()
+            .map(|(_, value)| de::lenient_text(value))
+    }
+
+    /// The entries of `metadata.<field>` in document order (a repeated key's last one wins
+    /// when collected), none when the metadata did not decode.
+    fn lenient_map(&self, field: &str) -> impl Iterator<Item = (&str, &Node)> {
+        let node = self
+            .metadata_valid
+            .then(|| self.node.path(&["metadata", field]))
+            .flatten();
+        map_entries(node).map(|(key, _, value)| (key, value))
+    }
+
     pub fn workload(&self) -> Option<&Workload> {
         match &self.typed {
             Typed::Workload(w) => Some(w),
@@ -201,8 +269,10 @@ pub struct Model {
     pub issues: Vec<LoadIssue>,
     pub load_stats: LoadStats,
     pub stats: ModelStats,
-    /// (kind, namespace, name) → objects, so rules resolve references without scanning.
-    by_name: std::collections::HashMap<(String, String, String), Vec<ObjectId>>,
+    /// Hash of (kind, namespace, name) → objects, so rules resolve references without
+    /// scanning; lookups compare the names, so a collision costs a comparison, not a
+    /// wrong answer. No object's names are copied for it.
+    by_name: std::collections::HashMap<u64, smallvec::SmallVec<[ObjectId; 1]>>,
     /// The kustomization roots built, named as in `Object::contexts`.
     pub roots: Vec<environments::Root>,
     /// Files lying in a Flux `clusters/<env>/` directory, with `<env>`: objects there are
@@ -216,8 +286,10 @@ struct Pending {
     file: FileId,
     document: usize,
     item: Option<usize>,
-    namespace_fallback: (String, NamespaceSource),
-    contexts: Vec<String>,
+    /// The namespace of an object that names none: its kustomization's, or (when none)
+    /// the default one, which is not copied per object.
+    namespace_fallback: Option<String>,
+    contexts: Contexts,
 }
 
 impl Model {
@@ -268,40 +340,36 @@ impl Model {
             }
             !consumed
         });
-        let default_fallback = (options.default_namespace.clone(), NamespaceSource::Default);
         // The same source object rendered identically by several roots is one object
         // deployed once; rendered differently, it is one object per rendering.
-        let mut pending: Vec<Pending> = Vec::new();
-        // Renderings are bucketed by their identity too, so many renderings of one source
-        // (a fan-out of prefixes) are not compared with each other: linear, not quadratic.
-        type RenderKey = (FileId, usize, Option<usize>, [String; 3]);
-        let mut rendered: std::collections::HashMap<RenderKey, Vec<usize>> =
-            std::collections::HashMap::new();
+        // Sized once: growing by doubling would copy the list and touch fresh pages twice.
+        let renderings: usize = kustomized.views.iter().map(|v| v.objects.len()).sum();
+        let mut pending: Vec<Pending> =
+            Vec::with_capacity(renderings.saturating_add(plain_documents.len()));
+        // Renderings are bucketed by their source and a hash of their identity too, so
+        // many renderings of one source (a fan-out of prefixes) are not compared with each
+        // other: linear, not quadratic. The identity is compared, not copied, per object.
+        type RenderKey = (FileId, usize, Option<usize>, u64);
+        let mut rendered: std::collections::HashMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
+            std::collections::HashMap::with_capacity(renderings);
         for view in kustomized.views {
+            let root: std::sync::Arc<str> = view.root.as_str().into();
             for built in view.objects {
-                let text = |path: &[&str]| {
-                    built
-                        .node
-                        .path(path)
-                        .and_then(Node::scalar_text)
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let identity = [
-                    text(&["kind"]),
-                    text(&["metadata", "namespace"]),
-                    text(&["metadata", "name"]),
-                ];
-                let key = (built.file, built.document, built.item, identity);
+                let key = (
+                    built.file,
+                    built.document,
+                    built.item,
+                    identity_hash(&built.node),
+                );
                 let same = rendered.get(&key).and_then(|indexes| {
-                    indexes
-                        .iter()
-                        .copied()
-                        .find(|&i| pending[i].node.same_value(&built.node))
+                    indexes.iter().copied().find(|&i| {
+                        same_identity(&pending[i].node, &built.node)
+                            && pending[i].node.same_value(&built.node)
+                    })
                 });
                 if let Some(index) = same {
-                    if !pending[index].contexts.contains(&view.root) {
-                        pending[index].contexts.push(view.root.clone());
+                    if !pending[index].contexts.contains(&root) {
+                        pending[index].contexts.push(root.clone());
                     }
                     continue;
                 }
@@ -311,17 +379,14 @@ impl Model {
                     file: built.file,
                     document: built.document,
                     item: built.item,
-                    namespace_fallback: default_fallback.clone(),
-                    contexts: vec![view.root.clone()],
+                    namespace_fallback: None,
+                    contexts: smallvec::smallvec![root.clone()],
                 });
             }
         }
+        drop(rendered);
         for document in plain_documents {
-            let namespace_fallback = document
-                .kustomize_namespace
-                .clone()
-                .map(|ns| (ns, NamespaceSource::Kustomization))
-                .unwrap_or_else(|| (options.default_namespace.clone(), NamespaceSource::Default));
+            let namespace_fallback = document.kustomize_namespace.clone();
             let root = document.root;
             let Some(kind) = object_kind(&root) else {
                 model.stats.documents_skipped += 1;
@@ -343,7 +408,7 @@ impl Model {
                         document: document.index,
                         item: Some(item_index),
                         namespace_fallback: namespace_fallback.clone(),
-                        contexts: Vec::new(),
+                        contexts: Contexts::new(),
                     });
                 }
             } else {
@@ -353,21 +418,22 @@ impl Model {
                     document: document.index,
                     item: None,
                     namespace_fallback,
-                    contexts: Vec::new(),
+                    contexts: Contexts::new(),
                 });
             }
         }
         // Typing (YAML → k8s-openapi) is independent per object: spread it over the cores,
         // keeping the order so ids and findings stay deterministic.
         use rayon::prelude::*;
-        let typed: Vec<(Object, Vec<LoadIssue>)> =
-            pending.into_par_iter().map(Model::type_object).collect();
-        model.objects.reserve_exact(typed.len());
-        for (mut object, issues) in typed {
-            object.id = ObjectId(model.objects.len());
-            model.objects.push(object);
-            model.issues.extend(issues);
-        }
+        // Objects are collected straight into their final vector (no second copy of it).
+        let default_namespace = options.default_namespace.as_str();
+        let (objects, issues): (Vec<Object>, Vec<Vec<LoadIssue>>) = pending
+            .into_par_iter()
+            .enumerate()
+            .map(|(index, pending)| Model::type_object(ObjectId(index), pending, default_namespace))
+            .unzip();
+        model.objects = objects;
+        model.issues.extend(issues.into_iter().flatten());
         model.stats.objects = model.objects.len();
         model.index_names();
         model
@@ -375,13 +441,10 @@ impl Model {
 
     fn index_names(&mut self) {
         self.by_name.clear();
+        self.by_name.reserve(self.objects.len());
         for object in &self.objects {
             self.by_name
-                .entry((
-                    object.kind.clone(),
-                    object.namespace.clone(),
-                    object.name.clone(),
-                ))
+                .entry(name_key(&object.kind, &object.namespace, &object.name))
                 .or_default()
                 .push(object.id);
         }
@@ -393,15 +456,20 @@ impl Model {
         kind: &str,
         namespace: &str,
         name: &str,
-    ) -> impl Iterator<Item = &'a Object> + 'a {
+    ) -> impl Iterator<Item = &'a Object> {
         self.by_name
-            .get(&(kind.to_string(), namespace.to_string(), name.to_string()))
+            .get(&name_key(kind, namespace, name))
             .into_iter()
             .flatten()
             .filter_map(|id| self.objects.get(id.0))
+            .filter(move |o| o.kind == kind && o.namespace == namespace && o.name == name)
     }
 
-    fn type_object(pending: Pending) -> (Object, Vec<LoadIssue>) {
+    fn type_object(
+        id: ObjectId,
+        pending: Pending,
+        default_namespace: &str,
+    ) -> (Object, Vec<LoadIssue>) {
         let Pending {
             node,
             file,
@@ -440,88 +508,64 @@ impl Model {
         } else if let Some(ns) = explicit_namespace {
             (ns.to_string(), NamespaceSource::Explicit)
         } else {
-            namespace_fallback.clone()
+            match namespace_fallback {
+                Some(ns) => (ns, NamespaceSource::Kustomization),
+                None => (default_namespace.to_string(), NamespaceSource::Default),
+            }
         };
 
         let mut schema_errors = Vec::new();
-        let meta_json = json_at(&node, &["metadata"]).map(lenient_metadata);
-        let meta: ObjectMeta = match meta_json {
-            Some(json) => {
-                decode(json, &node, &["metadata"], &mut schema_errors).unwrap_or_default()
-            }
-            None => ObjectMeta::default(),
+        // Decoded for its schema errors; what is read of it is read from the tree.
+        let meta: Option<ObjectMeta> = match value_at(&node, &["metadata"]) {
+            Some(meta_node) => decode(meta_node, Mode::Metadata, &["metadata"], &mut schema_errors),
+            None => Some(ObjectMeta::default()),
         };
+        let metadata_valid = meta.is_some();
 
-        let spec_json = json_at(&node, &["spec"]);
+        let spec_node = value_at(&node, &["spec"]);
         let typed = match (kind.as_str(), WorkloadKind::from_kind(&kind)) {
             (_, Some(workload_kind)) => {
                 let path = workload_kind.template_path();
                 let template = if path.is_empty() {
                     Some(PodTemplateSpec {
-                        metadata: Some(meta.clone()),
-                        spec: spec_json
-                            .and_then(|json| decode(json, &node, &["spec"], &mut schema_errors)),
+                        metadata: meta,
+                        spec: spec_node.and_then(|spec| {
+                            decode(spec, Mode::Plain, &["spec"], &mut schema_errors)
+                        }),
                     })
                 } else {
+                    drop(meta);
                     let template_node = path.iter().try_fold(&node, |n, key| n.get(key));
-                    template_node.and_then(|t| {
-                        let mut json = t.to_json();
-                        if let Some(meta) = json.get_mut("metadata") {
-                            *meta = lenient_metadata(meta.take());
-                        }
-                        decode(json, &node, path, &mut schema_errors)
-                    })
+                    template_node.and_then(|t| decode(t, Mode::Template, path, &mut schema_errors))
                 };
-                Typed::Workload(Box::new(Workload {
-                    kind: workload_kind,
-                    template: template.unwrap_or_default(),
-                }))
+                Typed::Workload(Box::new(Workload::of(
+                    workload_kind,
+                    template.unwrap_or_default(),
+                )))
             }
             ("Namespace", None) => Typed::Namespace(
-                spec_json.and_then(|j| decode(j, &node, &["spec"], &mut schema_errors)),
+                spec_node.and_then(|spec| decode(spec, Mode::Plain, &["spec"], &mut schema_errors)),
             ),
-            ("Service", None) => Typed::Service(Box::new(spec_or_default(
-                spec_json,
-                &node,
-                &mut schema_errors,
-            ))),
-            ("NetworkPolicy", None) => Typed::NetworkPolicy(Box::new(spec_or_default(
-                spec_json,
-                &node,
-                &mut schema_errors,
-            ))),
-            ("Ingress", None) => Typed::Ingress(Box::new(spec_or_default(
-                spec_json,
-                &node,
-                &mut schema_errors,
-            ))),
+            ("Service", None) => {
+                Typed::Service(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+            }
+            ("NetworkPolicy", None) => {
+                Typed::NetworkPolicy(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+            }
+            ("Ingress", None) => {
+                Typed::Ingress(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+            }
             ("Certificate", None) if api_version.starts_with("cert-manager.io/") => {
-                Typed::Certificate(Box::new(spec_or_default(
-                    spec_json,
-                    &node,
-                    &mut schema_errors,
-                )))
+                Typed::Certificate(Box::new(spec_or_default(spec_node, &mut schema_errors)))
             }
             ("Issuer" | "ClusterIssuer", None) if api_version.starts_with("cert-manager.io/") => {
-                Typed::Issuer(Box::new(spec_or_default(
-                    spec_json,
-                    &node,
-                    &mut schema_errors,
-                )))
+                Typed::Issuer(Box::new(spec_or_default(spec_node, &mut schema_errors)))
             }
             ("Gateway", None) if api_version.starts_with("gateway.networking.k8s.io/") => {
-                Typed::Gateway(Box::new(spec_or_default(
-                    spec_json,
-                    &node,
-                    &mut schema_errors,
-                )))
+                Typed::Gateway(Box::new(spec_or_default(spec_node, &mut schema_errors)))
             }
             ("HTTPRoute", None) if api_version.starts_with("gateway.networking.k8s.io/") => {
-                Typed::HttpRoute(Box::new(spec_or_default(
-                    spec_json,
-                    &node,
-                    &mut schema_errors,
-                )))
+                Typed::HttpRoute(Box::new(spec_or_default(spec_node, &mut schema_errors)))
             }
             _ => Typed::Other,
         };
@@ -535,8 +579,7 @@ impl Model {
             })
             .collect();
         let object = Object {
-            // Assigned when the object joins the model.
-            id: ObjectId(0),
+            id,
             file,
             document,
             item,
@@ -546,7 +589,7 @@ impl Model {
             name,
             namespace,
             namespace_source,
-            meta,
+            metadata_valid,
             typed,
             contexts,
         };
@@ -592,11 +635,42 @@ impl Model {
     }
 }
 
-fn json_at(node: &Node, path: &[&str]) -> Option<serde_json::Value> {
-    match node.path(path) {
-        Some(n) if !n.is_null() => Some(n.to_json()),
-        _ => None,
+/// The node at `path` unless it is missing or null (a null field is an absent one).
+fn value_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a Node> {
+    node.path(path).filter(|n| !n.is_null())
+}
+
+/// A hash of an object's kind, namespace and name as written (the rendering dedup key).
+fn identity_hash(node: &Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for path in IDENTITY {
+        node.path(path)
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
+            .hash(&mut hasher);
     }
+    hasher.finish()
+}
+
+/// Whether two objects have the same kind, namespace and name as written.
+fn same_identity(a: &Node, b: &Node) -> bool {
+    fn text<'n>(node: &'n Node, path: &[&str]) -> &'n str {
+        node.path(path)
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
+    }
+    IDENTITY.iter().all(|path| text(a, path) == text(b, path))
+}
+
+const IDENTITY: [&[&str]; 3] = [&["kind"], &["metadata", "namespace"], &["metadata", "name"]];
+
+/// The key of `Model::by_name`: a fixed hash (the same in every run) of the three names.
+fn name_key(kind: &str, namespace: &str, name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (kind, namespace, name).hash(&mut hasher);
+    hasher.finish()
 }
 
 fn object_kind(node: &Node) -> Option<&str> {
@@ -608,49 +682,30 @@ fn object_kind(node: &Node) -> Option<&str> {
 }
 
 fn spec_or_default<T: DeserializeOwned + Default>(
-    json: Option<serde_json::Value>,
-    node: &Node,
+    spec: Option<&Node>,
     errors: &mut Vec<(Span, String)>,
 ) -> T {
-    json.and_then(|j| decode(j, node, &["spec"], errors))
+    spec.and_then(|spec| decode(spec, Mode::Plain, &["spec"], errors))
         .unwrap_or_default()
 }
 
-/// Labels and annotations must be strings for the API server; `annotation-not-string`
-/// reports the ones that are not. Here they are read as their text so the rest of the
-/// object is still typed and analysed.
-fn lenient_metadata(mut meta: serde_json::Value) -> serde_json::Value {
-    for field in ["labels", "annotations"] {
-        if let Some(serde_json::Value::Object(map)) = meta.get_mut(field) {
-            for value in map.values_mut() {
-                let text = match &*value {
-                    serde_json::Value::String(_) => continue,
-                    serde_json::Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                *value = serde_json::Value::String(text);
-            }
-        }
-    }
-    meta
-}
-
-/// Decodes `json` (the node at `base` in `root`) into `T`; on failure records the
-/// error at the span of the offending field.
+/// Decodes `node` (the node at `base` in `root`) into `T`; on failure records the
+/// error at the span of the offending field. The first attempt tracks no path (objects
+/// almost always decode); a failing one is decoded again through `serde_path_to_error`,
+/// which fails the same way and says where.
 fn decode<T: DeserializeOwned>(
-    json: serde_json::Value,
-    root: &Node,
+    node: &Node,
+    mode: Mode,
     base: &[&str],
     errors: &mut Vec<(Span, String)>,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(json) {
+    if let Ok(value) = de::from_node(node, mode) {
+        return Some(value);
+    }
+    match serde_path_to_error::deserialize::<_, T>(de::NodeDeserializer::new(node, mode)) {
         Ok(value) => Some(value),
         Err(error) => {
-            let base_node = base
-                .iter()
-                .try_fold(root, |n, key| n.get(key))
-                .unwrap_or(root);
-            let mut node = base_node;
+            let mut node = node;
             let mut path = base.join(".");
             for segment in error.path().iter() {
                 let next = match segment {
@@ -685,4 +740,93 @@ pub fn map_entries(node: Option<&Node>) -> impl Iterator<Item = (&str, &Node, &N
     .unwrap_or(&[])
     .iter()
     .filter_map(|(k, v)| k.scalar_text().map(|text| (text, k, v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Model, ModelOptions};
+    use crate::load::{Input, WalkOptions};
+
+    fn model_of(yaml: &str) -> Model {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifests.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let loaded = crate::load::load(&[Input::Path(path)], &WalkOptions::default());
+        Model::build(loaded, &ModelOptions::default())
+    }
+
+    /// What objects keep of their metadata and pod template is what was decoded: labels
+    /// read as text, empty when the metadata has a schema error (which is reported), the
+    /// named ports and hostNetwork of the pod template.
+    #[test]
+    fn objects_read_labels_and_workloads_keep_what_the_graph_uses() {
+        let model = model_of(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {team: x, n: 10, on: yes, z: ~, l: [1]}\n  annotations: {kubernetes.io/ingress.class: nginx, k: 1}\n\
+             ---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n  labels: {team: y}\n  generation: many\n\
+             ---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: a}\nspec:\n  template:\n    metadata: {labels: {app: web, v: 2}}\n    spec:\n      hostNetwork: true\n      containers:\n        - name: c\n          ports: [{name: http, containerPort: 8080}, {containerPort: 9090}, {name: dns, containerPort: 53, protocol: UDP}]\n\
+             ---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a, labels: {app: pod}}\nspec:\n  containers: [{name: c, ports: [{name: x, containerPort: nope}]}]\n",
+        );
+        let object = |name: &str| model.objects.iter().find(|o| o.name == name).unwrap();
+        let labels = object("a").labels();
+        let text: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                ("l", "[1]"),
+                ("n", "10"),
+                ("on", "true"),
+                ("team", "x"),
+                ("z", "")
+            ]
+        );
+        assert_eq!(
+            object("a")
+                .annotation("kubernetes.io/ingress.class")
+                .as_deref(),
+            Some("nginx")
+        );
+        assert_eq!(object("a").annotation("k").as_deref(), Some("1"));
+        assert_eq!(object("a").annotation("missing"), None);
+        assert!(
+            object("b").labels().is_empty(),
+            "invalid metadata reads as none"
+        );
+        assert!(
+            model
+                .issues
+                .iter()
+                .any(|i| i.message.contains("invalid `metadata.generation`")),
+            "{:?}",
+            model.issues
+        );
+
+        let deployment = object("d").workload().unwrap();
+        assert_eq!(
+            deployment.pod_labels().get("v").map(String::as_str),
+            Some("2")
+        );
+        assert!(deployment.host_network);
+        let ports: Vec<(&str, Option<&str>, i32)> = deployment
+            .named_ports
+            .iter()
+            .map(|p| (p.name.as_str(), p.protocol.as_deref(), p.container_port))
+            .collect();
+        assert_eq!(ports, [("http", None, 8080), ("dns", Some("UDP"), 53)]);
+
+        // A Pod's template is the Pod: its labels are its own; a schema error in its spec
+        // leaves it without ports, and is reported.
+        let pod = object("p").workload().unwrap();
+        assert_eq!(pod.pod_labels().get("app").map(String::as_str), Some("pod"));
+        assert!(pod.named_ports.is_empty() && !pod.host_network);
+        assert!(
+            model.issues.iter().any(|i| i
+                .message
+                .contains("spec.containers[0].ports[0].containerPort")),
+            "{:?}",
+            model.issues
+        );
+    }
 }

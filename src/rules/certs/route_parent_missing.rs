@@ -264,7 +264,7 @@ fn namespace_labels(model: &Model, namespace: &str) -> Option<BTreeMap<String, S
         .objects
         .iter()
         .find(|o| o.kind == "Namespace" && o.name == namespace)?;
-    let mut labels = object.meta.labels.clone().unwrap_or_default();
+    let mut labels = object.labels();
     // The API server sets this label on every namespace.
     labels.insert(
         "kubernetes.io/metadata.name".to_string(),

@@ -65,12 +65,8 @@ fn ingress_controller(
     class: Option<&String>,
     settings: &XksSettings,
 ) -> Option<usize> {
-    let annotation = object
-        .meta
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get("kubernetes.io/ingress.class"));
-    settings.ingress_controller(class.or(annotation).map(String::as_str))
+    let annotation = object.annotation("kubernetes.io/ingress.class");
+    settings.ingress_controller(class.or(annotation.as_ref()).map(String::as_str))
 }
 
 /// Every Service backend of every Ingress served by a configured ingress controller
