@@ -36,6 +36,20 @@ pub struct Timings {
     /// system, all threads) the stage spent: on a shared machine wall time swings with
     /// the load, CPU time much less.
     pub stages: Vec<(&'static str, Duration, Option<u64>, Option<Duration>)>,
+    /// Wall time of each rule on its thread (summed over environments), in registry order:
+    /// rules run in parallel, so these add up to more than the `rules` stage's wall time.
+    pub rules: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    fn add_rules(&mut self, times: Vec<(&'static str, Duration)>) {
+        for (id, elapsed) in times {
+            match self.rules.iter_mut().find(|(known, _)| *known == id) {
+                Some((_, total)) => *total += elapsed,
+                None => self.rules.push((id, elapsed)),
+            }
+        }
+    }
 }
 
 impl Timings {
@@ -179,6 +193,7 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let certs = timings.time("certs", || certs::Inventory::build(&model, &options.certs));
     let graph = timings.time("graph", || graph::Graph::build(&model, &options.graph));
     let environments = model.environments(options.environments.as_ref());
+    let mut rule_times = Vec::new();
     let raw = timings.time("rules", || match &environments {
         // Roots that render the same object differently are separate clusters.
         Some(environments) => environments
@@ -188,13 +203,14 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
                 let environment = model.subset(ids);
                 let environment_certs = certs::Inventory::build(&environment, &options.certs);
                 let environment_graph = graph::Graph::build(&environment, &options.graph);
-                let mut found = rules::run(
+                let (mut found, times) = rules::run_timed(
                     &environment,
                     &sources,
                     &environment_graph,
                     &environment_certs,
                     &options.rules,
                 );
+                rule_times.extend(times);
                 attribute_contexts(&mut found, &environment);
                 for diagnostic in &mut found {
                     diagnostic.environments = vec![name.clone()];
@@ -207,11 +223,14 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
             })
             .collect(),
         None => {
-            let mut found = rules::run(&model, &sources, &graph, &certs, &options.rules);
+            let (mut found, times) =
+                rules::run_timed(&model, &sources, &graph, &certs, &options.rules);
+            rule_times = times;
             attribute_contexts(&mut found, &model);
             found
         }
     });
+    timings.add_rules(rule_times);
     let (diagnostics, gate) = timings.time("gate", || {
         let mut diagnostics = merge_across_contexts(raw, &model);
         fix::adapt(&mut diagnostics, &sources);

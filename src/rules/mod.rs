@@ -15,6 +15,7 @@ mod reach;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -188,16 +189,29 @@ pub fn run(
     certs: &Inventory,
     selection: &RuleSelection,
 ) -> Vec<Diagnostic> {
+    run_timed(model, sources, graph, certs, selection).0
+}
+
+/// [`run`], with the wall time each rule took on its thread (in registry order): what
+/// `check --timings` lists per rule.
+pub fn run_timed(
+    model: &Model,
+    sources: &Sources,
+    graph: &Graph,
+    certs: &Inventory,
+    selection: &RuleSelection,
+) -> (Vec<Diagnostic>, Vec<(&'static str, Duration)>) {
     let ctx = RuleContext {
         model,
         sources,
         graph,
         certs,
     };
-    registry()
+    let per_rule: Vec<(&'static str, Duration, Vec<Diagnostic>)> = registry()
         .par_iter()
         .filter(|r| selection.enabled(r.doc.id))
-        .flat_map_iter(|registered| {
+        .map(|registered| {
+            let started = Instant::now();
             let mut sink = Sink {
                 doc: &registered.doc,
                 found: Vec::new(),
@@ -208,9 +222,16 @@ pub fn run(
                     diagnostic.severity = *severity;
                 }
             }
-            sink.found
+            (registered.doc.id, started.elapsed(), sink.found)
         })
-        .collect()
+        .collect();
+    let mut times = Vec::with_capacity(per_rule.len());
+    let mut found = Vec::with_capacity(per_rule.iter().map(|(_, _, f)| f.len()).sum());
+    for (id, elapsed, mut diagnostics) in per_rule {
+        times.push((id, elapsed));
+        found.append(&mut diagnostics);
+    }
+    (found, times)
 }
 
 /// `text` as the characters of a Kubernetes object name: ASCII letters and digits
