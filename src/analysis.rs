@@ -301,21 +301,36 @@ fn attribute_contexts(diagnostics: &mut [Diagnostic], model: &Model) {
 /// root and environment it occurs in.
 fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Diagnostic> {
     let mut merged: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
-    let mut index: std::collections::HashMap<(&'static str, span::Location, String), usize> =
-        std::collections::HashMap::new();
+    // The same finding is the same rule, location and message. Indexed by rule and
+    // location (the first merged finding there, then a chain through `next`), with the
+    // messages compared along the chain: no copy of every message as a key.
+    let mut first: std::collections::HashMap<(&'static str, span::Location), usize> =
+        std::collections::HashMap::with_capacity(diagnostics.len());
+    let mut next: Vec<Option<usize>> = Vec::with_capacity(diagnostics.len());
     for mut diagnostic in diagnostics {
-        let key = (
-            diagnostic.rule,
-            diagnostic.location,
-            diagnostic.message.clone(),
-        );
-        match index.get(&key) {
-            Some(&i) => {
+        let key = (diagnostic.rule, diagnostic.location);
+        let mut at = first.get(&key).copied();
+        let mut last = None;
+        while let Some(i) = at {
+            if merged[i].message == diagnostic.message {
+                break;
+            }
+            last = Some(i);
+            at = next[i];
+        }
+        match (at, last) {
+            (Some(i), _) => {
                 merged[i].contexts.append(&mut diagnostic.contexts);
                 merged[i].environments.append(&mut diagnostic.environments);
             }
-            None => {
-                index.insert(key, merged.len());
+            (None, Some(tail)) => {
+                next[tail] = Some(merged.len());
+                next.push(None);
+                merged.push(diagnostic);
+            }
+            (None, None) => {
+                first.insert(key, merged.len());
+                next.push(None);
                 merged.push(diagnostic);
             }
         }
