@@ -13,10 +13,21 @@ cargo build --release --quiet --bin xks-lint --example gen-corpus
 bin=target/release/xks-lint
 gen=target/release/examples/gen-corpus
 
-corpus() { # NAME ARGS...: generates target/bench-corpus-NAME once
-  local out=target/bench-corpus-$1
+# Corpora live outside the repository: inside it, its .gitignore (target/) would leave every
+# generated file out of the walk and the runs would measure an empty repository.
+bench_dir=${XKS_BENCH_DIR:-${TMPDIR:-/tmp}/xks-lint-bench}
+mkdir -p "$bench_dir"
+
+corpus() { # NAME ARGS...: generates $bench_dir/NAME once
+  local out=$bench_dir/$1
   shift
   [ -d "$out" ] || "$gen" --seed 1 "$@" "$out" >&2
+  # A run that reads no file measures nothing: refuse to go on.
+  if "$bin" check "$out" --stage load --format json --output /dev/null 2>&1 |
+    grep -q '^xks-lint: 0 files read'; then
+    echo "e2e.sh: $out is left out of the walk (an ignore file above it?)" >&2
+    exit 1
+  fi
   echo "$out"
 }
 
@@ -36,7 +47,7 @@ if [ "${1:-}" = scale ]; then
   ips=$(corpus ip-4000 --namespaces 50 --workloads 4000 --ip-blocks 10000)
   # One base (the 400 workloads of one namespace of the 20,000 corpus) included by 20
   # overlays that each set a namespace: what copy-on-write trees share.
-  overlays=target/bench-corpus-overlays-20
+  overlays=$bench_dir/overlays-20
   if [ ! -d "$overlays" ]; then
     mkdir -p "$overlays/base"
     cp "$c20k"/tenant-00/app-*.yaml "$overlays/base/"

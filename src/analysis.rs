@@ -52,18 +52,38 @@ impl Timings {
     }
 }
 
+/// When a stage started: its wall clock and the process's CPU time then.
+pub struct StageClock {
+    started: Instant,
+    cpu: Option<Duration>,
+}
+
+impl StageClock {
+    pub fn start() -> StageClock {
+        StageClock {
+            started: Instant::now(),
+            cpu: process_cpu_time(),
+        }
+    }
+}
+
 impl Timings {
     fn time<T>(&mut self, stage: &'static str, run: impl FnOnce() -> T) -> T {
-        let started = Instant::now();
-        let cpu_before = process_cpu_time();
+        let clock = StageClock::start();
         let value = run();
-        let cpu = match (cpu_before, process_cpu_time()) {
+        self.record(stage, clock);
+        value
+    }
+
+    /// Records a stage that ran since `clock` started (the CLI's report writing, which
+    /// runs after the analysis).
+    pub fn record(&mut self, stage: &'static str, clock: StageClock) {
+        let cpu = match (clock.cpu, process_cpu_time()) {
             (Some(before), Some(after)) => Some(after.saturating_sub(before)),
             _ => None,
         };
         self.stages
-            .push((stage, started.elapsed(), peak_resident_kib(), cpu));
-        value
+            .push((stage, clock.started.elapsed(), peak_resident_kib(), cpu));
     }
 }
 

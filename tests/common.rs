@@ -22,13 +22,18 @@ pub fn describe(analysis: &Analysis) -> String {
     let mut out = String::new();
     for d in &analysis.diagnostics {
         let s = d.location.span;
+        let text = analysis
+            .sources
+            .get(d.location.file)
+            .map_or("", |source| &source.text);
+        let end = s.end_pos(text);
         out.push_str(&format!(
             "{}:{}:{}-{}:{} {}[{}] {}\n",
             analysis.sources.display(d.location.file),
             s.start.line,
             s.start.col,
-            s.end.line,
-            s.end.col,
+            end.line,
+            end.col,
             d.severity.as_str(),
             d.rule,
             d.message

@@ -123,7 +123,7 @@ pub fn check_dir(target: &Path, unsafe_fixes: bool, only_rule: Option<&str>) -> 
             let edits: Vec<&Edit> = plan
                 .edits
                 .iter()
-                .filter(|(id, _)| id.0 as usize == file)
+                .filter(|(id, _)| id.index() == file)
                 .flat_map(|(_, e)| e)
                 .collect();
             only_edits_differ(&change.before, &change.after, &edits);

@@ -135,7 +135,7 @@ fn check_one(name: &str, bytes: Vec<u8>) {
             "{name}: {diagnostic:?}"
         );
         assert!(span.start.byte <= span.end.byte, "{name}");
-        let text = &analysis.sources.files[diagnostic.location.file.0 as usize].text;
+        let text = &analysis.sources.files[diagnostic.location.file.index()].text;
         assert!(
             span.end.byte as usize <= text.len(),
             "{name}: span past the end: {diagnostic:?}"

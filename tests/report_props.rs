@@ -57,7 +57,10 @@ fn position() -> impl Strategy<Value = Pos> {
 }
 
 fn span() -> impl Strategy<Value = Span> {
-    (position(), position()).prop_map(|(start, end)| Span { start, end })
+    (position(), position()).prop_map(|(start, end)| Span {
+        start,
+        end: end.into(),
+    })
 }
 
 const RULES: [&str; 3] = [
@@ -107,7 +110,7 @@ fn finding() -> impl Strategy<Value = Finding> {
 
 fn diagnostic(f: &Finding) -> Diagnostic {
     let location = |file: usize, span: Span| Location {
-        file: FileId(file as u32),
+        file: FileId::new(file),
         span,
     };
     let severity = [Severity::Error, Severity::Warning, Severity::Note][f.severity as usize % 3];

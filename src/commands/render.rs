@@ -163,7 +163,7 @@ pub fn render(args: RenderArgs) -> u8 {
     let mut issues: Vec<&LoadIssue> = model.issues.iter().collect();
     issues.sort_by_key(|i| {
         (
-            i.location.file.0,
+            i.location.file.index(),
             i.location.span.start.byte,
             i.message.as_str(),
         )

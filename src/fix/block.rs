@@ -104,6 +104,6 @@ pub fn point(text: &str, byte: usize) -> Span {
 pub fn range(text: &str, start: usize, end: usize) -> Span {
     Span {
         start: Pos::of_byte(text, start),
-        end: Pos::of_byte(text, end),
+        end: Pos::of_byte(text, end).into(),
     }
 }

@@ -52,7 +52,7 @@ impl Directories {
     pub fn kustomization(&self, dir: &Path) -> Option<FileId> {
         self.kustomizations
             .get(dir)
-            .map(|&index| FileId(crate::span::narrow(index)))
+            .map(|&index| FileId::new(index))
     }
 
     /// Whether the analysis read a file `name` in `dir` (the engine also checks the disk).
@@ -148,7 +148,7 @@ mod tests {
         let stream = crate::load::yaml::parse_stream(text);
         let seq = stream.documents.first()?.root.get("list")?;
         let items: Vec<String> = items.iter().map(|s| s.to_string()).collect();
-        let edit = append_to_block_seq(text, FileId(0), seq, &items)?;
+        let edit = append_to_block_seq(text, FileId::new(0), seq, &items)?;
         Some(crate::fix::apply(text, &[edit]))
     }
 

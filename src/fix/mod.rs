@@ -184,10 +184,10 @@ mod tests {
             col: byte + 1,
         };
         Edit {
-            file: FileId(0),
+            file: FileId::new(0),
             span: Span {
                 start: pos(start),
-                end: pos(end),
+                end: pos(end).into(),
             },
             replacement: replacement.to_string(),
         }

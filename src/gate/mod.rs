@@ -75,7 +75,7 @@ pub struct GateOutcome {
 impl GateOutcome {
     pub fn repo_path(&self, file: FileId) -> &str {
         self.repo_paths
-            .get(file.0 as usize)
+            .get(file.index())
             .map(String::as_str)
             .unwrap_or("<unknown>")
     }
@@ -99,7 +99,7 @@ pub fn apply(
     let repo_paths = paths::repo_paths(sources, &root, &cwd);
     let path_of = |d: &Diagnostic| {
         repo_paths
-            .get(d.location.file.0 as usize)
+            .get(d.location.file.index())
             .map_or("", String::as_str)
     };
     // Fingerprints before suppressing, so that silencing one of two identical findings does
@@ -144,7 +144,7 @@ pub fn apply(
             .iter()
             .map(|f| canonical(&cwd, &f.path).is_some_and(|p| wanted.contains(&p)))
             .collect();
-        let changed = |file: FileId| in_scope.get(file.0 as usize).copied().unwrap_or(false);
+        let changed = |file: FileId| in_scope.get(file.index()).copied().unwrap_or(false);
         // Whole consequences: the finding's own file, the files of the places it cites,
         // and — when the state before the change is known — every finding the change
         // created (a typo in one namespace's policy breaks a flow reported in another's;

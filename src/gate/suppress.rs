@@ -189,7 +189,7 @@ fn comment_start(line: &str) -> Option<usize> {
 fn comment_sites(sources: &Sources) -> Vec<Site> {
     let mut sites = Vec::new();
     for (index, source) in sources.files.iter().enumerate() {
-        let file = FileId(crate::span::narrow(index));
+        let file = FileId::new(index);
         let text: &str = &source.text;
         if !text.contains(COMMENT_MARKER) {
             continue;
@@ -213,7 +213,7 @@ fn comment_sites(sources: &Sources) -> Vec<Site> {
             };
             let span = Span {
                 start: at(hash),
-                end: at(body.len()),
+                end: at(body.len()).into(),
             };
             let own_line = body[..hash].trim().is_empty();
             let scope = Scope::Line {

@@ -213,7 +213,9 @@ mod tests {
             nodes,
             sources: sources
                 .iter()
-                .map(|&(file, rendered, parsed)| ((FileId(file), 0), rendered, parsed))
+                .map(|&(file, rendered, parsed)| {
+                    ((FileId::new(file as usize), 0), rendered, parsed)
+                })
                 .collect(),
         }
     }
@@ -257,15 +259,15 @@ mod tests {
         let rendered = Rendered::of(
             9,
             [
-                ((FileId(1), 0), 2),
-                ((FileId(1), 0), 3),
-                ((FileId(2), 1), 4),
+                ((FileId::new(1), 0), 2),
+                ((FileId::new(1), 0), 3),
+                ((FileId::new(2), 1), 4),
             ],
-            |(file, _)| file.0 as usize * 100,
+            |(file, _)| file.index() * 100,
         );
         assert_eq!(
             rendered.sources,
-            vec![((FileId(1), 0), 5, 100), ((FileId(2), 1), 4, 200)]
+            vec![((FileId::new(1), 0), 5, 100), ((FileId::new(2), 1), 4, 200)]
         );
     }
 }

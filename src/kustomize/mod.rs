@@ -136,6 +136,16 @@ impl Built {
         }
     }
 
+    /// Its root is built: drops what only the build reads (earlier identities, affixes,
+    /// vars, build metadata), so the views waiting for the other roots hold their trees
+    /// only. At 100,000 workloads the earlier identities alone are ~400,000 `ResId`s.
+    fn settle(&mut self) {
+        self.previous = Vec::new();
+        self.provenance = None;
+        self.var_names = Vec::new();
+        self.affixes = None;
+    }
+
     /// The identity the object had when it was read.
     pub fn original_id(&self) -> ResId {
         self.previous
@@ -246,7 +256,7 @@ fn name_of(node: &Node) -> &str {
 pub fn build(loaded: &Loaded) -> KustomizeOutput {
     let mut files_by_path = HashMap::new();
     for (index, file) in loaded.sources.files.iter().enumerate() {
-        files_by_path.insert(normalize(&file.path), FileId(crate::span::narrow(index)));
+        files_by_path.insert(normalize(&file.path), FileId::new(index));
     }
     let syntax_files: HashSet<FileId> = loaded
         .issues
@@ -409,6 +419,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
             if let Some(deploy) = job.flux.first() {
                 root_builder.apply_flux(root, deploy, &mut objects);
             }
+            objects.iter_mut().for_each(Built::settle);
             let mut display = root_builder.display_dir(root);
             if let Some(variant) = &job.variant {
                 display = format!("{display} ({variant})");

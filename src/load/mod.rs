@@ -34,7 +34,7 @@ pub struct Sources {
 
 impl Sources {
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
-        self.files.get(id.0 as usize)
+        self.files.get(id.index())
     }
 
     pub fn display(&self, id: FileId) -> &str {
@@ -170,7 +170,7 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     };
     read_candidates(&mut loaded, &candidates, cwd.as_deref(), options);
     for skipped in walk_skipped {
-        let file = FileId(crate::span::narrow(loaded.sources.files.len()));
+        let file = FileId::new(loaded.sources.files.len());
         loaded.sources.files.push(SourceFile {
             display: display_path(&skipped.path, cwd.as_deref()),
             path: skipped.path,
@@ -245,7 +245,7 @@ fn read_candidates(
         .collect();
     loaded.stats.files_found += read.len();
     for (source, outcome, kustomize_namespace) in read {
-        let file = FileId(crate::span::narrow(loaded.sources.files.len()));
+        let file = FileId::new(loaded.sources.files.len());
         loaded.sources.files.push(source);
         match outcome {
             FileOutcome::Parsed { documents, issues } => {
@@ -709,7 +709,7 @@ fn read_and_parse(
     };
     let template_at = |byte: usize| Span {
         start: pos_of(byte),
-        end: pos_of(byte.saturating_add(2).min(text.len())),
+        end: pos_of(byte.saturating_add(2).min(text.len())).into(),
     };
     if candidate.in_helm_chart {
         let span = text.find("{{").map_or(start, template_at);

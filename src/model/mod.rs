@@ -243,7 +243,7 @@ impl Model {
             .enumerate()
             .filter_map(|(index, file)| {
                 environments::cluster_of(&file.display)
-                    .map(|env| (FileId(crate::span::narrow(index)), env.to_string()))
+                    .map(|env| (FileId::new(index), env.to_string()))
             })
             .collect();
         let mut model = Model {

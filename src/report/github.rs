@@ -57,7 +57,15 @@ fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
         message.push_str(&multiline(help));
     }
     let columns = if span.start.line == span.end.line {
-        format!(",col={},endColumn={}", span.start.col, span.end.col)
+        let text = analysis
+            .sources
+            .get(d.location.file)
+            .map_or("", |source| &source.text);
+        format!(
+            ",col={},endColumn={}",
+            span.start.col,
+            span.end_pos(text).col
+        )
     } else {
         String::new()
     };

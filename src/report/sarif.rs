@@ -90,13 +90,15 @@ fn multiformat(text: impl Into<String>) -> sarif::MultiformatMessageString {
         .build()
 }
 
-fn region(span: Span) -> sarif::Region {
+/// `text` is the file's: a span stores no end column (see `Span::end_pos`).
+fn region(span: Span, text: &str) -> sarif::Region {
     let number = |n: u32| i64::from(n);
+    let end = span.end_pos(text);
     sarif::Region {
         start_line: Some(number(span.start.line)),
         start_column: Some(number(span.start.col)),
-        end_line: Some(number(span.end.line)),
-        end_column: Some(number(span.end.col)),
+        end_line: Some(number(end.line)),
+        end_column: Some(number(end.col)),
         ..Default::default()
     }
 }
@@ -121,11 +123,16 @@ fn artifact(gate: &GateOutcome, location: &Location) -> sarif::ArtifactLocation 
     }
 }
 
-fn location(gate: &GateOutcome, at: &Location, text: Option<&str>) -> sarif::Location {
+/// The text of `file`, where regions count their end column.
+fn file_text(analysis: &Analysis, file: crate::span::FileId) -> &str {
+    analysis.sources.get(file).map_or("", |source| &source.text)
+}
+
+fn location(analysis: &Analysis, at: &Location, text: Option<&str>) -> sarif::Location {
     sarif::Location {
         physical_location: Some(sarif::PhysicalLocation {
-            artifact_location: Some(artifact(gate, at)),
-            region: Some(region(at.span)),
+            artifact_location: Some(artifact(&analysis.gate, at)),
+            region: Some(region(at.span, file_text(analysis, at.file))),
             ..Default::default()
         }),
         message: text.map(message),
@@ -172,11 +179,11 @@ fn rule_descriptor(doc: &RuleDoc, severity: Severity) -> sarif::ReportingDescrip
 }
 
 /// The deleted region of an edit: lines and columns, plus the byte range `--fix` replaces.
-fn edit_region(span: Span) -> sarif::Region {
+fn edit_region(span: Span, text: &str) -> sarif::Region {
     sarif::Region {
         byte_offset: Some(i64::from(span.start.byte)),
         byte_length: Some(i64::from(span.end.byte.saturating_sub(span.start.byte))),
-        ..region(span)
+        ..region(span, text)
     }
 }
 
@@ -184,19 +191,20 @@ fn edit_region(span: Span) -> sarif::Region {
 /// created file (an insertion at its start): exactly what `check --fix` applies.
 fn artifact_changes(
     fix: &crate::diagnostic::Fix,
-    gate: &GateOutcome,
+    analysis: &Analysis,
 ) -> Vec<sarif::ArtifactChange> {
+    let gate = &analysis.gate;
     let mut by_file: BTreeMap<crate::span::FileId, Vec<&crate::diagnostic::Edit>> = BTreeMap::new();
     for edit in &fix.edits {
         by_file.entry(edit.file).or_default().push(edit);
     }
-    let replacement = |span: Span, text: &str| sarif::Replacement {
+    let replacement = |span: Span, text: &str, file_text: &str| sarif::Replacement {
         inserted_content: Some(sarif::ArtifactContent {
             text: Some(text.to_string()),
             ..Default::default()
         }),
         ..sarif::Replacement::builder()
-            .deleted_region(edit_region(span))
+            .deleted_region(edit_region(span, file_text))
             .build()
     };
     let mut changes: Vec<sarif::ArtifactChange> = by_file
@@ -212,7 +220,7 @@ fn artifact_changes(
                 .replacements(
                     edits
                         .iter()
-                        .map(|e| replacement(e.span, &e.replacement))
+                        .map(|e| replacement(e.span, &e.replacement, file_text(analysis, file)))
                         .collect::<Vec<_>>(),
                 )
                 .build()
@@ -236,7 +244,7 @@ fn artifact_changes(
                     uri_base_id: Some("%SRCROOT%".to_string()),
                     ..Default::default()
                 })
-                .replacements(vec![replacement(Span::point(start), &new.text)])
+                .replacements(vec![replacement(Span::point(start), &new.text, "")])
                 .build(),
         );
     }
@@ -246,7 +254,7 @@ fn artifact_changes(
 fn result(
     diagnostic: &Diagnostic,
     rule_index: Option<usize>,
-    gate: &GateOutcome,
+    analysis: &Analysis,
     suppression: Option<&crate::gate::Suppressed>,
 ) -> sarif::Result {
     let related: Vec<sarif::Location> = diagnostic
@@ -255,7 +263,7 @@ fn result(
         .enumerate()
         .map(|(i, r)| sarif::Location {
             id: Some(i64::try_from(i).unwrap_or(i64::MAX)),
-            ..location(gate, &r.location, Some(&r.message))
+            ..location(analysis, &r.location, Some(&r.message))
         })
         .collect();
     // The alert's title is the finding's one paragraph; the rule's help is `rule.help`, and
@@ -270,7 +278,7 @@ fn result(
         vec![sarif::Fix {
             description: Some(message(description)),
             ..sarif::Fix::builder()
-                .artifact_changes(artifact_changes(fix, gate))
+                .artifact_changes(artifact_changes(fix, analysis))
                 .build()
         }]
     });
@@ -278,7 +286,7 @@ fn result(
         vec![sarif::Suppression {
             justification: s.reason.clone(),
             location: Some(location(
-                gate,
+                analysis,
                 &s.location,
                 Some(match s.kind {
                     SuppressionKind::Annotation => "xks-lint.io/ignore annotation",
@@ -294,7 +302,7 @@ fn result(
         rule_id: Some(diagnostic.rule.to_string()),
         rule_index: rule_index.and_then(|i| i64::try_from(i).ok()),
         level: Some(result_level(diagnostic.severity)),
-        locations: Some(vec![location(gate, &diagnostic.location, None)]),
+        locations: Some(vec![location(analysis, &diagnostic.location, None)]),
         related_locations: (!related.is_empty()).then_some(related),
         partial_fingerprints: diagnostic
             .fingerprint
@@ -310,10 +318,10 @@ fn result(
     }
 }
 
-fn notification(diagnostic: &Diagnostic, gate: &GateOutcome) -> sarif::Notification {
+fn notification(diagnostic: &Diagnostic, analysis: &Analysis) -> sarif::Notification {
     sarif::Notification {
         level: Some(json!(level(diagnostic.severity))),
-        locations: Some(vec![location(gate, &diagnostic.location, None)]),
+        locations: Some(vec![location(analysis, &diagnostic.location, None)]),
         descriptor: Some(sarif::ReportingDescriptorReference {
             id: Some(diagnostic.rule.to_string()),
             ..Default::default()
@@ -347,18 +355,21 @@ pub fn log(analysis: &Analysis, options: &RenderOptions) -> sarif::Sarif {
     let mut results: Vec<sarif::Result> = analysis
         .diagnostics
         .iter()
-        .map(|d| result(d, rule_index(d.rule), gate, None))
+        .map(|d| result(d, rule_index(d.rule), analysis, None))
         .collect();
-    results.extend(
-        gate.suppressed
-            .iter()
-            .map(|s| result(&s.diagnostic, rule_index(s.diagnostic.rule), gate, Some(s))),
-    );
+    results.extend(gate.suppressed.iter().map(|s| {
+        result(
+            &s.diagnostic,
+            rule_index(s.diagnostic.rule),
+            analysis,
+            Some(s),
+        )
+    }));
     let notifications: Vec<sarif::Notification> = analysis
         .diagnostics
         .iter()
         .filter(|d| NOTIFICATION_RULES.contains(&d.rule))
-        .map(|d| notification(d, gate))
+        .map(|d| notification(d, analysis))
         .collect();
     let automation_details = options.sarif_category.as_ref().map(|category| {
         // GitHub reads everything before the last `/` as the category.

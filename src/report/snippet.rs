@@ -326,7 +326,7 @@ mod tests {
             .collect();
         Excerpt::build(
             "f".into(),
-            FileId(0),
+            FileId::new(0),
             text.into(),
             &marks,
             &mut LineIndex::default(),

@@ -68,7 +68,7 @@ impl<'a> Positions<'a> {
     fn span(&self, span: &ParserSpan) -> Span {
         Span {
             start: self.pos(&span.start),
-            end: self.pos(&span.end),
+            end: self.pos(&span.end).into(),
         }
     }
 }
@@ -517,7 +517,7 @@ pub(super) fn parse_segment(
                     kind: NodeKind::Scalar(Scalar {
                         value: CompactString::from(value),
                         style,
-                        tag: tag_name(tag).map(Box::new),
+                        tag: tag_name(tag).as_deref().map(ExplicitTag::from_name),
                     }),
                     span,
                     origin: None,
@@ -642,8 +642,8 @@ pub(super) fn collection_end(
     positions: &Positions<'_>,
     start: Span,
     end_event: Span,
-    last_child: Option<Pos>,
-) -> Pos {
+    last_child: Option<End>,
+) -> End {
     let relative = start.start.byte.saturating_sub(positions.base.byte) as usize;
     let is_flow = matches!(positions.text.as_bytes().get(relative), Some(b'{' | b'['));
     match last_child {
