@@ -36,6 +36,20 @@ pub struct Timings {
     /// system, all threads) the stage spent: on a shared machine wall time swings with
     /// the load, CPU time much less.
     pub stages: Vec<(&'static str, Duration, Option<u64>, Option<Duration>)>,
+    /// Wall time of each rule on its thread (summed over environments), in registry order:
+    /// rules run in parallel, so these add up to more than the `rules` stage's wall time.
+    pub rules: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    fn add_rules(&mut self, times: Vec<(&'static str, Duration)>) {
+        for (id, elapsed) in times {
+            match self.rules.iter_mut().find(|(known, _)| *known == id) {
+                Some((_, total)) => *total += elapsed,
+                None => self.rules.push((id, elapsed)),
+            }
+        }
+    }
 }
 
 /// When a stage started: its wall clock and the process's CPU time then.
@@ -199,39 +213,55 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
     let certs = timings.time("certs", || certs::Inventory::build(&model, &options.certs));
     let graph = timings.time("graph", || graph::Graph::build(&model, &options.graph));
     let environments = model.environments(options.environments.as_ref());
-    let raw = timings.time("rules", || match &environments {
+    let mut rule_times = Vec::new();
+    // Each rule's findings stay apart until `merge_across_contexts` gathers them.
+    let raw: Vec<Vec<Diagnostic>> = timings.time("rules", || match &environments {
         // Roots that render the same object differently are separate clusters.
-        Some(environments) => environments
-            .clusters
-            .iter()
-            .flat_map(|(name, ids)| {
+        Some(environments) => {
+            let mut raw = Vec::new();
+            for (name, ids) in &environments.clusters {
                 let environment = model.subset(ids);
                 let environment_certs = certs::Inventory::build(&environment, &options.certs);
                 let environment_graph = graph::Graph::build(&environment, &options.graph);
-                let mut found = rules::run(
+                let mut found: Vec<Vec<Diagnostic>> = rules::run_per_rule(
                     &environment,
                     &sources,
                     &environment_graph,
                     &environment_certs,
                     &options.rules,
-                );
+                )
+                .into_iter()
+                .map(|(id, elapsed, found)| {
+                    rule_times.push((id, elapsed));
+                    found
+                })
+                .collect();
                 attribute_contexts(&mut found, &environment);
-                for diagnostic in &mut found {
+                for diagnostic in found.iter_mut().flatten() {
                     diagnostic.environments = vec![name.clone()];
                     // Only the roots of this environment (and shared ones) are where it occurs.
                     diagnostic
                         .contexts
                         .retain(|root| environments.root_in(root, &diagnostic.environments));
                 }
-                found
-            })
-            .collect(),
+                raw.append(&mut found);
+            }
+            raw
+        }
         None => {
-            let mut found = rules::run(&model, &sources, &graph, &certs, &options.rules);
+            let mut found: Vec<Vec<Diagnostic>> =
+                rules::run_per_rule(&model, &sources, &graph, &certs, &options.rules)
+                    .into_iter()
+                    .map(|(id, elapsed, found)| {
+                        rule_times.push((id, elapsed));
+                        found
+                    })
+                    .collect();
             attribute_contexts(&mut found, &model);
             found
         }
     });
+    timings.add_rules(rule_times);
     let (diagnostics, gate) = timings.time("gate", || {
         let mut diagnostics = merge_across_contexts(raw, &model);
         fix::adapt(&mut diagnostics, &sources);
@@ -255,19 +285,35 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
 /// Sets each finding's `contexts`: the kustomization roots rendering the object it is
 /// about, else (a finding about no particular object) every rendering of the node it
 /// points at.
-fn attribute_contexts(diagnostics: &mut [Diagnostic], model: &Model) {
-    let mut by_identity: std::collections::HashMap<String, Vec<&model::Object>> =
-        std::collections::HashMap::new();
-    let mut by_file: std::collections::HashMap<span::FileId, Vec<&model::Object>> =
-        std::collections::HashMap::new();
-    for object in model.objects.iter().filter(|o| !o.contexts.is_empty()) {
-        by_identity
-            .entry(object.identity())
-            .or_default()
-            .push(object);
-        by_file.entry(object.file).or_default().push(object);
+fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
+    use std::collections::{HashMap, HashSet};
+    // Only the identities and files findings name are indexed (not every object).
+    let mut by_identity: HashMap<String, Vec<&model::Object>> = HashMap::new();
+    let mut by_file: HashMap<span::FileId, Vec<&model::Object>> = HashMap::new();
+    {
+        let named: HashSet<&str> = diagnostics
+            .iter()
+            .flatten()
+            .filter_map(|d| d.object.as_deref())
+            .collect();
+        let files: HashSet<span::FileId> = diagnostics
+            .iter()
+            .flatten()
+            .map(|d| d.location.file)
+            .collect();
+        for object in model.objects.iter().filter(|o| !o.contexts.is_empty()) {
+            if !named.is_empty() {
+                let identity = object.identity();
+                if named.contains(identity.as_str()) {
+                    by_identity.entry(identity).or_default().push(object);
+                }
+            }
+            if files.contains(&object.file) {
+                by_file.entry(object.file).or_default().push(object);
+            }
+        }
     }
-    for diagnostic in diagnostics {
+    for diagnostic in diagnostics.iter_mut().flatten() {
         let location = diagnostic.location;
         let named: Vec<&model::Object> = diagnostic
             .object
@@ -300,23 +346,40 @@ fn attribute_contexts(diagnostics: &mut [Diagnostic], model: &Model) {
 /// A base file rendered by several kustomization roots (or analysed in several
 /// environments) yields the same finding once per root: report it once, listing every
 /// root and environment it occurs in.
-fn merge_across_contexts(diagnostics: Vec<Diagnostic>, model: &Model) -> Vec<Diagnostic> {
-    let mut merged: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
-    let mut index: std::collections::HashMap<(&'static str, span::Location, String), usize> =
-        std::collections::HashMap::new();
-    for mut diagnostic in diagnostics {
-        let key = (
-            diagnostic.rule,
-            diagnostic.location,
-            diagnostic.message.clone(),
-        );
-        match index.get(&key) {
-            Some(&i) => {
+fn merge_across_contexts(chunks: Vec<Vec<Diagnostic>>, model: &Model) -> Vec<Diagnostic> {
+    let total = chunks.iter().map(Vec::len).sum();
+    let mut merged: Vec<Diagnostic> = Vec::with_capacity(total);
+    // The same finding is the same rule, location and message. Indexed by rule and
+    // location (the first merged finding there, then a chain through `next`), with the
+    // messages compared along the chain: no copy of every message as a key.
+    let mut first: std::collections::HashMap<(&'static str, span::Location), usize> =
+        std::collections::HashMap::with_capacity(total);
+    let mut next: Vec<Option<usize>> = Vec::with_capacity(total);
+    // Chunk by chunk: each rule's list is freed once moved, so findings are not held twice.
+    for mut diagnostic in chunks.into_iter().flatten() {
+        let key = (diagnostic.rule, diagnostic.location);
+        let mut at = first.get(&key).copied();
+        let mut last = None;
+        while let Some(i) = at {
+            if merged[i].message == diagnostic.message {
+                break;
+            }
+            last = Some(i);
+            at = next[i];
+        }
+        match (at, last) {
+            (Some(i), _) => {
                 merged[i].contexts.append(&mut diagnostic.contexts);
                 merged[i].environments.append(&mut diagnostic.environments);
             }
-            None => {
-                index.insert(key, merged.len());
+            (None, Some(tail)) => {
+                next[tail] = Some(merged.len());
+                next.push(None);
+                merged.push(diagnostic);
+            }
+            (None, None) => {
+                first.insert(key, merged.len());
+                next.push(None);
                 merged.push(diagnostic);
             }
         }

@@ -115,6 +115,17 @@ pub struct NewFile {
     pub text: String,
 }
 
+/// `text` in an allocation of its length when building it left much spare capacity (a
+/// text grown by appending has up to half its allocation unused): every finding is held
+/// until the report is written, and an allocator may keep a shrunk block where it is.
+fn fitted(text: String) -> String {
+    if text.capacity() - text.len() > text.len() / 8 {
+        text.as_str().to_owned()
+    } else {
+        text
+    }
+}
+
 impl Diagnostic {
     pub fn new(
         rule: &'static str,
@@ -125,7 +136,7 @@ impl Diagnostic {
         Diagnostic {
             rule,
             severity,
-            message: message.into(),
+            message: fitted(message.into()),
             location,
             label: None,
             related: Vec::new(),
@@ -146,7 +157,7 @@ impl Diagnostic {
     }
 
     pub fn with_help(&mut self, help: impl Into<String>) -> &mut Self {
-        self.help = Some(help.into());
+        self.help = Some(fitted(help.into()));
         self
     }
 

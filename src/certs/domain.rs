@@ -43,16 +43,30 @@ pub fn covers(cert_name: &str, host: &str) -> bool {
     let (Some(cert), Some(host)) = (normalize(cert_name), normalize(host)) else {
         return false;
     };
+    covers_normal(&cert, &host)
+}
+
+/// [`covers`] on names already through [`normalize`].
+pub fn covers_normal(cert: &str, host: &str) -> bool {
     if cert == host {
         return true;
     }
     match cert.strip_prefix("*.") {
-        // A wildcard host (`*.a.com` on an Ingress rule) is only covered by the same wildcard.
-        Some(base) if !host.starts_with("*.") => host
-            .split_once('.')
-            .is_some_and(|(label, rest)| !label.is_empty() && rest == base),
-        _ => false,
+        Some(base) => wildcard_base_of(host) == Some(base),
+        None => false,
     }
+}
+
+/// The base a wildcard certificate name must have to cover `host` (normalized): the host
+/// without its first label. `None` for a wildcard host (`*.a.com` on an Ingress rule), which
+/// only the same wildcard covers, or a host of one label.
+pub fn wildcard_base_of(host: &str) -> Option<&str> {
+    if host.starts_with("*.") {
+        return None;
+    }
+    host.split_once('.')
+        .filter(|(label, _)| !label.is_empty())
+        .map(|(_, rest)| rest)
 }
 
 #[cfg(test)]

@@ -484,6 +484,17 @@ pub fn check(args: CheckArgs) -> u8 {
                 "{stage:<6} {:>8.1} ms{cpu}{peak}",
                 elapsed.as_secs_f64() * 1000.0
             ));
+            if *stage == "rules" {
+                // Each rule's time on its thread, slowest first (rules run in parallel).
+                let mut rules = analysis.timings.rules.clone();
+                rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+                for (id, elapsed) in rules.iter().filter(|(_, e)| e.as_micros() >= 100) {
+                    emit::stderr(&format!(
+                        "  rule {:>8.1} ms  {id}",
+                        elapsed.as_secs_f64() * 1000.0
+                    ));
+                }
+            }
         }
         let report = analysis
             .timings

@@ -3,6 +3,7 @@
 //! there. Built once per rule run from [`Sources`], so each fix looks a directory up in
 //! constant time.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,9 @@ pub struct Directories {
     kustomizations: HashMap<PathBuf, usize>,
     /// Every file read, normalized.
     files: HashSet<PathBuf>,
+    /// Per kustomization asked about: where a new `resources:` entry goes (`None`: it
+    /// cannot be listed safely). Parsed once, however many fixes list a file there.
+    appends: RefCell<HashMap<FileId, Option<SeqEnd>>>,
 }
 
 impl Directories {
@@ -55,26 +59,55 @@ impl Directories {
     pub fn has_file(&self, dir: &Path, name: &str) -> bool {
         self.files.contains(&dir.join(name))
     }
+
+    /// The edit that lists `file_name` in the `resources:` of `kustomization`: appended
+    /// after the last entry, at its indentation. `None` when that cannot be done safely (no
+    /// block-style `resources:` list with one-line entries), since a file the kustomization
+    /// does not list would never be deployed. The kustomization is read once per index.
+    pub fn list_in_kustomization(
+        &self,
+        sources: &Sources,
+        kustomization: FileId,
+        file_name: &str,
+    ) -> Option<Edit> {
+        let mut appends = self.appends.borrow_mut();
+        let end = appends.entry(kustomization).or_insert_with(|| {
+            let file = sources.get(kustomization)?;
+            let stream = crate::load::yaml::parse_stream(&file.text);
+            let resources = stream.documents.first()?.root.get("resources")?;
+            block_seq_end(&file.text, resources)
+        });
+        Some(end.as_ref()?.edit(kustomization, &[file_name.to_string()]))
+    }
 }
 
-/// The edit that lists `file_name` in the `resources:` of `kustomization`: appended after
-/// the last entry, at its indentation. `None` when that cannot be done safely (no block-style
-/// `resources:` list with one-line entries), since a file the kustomization does not list
-/// would never be deployed.
-pub fn list_in_kustomization(
-    sources: &Sources,
-    kustomization: FileId,
-    file_name: &str,
-) -> Option<Edit> {
-    let file = sources.get(kustomization)?;
-    let stream = crate::load::yaml::parse_stream(&file.text);
-    let resources = stream.documents.first()?.root.get("resources")?;
-    append_to_block_seq(
-        &file.text,
-        kustomization,
-        resources,
-        &[file_name.to_string()],
-    )
+/// Where items appended to a block sequence go: the point after its last item's line, the
+/// text before that item's value (indentation and `- `), and whether a line break is missing.
+#[derive(Debug, Clone)]
+struct SeqEnd {
+    at: Pos,
+    prefix: String,
+    newline: bool,
+}
+
+impl SeqEnd {
+    fn edit(&self, file: FileId, items: &[String]) -> Edit {
+        let mut replacement = if self.newline {
+            "\n".to_string()
+        } else {
+            String::new()
+        };
+        for item in items {
+            replacement.push_str(&self.prefix);
+            replacement.push_str(item);
+            replacement.push('\n');
+        }
+        Edit {
+            file,
+            span: Span::point(self.at),
+            replacement,
+        }
+    }
 }
 
 /// The edit appending `items` (YAML scalars as they are to be written) to the block
@@ -82,6 +115,10 @@ pub fn list_in_kustomization(
 /// last item is a one-line scalar after a `- ` that begins its line and nothing but a
 /// comment follows it.
 pub fn append_to_block_seq(text: &str, file: FileId, seq: &Node, items: &[String]) -> Option<Edit> {
+    Some(block_seq_end(text, seq)?.edit(file, items))
+}
+
+fn block_seq_end(text: &str, seq: &Node) -> Option<SeqEnd> {
     let (last, _) = seq.as_seq()?.split_last()?;
     last.as_scalar()?;
     let start = last.span.start.byte as usize;
@@ -96,21 +133,10 @@ pub fn append_to_block_seq(text: &str, file: FileId, seq: &Node, items: &[String
         return None;
     }
     let at = text::line_end(text, end);
-    let newline = if text.get(..at)?.ends_with('\n') {
-        ""
-    } else {
-        "\n"
-    };
-    let mut replacement = newline.to_string();
-    for item in items {
-        replacement.push_str(prefix);
-        replacement.push_str(item);
-        replacement.push('\n');
-    }
-    Some(Edit {
-        file,
-        span: Span::point(Pos::of_byte(text, at)),
-        replacement,
+    Some(SeqEnd {
+        newline: !text.get(..at)?.ends_with('\n'),
+        at: Pos::of_byte(text, at),
+        prefix: prefix.to_string(),
     })
 }
 

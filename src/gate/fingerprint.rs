@@ -37,18 +37,29 @@ fn key(diagnostic: &Diagnostic, path: &str) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Sets `fingerprint` on every diagnostic. `path_of` gives the root-relative path of a
 /// diagnostic's file. The slice must be in its final deterministic order (sorted).
-pub fn assign(diagnostics: &mut [Diagnostic], path_of: impl Fn(&Diagnostic) -> String) {
-    let mut seen: HashMap<String, usize> = HashMap::new();
+pub fn assign<'a>(diagnostics: &mut [Diagnostic], path_of: impl Fn(&Diagnostic) -> &'a str) {
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(diagnostics.len());
     for diagnostic in diagnostics {
-        let key = key(diagnostic, &path_of(diagnostic));
-        let occurrence = seen.entry(key.clone()).or_insert(0);
-        let digest = Sha256::digest(format!("{key}\u{0}{occurrence}").as_bytes());
-        *occurrence += 1;
+        let key = key(diagnostic, path_of(diagnostic));
+        // The digest of `key \0 occurrence`, fed in pieces: no copy of the key.
+        let occurrence = seen.get(&key).copied().unwrap_or(0);
+        let mut hasher = Sha256::new();
+        hasher.update(key.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(occurrence.to_string().as_bytes());
+        let digest = hasher.finalize();
+        seen.insert(key, occurrence + 1);
         // 128 bits are plenty to keep a repository's findings apart and keep baselines short.
         diagnostic.fingerprint = Some(hex(&digest[..16]));
     }

@@ -280,33 +280,45 @@ pub fn apply(
     let mut sites = comment_sites(sources);
     sites.extend(annotation_sites(model));
     let index = SiteIndex::new(&sites);
-    let mut kept = Vec::new();
-    let mut suppressed = Vec::new();
-    for diagnostic in diagnostics {
-        // The first site (in the order above) that names the rule and covers the finding.
-        let site = index
-            .candidates(&diagnostic)
-            .into_iter()
-            .filter(|&i| {
-                sites
-                    .get(i)
-                    .is_some_and(|site| site.names(diagnostic.rule) && site.covers(&diagnostic))
-            })
-            .min()
-            .and_then(|i| sites.get_mut(i));
-        match site {
-            Some(site) => {
-                site.take(diagnostic.rule);
-                suppressed.push(Suppressed {
-                    kind: site.kind,
-                    location: site.location,
-                    reason: site.reason.clone(),
-                    diagnostic,
-                });
+    // Suppressed findings are taken out in place (in order), so the kept ones are not
+    // moved into a second list.
+    let mut kept = diagnostics;
+    let mut taken_by: Vec<usize> = Vec::new();
+    let taken: Vec<Diagnostic> = kept
+        .extract_if(.., |diagnostic| {
+            // The first site (in the order above) that names the rule and covers the finding.
+            let site = index
+                .candidates(diagnostic)
+                .into_iter()
+                .filter(|&i| {
+                    sites
+                        .get(i)
+                        .is_some_and(|site| site.names(diagnostic.rule) && site.covers(diagnostic))
+                })
+                .min();
+            match site.and_then(|i| sites.get_mut(i).map(|site| (i, site))) {
+                Some((i, site)) => {
+                    site.take(diagnostic.rule);
+                    taken_by.push(i);
+                    true
+                }
+                None => false,
             }
-            None => kept.push(diagnostic),
-        }
-    }
+        })
+        .collect();
+    let suppressed: Vec<Suppressed> = taken
+        .into_iter()
+        .zip(taken_by)
+        .filter_map(|(diagnostic, i)| {
+            let site = sites.get(i)?;
+            Some(Suppressed {
+                kind: site.kind,
+                location: site.location,
+                reason: site.reason.clone(),
+                diagnostic,
+            })
+        })
+        .collect();
     let unused = if selection.enabled(UnusedSuppression::ID) {
         unused(&sites, selection)
     } else {

@@ -337,6 +337,7 @@ impl Graph {
             rule_fixed: Vec::new(),
             class_port_list: Vec::new(),
             rule_named: Vec::new(),
+            named_rows: Vec::new(),
         };
         let mut policy_classes = Vec::with_capacity(graph.policies.len());
         for policy in &graph.policies {
@@ -434,25 +435,34 @@ impl Graph {
         let mut lists: Vec<(PortList, u32)> = port_lists.into_iter().collect();
         lists.sort_by_key(|(_, id)| *id);
         let mut budget = MAX_NAMED_CACHE;
-        let rule_named: Vec<Option<Vec<ConnSet>>> = graph
+        // Rows by the rule's `ports` (what `conns_for` reads besides the port list).
+        let mut rows: HashMap<&[policy::PortSpec], u32> = HashMap::new();
+        let mut named_rows: Vec<Vec<ConnSet>> = Vec::new();
+        let rule_named: Vec<Option<u32>> = graph
             .rules
             .iter()
             .zip(&graph.rule_fixed)
             .map(|(rule, fixed)| {
-                if fixed.is_some() || budget < lists.len() {
+                let ports = match (fixed, &rule.ports) {
+                    (None, Some(ports)) => ports.as_slice(),
+                    _ => return None,
+                };
+                if let Some(&row) = rows.get(ports) {
+                    return Some(row);
+                }
+                if budget < lists.len() {
                     return None;
                 }
                 budget -= lists.len();
-                Some(
-                    lists
-                        .iter()
-                        .map(|(ports, _)| rule.conns_for(ports))
-                        .collect(),
-                )
+                let row = u32::try_from(named_rows.len()).ok()?;
+                named_rows.push(lists.iter().map(|(list, _)| rule.conns_for(list)).collect());
+                rows.insert(ports, row);
+                Some(row)
             })
             .collect();
         graph.class_port_list = class_port_list;
         graph.rule_named = rule_named;
+        graph.named_rows = named_rows;
         graph
     }
 }

@@ -237,9 +237,13 @@ pub struct Graph {
     rule_fixed: Vec<Option<ConnSet>>,
     /// Per class: the id of its named-port list (classes with equal lists share one).
     class_port_list: Vec<u32>,
-    /// Per rule with named ports: its connections per named-port list id (`None` past
+    /// Per rule with named ports: its row of `named_rows` (`None` past
     /// [`MAX_NAMED_CACHE`] entries: computed on each use instead).
-    rule_named: Vec<Option<Vec<ConnSet>>>,
+    rule_named: Vec<Option<u32>>,
+    /// Per distinct `ports` list of the rules with named ports: its connections per
+    /// named-port list id. Rules with equal `ports` share a row, so the table follows the
+    /// distinct port specifications times the distinct port lists, not rules times lists.
+    named_rows: Vec<Vec<ConnSet>>,
 }
 
 /// Most (rule, named-port list) connection sets computed ahead: a repository has few
@@ -421,7 +425,10 @@ impl Graph {
     pub fn rule_conns(&self, rule: usize, dst_class: Option<usize>) -> ConnSet {
         match (&self.rule_fixed[rule], dst_class) {
             (Some(fixed), _) => fixed.clone(),
-            (None, Some(c)) => match (&self.rule_named[rule], self.class_port_list.get(c)) {
+            (None, Some(c)) => match (
+                self.rule_named[rule].and_then(|row| self.named_rows.get(row as usize)),
+                self.class_port_list.get(c),
+            ) {
                 (Some(per_list), Some(&list)) => per_list
                     .get(list as usize)
                     .cloned()

@@ -59,7 +59,7 @@ pub struct Policy {
     pub location: Option<Location>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PortSpec {
     /// Numbered ports (a `port`, a `port`..`endPort` range, or every port of the protocol).
     Numbers(Protocol, PortSet),

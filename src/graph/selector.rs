@@ -1,7 +1,7 @@
 //! Kubernetes label selectors: `matchLabels` and `matchExpressions`
 //! (`In`, `NotIn`, `Exists`, `DoesNotExist`), all requirements ANDed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
@@ -9,10 +9,49 @@ use crate::model::validation::{is_label_key, is_label_value};
 
 pub type Labels = BTreeMap<String, String>;
 
+/// The values of an `In` or `NotIn` requirement: sorted, without duplicates, in one
+/// allocation of exactly their number (a selector is compiled per policy peer, so a
+/// one-value set must not cost a B-tree node).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Values(Box<[String]>);
+
+impl Values {
+    pub fn contains(&self, value: &str) -> bool {
+        self.0.binary_search_by(|v| v.as_str().cmp(value)).is_ok()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// In sorted order.
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<String> for Values {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Values {
+        let mut values: Vec<String> = iter.into_iter().collect();
+        values.sort_unstable();
+        values.dedup();
+        Values(values.into_boxed_slice())
+    }
+}
+
+impl<'a> IntoIterator for &'a Values {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Requirement {
-    In(String, BTreeSet<String>),
-    NotIn(String, BTreeSet<String>),
+    In(String, Values),
+    NotIn(String, Values),
     Exists(String),
     DoesNotExist(String),
     /// An operator the API server rejects, or `In`/`NotIn` without values: such a
@@ -35,13 +74,17 @@ impl Selector {
         Selector {
             requirements: labels
                 .iter()
-                .map(|(k, v)| Requirement::In(k.clone(), BTreeSet::from([v.clone()])))
+                .map(|(k, v)| Requirement::In(k.clone(), Values::from_iter([v.clone()])))
                 .collect(),
         }
     }
 
     pub fn compile(selector: &LabelSelector) -> Selector {
-        let mut requirements = Vec::new();
+        // Exactly one requirement per label and expression, allocated once.
+        let mut requirements = Vec::with_capacity(
+            selector.match_labels.as_ref().map_or(0, BTreeMap::len)
+                + selector.match_expressions.as_ref().map_or(0, Vec::len),
+        );
         for (key, value) in selector.match_labels.iter().flatten() {
             // A label key or value the API server rejects cannot be on any pod, and the
             // policy holding it is rejected: the requirement matches nothing.
@@ -51,12 +94,12 @@ impl Selector {
             }
             requirements.push(Requirement::In(
                 key.clone(),
-                BTreeSet::from([value.clone()]),
+                Values::from_iter([value.clone()]),
             ));
         }
         for expression in selector.match_expressions.iter().flatten() {
             let key = expression.key.clone();
-            let values: BTreeSet<String> = expression.values.iter().flatten().cloned().collect();
+            let values: Values = expression.values.iter().flatten().cloned().collect();
             if !is_label_key(&key) || !values.iter().all(|v| is_label_value(v)) {
                 requirements.push(Requirement::Invalid(format!(
                     "{key} {}",
@@ -110,7 +153,7 @@ impl Selector {
     }
 
     /// Values a key is pinned to (an `In` requirement), if any.
-    pub fn pinned_values(&self, key: &str) -> Option<&BTreeSet<String>> {
+    pub fn pinned_values(&self, key: &str) -> Option<&Values> {
         self.requirements.iter().find_map(|r| match r {
             Requirement::In(k, values) if k == key => Some(values),
             _ => None,

@@ -133,3 +133,49 @@ fn explain_agrees_with_every_edge() {
     assert_eq!(why.egress.unwrap().allowing.len(), 1);
     assert_eq!(why.ingress.unwrap().allowing.len(), 1);
 }
+
+fn policy_with_ports(ns: &str, name: &str, ports: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector: {{}}\n  ingress:\n    - ports: {ports}\n---\n"
+    )
+}
+
+#[test]
+fn rules_sharing_named_ports_share_a_row_and_resolve_per_destination() {
+    // Three rules with the same `ports`, one with other names, one mixing numbers and
+    // names; destinations whose `http` is on different numbers.
+    let mut yaml = String::new();
+    for (i, port) in [8080, 8081, 9000].iter().enumerate() {
+        yaml += &deployment(
+            "a",
+            &format!("w{i}"),
+            &format!("{{app: w{i}}}"),
+            &format!(
+                "[{{name: http, containerPort: {port}}}, {{name: dns, containerPort: 53, protocol: UDP}}]"
+            ),
+        );
+    }
+    yaml += &deployment("a", "none", "{app: none}", "[]");
+    for name in ["p1", "p2", "p3"] {
+        yaml += &policy_with_ports("a", name, "[{port: http}]");
+    }
+    yaml += &policy_with_ports("a", "p4", "[{port: dns, protocol: UDP}]");
+    yaml += &policy_with_ports("a", "p5", "[{port: http}, {port: 7000}]");
+    let graph = graph_of(&yaml, Semantics::Vanilla);
+    let named: Vec<usize> = (0..graph.rules.len())
+        .filter(|&r| graph.rules[r].has_named_ports())
+        .collect();
+    assert_eq!(named.len(), 5);
+    // p1..p3 share one row; p4 and p5 have their own.
+    assert_eq!(graph.named_rows.len(), 3);
+    for &r in &named {
+        for c in 0..graph.classes.len() {
+            assert_eq!(
+                graph.rule_conns(r, Some(c)),
+                graph.rules[r].conns_for(&graph.classes[c].ports),
+                "rule {r}, class {c}"
+            );
+        }
+        assert_eq!(graph.rule_conns(r, None), graph.rules[r].conns_for(&[]));
+    }
+}

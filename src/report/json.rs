@@ -14,8 +14,21 @@ pub const SCHEMA_VERSION: u32 = 1;
 struct Output<'a> {
     version: u32,
     tool: Tool,
-    findings: Vec<Finding<'a>>,
+    findings: Findings<'a>,
     summary: Summary,
+}
+
+/// The findings, serialised one by one as they are written (the same sequence a `Vec`
+/// gives), so a report of a hundred thousand findings builds no second list of them.
+struct Findings<'a> {
+    diagnostics: &'a [Diagnostic],
+    sources: &'a Sources,
+}
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.diagnostics.iter().map(|d| finding(d, self.sources)))
+    }
 }
 
 #[derive(Serialize)]
@@ -121,11 +134,10 @@ fn output(analysis: &Analysis) -> Output<'_> {
             name: env!("CARGO_PKG_NAME"),
             version: env!("CARGO_PKG_VERSION"),
         },
-        findings: analysis
-            .diagnostics
-            .iter()
-            .map(|d| finding(d, &analysis.sources))
-            .collect(),
+        findings: Findings {
+            diagnostics: &analysis.diagnostics,
+            sources: &analysis.sources,
+        },
         summary: analysis.summary(),
     }
 }

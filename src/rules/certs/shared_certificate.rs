@@ -351,7 +351,7 @@ impl<'a> Planner<'a> {
         let mut common = Vec::new();
         match directories.kustomization(&dir) {
             Some(kustomization) => {
-                common.push(create::list_in_kustomization(
+                common.push(directories.list_in_kustomization(
                     sources,
                     kustomization,
                     &file_name,

@@ -1,4 +1,6 @@
-use crate::certs::domain::covers;
+use std::collections::{HashMap, HashSet};
+
+use crate::certs::domain::{covers, covers_normal, normalize, wildcard_base_of};
 use crate::certs::{Inventory, Source};
 use crate::escape::Inline;
 use crate::load::yaml::Node;
@@ -11,9 +13,12 @@ impl Rule for TlsHostNotCovered {
     rule_identity!();
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        // The names of each (namespace, secret) asked about, read once: the Ingresses of
+        // a namespace usually share one certificate of many names.
+        let mut certificates = HashMap::new();
         for object in &ctx.model.objects {
             match &object.typed {
-                Typed::Ingress(_) => check_ingress(ctx, sink, object),
+                Typed::Ingress(_) => check_ingress(ctx, sink, object, &mut certificates),
                 Typed::HttpRoute(_) => check_route(ctx, sink, object),
                 _ => {}
             }
@@ -23,6 +28,40 @@ impl Rule for TlsHostNotCovered {
 
 fn seq(node: Option<&Node>) -> &[Node] {
     node.and_then(Node::as_seq).unwrap_or(&[])
+}
+
+/// The names of a certificate as written, what puts it in its secret, and its names'
+/// canonical forms indexed: a host is covered by an equal name or by the wildcard of its base.
+struct CertificateNames {
+    names: Vec<String>,
+    what: String,
+    exact: HashSet<String>,
+    wildcard_bases: HashSet<String>,
+}
+
+impl CertificateNames {
+    fn new((names, what): (Vec<String>, String)) -> Self {
+        let mut exact = HashSet::new();
+        let mut wildcard_bases = HashSet::new();
+        for normal in names.iter().filter_map(|name| normalize(name)) {
+            if let Some(base) = normal.strip_prefix("*.") {
+                wildcard_bases.insert(base.to_string());
+            }
+            exact.insert(normal);
+        }
+        CertificateNames {
+            names,
+            what,
+            exact,
+            wildcard_bases,
+        }
+    }
+
+    /// Whether some name covers `host` (normalized): [`covers_normal`] for each name.
+    fn cover(&self, host: &str) -> bool {
+        self.exact.contains(host)
+            || wildcard_base_of(host).is_some_and(|base| self.wildcard_bases.contains(base))
+    }
 }
 
 /// The names of the certificate the repository puts in `secret`, and what puts
@@ -57,32 +96,53 @@ fn certificate_names(
     Some((writer.names.iter().map(|n| n.text.clone()).collect(), what))
 }
 
-fn check_ingress(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, object: &Object) {
+/// Certificates by (namespace, secret); `None` when nothing writes the secret.
+type Certificates = HashMap<(String, String), Option<CertificateNames>>;
+
+fn check_ingress(
+    ctx: &RuleContext<'_>,
+    sink: &mut Sink<'_>,
+    object: &Object,
+    certificates: &mut Certificates,
+) {
     let spec = object.node.get("spec");
     let tls = seq(spec.and_then(|s| s.get("tls")));
     if tls.is_empty() {
         return;
     }
     let rules = seq(spec.and_then(|s| s.get("rules")));
-    let rule_hosts: Vec<(usize, &Node, &str)> = rules
+    // Each host with its canonical form, computed once (`covers` is `covers_normal` on them).
+    let rule_hosts: Vec<(usize, &Node, &str, Option<String>)> = rules
         .iter()
         .enumerate()
         .filter_map(|(i, r)| {
             let node = r.get("host")?;
             let text = node.scalar_text()?.trim();
-            (!text.is_empty()).then_some((i, node, text))
+            (!text.is_empty()).then(|| (i, node, text, normalize(text)))
+        })
+        .collect();
+    let tls_normals: Vec<Vec<Option<String>>> = tls
+        .iter()
+        .map(|entry| {
+            seq(entry.get("hosts"))
+                .iter()
+                .map(|node| node.scalar_text().and_then(normalize))
+                .collect()
         })
         .collect();
     let has_catch_all = rules.iter().any(|r| r.get("host").is_none())
         || spec.and_then(|s| s.get("defaultBackend")).is_some()
         || spec.and_then(|s| s.get("backend")).is_some();
 
-    for (rule_index, node, host) in &rule_hosts {
-        let entry = tls.iter().find(|entry| {
-            seq(entry.get("hosts"))
-                .iter()
-                .filter_map(Node::scalar_text)
-                .any(|t| covers(t, host))
+    for (rule_index, node, host, host_normal) in &rule_hosts {
+        let entry = host_normal.as_deref().and_then(|host_normal| {
+            tls.iter().zip(&tls_normals).find_map(|(entry, normals)| {
+                normals
+                    .iter()
+                    .flatten()
+                    .any(|t| covers_normal(t, host_normal))
+                    .then_some(entry)
+            })
         });
         let path = format!("spec.rules[{rule_index}].host");
         let Some(entry) = entry else {
@@ -109,14 +169,18 @@ fn check_ingress(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, object: &Object) {
         else {
             continue;
         };
-        let Some((names, what)) =
-            certificate_names(ctx.certs, ctx.model, &object.namespace, secret)
+        let certificate = certificates
+            .entry((object.namespace.clone(), secret.to_string()))
+            .or_insert_with(|| {
+                certificate_names(ctx.certs, ctx.model, &object.namespace, secret)
+                    .map(CertificateNames::new)
+            });
+        let Some(CertificateNames { names, what, .. }) = certificate
+            .as_ref()
+            .filter(|c| !host_normal.as_deref().is_some_and(|h| c.cover(h)))
         else {
             continue;
         };
-        if names.iter().any(|name| covers(name, host)) {
-            continue;
-        }
         let diagnostic = sink
             .report(
                 object.location(node.span),
@@ -143,12 +207,18 @@ fn check_ingress(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, object: &Object) {
     if has_catch_all {
         return;
     }
-    for (entry_index, entry) in tls.iter().enumerate() {
-        for (host_index, node) in seq(entry.get("hosts")).iter().enumerate() {
+    for (entry_index, (entry, normals)) in tls.iter().zip(&tls_normals).enumerate() {
+        for (host_index, (node, tls_normal)) in
+            seq(entry.get("hosts")).iter().zip(normals).enumerate()
+        {
             let Some(tls_host) = node.scalar_text().map(str::trim) else {
                 continue;
             };
-            let served = rule_hosts.iter().any(|(_, _, host)| covers(tls_host, host));
+            let served = tls_normal.as_deref().is_some_and(|t| {
+                rule_hosts
+                    .iter()
+                    .any(|(_, _, _, host)| host.as_deref().is_some_and(|h| covers_normal(t, h)))
+            });
             if tls_host.is_empty() || served {
                 continue;
             }
@@ -247,6 +317,52 @@ fn check_route(ctx: &RuleContext<'_>, sink: &mut Sink<'_>, route: &Object) {
                 ))
                 .with_related(gateway.location(gateway.name_span()), format!("Gateway `{}`", gateway.name))
                 .with_object(route.identity(), format!("spec.hostnames[{index}]"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The indexed test answers as asking `covers` of every name does.
+    #[test]
+    fn indexed_names_cover_what_covers_says() {
+        let names: Vec<String> = [
+            "a.example.com",
+            "*.example.com",
+            "*.b.example.com",
+            "Bücher.example",
+            "*.",
+            "",
+            "x..y",
+            " C.Example.COM. ",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let hosts = [
+            "a.example.com",
+            "A.EXAMPLE.com.",
+            "z.example.com",
+            "example.com",
+            "*.example.com",
+            "*.z.example.com",
+            "c.b.example.com",
+            "d.c.b.example.com",
+            "xn--bcher-kva.example",
+            "c.example.com",
+            "x..y",
+            "",
+            "com",
+        ];
+        for subset in [&names[..], &names[..2], &names[1..3], &names[4..]] {
+            let indexed = CertificateNames::new((subset.to_vec(), String::new()));
+            for host in hosts {
+                let expected = subset.iter().any(|name| covers(name, host));
+                let got = normalize(host).is_some_and(|h| indexed.cover(&h));
+                assert_eq!(got, expected, "{host} against {subset:?}");
             }
         }
     }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::{describe_selector, write_ports, write_selector};
 use crate::diagnostic::{Applicability, Fix, NewFile};
 use crate::escape::Inline;
-use crate::fix::create::{self, Directories};
+use crate::fix::create::Directories;
 use crate::graph::policy::{Direction, PeerKind, PolicyOrigin};
 use crate::graph::ports::ConnSet;
 use crate::graph::selector::Selector;
@@ -360,11 +360,7 @@ fn new_policy_fix(
     let dir = Directories::dir_of(sources, beside)?;
     let mut edits = Vec::new();
     if let Some(kustomization) = directories.kustomization(&dir) {
-        edits.push(create::list_in_kustomization(
-            sources,
-            kustomization,
-            &file_name,
-        )?);
+        edits.push(directories.list_in_kustomization(sources, kustomization, &file_name)?);
     }
     Some(Fix {
         applicability: Applicability::Unsafe,

@@ -155,7 +155,7 @@ pub fn describe_selector(selector: &Selector) -> String {
         .join(", ")
 }
 
-fn join(values: &std::collections::BTreeSet<String>) -> String {
+fn join(values: &crate::graph::selector::Values) -> String {
     values.iter().cloned().collect::<Vec<_>>().join(",")
 }
 

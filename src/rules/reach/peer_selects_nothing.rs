@@ -78,5 +78,5 @@ fn pinned_namespaces(selector: &Selector, xks: bool) -> Option<BTreeSet<String>>
     }
     keys.iter()
         .find_map(|key| selector.pinned_values(key))
-        .cloned()
+        .map(|values| values.iter().cloned().collect())
 }
