@@ -211,9 +211,18 @@ fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
 /// At most `limit + 1` bytes of a regular file, so an oversized file is detected without
 /// being held.
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut buffer = Vec::new();
-    open_regular(path)?
-        .take(limit.saturating_add(1))
+    let file = open_regular(path)?;
+    // Sized from the file's length (plus room to see the end without another read), so
+    // reading takes one call instead of a probe, a doubling buffer and a probe for the
+    // end; the length only sizes the buffer (never above 64 MiB up front, whatever the
+    // limit asked for), `take` still bounds what is read.
+    let expected = file
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(limit)
+        .min(1 << 26);
+    let mut buffer = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).saturating_add(64));
+    file.take(limit.saturating_add(1))
         .read_to_end(&mut buffer)?;
     Ok(buffer)
 }
