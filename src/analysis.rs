@@ -76,14 +76,15 @@ impl Timings {
     }
 
     /// Records a stage that ran since `clock` started (the CLI's report writing, which
-    /// runs after the analysis).
-    pub fn record(&mut self, stage: &'static str, clock: StageClock) {
+    /// runs after the analysis), and returns its wall time.
+    pub fn record(&mut self, stage: &'static str, clock: StageClock) -> Duration {
         let cpu = match (clock.cpu, process_cpu_time()) {
             (Some(before), Some(after)) => Some(after.saturating_sub(before)),
             _ => None,
         };
-        self.stages
-            .push((stage, clock.started.elapsed(), peak_resident_kib(), cpu));
+        let elapsed = clock.started.elapsed();
+        self.stages.push((stage, elapsed, peak_resident_kib(), cpu));
+        elapsed
     }
 }
 

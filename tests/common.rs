@@ -22,11 +22,7 @@ pub fn describe(analysis: &Analysis) -> String {
     let mut out = String::new();
     for d in &analysis.diagnostics {
         let s = d.location.span;
-        let text = analysis
-            .sources
-            .get(d.location.file)
-            .map_or("", |source| &source.text);
-        let end = s.end_pos(text);
+        let end = s.end_pos(analysis.sources.text(d.location.file));
         out.push_str(&format!(
             "{}:{}:{}-{}:{} {}[{}] {}\n",
             analysis.sources.display(d.location.file),

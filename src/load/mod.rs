@@ -42,6 +42,12 @@ impl Sources {
             .map(|f| f.display.as_str())
             .unwrap_or("<unknown>")
     }
+
+    /// The text of a file (empty for an id the table does not hold): where reporters count
+    /// a span's end column (`Span::end_pos`).
+    pub fn text(&self, id: FileId) -> &str {
+        self.get(id).map_or("", |f| &f.text)
+    }
 }
 
 /// Why something in the input could not be analysed normally.

@@ -57,15 +57,8 @@ fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
         message.push_str(&multiline(help));
     }
     let columns = if span.start.line == span.end.line {
-        let text = analysis
-            .sources
-            .get(d.location.file)
-            .map_or("", |source| &source.text);
-        format!(
-            ",col={},endColumn={}",
-            span.start.col,
-            span.end_pos(text).col
-        )
+        let end = span.end_pos(analysis.sources.text(d.location.file));
+        format!(",col={},endColumn={}", span.start.col, end.col)
     } else {
         String::new()
     };

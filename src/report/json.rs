@@ -112,11 +112,10 @@ fn finding<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Finding<'a> {
 }
 
 fn place<'a>(location: &Location, sources: &'a Sources) -> (&'a str, Point, Point) {
-    let text = sources.get(location.file).map_or("", |source| &source.text);
     (
         sources.display(location.file),
         point(location.span.start),
-        point(location.span.end_pos(text)),
+        point(location.span.end_pos(sources.text(location.file))),
     )
 }
 

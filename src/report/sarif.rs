@@ -123,16 +123,11 @@ fn artifact(gate: &GateOutcome, location: &Location) -> sarif::ArtifactLocation 
     }
 }
 
-/// The text of `file`, where regions count their end column.
-fn file_text(analysis: &Analysis, file: crate::span::FileId) -> &str {
-    analysis.sources.get(file).map_or("", |source| &source.text)
-}
-
 fn location(analysis: &Analysis, at: &Location, text: Option<&str>) -> sarif::Location {
     sarif::Location {
         physical_location: Some(sarif::PhysicalLocation {
             artifact_location: Some(artifact(&analysis.gate, at)),
-            region: Some(region(at.span, file_text(analysis, at.file))),
+            region: Some(region(at.span, analysis.sources.text(at.file))),
             ..Default::default()
         }),
         message: text.map(message),
@@ -220,7 +215,7 @@ fn artifact_changes(
                 .replacements(
                     edits
                         .iter()
-                        .map(|e| replacement(e.span, &e.replacement, file_text(analysis, file)))
+                        .map(|e| replacement(e.span, &e.replacement, analysis.sources.text(file)))
                         .collect::<Vec<_>>(),
                 )
                 .build()
