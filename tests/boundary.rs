@@ -288,3 +288,34 @@ fn links_to_dot_and_link_chains_read_each_file_once() {
     assert_eq!(json["summary"]["files_found"], levels, "{json:#}");
     assert_eq!(json["summary"]["objects"], levels, "{json:#}");
 }
+
+/// The loader trusts the files a walk lists only when the walked directory itself resolves
+/// inside the repository: a checked directory that is a committed link out of it has each
+/// of its files refused, as a file named on the command line would be.
+#[test]
+fn a_checked_directory_linked_out_of_the_repository_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    fs::create_dir_all(root.join(".git")).unwrap();
+    write(&root, "inside/svc.yaml", SERVICE);
+    let elsewhere = dir.path().join("elsewhere");
+    write(
+        &elsewhere,
+        "secret.yaml",
+        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: {CANARY}\n"),
+    );
+    symlink(&elsewhere, root.join("linked")).unwrap();
+    for format in FORMATS {
+        let output = run(&root, &["check", "linked", "inside", "--format", format]);
+        let text = all_output(&output);
+        assert!(!text.contains(CANARY), "{format}: {text}");
+    }
+    let output = run(&root, &["check", "linked", "inside", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["summary"]["objects"], 1, "{json:#}");
+    let text = json.to_string();
+    assert!(
+        text.contains("secret.yaml") && text.contains("outside"),
+        "{json:#}"
+    );
+}

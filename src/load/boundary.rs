@@ -189,38 +189,66 @@ pub fn check_inside(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, Refusal> 
     Ok(canonical)
 }
 
+/// Whether a directory the walk listed (resolved) lies inside one of the `roots` and is
+/// no kernel directory: then every regular file the walk found below it, without
+/// following links, passes [`check_inside`] too.
+pub fn walked_dir_inside(resolved: &Path, roots: &[PathBuf]) -> bool {
+    roots.iter().any(|root| resolved.starts_with(root)) && !is_system(resolved)
+}
+
 /// Opens a regular file for reading without blocking on a FIFO and without acquiring a
-/// terminal; anything but a regular file is refused after opening (no race with a swap).
-fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+/// terminal (and, with `no_follow`, not through a link); anything but a regular file is
+/// refused after opening (no race with a swap). Returns the file and its length.
+fn open_regular(path: &Path, no_follow: bool) -> std::io::Result<(std::fs::File, u64)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        let follow = if no_follow { libc::O_NOFOLLOW } else { 0 };
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | follow);
     }
     let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(std::io::Error::other(
             "not a regular file (FIFO, socket or device)",
         ));
     }
-    Ok(file)
+    Ok((file, meta.len()))
+}
+
+/// What a bounded read found.
+pub enum Bounded {
+    /// At most `limit + 1` bytes (more than `limit` when the file grew while read).
+    Read(Vec<u8>),
+    /// The file's length, above the limit: nothing was read.
+    TooLarge(u64),
+}
+
+/// A regular file of at most `limit` bytes, read in one call into a buffer sized from its
+/// length; a longer file is reported by its length without being read.
+pub fn read_regular(path: &Path, limit: u64, no_follow: bool) -> std::io::Result<Bounded> {
+    let (file, length) = open_regular(path, no_follow)?;
+    if length > limit {
+        return Ok(Bounded::TooLarge(length));
+    }
+    Ok(Bounded::Read(read_sized(file, length, limit)?))
 }
 
 /// At most `limit + 1` bytes of a regular file, so an oversized file is detected without
 /// being held.
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = open_regular(path)?;
+    let (file, length) = open_regular(path, false)?;
+    read_sized(file, length, limit)
+}
+
+fn read_sized(file: std::fs::File, length: u64, limit: u64) -> std::io::Result<Vec<u8>> {
     // Sized from the file's length (plus room to see the end without another read), so
     // reading takes one call instead of a probe, a doubling buffer and a probe for the
     // end; the length only sizes the buffer (never above 64 MiB up front, whatever the
     // limit asked for), `take` still bounds what is read.
-    let expected = file
-        .metadata()
-        .map_or(0, |m| m.len())
-        .min(limit)
-        .min(1 << 26);
+    let expected = length.min(limit).min(1 << 26);
     let mut buffer = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).saturating_add(64));
     file.take(limit.saturating_add(1))
         .read_to_end(&mut buffer)?;

@@ -340,6 +340,15 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         .iter()
         .map(|f| normalize(&f.path))
         .collect();
+    // Files read already passed the boundary check before they were read; only those it
+    // refused (or could not read) are checked again, to tell the build why.
+    let not_read: std::collections::HashSet<PathBuf> = loaded
+        .issues
+        .iter()
+        .filter(|issue| matches!(issue.kind, IssueKind::OutsideTree | IssueKind::Unreadable))
+        .filter_map(|issue| loaded.sources.get(issue.location.file))
+        .map(|f| normalize(&f.path))
+        .collect();
     let mut scanned = std::collections::HashSet::new();
     // Kustomizations with `generators:` entries, and the configurations written inline there.
     let mut plugin_users = Vec::new();
@@ -382,7 +391,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                     .repo_root
                     .as_ref()
                     .is_none_or(|root| target.starts_with(root));
-                if !inside {
+                if !inside || (known.contains(&target) && !not_read.contains(&target)) {
                     continue;
                 }
                 // Resolve links before deciding: a committed link may lead anywhere.
@@ -429,6 +438,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                     content: None,
                     in_helm_chart: false,
                     kustomize_namespace: None,
+                    walked_from: None,
                 }
             })
             .collect();
@@ -515,8 +525,8 @@ fn read_data_file(
     if !path.is_file() {
         return Err("not found".to_string());
     }
-    let bytes =
-        read_bytes(path, options.max_file_size).map_err(|e| format!("cannot be read: {e}"))?;
+    let bytes = boundary::read_bounded(path, options.max_file_size)
+        .map_err(|e| format!("cannot be read: {e}"))?;
     if bytes.len() as u64 > options.max_file_size {
         return Err(format!(
             "is above the {}-byte limit (`--max-file-size`); not read",
@@ -574,17 +584,15 @@ pub fn display_path(path: &Path, cwd: Option<&Path>) -> String {
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }
 
-/// Reads at most `limit + 1` bytes, so an oversized input is detected without being held.
-fn read_bytes(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    if path.as_os_str() == "-" {
-        let mut buffer = Vec::new();
-        std::io::stdin()
-            .lock()
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut buffer)?;
-        return Ok(buffer);
-    }
-    boundary::read_bounded(path, limit)
+/// At most `limit + 1` bytes of standard input, so an oversized input is detected
+/// without being held.
+fn read_stdin(limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut buffer = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut buffer)?;
+    Ok(buffer)
 }
 
 /// Text of a file: UTF-8 (BOM removed) or UTF-16 with a byte-order mark.
@@ -649,7 +657,14 @@ fn read_and_parse(
         )
     };
     let on_disk = candidate.content.is_none() && path.as_os_str() != "-";
-    if on_disk {
+    // A file the walk listed below a directory that resolves inside the repository needs
+    // no resolving of its own (and is opened without following a link, should one have
+    // replaced it since); any other path is resolved and checked.
+    let walked_inside = candidate
+        .walked_from
+        .as_deref()
+        .is_some_and(|dir| boundary::walked_dir_inside(dir, roots));
+    if on_disk && !walked_inside {
         match boundary::check_inside(&path, roots) {
             Err(refusal @ boundary::Refusal::Outside { .. }) => {
                 let message = format!("not read: {}", refusal.describe());
@@ -663,23 +678,21 @@ fn read_and_parse(
             Err(boundary::Refusal::Io(_)) | Ok(_) => {}
         }
     }
-    if on_disk
-        && let Ok(meta) = std::fs::metadata(&path)
-        && meta.len() > max_file_size
-    {
-        let message = too_large(format!("{} bytes", meta.len()));
-        return skipped(Arc::from(""), IssueKind::TooLarge, message, start);
-    }
     let read = match &candidate.content {
-        Some(content) => Ok(content.to_vec()),
-        None => read_bytes(&path, max_file_size),
+        Some(content) => Ok(boundary::Bounded::Read(content.to_vec())),
+        None if path.as_os_str() == "-" => read_stdin(max_file_size).map(boundary::Bounded::Read),
+        None => boundary::read_regular(&path, max_file_size, walked_inside),
     };
     let bytes = match read {
-        Ok(bytes) if bytes.len() as u64 > max_file_size => {
+        Ok(boundary::Bounded::TooLarge(size)) => {
+            let message = too_large(format!("{size} bytes"));
+            return skipped(Arc::from(""), IssueKind::TooLarge, message, start);
+        }
+        Ok(boundary::Bounded::Read(bytes)) if bytes.len() as u64 > max_file_size => {
             let message = too_large("larger".to_string());
             return skipped(Arc::from(""), IssueKind::TooLarge, message, start);
         }
-        Ok(bytes) => bytes,
+        Ok(boundary::Bounded::Read(bytes)) => bytes,
         Err(error) => {
             return skipped(
                 Arc::from(""),
