@@ -255,6 +255,30 @@ fn check(tree: &Tree) -> Result<(), TestCaseError> {
     }
     // Tiny inputs stay tiny: 5 kustomizations over at most 15 files.
     prop_assert!(total <= 4096, "{total} objects from {input_files} files");
+    // Moving single-use trees into their build changes nothing it hands on, and leaves
+    // every other loaded document as it was.
+    let mut moving = load(
+        &[Input::Path(dir.path().to_path_buf())],
+        &WalkOptions::default(),
+    );
+    let moved = kustomize::build_moving(&mut moving);
+    prop_assert_eq!(format!("{:?}", moved.views), format!("{:?}", output.views));
+    prop_assert_eq!(
+        format!("{:?}", moved.issues),
+        format!("{:?}", output.issues)
+    );
+    prop_assert_eq!(&moved.consumed, &output.consumed);
+    let mut left = moving.documents.iter().peekable();
+    for original in &loaded.documents {
+        match left.peek() {
+            Some(d) if (d.file, d.index) == (original.file, original.index) => {
+                prop_assert_eq!(format!("{:?}", d.root), format!("{:?}", original.root));
+                left.next();
+            }
+            _ => prop_assert!(output.consumed.contains(&original.file)),
+        }
+    }
+    prop_assert!(left.next().is_none());
     Ok(())
 }
 

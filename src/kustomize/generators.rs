@@ -79,6 +79,7 @@ pub fn run(
             })),
             var_names: Vec::new(),
             affixes: None,
+            read_as: None,
         };
         if let Err(message) = absorb(generator, built, resources, original) {
             errors.push(GenError {

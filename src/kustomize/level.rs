@@ -409,6 +409,7 @@ impl Builder<'_> {
                     })),
                     var_names: Vec::new(),
                     affixes: None,
+                    read_as: None,
                 });
             }
             plugins::Builtin::Nothing => {}
@@ -489,6 +490,9 @@ impl Builder<'_> {
         if let Some(identity) = generators::generated_identity(&built.node) {
             return Some(identity);
         }
+        if let Some(identity) = &built.read_as {
+            return Some(identity.as_ref().clone());
+        }
         let document = self
             .documents
             .get(&built.file)?
@@ -498,23 +502,28 @@ impl Builder<'_> {
             Some(item) => document.root.get("items")?.as_seq()?.get(item)?,
             None => &document.root,
         };
-        let text = |path: &[&str]| {
-            node.path(path)
-                .and_then(Node::scalar_text)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let namespace = text(&["metadata", "namespace"]);
-        Some((
-            text(&["kind"]),
-            text(&["metadata", "name"]),
-            if namespace.is_empty() {
-                "default".to_string()
-            } else {
-                namespace
-            },
-        ))
+        Some(read_identity(node))
     }
+}
+
+/// Kind, name and effective namespace (`default` when none) written in an object.
+pub(super) fn read_identity(node: &Node) -> generators::Identity {
+    let text = |path: &[&str]| {
+        node.path(path)
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let namespace = text(&["metadata", "namespace"]);
+    (
+        text(&["kind"]),
+        text(&["metadata", "name"]),
+        if namespace.is_empty() {
+            "default".to_string()
+        } else {
+            namespace
+        },
+    )
 }
 
 pub(super) const LOCAL_CONFIG_ANNOTATION: &str = "config.kubernetes.io/local-config";

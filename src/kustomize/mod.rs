@@ -10,6 +10,7 @@ pub mod flux;
 pub mod generators;
 pub mod hash;
 pub mod images;
+pub mod moved;
 pub mod namerefs;
 pub mod plugins;
 pub mod replacements;
@@ -30,6 +31,7 @@ mod resources;
 /// One level's built-in transformers.
 mod transformers;
 
+use moved::Moved;
 use resources::{relative_path, relocate};
 use transformers::{rename, selector_matches, set_namespace};
 
@@ -64,6 +66,9 @@ pub struct Built {
     /// The name prefixes and suffixes added to it, innermost first: kustomize's name
     /// references prefer an object renamed in the same contexts as the referrer.
     pub affixes: Option<Box<Affixes>>,
+    /// Kind, name and namespace the object was read with, when its tree was moved out
+    /// of the loaded document (which no longer answers `original_identity`).
+    pub read_as: Option<Box<generators::Identity>>,
 }
 
 /// The non-empty name prefixes and suffixes the build added to an object, in the order
@@ -144,6 +149,7 @@ impl Built {
         self.provenance = None;
         self.var_names = Vec::new();
         self.affixes = None;
+        self.read_as = None;
     }
 
     /// The identity the object had when it was read.
@@ -238,6 +244,8 @@ struct Builder<'a> {
     record_transformations: bool,
     /// The `vars` of the kustomization being built, with those of what it includes.
     vars: Vec<vars::Declared>,
+    /// Trees only one build reads, taken by the build that reads them.
+    moved: &'a Moved,
 }
 
 /// apiVersion and kind of an object; kustomize needs only the kind (an object without
@@ -253,7 +261,61 @@ fn name_of(node: &Node) -> &str {
         .unwrap_or_default()
 }
 
+/// Builds every kustomization root of `loaded`, leaving it as it was.
 pub fn build(loaded: &Loaded) -> KustomizeOutput {
+    let plan = plan(loaded);
+    run(loaded, plan, &Moved::default())
+}
+
+/// Builds every kustomization root of `loaded` as [`build`] does, moving each tree only
+/// one build reads into that build instead of sharing it (see [`moved`]): a
+/// transformer's edit then changes the tree in place instead of copying the mappings
+/// on its path while the loaded original stays alive. The moved documents are gone
+/// from `loaded.documents` afterwards; every file they came from is in `consumed`.
+pub fn build_moving(loaded: &mut Loaded) -> KustomizeOutput {
+    let plan = plan(loaded);
+    let moved = Moved::select(&plan, loaded);
+    let output = run(loaded, plan, &moved);
+    moved.settle(loaded);
+    output
+}
+
+/// The loaded documents of each file, in order.
+fn document_index(loaded: &Loaded) -> HashMap<FileId, Vec<&LoadedDocument>> {
+    let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
+    for document in &loaded.documents {
+        documents.entry(document.file).or_default().push(document);
+    }
+    documents
+}
+
+/// ConfigMaps and Secrets of the repository by (kind, name): Flux `substituteFrom` sources.
+fn variable_sources(loaded: &Loaded) -> HashMap<(String, String), Vec<&Node>> {
+    let mut variable_sources: HashMap<(String, String), Vec<&Node>> = HashMap::new();
+    for document in &loaded.documents {
+        if let Some(("v1", kind @ ("ConfigMap" | "Secret"))) = object_kind(&document.root) {
+            variable_sources
+                .entry((kind.to_string(), name_of(&document.root).to_string()))
+                .or_default()
+                .push(&document.root);
+        }
+    }
+    variable_sources
+}
+
+/// What the build decides before building any root: the kustomizations, Flux's
+/// deployments and the roots to build, with the issues found on the way.
+struct Plan {
+    files_by_path: HashMap<PathBuf, FileId>,
+    syntax_files: HashSet<FileId>,
+    kustomizations: Kustomizations,
+    record_transformations: bool,
+    output: KustomizeOutput,
+    jobs: Vec<RootJob>,
+}
+
+fn plan(loaded: &Loaded) -> Plan {
+    let none_moved = Moved::default();
     let mut files_by_path = HashMap::new();
     for (index, file) in loaded.sources.files.iter().enumerate() {
         files_by_path.insert(normalize(&file.path), FileId::new(index));
@@ -299,15 +361,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
             );
         }
     }
-    let mut variable_sources: HashMap<(String, String), Vec<&Node>> = HashMap::new();
-    for document in &loaded.documents {
-        if let Some(("v1", kind @ ("ConfigMap" | "Secret"))) = object_kind(&document.root) {
-            variable_sources
-                .entry((kind.to_string(), name_of(&document.root).to_string()))
-                .or_default()
-                .push(&document.root);
-        }
-    }
+    let variable_sources = variable_sources(loaded);
     let record_transformations = kustomizations.values().any(|(_, spec)| {
         spec.build_metadata
             .iter()
@@ -328,6 +382,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         plugin_name: None,
         record_transformations,
         vars: Vec::new(),
+        moved: &none_moved,
     };
     let (flux, generated) = builder.flux_kustomizations();
     // Paths Flux deploys without a kustomization get the one Flux would generate.
@@ -345,6 +400,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         plugin_name: None,
         record_transformations,
         vars: Vec::new(),
+        moved: &none_moved,
     };
     let mut roots = builder.roots();
     for dir in flux.keys() {
@@ -393,6 +449,36 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
         }
     }
     let jobs = root_jobs(roots, &flux);
+    let output = builder.output;
+    Plan {
+        files_by_path,
+        syntax_files,
+        kustomizations,
+        record_transformations,
+        output,
+        jobs,
+    }
+}
+
+/// Builds the roots of `plan`, taking the trees `moved` holds instead of sharing them.
+fn run(loaded: &Loaded, plan: Plan, moved: &Moved) -> KustomizeOutput {
+    let documents = document_index(loaded);
+    let variable_sources = variable_sources(loaded);
+    let jobs = plan.jobs;
+    let mut builder = Builder {
+        loaded,
+        files_by_path: &plan.files_by_path,
+        syntax_files: &plan.syntax_files,
+        documents: &documents,
+        kustomizations: &plan.kustomizations,
+        output: plan.output,
+        budget: budget::Budget::default(),
+        variable_sources: &variable_sources,
+        plugin_name: None,
+        record_transformations: plan.record_transformations,
+        vars: Vec::new(),
+        moved,
+    };
     // Roots are independent: build them in parallel, each with its own output, then
     // merge in root order so views and issues stay deterministic.
     let shared = &builder;
@@ -412,6 +498,7 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 plugin_name: None,
                 record_transformations: shared.record_transformations,
                 vars: Vec::new(),
+                moved: shared.moved,
             };
             let root = &job.dir;
             let mut stack = vec![root.clone()];
@@ -435,7 +522,12 @@ pub fn build(loaded: &Loaded) -> KustomizeOutput {
                 view.objects
                     .iter()
                     .map(|b| ((b.file, b.document), b.node.expanded_size())),
-                |source| budget::parsed_size(shared.documents, source),
+                |source| {
+                    shared
+                        .moved
+                        .parsed_size(source)
+                        .unwrap_or_else(|| budget::parsed_size(shared.documents, source))
+                },
             );
             (view, root_builder.output, rendered)
         })

@@ -130,14 +130,17 @@ impl Builder<'_> {
             .cloned()
             .unwrap_or_default()
         {
-            let Some((_, kind)) = object_kind(&document.root) else {
+            // A tree no other build reads is moved here rather than shared.
+            let taken = self.moved.take(resource_file, document.index);
+            let root = taken.as_ref().unwrap_or(&document.root);
+            let Some((_, kind)) = object_kind(root) else {
                 continue;
             };
-            let items = document.root.get("items").and_then(Node::as_seq);
+            let items = root.get("items").and_then(Node::as_seq);
             match items {
                 Some(items) if kind.ends_with("List") => {
                     for (index, item) in items.iter().enumerate() {
-                        let item = crate::kinds::list_item(&document.root, item);
+                        let item = crate::kinds::list_item(root, item);
                         if object_kind(&item).is_some() {
                             out.push(Built {
                                 file: resource_file,
@@ -148,20 +151,34 @@ impl Builder<'_> {
                                 provenance: None,
                                 var_names: Vec::new(),
                                 affixes: None,
+                                read_as: None,
                             });
                         }
                     }
                 }
-                _ => out.push(Built {
-                    file: resource_file,
-                    document: document.index,
-                    item: None,
-                    node: document.root.clone(),
-                    previous: Vec::new(),
-                    provenance: None,
-                    var_names: Vec::new(),
-                    affixes: None,
-                }),
+                _ => {
+                    let (node, read_as) = match taken {
+                        Some(node) => {
+                            let read_as = self
+                                .moved
+                                .identities
+                                .then(|| Box::new(level::read_identity(&node)));
+                            (node, read_as)
+                        }
+                        None => (document.root.clone(), None),
+                    };
+                    out.push(Built {
+                        file: resource_file,
+                        document: document.index,
+                        item: None,
+                        node,
+                        previous: Vec::new(),
+                        provenance: None,
+                        var_names: Vec::new(),
+                        affixes: None,
+                        read_as,
+                    });
+                }
             }
         }
         for index in first..out.len() {

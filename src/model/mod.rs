@@ -302,9 +302,10 @@ impl Model {
         }
     }
 
-    pub fn build(loaded: Loaded, options: &ModelOptions) -> Model {
+    pub fn build(mut loaded: Loaded, options: &ModelOptions) -> Model {
         let kustomized = if options.kustomize {
-            crate::kustomize::build(&loaded)
+            // Trees only one build reads move into it (edited in place, not copied).
+            crate::kustomize::build_moving(&mut loaded)
         } else {
             crate::kustomize::KustomizeOutput::default()
         };

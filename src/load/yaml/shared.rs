@@ -73,7 +73,20 @@ impl<T: Clone> Shared<T> {
         self.0.make_mut().first_mut()
     }
 
+    /// Adds `value` at the end. A full collection grows by an eighth (at least one),
+    /// not `EcoVec`'s doubling: collections are sized exactly when parsed, and a
+    /// transformer adding one key (`metadata.namespace` on every object) would otherwise
+    /// leave each edited mapping half empty. Still geometric, so pushes stay linear.
     pub fn push(&mut self, value: T) {
+        let len = self.0.len();
+        if len == self.0.capacity() || !self.0.is_unique() {
+            let target = len.saturating_add(1).saturating_add(len / 8);
+            let mut grown = ecow::EcoVec::with_capacity(target);
+            // Moves the children when this tree holds the only reference, clones them
+            // otherwise (copy on write).
+            grown.extend(std::mem::take(&mut self.0));
+            self.0 = grown;
+        }
         self.0.push(value);
     }
 
@@ -126,5 +139,31 @@ impl<'a, T: Clone> IntoIterator for &'a mut Shared<T> {
     type IntoIter = std::slice::IterMut<'a, T>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.make_mut().iter_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shared;
+
+    #[test]
+    fn a_push_copies_only_the_pushed_tree_and_grows_by_an_eighth() {
+        let original: Shared<u32> = (0..16).collect();
+        let mut copy = original.clone();
+        copy.push(16);
+        assert_eq!(original.as_slice(), (0..16).collect::<Vec<_>>().as_slice());
+        assert_eq!(copy.as_slice(), (0..17).collect::<Vec<_>>().as_slice());
+        assert_eq!(copy.0.capacity(), 16 + 1 + 2);
+        // Sized exactly (as parsed), held once: one more slot, not twice the size.
+        let mut exact: Shared<u32> = (0..3).collect();
+        exact.push(3);
+        assert_eq!(exact.0.capacity(), 4);
+        // Many pushes: the slack stays within an eighth, and every value is kept.
+        let mut grown = Shared::default();
+        for value in 0..10_000u32 {
+            grown.push(value);
+        }
+        assert!(grown.0.capacity() <= 10_000 + 10_000 / 8 + 1);
+        assert!(grown.iter().copied().eq(0..10_000));
     }
 }
