@@ -32,7 +32,7 @@ use crate::span::{FileId, Span};
 /// A document's tree until its build takes it, then its size as parsed.
 struct Slot {
     node: Option<Node>,
-    /// Nodes of the tree as parsed, recorded when taken (the run's node limit asks).
+    /// Nodes of the tree as parsed, recorded once taken (the run's node limit asks).
     nodes: usize,
 }
 
@@ -138,9 +138,14 @@ impl Moved {
     pub(super) fn take(&self, file: FileId, index: usize) -> Option<Node> {
         let (_, slot) = self.slots.get(&(file, index))?;
         let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        let node = slot.node.take()?;
-        slot.nodes = node.expanded_size();
-        Some(node)
+        slot.node.take()
+    }
+
+    /// Records the parsed size of a taken document (its object before any edit).
+    pub(super) fn record_size(&self, source: super::budget::Source, nodes: usize) {
+        if let Some((_, slot)) = self.slots.get(&source) {
+            slot.lock().unwrap_or_else(PoisonError::into_inner).nodes = nodes;
+        }
     }
 
     /// Nodes of a taken document as parsed (`None` for a document still loaded).

@@ -124,6 +124,8 @@ impl Builder<'_> {
             return;
         }
         let first = out.len();
+        // Where the trees moved here landed in `out`, in order (their size is recorded below).
+        let mut moved_here = Vec::new();
         for document in self
             .documents
             .get(&resource_file)
@@ -159,6 +161,7 @@ impl Builder<'_> {
                 _ => {
                     let (node, read_as) = match taken {
                         Some(node) => {
+                            moved_here.push(out.len());
                             let read_as = self
                                 .moved
                                 .identities
@@ -181,8 +184,15 @@ impl Builder<'_> {
                 }
             }
         }
+        let mut moved_here = moved_here.into_iter().peekable();
         for index in first..out.len() {
             let nodes = out.get(index).map_or(0, |b| b.node.expanded_size());
+            if moved_here.next_if_eq(&index).is_some()
+                && let Some(built) = out.get(index)
+            {
+                // Untouched yet: the size of the document as parsed.
+                self.moved.record_size((built.file, built.document), nodes);
+            }
             if let Err(message) = self.budget.object(nodes) {
                 self.issue(IssueKind::KustomizeError, file, entry.span, message);
             }
