@@ -6,13 +6,14 @@
 pub mod crd;
 pub mod de;
 pub mod environments;
+pub mod specs;
 pub mod validation;
 
 pub use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind, list_item};
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{NamespaceSpec, PodTemplateSpec, ServiceSpec};
-use k8s_openapi::api::networking::v1::{IngressSpec, NetworkPolicySpec};
+use k8s_openapi::api::core::v1::{NamespaceSpec, PodTemplateSpec};
+use k8s_openapi::api::networking::v1::IngressSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
@@ -81,8 +82,8 @@ impl Workload {
 pub enum Typed {
     Namespace(Option<NamespaceSpec>),
     Workload(Box<Workload>),
-    Service(Box<ServiceSpec>),
-    NetworkPolicy(Box<NetworkPolicySpec>),
+    Service(Box<specs::ServiceSpec>),
+    NetworkPolicy(Box<specs::PolicySpec>),
     Ingress(Box<IngressSpec>),
     Certificate(Box<crd::CertificateSpec>),
     Issuer(Box<crd::IssuerSpec>),
@@ -547,10 +548,14 @@ impl Model {
                 spec_node.and_then(|spec| decode(spec, Mode::Plain, &["spec"], &mut schema_errors)),
             ),
             ("Service", None) => {
-                Typed::Service(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+                let spec: k8s_openapi::api::core::v1::ServiceSpec =
+                    spec_or_default(spec_node, &mut schema_errors);
+                Typed::Service(Box::new(spec.into()))
             }
             ("NetworkPolicy", None) => {
-                Typed::NetworkPolicy(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+                let spec: k8s_openapi::api::networking::v1::NetworkPolicySpec =
+                    spec_or_default(spec_node, &mut schema_errors);
+                Typed::NetworkPolicy(Box::new(spec.into()))
             }
             ("Ingress", None) => {
                 Typed::Ingress(Box::new(spec_or_default(spec_node, &mut schema_errors)))
