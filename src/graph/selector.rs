@@ -9,7 +9,8 @@ use crate::model::specs::SelectorSpec;
 
 use crate::model::validation::{is_label_key, is_label_value};
 
-pub type Labels = BTreeMap<String, String>;
+/// A label map of a pod or a namespace (see [`crate::model::specs::LabelMap`]).
+pub type Labels = crate::model::specs::LabelMap;
 
 /// The values of an `In` or `NotIn` requirement: sorted, without duplicates, in one
 /// allocation of exactly their number (a selector is compiled per policy peer, so a
@@ -82,7 +83,7 @@ impl Selector {
     }
 
     pub fn compile(selector: &LabelSelector) -> Selector {
-        let no_labels = Labels::new();
+        let no_labels = BTreeMap::new();
         Selector::compile_parts(
             selector.match_labels.as_ref().unwrap_or(&no_labels).iter(),
             selector.match_expressions.as_deref().unwrap_or_default(),
@@ -200,7 +201,7 @@ mod tests {
     #[test]
     fn every_operator() {
         let selector = Selector::compile(&LabelSelector {
-            match_labels: Some(labels(&[("app", "web")])),
+            match_labels: Some(labels(&[("app", "web")]).into_iter().collect()),
             match_expressions: Some(vec![
                 expression("tier", "In", &["a", "b"]),
                 expression("env", "NotIn", &["prod"]),

@@ -32,7 +32,7 @@ pub struct ObjectId(pub usize);
 pub struct Workload {
     pub kind: WorkloadKind,
     /// The pod template's labels (a Pod's own labels).
-    pub pod_labels: BTreeMap<String, String>,
+    pub pod_labels: specs::LabelMap,
     /// `spec.hostNetwork: true`.
     pub host_network: bool,
     /// The container ports that have a name, in document order.
@@ -51,7 +51,11 @@ pub struct NamedPort {
 impl Workload {
     fn of(kind: WorkloadKind, template: PodTemplateSpec) -> Workload {
         let PodTemplateSpec { metadata, spec } = template;
-        let pod_labels = metadata.and_then(|m| m.labels).unwrap_or_default();
+        let pod_labels = metadata
+            .and_then(|m| m.labels)
+            .into_iter()
+            .flatten()
+            .collect();
         let host_network = spec.as_ref().is_some_and(|s| s.host_network == Some(true));
         let named_ports = spec
             .into_iter()
@@ -73,7 +77,7 @@ impl Workload {
         }
     }
 
-    pub fn pod_labels(&self) -> &BTreeMap<String, String> {
+    pub fn pod_labels(&self) -> &specs::LabelMap {
         &self.pod_labels
     }
 }

@@ -16,6 +16,31 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 pub struct LabelMap(Box<[(String, String)]>);
 
 impl LabelMap {
+    pub fn new() -> LabelMap {
+        LabelMap::default()
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key` to `value`, replacing what it held. Linear in the map's size: label
+    /// maps are small, and read far more often than built.
+    pub fn insert(&mut self, key: String, value: String) {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(i) => {
+                if let Some(entry) = self.0.get_mut(i) {
+                    entry.1 = value;
+                }
+            }
+            Err(i) => {
+                let mut entries = std::mem::take(&mut self.0).into_vec();
+                entries.insert(i, (key, value));
+                self.0 = entries.into_boxed_slice();
+            }
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&String> {
         self.0
             .binary_search_by(|(k, _)| k.as_str().cmp(key))
@@ -46,6 +71,21 @@ impl<'a> IntoIterator for &'a LabelMap {
     >;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl Extend<(String, String)> for LabelMap {
+    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
+        let entries = std::mem::take(&mut self.0).into_vec();
+        *self = entries.into_iter().chain(iter).collect();
+    }
+}
+
+impl IntoIterator for LabelMap {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_vec().into_iter()
     }
 }
 
@@ -192,5 +232,21 @@ mod tests {
             assert_eq!(labels.get(key), btree.get(key), "{key}");
         }
         assert!(LabelMap::default().is_empty());
+        let mut grown = LabelMap::new();
+        let mut tree = std::collections::BTreeMap::new();
+        for (k, v) in [("m", "1"), ("a", "2"), ("z", "3"), ("m", "4")] {
+            grown.insert(k.to_string(), v.to_string());
+            tree.insert(k.to_string(), v.to_string());
+        }
+        grown.extend([
+            ("b".to_string(), "5".to_string()),
+            ("z".to_string(), "6".to_string()),
+        ]);
+        tree.extend([
+            ("b".to_string(), "5".to_string()),
+            ("z".to_string(), "6".to_string()),
+        ]);
+        assert!(grown.iter().eq(tree.iter()));
+        assert!(grown.contains_key("b") && !grown.contains_key("c"));
     }
 }
