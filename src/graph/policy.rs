@@ -1,7 +1,9 @@
 //! NetworkPolicies compiled for evaluation: selectors, peers, ports, and the
 //! source location of every rule and peer (for provenance).
 
-use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::api::networking::v1::NetworkPolicyPort;
+
+use crate::model::specs::{PeerSpec, PolicySpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::ip::{self, IpRange};
@@ -141,7 +143,7 @@ impl PolicyRule {
 
 /// Defaulting of `policyTypes` done by the API server: Ingress always, Egress when
 /// the policy has at least one egress rule (an empty `egress: []` does not count).
-pub fn policy_types(spec: &NetworkPolicySpec) -> (bool, bool) {
+pub fn policy_types(spec: &PolicySpec) -> (bool, bool) {
     match &spec.policy_types {
         Some(types) if !types.is_empty() => (
             types.iter().any(|t| t == "Ingress"),
@@ -210,7 +212,7 @@ pub(crate) fn policy_cidr(text: &str) -> Result<((u128, u32, bool), IpRange), St
     ))
 }
 
-fn compile_peer(peer: &NetworkPolicyPeer) -> PeerKind {
+fn compile_peer(peer: &PeerSpec) -> PeerKind {
     match (&peer.ip_block, &peer.pod_selector, &peer.namespace_selector) {
         (Some(block), None, None) => {
             let (outer, cidr) = match policy_cidr(&block.cidr) {
@@ -244,8 +246,8 @@ fn compile_peer(peer: &NetworkPolicyPeer) -> PeerKind {
             PeerKind::Invalid("a peer needs a selector or an ipBlock".to_string())
         }
         (None, pods, namespaces) => PeerKind::Pods {
-            pods: pods.as_ref().map(Selector::compile),
-            namespaces: namespaces.as_ref().map(Selector::compile),
+            pods: pods.as_ref().map(Selector::compile_spec),
+            namespaces: namespaces.as_ref().map(Selector::compile_spec),
         },
     }
 }
@@ -253,7 +255,7 @@ fn compile_peer(peer: &NetworkPolicyPeer) -> PeerKind {
 /// Compiles a repository NetworkPolicy; its rules are appended to `rules`.
 pub fn compile_repo_policy(
     object: &Object,
-    spec: &NetworkPolicySpec,
+    spec: &PolicySpec,
     index: usize,
     rules: &mut Vec<PolicyRule>,
 ) -> Policy {
@@ -261,7 +263,7 @@ pub fn compile_repo_policy(
     let mut rule_ids = Vec::new();
     let mut add = |direction: Direction,
                    rule_index: usize,
-                   peers: Option<&Vec<NetworkPolicyPeer>>,
+                   peers: Option<&Vec<PeerSpec>>,
                    ports: Option<&Vec<NetworkPolicyPort>>| {
         let path = format!("spec.{}[{rule_index}]", direction.as_str());
         let rule_node = object
@@ -303,12 +305,17 @@ pub fn compile_repo_policy(
         add(
             Direction::Ingress,
             i,
-            rule.from.as_ref(),
+            rule.peers.as_ref(),
             rule.ports.as_ref(),
         );
     }
     for (i, rule) in spec.egress.iter().flatten().enumerate() {
-        add(Direction::Egress, i, rule.to.as_ref(), rule.ports.as_ref());
+        add(
+            Direction::Egress,
+            i,
+            rule.peers.as_ref(),
+            rule.ports.as_ref(),
+        );
     }
     Policy {
         origin: PolicyOrigin::Repo(object.id),
@@ -317,7 +324,7 @@ pub fn compile_repo_policy(
         pod_selector: spec
             .pod_selector
             .as_ref()
-            .map(Selector::compile)
+            .map(Selector::compile_spec)
             .unwrap_or_default(),
         isolates_ingress,
         isolates_egress,
@@ -445,14 +452,10 @@ pub fn xks_allowance(
 ) -> Policy {
     let platform = || PeerKind::Pods {
         pods: Some(Selector::everything()),
-        namespaces: Some(Selector::from_labels(
-            &[(
-                super::XKS_NAME_LABEL.to_string(),
-                allowance.namespace.clone(),
-            )]
-            .into_iter()
-            .collect(),
-        )),
+        namespaces: Some(Selector::from_labels([(
+            &super::XKS_NAME_LABEL.to_string(),
+            &allowance.namespace,
+        )])),
     };
     let egress_ports = allowance.egress_ports.as_ref().map(|ports| {
         ports
@@ -576,7 +579,7 @@ mod tests {
     #[test]
     fn rejected_ip_blocks_match_nothing() {
         use k8s_openapi::api::networking::v1::IPBlock;
-        let peer = |cidr: &str, except: &[&str]| NetworkPolicyPeer {
+        let peer = |cidr: &str, except: &[&str]| PeerSpec {
             ip_block: Some(IPBlock {
                 cidr: cidr.to_string(),
                 except: Some(except.iter().map(|e| e.to_string()).collect()),
@@ -604,7 +607,7 @@ mod tests {
 
     #[test]
     fn policy_types_default_like_the_api_server() {
-        let mut spec = NetworkPolicySpec::default();
+        let mut spec = PolicySpec::default();
         assert_eq!(policy_types(&spec), (true, false));
         spec.egress = Some(vec![]);
         assert_eq!(policy_types(&spec), (true, false));

@@ -3,11 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+
+use crate::model::specs::SelectorSpec;
 
 use crate::model::validation::{is_label_key, is_label_value};
 
-pub type Labels = BTreeMap<String, String>;
+/// A label map of a pod or a namespace (see [`crate::model::specs::LabelMap`]).
+pub type Labels = crate::model::specs::LabelMap;
 
 /// The values of an `In` or `NotIn` requirement: sorted, without duplicates, in one
 /// allocation of exactly their number (a selector is compiled per policy peer, so a
@@ -70,22 +73,35 @@ impl Selector {
         Selector::default()
     }
 
-    pub fn from_labels(labels: &Labels) -> Selector {
+    pub fn from_labels<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> Selector {
         Selector {
             requirements: labels
-                .iter()
+                .into_iter()
                 .map(|(k, v)| Requirement::In(k.clone(), Values::from_iter([v.clone()])))
                 .collect(),
         }
     }
 
     pub fn compile(selector: &LabelSelector) -> Selector {
+        let no_labels = BTreeMap::new();
+        Selector::compile_parts(
+            selector.match_labels.as_ref().unwrap_or(&no_labels).iter(),
+            selector.match_expressions.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// A selector as the model keeps it (see [`crate::model::specs`]).
+    pub fn compile_spec(selector: &SelectorSpec) -> Selector {
+        Selector::compile_parts(selector.match_labels.iter(), &selector.match_expressions)
+    }
+
+    fn compile_parts<'a>(
+        match_labels: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+        match_expressions: &[LabelSelectorRequirement],
+    ) -> Selector {
         // Exactly one requirement per label and expression, allocated once.
-        let mut requirements = Vec::with_capacity(
-            selector.match_labels.as_ref().map_or(0, BTreeMap::len)
-                + selector.match_expressions.as_ref().map_or(0, Vec::len),
-        );
-        for (key, value) in selector.match_labels.iter().flatten() {
+        let mut requirements = Vec::with_capacity(match_labels.len() + match_expressions.len());
+        for (key, value) in match_labels {
             // A label key or value the API server rejects cannot be on any pod, and the
             // policy holding it is rejected: the requirement matches nothing.
             if !is_label_key(key) || !is_label_value(value) {
@@ -97,7 +113,7 @@ impl Selector {
                 Values::from_iter([value.clone()]),
             ));
         }
-        for expression in selector.match_expressions.iter().flatten() {
+        for expression in match_expressions {
             let key = expression.key.clone();
             let values: Values = expression.values.iter().flatten().cloned().collect();
             if !is_label_key(&key) || !values.iter().all(|v| is_label_value(v)) {
@@ -185,7 +201,7 @@ mod tests {
     #[test]
     fn every_operator() {
         let selector = Selector::compile(&LabelSelector {
-            match_labels: Some(labels(&[("app", "web")])),
+            match_labels: Some(labels(&[("app", "web")]).into_iter().collect()),
             match_expressions: Some(vec![
                 expression("tier", "In", &["a", "b"]),
                 expression("env", "NotIn", &["prod"]),

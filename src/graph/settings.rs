@@ -149,7 +149,7 @@ impl XksSettings {
                 id: e.name.clone(),
                 role,
                 namespace: e.namespace.clone(),
-                pod_labels: e.pod_labels.clone(),
+                pod_labels: e.pod_labels.clone().into_iter().collect(),
                 ports: ports
                     .iter()
                     .map(|(name, protocol, number)| (name.to_string(), *protocol, *number))

@@ -250,6 +250,17 @@ fn read_candidates(
         })
         .collect();
     loaded.stats.files_found += read.len();
+    // Sized once: grown by doubling, the document list (a tree root each) was copied
+    // about twice over into fresh pages.
+    let documents: usize = read
+        .iter()
+        .map(|(_, outcome, _)| match outcome {
+            FileOutcome::Parsed { documents, .. } => documents.len(),
+            FileOutcome::Skipped { .. } => 0,
+        })
+        .sum();
+    loaded.documents.reserve(documents);
+    loaded.sources.files.reserve(read.len());
     for (source, outcome, kustomize_namespace) in read {
         let file = FileId::new(loaded.sources.files.len());
         loaded.sources.files.push(source);

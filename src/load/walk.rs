@@ -184,7 +184,19 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
                 walked_from: None,
             }),
             Input::Path(path) if path.is_dir() => {
-                walk_dir(path, options, &mut found, &mut skipped);
+                // The walk that reads and the one that accounts for what it left out are
+                // independent directory scans: they run side by side.
+                let ((walked, walk_skipped), every_manifest) = rayon::join(
+                    || {
+                        let mut walked = BTreeMap::new();
+                        let mut walk_skipped = Vec::new();
+                        walk_dir(path, options, &mut walked, &mut walk_skipped);
+                        (walked, walk_skipped)
+                    },
+                    || manifests_below(path),
+                );
+                found.extend(walked);
+                skipped.extend(walk_skipped);
                 if let Some(overlay) = &options.overlay {
                     let dir = crate::load::normalize(path);
                     let known: std::collections::HashSet<PathBuf> =
@@ -195,7 +207,14 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
                         }
                     }
                 }
-                account_left_out(path, options, &found, &skipped, &mut left_out);
+                account_left_out(
+                    path,
+                    every_manifest,
+                    options,
+                    &found,
+                    &skipped,
+                    &mut left_out,
+                );
             }
             Input::Path(path) => {
                 let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -245,10 +264,29 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
     }
 }
 
-/// Walks `root` again without the hidden-file and ignore-file filters (never into `.git`,
-/// never through symbolic links) and records each manifest file the real walk left out.
+/// Every manifest file below `root`, walked without the hidden-file and ignore-file
+/// filters (never into `.git`, never through symbolic links).
+fn manifests_below(root: &Path) -> Vec<PathBuf> {
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .standard_filters(false)
+        .follow_links(false)
+        .filter_entry(|entry| {
+            !(entry.file_name() == ".git" && entry.file_type().is_some_and(|t| t.is_dir()))
+        });
+    builder
+        .build()
+        .flatten()
+        .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
+        .map(ignore::DirEntry::into_path)
+        .filter(|path| is_manifest(path))
+        .collect()
+}
+
+/// Records each manifest file below `root` (`every_manifest`) the real walk left out.
 fn account_left_out(
     root: &Path,
+    every_manifest: Vec<PathBuf>,
     options: &WalkOptions,
     found: &BTreeMap<PathBuf, Option<Arc<Path>>>,
     skipped: &[Skipped],
@@ -257,17 +295,9 @@ fn account_left_out(
     let skipped: std::collections::HashSet<&Path> =
         skipped.iter().map(|s| s.path.as_path()).collect();
     let excludes = excludes_for(root, options);
-    let mut builder = WalkBuilder::new(root);
-    builder
-        .standard_filters(false)
-        .follow_links(false)
-        .filter_entry(|entry| {
-            !(entry.file_name() == ".git" && entry.file_type().is_some_and(|t| t.is_dir()))
-        });
-    for entry in builder.build().flatten() {
-        let path = entry.path();
-        let is_file = entry.file_type().is_some_and(|t| t.is_file());
-        if !is_file || !is_manifest(path) || found.contains_key(path) || skipped.contains(path) {
+    for path in &every_manifest {
+        let path = path.as_path();
+        if found.contains_key(path) || skipped.contains(path) {
             continue;
         }
         let relative = path.strip_prefix(root).unwrap_or(path);

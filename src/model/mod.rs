@@ -6,13 +6,14 @@
 pub mod crd;
 pub mod de;
 pub mod environments;
+pub mod specs;
 pub mod validation;
 
 pub use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind, list_item};
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{NamespaceSpec, PodTemplateSpec, ServiceSpec};
-use k8s_openapi::api::networking::v1::{IngressSpec, NetworkPolicySpec};
+use k8s_openapi::api::core::v1::{NamespaceSpec, PodTemplateSpec};
+use k8s_openapi::api::networking::v1::IngressSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
@@ -31,7 +32,7 @@ pub struct ObjectId(pub usize);
 pub struct Workload {
     pub kind: WorkloadKind,
     /// The pod template's labels (a Pod's own labels).
-    pub pod_labels: BTreeMap<String, String>,
+    pub pod_labels: specs::LabelMap,
     /// `spec.hostNetwork: true`.
     pub host_network: bool,
     /// The container ports that have a name, in document order.
@@ -50,7 +51,11 @@ pub struct NamedPort {
 impl Workload {
     fn of(kind: WorkloadKind, template: PodTemplateSpec) -> Workload {
         let PodTemplateSpec { metadata, spec } = template;
-        let pod_labels = metadata.and_then(|m| m.labels).unwrap_or_default();
+        let pod_labels = metadata
+            .and_then(|m| m.labels)
+            .into_iter()
+            .flatten()
+            .collect();
         let host_network = spec.as_ref().is_some_and(|s| s.host_network == Some(true));
         let named_ports = spec
             .into_iter()
@@ -72,7 +77,7 @@ impl Workload {
         }
     }
 
-    pub fn pod_labels(&self) -> &BTreeMap<String, String> {
+    pub fn pod_labels(&self) -> &specs::LabelMap {
         &self.pod_labels
     }
 }
@@ -81,8 +86,8 @@ impl Workload {
 pub enum Typed {
     Namespace(Option<NamespaceSpec>),
     Workload(Box<Workload>),
-    Service(Box<ServiceSpec>),
-    NetworkPolicy(Box<NetworkPolicySpec>),
+    Service(Box<specs::ServiceSpec>),
+    NetworkPolicy(Box<specs::PolicySpec>),
     Ingress(Box<IngressSpec>),
     Certificate(Box<crd::CertificateSpec>),
     Issuer(Box<crd::IssuerSpec>),
@@ -548,10 +553,14 @@ impl Model {
                 spec_node.and_then(|spec| decode(spec, Mode::Plain, &["spec"], &mut schema_errors)),
             ),
             ("Service", None) => {
-                Typed::Service(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+                let spec: k8s_openapi::api::core::v1::ServiceSpec =
+                    spec_or_default(spec_node, &mut schema_errors);
+                Typed::Service(Box::new(spec.into()))
             }
             ("NetworkPolicy", None) => {
-                Typed::NetworkPolicy(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+                let spec: k8s_openapi::api::networking::v1::NetworkPolicySpec =
+                    spec_or_default(spec_node, &mut schema_errors);
+                Typed::NetworkPolicy(Box::new(spec.into()))
             }
             ("Ingress", None) => {
                 Typed::Ingress(Box::new(spec_or_default(spec_node, &mut schema_errors)))

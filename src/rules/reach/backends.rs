@@ -2,12 +2,13 @@
 //! ports and target ports: what `ingress-backend-missing` and
 //! `ingress-backend-blocked` check.
 
-use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::node_at;
 use crate::graph::EndpointRole;
 use crate::graph::settings::XksSettings;
+use crate::model::specs::ServiceSpec;
 use crate::model::{Model, Object, Typed};
 use crate::span::Span;
 
