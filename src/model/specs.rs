@@ -162,29 +162,35 @@ fn peers(
     peers.map(|peers| peers.into_iter().map(PeerSpec::from).collect())
 }
 
+/// What a rule is made of as written: its peers (`from` or `to`) and its ports.
+type WrittenRule = (
+    Option<Vec<k8s_openapi::api::networking::v1::NetworkPolicyPeer>>,
+    Option<Vec<NetworkPolicyPort>>,
+);
+
+/// The rules of one direction, each split into its peers and ports.
+fn rules<R>(rules: Option<Vec<R>>, split: fn(R) -> WrittenRule) -> Option<Vec<PolicyRuleSpec>> {
+    rules.map(|rules| {
+        rules
+            .into_iter()
+            .map(|rule| {
+                let (written_peers, ports) = split(rule);
+                PolicyRuleSpec {
+                    peers: peers(written_peers),
+                    ports,
+                }
+            })
+            .collect()
+    })
+}
+
 impl From<k8s_openapi::api::networking::v1::NetworkPolicySpec> for PolicySpec {
     fn from(spec: k8s_openapi::api::networking::v1::NetworkPolicySpec) -> PolicySpec {
         PolicySpec {
             pod_selector: spec.pod_selector.map(SelectorSpec::from),
             policy_types: spec.policy_types,
-            ingress: spec.ingress.map(|rules| {
-                rules
-                    .into_iter()
-                    .map(|rule| PolicyRuleSpec {
-                        peers: peers(rule.from),
-                        ports: rule.ports,
-                    })
-                    .collect()
-            }),
-            egress: spec.egress.map(|rules| {
-                rules
-                    .into_iter()
-                    .map(|rule| PolicyRuleSpec {
-                        peers: peers(rule.to),
-                        ports: rule.ports,
-                    })
-                    .collect()
-            }),
+            ingress: rules(spec.ingress, |rule| (rule.from, rule.ports)),
+            egress: rules(spec.egress, |rule| (rule.to, rule.ports)),
         }
     }
 }
