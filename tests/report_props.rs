@@ -155,7 +155,7 @@ fn analysis_of(files: &[(String, String)], findings: &[Finding]) -> Analysis {
         .map(|(name, text)| SourceFile {
             path: PathBuf::from(name),
             display: name.clone(),
-            text: Arc::from(text.as_str()),
+            text: Arc::new(text.clone()),
         })
         .collect();
     analysis.diagnostics = findings.iter().map(diagnostic).collect();

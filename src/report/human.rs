@@ -107,9 +107,9 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources, index: &mut LineIndex) 
         }
     }
     let name = inline(sources.display(file)).into_owned();
-    let text: std::sync::Arc<str> = match sources.get(file) {
+    let text: std::sync::Arc<String> = match sources.get(file) {
         Some(source) => source.text.clone(),
-        None => "".into(),
+        None => std::sync::Arc::default(),
     };
     let (excerpt, marks) = Excerpt::build(name, file, text, &marks, index);
     let labels = marks

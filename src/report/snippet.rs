@@ -90,7 +90,7 @@ pub struct Excerpt {
     first_line: usize,
     segments: Vec<Segment>,
     /// The source, for real columns.
-    source: std::sync::Arc<str>,
+    source: std::sync::Arc<String>,
     line_starts: Vec<usize>,
 }
 
@@ -104,7 +104,7 @@ impl Excerpt {
     pub fn build(
         name: String,
         file: FileId,
-        source: std::sync::Arc<str>,
+        source: std::sync::Arc<String>,
         marks: &[Mark],
         index: &mut LineIndex,
     ) -> (Excerpt, Vec<Mark>) {
@@ -327,7 +327,7 @@ mod tests {
         Excerpt::build(
             "f".into(),
             FileId::new(0),
-            text.into(),
+            std::sync::Arc::new(text.to_string()),
             &marks,
             &mut LineIndex::default(),
         )
