@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
+
 use super::ip::{self, IpRange};
 use super::policy::{self, PeerKind};
 use super::ports::{ConnSet, Protocol};
@@ -248,11 +250,26 @@ impl Graph {
                 b.item,
             ))
         });
-        let mut policies = Vec::new();
-        let mut rules = Vec::new();
-        for (object, spec) in &repo_policies {
-            let index = policies.len();
-            policies.push(policy::compile_repo_policy(object, spec, index, &mut rules));
+        // Each policy compiles on its own (in parallel, collected in order); its rules are
+        // then numbered after those of the policies before it.
+        let compiled: Vec<(policy::Policy, Vec<policy::PolicyRule>)> = repo_policies
+            .par_iter()
+            .enumerate()
+            .map(|(index, (object, spec))| {
+                let mut own_rules = Vec::new();
+                let compiled = policy::compile_repo_policy(object, spec, index, &mut own_rules);
+                (compiled, own_rules)
+            })
+            .collect();
+        let mut policies = Vec::with_capacity(compiled.len());
+        let mut rules = Vec::with_capacity(compiled.iter().map(|(_, own)| own.len()).sum());
+        for (mut compiled, own_rules) in compiled {
+            let offset = rules.len();
+            for id in &mut compiled.rules {
+                *id += offset;
+            }
+            rules.extend(own_rules);
+            policies.push(compiled);
         }
         if xks {
             let tenants: Vec<&String> = namespaces
@@ -339,9 +356,13 @@ impl Graph {
             rule_named: Vec::new(),
             named_rows: Vec::new(),
         };
+        let selections: Vec<Vec<usize>> = graph
+            .policies
+            .par_iter()
+            .map(|policy| graph.classes_matching(&policy.namespace, &policy.pod_selector))
+            .collect();
         let mut policy_classes = Vec::with_capacity(graph.policies.len());
-        for policy in &graph.policies {
-            let selected = graph.classes_matching(&policy.namespace, &policy.pod_selector);
+        for (policy, selected) in graph.policies.iter().zip(selections) {
             for &c in &selected {
                 if policy.isolates_ingress {
                     graph.isolated_ingress[c] = true;
@@ -393,7 +414,7 @@ impl Graph {
         let namespace_labels = (namespace_labels, namespace_label_sets);
         graph.peer_namespaces = graph
             .rules
-            .iter()
+            .par_iter()
             .map(|rule| {
                 rule.peers
                     .iter()
@@ -418,7 +439,7 @@ impl Graph {
             .collect();
         graph.rule_fixed = graph
             .rules
-            .iter()
+            .par_iter()
             .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
             .collect();
         // Named ports resolve per destination: once per distinct port list, not per pair.
