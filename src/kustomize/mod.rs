@@ -326,11 +326,10 @@ fn plan(loaded: &Loaded) -> Plan {
         .filter(|i| i.kind == IssueKind::Syntax)
         .map(|i| i.location.file)
         .collect();
-    let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
+    let documents = document_index(loaded);
     let mut kustomizations: Kustomizations = BTreeMap::new();
     let mut duplicates = Vec::new();
     for document in &loaded.documents {
-        documents.entry(document.file).or_default().push(document);
         let Some(source) = loaded.sources.get(document.file) else {
             continue;
         };
