@@ -32,62 +32,104 @@ impl Pos {
 }
 
 /// A half-open range `[start, end)` of a source file.
+///
+/// Only what cannot be counted cheaply is stored: the start's byte and line and the end's
+/// byte, 12 bytes. A YAML tree node is mostly its span, and there is one node per few
+/// bytes of input, so the columns and the end line, which only a report or a fix needs
+/// and which the file's text gives back, are counted from the text where they are shown
+/// ([`Span::start_pos`], [`Span::end_pos`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span {
-    pub start: Pos,
+    pub start: Start,
     pub end: End,
 }
 
-/// Where a span ends: its byte offset and line. Its column is not stored (a tree node is
-/// mostly spans, and this keeps a node at 56 bytes): where one is shown, [`Span::end_pos`]
-/// counts it from the text.
+/// Where a span starts: its byte offset and 1-based line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct End {
+pub struct Start {
     pub byte: u32,
     pub line: u32,
 }
 
-impl From<Pos> for End {
-    fn from(pos: Pos) -> End {
-        End {
+/// Where a span ends: its byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct End {
+    pub byte: u32,
+}
+
+impl From<Pos> for Start {
+    fn from(pos: Pos) -> Start {
+        Start {
             byte: pos.byte,
             line: pos.line,
         }
     }
 }
 
+impl From<Pos> for End {
+    fn from(pos: Pos) -> End {
+        End { byte: pos.byte }
+    }
+}
+
+/// The 1-based column, in characters, of byte offset `byte` of `text`: the characters
+/// since the last line break (`\n`, or a lone `\r`), as the parser counts them. An
+/// offset past the text or inside a character counts from the nearest boundary below.
+pub fn column_at(text: &str, byte: usize) -> u32 {
+    let mut byte = byte.min(text.len());
+    while !text.is_char_boundary(byte) {
+        byte -= 1;
+    }
+    let before = &text[..byte];
+    let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    narrow(before[line_start..].chars().count()).saturating_add(1)
+}
+
 impl Span {
     pub fn point(pos: Pos) -> Span {
         Span {
-            start: pos,
+            start: pos.into(),
             end: pos.into(),
         }
     }
 
-    /// The end as a full position, its column counted in `text` (the text of the file the
-    /// span is in) back to the start of its line: the character count of a line, as the
-    /// parser counts columns. Without the text (or with a span that does not fit it), a
-    /// column that cannot be wrong by much: the start's on its line, else the first.
-    pub fn end_pos(&self, text: &str) -> Pos {
-        let end = self.end.byte as usize;
-        let col = if self.end.line == self.start.line {
-            text.get(self.start.byte as usize..end)
-                .map(|between| self.start.col + narrow(between.chars().count()))
+    /// The start as a full position, its column counted in `text` (the text of the file
+    /// the span is in). Without the text, column 1.
+    pub fn start_pos(&self, text: &str) -> Pos {
+        let col = if (self.start.byte as usize) <= text.len() {
+            column_at(text, self.start.byte as usize)
         } else {
-            text.get(..end).map(|before| {
-                let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
-                narrow(before[line_start..].chars().count()) + 1
-            })
+            1
         };
         Pos {
-            byte: self.end.byte,
-            line: self.end.line,
-            col: col.unwrap_or(if self.end.line == self.start.line {
-                self.start.col
-            } else {
-                1
-            }),
+            byte: self.start.byte,
+            line: self.start.line,
+            col,
         }
+    }
+
+    /// The end as a full position, its line and column counted in `text` (the text of
+    /// the file the span is in) from the start. Without the text (or with a span that
+    /// does not fit it), the start's line and column.
+    pub fn end_pos(&self, text: &str) -> Pos {
+        let (start, end) = (self.start.byte as usize, self.end.byte as usize);
+        match text.get(start..end) {
+            Some(between) => Pos {
+                byte: self.end.byte,
+                line: self.start.line.saturating_add(narrow(line_breaks(between))),
+                col: column_at(text, end),
+            },
+            None => Pos {
+                byte: self.end.byte,
+                ..self.start_pos(text)
+            },
+        }
+    }
+
+    /// Whether the span lies on one line of `text`.
+    pub fn is_one_line(&self, text: &str) -> bool {
+        text.get(self.start.byte as usize..self.end.byte as usize)
+            .is_none_or(|between| line_breaks(between) == 0)
     }
 
     pub fn len(&self) -> usize {
@@ -97,6 +139,16 @@ impl Span {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Line breaks in `text` as the parser counts lines: `\r\n`, `\n` and a lone `\r` are one each.
+fn line_breaks(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count()
 }
 
 /// Index of a loaded source file in the `Sources` table of the load stage.

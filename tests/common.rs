@@ -21,13 +21,13 @@ pub fn options_for(paths: &[&Path]) -> CheckOptions {
 pub fn describe(analysis: &Analysis) -> String {
     let mut out = String::new();
     for d in &analysis.diagnostics {
-        let s = d.location.span;
-        let end = s.end_pos(analysis.sources.text(d.location.file));
+        let start = analysis.sources.start(d.location);
+        let end = analysis.sources.end(d.location);
         out.push_str(&format!(
             "{}:{}:{}-{}:{} {}[{}] {}\n",
             analysis.sources.display(d.location.file),
-            s.start.line,
-            s.start.col,
+            start.line,
+            start.col,
             end.line,
             end.col,
             d.severity.as_str(),
@@ -41,12 +41,12 @@ pub fn describe(analysis: &Analysis) -> String {
             out.push_str(&format!("  help: {}\n", help.replace('\n', "\n        ")));
         }
         for r in &d.related {
-            let rs = r.location.span;
+            let rs = analysis.sources.start(r.location);
             out.push_str(&format!(
                 "  related: {}:{}:{} {}\n",
                 analysis.sources.display(r.location.file),
-                rs.start.line,
-                rs.start.col,
+                rs.line,
+                rs.col,
                 r.message
             ));
         }

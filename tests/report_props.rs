@@ -58,7 +58,7 @@ fn position() -> impl Strategy<Value = Pos> {
 
 fn span() -> impl Strategy<Value = Span> {
     (position(), position()).prop_map(|(start, end)| Span {
-        start,
+        start: start.into(),
         end: end.into(),
     })
 }

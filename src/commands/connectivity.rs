@@ -180,11 +180,12 @@ fn blocked(
 ) -> Vec<Blocked> {
     let mut out: Vec<Blocked> = Vec::new();
     for pair in crate::rules::blocked_pairs(model, graph) {
+        let start = sources.start(pair.location);
         let at = format!(
             "{}:{}:{}",
             sources.display(pair.location.file),
-            pair.location.span.start.line,
-            pair.location.span.start.col
+            start.line,
+            start.col
         );
         let srcs = graph.member_ends(pair.src);
         let dsts = graph.member_ends(pair.dst);

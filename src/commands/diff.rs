@@ -93,7 +93,8 @@ impl Tree {
             }
             None => file.display.clone(),
         };
-        Some(format!("{path}:{}:{}", l.span.start.line, l.span.start.col))
+        let start = l.span.start_pos(&file.text);
+        Some(format!("{path}:{}:{}", start.line, start.col))
     }
 }
 

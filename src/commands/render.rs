@@ -120,7 +120,7 @@ fn issue_label(kind: IssueKind) -> (&'static str, &'static str) {
 /// `file:line:col: severity[rule]: message`, with every unsafe character escaped.
 pub fn issue_line(issue: &LoadIssue, sources: &Sources) -> String {
     let (severity, rule) = issue_label(issue.kind);
-    let start = issue.location.span.start;
+    let start = sources.start(issue.location);
     inline(&format!(
         "{}:{}:{}: {severity}[{rule}]: {}",
         sources.display(issue.location.file),

@@ -219,12 +219,15 @@ fn did_you_mean(namespace: &str, name: &str, model: &Model) -> String {
 /// ` at file:line:col`, or nothing for the implicit XKS policy (it has no source).
 fn cite(location: Option<crate::span::Location>, sources: &Sources) -> String {
     match location {
-        Some(l) => format!(
-            " at {}:{}:{}",
-            sources.display(l.file),
-            l.span.start.line,
-            l.span.start.col
-        ),
+        Some(l) => {
+            let start = sources.start(l);
+            format!(
+                " at {}:{}:{}",
+                sources.display(l.file),
+                start.line,
+                start.col
+            )
+        }
         None => String::new(),
     }
 }

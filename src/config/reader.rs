@@ -36,6 +36,8 @@ const DNS_KEYS: [&str; 2] = ["namespace", "pod-labels"];
 
 struct Reader<'a> {
     path: &'a str,
+    /// The file's text, where an error's column is counted.
+    text: &'a str,
     /// The rule ids the file may name; `None`: any.
     rule_ids: Option<&'a [&'a str]>,
     errors: Vec<ConfigError>,
@@ -48,7 +50,7 @@ impl Reader<'_> {
         self.errors.push(ConfigError {
             path: self.path.to_string(),
             line: span.start.line as usize,
-            column: span.start.col as usize,
+            column: span.start_pos(self.text).col as usize,
             message: message.into(),
         });
     }
@@ -358,6 +360,7 @@ pub(super) fn parse_with(
 ) -> Result<Config, Vec<ConfigError>> {
     let mut reader = Reader {
         path,
+        text,
         rule_ids,
         errors: Vec::new(),
         endpoint_names: Vec::new(),

@@ -48,7 +48,7 @@ impl<'a> Block<'a> {
 
     /// The exact text of a one-line scalar written in this file.
     pub fn scalar_text(&self, node: &Node) -> Option<&'a str> {
-        if !self.owns(node) || node.span.start.line != node.span.end.line {
+        if !self.owns(node) || !node.span.is_one_line(self.text) {
             return None;
         }
         node.as_scalar()?;
@@ -103,7 +103,7 @@ pub fn point(text: &str, byte: usize) -> Span {
 
 pub fn range(text: &str, start: usize, end: usize) -> Span {
     Span {
-        start: Pos::of_byte(text, start),
+        start: Pos::of_byte(text, start).into(),
         end: Pos::of_byte(text, end).into(),
     }
 }

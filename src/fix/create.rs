@@ -125,7 +125,7 @@ fn block_seq_end(text: &str, seq: &Node) -> Option<SeqEnd> {
     let line = text::line_start(text, start);
     let prefix = text.get(line..start)?;
     let dash = prefix.trim_end().strip_suffix('-')?;
-    if !dash.bytes().all(|b| b == b' ') || last.span.start.line != last.span.end.line {
+    if !dash.bytes().all(|b| b == b' ') || !last.span.is_one_line(text) {
         return None;
     }
     let end = last.span.end.byte as usize;

@@ -186,7 +186,7 @@ mod tests {
         Edit {
             file: FileId::new(0),
             span: Span {
-                start: pos(start),
+                start: pos(start).into(),
                 end: pos(end).into(),
             },
             replacement: replacement.to_string(),

@@ -172,7 +172,8 @@ fn canonical(cwd: &std::path::Path, path: &std::path::Path) -> Option<PathBuf> {
 }
 
 /// Sorts findings by path, line, column, rule, then message and end: the order of every
-/// report.
+/// report. On one line the start's byte offset orders as its column does, and needs no
+/// counting in the text.
 pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &Sources) {
     diagnostics.sort_by(|a, b| {
         // Borrowed, not copied: a sort compares n log n times.
@@ -180,7 +181,7 @@ pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &Sources) {
             (
                 sources.display(d.location.file),
                 d.location.span.start.line,
-                d.location.span.start.col,
+                d.location.span.start.byte,
                 d.rule,
             )
         };

@@ -212,7 +212,7 @@ fn comment_sites(sources: &Sources) -> Vec<Site> {
                 col: narrow(body.get(..byte_in_line).map_or(0, |b| b.chars().count()) + 1),
             };
             let span = Span {
-                start: at(hash),
+                start: at(hash).into(),
                 end: at(body.len()).into(),
             };
             let own_line = body[..hash].trim().is_empty();

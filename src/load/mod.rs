@@ -46,9 +46,19 @@ impl Sources {
     }
 
     /// The text of a file (empty for an id the table does not hold): where reporters count
-    /// a span's end column (`Span::end_pos`).
+    /// a span's columns and end line (`Span::start_pos`, `Span::end_pos`).
     pub fn text(&self, id: FileId) -> &str {
         self.get(id).map_or("", |f| &f.text)
+    }
+
+    /// Where `location` starts, its column counted in its file's text.
+    pub fn start(&self, location: Location) -> Pos {
+        location.span.start_pos(self.text(location.file))
+    }
+
+    /// Where `location` ends, its line and column counted in its file's text.
+    pub fn end(&self, location: Location) -> Pos {
+        location.span.end_pos(self.text(location.file))
     }
 }
 
@@ -740,7 +750,7 @@ fn read_and_parse(
         }
     };
     let template_at = |byte: usize| Span {
-        start: pos_of(byte),
+        start: pos_of(byte).into(),
         end: pos_of(byte.saturating_add(2).min(text.len())).into(),
     };
     if candidate.in_helm_chart {

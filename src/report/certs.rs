@@ -71,7 +71,10 @@ impl Report {
                 names: request.names.iter().map(|n| n.text.clone()).collect(),
                 path: analysis.sources.display(object.file).to_string(),
                 line: request.trigger_span.start.line as usize,
-                column: request.trigger_span.start.col as usize,
+                column: request
+                    .trigger_span
+                    .start_pos(analysis.sources.text(object.file))
+                    .col as usize,
             }
         };
         let domains = budget::budgets(inventory)

@@ -48,7 +48,6 @@ fn kind(severity: Severity) -> usize {
 /// One annotation. `col`/`endColumn` only when the finding is on one line: the runner
 /// rejects them on a multi-line range.
 fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
-    let span = d.location.span;
     // Controls other than the help's own line breaks are made visible first (the
     // runner's log renders ANSI escapes); then the runner's escaping.
     let mut message = inline(&d.message).into_owned();
@@ -56,9 +55,10 @@ fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
         message.push_str("\nhelp: ");
         message.push_str(&multiline(help));
     }
-    let columns = if span.start.line == span.end.line {
-        let end = span.end_pos(analysis.sources.text(d.location.file));
-        format!(",col={},endColumn={}", span.start.col, end.col)
+    let start = analysis.sources.start(d.location);
+    let end = analysis.sources.end(d.location);
+    let columns = if start.line == end.line {
+        format!(",col={},endColumn={}", start.col, end.col)
     } else {
         String::new()
     };
@@ -67,8 +67,8 @@ fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
         "::{} file={},line={}{columns},endLine={},title={}::{}",
         command(d.severity),
         escape_property(&inline(analysis.gate.repo_path(d.location.file))),
-        span.start.line,
-        span.end.line,
+        start.line,
+        end.line,
         escape_property(&format!("xks-lint {}", d.rule)),
         escape_data(&message)
     );
@@ -177,7 +177,7 @@ pub fn step_summary(analysis: &Analysis) -> String {
     out.push_str("| Severity | Rule | Location | Message |\n| --- | --- | --- | --- |\n");
     let total = order.len();
     for (i, d) in order.into_iter().enumerate() {
-        let start = d.location.span.start;
+        let start = analysis.sources.start(d.location);
         let row = format!(
             "| {} | {} | {}:{}:{} | {} |\n",
             d.severity.as_str(),

@@ -53,7 +53,7 @@ pub fn render(analysis: &Analysis) -> String {
                 path: analysis.gate.repo_path(d.location.file),
                 lines: Lines {
                     begin: d.location.span.start.line as usize,
-                    end: d.location.span.end.line as usize,
+                    end: analysis.sources.end(d.location).line as usize,
                 },
             },
         })

@@ -84,7 +84,7 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources, index: &mut LineIndex) 
         );
     }
     for related in &diagnostic.related {
-        let start = related.location.span.start;
+        let start = sources.start(related.location);
         let near = (start.line as usize).abs_diff(primary_line) <= MAX_LABEL_DISTANCE;
         if related.location.file == file && near && marks.len() < MAX_MARKS {
             marks.push(Mark {
@@ -145,7 +145,7 @@ pub fn plain_line(diagnostic: &Diagnostic, sources: &Sources) -> String {
 /// `path:line:col: severity[rule]` then `separator` and the message: the one-line forms
 /// of the human and compact formats.
 pub fn located_line(diagnostic: &Diagnostic, sources: &Sources, separator: &str) -> String {
-    let start = diagnostic.location.span.start;
+    let start = sources.start(diagnostic.location);
     format!(
         "{}:{}:{}: {}[{}]{separator}{}",
         Inline(sources.display(diagnostic.location.file)),

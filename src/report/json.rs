@@ -114,7 +114,7 @@ fn finding<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Finding<'a> {
 fn place<'a>(location: &Location, sources: &'a Sources) -> (&'a str, Point, Point) {
     (
         sources.display(location.file),
-        point(location.span.start),
+        point(sources.start(*location)),
         point(location.span.end_pos(sources.text(location.file))),
     )
 }

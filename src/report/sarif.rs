@@ -90,13 +90,13 @@ fn multiformat(text: impl Into<String>) -> sarif::MultiformatMessageString {
         .build()
 }
 
-/// `text` is the file's: a span stores no end column (see `Span::end_pos`).
+/// `text` is the file's: a span stores no columns (see `Span::start_pos`).
 fn region(span: Span, text: &str) -> sarif::Region {
     let number = |n: u32| i64::from(n);
     let end = span.end_pos(text);
     sarif::Region {
         start_line: Some(number(span.start.line)),
-        start_column: Some(number(span.start.col)),
+        start_column: Some(number(span.start_pos(text).col)),
         end_line: Some(number(end.line)),
         end_column: Some(number(end.col)),
         ..Default::default()

@@ -65,11 +65,14 @@ impl<'a> Positions<'a> {
         }
     }
 
-    fn span(&self, span: &ParserSpan) -> Span {
-        Span {
-            start: self.pos(&span.start),
+    /// The span, and its start as a full position (for errors met at it).
+    fn span(&self, span: &ParserSpan) -> (Span, Pos) {
+        let start = self.pos(&span.start);
+        let span = Span {
+            start: start.into(),
             end: self.pos(&span.end).into(),
-        }
+        };
+        (span, start)
     }
 }
 
@@ -180,6 +183,8 @@ pub(super) const INDEX_FROM: usize = 8;
 pub(super) enum Frame {
     Seq {
         start: Span,
+        /// The start as a full position, for a budget error met when the sequence closes.
+        at: Pos,
         anchor: usize,
         /// Nodes of the document charged before this collection's own children.
         nodes_before: usize,
@@ -188,6 +193,7 @@ pub(super) enum Frame {
     },
     Map {
         start: Span,
+        at: Pos,
         anchor: usize,
         nodes_before: usize,
         /// Where this mapping's entries start in the builder's entry stack.
@@ -265,9 +271,9 @@ impl<'c, 'r> Builder<'c, 'r> {
 
     /// Adds a finished node of `size` nodes; an anchored one is also kept for its aliases,
     /// a copy charged to the budget like the nodes it holds.
-    fn add(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), Failure> {
+    fn add(&mut self, node: Node, at: Pos, anchor: usize, size: usize) -> Result<(), Failure> {
         if anchor != 0 {
-            self.charge(size, node.span.start)?;
+            self.charge(size, at)?;
             self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
@@ -492,7 +498,7 @@ pub(super) fn parse_segment(
     let mut builder = Builder::new(counters);
     while let Some(next) = parser.next_event() {
         let (event, parser_span) = next.map_err(|e| scan_error(&e, &positions))?;
-        let span = positions.span(&parser_span);
+        let (span, start_pos) = positions.span(&parser_span);
         match event {
             Event::StreamStart | Event::Nothing => {}
             Event::StreamEnd => break,
@@ -512,17 +518,17 @@ pub(super) fn parse_segment(
                     .map(|(_, size)| *size)
                     .ok_or_else(|| YamlError {
                         message: "alias refers to an unknown anchor".to_string(),
-                        pos: span.start,
+                        pos: start_pos,
                     })?;
-                builder.charge(size, span.start)?;
+                builder.charge(size, start_pos)?;
                 let Some((target, _)) = builder.anchors.get(&id) else {
                     continue;
                 };
                 let target = target.clone();
-                builder.add(target, 0, size)?;
+                builder.add(target, start_pos, 0, size)?;
             }
             Event::Scalar(value, style, anchor, tag) => {
-                builder.charge(1, span.start)?;
+                builder.charge(1, start_pos)?;
                 let style = match style {
                     ScalarStyle::Plain => Style::Plain,
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
@@ -551,29 +557,31 @@ pub(super) fn parse_segment(
                     span,
                     origin: None,
                 };
-                builder.add(node, anchor, 1)?;
+                builder.add(node, start_pos, anchor, 1)?;
             }
             Event::SequenceStart(anchor, _) => {
-                builder.charge(1, span.start)?;
+                builder.charge(1, start_pos)?;
                 let nodes_before = builder.expanded;
                 let from = builder.items.len();
                 builder.push_frame(
                     Frame::Seq {
                         start: span,
+                        at: start_pos,
                         anchor,
                         nodes_before,
                         from,
                     },
-                    span.start,
+                    start_pos,
                 )?;
             }
             Event::MappingStart(anchor, _) => {
-                builder.charge(1, span.start)?;
+                builder.charge(1, start_pos)?;
                 let nodes_before = builder.expanded;
                 let from = builder.entries.len();
                 builder.push_frame(
                     Frame::Map {
                         start: span,
+                        at: start_pos,
                         anchor,
                         nodes_before,
                         from,
@@ -581,13 +589,14 @@ pub(super) fn parse_segment(
                         pending_key: None,
                         duplicates: Vec::new(),
                     },
-                    span.start,
+                    start_pos,
                 )?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor, nodes_before) = match builder.stack.pop() {
+                let (node, at, anchor, nodes_before) = match builder.stack.pop() {
                     Some(Frame::Seq {
                         start,
+                        at,
                         anchor,
                         nodes_before,
                         from,
@@ -611,12 +620,14 @@ pub(super) fn parse_segment(
                                 },
                                 origin: None,
                             },
+                            at,
                             anchor,
                             nodes_before,
                         )
                     }
                     Some(Frame::Map {
                         start,
+                        at,
                         anchor,
                         nodes_before,
                         from,
@@ -649,6 +660,7 @@ pub(super) fn parse_segment(
                                 },
                                 origin: None,
                             },
+                            at,
                             anchor,
                             nodes_before,
                         )
@@ -657,7 +669,7 @@ pub(super) fn parse_segment(
                 };
                 // The collection itself plus every node charged inside it.
                 let size = builder.expanded.saturating_sub(nodes_before) + 1;
-                builder.add(node, anchor, size)?;
+                builder.add(node, at, anchor, size)?;
             }
         }
     }
@@ -724,4 +736,52 @@ pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> 
         }
     }
     explicit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spans keep no columns and no end line: reporters count them from the text. They
+    /// must come out as the parser counts them, event by event, on text written to trip
+    /// the counting: tabs, CRLF and lone CR line breaks, characters of two to four bytes,
+    /// flow collections, block and multi-line quoted scalars, comments, directives and
+    /// several documents.
+    #[test]
+    fn positions_counted_from_the_text_are_the_parsers() {
+        let texts = [
+            "a: 1\nb:\n  - x\n  - {y: 2, z: [3, 4]}\n",
+            "ä: ö\n\tkey: \"tab\tinside\"\nü: [é, 'à b']\n",
+            "a: 1\r\nb:\r\n  c: \"x\r\n   y\"\r\n  d: |\r\n    one\r\n    two\r\n",
+            "a: 1\rb: 2\r",
+            "# comment\n%YAML 1.2\n---\nk: v # trailing\n...\n---\n- 𝄞: 𝄞𝄞\n- \"multi\n  line\"\n",
+            "x: >\n  folded\n  text\n\ny: {a: [1, {b: c}], d: e}\n",
+            "- ? complex key\n  : value\n- &anchor {a: 1}\n- *anchor\n",
+        ];
+        for text in texts {
+            let positions = Positions::new(
+                text,
+                Pos {
+                    byte: 0,
+                    line: 1,
+                    col: 1,
+                },
+            );
+            let mut parser = Parser::new_from_str(text);
+            while let Some(Ok((event, marker_span))) = parser.next_event() {
+                let start = positions.pos(&marker_span.start);
+                let end = positions.pos(&marker_span.end);
+                let span = Span {
+                    start: start.into(),
+                    end: end.into(),
+                };
+                assert_eq!(span.start_pos(text), start, "{text:?} {event:?}");
+                assert_eq!(span.end_pos(text), end, "{text:?} {event:?}");
+                assert_eq!(span.is_one_line(text), start.line == end.line);
+                if matches!(event, Event::StreamEnd) {
+                    break;
+                }
+            }
+        }
+    }
 }

@@ -142,7 +142,7 @@ fn move_fix(sources: &Sources, place: &Misplaced<'_>) -> Option<Fix> {
     let text = block.text;
     // The moved line: the entry as written (quoting and comment kept), without indentation.
     let (start, end) = block.entry_lines(place.key_node, place.value)?;
-    if place.value.span.start.line != place.value.span.end.line {
+    if !place.value.span.is_one_line(text) {
         return None;
     }
     let written = text

@@ -104,17 +104,13 @@ fn check_values(
         // says (not an alias, not tagged, not synthesised): the quoted form is then a
         // drop-in replacement meaning the same characters as a string.
         let location = object.location_of(value);
-        let written = sources
-            .get(location.file)
-            .and_then(|source| {
-                source
-                    .text
-                    .get(value.span.start.byte as usize..value.span.end.byte as usize)
-            })
+        let text = sources.text(location.file);
+        let written = text
+            .get(value.span.start.byte as usize..value.span.end.byte as usize)
             .is_some_and(|raw| {
                 matches!(&value.kind, NodeKind::Scalar(s) if s.style == Style::Plain && s.tag.is_none() && s.value == raw)
             });
-        if !fix.is_empty() && written && value.span.start.line == value.span.end.line {
+        if !fix.is_empty() && written && value.span.is_one_line(text) {
             diagnostic.with_fix(Fix {
                 applicability: Applicability::Safe,
                 description: format!("quote the value: {fix}"),
