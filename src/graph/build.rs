@@ -261,16 +261,10 @@ impl Graph {
                 (compiled, own_rules)
             })
             .collect();
-        let mut policies = Vec::with_capacity(compiled.len());
-        let mut rules = Vec::with_capacity(compiled.iter().map(|(_, own)| own.len()).sum());
-        for (mut compiled, own_rules) in compiled {
-            let offset = rules.len();
-            for id in &mut compiled.rules {
-                *id += offset;
-            }
-            rules.extend(own_rules);
-            policies.push(compiled);
-        }
+        // The platform's policies (each tenant's default deny and allowances) are compiled
+        // the same way, after the repository's, so both lists are sized once: pushing the
+        // platform's rules onto a list sized for the repository's alone doubled it.
+        let mut platform: Vec<(policy::Policy, Vec<policy::PolicyRule>)> = Vec::new();
         if xks {
             let tenants: Vec<&String> = namespaces
                 .iter()
@@ -295,22 +289,35 @@ impl Graph {
             for namespace in tenants {
                 let present = with_default_deny.contains(namespace.as_str());
                 if !present {
-                    let index = policies.len();
-                    policies.push(policy::xks_default_deny(
-                        namespace, settings, index, &mut rules,
-                    ));
+                    let index = compiled.len() + platform.len();
+                    let mut own_rules = Vec::new();
+                    let policy =
+                        policy::xks_default_deny(namespace, settings, index, &mut own_rules);
+                    platform.push((policy, own_rules));
                 }
                 for allowance in &settings.allowances {
                     let present =
                         repo_names.contains(&(namespace.as_str(), allowance.policy_name.as_str()));
                     if !present {
-                        let index = policies.len();
-                        policies.push(policy::xks_allowance(
-                            namespace, allowance, index, &mut rules,
-                        ));
+                        let index = compiled.len() + platform.len();
+                        let mut own_rules = Vec::new();
+                        let policy =
+                            policy::xks_allowance(namespace, allowance, index, &mut own_rules);
+                        platform.push((policy, own_rules));
                     }
                 }
             }
+        }
+        let rule_count = compiled.iter().chain(&platform).map(|(_, own)| own.len()).sum();
+        let mut policies = Vec::with_capacity(compiled.len() + platform.len());
+        let mut rules = Vec::with_capacity(rule_count);
+        for (mut compiled, own_rules) in compiled.into_iter().chain(platform) {
+            let offset = rules.len();
+            for id in &mut compiled.rules {
+                *id += offset;
+            }
+            rules.extend(own_rules);
+            policies.push(compiled);
         }
 
         let mut admin = admin::AdminSet::compile(model);
