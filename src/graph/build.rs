@@ -4,6 +4,7 @@
 //! select which classes, which namespaces each peer's selector matches, connections per
 //! named-port list). Evaluation itself is in `mod.rs`.
 
+use ecow::EcoString;
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
@@ -40,7 +41,7 @@ fn namespaces_matching(
         Some((key, values)) => {
             let mut out: Vec<usize> = values
                 .iter()
-                .filter_map(|v| by_label.get(key.as_str()).and_then(|m| m.get(v.as_str())))
+                .filter_map(|v| by_label.get(key.as_str()).and_then(|m| m.get(v)))
                 .flatten()
                 .copied()
                 .collect();
@@ -109,7 +110,7 @@ impl Graph {
                 }
             }
             if let Some(labels) = declared.get(name) {
-                info.labels.extend(labels.clone());
+                info.labels.extend(labels.iter());
             }
             info.labels
                 .insert(METADATA_NAME_LABEL.to_string(), name.clone());
@@ -205,7 +206,7 @@ impl Graph {
         let mut namespace_has_host = vec![false; namespaces.len()];
         let mut host_classes = Vec::new();
         let mut class_namespace = Vec::with_capacity(classes.len());
-        let mut label_index: Vec<HashMap<String, HashMap<String, Vec<usize>>>> =
+        let mut label_index: Vec<HashMap<EcoString, HashMap<EcoString, Vec<usize>>>> =
             vec![HashMap::new(); namespaces.len()];
         for (c, class) in classes.iter().enumerate() {
             let ns = namespace_index.get(&class.namespace).copied().unwrap_or(0);
@@ -224,9 +225,9 @@ impl Graph {
             }
             for (key, value) in &class.labels {
                 label_index[ns]
-                    .entry(key.clone())
+                    .entry(EcoString::from(key))
                     .or_default()
-                    .entry(value.clone())
+                    .entry(EcoString::from(value))
                     .or_default()
                     .push(c);
             }
@@ -308,7 +309,11 @@ impl Graph {
                 }
             }
         }
-        let rule_count = compiled.iter().chain(&platform).map(|(_, own)| own.len()).sum();
+        let rule_count = compiled
+            .iter()
+            .chain(&platform)
+            .map(|(_, own)| own.len())
+            .sum();
         let mut policies = Vec::with_capacity(compiled.len() + platform.len());
         let mut rules = Vec::with_capacity(rule_count);
         for (mut compiled, own_rules) in compiled.into_iter().chain(platform) {
@@ -411,9 +416,9 @@ impl Graph {
             namespace_label_sets.push(&info.labels);
             for (key, value) in &info.labels {
                 namespace_labels
-                    .entry(key.as_str())
+                    .entry(key)
                     .or_default()
-                    .entry(value.as_str())
+                    .entry(value)
                     .or_default()
                     .push(i);
             }

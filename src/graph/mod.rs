@@ -225,7 +225,7 @@ pub struct Graph {
     /// Per class: its namespace's index.
     class_namespace: Vec<usize>,
     /// Per namespace: label key → value → its classes carrying that label (sorted).
-    label_index: Vec<HashMap<String, HashMap<String, Vec<usize>>>>,
+    label_index: Vec<HashMap<ecow::EcoString, HashMap<ecow::EcoString, Vec<usize>>>>,
     /// Per rule, per peer with a `namespaceSelector`: the namespaces it matches.
     peer_namespaces: Vec<Vec<Option<BitSet>>>,
     class_of_object: HashMap<ObjectId, usize>,

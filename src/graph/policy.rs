@@ -453,8 +453,8 @@ pub fn xks_allowance(
     let platform = || PeerKind::Pods {
         pods: Some(Selector::everything()),
         namespaces: Some(Selector::from_labels([(
-            &super::XKS_NAME_LABEL.to_string(),
-            &allowance.namespace,
+            super::XKS_NAME_LABEL,
+            allowance.namespace.as_str(),
         )])),
     };
     let egress_ports = allowance.egress_ports.as_ref().map(|ports| {

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use ecow::EcoString;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
 use crate::model::specs::SelectorSpec;
@@ -14,9 +16,10 @@ pub type Labels = crate::model::specs::LabelMap;
 
 /// The values of an `In` or `NotIn` requirement: sorted, without duplicates, in one
 /// allocation of exactly their number (a selector is compiled per policy peer, so a
-/// one-value set must not cost a B-tree node).
+/// one-value set must not cost a B-tree node). Keys and values are `EcoString`s, as in
+/// [`crate::model::specs::LabelMap`]: short ones inline, long ones shared.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Values(Box<[String]>);
+pub struct Values(Box<[EcoString]>);
 
 impl Values {
     pub fn contains(&self, value: &str) -> bool {
@@ -29,14 +32,14 @@ impl Values {
         self.0.is_empty()
     }
     /// In sorted order.
-    pub fn iter(&self) -> std::slice::Iter<'_, String> {
-        self.0.iter()
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.0.iter().map(EcoString::as_str)
     }
 }
 
-impl FromIterator<String> for Values {
-    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Values {
-        let mut values: Vec<String> = iter.into_iter().collect();
+impl<V: Into<EcoString>> FromIterator<V> for Values {
+    fn from_iter<I: IntoIterator<Item = V>>(iter: I) -> Values {
+        let mut values: Vec<EcoString> = iter.into_iter().map(Into::into).collect();
         values.sort_unstable();
         values.dedup();
         Values(values.into_boxed_slice())
@@ -44,19 +47,19 @@ impl FromIterator<String> for Values {
 }
 
 impl<'a> IntoIterator for &'a Values {
-    type Item = &'a String;
-    type IntoIter = std::slice::Iter<'a, String>;
+    type Item = &'a str;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, EcoString>, fn(&'a EcoString) -> &'a str>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.0.iter().map(EcoString::as_str)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Requirement {
-    In(String, Values),
-    NotIn(String, Values),
-    Exists(String),
-    DoesNotExist(String),
+    In(EcoString, Values),
+    NotIn(EcoString, Values),
+    Exists(EcoString),
+    DoesNotExist(EcoString),
     /// An operator the API server rejects, or `In`/`NotIn` without values: such a
     /// policy cannot exist in a cluster, so the selector matches nothing.
     Invalid(String),
@@ -73,11 +76,11 @@ impl Selector {
         Selector::default()
     }
 
-    pub fn from_labels<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> Selector {
+    pub fn from_labels<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> Selector {
         Selector {
             requirements: labels
                 .into_iter()
-                .map(|(k, v)| Requirement::In(k.clone(), Values::from_iter([v.clone()])))
+                .map(|(k, v)| Requirement::In(k.into(), Values::from_iter([v])))
                 .collect(),
         }
     }
@@ -85,7 +88,12 @@ impl Selector {
     pub fn compile(selector: &LabelSelector) -> Selector {
         let no_labels = BTreeMap::new();
         Selector::compile_parts(
-            selector.match_labels.as_ref().unwrap_or(&no_labels).iter(),
+            selector
+                .match_labels
+                .as_ref()
+                .unwrap_or(&no_labels)
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
             selector.match_expressions.as_deref().unwrap_or_default(),
         )
     }
@@ -96,7 +104,7 @@ impl Selector {
     }
 
     fn compile_parts<'a>(
-        match_labels: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+        match_labels: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
         match_expressions: &[LabelSelectorRequirement],
     ) -> Selector {
         // Exactly one requirement per label and expression, allocated once.
@@ -108,15 +116,17 @@ impl Selector {
                 requirements.push(Requirement::Invalid(format!("{key}={value}")));
                 continue;
             }
-            requirements.push(Requirement::In(
-                key.clone(),
-                Values::from_iter([value.clone()]),
-            ));
+            requirements.push(Requirement::In(key.into(), Values::from_iter([value])));
         }
         for expression in match_expressions {
-            let key = expression.key.clone();
-            let values: Values = expression.values.iter().flatten().cloned().collect();
-            if !is_label_key(&key) || !values.iter().all(|v| is_label_value(v)) {
+            let key = EcoString::from(expression.key.as_str());
+            let values: Values = expression
+                .values
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            if !is_label_key(&key) || !values.iter().all(is_label_value) {
                 requirements.push(Requirement::Invalid(format!(
                     "{key} {}",
                     expression.operator
@@ -160,9 +170,10 @@ impl Selector {
         self.requirements
             .iter()
             .map(|r| match r {
-                Requirement::In(k, values) if values.len() == 1 => {
-                    values.iter().next().map(|v| (k.clone(), v.clone()))
-                }
+                Requirement::In(k, values) if values.len() == 1 => values
+                    .iter()
+                    .next()
+                    .map(|v| (k.clone(), EcoString::from(v))),
                 _ => None,
             })
             .collect()
@@ -201,7 +212,12 @@ mod tests {
     #[test]
     fn every_operator() {
         let selector = Selector::compile(&LabelSelector {
-            match_labels: Some(labels(&[("app", "web")]).into_iter().collect()),
+            match_labels: Some(
+                labels(&[("app", "web")])
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             match_expressions: Some(vec![
                 expression("tier", "In", &["a", "b"]),
                 expression("env", "NotIn", &["prod"]),
@@ -212,10 +228,10 @@ mod tests {
         let good = labels(&[("app", "web"), ("tier", "a"), ("team", "x")]);
         assert!(selector.matches(&good));
         let mut prod = good.clone();
-        prod.insert("env".into(), "prod".into());
+        prod.insert("env", "prod");
         assert!(!selector.matches(&prod));
         let mut legacy = good.clone();
-        legacy.insert("legacy".into(), "".into());
+        legacy.insert("legacy", "");
         assert!(!selector.matches(&legacy));
         assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "c"), ("team", "x")])));
         assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "a")])));

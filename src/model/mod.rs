@@ -814,10 +814,7 @@ mod tests {
         );
 
         let deployment = object("d").workload().unwrap();
-        assert_eq!(
-            deployment.pod_labels().get("v").map(String::as_str),
-            Some("2")
-        );
+        assert_eq!(deployment.pod_labels().get("v"), Some("2"));
         assert!(deployment.host_network);
         let ports: Vec<(&str, Option<&str>, i32)> = deployment
             .named_ports
@@ -829,7 +826,7 @@ mod tests {
         // A Pod's template is the Pod: its labels are its own; a schema error in its spec
         // leaves it without ports, and is reported.
         let pod = object("p").workload().unwrap();
-        assert_eq!(pod.pod_labels().get("app").map(String::as_str), Some("pod"));
+        assert_eq!(pod.pod_labels().get("app"), Some("pod"));
         assert!(pod.named_ports.is_empty() && !pod.host_network);
         assert!(
             model.issues.iter().any(|i| i

@@ -6,6 +6,7 @@
 //! eleven entries for its first label, about half a kilobyte, and a policy holds one per
 //! selector; a repository of 100,000 workloads held ~400 MB of them.
 
+use ecow::EcoString;
 use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::api::networking::v1::{IPBlock, NetworkPolicyPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
@@ -13,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 /// A label map (`matchLabels`, a Service's `selector`): key-sorted, one entry per key,
 /// in one allocation of exactly its length.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LabelMap(Box<[(String, String)]>);
+pub struct LabelMap(Box<[(EcoString, EcoString)]>);
 
 impl LabelMap {
     pub fn new() -> LabelMap {
@@ -26,7 +27,8 @@ impl LabelMap {
 
     /// Sets `key` to `value`, replacing what it held. Linear in the map's size: label
     /// maps are small, and read far more often than built.
-    pub fn insert(&mut self, key: String, value: String) {
+    pub fn insert(&mut self, key: impl Into<EcoString>, value: impl Into<EcoString>) {
+        let (key, value) = (key.into(), value.into());
         match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
             Ok(i) => {
                 if let Some(entry) = self.0.get_mut(i) {
@@ -41,12 +43,12 @@ impl LabelMap {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&String> {
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .binary_search_by(|(k, _)| k.as_str().cmp(key))
             .ok()
             .and_then(|i| self.0.get(i))
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn len(&self) -> usize {
@@ -58,44 +60,45 @@ impl LabelMap {
     }
 
     /// In key order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &String)> {
-        self.0.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 
 impl<'a> IntoIterator for &'a LabelMap {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a str, &'a str);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
+        std::slice::Iter<'a, (EcoString, EcoString)>,
+        fn(&'a (EcoString, EcoString)) -> (&'a str, &'a str),
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 
-impl Extend<(String, String)> for LabelMap {
-    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
+impl<K: Into<EcoString>, V: Into<EcoString>> Extend<(K, V)> for LabelMap {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         let entries = std::mem::take(&mut self.0).into_vec();
-        *self = entries.into_iter().chain(iter).collect();
-    }
-}
-
-impl IntoIterator for LabelMap {
-    type Item = (String, String);
-    type IntoIter = std::vec::IntoIter<(String, String)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_vec().into_iter()
+        *self = entries
+            .into_iter()
+            .chain(iter.into_iter().map(|(k, v)| (k.into(), v.into())))
+            .collect();
     }
 }
 
 /// Later entries win over earlier ones with the same key, as when collecting a `BTreeMap`.
-impl FromIterator<(String, String)> for LabelMap {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> LabelMap {
-        let mut entries: Vec<(String, String)> = iter.into_iter().collect();
+/// Keys and values are `EcoString`s: most labels (`app`, `tier`, a name) fit its 15 inline
+/// bytes and cost no allocation, and a longer one is shared, not copied, when a label map
+/// is cloned (the graph's pod classes hold their pods' labels).
+impl<K: Into<EcoString>, V: Into<EcoString>> FromIterator<(K, V)> for LabelMap {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> LabelMap {
+        let mut entries: Vec<(EcoString, EcoString)> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         // Stable: among equal keys the last written stays last, and is the one kept.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(String, String)> = Vec::with_capacity(entries.len());
+        let mut kept: Vec<(EcoString, EcoString)> = Vec::with_capacity(entries.len());
         for entry in entries {
             match kept.last_mut() {
                 Some(last) if last.0 == entry.0 => *last = entry,
@@ -233,9 +236,13 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(labels.len(), btree.len());
-        assert!(labels.iter().eq(btree.iter()));
+        assert!(
+            labels
+                .iter()
+                .eq(btree.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        );
         for key in ["a", "b", "c", "d", ""] {
-            assert_eq!(labels.get(key), btree.get(key), "{key}");
+            assert_eq!(labels.get(key), btree.get(key).map(String::as_str), "{key}");
         }
         assert!(LabelMap::default().is_empty());
         let mut grown = LabelMap::new();
@@ -252,7 +259,11 @@ mod tests {
             ("b".to_string(), "5".to_string()),
             ("z".to_string(), "6".to_string()),
         ]);
-        assert!(grown.iter().eq(tree.iter()));
+        assert!(
+            grown
+                .iter()
+                .eq(tree.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        );
         assert!(grown.contains_key("b") && !grown.contains_key("c"));
     }
 }

@@ -79,7 +79,7 @@ pub fn write_selector(out: &mut String, indent: usize, key: &str, selector: &Sel
         match requirement {
             Requirement::In(k, values) if values.len() == 1 => {
                 if let Some(v) = values.iter().next() {
-                    labels.insert(k.clone(), v.clone());
+                    labels.insert(k.clone(), v);
                 }
             }
             other => expressions.push(other),
@@ -143,11 +143,11 @@ pub fn describe_selector(selector: &Selector) -> String {
         .iter()
         .map(|r| match r {
             Requirement::In(k, v) if v.len() == 1 => {
-                format!("{k}={}", v.iter().next().map(String::as_str).unwrap_or(""))
+                format!("{k}={}", v.iter().next().unwrap_or(""))
             }
             Requirement::In(k, v) => format!("{k} in ({})", join(v)),
             Requirement::NotIn(k, v) => format!("{k} notin ({})", join(v)),
-            Requirement::Exists(k) => k.clone(),
+            Requirement::Exists(k) => k.to_string(),
             Requirement::DoesNotExist(k) => format!("!{k}"),
             Requirement::Invalid(text) => format!("invalid `{text}`"),
         })
@@ -156,7 +156,7 @@ pub fn describe_selector(selector: &Selector) -> String {
 }
 
 fn join(values: &crate::graph::selector::Values) -> String {
-    values.iter().cloned().collect::<Vec<_>>().join(",")
+    values.iter().collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]

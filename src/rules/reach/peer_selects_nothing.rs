@@ -78,5 +78,5 @@ fn pinned_namespaces(selector: &Selector, xks: bool) -> Option<BTreeSet<String>>
     }
     keys.iter()
         .find_map(|key| selector.pinned_values(key))
-        .map(|values| values.iter().cloned().collect())
+        .map(|values| values.iter().map(str::to_string).collect())
 }
