@@ -223,10 +223,10 @@ impl Issuers {
                 let namespace = if object.kind == "ClusterIssuer" {
                     String::new()
                 } else {
-                    object.namespace.clone()
+                    object.namespace.to_string()
                 };
                 known.insert(
-                    (object.kind.clone(), namespace, object.name.clone()),
+                    (object.kind.to_string(), namespace, object.name.to_string()),
                     authority,
                 );
             }
@@ -384,7 +384,7 @@ fn ingress_shim(
         let request = request_for_secret(out, first, secret, || CertRequest {
             source: Source::IngressShim,
             object: object.id,
-            namespace: object.namespace.clone(),
+            namespace: object.namespace.to_string(),
             secret_name: secret.to_string(),
             secret_span: secret_node.span,
             secret_path: format!("spec.tls[{index}].secretName"),
@@ -465,7 +465,7 @@ fn gateway_shim(
             let request = request_for_secret(out, first, secret, || CertRequest {
                 source: Source::GatewayShim,
                 object: object.id,
-                namespace: object.namespace.clone(),
+                namespace: object.namespace.to_string(),
                 secret_name: secret.to_string(),
                 secret_span: name_node.span,
                 secret_path: format!(
@@ -525,7 +525,7 @@ fn certificate(
     out.push(CertRequest {
         source: Source::Certificate,
         object: object.id,
-        namespace: object.namespace.clone(),
+        namespace: object.namespace.to_string(),
         secret_name: spec.secret_name.trim().to_string(),
         secret_span: secret_node
             .map(|n| n.span)

@@ -69,19 +69,19 @@ impl Graph {
             match &object.typed {
                 Typed::Namespace(_) if !object.name.is_empty() => {
                     declared
-                        .entry(object.name.clone())
+                        .entry(object.name.to_string())
                         .or_default()
                         .extend(object.labels());
-                    namespaces.entry(object.name.clone()).or_default();
+                    namespaces.entry(object.name.to_string()).or_default();
                 }
                 Typed::Workload(_) => {
                     namespaces
-                        .entry(object.namespace.clone())
+                        .entry(object.namespace.to_string())
                         .or_default()
                         .has_workloads = true;
                 }
                 Typed::NetworkPolicy(_) => {
-                    namespaces.entry(object.namespace.clone()).or_default();
+                    namespaces.entry(object.namespace.to_string()).or_default();
                 }
                 _ => {}
             }
@@ -145,7 +145,7 @@ impl Graph {
             ports.dedup();
             class_map
                 .entry((
-                    object.namespace.clone(),
+                    object.namespace.to_string(),
                     workload.pod_labels().clone(),
                     ports,
                     None,
@@ -277,7 +277,7 @@ impl Graph {
                 .iter()
                 .filter(|(o, _)| {
                     o.name == settings.default_deny_name
-                        || settings.default_deny_names.contains(&o.name)
+                        || settings.default_deny_names.iter().any(|n| *n == o.name)
                 })
                 .map(|(o, _)| o.namespace.as_str())
                 .collect();

@@ -319,8 +319,8 @@ pub fn compile_repo_policy(
     }
     Policy {
         origin: PolicyOrigin::Repo(object.id),
-        namespace: object.namespace.clone(),
-        name: object.name.clone(),
+        namespace: object.namespace.to_string(),
+        name: object.name.to_string(),
         pod_selector: spec
             .pod_selector
             .as_ref()

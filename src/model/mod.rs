@@ -12,8 +12,8 @@ pub mod validation;
 pub use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind, list_item};
 use std::collections::BTreeMap;
 
+use ecow::EcoString;
 use k8s_openapi::api::core::v1::{NamespaceSpec, PodTemplateSpec};
-use k8s_openapi::api::networking::v1::IngressSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
@@ -88,7 +88,7 @@ pub enum Typed {
     Workload(Box<Workload>),
     Service(Box<specs::ServiceSpec>),
     NetworkPolicy(Box<specs::PolicySpec>),
-    Ingress(Box<IngressSpec>),
+    Ingress(Box<specs::IngressSpec>),
     Certificate(Box<crd::CertificateSpec>),
     Issuer(Box<crd::IssuerSpec>),
     Gateway(Box<crd::GatewaySpec>),
@@ -117,10 +117,12 @@ pub struct Object {
     pub item: Option<usize>,
     /// The object's YAML mapping: every span of every field is found from here.
     pub node: Node,
-    pub api_version: String,
-    pub kind: String,
-    pub name: String,
-    pub namespace: String,
+    /// The identity as `EcoString`s: most fit its 15 inline bytes, and a longer one is the
+    /// tree's own scalar, shared rather than copied (the parser shares repeated long texts).
+    pub api_version: EcoString,
+    pub kind: EcoString,
+    pub name: EcoString,
+    pub namespace: EcoString,
     pub namespace_source: NamespaceSource,
     /// Whether `metadata` decoded as `ObjectMeta` (a schema error there is reported, and
     /// the object then reads as having no labels or annotations, as before).
@@ -484,39 +486,25 @@ impl Model {
             namespace_fallback,
             contexts,
         } = pending;
-        let api_version = node
-            .get("apiVersion")
-            .and_then(Node::scalar_text)
-            .unwrap_or_default()
-            .to_string();
-        let kind = node
-            .get("kind")
-            .and_then(Node::scalar_text)
-            .unwrap_or_default()
-            .to_string();
+        let shared = |node: Option<&Node>| -> Option<EcoString> {
+            node.and_then(Node::as_scalar).map(|s| s.value.clone())
+        };
+        let api_version = shared(node.get("apiVersion")).unwrap_or_default();
+        let kind = shared(node.get("kind")).unwrap_or_default();
         let meta_node = node.get("metadata");
-        let name = meta_node
-            .and_then(|m| m.get("name"))
-            .and_then(Node::scalar_text)
-            .or_else(|| {
-                meta_node
-                    .and_then(|m| m.get("generateName"))
-                    .and_then(Node::scalar_text)
-            })
-            .unwrap_or_default()
-            .to_string();
-        let explicit_namespace = meta_node
-            .and_then(|m| m.get("namespace"))
-            .and_then(Node::scalar_text)
-            .filter(|ns| !ns.is_empty());
+        let name = shared(meta_node.and_then(|m| m.get("name")))
+            .or_else(|| shared(meta_node.and_then(|m| m.get("generateName"))))
+            .unwrap_or_default();
+        let explicit_namespace =
+            shared(meta_node.and_then(|m| m.get("namespace"))).filter(|ns| !ns.is_empty());
         let (namespace, namespace_source) = if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
-            (String::new(), NamespaceSource::ClusterScoped)
+            (EcoString::new(), NamespaceSource::ClusterScoped)
         } else if let Some(ns) = explicit_namespace {
-            (ns.to_string(), NamespaceSource::Explicit)
+            (ns, NamespaceSource::Explicit)
         } else {
             match namespace_fallback {
-                Some(ns) => (ns, NamespaceSource::Kustomization),
-                None => (default_namespace.to_string(), NamespaceSource::Default),
+                Some(ns) => (ns.into(), NamespaceSource::Kustomization),
+                None => (default_namespace.into(), NamespaceSource::Default),
             }
         };
 
@@ -563,7 +551,9 @@ impl Model {
                 Typed::NetworkPolicy(Box::new(spec.into()))
             }
             ("Ingress", None) => {
-                Typed::Ingress(Box::new(spec_or_default(spec_node, &mut schema_errors)))
+                let spec: k8s_openapi::api::networking::v1::IngressSpec =
+                    spec_or_default(spec_node, &mut schema_errors);
+                Typed::Ingress(Box::new(spec.into()))
             }
             ("Certificate", None) if api_version.starts_with("cert-manager.io/") => {
                 Typed::Certificate(Box::new(spec_or_default(spec_node, &mut schema_errors)))

@@ -456,7 +456,7 @@ pub fn compile(
     }
     AdminPolicy {
         tier,
-        name: object.name.clone(),
+        name: object.name.to_string(),
         priority: priority.unwrap_or(0),
         subject,
         rules: rule_ids,
@@ -512,7 +512,7 @@ impl AdminSet {
         // (two policies of one name cannot both exist; both are kept, deterministically).
         let mut keyed: Vec<(String, String, &Object, Tier)> = found
             .drain(..)
-            .map(|(o, t)| (o.name.clone(), o.node.to_json().to_string(), o, t))
+            .map(|(o, t)| (o.name.to_string(), o.node.to_json().to_string(), o, t))
             .collect();
         keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         found = keyed.into_iter().map(|(_, _, o, t)| (o, t)).collect();

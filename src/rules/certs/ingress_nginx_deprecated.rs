@@ -179,7 +179,7 @@ fn routes(model: &Model, ingress: &Object) -> Vec<Route> {
     if let Some(backend) = default_backend() {
         routes.push(Route {
             name: if named == 0 {
-                ingress.name.clone()
+                ingress.name.to_string()
             } else {
                 format!("{}-default", ingress.name)
             },
@@ -189,7 +189,7 @@ fn routes(model: &Model, ingress: &Object) -> Vec<Route> {
     }
     for (index, route) in routes.iter_mut().take(named).enumerate() {
         route.name = if named == 1 {
-            ingress.name.clone()
+            ingress.name.to_string()
         } else {
             format!("{}-{}", ingress.name, index + 1)
         };

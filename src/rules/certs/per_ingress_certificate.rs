@@ -87,7 +87,7 @@ fn report(
         .find(|r| r.source == Source::Certificate);
     let (cert_name, secret, issuer) = match existing {
         Some(certificate) => (
-            model.object(certificate.object).name.clone(),
+            model.object(certificate.object).name.to_string(),
             certificate.secret_name.clone(),
             certificate.issuer_ref.clone(),
         ),

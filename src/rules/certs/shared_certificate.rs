@@ -159,7 +159,7 @@ impl<'a> Planner<'a> {
         members.dedup();
         if let Some(existing) = existing {
             let certificate = &requests[existing];
-            let cert_name = model.object(certificate.object).name.clone();
+            let cert_name = model.object(certificate.object).name.to_string();
             let fix = self.existing_fix(certificate, &members, domain);
             return Shared {
                 cert_name,
@@ -525,9 +525,9 @@ fn ingress_edits(ctx: &RuleContext<'_>, object: &Object, secret: &str) -> Option
 fn taken_names(ctx: &RuleContext<'_>) -> HashMap<String, HashSet<String>> {
     let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
     for object in &ctx.model.objects {
-        let names = taken.entry(object.namespace.clone()).or_default();
+        let names = taken.entry(object.namespace.to_string()).or_default();
         if matches!(object.kind.as_str(), "Certificate" | "Secret") {
-            names.insert(object.name.clone());
+            names.insert(object.name.to_string());
         }
         if let Some(secret) = object
             .node

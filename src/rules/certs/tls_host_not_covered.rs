@@ -170,7 +170,7 @@ fn check_ingress(
             continue;
         };
         let certificate = certificates
-            .entry((object.namespace.clone(), secret.to_string()))
+            .entry((object.namespace.to_string(), secret.to_string()))
             .or_insert_with(|| {
                 certificate_names(ctx.certs, ctx.model, &object.namespace, secret)
                     .map(CertificateNames::new)

@@ -83,22 +83,14 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                     continue;
                 };
                 let mut refs = Vec::new();
-                if let Some(service) = spec
-                    .default_backend
-                    .as_ref()
-                    .and_then(|b| b.service.as_ref())
-                {
+                if let Some(service) = &spec.default_backend {
                     refs.push((service, "spec.defaultBackend.service".to_string()));
                 }
-                for (i, rule) in spec.rules.iter().flatten().enumerate() {
-                    for (j, path) in rule.http.iter().flat_map(|h| h.paths.iter()).enumerate() {
-                        if let Some(service) = &path.backend.service {
-                            refs.push((
-                                service,
-                                format!("spec.rules[{i}].http.paths[{j}].backend.service"),
-                            ));
-                        }
-                    }
+                for (i, j, service) in &spec.path_backends {
+                    refs.push((
+                        service,
+                        format!("spec.rules[{i}].http.paths[{j}].backend.service"),
+                    ));
                 }
                 for (service, base) in refs {
                     let port = match &service.port {
@@ -119,7 +111,7 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                             route: object,
                             role: EndpointRole::IngressController,
                             endpoint: Some(controller),
-                            namespace: object.namespace.clone(),
+                            namespace: object.namespace.to_string(),
                             service: service.name.clone(),
                             port: port.0,
                             name_path: format!("{base}.name"),
@@ -151,7 +143,7 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                                 namespace: backend
                                     .namespace
                                     .clone()
-                                    .unwrap_or_else(|| object.namespace.clone()),
+                                    .unwrap_or_else(|| object.namespace.to_string()),
                                 service: backend.name.clone(),
                                 port: backend.port.map(PortRef::Number).unwrap_or(PortRef::Unset),
                                 name_path: format!("{base}.name"),

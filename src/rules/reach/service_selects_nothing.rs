@@ -21,7 +21,7 @@ impl Rule for ServiceSelectsNothing {
             let modelled = ctx
                 .graph
                 .namespaces
-                .get(&object.namespace)
+                .get(object.namespace.as_str())
                 .is_some_and(|ns| ns.has_workloads);
             if !modelled {
                 continue;
