@@ -37,8 +37,9 @@ impl Builder<'_> {
         }
         // This kustomization's vars start empty; what it includes adds theirs.
         let outer_vars = std::mem::take(&mut self.vars);
-        let mut resources = Vec::new();
-        let mut ids = HashSet::new();
+        // At least one object per resource entry: sized once for the usual one-object file.
+        let mut resources = Vec::with_capacity(spec.resources.len());
+        let mut ids = HashSet::with_capacity(spec.resources.len());
         for entry in &spec.resources {
             let before = resources.len();
             self.add_resource(dir, file, entry, stack, &mut resources);

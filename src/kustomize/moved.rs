@@ -53,7 +53,8 @@ impl Moved {
         let single = single_applications(plan);
         // Per file: the entries that add its objects (and whether all are in a
         // kustomization applied once), and whether any other field names it.
-        let mut additions: HashMap<FileId, (usize, bool)> = HashMap::new();
+        let mut additions: HashMap<FileId, (usize, bool)> =
+            HashMap::with_capacity(plan.files_by_path.len());
         let mut other_reads: HashSet<FileId> = HashSet::new();
         let file_at = |dir: &Path, path: &str| plan.files_by_path.get(&normalize(&dir.join(path)));
         for (dir, (_, spec)) in &plan.kustomizations {
@@ -97,7 +98,9 @@ impl Moved {
                 || !spec.generator_plugins.is_empty()
                 || !spec.transformer_plugins.is_empty()
         });
-        let mut slots = HashMap::new();
+        // Sized once for every document: growing rehashes the slots (each holding a tree)
+        // again at every doubling.
+        let mut slots = HashMap::with_capacity(loaded.documents.len());
         for (position, document) in loaded.documents.iter_mut().enumerate() {
             if additions.get(&document.file) != Some(&(1, true))
                 || other_reads.contains(&document.file)

@@ -244,7 +244,10 @@ impl Builder<'_> {
                 index += 1;
                 continue;
             };
-            if ids.insert(id.clone()) {
+            // Looked up before it is kept: the identity is only needed again for the
+            // message about a duplicate, so the first of each is moved in, not copied.
+            if !ids.contains(&id) {
+                ids.insert(id);
                 index += 1;
                 continue;
             }

@@ -21,7 +21,10 @@ impl Rule for DuplicateObject {
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         // The model the rule sees is one cluster (the whole repository, or one environment
         // when roots are grouped into several), so every group here shares a cluster.
-        let mut groups: HashMap<(&str, &str, &str, &str), Vec<&Object>> = HashMap::new();
+        // Sized once, and a lone object (nearly all of them) needs no list of its own.
+        type Members<'a> = smallvec::SmallVec<[&'a Object; 1]>;
+        let mut groups: HashMap<(&str, &str, &str, &str), Members<'_>> =
+            HashMap::with_capacity(ctx.model.objects.len());
         let mut order = Vec::new();
         for object in &ctx.model.objects {
             if object.kind.is_empty() || object.name.is_empty() {
