@@ -3,6 +3,7 @@
 //! object (a name prefix or suffix, a generator's content hash), every reference to
 //! it in these fields follows.
 
+use ecow::EcoString;
 use std::collections::HashMap;
 
 use crate::kinds::CLUSTER_SCOPED_KINDS;
@@ -258,17 +259,22 @@ pub fn split_path(path: &str) -> Vec<String> {
     segments
 }
 
-fn kind_and_group(node: &Node) -> (String, String) {
+fn kind_and_group(node: &Node) -> (EcoString, EcoString) {
     let kind = node
         .get("kind")
-        .and_then(Node::scalar_text)
+        .and_then(Node::as_scalar)
+        .map(|scalar| scalar.value.clone())
         .unwrap_or_default();
     let api_version = node
         .get("apiVersion")
         .and_then(Node::scalar_text)
         .unwrap_or_default();
-    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    (kind.to_string(), group.to_string())
+    (kind, group_of(api_version))
+}
+
+/// The API group of an `apiVersion` (`""` for the core group).
+fn group_of(api_version: &str) -> EcoString {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g).into()
 }
 
 /// The kinds the default name-reference configuration lists as referenced.
@@ -305,20 +311,21 @@ pub struct ReferenceError {
 
 /// What the pass knows of each object as a possible referral target, read before any
 /// reference changes (names and namespaces do not change during the pass).
+/// Names are `EcoString`s shared with the tree and the identities (no copy per object).
 struct Target {
-    kind: String,
-    group: String,
-    name: String,
+    kind: EcoString,
+    group: EcoString,
+    name: EcoString,
     /// `metadata.namespace` as written (empty when none).
-    namespace: String,
+    namespace: EcoString,
     cluster_scoped: bool,
     /// The namespace of its first identity, as kustomize compares it; `None` when
     /// that identity is cluster-scoped.
-    original_namespace: Option<String>,
+    original_namespace: Option<EcoString>,
     /// Kinds and names of its earlier identities (kustomize's `PrevIds`, without the
     /// current one).
-    previous_kinds: Vec<String>,
-    previous_names: Vec<String>,
+    previous_kinds: Vec<EcoString>,
+    previous_names: Vec<EcoString>,
     affixes: Affixes,
 }
 
@@ -329,8 +336,14 @@ impl Target {
         let (kind, group) = kind_and_group(&built.node);
         let id = super::ResId::of(&built.node);
         let first = built.original_id();
-        let original_namespace = (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str()))
-            .then(|| first.effective_namespace().to_string());
+        let original_namespace =
+            (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str())).then(|| {
+                if first.namespace.is_empty() {
+                    EcoString::from("default")
+                } else {
+                    first.namespace.clone()
+                }
+            });
         Target {
             cluster_scoped: CLUSTER_SCOPED_KINDS.contains(&kind.as_str()),
             kind,
@@ -423,7 +436,11 @@ pub fn fix_back_references(
     let targets: Vec<Target> = resources.iter().map(Target::of).collect();
     let mut by_previous_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (index, target) in targets.iter().enumerate() {
-        let mut names: Vec<&str> = target.previous_names.iter().map(String::as_str).collect();
+        let mut names: Vec<&str> = target
+            .previous_names
+            .iter()
+            .map(EcoString::as_str)
+            .collect();
         names.sort_unstable();
         names.dedup();
         for name in names {
@@ -446,7 +463,7 @@ pub fn fix_back_references(
     referenced.extend(custom.iter().map(|c| c.referenced_kind.as_str()));
     referenced.sort_unstable();
     referenced.dedup();
-    let mut fields_by_kind: HashMap<(String, String), Vec<ReferenceField>> = HashMap::new();
+    let mut fields_by_kind: HashMap<(EcoString, EcoString), Vec<ReferenceField>> = HashMap::new();
     let mut pass = Pass {
         targets: &targets,
         by_previous_name: &by_previous_name,
@@ -460,14 +477,7 @@ pub fn fix_back_references(
         // Field specs select referrers by their original kind.
         let original = built.previous.first();
         let (kind, group) = match original {
-            Some(first) => (
-                first.kind.clone(),
-                first
-                    .api_version
-                    .rsplit_once('/')
-                    .map_or("", |(g, _)| g)
-                    .to_string(),
-            ),
+            Some(first) => (first.kind.clone(), group_of(&first.api_version)),
             None => (target.kind.clone(), target.group.clone()),
         };
         let fields = fields_by_kind
@@ -592,9 +602,9 @@ struct Pass<'a> {
 /// What one reference field becomes.
 enum Change {
     Keep,
-    Name(String),
+    Name(EcoString),
     /// A `{name, namespace}` reference: the new name, and the namespace to write.
-    Map(String, Option<String>),
+    Map(EcoString, Option<EcoString>),
 }
 
 impl Pass<'_> {

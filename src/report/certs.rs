@@ -71,9 +71,11 @@ impl Report {
                 names: request.names.iter().map(|n| n.text.clone()).collect(),
                 path: analysis.sources.display(object.file).to_string(),
                 line: request.trigger_span.start.line as usize,
-                column: request
-                    .trigger_span
-                    .start_pos(analysis.sources.text(object.file))
+                // Counted in the file the span is in (a patch's, when one set the
+                // annotation), as the line is.
+                column: analysis
+                    .sources
+                    .start(object.location(request.trigger_span))
                     .col as usize,
             }
         };
