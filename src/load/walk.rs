@@ -188,14 +188,20 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
                 // independent directory scans: they run side by side.
                 let ((walked, walk_skipped), every_manifest) = rayon::join(
                     || {
-                        let mut walked = BTreeMap::new();
+                        let mut walked = Vec::new();
                         let mut walk_skipped = Vec::new();
                         walk_dir(path, options, &mut walked, &mut walk_skipped);
                         (walked, walk_skipped)
                     },
                     || manifests_below(path),
                 );
-                found.extend(walked);
+                // The walk lists files in path order: collected at once, the map is built
+                // from the sorted list in one pass instead of a search per insert.
+                if found.is_empty() {
+                    found = walked.into_iter().collect();
+                } else {
+                    found.extend(walked);
+                }
                 skipped.extend(walk_skipped);
                 if let Some(overlay) = &options.overlay {
                     let dir = crate::load::normalize(path);
@@ -294,10 +300,13 @@ fn account_left_out(
 ) {
     let skipped: std::collections::HashSet<&Path> =
         skipped.iter().map(|s| s.path.as_path()).collect();
+    // A hash lookup per manifest instead of a B-tree search comparing paths component by
+    // component.
+    let found: std::collections::HashSet<&Path> = found.keys().map(PathBuf::as_path).collect();
     let excludes = excludes_for(root, options);
     for path in &every_manifest {
         let path = path.as_path();
-        if found.contains_key(path) || skipped.contains(path) {
+        if found.contains(path) || skipped.contains(path) {
             continue;
         }
         let relative = path.strip_prefix(root).unwrap_or(path);
@@ -337,7 +346,7 @@ fn not_regular(path: &Path) -> Skipped {
 fn walk_dir(
     root: &Path,
     options: &WalkOptions,
-    found: &mut BTreeMap<PathBuf, Option<Arc<Path>>>,
+    found: &mut Vec<(PathBuf, Option<Arc<Path>>)>,
     skipped: &mut Vec<Skipped>,
 ) {
     let resolved_root = std::fs::canonicalize(root).ok();
@@ -422,7 +431,7 @@ fn walk_dir(
                 if file_type.is_file() {
                     // The walker follows no link, so only the walked directory itself may
                     // have been one (depth 0): everything below it lies where it is listed.
-                    found.insert(entry.path().to_path_buf(), walked_from.clone());
+                    found.push((entry.path().to_path_buf(), walked_from.clone()));
                 } else if file_type.is_symlink() {
                     // Only broken links and loops pass the filter.
                     skipped.push(broken_link(entry.path()));
