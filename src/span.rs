@@ -96,8 +96,30 @@ impl Span {
     /// The start as a full position, its column counted in `text` (the text of the file
     /// the span is in). Without the text, column 1.
     pub fn start_pos(&self, text: &str) -> Pos {
+        self.start_pos_by(text, column_at)
+    }
+
+    /// The end as a full position, its line and column counted in `text` (the text of
+    /// the file the span is in) from the start. Without the text (or with a span that
+    /// does not fit it), the start's line and column.
+    pub fn end_pos(&self, text: &str) -> Pos {
+        self.end_pos_by(text, column_at)
+    }
+
+    /// [`Span::start_pos`] with the file's [`ColumnIndex`]: the same position, in time
+    /// that does not grow with the line's length.
+    pub fn start_pos_indexed(&self, text: &str, index: &ColumnIndex) -> Pos {
+        self.start_pos_by(text, |text, byte| index.column(text, byte))
+    }
+
+    /// [`Span::end_pos`] with the file's [`ColumnIndex`].
+    pub fn end_pos_indexed(&self, text: &str, index: &ColumnIndex) -> Pos {
+        self.end_pos_by(text, |text, byte| index.column(text, byte))
+    }
+
+    fn start_pos_by(&self, text: &str, column: impl Fn(&str, usize) -> u32) -> Pos {
         let col = if (self.start.byte as usize) <= text.len() {
-            column_at(text, self.start.byte as usize)
+            column(text, self.start.byte as usize)
         } else {
             1
         };
@@ -108,20 +130,17 @@ impl Span {
         }
     }
 
-    /// The end as a full position, its line and column counted in `text` (the text of
-    /// the file the span is in) from the start. Without the text (or with a span that
-    /// does not fit it), the start's line and column.
-    pub fn end_pos(&self, text: &str) -> Pos {
+    fn end_pos_by(&self, text: &str, column: impl Fn(&str, usize) -> u32) -> Pos {
         let (start, end) = (self.start.byte as usize, self.end.byte as usize);
         match text.get(start..end) {
             Some(between) => Pos {
                 byte: self.end.byte,
                 line: self.start.line.saturating_add(narrow(line_breaks(between))),
-                col: column_at(text, end),
+                col: column(text, end),
             },
             None => Pos {
                 byte: self.end.byte,
-                ..self.start_pos(text)
+                ..self.start_pos_by(text, column)
             },
         }
     }
@@ -182,4 +201,153 @@ impl std::fmt::Debug for FileId {
 pub struct Location {
     pub file: FileId,
     pub span: Span,
+}
+
+/// Counts columns in one file's text in time that does not grow with the length of the
+/// line: a minified JSON file is one line of megabytes, and counting back to its start for
+/// each of thousands of findings on it would be quadratic. A line break is looked for at
+/// most [`LONG_LINE`] bytes back; a position further into a line than that finds the
+/// line's start among the starts of long lines, and its character count from character
+/// counts kept every [`CHARACTER_MARK`] bytes (only for a text that is not ASCII and has
+/// a long line). Built once per file, in one pass, when a column is first asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnIndex {
+    ascii: bool,
+    /// Where lines longer than [`LONG_LINE`] bytes start, in order.
+    long_line_starts: Vec<u32>,
+    /// (byte, characters before it) at the first character boundary at or after every
+    /// [`CHARACTER_MARK`]th byte.
+    character_marks: Vec<(u32, u32)>,
+}
+
+const LONG_LINE: usize = 4096;
+const CHARACTER_MARK: usize = 256;
+
+fn is_break(b: u8) -> bool {
+    b == b'\n' || b == b'\r'
+}
+
+impl ColumnIndex {
+    pub fn new(text: &str) -> ColumnIndex {
+        let bytes = text.as_bytes();
+        let mut long_line_starts = Vec::new();
+        let mut line_start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if is_break(b) {
+                if i - line_start > LONG_LINE {
+                    long_line_starts.push(narrow(line_start));
+                }
+                line_start = i + 1;
+            }
+        }
+        if bytes.len() - line_start > LONG_LINE {
+            long_line_starts.push(narrow(line_start));
+        }
+        let ascii = text.is_ascii();
+        let mut character_marks = Vec::new();
+        if !ascii && !long_line_starts.is_empty() {
+            let mut next = 0;
+            for (characters, (i, _)) in text.char_indices().enumerate() {
+                if i >= next {
+                    character_marks.push((narrow(i), narrow(characters)));
+                    next = (i / CHARACTER_MARK + 1) * CHARACTER_MARK;
+                }
+            }
+        }
+        ColumnIndex {
+            ascii,
+            long_line_starts,
+            character_marks,
+        }
+    }
+
+    /// The 1-based column of byte offset `byte` of `text` (the text this index was built
+    /// from), as [`column_at`] counts it.
+    pub fn column(&self, text: &str, byte: usize) -> u32 {
+        let mut byte = byte.min(text.len());
+        while !text.is_char_boundary(byte) {
+            byte -= 1;
+        }
+        let window = byte.saturating_sub(LONG_LINE + 1);
+        let before = text.as_bytes().get(window..byte).unwrap_or_default();
+        let line_start = match before.iter().rposition(|&b| is_break(b)) {
+            Some(at) => window + at + 1,
+            None if window == 0 => 0,
+            None => {
+                let later = self
+                    .long_line_starts
+                    .partition_point(|&start| start as usize <= byte);
+                later
+                    .checked_sub(1)
+                    .and_then(|i| self.long_line_starts.get(i))
+                    .map_or(0, |&start| start as usize)
+            }
+        };
+        narrow(self.characters_between(text, line_start, byte)).saturating_add(1)
+    }
+
+    fn characters_between(&self, text: &str, from: usize, to: usize) -> usize {
+        if self.ascii {
+            return to - from;
+        }
+        if to - from <= LONG_LINE || self.character_marks.is_empty() {
+            return text.get(from..to).map_or(0, |s| s.chars().count());
+        }
+        self.characters_before(text, to)
+            .saturating_sub(self.characters_before(text, from))
+    }
+
+    fn characters_before(&self, text: &str, byte: usize) -> usize {
+        let at = (byte / CHARACTER_MARK).min(self.character_marks.len().saturating_sub(1));
+        let mark = self
+            .character_marks
+            .get(..=at)
+            .and_then(|marks| marks.iter().rev().find(|(b, _)| *b as usize <= byte));
+        let (mark_byte, characters) = mark.map_or((0, 0), |&(b, c)| (b as usize, c as usize));
+        characters + text.get(mark_byte..byte).map_or(0, |s| s.chars().count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index answers as counting back through the text does, at every character
+    /// boundary of texts with short and long lines (longer than the look-back window),
+    /// ASCII or not, with LF, CRLF and lone CR breaks.
+    #[test]
+    fn the_column_index_counts_as_the_text_does() {
+        let long_ascii = "x".repeat(LONG_LINE * 2 + 37);
+        let long_wide: String = "aé𝄞b".repeat(LONG_LINE / 2);
+        let texts = [
+            String::new(),
+            "a: 1\nbé: [x, y]\r\n  - z\rq".to_string(),
+            format!("{long_ascii}\n{long_ascii}"),
+            format!("k: v\n{long_wide}\r\n{long_ascii}\rend é"),
+            format!("{long_wide}{long_ascii}é"),
+        ];
+        for text in &texts {
+            let index = ColumnIndex::new(text);
+            // Every boundary near the start and a sample of the rest (the reference counts
+            // back through the whole line each time).
+            let boundaries: Vec<usize> = text
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([text.len()])
+                .collect();
+            let sampled = boundaries
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| *n < 300 || n % 11 == 0 || *n + 300 > boundaries.len())
+                .map(|(_, &byte)| byte);
+            for byte in sampled {
+                assert_eq!(
+                    index.column(text, byte),
+                    column_at(text, byte),
+                    "byte {byte} of a {}-byte text",
+                    text.len()
+                );
+            }
+        }
+    }
 }

@@ -152,10 +152,8 @@ fn analysis_of(files: &[(String, String)], findings: &[Finding]) -> Analysis {
     let mut analysis = analyze(&CheckOptions::default());
     analysis.sources.files = files
         .iter()
-        .map(|(name, text)| SourceFile {
-            path: PathBuf::from(name),
-            display: name.clone(),
-            text: Arc::new(text.clone()),
+        .map(|(name, text)| {
+            SourceFile::new(PathBuf::from(name), name.clone(), Arc::new(text.clone()))
         })
         .collect();
     analysis.diagnostics = findings.iter().map(diagnostic).collect();

@@ -93,7 +93,7 @@ impl Tree {
             }
             None => file.display.clone(),
         };
-        let start = l.span.start_pos(&file.text);
+        let start = l.span.start_pos_indexed(&file.text, file.columns());
         Some(format!("{path}:{}:{}", start.line, start.col))
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::span::{FileId, Location, Pos, Span};
+use crate::span::{ColumnIndex, FileId, Location, Pos, Span};
 pub use walk::{Input, LeftOut, LeftOutReason, Overlay, WalkOptions};
 use yaml::Node;
 
@@ -27,6 +27,24 @@ pub struct SourceFile {
     /// The file's text, in the buffer it was read into: an `Arc<str>` would copy every
     /// file once more (its count has to sit before the text), 400 MB at 100,000 workloads.
     pub text: Arc<String>,
+    /// Built when a column in the file is first shown (see [`Sources::start`]).
+    pub columns: std::sync::OnceLock<ColumnIndex>,
+}
+
+impl SourceFile {
+    pub fn new(path: PathBuf, display: String, text: Arc<String>) -> SourceFile {
+        SourceFile {
+            path,
+            display,
+            text,
+            columns: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The file's column index (see [`ColumnIndex`]).
+    pub fn columns(&self) -> &ColumnIndex {
+        self.columns.get_or_init(|| ColumnIndex::new(&self.text))
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -51,14 +69,21 @@ impl Sources {
         self.get(id).map_or("", |f| &f.text)
     }
 
-    /// Where `location` starts, its column counted in its file's text.
+    /// Where `location` starts, its column counted in its file's text (with the file's
+    /// column index: every finding on one long line costs a bounded count, not the line).
     pub fn start(&self, location: Location) -> Pos {
-        location.span.start_pos(self.text(location.file))
+        match self.get(location.file) {
+            Some(file) => location.span.start_pos_indexed(&file.text, file.columns()),
+            None => location.span.start_pos(""),
+        }
     }
 
     /// Where `location` ends, its line and column counted in its file's text.
     pub fn end(&self, location: Location) -> Pos {
-        location.span.end_pos(self.text(location.file))
+        match self.get(location.file) {
+            Some(file) => location.span.end_pos_indexed(&file.text, file.columns()),
+            None => location.span.end_pos(""),
+        }
     }
 }
 
@@ -189,11 +214,11 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     read_candidates(&mut loaded, &candidates, cwd.as_deref(), options);
     for skipped in walk_skipped {
         let file = FileId::new(loaded.sources.files.len());
-        loaded.sources.files.push(SourceFile {
-            display: display_path(&skipped.path, cwd.as_deref()),
-            path: skipped.path,
-            text: Arc::default(),
-        });
+        let display = display_path(&skipped.path, cwd.as_deref());
+        loaded
+            .sources
+            .files
+            .push(SourceFile::new(skipped.path, display, Arc::default()));
         loaded.stats.files_found += 1;
         loaded.stats.files_skipped += 1;
         loaded.issues.push(LoadIssue {
@@ -660,11 +685,7 @@ fn read_and_parse(
     let display = display_path(&path, cwd);
     let skipped = |text: Arc<String>, kind, message: String, span: Span| {
         (
-            SourceFile {
-                path: path.clone(),
-                display: display.clone(),
-                text,
-            },
+            SourceFile::new(path.clone(), display.clone(), text),
             FileOutcome::Skipped {
                 kind,
                 message,
@@ -833,11 +854,7 @@ fn read_and_parse(
     cap_issues(&mut issues, errors_not_kept);
     let kustomize_namespace = candidate.kustomize_namespace.clone();
     (
-        SourceFile {
-            path,
-            display,
-            text,
-        },
+        SourceFile::new(path, display, text),
         FileOutcome::Parsed { documents, issues },
         kustomize_namespace,
     )

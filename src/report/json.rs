@@ -115,7 +115,7 @@ fn place<'a>(location: &Location, sources: &'a Sources) -> (&'a str, Point, Poin
     (
         sources.display(location.file),
         point(sources.start(*location)),
-        point(location.span.end_pos(sources.text(location.file))),
+        point(sources.end(*location)),
     )
 }
 

@@ -15,6 +15,7 @@ use crate::analysis::Analysis;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::gate::fingerprint::SARIF_KEY;
 use crate::gate::{GateOutcome, SuppressionKind};
+use crate::load::SourceFile;
 use crate::rules::{RegisteredRule, RuleDoc, registry};
 use crate::span::{Location, Span};
 
@@ -90,13 +91,20 @@ fn multiformat(text: impl Into<String>) -> sarif::MultiformatMessageString {
         .build()
 }
 
-/// `text` is the file's: a span stores no columns (see `Span::start_pos`).
-fn region(span: Span, text: &str) -> sarif::Region {
+/// `file` is the one the span is in: a span stores no columns, they are counted in its text
+/// (see `Span::start_pos`); none (a file to create) counts in an empty text.
+fn region(span: Span, file: Option<&SourceFile>) -> sarif::Region {
     let number = |n: u32| i64::from(n);
-    let end = span.end_pos(text);
+    let (start, end) = match file {
+        Some(file) => (
+            span.start_pos_indexed(&file.text, file.columns()),
+            span.end_pos_indexed(&file.text, file.columns()),
+        ),
+        None => (span.start_pos(""), span.end_pos("")),
+    };
     sarif::Region {
-        start_line: Some(number(span.start.line)),
-        start_column: Some(number(span.start_pos(text).col)),
+        start_line: Some(number(start.line)),
+        start_column: Some(number(start.col)),
         end_line: Some(number(end.line)),
         end_column: Some(number(end.col)),
         ..Default::default()
@@ -127,7 +135,7 @@ fn location(analysis: &Analysis, at: &Location, text: Option<&str>) -> sarif::Lo
     sarif::Location {
         physical_location: Some(sarif::PhysicalLocation {
             artifact_location: Some(artifact(&analysis.gate, at)),
-            region: Some(region(at.span, analysis.sources.text(at.file))),
+            region: Some(region(at.span, analysis.sources.get(at.file))),
             ..Default::default()
         }),
         message: text.map(message),
@@ -174,11 +182,11 @@ fn rule_descriptor(doc: &RuleDoc, severity: Severity) -> sarif::ReportingDescrip
 }
 
 /// The deleted region of an edit: lines and columns, plus the byte range `--fix` replaces.
-fn edit_region(span: Span, text: &str) -> sarif::Region {
+fn edit_region(span: Span, file: Option<&SourceFile>) -> sarif::Region {
     sarif::Region {
         byte_offset: Some(i64::from(span.start.byte)),
         byte_length: Some(i64::from(span.end.byte.saturating_sub(span.start.byte))),
-        ..region(span, text)
+        ..region(span, file)
     }
 }
 
@@ -193,13 +201,13 @@ fn artifact_changes(
     for edit in &fix.edits {
         by_file.entry(edit.file).or_default().push(edit);
     }
-    let replacement = |span: Span, text: &str, file_text: &str| sarif::Replacement {
+    let replacement = |span: Span, text: &str, file: Option<&SourceFile>| sarif::Replacement {
         inserted_content: Some(sarif::ArtifactContent {
             text: Some(text.to_string()),
             ..Default::default()
         }),
         ..sarif::Replacement::builder()
-            .deleted_region(edit_region(span, file_text))
+            .deleted_region(edit_region(span, file))
             .build()
     };
     let mut changes: Vec<sarif::ArtifactChange> = by_file
@@ -215,7 +223,7 @@ fn artifact_changes(
                 .replacements(
                     edits
                         .iter()
-                        .map(|e| replacement(e.span, &e.replacement, analysis.sources.text(file)))
+                        .map(|e| replacement(e.span, &e.replacement, analysis.sources.get(file)))
                         .collect::<Vec<_>>(),
                 )
                 .build()
@@ -239,7 +247,7 @@ fn artifact_changes(
                     uri_base_id: Some("%SRCROOT%".to_string()),
                     ..Default::default()
                 })
-                .replacements(vec![replacement(Span::point(start), &new.text, "")])
+                .replacements(vec![replacement(Span::point(start), &new.text, None)])
                 .build(),
         );
     }
