@@ -23,6 +23,25 @@ fn configmap_with_label(value: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  labels:\n    v: {value}\n")
 }
 
+/// Minified JSON: thousands of Ingresses, each found by a rule, on one line of ~0.8 MB with
+/// non-ASCII text in it. Columns there come from the file's column index (long-line starts
+/// and character marks); counting back to the line's start for each finding was quadratic.
+const ONE_LINE_INGRESSES: usize = 4000;
+
+fn one_line_list() -> String {
+    let items: Vec<String> = (0..ONE_LINE_INGRESSES)
+        .map(|i| {
+            format!(
+                r#"{{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{{"name":"i{i}","annotations":{{"note":"é"}}}},"spec":{{"ingressClassName":"nginx","rules":[{{"host":"h{i}.example.com"}}]}}}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#,
+        items.join(",")
+    )
+}
+
 fn write_cases(dir: &Path) {
     let write = |name: &str, bytes: &[u8]| fs::write(dir.join(name), bytes).unwrap();
     write("00-good.yaml", GOOD.as_bytes());
@@ -95,6 +114,7 @@ fn write_cases(dir: &Path) {
         "huge-int.yaml",
         configmap_with_label("123456789012345678901234567890").as_bytes(),
     );
+    write("one-line.json", one_line_list().as_bytes());
     write(
         "long-line.yaml",
         format!(
@@ -198,6 +218,20 @@ fn hostile_inputs_are_reported_and_never_hide_the_rest() {
     );
     assert_eq!(at(find("utf16.yaml", "annotation-not-string")), (6, 8));
     assert_eq!(at(find("utf8-bom.yaml", "annotation-not-string")), (6, 8));
+    // Every Ingress of the one-line List is found, the last at its column in characters.
+    let text = one_line_list();
+    let last_class =
+        text.rfind(r#""ingressClassName":"nginx""#).unwrap() + r#""ingressClassName":"#.len();
+    let one_line: Vec<(u64, u64)> = findings
+        .iter()
+        .filter(|f| f["path"] == "repo/one-line.json" && f["rule"] == "ingress-nginx-deprecated")
+        .map(at)
+        .collect();
+    assert_eq!(one_line.len(), ONE_LINE_INGRESSES);
+    assert_eq!(
+        one_line.iter().max(),
+        Some(&(1, text[..last_class].chars().count() as u64 + 1))
+    );
     let crlf = find("crlf.yaml", "annotation-not-string");
     assert_eq!(at(crlf), (6, 8));
     assert_eq!(crlf["end"]["column"], 9);
