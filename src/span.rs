@@ -1,5 +1,7 @@
 //! Source positions shared by every pipeline stage.
 
+use std::sync::OnceLock;
+
 /// A position in a source file: byte offset (0-based) and line/column (1-based, columns in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Pos {
@@ -106,15 +108,16 @@ impl Span {
         self.end_pos_by(text, column_at)
     }
 
-    /// [`Span::start_pos`] with the file's [`ColumnIndex`]: the same position, in time
-    /// that does not grow with the line's length.
-    pub fn start_pos_indexed(&self, text: &str, index: &ColumnIndex) -> Pos {
-        self.start_pos_by(text, |text, byte| index.column(text, byte))
+    /// [`Span::start_pos`] with the file's [`ColumnIndex`], built in `index` the first
+    /// time a position on a long line needs it: the same position, in time that does not
+    /// grow with the line's length.
+    pub fn start_pos_indexed(&self, text: &str, index: &OnceLock<ColumnIndex>) -> Pos {
+        self.start_pos_by(text, |text, byte| indexed_column(text, byte, index))
     }
 
-    /// [`Span::end_pos`] with the file's [`ColumnIndex`].
-    pub fn end_pos_indexed(&self, text: &str, index: &ColumnIndex) -> Pos {
-        self.end_pos_by(text, |text, byte| index.column(text, byte))
+    /// [`Span::end_pos`] with the file's [`ColumnIndex`] (see [`Span::start_pos_indexed`]).
+    pub fn end_pos_indexed(&self, text: &str, index: &OnceLock<ColumnIndex>) -> Pos {
+        self.end_pos_by(text, |text, byte| indexed_column(text, byte, index))
     }
 
     fn start_pos_by(&self, text: &str, column: impl Fn(&str, usize) -> u32) -> Pos {
@@ -158,6 +161,10 @@ impl Span {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+fn indexed_column(text: &str, byte: usize, index: &OnceLock<ColumnIndex>) -> u32 {
+    ColumnIndex::column_lazily(text, byte, || index.get_or_init(|| ColumnIndex::new(text)))
 }
 
 /// Line breaks in `text` as the parser counts lines: `\r\n`, `\n` and a lone `\r` are one each.
@@ -264,26 +271,43 @@ impl ColumnIndex {
     /// The 1-based column of byte offset `byte` of `text` (the text this index was built
     /// from), as [`column_at`] counts it.
     pub fn column(&self, text: &str, byte: usize) -> u32 {
+        ColumnIndex::column_lazily(text, byte, || self)
+    }
+
+    /// [`ColumnIndex::column`], asking for the index (and so building it, see
+    /// [`Span::start_pos_indexed`]) only on a long line: where a line break lies within
+    /// [`LONG_LINE`] bytes before `byte`, the characters since it are counted directly.
+    pub fn column_lazily<'i>(
+        text: &str,
+        byte: usize,
+        index: impl FnOnce() -> &'i ColumnIndex,
+    ) -> u32 {
         let mut byte = byte.min(text.len());
         while !text.is_char_boundary(byte) {
             byte -= 1;
         }
         let window = byte.saturating_sub(LONG_LINE + 1);
         let before = text.as_bytes().get(window..byte).unwrap_or_default();
-        let line_start = match before.iter().rposition(|&b| is_break(b)) {
-            Some(at) => window + at + 1,
-            None if window == 0 => 0,
+        let near_start = match before.iter().rposition(|&b| is_break(b)) {
+            Some(at) => Some(window + at + 1),
+            None if window == 0 => Some(0),
+            None => None,
+        };
+        let characters = match near_start {
+            Some(line_start) => text.get(line_start..byte).map_or(0, |s| s.chars().count()),
             None => {
-                let later = self
+                let index = index();
+                let later = index
                     .long_line_starts
                     .partition_point(|&start| start as usize <= byte);
-                later
+                let line_start = later
                     .checked_sub(1)
-                    .and_then(|i| self.long_line_starts.get(i))
-                    .map_or(0, |&start| start as usize)
+                    .and_then(|i| index.long_line_starts.get(i))
+                    .map_or(0, |&start| start as usize);
+                index.characters_between(text, line_start, byte)
             }
         };
-        narrow(self.characters_between(text, line_start, byte)).saturating_add(1)
+        narrow(characters).saturating_add(1)
     }
 
     fn characters_between(&self, text: &str, from: usize, to: usize) -> usize {
@@ -328,6 +352,7 @@ mod tests {
         ];
         for text in &texts {
             let index = ColumnIndex::new(text);
+            let lazy = OnceLock::new();
             // Every boundary near the start and a sample of the rest (the reference counts
             // back through the whole line each time).
             let boundaries: Vec<usize> = text
@@ -341,13 +366,14 @@ mod tests {
                 .filter(|(n, _)| *n < 300 || n % 11 == 0 || *n + 300 > boundaries.len())
                 .map(|(_, &byte)| byte);
             for byte in sampled {
-                assert_eq!(
-                    index.column(text, byte),
-                    column_at(text, byte),
-                    "byte {byte} of a {}-byte text",
-                    text.len()
-                );
+                let expected = column_at(text, byte);
+                let context = format!("byte {byte} of a {}-byte text", text.len());
+                assert_eq!(index.column(text, byte), expected, "{context}");
+                assert_eq!(indexed_column(text, byte, &lazy), expected, "{context}");
             }
+            // Built only for a text with a line longer than the look-back window.
+            let long = text.lines().any(|line| line.len() > LONG_LINE);
+            assert_eq!(lazy.get().is_some(), long, "a {}-byte text", text.len());
         }
     }
 }

@@ -27,7 +27,7 @@ pub struct SourceFile {
     /// The file's text, in the buffer it was read into: an `Arc<str>` would copy every
     /// file once more (its count has to sit before the text), 400 MB at 100,000 workloads.
     pub text: Arc<String>,
-    /// Built when a column in the file is first shown (see [`Sources::start`]).
+    /// Built when a column on a long line of the file is first shown (see [`Sources::start`]).
     pub columns: std::sync::OnceLock<ColumnIndex>,
 }
 
@@ -41,9 +41,10 @@ impl SourceFile {
         }
     }
 
-    /// The file's column index (see [`ColumnIndex`]).
-    pub fn columns(&self) -> &ColumnIndex {
-        self.columns.get_or_init(|| ColumnIndex::new(&self.text))
+    /// The file's column index, built the first time a column on a long line is asked
+    /// for (see [`ColumnIndex`]).
+    pub fn columns(&self) -> &std::sync::OnceLock<ColumnIndex> {
+        &self.columns
     }
 }
 
