@@ -4,6 +4,11 @@
 
 use crate::load::yaml::{Node, NodeKind};
 
+/// The API group of an `apiVersion` (`""` for the core group).
+pub fn api_group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
 pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "Namespace",
     "ClusterIssuer",

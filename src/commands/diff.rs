@@ -93,7 +93,7 @@ impl Tree {
             }
             None => file.display.clone(),
         };
-        let start = l.span.start_pos_indexed(&file.text, file.columns());
+        let start = file.start(l.span);
         Some(format!("{path}:{}:{}", start.line, start.col))
     }
 }

@@ -110,8 +110,8 @@ impl ResId {
     pub fn of(node: &Node) -> ResId {
         let text = |path: &[&str]| {
             node.path(path)
-                .and_then(Node::as_scalar)
-                .map(|scalar| scalar.value.clone())
+                .and_then(Node::scalar_string)
+                .cloned()
                 .unwrap_or_default()
         };
         ResId {

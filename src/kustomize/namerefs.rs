@@ -6,7 +6,7 @@
 use ecow::EcoString;
 use std::collections::HashMap;
 
-use crate::kinds::CLUSTER_SCOPED_KINDS;
+use crate::kinds::{CLUSTER_SCOPED_KINDS, api_group};
 use crate::load::yaml::{Node, NodeKind};
 
 use super::Built;
@@ -262,19 +262,14 @@ pub fn split_path(path: &str) -> Vec<String> {
 fn kind_and_group(node: &Node) -> (EcoString, EcoString) {
     let kind = node
         .get("kind")
-        .and_then(Node::as_scalar)
-        .map(|scalar| scalar.value.clone())
+        .and_then(Node::scalar_string)
+        .cloned()
         .unwrap_or_default();
     let api_version = node
         .get("apiVersion")
         .and_then(Node::scalar_text)
         .unwrap_or_default();
-    (kind, group_of(api_version))
-}
-
-/// The API group of an `apiVersion` (`""` for the core group).
-fn group_of(api_version: &str) -> EcoString {
-    api_version.rsplit_once('/').map_or("", |(g, _)| g).into()
+    (kind, api_group(api_version).into())
 }
 
 /// The kinds the default name-reference configuration lists as referenced.
@@ -477,7 +472,7 @@ pub fn fix_back_references(
         // Field specs select referrers by their original kind.
         let original = built.previous.first();
         let (kind, group) = match original {
-            Some(first) => (first.kind.clone(), group_of(&first.api_version)),
+            Some(first) => (first.kind.clone(), api_group(&first.api_version).into()),
             None => (target.kind.clone(), target.group.clone()),
         };
         let fields = fields_by_kind

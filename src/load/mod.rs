@@ -27,8 +27,9 @@ pub struct SourceFile {
     /// The file's text, in the buffer it was read into: an `Arc<str>` would copy every
     /// file once more (its count has to sit before the text), 400 MB at 100,000 workloads.
     pub text: Arc<String>,
-    /// Built when a column on a long line of the file is first shown (see [`Sources::start`]).
-    pub columns: std::sync::OnceLock<ColumnIndex>,
+    /// Built when a column on a long line of the file is first shown (see
+    /// [`SourceFile::start`]).
+    columns: std::sync::OnceLock<ColumnIndex>,
 }
 
 impl SourceFile {
@@ -41,10 +42,16 @@ impl SourceFile {
         }
     }
 
-    /// The file's column index, built the first time a column on a long line is asked
-    /// for (see [`ColumnIndex`]).
-    pub fn columns(&self) -> &std::sync::OnceLock<ColumnIndex> {
-        &self.columns
+    /// Where `span` (a span of this file) starts, its column counted in the text through
+    /// the file's column index: every finding on one long line costs a bounded count, not
+    /// the line.
+    pub fn start(&self, span: Span) -> Pos {
+        span.start_pos_indexed(&self.text, &self.columns)
+    }
+
+    /// Where `span` (a span of this file) ends, its line and column counted in the text.
+    pub fn end(&self, span: Span) -> Pos {
+        span.end_pos_indexed(&self.text, &self.columns)
     }
 }
 
@@ -70,11 +77,11 @@ impl Sources {
         self.get(id).map_or("", |f| &f.text)
     }
 
-    /// Where `location` starts, its column counted in its file's text (with the file's
-    /// column index: every finding on one long line costs a bounded count, not the line).
+    /// Where `location` starts, its column counted in its file's text (see
+    /// [`SourceFile::start`]).
     pub fn start(&self, location: Location) -> Pos {
         match self.get(location.file) {
-            Some(file) => location.span.start_pos_indexed(&file.text, file.columns()),
+            Some(file) => file.start(location.span),
             None => location.span.start_pos(""),
         }
     }
@@ -82,7 +89,7 @@ impl Sources {
     /// Where `location` ends, its line and column counted in its file's text.
     pub fn end(&self, location: Location) -> Pos {
         match self.get(location.file) {
-            Some(file) => location.span.end_pos_indexed(&file.text, file.columns()),
+            Some(file) => file.end(location.span),
             None => location.span.end_pos(""),
         }
     }

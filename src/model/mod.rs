@@ -486,9 +486,7 @@ impl Model {
             namespace_fallback,
             contexts,
         } = pending;
-        let shared = |node: Option<&Node>| -> Option<EcoString> {
-            node.and_then(Node::as_scalar).map(|s| s.value.clone())
-        };
+        let shared = |node: Option<&Node>| node.and_then(Node::scalar_string).cloned();
         let api_version = shared(node.get("apiVersion")).unwrap_or_default();
         let kind = shared(node.get("kind")).unwrap_or_default();
         let meta_node = node.get("metadata");

@@ -96,10 +96,7 @@ fn multiformat(text: impl Into<String>) -> sarif::MultiformatMessageString {
 fn region(span: Span, file: Option<&SourceFile>) -> sarif::Region {
     let number = |n: u32| i64::from(n);
     let (start, end) = match file {
-        Some(file) => (
-            span.start_pos_indexed(&file.text, file.columns()),
-            span.end_pos_indexed(&file.text, file.columns()),
-        ),
+        Some(file) => (file.start(span), file.end(span)),
         None => (span.start_pos(""), span.end_pos("")),
     };
     sarif::Region {

@@ -252,6 +252,12 @@ impl Node {
         self.as_scalar().map(|s| s.value.as_str())
     }
 
+    /// The scalar's raw text as the tree holds it: a clone is inline up to 15 bytes and
+    /// shares a longer text instead of copying it.
+    pub fn scalar_string(&self) -> Option<&EcoString> {
+        self.as_scalar().map(|s| &s.value)
+    }
+
     /// The key node and value node of `key` in a mapping.
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         self.as_map()?

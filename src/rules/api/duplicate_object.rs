@@ -1,14 +1,10 @@
 use std::collections::HashMap;
 
+use crate::kinds::api_group;
 use crate::model::Object;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(DuplicateObject, "duplicate-object");
-
-/// API group of an `apiVersion` (`""` for the core group).
-fn group(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or("", |(group, _)| group)
-}
 
 fn different_flux_clusters(ctx: &RuleContext<'_>, a: &Object, b: &Object) -> bool {
     let clusters = &ctx.model.flux_clusters;
@@ -31,7 +27,7 @@ impl Rule for DuplicateObject {
                 continue;
             }
             let key = (
-                group(&object.api_version),
+                api_group(&object.api_version),
                 object.kind.as_str(),
                 object.namespace.as_str(),
                 object.name.as_str(),
