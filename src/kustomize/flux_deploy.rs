@@ -13,7 +13,13 @@ impl Builder<'_> {
         let mut found: FluxTargets = BTreeMap::new();
         let mut generated = BTreeMap::new();
         let repo_root = self.loaded.repo_root.clone().unwrap_or_default();
-        let documents: Vec<&LoadedDocument> = self.loaded.documents.iter().collect();
+        // Only Flux objects matter below: picked out on every core, in document order.
+        let documents: Vec<&LoadedDocument> = self
+            .loaded
+            .documents
+            .par_iter()
+            .filter(|d| object_kind(&d.root).is_some_and(|(a, _)| a.contains(".fluxcd.io/")))
+            .collect();
         let git_repositories: HashSet<&str> = documents
             .iter()
             .map(|d| &d.root)

@@ -320,9 +320,17 @@ struct Plan {
 
 fn plan(loaded: &Loaded) -> Plan {
     let none_moved = Moved::default();
-    let mut files_by_path = HashMap::new();
-    for (index, file) in loaded.sources.files.iter().enumerate() {
-        files_by_path.insert(normalize(&file.path), FileId::new(index));
+    // Paths normalized on every core, then indexed in order (a later duplicate wins, as
+    // inserting one by one did).
+    let normalized: Vec<PathBuf> = loaded
+        .sources
+        .files
+        .par_iter()
+        .map(|file| normalize(&file.path))
+        .collect();
+    let mut files_by_path = HashMap::with_capacity(normalized.len());
+    for (index, path) in normalized.into_iter().enumerate() {
+        files_by_path.insert(path, FileId::new(index));
     }
     let syntax_files: HashSet<FileId> = loaded
         .issues
@@ -330,7 +338,8 @@ fn plan(loaded: &Loaded) -> Plan {
         .filter(|i| i.kind == IssueKind::Syntax)
         .map(|i| i.location.file)
         .collect();
-    let documents = document_index(loaded);
+    let (documents, variable_sources) =
+        rayon::join(|| document_index(loaded), || variable_sources(loaded));
     let mut kustomizations: Kustomizations = BTreeMap::new();
     let mut duplicates = Vec::new();
     for document in &loaded.documents {
@@ -364,7 +373,6 @@ fn plan(loaded: &Loaded) -> Plan {
             );
         }
     }
-    let variable_sources = variable_sources(loaded);
     let record_transformations = kustomizations.values().any(|(_, spec)| {
         spec.build_metadata
             .iter()
@@ -405,7 +413,8 @@ fn plan(loaded: &Loaded) -> Plan {
         vars: Vec::new(),
         moved: &none_moved,
     };
-    let mut roots = builder.roots();
+    let children = included_kustomizations(&kustomizations);
+    let mut roots = roots_of(&children, |dir| builder.is_component(dir));
     for dir in flux.keys() {
         if !roots.contains(dir) {
             roots.push(dir.clone());
@@ -414,7 +423,7 @@ fn plan(loaded: &Loaded) -> Plan {
     // Kustomizations that only include each other have no root: build the first of
     // each such group as one, so the cycle is reported instead of silently ignored.
     // A Component nothing lists is not a root next to other roots (see below).
-    let reachable = builder.reachable(&roots);
+    let reachable = reachable_in(&children, &roots);
     let orphans: Vec<PathBuf> = builder
         .kustomizations
         .keys()
@@ -426,7 +435,7 @@ fn plan(loaded: &Loaded) -> Plan {
         if covered.contains(orphan) || builder.is_component(orphan) {
             continue;
         }
-        covered.extend(builder.reachable(std::slice::from_ref(orphan)));
+        covered.extend(reachable_in(&children, std::slice::from_ref(orphan)));
         roots.push(orphan.clone());
     }
     // Components nothing builds: their files belong to the component, never plain objects.
@@ -442,7 +451,7 @@ fn plan(loaded: &Loaded) -> Plan {
         let mut covered = HashSet::new();
         for component in unused {
             if covered.insert(component.clone()) {
-                covered.extend(builder.reachable(std::slice::from_ref(&component)));
+                covered.extend(reachable_in(&children, std::slice::from_ref(&component)));
                 roots.push(component);
             }
         }
@@ -465,8 +474,8 @@ fn plan(loaded: &Loaded) -> Plan {
 
 /// Builds the roots of `plan`, taking the trees `moved` holds instead of sharing them.
 fn run(loaded: &Loaded, plan: Plan, moved: &Moved) -> KustomizeOutput {
-    let documents = document_index(loaded);
-    let variable_sources = variable_sources(loaded);
+    let (documents, variable_sources) =
+        rayon::join(|| document_index(loaded), || variable_sources(loaded));
     let jobs = plan.jobs;
     let mut builder = Builder {
         loaded,
@@ -615,25 +624,6 @@ impl Builder<'_> {
         normalize(&dir.join(reference))
     }
 
-    /// Kustomizations no other kustomization includes, except Components (built only
-    /// inside a kustomization that lists them, unless they are all there is).
-    fn roots(&self) -> Vec<PathBuf> {
-        let mut referenced = HashSet::new();
-        for (dir, (_, spec)) in self.kustomizations {
-            for entry in spec.inclusions() {
-                let target = self.resolve(dir, &entry.value);
-                if target != *dir && self.kustomizations.contains_key(&target) {
-                    referenced.insert(target);
-                }
-            }
-        }
-        self.kustomizations
-            .keys()
-            .filter(|dir| !referenced.contains(*dir) && !self.is_component(dir))
-            .cloned()
-            .collect()
-    }
-
     /// A kustomization declaring `kind: Component`.
     fn is_component(&self, dir: &Path) -> bool {
         self.kustomizations
@@ -689,6 +679,65 @@ impl Builder<'_> {
             related: Vec::new(),
         });
     }
+}
+
+/// For each kustomization, in order, the kustomizations its inclusions name (itself too,
+/// when it names itself): every inclusion resolved once, on every core, instead of once per
+/// question the plan asks.
+fn included_kustomizations(kustomizations: &Kustomizations) -> BTreeMap<&Path, Vec<PathBuf>> {
+    let dirs: Vec<(&PathBuf, &Kustomization)> = kustomizations
+        .iter()
+        .map(|(dir, (_, spec))| (dir, spec))
+        .collect();
+    dirs.par_iter()
+        .map(|(dir, spec)| {
+            let included = spec
+                .inclusions()
+                .map(|entry| normalize(&dir.join(&entry.value)))
+                .filter(|target| kustomizations.contains_key(target))
+                .collect();
+            (dir.as_path(), included)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Kustomizations no other kustomization includes, except Components (built only inside a
+/// kustomization that lists them, unless they are all there is).
+fn roots_of(
+    children: &BTreeMap<&Path, Vec<PathBuf>>,
+    is_component: impl Fn(&Path) -> bool,
+) -> Vec<PathBuf> {
+    let referenced: HashSet<&Path> = children
+        .iter()
+        .flat_map(|(dir, included)| {
+            included
+                .iter()
+                .map(PathBuf::as_path)
+                .filter(move |target| target != dir)
+        })
+        .collect();
+    children
+        .keys()
+        .filter(|dir| !referenced.contains(*dir) && !is_component(dir))
+        .map(|dir| dir.to_path_buf())
+        .collect()
+}
+
+/// The kustomizations `from` include, directly or not, and `from` themselves.
+fn reachable_in(children: &BTreeMap<&Path, Vec<PathBuf>>, from: &[PathBuf]) -> HashSet<PathBuf> {
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut stack: Vec<PathBuf> = from.to_vec();
+    while let Some(dir) = stack.pop() {
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        if let Some(included) = children.get(dir.as_path()) {
+            stack.extend(included.iter().cloned());
+        }
+    }
+    seen
 }
 
 /// One build per root; a directory Flux objects with different settings deploy is

@@ -24,6 +24,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use rayon::prelude::*;
+
 use super::{Plan, object_kind, spec};
 use crate::load::yaml::Node;
 use crate::load::{Loaded, is_kustomization_file, normalize};
@@ -53,35 +55,51 @@ impl Moved {
         let single = single_applications(plan);
         // Per file: the entries that add its objects (and whether all are in a
         // kustomization applied once), and whether any other field names it.
+        // Each kustomization's paths are resolved on every core (a join, a normalization
+        // and a lookup per entry); the counts are summed in order afterwards.
+        let file_at = |dir: &Path, path: &str| plan.files_by_path.get(&normalize(&dir.join(path)));
+        let per_kustomization: Vec<(Vec<FileId>, bool, Vec<FileId>)> = {
+            let kustomizations: Vec<_> = plan.kustomizations.iter().collect();
+            kustomizations
+                .par_iter()
+                .map(|(dir, (_, spec))| {
+                    let mut adding = Vec::new();
+                    let mut added: HashMap<FileId, usize> = HashMap::new();
+                    for entry in spec.inclusions() {
+                        if let Some(file) = file_at(dir, &entry.value) {
+                            adding.push(*file);
+                            if !spec::is_remote(&entry.value) {
+                                *added.entry(*file).or_default() += 1;
+                            }
+                        }
+                    }
+                    // Every other path the kustomization names: what `referenced_paths`
+                    // lists beyond the adding entries, and generator data.
+                    let mut named: HashMap<FileId, usize> = HashMap::new();
+                    for path in spec.referenced_paths().chain(spec.data_paths()) {
+                        if let Some(file) = file_at(dir, path) {
+                            *named.entry(*file).or_default() += 1;
+                        }
+                    }
+                    let other_reads = named
+                        .into_iter()
+                        .filter(|(file, count)| *count > added.get(file).copied().unwrap_or(0))
+                        .map(|(file, _)| file)
+                        .collect();
+                    (adding, single.contains(*dir), other_reads)
+                })
+                .collect()
+        };
         let mut additions: HashMap<FileId, (usize, bool)> =
             HashMap::with_capacity(plan.files_by_path.len());
         let mut other_reads: HashSet<FileId> = HashSet::new();
-        let file_at = |dir: &Path, path: &str| plan.files_by_path.get(&normalize(&dir.join(path)));
-        for (dir, (_, spec)) in &plan.kustomizations {
-            let mut added: HashMap<FileId, usize> = HashMap::new();
-            for entry in spec.inclusions() {
-                if let Some(file) = file_at(dir, &entry.value) {
-                    let counted = additions.entry(*file).or_insert((0, true));
-                    counted.0 = counted.0.saturating_add(1);
-                    counted.1 &= single.contains(dir);
-                    if !spec::is_remote(&entry.value) {
-                        *added.entry(*file).or_default() += 1;
-                    }
-                }
+        for (adding, applied_once, reads) in per_kustomization {
+            for file in adding {
+                let counted = additions.entry(file).or_insert((0, true));
+                counted.0 = counted.0.saturating_add(1);
+                counted.1 &= applied_once;
             }
-            // Every other path the kustomization names: what `referenced_paths` lists
-            // beyond the adding entries, and generator data.
-            let mut named: HashMap<FileId, usize> = HashMap::new();
-            for path in spec.referenced_paths().chain(spec.data_paths()) {
-                if let Some(file) = file_at(dir, path) {
-                    *named.entry(*file).or_default() += 1;
-                }
-            }
-            for (file, count) in named {
-                if count > added.get(&file).copied().unwrap_or(0) {
-                    other_reads.insert(file);
-                }
-            }
+            other_reads.extend(reads);
         }
         let substitutes = plan.jobs.iter().any(|job| {
             job.flux.iter().any(|deploy| {
@@ -98,27 +116,38 @@ impl Moved {
                 || !spec.generator_plugins.is_empty()
                 || !spec.transformer_plugins.is_empty()
         });
-        // Sized once for every document: growing rehashes the slots (each holding a tree)
-        // again at every doubling.
-        let mut slots = HashMap::with_capacity(loaded.documents.len());
-        for (position, document) in loaded.documents.iter_mut().enumerate() {
-            if additions.get(&document.file) != Some(&(1, true))
-                || other_reads.contains(&document.file)
-            {
-                continue;
-            }
-            let movable = match object_kind(&document.root) {
-                None => false,
-                Some(("v1", "ConfigMap" | "Secret")) if substitutes => false,
-                Some((_, kind)) => {
-                    !(kind.ends_with("List") && document.root.get("items").is_some())
-                }
-            };
-            let in_kustomization_file = loaded
-                .sources
-                .get(document.file)
-                .is_none_or(|source| is_kustomization_file(&source.path));
-            if !movable || in_kustomization_file {
+        // Decided on every core (each reads a tree's kind), then moved in order.
+        let movable: Vec<bool> = {
+            let sources = &loaded.sources;
+            loaded
+                .documents
+                .par_iter()
+                .map(|document| {
+                    if additions.get(&document.file) != Some(&(1, true))
+                        || other_reads.contains(&document.file)
+                    {
+                        return false;
+                    }
+                    let movable = match object_kind(&document.root) {
+                        None => false,
+                        Some(("v1", "ConfigMap" | "Secret")) if substitutes => false,
+                        Some((_, kind)) => {
+                            !(kind.ends_with("List") && document.root.get("items").is_some())
+                        }
+                    };
+                    movable
+                        && sources
+                            .get(document.file)
+                            .is_some_and(|source| !is_kustomization_file(&source.path))
+                })
+                .collect()
+        };
+        // Sized once for every document moved: growing rehashes the slots (each holding a
+        // tree) again at every doubling.
+        let mut slots = HashMap::with_capacity(movable.iter().filter(|m| **m).count());
+        for ((position, document), movable) in loaded.documents.iter_mut().enumerate().zip(movable)
+        {
+            if !movable {
                 continue;
             }
             let node = std::mem::replace(

@@ -360,15 +360,25 @@ impl Model {
         type RenderKey = (FileId, usize, Option<usize>, u64);
         let mut rendered: std::collections::HashMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
             std::collections::HashMap::with_capacity(renderings);
-        for view in kustomized.views {
+        // The identities are hashed on every core first: reading three names of each of
+        // hundreds of thousands of trees is most of this loop, and the rest is in order.
+        let hashes: Vec<Vec<u64>> = {
+            use rayon::prelude::*;
+            kustomized
+                .views
+                .par_iter()
+                .map(|view| {
+                    view.objects
+                        .par_iter()
+                        .map(|built| identity_hash(&built.node))
+                        .collect()
+                })
+                .collect()
+        };
+        for (view, hashes) in kustomized.views.into_iter().zip(hashes) {
             let root: std::sync::Arc<str> = view.root.as_str().into();
-            for built in view.objects {
-                let key = (
-                    built.file,
-                    built.document,
-                    built.item,
-                    identity_hash(&built.node),
-                );
+            for (built, hash) in view.objects.into_iter().zip(hashes) {
+                let key = (built.file, built.document, built.item, hash);
                 let same = rendered.get(&key).and_then(|indexes| {
                     indexes.iter().copied().find(|&i| {
                         same_identity(&pending[i].node, &built.node)
