@@ -13,6 +13,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as ParserSpan, T
 
 use crate::span::{End, FileId, Pos, Span, narrow};
 
+/// The fast path: the events of plain block YAML without saphyr-parser.
+mod fast;
 /// The parser, from events to trees.
 mod parse;
 /// Copy-on-write children of collections.

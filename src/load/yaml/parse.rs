@@ -1,6 +1,7 @@
 //! The parser: saphyr-parser events into span trees, one document at a time, within
 //! the per-file and run-wide node budgets; merge keys expanded, errors located.
 
+use super::fast;
 use super::*;
 
 /// Converts the parser's character-based markers to byte offsets of the text.
@@ -16,7 +17,7 @@ pub(super) struct Positions<'a> {
 pub(super) const CHECKPOINT: usize = 32;
 
 impl<'a> Positions<'a> {
-    fn new(text: &'a str, base: Pos) -> Self {
+    pub(super) fn new(text: &'a str, base: Pos) -> Self {
         let checkpoints = (!text.is_ascii()).then(|| {
             text.char_indices()
                 .step_by(CHECKPOINT)
@@ -66,7 +67,7 @@ impl<'a> Positions<'a> {
     }
 
     /// The span, and its start as a full position (for errors met at it).
-    fn span(&self, span: &ParserSpan) -> (Span, Pos) {
+    pub(super) fn span(&self, span: &ParserSpan) -> (Span, Pos) {
         let start = self.pos(&span.start);
         let span = Span {
             start: start.into(),
@@ -387,6 +388,12 @@ pub fn parse_stream(text: &str) -> Stream {
 /// and a broken document is read once, whatever it swallows. At most
 /// [`MAX_ERRORS_PER_FILE`] errors are kept; the rest are counted in `errors_not_kept`.
 pub fn parse_stream_in(text: &str, run: &RunBudget) -> Stream {
+    parse_stream_with(text, run, true)
+}
+
+/// [`parse_stream_in`], with the fast path on or off (off only to test it against
+/// saphyr-parser alone).
+pub(super) fn parse_stream_with(text: &str, run: &RunBudget, fast: bool) -> Stream {
     let mut stream = Stream::default();
     let mut counters = Counters {
         run,
@@ -410,7 +417,7 @@ pub fn parse_stream_in(text: &str, run: &RunBudget) -> Stream {
         };
         line += segment.bytes().filter(|b| *b == b'\n').count();
         last = base;
-        match parse_segment(segment, base, &mut stream.documents, &mut counters) {
+        match parse_segment(segment, base, &mut stream.documents, &mut counters, fast) {
             Ok(()) => {}
             Err(failure) => {
                 last = failure.error.pos;
@@ -487,21 +494,72 @@ pub(super) fn scan_error(error: &ScanError, positions: &Positions<'_>) -> YamlEr
     }
 }
 
+/// The fast path's buffers, kept per thread so a segment costs no allocation of its own.
+/// Buffers grown past this many events by one large document are dropped after it.
+const KEEP_FAST_EVENTS: usize = 1 << 16;
+
+thread_local! {
+    static FAST_BUFFERS: std::cell::Cell<fast::Buffers> = std::cell::Cell::new(fast::Buffers::default());
+}
+
+/// Parses one segment into `out`: through the fast path when `fast` is on and the segment
+/// is in its subset (see [`fast`]), through saphyr-parser otherwise. Both feed the same
+/// [`Builder`] the same events, so trees, budgets and errors do not depend on the path.
 pub(super) fn parse_segment(
     text: &str,
     base: Pos,
     out: &mut Vec<Document>,
     counters: &mut Counters<'_>,
+    fast: bool,
 ) -> Result<(), Failure> {
+    let mut builder = Builder::new(counters);
+    if fast {
+        let mut buffers = FAST_BUFFERS.take();
+        // The fast path reads the whole segment before the builder sees an event: a
+        // segment it declines is parsed by saphyr-parser from scratch, charged once.
+        let result = fast::events(text, base, &mut buffers).then(|| {
+            for event in &buffers.events {
+                if !builder.feed(event.event(text), event.span, event.start, text, base, out)? {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        if buffers.events.capacity() <= KEEP_FAST_EVENTS {
+            FAST_BUFFERS.set(buffers);
+        }
+        if let Some(result) = result {
+            return result;
+        }
+    }
     let positions = Positions::new(text, base);
     let mut parser = Parser::new_from_str(text);
-    let mut builder = Builder::new(counters);
     while let Some(next) = parser.next_event() {
         let (event, parser_span) = next.map_err(|e| scan_error(&e, &positions))?;
         let (span, start_pos) = positions.span(&parser_span);
+        if !builder.feed(event, span, start_pos, text, base, out)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+impl Builder<'_, '_> {
+    /// Takes one event of the segment `text` (which starts at `base`): `span` is the event's
+    /// and `start_pos` its start as a full position. False once the stream has ended.
+    fn feed(
+        &mut self,
+        event: Event<'_>,
+        span: Span,
+        start_pos: Pos,
+        text: &str,
+        base: Pos,
+        out: &mut Vec<Document>,
+    ) -> Result<bool, Failure> {
+        let builder = self;
         match event {
             Event::StreamStart | Event::Nothing => {}
-            Event::StreamEnd => break,
+            Event::StreamEnd => return Ok(false),
             Event::DocumentStart(_) => builder.reset(),
             Event::DocumentEnd => {
                 if let Some(root) = builder.root.take() {
@@ -522,7 +580,7 @@ pub(super) fn parse_segment(
                     })?;
                 builder.charge(size, start_pos)?;
                 let Some((target, _)) = builder.anchors.get(&id) else {
-                    continue;
+                    return Ok(true);
                 };
                 let target = target.clone();
                 builder.add(target, start_pos, 0, size)?;
@@ -606,7 +664,8 @@ pub(super) fn parse_segment(
                             .drain(from.min(builder.items.len())..)
                             .collect();
                         let end = collection_end(
-                            &positions,
+                            text,
+                            base,
                             start,
                             span,
                             items.last().map(|n| n.span.end),
@@ -646,7 +705,8 @@ pub(super) fn parse_segment(
                             builder.entries.drain(from..).collect()
                         };
                         let end = collection_end(
-                            &positions,
+                            text,
+                            base,
                             start,
                             span,
                             entries.last().map(|(_, v)| v.span.end),
@@ -665,28 +725,29 @@ pub(super) fn parse_segment(
                             nodes_before,
                         )
                     }
-                    None => continue,
+                    None => return Ok(true),
                 };
                 // The collection itself plus every node charged inside it.
                 let size = builder.expanded.saturating_sub(nodes_before) + 1;
                 builder.add(node, at, anchor, size)?;
             }
         }
+        Ok(true)
     }
-    Ok(())
 }
 
 /// Where a collection ends: a flow collection at its closing bracket, a block
 /// collection at the end of its last child (not at the next token, which may be
 /// lines of comments further down).
 pub(super) fn collection_end(
-    positions: &Positions<'_>,
+    text: &str,
+    base: Pos,
     start: Span,
     end_event: Span,
     last_child: Option<End>,
 ) -> End {
-    let relative = start.start.byte.saturating_sub(positions.base.byte) as usize;
-    let is_flow = matches!(positions.text.as_bytes().get(relative), Some(b'{' | b'['));
+    let relative = start.start.byte.saturating_sub(base.byte) as usize;
+    let is_flow = matches!(text.as_bytes().get(relative), Some(b'{' | b'['));
     match last_child {
         Some(child_end) if !is_flow => child_end,
         _ => {
