@@ -1,8 +1,11 @@
 //! Real public manifests nobody here wrote: no panic, every file accounted for.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod common;
+#[path = "support/manifests.rs"]
+mod manifests;
+use manifests::manifest_files;
 
 /// `../shared/corpus` beside the repository, or `XKS_LINT_CORPUS` when CI keeps it elsewhere.
 fn corpus_dir() -> Option<PathBuf> {
@@ -17,20 +20,6 @@ fn corpus_dir() -> Option<PathBuf> {
             dir.display()
         );
         None
-    }
-}
-
-fn manifest_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            manifest_files(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-        {
-            out.push(path);
-        }
     }
 }
 

@@ -793,13 +793,19 @@ fn end_kind(kind: BlockKind) -> Kind {
 #[path = "../../../benches/support/corpus.rs"]
 mod generated_corpus;
 
+/// The manifest walk the corpus tests use, for the differential test below.
+#[cfg(test)]
+#[path = "../../../tests/support/manifests.rs"]
+mod manifests;
+
 #[cfg(test)]
 #[allow(clippy::disallowed_macros)] // the tests print skipped corpora and acceptance ratios
 mod tests {
+    use super::manifests::manifest_files;
     use super::*;
     use crate::load::yaml::parse::{Positions, RunBudget, parse_stream_with, segments};
     use saphyr_parser::Parser;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     type Converted<'t> = Vec<(Event<'t>, Span, Pos)>;
 
@@ -984,23 +990,6 @@ mod tests {
         check(&long_line);
         let long_key = format!("{}: 1\n", "k".repeat(1500));
         check(&long_key);
-    }
-
-    fn manifest_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                manifest_files(&path, out);
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-            {
-                out.push(path);
-            }
-        }
     }
 
     /// Every manifest of the repository's fixtures and tests and of the shared corpora:
