@@ -423,7 +423,8 @@ fn plan(loaded: &Loaded) -> Plan {
     // Kustomizations that only include each other have no root: build the first of
     // each such group as one, so the cycle is reported instead of silently ignored.
     // A Component nothing lists is not a root next to other roots (see below).
-    let reachable = reachable_in(&children, &roots);
+    let included = |dir: &Path| children.get(dir).cloned().unwrap_or_default();
+    let reachable = reachable_in(&roots, included);
     let orphans: Vec<PathBuf> = builder
         .kustomizations
         .keys()
@@ -435,7 +436,7 @@ fn plan(loaded: &Loaded) -> Plan {
         if covered.contains(orphan) || builder.is_component(orphan) {
             continue;
         }
-        covered.extend(reachable_in(&children, std::slice::from_ref(orphan)));
+        covered.extend(reachable_in(std::slice::from_ref(orphan), included));
         roots.push(orphan.clone());
     }
     // Components nothing builds: their files belong to the component, never plain objects.
@@ -451,7 +452,7 @@ fn plan(loaded: &Loaded) -> Plan {
         let mut covered = HashSet::new();
         for component in unused {
             if covered.insert(component.clone()) {
-                covered.extend(reachable_in(&children, std::slice::from_ref(&component)));
+                covered.extend(reachable_in(std::slice::from_ref(&component), included));
                 roots.push(component);
             }
         }
@@ -621,7 +622,7 @@ impl Builder<'_> {
     }
 
     fn resolve(&self, dir: &Path, reference: &str) -> PathBuf {
-        normalize(&dir.join(reference))
+        resolve(dir, reference)
     }
 
     /// A kustomization declaring `kind: Component`.
@@ -653,22 +654,10 @@ impl Builder<'_> {
 
     /// Kustomization directories included, directly or not, by `from`.
     fn reachable(&self, from: &[PathBuf]) -> HashSet<PathBuf> {
-        let mut seen: HashSet<PathBuf> = HashSet::new();
-        let mut stack: Vec<PathBuf> = from.to_vec();
-        while let Some(dir) = stack.pop() {
-            if !seen.insert(dir.clone()) {
-                continue;
-            }
-            if let Some((_, spec)) = self.kustomizations.get(&dir) {
-                for entry in spec.inclusions() {
-                    let target = self.resolve(&dir, &entry.value);
-                    if self.kustomizations.contains_key(&target) {
-                        stack.push(target);
-                    }
-                }
-            }
-        }
-        seen
+        reachable_in(from, |dir| match self.kustomizations.get(dir) {
+            Some((_, spec)) => included_in(self.kustomizations, dir, spec),
+            None => Vec::new(),
+        })
     }
 
     fn issue(&mut self, kind: IssueKind, file: FileId, span: Span, message: String) {
@@ -681,23 +670,29 @@ impl Builder<'_> {
     }
 }
 
-/// For each kustomization, in order, the kustomizations its inclusions name (itself too,
-/// when it names itself): every inclusion resolved once, on every core, instead of once per
-/// question the plan asks.
+/// A path a kustomization at `dir` names, as a normalized path.
+fn resolve(dir: &Path, reference: &str) -> PathBuf {
+    normalize(&dir.join(reference))
+}
+
+/// The kustomizations the inclusions of `spec` (at `dir`) name, in order (`dir` itself too,
+/// when it names itself).
+fn included_in(kustomizations: &Kustomizations, dir: &Path, spec: &Kustomization) -> Vec<PathBuf> {
+    spec.inclusions()
+        .map(|entry| resolve(dir, &entry.value))
+        .filter(|target| kustomizations.contains_key(target))
+        .collect()
+}
+
+/// For each kustomization, the kustomizations it includes ([`included_in`]): every inclusion
+/// resolved once, on every core, instead of once per question the plan asks.
 fn included_kustomizations(kustomizations: &Kustomizations) -> BTreeMap<&Path, Vec<PathBuf>> {
     let dirs: Vec<(&PathBuf, &Kustomization)> = kustomizations
         .iter()
         .map(|(dir, (_, spec))| (dir, spec))
         .collect();
     dirs.par_iter()
-        .map(|(dir, spec)| {
-            let included = spec
-                .inclusions()
-                .map(|entry| normalize(&dir.join(&entry.value)))
-                .filter(|target| kustomizations.contains_key(target))
-                .collect();
-            (dir.as_path(), included)
-        })
+        .map(|(dir, spec)| (dir.as_path(), included_in(kustomizations, dir, spec)))
         .collect::<Vec<_>>()
         .into_iter()
         .collect()
@@ -725,17 +720,16 @@ fn roots_of(
         .collect()
 }
 
-/// The kustomizations `from` include, directly or not, and `from` themselves.
-fn reachable_in(children: &BTreeMap<&Path, Vec<PathBuf>>, from: &[PathBuf]) -> HashSet<PathBuf> {
+/// The kustomizations `from` include, directly or not (`included` gives a directory's own),
+/// and `from` themselves.
+fn reachable_in(from: &[PathBuf], included: impl Fn(&Path) -> Vec<PathBuf>) -> HashSet<PathBuf> {
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut stack: Vec<PathBuf> = from.to_vec();
     while let Some(dir) = stack.pop() {
         if !seen.insert(dir.clone()) {
             continue;
         }
-        if let Some(included) = children.get(dir.as_path()) {
-            stack.extend(included.iter().cloned());
-        }
+        stack.extend(included(&dir));
     }
     seen
 }

@@ -26,7 +26,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use super::{Plan, object_kind, spec};
+use super::{Plan, object_kind, resolve, spec};
 use crate::load::yaml::Node;
 use crate::load::{Loaded, is_kustomization_file, normalize};
 use crate::span::{FileId, Span};
@@ -57,7 +57,7 @@ impl Moved {
         // kustomization applied once), and whether any other field names it.
         // Each kustomization's paths are resolved on every core (a join, a normalization
         // and a lookup per entry); the counts are summed in order afterwards.
-        let file_at = |dir: &Path, path: &str| plan.files_by_path.get(&normalize(&dir.join(path)));
+        let file_at = |dir: &Path, path: &str| plan.files_by_path.get(&resolve(dir, path));
         let per_kustomization: Vec<(Vec<FileId>, bool, Vec<FileId>)> = {
             let kustomizations: Vec<_> = plan.kustomizations.iter().collect();
             kustomizations

@@ -331,14 +331,8 @@ impl Target {
         let (kind, group) = kind_and_group(&built.node);
         let id = super::ResId::of(&built.node);
         let first = built.original_id();
-        let original_namespace =
-            (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str())).then(|| {
-                if first.namespace.is_empty() {
-                    EcoString::from("default")
-                } else {
-                    first.namespace.clone()
-                }
-            });
+        let original_namespace = (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str()))
+            .then(|| first.effective_namespace().into());
         Target {
             cluster_scoped: CLUSTER_SCOPED_KINDS.contains(&kind.as_str()),
             kind,

@@ -279,22 +279,9 @@ impl Scanner<'_, '_> {
     }
 
     /// A position given as saphyr-parser counts it (line 1-based, column 0-based, both
-    /// relative to the segment), as `Positions::pos` converts it.
+    /// relative to the segment).
     fn absolute(&self, index: usize, line: u32, col: u32) -> Pos {
-        let byte = self.base.byte.saturating_add(narrow(index));
-        if line <= 1 {
-            Pos {
-                byte,
-                line: self.base.line,
-                col: self.base.col.saturating_add(col),
-            }
-        } else {
-            Pos {
-                byte,
-                line: self.base.line.saturating_add(line - 1),
-                col: col.saturating_add(1),
-            }
-        }
+        super::parse::in_text(self.base, index, line, col)
     }
 
     fn point(&mut self, kind: Kind, at: Pos) {

@@ -48,22 +48,12 @@ impl<'a> Positions<'a> {
     }
 
     fn pos(&self, marker: &saphyr_parser::Marker) -> Pos {
-        let byte = narrow(self.byte_of_char(marker.index()));
-        let line = narrow(marker.line().max(1));
-        let col = narrow(marker.col() + 1);
-        if line == 1 {
-            Pos {
-                byte: self.base.byte + byte,
-                line: self.base.line,
-                col: self.base.col + col - 1,
-            }
-        } else {
-            Pos {
-                byte: self.base.byte + byte,
-                line: self.base.line + line - 1,
-                col,
-            }
-        }
+        in_text(
+            self.base,
+            self.byte_of_char(marker.index()),
+            narrow(marker.line()),
+            narrow(marker.col()),
+        )
     }
 
     /// The span, and its start as a full position (for errors met at it).
@@ -74,6 +64,26 @@ impl<'a> Positions<'a> {
             end: self.pos(&span.end).into(),
         };
         (span, start)
+    }
+}
+
+/// A position of a segment starting at `base` (byte offset, 1-based line and 0-based column
+/// within the segment, as saphyr-parser counts them) as a position of the whole text:
+/// columns on the segment's first line continue the base's. The fast path counts the same way.
+pub(super) fn in_text(base: Pos, byte: usize, line: u32, col: u32) -> Pos {
+    let byte = base.byte.saturating_add(narrow(byte));
+    if line <= 1 {
+        Pos {
+            byte,
+            line: base.line,
+            col: base.col.saturating_add(col),
+        }
+    } else {
+        Pos {
+            byte,
+            line: base.line.saturating_add(line - 1),
+            col: col.saturating_add(1),
+        }
     }
 }
 
