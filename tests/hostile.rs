@@ -75,8 +75,11 @@ fn write_cases(dir: &Path) {
             .collect::<String>()
             .as_bytes(),
     );
-    let big = vec![b'#'; 50 * 1024 * 1024];
-    write("huge.yaml", &big);
+    // Sparse: the size is what the loader must refuse on, and a 50 MiB file of real
+    // blocks per test would only spend the runner's disk.
+    fs::File::create(dir.join("huge.yaml"))
+        .and_then(|file| file.set_len(50 * 1024 * 1024))
+        .unwrap();
     write("invalid-utf8.yaml", &[b'a', b':', b' ', 0xC3, 0x28, b'\n']);
     let mut utf16 = vec![0xFF, 0xFE];
     for unit in configmap_with_label("1").encode_utf16() {
