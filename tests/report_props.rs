@@ -293,3 +293,37 @@ fn a_finding_past_column_65535_renders_with_its_real_position() {
     assert!(stdout.contains('…'), "the long line is elided:\n{stdout}");
     assert!(stdout.len() < 4_000, "{} bytes", stdout.len());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The streamed JSON report serialises its findings a window at a time on several
+    /// threads and guards large batches in pieces: with enough findings to cross windows,
+    /// tasks and pieces, the bytes are still those of the rendered document, guarded.
+    #[test]
+    fn streamed_reports_of_many_findings_are_the_rendered_ones(
+        files in prop::collection::vec((hostile_string(), source_text()), 1..3),
+        findings in prop::collection::vec(finding(), 1..6),
+        count in 4_000..9_000usize,
+    ) {
+        let many: Vec<Finding> = findings.iter().cycle().take(count).cloned().collect();
+        let analysis = analysis_of(&files, &many);
+        let options = RenderOptions::default();
+        for format in [Format::Json, Format::Sarif] {
+            let rendered = xks_lint::report::render(format, &analysis, &options);
+            let mut out = xks_lint::report::emit::Guarded::new(Vec::new(), Channel::Json);
+            match format {
+                Format::Sarif => xks_lint::report::sarif::write(&analysis, &options, &mut out),
+                _ => xks_lint::report::json::write(&analysis, &mut out),
+            }
+            .unwrap();
+            let streamed = out.finish().unwrap();
+            prop_assert!(
+                streamed == guard(&rendered, Channel::Json).as_bytes(),
+                "{format:?}: {} streamed bytes, {} rendered",
+                streamed.len(),
+                rendered.len()
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! and this module is the one place allowed to use them.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 
@@ -61,11 +62,36 @@ impl<W: Write> Guarded<W> {
         }
     }
 
+    /// Guards and writes the first `end` bytes of `pending`, which end at a line break. A
+    /// large batch is cut at line breaks and its pieces guarded on the rayon pool, then
+    /// written in order: guarding whole lines alone is guarding them together.
     fn emit(&mut self, end: usize) -> io::Result<()> {
-        let lines: Vec<u8> = self.pending.drain(..end).collect();
-        let text = String::from_utf8_lossy(&lines);
-        self.out
-            .write_all(sanitize::guard(&text, self.channel).as_bytes())
+        use rayon::prelude::*;
+        let Guarded {
+            out,
+            pending,
+            channel,
+        } = self;
+        let pieces = line_pieces(&pending[..end], GUARD_PIECE);
+        // `None`: the piece is valid UTF-8 and safe already (nearly always), written as is.
+        let guarded: Vec<Option<String>> = pieces
+            .par_iter()
+            .map(|piece| {
+                let text = String::from_utf8_lossy(piece);
+                match (sanitize::guard(&text, *channel), &text) {
+                    (Cow::Borrowed(_), Cow::Borrowed(_)) => None,
+                    (safe, _) => Some(safe.into_owned()),
+                }
+            })
+            .collect();
+        for (piece, guarded) in pieces.iter().zip(guarded) {
+            match guarded {
+                None => out.write_all(piece)?,
+                Some(text) => out.write_all(text.as_bytes())?,
+            }
+        }
+        pending.drain(..end);
+        Ok(())
     }
 
     /// Writes what is left, flushes, and gives the writer back.
@@ -77,11 +103,34 @@ impl<W: Write> Guarded<W> {
     }
 }
 
+/// Bytes one task guards.
+const GUARD_PIECE: usize = 1 << 18;
+
+/// `batch`, which ends at a line break, cut after line breaks into pieces of about `size`.
+fn line_pieces(batch: &[u8], size: usize) -> Vec<&[u8]> {
+    let mut pieces = Vec::new();
+    let mut rest = batch;
+    while rest.len() > size {
+        let cut = match rest[size..].iter().position(|b| *b == b'\n') {
+            Some(at) => size + at + 1,
+            None => rest.len(),
+        };
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push(piece);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
+}
+
 impl<W: Write> Write for Guarded<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.pending.extend_from_slice(buf);
-        // Guard in batches of whole lines (a line break never sits inside a UTF-8 sequence).
-        if self.pending.len() >= 1 << 16
+        // Guard in batches of whole lines (a line break never sits inside a UTF-8 sequence),
+        // large enough to guard on both cores.
+        if self.pending.len() >= 4 * GUARD_PIECE
             && let Some(last) = self.pending.iter().rposition(|b| *b == b'\n')
         {
             self.emit(last + 1)?;

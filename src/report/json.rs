@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::stream::{write_array, write_pretty};
 use crate::analysis::{Analysis, Summary};
 use crate::diagnostic::Diagnostic;
 use crate::load::Sources;
@@ -120,10 +121,27 @@ fn place<'a>(location: &Location, sources: &'a Sources) -> (&'a str, Point, Poin
 }
 
 /// Writes the report to `out` as it is serialised, byte for byte what [`render`] returns,
-/// without holding the document in memory (at 100,000 workloads it is ~250 MB).
+/// without holding the document in memory (at 100,000 workloads it is ~250 MB): the
+/// fields in the order [`Output`] declares them, the findings streamed.
 pub fn write(analysis: &Analysis, out: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &output(analysis)).map_err(std::io::Error::other)?;
-    out.write_all(b"\n")
+    let Output {
+        version,
+        tool,
+        findings,
+        summary,
+    } = output(analysis);
+    out.write_all(b"{\n  \"version\": ")?;
+    write_pretty(out, &version, 1)?;
+    out.write_all(b",\n  \"tool\": ")?;
+    write_pretty(out, &tool, 1)?;
+    out.write_all(b",\n  \"findings\": ")?;
+    write_array(out, 1, findings.diagnostics.len(), |index, buffer| {
+        let diagnostic = &findings.diagnostics[index];
+        write_pretty(buffer, &finding(diagnostic, findings.sources), 2)
+    })?;
+    out.write_all(b",\n  \"summary\": ")?;
+    write_pretty(out, &summary, 1)?;
+    out.write_all(b"\n}\n")
 }
 
 fn output(analysis: &Analysis) -> Output<'_> {

@@ -14,6 +14,7 @@ pub mod json;
 pub mod sanitize;
 pub mod sarif;
 pub mod snippet;
+pub mod stream;
 pub mod yaml;
 
 use crate::analysis::Analysis;

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use serde_sarif::sarif;
 
 use super::RenderOptions;
+use super::stream::{write_array, write_pretty};
 use crate::analysis::Analysis;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::gate::fingerprint::SARIF_KEY;
@@ -332,13 +333,58 @@ fn notification(diagnostic: &Diagnostic, analysis: &Analysis) -> sarif::Notifica
     }
 }
 
-/// The SARIF log as a value (tests inspect it; `render` prints it).
-pub fn log(analysis: &Analysis, options: &RenderOptions) -> sarif::Sarif {
-    let rules: Vec<&RegisteredRule> = registry()
+/// The rules the log describes, in `tool.driver.rules` order.
+fn described_rules(options: &RenderOptions) -> Vec<&'static RegisteredRule> {
+    registry()
         .iter()
         .filter(|r| options.selection.enabled(r.doc.id))
-        .collect();
+        .collect()
+}
+
+/// Result `index` of the log: the findings, then the suppressed findings.
+fn result_at(
+    analysis: &Analysis,
+    rules: &[&RegisteredRule],
+    index: usize,
+) -> Option<sarif::Result> {
     let rule_index = |id: &str| rules.iter().position(|r| r.doc.id == id);
+    match analysis.diagnostics.get(index) {
+        Some(d) => Some(result(d, rule_index(d.rule), analysis, None)),
+        None => {
+            let s = analysis
+                .gate
+                .suppressed
+                .get(index - analysis.diagnostics.len())?;
+            Some(result(
+                &s.diagnostic,
+                rule_index(s.diagnostic.rule),
+                analysis,
+                Some(s),
+            ))
+        }
+    }
+}
+
+fn result_count(analysis: &Analysis) -> usize {
+    analysis.diagnostics.len() + analysis.gate.suppressed.len()
+}
+
+/// The SARIF log as a value (tests inspect it; `render` prints it).
+pub fn log(analysis: &Analysis, options: &RenderOptions) -> sarif::Sarif {
+    let rules = described_rules(options);
+    let results = (0..result_count(analysis))
+        .filter_map(|index| result_at(analysis, &rules, index))
+        .collect();
+    log_with(analysis, options, &rules, results)
+}
+
+/// The log with `results` as its run's results.
+fn log_with(
+    analysis: &Analysis,
+    options: &RenderOptions,
+    rules: &[&RegisteredRule],
+    results: Vec<sarif::Result>,
+) -> sarif::Sarif {
     let descriptors = rules
         .iter()
         .map(|r| {
@@ -351,20 +397,6 @@ pub fn log(analysis: &Analysis, options: &RenderOptions) -> sarif::Sarif {
             rule_descriptor(&r.doc, severity)
         })
         .collect();
-    let gate = &analysis.gate;
-    let mut results: Vec<sarif::Result> = analysis
-        .diagnostics
-        .iter()
-        .map(|d| result(d, rule_index(d.rule), analysis, None))
-        .collect();
-    results.extend(gate.suppressed.iter().map(|s| {
-        result(
-            &s.diagnostic,
-            rule_index(s.diagnostic.rule),
-            analysis,
-            Some(s),
-        )
-    }));
     let notifications: Vec<sarif::Notification> = analysis
         .diagnostics
         .iter()
@@ -430,15 +462,39 @@ pub fn log(analysis: &Analysis, options: &RenderOptions) -> sarif::Sarif {
     }
 }
 
+/// The results of the run as the pretty printer writes them when there are none: a line
+/// break first, so only the run's own key can match (a string never holds a raw one).
+const NO_RESULTS: &str = "\n      \"results\": []";
+
 /// Writes the log to `out` as it is serialised, byte for byte what [`render`] returns,
-/// without holding the text in memory.
+/// without holding it in memory (at 100,000 workloads the results alone are hundreds of
+/// megabytes as values): the log without results, with the results streamed in their place.
 pub fn write(
     analysis: &Analysis,
     options: &RenderOptions,
     out: &mut (impl std::io::Write + ?Sized),
 ) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &log(analysis, options))
+    let rules = described_rules(options);
+    let frame = serde_json::to_string_pretty(&log_with(analysis, options, &rules, Vec::new()))
         .map_err(std::io::Error::other)?;
+    let Some(at) = frame.find(NO_RESULTS) else {
+        // Not reached (the run always has results); the whole log is still right.
+        serde_json::to_writer_pretty(&mut *out, &log(analysis, options))
+            .map_err(std::io::Error::other)?;
+        return out.write_all(b"\n");
+    };
+    let (before, after) = frame.split_at(at + NO_RESULTS.len());
+    out.write_all(before.trim_end_matches("[]").as_bytes())?;
+    write_array(
+        out,
+        3,
+        result_count(analysis),
+        |index, buffer| match result_at(analysis, &rules, index) {
+            Some(result) => write_pretty(buffer, &result, 4),
+            None => Ok(()),
+        },
+    )?;
+    out.write_all(after.as_bytes())?;
     out.write_all(b"\n")
 }
 
