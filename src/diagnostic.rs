@@ -1,6 +1,9 @@
 //! Findings as every reporter sees them: a rule id, a severity, a message and
 //! locations. Reporters know nothing else about rules.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::span::{FileId, Location, Span};
@@ -47,7 +50,7 @@ pub struct Diagnostic {
     /// Short text shown under the highlighted span.
     pub label: Option<String>,
     pub related: Vec<Related>,
-    pub help: Option<String>,
+    pub help: Option<Help>,
     /// Identity of the object the finding is about (`Kind/namespace/name`), if any.
     pub object: Option<String>,
     /// Path of the node inside its object (`metadata.annotations.linkerd.io/inject`);
@@ -115,6 +118,43 @@ pub struct NewFile {
     pub text: String,
 }
 
+/// What to do about a finding: text, or text rendered when a reporter writes it. A help
+/// built from the repository (the Gateway API migration of an Ingress) is a kilobyte or
+/// more per finding: rendered while the report streams, it is never held for all findings
+/// at once, and its memory is reused from one finding to the next.
+#[derive(Clone)]
+pub enum Help {
+    Text(String),
+    Rendered(Arc<dyn Fn() -> String + Send + Sync>),
+}
+
+impl Help {
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Help::Text(text) => Cow::Borrowed(text),
+            Help::Rendered(render) => Cow::Owned(render()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Help {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.text(), f)
+    }
+}
+
+impl From<String> for Help {
+    fn from(text: String) -> Help {
+        Help::Text(text)
+    }
+}
+
+impl From<&str> for Help {
+    fn from(text: &str) -> Help {
+        Help::Text(text.to_string())
+    }
+}
+
 /// `text` in an allocation of its length when building it left much spare capacity (a
 /// text grown by appending has up to half its allocation unused): every finding is held
 /// until the report is written, and an allocator may keep a shrunk block where it is.
@@ -157,8 +197,22 @@ impl Diagnostic {
     }
 
     pub fn with_help(&mut self, help: impl Into<String>) -> &mut Self {
-        self.help = Some(fitted(help.into()));
+        self.help = Some(Help::Text(fitted(help.into())));
         self
+    }
+
+    /// A help rendered each time a reporter writes it (see [`Help`]).
+    pub fn with_rendered_help(
+        &mut self,
+        render: impl Fn() -> String + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.help = Some(Help::Rendered(Arc::new(render)));
+        self
+    }
+
+    /// The help's text, rendered if need be.
+    pub fn help_text(&self) -> Option<Cow<'_, str>> {
+        self.help.as_ref().map(Help::text)
     }
 
     pub fn with_related(&mut self, location: Location, message: impl Into<String>) -> &mut Self {

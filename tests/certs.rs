@@ -240,7 +240,7 @@ fn the_shared_certificate_in_the_help_is_valid_and_holds_every_name() {
         .diagnostics
         .iter()
         .find(|d| d.rule == "per-ingress-certificate")
-        .and_then(|d| d.help.clone())
+        .and_then(|d| d.help_text().map(|h| h.into_owned()))
         .unwrap();
     let start = help.find("apiVersion:").unwrap();
     let end = help[start..].find("\n\n").unwrap() + start;

@@ -37,7 +37,7 @@ pub fn describe(analysis: &Analysis) -> String {
         if let Some(label) = &d.label {
             out.push_str(&format!("  label: {label}\n"));
         }
-        if let Some(help) = &d.help {
+        if let Some(help) = d.help_text() {
             out.push_str(&format!("  help: {}\n", help.replace('\n', "\n        ")));
         }
         for r in &d.related {

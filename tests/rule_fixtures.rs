@@ -147,10 +147,10 @@ fn yaml_that_helps_propose_is_valid_and_complete() {
         for case in cases(rule.doc.id) {
             let analysis = xks_lint::analyze(&common::options_for(&[&case]));
             for diagnostic in &analysis.diagnostics {
-                let Some(help) = &diagnostic.help else {
+                let Some(help) = diagnostic.help_text() else {
                     continue;
                 };
-                for block in proposed_yaml(help) {
+                for block in proposed_yaml(&help) {
                     let stream = xks_lint::load::yaml::parse_stream(&block);
                     assert!(
                         stream.errors.is_empty(),

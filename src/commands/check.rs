@@ -424,13 +424,17 @@ pub fn check(args: CheckArgs) -> u8 {
             selection: selection.clone(),
             sarif_category: args.sarif_category.clone(),
         };
-        if matches!(format, Format::Json | Format::Sarif) {
-            // Serialised straight to its destination: at 100,000 workloads the document is
-            // hundreds of megabytes, which building it whole (and growing it by doubling)
-            // would add to the run's peak.
-            let channel = format.channel();
+        let channel = match format.channel() {
+            Channel::Text if color => Channel::StyledText,
+            channel => channel,
+        };
+        if matches!(format, Format::Json | Format::Sarif | Format::Human) {
+            // Written as it is rendered: at 100,000 workloads the document is hundreds of
+            // megabytes, which building it whole (and growing it by doubling) would add to
+            // the run's peak.
             let write = |out: &mut dyn std::io::Write| match format {
                 Format::Sarif => report::sarif::write(&analysis, &options, out),
+                Format::Human => report::human::write(&analysis, &options, out),
                 _ => report::json::write(&analysis, out),
             };
             let written = match destination {
@@ -450,10 +454,6 @@ pub fn check(args: CheckArgs) -> u8 {
             continue;
         }
         let text = report::render(*format, &analysis, &options);
-        let channel = match format.channel() {
-            Channel::Text if color => Channel::StyledText,
-            channel => channel,
-        };
         let written = match destination {
             Some(path) => write_report(
                 paths.first().map_or(".", String::as_str),

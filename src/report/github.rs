@@ -51,9 +51,9 @@ fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
     // Controls other than the help's own line breaks are made visible first (the
     // runner's log renders ANSI escapes); then the runner's escaping.
     let mut message = inline(&d.message).into_owned();
-    if let Some(help) = &d.help {
+    if let Some(help) = d.help_text() {
         message.push_str("\nhelp: ");
-        message.push_str(&multiline(help));
+        message.push_str(&multiline(&help));
     }
     let start = analysis.sources.start(d.location);
     let end = analysis.sources.end(d.location);

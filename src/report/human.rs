@@ -7,6 +7,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnost
 use super::RenderOptions;
 use super::sanitize::{Inline, inline, multiline};
 use super::snippet::{Excerpt, LineIndex, MAX_LABEL_DISTANCE, Mark};
+use super::stream::write_in_order;
 use crate::analysis::Analysis;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::Sources;
@@ -14,36 +15,90 @@ use crate::load::Sources;
 /// Labels drawn in one excerpt; further related locations are cited in the help.
 const MAX_MARKS: usize = 8;
 
-pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
+fn handler(options: &RenderOptions) -> GraphicalReportHandler {
     let theme = if options.color {
         GraphicalTheme::unicode()
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme)
+    GraphicalReportHandler::new_themed(theme)
         .with_links(false)
         .with_width(110)
-        .with_context_lines(1);
+        .with_context_lines(1)
+}
+
+/// Appends the report of one finding to `out`.
+fn render_one(
+    handler: &GraphicalReportHandler,
+    diagnostic: &Diagnostic,
+    sources: &Sources,
+    index: &mut LineIndex,
+    out: &mut String,
+) {
+    let report = to_report(diagnostic, sources, index);
+    if handler.render_report(out, report.as_ref()).is_err() {
+        // Rendering only fails on a formatter error; fall back to one plain line.
+        let _ = writeln!(out, "{}", plain_line(diagnostic, sources));
+    }
+}
+
+pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
+    let handler = handler(options);
     let mut out = String::new();
     let mut index = LineIndex::default();
-    for diagnostic in &analysis.diagnostics {
-        let report = to_report(diagnostic, &analysis.sources, &mut index);
-        if !out.is_empty() {
+    for (at, diagnostic) in analysis.diagnostics.iter().enumerate() {
+        if at > 0 {
             out.push('\n');
         }
-        if handler.render_report(&mut out, report.as_ref()).is_err() {
-            // Rendering only fails on a formatter error; fall back to one plain line.
-            let _ = writeln!(out, "{}", plain_line(diagnostic, &analysis.sources));
-        }
+        render_one(
+            &handler,
+            diagnostic,
+            &analysis.sources,
+            &mut index,
+            &mut out,
+        );
     }
     if options.summary {
-        if !out.is_empty() {
+        if !analysis.diagnostics.is_empty() {
             out.push('\n');
         }
         out.push_str(&summary_line(analysis));
         out.push('\n');
     }
     out
+}
+
+/// Writes to `out` what [`render`] returns, without holding it: the findings are rendered
+/// on the rayon pool a window at a time (see `report::stream`).
+pub fn write(
+    analysis: &Analysis,
+    options: &RenderOptions,
+    out: &mut (impl std::io::Write + ?Sized),
+) -> std::io::Result<()> {
+    let handler = handler(options);
+    let diagnostics = &analysis.diagnostics;
+    write_in_order(
+        out,
+        diagnostics.len(),
+        || (LineIndex::default(), String::new()),
+        |(index, text), at, buffer| {
+            text.clear();
+            if at > 0 {
+                text.push('\n');
+            }
+            render_one(&handler, &diagnostics[at], &analysis.sources, index, text);
+            buffer.extend_from_slice(text.as_bytes());
+            Ok(())
+        },
+    )?;
+    if options.summary {
+        if !diagnostics.is_empty() {
+            out.write_all(b"\n")?;
+        }
+        out.write_all(summary_line(analysis).as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// Appends a paragraph to the help text.
@@ -67,7 +122,7 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources, index: &mut LineIndex) 
         end: span.end.byte as usize,
         primary: true,
     }];
-    let mut help = multiline(diagnostic.help.as_deref().unwrap_or_default()).into_owned();
+    let mut help = multiline(&diagnostic.help_text().unwrap_or_default()).into_owned();
     if !diagnostic.contexts.is_empty() {
         add_help(
             &mut help,

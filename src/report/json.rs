@@ -55,7 +55,7 @@ struct Finding<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    help: Option<&'a str>,
+    help: Option<std::borrow::Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     object: Option<&'a str>,
     related: Vec<RelatedLocation<'a>>,
@@ -92,7 +92,7 @@ fn finding<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Finding<'a> {
         start,
         end,
         label: d.label.as_deref(),
-        help: d.help.as_deref(),
+        help: d.help_text(),
         object: d.object.as_deref(),
         contexts: &d.contexts,
         environments: &d.environments,

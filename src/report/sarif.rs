@@ -271,8 +271,9 @@ fn result(
     // the finding's own help (often a YAML snippet to add) is a result property and, with
     // an automatic fix, that fix's description.
     let text = diagnostic.message.clone();
+    let help = diagnostic.help_text();
     let fixes = diagnostic.fix.as_ref().map(|fix| {
-        let description = match &diagnostic.help {
+        let description = match &help {
             Some(help) => format!("{}\n\n{help}", fix.description),
             None => fix.description.clone(),
         };
@@ -311,7 +312,7 @@ fn result(
             .map(|fingerprint| BTreeMap::from([(SARIF_KEY.to_string(), fingerprint.clone())])),
         fixes,
         suppressions,
-        properties: diagnostic.help.as_ref().map(|help| sarif::PropertyBag {
+        properties: help.map(|help| sarif::PropertyBag {
             additional_properties: BTreeMap::from([("help".to_string(), json!(help))]),
             ..Default::default()
         }),

@@ -1,6 +1,7 @@
-//! Large JSON documents written as `serde_json`'s pretty printer writes them, without
-//! holding them: the elements of their one long array are serialised on the rayon pool a
-//! window at a time and written in order, so memory is one window whatever their number.
+//! Large reports written without holding them: their elements (findings, SARIF results)
+//! are rendered on the rayon pool a window at a time and written in order, so memory is
+//! one window whatever their number. JSON comes out as `serde_json`'s pretty printer
+//! writes the whole document.
 
 use std::io::{self, Write};
 
@@ -19,6 +20,57 @@ fn indent(level: usize) -> &'static [u8] {
     &SPACES[..(2 * level).min(SPACES.len())]
 }
 
+/// Writes `len` elements in order, element `index` by `element(state, index, buffer)`;
+/// each task starts from a state of its own, `init()` (a cache of line starts, say).
+pub fn write_in_order<W, S, I, F>(out: &mut W, len: usize, init: I, element: F) -> io::Result<()>
+where
+    W: Write + ?Sized,
+    I: Fn() -> S + Sync,
+    F: Fn(&mut S, usize, &mut Vec<u8>) -> io::Result<()> + Sync,
+{
+    write_in_windows(out, len, (WINDOW, TASK), init, element)
+}
+
+/// [`write_in_order`] with windows of `window` elements and tasks of `task` (tests cut
+/// small ones).
+fn write_in_windows<W, S, I, F>(
+    out: &mut W,
+    len: usize,
+    (window_len, task_len): (usize, usize),
+    init: I,
+    element: F,
+) -> io::Result<()>
+where
+    W: Write + ?Sized,
+    I: Fn() -> S + Sync,
+    F: Fn(&mut S, usize, &mut Vec<u8>) -> io::Result<()> + Sync,
+{
+    let (window_len, task_len) = (window_len.max(1), task_len.max(1));
+    // One buffer per task, kept from window to window: buffers a worker allocated and
+    // this thread freed would leave the worker taking fresh pages for every window.
+    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); window_len.div_ceil(task_len).min(len)];
+    for window in (0..len).step_by(window_len) {
+        let window_end = len.min(window + window_len);
+        let tasks = (window_end - window).div_ceil(task_len);
+        buffers[..tasks]
+            .par_iter_mut()
+            .enumerate()
+            .try_for_each(|(task, buffer)| {
+                buffer.clear();
+                let mut state = init();
+                let start = window + task * task_len;
+                for index in start..window_end.min(start + task_len) {
+                    element(&mut state, index, buffer)?;
+                }
+                Ok::<(), io::Error>(())
+            })?;
+        for buffer in &buffers[..tasks] {
+            out.write_all(buffer)?;
+        }
+    }
+    Ok(())
+}
+
 /// An array of `len` elements whose key sits `level` levels down (its elements one level
 /// further), each element written by `element(index, buffer)` with [`write_pretty`].
 pub fn write_array<W, F>(out: &mut W, level: usize, len: usize, element: F) -> io::Result<()>
@@ -30,29 +82,16 @@ where
         return out.write_all(b"[]");
     }
     out.write_all(b"[")?;
-    // One buffer per task, kept from window to window: buffers a worker allocated and
-    // this thread freed would leave the worker taking fresh pages for every window.
-    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); WINDOW.div_ceil(TASK)];
-    for window in (0..len).step_by(WINDOW) {
-        let window_end = len.min(window + WINDOW);
-        let tasks = (window_end - window).div_ceil(TASK);
-        buffers[..tasks]
-            .par_iter_mut()
-            .enumerate()
-            .try_for_each(|(task, buffer)| {
-                buffer.clear();
-                let start = window + task * TASK;
-                for index in start..window_end.min(start + TASK) {
-                    buffer.extend_from_slice(if index == 0 { b"\n" } else { b",\n" });
-                    buffer.extend_from_slice(indent(level + 1));
-                    element(index, buffer)?;
-                }
-                Ok::<(), io::Error>(())
-            })?;
-        for buffer in &buffers[..tasks] {
-            out.write_all(buffer)?;
-        }
-    }
+    write_in_order(
+        out,
+        len,
+        || (),
+        |(), index, buffer| {
+            buffer.extend_from_slice(if index == 0 { b"\n" } else { b",\n" });
+            buffer.extend_from_slice(indent(level + 1));
+            element(index, buffer)
+        },
+    )?;
     out.write_all(b"\n")?;
     out.write_all(indent(level))?;
     out.write_all(b"]")
@@ -95,5 +134,66 @@ impl<W: Write + ?Sized> Write for Indented<'_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every element once, in order, whatever the cut into windows and tasks; each task
+    /// starts from a fresh state.
+    #[test]
+    fn elements_come_out_in_order_across_windows_and_tasks() {
+        for len in [0, 1, 2, 5, 7, 8, 9, 30, 64, 65] {
+            for cut in [(1, 1), (3, 1), (4, 2), (7, 3), (8, 8), (100, 7)] {
+                let mut out = Vec::new();
+                write_in_windows(
+                    &mut out,
+                    len,
+                    cut,
+                    || 0usize,
+                    |seen, index, buffer| {
+                        *seen += 1;
+                        assert!(*seen <= cut.1, "a task's state is its own");
+                        buffer.extend_from_slice(format!("{index},").as_bytes());
+                        Ok(())
+                    },
+                )
+                .unwrap();
+                let expected: String = (0..len).map(|i| format!("{i},")).collect();
+                assert_eq!(String::from_utf8(out).unwrap(), expected, "{len} {cut:?}");
+            }
+        }
+    }
+
+    /// An array comes out as the pretty printer writes it, empty or not, at any level.
+    #[test]
+    fn arrays_are_what_the_pretty_printer_writes() {
+        #[derive(Serialize)]
+        struct Item {
+            name: String,
+            tags: Vec<u32>,
+        }
+        #[derive(Serialize)]
+        struct Doc {
+            items: Vec<Item>,
+        }
+        for len in [0, 1, 3, 4_097] {
+            let items: Vec<Item> = (0..len)
+                .map(|i| Item {
+                    name: format!("n\"{i}\n"),
+                    tags: (0..(i % 3) as u32).collect(),
+                })
+                .collect();
+            let mut out = b"{\n  \"items\": ".to_vec();
+            write_array(&mut out, 1, items.len(), |i, buffer| {
+                write_pretty(buffer, &items[i], 2)
+            })
+            .unwrap();
+            out.extend_from_slice(b"\n}");
+            let expected = serde_json::to_string_pretty(&Doc { items }).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{len}");
+        }
     }
 }

@@ -52,7 +52,10 @@ impl Rule for IngressNginxDeprecated {
                 ),
             )
             .with_label("ingress-nginx")
-            .with_help(migration_help(ctx.model, object))
+            .with_rendered_help({
+                let migration = Migration::of(ctx.model, object);
+                move || migration.help()
+            })
             .with_object(object.identity(), path);
         }
     }
@@ -197,108 +200,135 @@ fn routes(model: &Model, ingress: &Object) -> Vec<Route> {
     routes
 }
 
-fn migration_help(model: &Model, ingress: &Object) -> String {
-    let routes = routes(model, ingress);
-    let mut yaml = String::new();
-    for route in &routes {
-        yaml.push_str(&format!(
-            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: {}\n",
-            yaml_string(&route.name)
-        ));
-        if !ingress.namespace.is_empty() {
-            yaml.push_str(&format!(
-                "  namespace: {}\n",
-                yaml_string(&ingress.namespace)
-            ));
-        }
-        yaml.push_str("spec:\n  parentRefs:\n    - name: GATEWAY  # the XKS Gateway (Envoy Gateway) to attach to\n");
-        if let Some(host) = &route.host {
-            yaml.push_str(&format!("  hostnames:\n    - {}\n", yaml_string(host)));
-        }
-        yaml.push_str("  rules:\n");
-        for backend in &route.backends {
-            yaml.push_str(&format!(
-                "    - matches:\n        - path:\n            type: {}\n            value: {}\n      backendRefs:\n        - name: {}\n          port: {}\n",
-                if backend.exact { "Exact" } else { "PathPrefix" },
-                yaml_string(&backend.path),
-                yaml_string(&backend.service),
-                backend.port
-            ));
-        }
-    }
-    let route_names: Vec<String> = routes.into_iter().map(|r| r.name).collect();
-    let routes = yaml;
-    let mut help = String::from(
-        "move to Gateway API (TLS then terminates on the Gateway listener, whose certificateRefs replace `spec.tls`):\n\n",
-    );
-    if routes.is_empty() {
-        let hosts: Vec<String> = seq(ingress.node.path(&["spec", "rules"]))
-            .iter()
-            .filter_map(|rule| text(rule, &["host"]))
-            .filter(|host| !host.is_empty())
-            .map(|host| format!("`{host}`"))
-            .collect();
-        let for_hosts = if hosts.is_empty() {
-            String::new()
+/// What the help proposes for one Ingress, read from the model when the rule runs and
+/// written out only when a reporter asks (see `diagnostic::Help`).
+struct Migration {
+    name: String,
+    namespace: String,
+    routes: Vec<Route>,
+    /// The rules' hosts, named when no route can be written.
+    hosts: Vec<String>,
+    /// The `nginx.ingress.kubernetes.io/` annotations.
+    annotations: Vec<String>,
+    /// The request-rate limit of `limit-rps` or `limit-rpm`, and its unit.
+    rate: Option<(u32, &'static str)>,
+}
+
+impl Migration {
+    fn of(model: &Model, ingress: &Object) -> Migration {
+        let routes = routes(model, ingress);
+        let hosts = if routes.is_empty() {
+            seq(ingress.node.path(&["spec", "rules"]))
+                .iter()
+                .filter_map(|rule| text(rule, &["host"]))
+                .filter(|host| !host.is_empty())
+                .map(str::to_string)
+                .collect()
         } else {
-            format!(" for {}", hosts.join(", "))
+            Vec::new()
         };
-        help.push_str(&format!("this Ingress routes to no Service (no rule with a Service backend, no default backend): write an HTTPRoute{for_hosts} with `backendRefs` to the Services it should serve\n"));
-    } else {
-        help.push_str(&routes);
+        let annotations: Vec<(&str, &str)> =
+            map_entries(ingress.node.path(&["metadata", "annotations"]))
+                .filter(|(key, _, _)| key.starts_with(NGINX_PREFIX))
+                .map(|(key, _, value)| (key, value.scalar_text().unwrap_or_default().trim()))
+                .collect();
+        let rate = annotations.iter().find_map(|(key, value)| {
+            let unit = match key.strip_prefix(NGINX_PREFIX)? {
+                "limit-rps" => "Second",
+                "limit-rpm" => "Minute",
+                _ => return None,
+            };
+            value.parse::<u32>().ok().map(|n| (n, unit))
+        });
+        Migration {
+            name: ingress.name.to_string(),
+            namespace: ingress.namespace.to_string(),
+            routes,
+            hosts,
+            annotations: annotations.iter().map(|(key, _)| key.to_string()).collect(),
+            rate,
+        }
     }
 
-    let annotations: Vec<(&str, &str)> =
-        map_entries(ingress.node.path(&["metadata", "annotations"]))
-            .filter(|(key, _, _)| key.starts_with(NGINX_PREFIX))
-            .map(|(key, _, value)| (key, value.scalar_text().unwrap_or_default().trim()))
+    fn help(&self) -> String {
+        let mut yaml = String::new();
+        for route in &self.routes {
+            yaml.push_str(&format!(
+                "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: {}\n",
+                yaml_string(&route.name)
+            ));
+            if !self.namespace.is_empty() {
+                yaml.push_str(&format!("  namespace: {}\n", yaml_string(&self.namespace)));
+            }
+            yaml.push_str("spec:\n  parentRefs:\n    - name: GATEWAY  # the XKS Gateway (Envoy Gateway) to attach to\n");
+            if let Some(host) = &route.host {
+                yaml.push_str(&format!("  hostnames:\n    - {}\n", yaml_string(host)));
+            }
+            yaml.push_str("  rules:\n");
+            for backend in &route.backends {
+                yaml.push_str(&format!(
+                    "    - matches:\n        - path:\n            type: {}\n            value: {}\n      backendRefs:\n        - name: {}\n          port: {}\n",
+                    if backend.exact { "Exact" } else { "PathPrefix" },
+                    yaml_string(&backend.path),
+                    yaml_string(&backend.service),
+                    backend.port
+                ));
+            }
+        }
+        let route_names: Vec<&str> = self.routes.iter().map(|r| r.name.as_str()).collect();
+        let routes = yaml;
+        let mut help = String::from(
+            "move to Gateway API (TLS then terminates on the Gateway listener, whose certificateRefs replace `spec.tls`):\n\n",
+        );
+        if routes.is_empty() {
+            let hosts: Vec<String> = self.hosts.iter().map(|host| format!("`{host}`")).collect();
+            let for_hosts = if hosts.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", hosts.join(", "))
+            };
+            help.push_str(&format!("this Ingress routes to no Service (no rule with a Service backend, no default backend): write an HTTPRoute{for_hosts} with `backendRefs` to the Services it should serve\n"));
+        } else {
+            help.push_str(&routes);
+        }
+
+        if let Some((requests, unit)) = self.rate {
+            help.push_str(&format!(
+                "\nthe request-rate limit becomes an Envoy Gateway BackendTrafficPolicy (a local limit counts per Envoy replica, not per client IP as ingress-nginx does; a Global limit with a `sourceCIDR` client selector of type Distinct counts per client):\n\n---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata:\n  name: {}\n",
+                yaml_string(&self.name)
+            ));
+            if !self.namespace.is_empty() {
+                help.push_str(&format!("  namespace: {}\n", yaml_string(&self.namespace)));
+            }
+            help.push_str("spec:\n  targetRefs:\n");
+            for name in &route_names {
+                help.push_str(&format!(
+                    "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}\n",
+                    yaml_string(name)
+                ));
+            }
+            if route_names.is_empty() {
+                help.push_str(&format!(
+                    "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}  # the HTTPRoute that replaces this Ingress\n",
+                    yaml_string(&self.name)
+                ));
+            }
+            help.push_str(&format!(
+                "  rateLimit:\n    type: Local\n    local:\n      rules:\n        - limit:\n            requests: {requests}\n            unit: {unit}\n"
+            ));
+        }
+        let others: Vec<&str> = self
+            .annotations
+            .iter()
+            .map(String::as_str)
+            .filter(|key| !key.ends_with("/limit-rps") && !key.ends_with("/limit-rpm"))
             .collect();
-    let rate = annotations.iter().find_map(|(key, value)| {
-        let unit = match key.strip_prefix(NGINX_PREFIX)? {
-            "limit-rps" => "Second",
-            "limit-rpm" => "Minute",
-            _ => return None,
-        };
-        value.parse::<u32>().ok().map(|n| (n, unit))
-    });
-    if let Some((requests, unit)) = rate {
-        help.push_str(&format!(
-            "\nthe request-rate limit becomes an Envoy Gateway BackendTrafficPolicy (a local limit counts per Envoy replica, not per client IP as ingress-nginx does; a Global limit with a `sourceCIDR` client selector of type Distinct counts per client):\n\n---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata:\n  name: {}\n",
-            yaml_string(&ingress.name)
-        ));
-        if !ingress.namespace.is_empty() {
+        if !others.is_empty() {
             help.push_str(&format!(
-                "  namespace: {}\n",
-                yaml_string(&ingress.namespace)
+                "\nno direct HTTPRoute equivalent, check Envoy Gateway's policies for: {}",
+                others.join(", ")
             ));
         }
-        help.push_str("spec:\n  targetRefs:\n");
-        for name in &route_names {
-            help.push_str(&format!(
-                "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}\n",
-                yaml_string(name)
-            ));
-        }
-        if route_names.is_empty() {
-            help.push_str(&format!(
-                "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}  # the HTTPRoute that replaces this Ingress\n",
-                yaml_string(&ingress.name)
-            ));
-        }
-        help.push_str(&format!(
-            "  rateLimit:\n    type: Local\n    local:\n      rules:\n        - limit:\n            requests: {requests}\n            unit: {unit}\n"
-        ));
+        help
     }
-    let others: Vec<&str> = annotations
-        .iter()
-        .map(|(key, _)| *key)
-        .filter(|key| !key.ends_with("/limit-rps") && !key.ends_with("/limit-rpm"))
-        .collect();
-    if !others.is_empty() {
-        help.push_str(&format!(
-            "\nno direct HTTPRoute equivalent, check Envoy Gateway's policies for: {}",
-            others.join(", ")
-        ));
-    }
-    help
 }
