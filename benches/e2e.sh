@@ -5,7 +5,8 @@
 #   benches/e2e.sh scale [RUNS]                 issue 16's suite: 5,000 / 20,000 / 100,000
 #                                               workloads and the two pathological shapes,
 #                                               check vs parse-only side by side, peak RSS,
-#                                               and `connectivity --group namespace`
+#                                               `connectivity --group namespace`, and
+#                                               SARIF and human output at 100,000
 # Needs hyperfine (Debian/crates.io package `hyperfine`); prints peak RSS with GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,12 +66,20 @@ if [ "${1:-}" = scale ]; then
   done
   args+=(-n "connectivity --group namespace $(basename "$c100k")"
     "$bin connectivity $c100k --group namespace")
+  # The formats a CI gate (SARIF) and a laptop (human, the default) write: they stream too.
+  for format in sarif human; do
+    args+=(-n "check --format $format $(basename "$c100k")"
+      "$bin check $c100k --format $format --output /dev/null")
+  done
   hyperfine --runs "$runs" --ignore-failure --export-markdown target/e2e-scale.md "${args[@]}"
   for c in "$c5k" "$c20k" "$c100k" "$open" "$ips" "$overlays"; do
     rss "parse-only $(basename "$c")" "$bin" check "$c" --stage load --format json --output /dev/null
     rss "check $(basename "$c")" "$bin" check "$c" --format json --output /dev/null
   done
   rss "connectivity --group namespace $(basename "$c100k")" "$bin" connectivity "$c100k" --group namespace
+  for format in sarif human; do
+    rss "check --format $format $(basename "$c100k")" "$bin" check "$c100k" --format "$format" --output /dev/null
+  done
   # Where it goes: per stage wall time, CPU time (steadier than wall on a shared machine) and
   # peak RSS after the stage.
   for c in "$c5k" "$c20k" "$c100k" "$open" "$ips" "$overlays"; do
