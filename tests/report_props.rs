@@ -137,6 +137,31 @@ fn diagnostic(f: &Finding) -> Diagnostic {
     d
 }
 
+/// `format` written the way `check` streams it (through a guarded writer), and the
+/// rendered document guarded: the two must be the same bytes.
+fn streamed_and_rendered(
+    analysis: &Analysis,
+    format: Format,
+    color: bool,
+    channel: Channel,
+) -> (Vec<u8>, String) {
+    let options = RenderOptions {
+        color,
+        summary: color,
+        ..RenderOptions::default()
+    };
+    let rendered = xks_lint::report::render(format, analysis, &options);
+    let mut out = xks_lint::report::emit::Guarded::new(Vec::new(), channel);
+    match format {
+        Format::Sarif => xks_lint::report::sarif::write(analysis, &options, &mut out),
+        Format::Human => xks_lint::report::human::write(analysis, &options, &mut out),
+        _ => xks_lint::report::json::write(analysis, &mut out),
+    }
+    .unwrap();
+    let streamed = out.finish().unwrap();
+    (streamed, guard(&rendered, channel).into_owned())
+}
+
 fn kind_of(channel: Channel) -> Kind {
     match channel {
         Channel::Text => Kind::Text,
@@ -202,7 +227,7 @@ proptest! {
     /// `report::sarif::write`, `report::human::write` through a guarded writer): the bytes
     /// are those of the rendered document, guarded.
     #[test]
-    fn streamed_json_and_sarif_reports_are_the_rendered_ones(
+    fn streamed_reports_are_the_rendered_ones(
         files in prop::collection::vec((hostile_string(), source_text()), 0..3),
         findings in prop::collection::vec(finding(), 1..4),
     ) {
@@ -213,20 +238,8 @@ proptest! {
             (Format::Human, false, Channel::Text),
             (Format::Human, true, Channel::StyledText),
         ] {
-            let options = RenderOptions { color, summary: color, ..RenderOptions::default() };
-            let rendered = xks_lint::report::render(format, &analysis, &options);
-            let mut out = xks_lint::report::emit::Guarded::new(Vec::new(), channel);
-            match format {
-                Format::Sarif => xks_lint::report::sarif::write(&analysis, &options, &mut out),
-                Format::Human => xks_lint::report::human::write(&analysis, &options, &mut out),
-                _ => xks_lint::report::json::write(&analysis, &mut out),
-            }
-            .unwrap();
-            let streamed = out.finish().unwrap();
-            prop_assert_eq!(
-                String::from_utf8_lossy(&streamed).into_owned(),
-                guard(&rendered, channel).into_owned()
-            );
+            let (streamed, rendered) = streamed_and_rendered(&analysis, format, color, channel);
+            prop_assert_eq!(String::from_utf8_lossy(&streamed).into_owned(), rendered);
         }
     }
 
@@ -315,24 +328,12 @@ proptest! {
         let many: Vec<Finding> = findings.iter().cycle().take(count).cloned().collect();
         let analysis = analysis_of(&files, &many);
         // Human output streams through the same windows (`report::stream`'s own tests cut
-        // small ones); it is compared on few findings below, where it is cheap.
-        for (format, color, channel) in [
-            (Format::Json, false, Channel::Json),
-            (Format::Sarif, false, Channel::Json),
-        ] {
-            let options = RenderOptions { color, summary: true, ..RenderOptions::default() };
-            let rendered = xks_lint::report::render(format, &analysis, &options);
-            let mut out = xks_lint::report::emit::Guarded::new(Vec::new(), channel);
-            match format {
-                Format::Sarif => xks_lint::report::sarif::write(&analysis, &options, &mut out),
-                Format::Human => xks_lint::report::human::write(&analysis, &options, &mut out),
-                _ => xks_lint::report::json::write(&analysis, &mut out),
-            }
-            .unwrap();
-            let streamed = out.finish().unwrap();
+        // small ones); it is compared on few findings above, where it is cheap.
+        for format in [Format::Json, Format::Sarif] {
+            let (streamed, rendered) = streamed_and_rendered(&analysis, format, false, Channel::Json);
             prop_assert!(
-                streamed == guard(&rendered, channel).as_bytes(),
-                "{format:?} color={color}: {} streamed bytes, {} rendered",
+                streamed == rendered.as_bytes(),
+                "{format:?}: {} streamed bytes, {} rendered",
                 streamed.len(),
                 rendered.len()
             );
