@@ -155,6 +155,7 @@ fn streamed_and_rendered(
     match format {
         Format::Sarif => xks_lint::report::sarif::write(analysis, &options, &mut out),
         Format::Human => xks_lint::report::human::write(analysis, &options, &mut out),
+        Format::Gitlab => xks_lint::report::gitlab::write(analysis, &mut out),
         _ => xks_lint::report::json::write(analysis, &mut out),
     }
     .unwrap();
@@ -223,8 +224,8 @@ proptest! {
         }
     }
 
-    /// `check` streams its JSON, SARIF and human reports (`report::json::write`,
-    /// `report::sarif::write`, `report::human::write` through a guarded writer): the bytes
+    /// `check` streams its JSON, SARIF, GitLab and human reports (`report::json::write`,
+    /// `sarif::write`, `gitlab::write`, `human::write` through a guarded writer): the bytes
     /// are those of the rendered document, guarded.
     #[test]
     fn streamed_reports_are_the_rendered_ones(
@@ -235,6 +236,7 @@ proptest! {
         for (format, color, channel) in [
             (Format::Json, false, Channel::Json),
             (Format::Sarif, false, Channel::Json),
+            (Format::Gitlab, false, Channel::Json),
             (Format::Human, false, Channel::Text),
             (Format::Human, true, Channel::StyledText),
         ] {
@@ -329,7 +331,7 @@ proptest! {
         let analysis = analysis_of(&files, &many);
         // Human output streams through the same windows (`report::stream`'s own tests cut
         // small ones); it is compared on few findings above, where it is cheap.
-        for format in [Format::Json, Format::Sarif] {
+        for format in [Format::Json, Format::Sarif, Format::Gitlab] {
             let (streamed, rendered) = streamed_and_rendered(&analysis, format, false, Channel::Json);
             prop_assert!(
                 streamed == rendered.as_bytes(),

@@ -428,13 +428,17 @@ pub fn check(args: CheckArgs) -> u8 {
             Channel::Text if color => Channel::StyledText,
             channel => channel,
         };
-        if matches!(format, Format::Json | Format::Sarif | Format::Human) {
+        if matches!(
+            format,
+            Format::Json | Format::Sarif | Format::Human | Format::Gitlab
+        ) {
             // Written as it is rendered: at 100,000 workloads the document is hundreds of
             // megabytes, which building it whole (and growing it by doubling) would add to
             // the run's peak.
             let write = |out: &mut dyn std::io::Write| match format {
                 Format::Sarif => report::sarif::write(&analysis, &options, out),
                 Format::Human => report::human::write(&analysis, &options, out),
+                Format::Gitlab => report::gitlab::write(&analysis, out),
                 _ => report::json::write(&analysis, out),
             };
             let written = match destination {

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
+use super::stream::{write_array, write_pretty};
 use crate::analysis::Analysis;
-use crate::diagnostic::Severity;
+use crate::diagnostic::{Diagnostic, Severity};
 
 #[derive(Serialize)]
 struct Issue<'a> {
@@ -39,26 +40,39 @@ fn severity(severity: Severity) -> &'static str {
     }
 }
 
+fn issue<'a>(analysis: &'a Analysis, d: &'a Diagnostic) -> Issue<'a> {
+    Issue {
+        kind: "issue",
+        description: format!("[{}] {}", d.rule, d.message),
+        check_name: d.rule,
+        fingerprint: d.fingerprint.as_deref().unwrap_or_default(),
+        severity: severity(d.severity),
+        location: IssueLocation {
+            path: analysis.gate.repo_path(d.location.file),
+            lines: Lines {
+                begin: d.location.span.start.line as usize,
+                end: analysis.sources.end(d.location).line as usize,
+            },
+        },
+    }
+}
+
 pub fn render(analysis: &Analysis) -> String {
     let issues: Vec<Issue> = analysis
         .diagnostics
         .iter()
-        .map(|d| Issue {
-            kind: "issue",
-            description: format!("[{}] {}", d.rule, d.message),
-            check_name: d.rule,
-            fingerprint: d.fingerprint.as_deref().unwrap_or_default(),
-            severity: severity(d.severity),
-            location: IssueLocation {
-                path: analysis.gate.repo_path(d.location.file),
-                lines: Lines {
-                    begin: d.location.span.start.line as usize,
-                    end: analysis.sources.end(d.location).line as usize,
-                },
-            },
-        })
+        .map(|d| issue(analysis, d))
         .collect();
     let mut text = serde_json::to_string_pretty(&issues).unwrap_or_else(|_| "[]".to_string());
     text.push('\n');
     text
+}
+
+/// Writes to `out` what [`render`] returns, without holding it (see `report::stream`).
+pub fn write(analysis: &Analysis, out: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
+    let diagnostics = &analysis.diagnostics;
+    write_array(out, 0, diagnostics.len(), |index, buffer| {
+        write_pretty(buffer, &issue(analysis, &diagnostics[index]), 1)
+    })?;
+    out.write_all(b"\n")
 }
