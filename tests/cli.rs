@@ -553,3 +553,29 @@ fn completions_and_man_page_follow_the_cli() {
         );
     }
 }
+
+/// `check … | head` closes the pipe before the report is written out: the streamed report
+/// stops without a message, and the exit code is still the findings' (0 with
+/// `--fail-on never`), not a usage error.
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    for format in ["sarif", "json", "human", "gitlab"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xks-lint"))
+            .args(["check", "fixtures", "--format", format, "--color", "never"])
+            .args(["--fail-on", "never"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{format}: {stderr}");
+        assert!(!stderr.contains("cannot write"), "{format}: {stderr}");
+    }
+}

@@ -481,7 +481,7 @@ pub fn write(
     let Some(at) = frame.find(NO_RESULTS) else {
         // Not reached (the run always has results); the whole log is still right.
         serde_json::to_writer_pretty(&mut *out, &log(analysis, options))
-            .map_err(std::io::Error::other)?;
+            .map_err(std::io::Error::from)?;
         return out.write_all(b"\n");
     };
     let (before, after) = frame.split_at(at + NO_RESULTS.len());

@@ -109,7 +109,9 @@ pub fn write_pretty(
         out,
         indent: indent(level),
     };
-    serde_json::to_writer_pretty(&mut indented, value).map_err(io::Error::other)
+    // `From` keeps the kind of a write error (a closed pipe stays `BrokenPipe`, which
+    // `check` does not report as a failure).
+    serde_json::to_writer_pretty(&mut indented, value).map_err(io::Error::from)
 }
 
 /// A writer that indents every line after the first by `indent`.
