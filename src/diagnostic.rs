@@ -149,12 +149,6 @@ impl From<String> for Help {
     }
 }
 
-impl From<&str> for Help {
-    fn from(text: &str) -> Help {
-        Help::Text(text.to_string())
-    }
-}
-
 /// `text` in an allocation of its length when building it left much spare capacity (a
 /// text grown by appending has up to half its allocation unused): every finding is held
 /// until the report is written, and an allocator may keep a shrunk block where it is.
