@@ -1,3 +1,5 @@
+use ecow::EcoString;
+
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed, map_entries};
 use crate::rules::certs::yaml_string;
@@ -91,53 +93,54 @@ struct Backend {
     port: String,
 }
 
-/// The backend of one `http.paths[]` entry.
-fn path_backend(model: &Model, ingress: &Object, path: &Node) -> Option<Backend> {
-    let value = text(path, &["path"]).unwrap_or("/").to_string();
-    let exact = text(path, &["pathType"]) == Some("Exact");
-    service_backend(model, ingress, path.get("backend")?, value, exact)
+/// How a backend names its Service port.
+enum PortRef<'a> {
+    Number(&'a str),
+    Name(&'a str),
+    Unset,
 }
 
-/// A Service backend (`service.name` and `service.port`, or the removed v1beta1
-/// `serviceName`/`servicePort`) served at `path`; `None` for resource backends.
-fn service_backend(
-    model: &Model,
-    ingress: &Object,
-    backend: &Node,
-    path: String,
-    exact: bool,
-) -> Option<Backend> {
-    let (service, port_number, port_name) = match backend.get("service") {
-        Some(service) => (
-            text(service, &["name"])?.to_string(),
-            text(service, &["port", "number"]).map(str::to_string),
-            text(service, &["port", "name"]).map(str::to_string),
-        ),
-        None => {
-            let service = text(backend, &["serviceName"])?.to_string();
-            let port = text(backend, &["servicePort"]).map(str::to_string);
-            let is_number = port.as_deref().is_some_and(|p| p.parse::<u32>().is_ok());
-            if is_number {
-                (service, port, None)
-            } else {
-                (service, None, port)
-            }
+/// The Service and port of a backend (`service.name` and `service.port`, or the removed
+/// v1beta1 `serviceName`/`servicePort`); `None` for resource backends.
+fn backend_service(backend: &Node) -> Option<(&str, PortRef<'_>)> {
+    match backend.get("service") {
+        Some(service) => {
+            let port = match (
+                text(service, &["port", "number"]),
+                text(service, &["port", "name"]),
+            ) {
+                (Some(number), _) => PortRef::Number(number),
+                (None, Some(name)) => PortRef::Name(name),
+                (None, None) => PortRef::Unset,
+            };
+            Some((text(service, &["name"])?, port))
         }
-    };
-    let port = match (port_number, port_name) {
-        (Some(number), _) => number,
-        (None, Some(name)) => match service_port(model, &ingress.namespace, &service, &name) {
-            Some(number) => format!("{number}  # Service port `{name}`"),
-            None => format!("80  # set to the number of Service port `{name}`"),
-        },
-        (None, None) => "80  # set to the Service port number".to_string(),
-    };
-    Some(Backend {
-        path,
-        exact,
-        service,
-        port,
-    })
+        None => {
+            let service = text(backend, &["serviceName"])?;
+            let port = match text(backend, &["servicePort"]) {
+                Some(port) if port.parse::<u32>().is_ok() => PortRef::Number(port),
+                Some(name) => PortRef::Name(name),
+                None => PortRef::Unset,
+            };
+            Some((service, port))
+        }
+    }
+}
+
+/// The Ingress's default backend (`defaultBackend`, or v1beta1's `backend`).
+fn default_backend(ingress: &Node) -> Option<&Node> {
+    ["defaultBackend", "backend"]
+        .iter()
+        .find_map(|key| ingress.path(&["spec", key]))
+}
+
+/// Every backend the Ingress names: the default one, then each path's.
+fn backends(ingress: &Node) -> impl Iterator<Item = &Node> {
+    let paths = seq(ingress.path(&["spec", "rules"]))
+        .iter()
+        .flat_map(|rule| seq(rule.path(&["http", "paths"])))
+        .filter_map(|path| path.get("backend"));
+    default_backend(ingress).into_iter().chain(paths)
 }
 
 /// One HTTPRoute the Ingress becomes: an optional hostname and its backends.
@@ -147,91 +150,147 @@ struct Route {
     backends: Vec<Backend>,
 }
 
-/// One route per rule with Service backends (a rule without paths uses the default
-/// backend), plus a route without hostnames for the default backend. Routes with
-/// nothing to route to are left out, so every route written is complete.
-fn routes(model: &Model, ingress: &Object) -> Vec<Route> {
-    let default_backend = || {
-        ["defaultBackend", "backend"]
-            .iter()
-            .find_map(|key| ingress.node.path(&["spec", key]))
-            .and_then(|node| service_backend(model, ingress, node, "/".to_string(), false))
-    };
-    let mut routes: Vec<Route> = Vec::new();
-    for rule in seq(ingress.node.path(&["spec", "rules"])) {
-        let paths = seq(rule.path(&["http", "paths"]));
-        let backends: Vec<Backend> = if paths.is_empty() {
-            default_backend().into_iter().collect()
-        } else {
-            paths
-                .iter()
-                .filter_map(|path| path_backend(model, ingress, path))
-                .collect()
-        };
-        if !backends.is_empty() {
-            routes.push(Route {
-                name: String::new(),
-                host: text(rule, &["host"])
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_string),
-                backends,
-            });
-        }
-    }
-    let named = routes.len();
-    if let Some(backend) = default_backend() {
-        routes.push(Route {
-            name: if named == 0 {
-                ingress.name.to_string()
-            } else {
-                format!("{}-default", ingress.name)
-            },
-            host: None,
-            backends: vec![backend],
-        });
-    }
-    for (index, route) in routes.iter_mut().take(named).enumerate() {
-        route.name = if named == 1 {
-            ingress.name.to_string()
-        } else {
-            format!("{}-{}", ingress.name, index + 1)
-        };
-    }
-    routes
-}
-
-/// What the help proposes for one Ingress, read from the model when the rule runs and
-/// written out only when a reporter asks (see `diagnostic::Help`).
+/// What the help proposes for one Ingress. Held from the rule's run until a reporter asks
+/// for the text (see `diagnostic::Help`), so it keeps only what the text cannot be derived
+/// from later: the Ingress's tree (shared with the model, not copied) and the numbers of
+/// the Service ports its backends name, which only the model knows.
 struct Migration {
-    name: String,
-    namespace: String,
-    routes: Vec<Route>,
-    /// The rules' hosts, named when no route can be written.
-    hosts: Vec<String>,
-    /// The `nginx.ingress.kubernetes.io/` annotations.
-    annotations: Vec<String>,
-    /// The request-rate limit of `limit-rps` or `limit-rpm`, and its unit.
-    rate: Option<(u32, &'static str)>,
+    ingress: Node,
+    name: EcoString,
+    namespace: EcoString,
+    /// (Service, port name, the port's number when the Service is in the repository), for
+    /// each named port a backend refers to.
+    named_ports: Vec<(EcoString, EcoString, Option<i32>)>,
 }
 
 impl Migration {
     fn of(model: &Model, ingress: &Object) -> Migration {
-        let routes = routes(model, ingress);
-        let hosts = if routes.is_empty() {
-            seq(ingress.node.path(&["spec", "rules"]))
+        let mut named_ports: Vec<(EcoString, EcoString, Option<i32>)> = Vec::new();
+        for (service, port) in backends(&ingress.node).filter_map(backend_service) {
+            let PortRef::Name(name) = port else {
+                continue;
+            };
+            if !named_ports
                 .iter()
-                .filter_map(|rule| text(rule, &["host"]))
-                .filter(|host| !host.is_empty())
-                .map(str::to_string)
-                .collect()
-        } else {
-            Vec::new()
+                .any(|(s, n, _)| s == service && n == name)
+            {
+                let number = service_port(model, &ingress.namespace, service, name);
+                named_ports.push((service.into(), name.into(), number));
+            }
+        }
+        Migration {
+            ingress: ingress.node.clone(),
+            name: ingress.name.clone(),
+            namespace: ingress.namespace.clone(),
+            named_ports,
+        }
+    }
+
+    /// The backend `backend` served at `path`, as written in an HTTPRoute rule.
+    fn backend(&self, backend: &Node, path: String, exact: bool) -> Option<Backend> {
+        let (service, port) = backend_service(backend)?;
+        let port = match port {
+            PortRef::Number(number) => number.to_string(),
+            PortRef::Name(name) => {
+                let number = self
+                    .named_ports
+                    .iter()
+                    .find(|(s, n, _)| s == service && n == name)
+                    .and_then(|(_, _, number)| *number);
+                match number {
+                    Some(number) => format!("{number}  # Service port `{name}`"),
+                    None => format!("80  # set to the number of Service port `{name}`"),
+                }
+            }
+            PortRef::Unset => "80  # set to the Service port number".to_string(),
         };
-        let annotations: Vec<(&str, &str)> =
-            map_entries(ingress.node.path(&["metadata", "annotations"]))
-                .filter(|(key, _, _)| key.starts_with(NGINX_PREFIX))
-                .map(|(key, _, value)| (key, value.scalar_text().unwrap_or_default().trim()))
-                .collect();
+        Some(Backend {
+            path,
+            exact,
+            service: service.to_string(),
+            port,
+        })
+    }
+
+    /// The backend of one `http.paths[]` entry.
+    fn path_backend(&self, path: &Node) -> Option<Backend> {
+        let value = text(path, &["path"]).unwrap_or("/").to_string();
+        let exact = text(path, &["pathType"]) == Some("Exact");
+        self.backend(path.get("backend")?, value, exact)
+    }
+
+    fn default_backend(&self) -> Option<Backend> {
+        self.backend(default_backend(&self.ingress)?, "/".to_string(), false)
+    }
+
+    /// One route per rule with Service backends (a rule without paths uses the default
+    /// backend), plus a route without hostnames for the default backend. Routes with
+    /// nothing to route to are left out, so every route written is complete.
+    fn routes(&self) -> Vec<Route> {
+        let mut routes: Vec<Route> = Vec::new();
+        for rule in seq(self.ingress.path(&["spec", "rules"])) {
+            let paths = seq(rule.path(&["http", "paths"]));
+            let backends: Vec<Backend> = if paths.is_empty() {
+                self.default_backend().into_iter().collect()
+            } else {
+                paths
+                    .iter()
+                    .filter_map(|path| self.path_backend(path))
+                    .collect()
+            };
+            if !backends.is_empty() {
+                routes.push(Route {
+                    name: String::new(),
+                    host: text(rule, &["host"])
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_string),
+                    backends,
+                });
+            }
+        }
+        let named = routes.len();
+        if let Some(backend) = self.default_backend() {
+            routes.push(Route {
+                name: if named == 0 {
+                    self.name.to_string()
+                } else {
+                    format!("{}-default", self.name)
+                },
+                host: None,
+                backends: vec![backend],
+            });
+        }
+        for (index, route) in routes.iter_mut().take(named).enumerate() {
+            route.name = if named == 1 {
+                self.name.to_string()
+            } else {
+                format!("{}-{}", self.name, index + 1)
+            };
+        }
+        routes
+    }
+
+    /// The rules' hosts, named when no route can be written.
+    fn hosts(&self) -> Vec<&str> {
+        seq(self.ingress.path(&["spec", "rules"]))
+            .iter()
+            .filter_map(|rule| text(rule, &["host"]))
+            .filter(|host| !host.is_empty())
+            .collect()
+    }
+
+    /// The `nginx.ingress.kubernetes.io/` annotations, with their values.
+    fn annotations(&self) -> Vec<(&str, &str)> {
+        map_entries(self.ingress.path(&["metadata", "annotations"]))
+            .filter(|(key, _, _)| key.starts_with(NGINX_PREFIX))
+            .map(|(key, _, value)| (key, value.scalar_text().unwrap_or_default().trim()))
+            .collect()
+    }
+
+    fn help(&self) -> String {
+        let routes = self.routes();
+        let annotations = self.annotations();
+        // The request-rate limit of `limit-rps` or `limit-rpm`, and its unit.
         let rate = annotations.iter().find_map(|(key, value)| {
             let unit = match key.strip_prefix(NGINX_PREFIX)? {
                 "limit-rps" => "Second",
@@ -240,19 +299,8 @@ impl Migration {
             };
             value.parse::<u32>().ok().map(|n| (n, unit))
         });
-        Migration {
-            name: ingress.name.to_string(),
-            namespace: ingress.namespace.to_string(),
-            routes,
-            hosts,
-            annotations: annotations.iter().map(|(key, _)| key.to_string()).collect(),
-            rate,
-        }
-    }
-
-    fn help(&self) -> String {
         let mut yaml = String::new();
-        for route in &self.routes {
+        for route in &routes {
             yaml.push_str(&format!(
                 "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: {}\n",
                 yaml_string(&route.name)
@@ -275,13 +323,17 @@ impl Migration {
                 ));
             }
         }
-        let route_names: Vec<&str> = self.routes.iter().map(|r| r.name.as_str()).collect();
+        let route_names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
         let routes = yaml;
         let mut help = String::from(
             "move to Gateway API (TLS then terminates on the Gateway listener, whose certificateRefs replace `spec.tls`):\n\n",
         );
         if routes.is_empty() {
-            let hosts: Vec<String> = self.hosts.iter().map(|host| format!("`{host}`")).collect();
+            let hosts: Vec<String> = self
+                .hosts()
+                .iter()
+                .map(|host| format!("`{host}`"))
+                .collect();
             let for_hosts = if hosts.is_empty() {
                 String::new()
             } else {
@@ -292,7 +344,7 @@ impl Migration {
             help.push_str(&routes);
         }
 
-        if let Some((requests, unit)) = self.rate {
+        if let Some((requests, unit)) = rate {
             help.push_str(&format!(
                 "\nthe request-rate limit becomes an Envoy Gateway BackendTrafficPolicy (a local limit counts per Envoy replica, not per client IP as ingress-nginx does; a Global limit with a `sourceCIDR` client selector of type Distinct counts per client):\n\n---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata:\n  name: {}\n",
                 yaml_string(&self.name)
@@ -317,10 +369,9 @@ impl Migration {
                 "  rateLimit:\n    type: Local\n    local:\n      rules:\n        - limit:\n            requests: {requests}\n            unit: {unit}\n"
             ));
         }
-        let others: Vec<&str> = self
-            .annotations
+        let others: Vec<&str> = annotations
             .iter()
-            .map(String::as_str)
+            .map(|(key, _)| *key)
             .filter(|key| !key.ends_with("/limit-rps") && !key.ends_with("/limit-rpm"))
             .collect();
         if !others.is_empty() {
