@@ -112,15 +112,26 @@ pub fn is_our_github_command(line: &str) -> bool {
 /// A line the GitHub runner would take for a command of its own (`::` after leading
 /// whitespace, as its parser trims).
 pub fn starts_command(line: &str) -> bool {
-    line.trim_start().starts_with("::")
+    // Every line of every report comes here, most of them indented: the ASCII whitespace
+    // is skipped by bytes, and only a line whose indentation goes on with a non-ASCII
+    // character is trimmed by characters (Unicode's whitespace, as the runner's trim is).
+    let indent = line
+        .bytes()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+        .unwrap_or(line.len());
+    let rest = &line[indent..];
+    if rest.as_bytes().first().is_some_and(|b| !b.is_ascii()) {
+        rest.trim_start().starts_with("::")
+    } else {
+        rest.starts_with("::")
+    }
 }
 
 /// Makes a finished document safe to print: see the module documentation. Line breaks
 /// (`\n`) and tabs of text documents are kept; everything else unsafe is escaped.
 pub fn guard(text: &str, channel: Channel) -> Cow<'_, str> {
-    let needs_work = text.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t')
-        || text.contains("##[")
-        || text.split('\n').any(starts_command);
+    let needs_work =
+        has_unsafe_character(text) || text.contains("##[") || text.split('\n').any(starts_command);
     if !needs_work {
         return Cow::Borrowed(text);
     }
@@ -174,6 +185,54 @@ pub fn guard(text: &str, channel: Channel) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Whether `text` holds an unsafe character other than a line break or a tab. Every
+/// report passes through here whole, so it runs over the bytes: only a control byte or a
+/// non-ASCII character can be unsafe, and only those characters are decoded (messages
+/// hold a few, such as `→`).
+fn has_unsafe_character(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    loop {
+        let Some(offset) = bytes.get(from..).and_then(first_suspicious_byte) else {
+            return false;
+        };
+        // Scanning from a character boundary, the first byte found starts a character.
+        let Some(c) = text
+            .get(from + offset..)
+            .and_then(|rest| rest.chars().next())
+        else {
+            return false;
+        };
+        if is_unsafe(c) {
+            return true;
+        }
+        from += offset + c.len_utf8();
+    }
+}
+
+/// The offset of the first control byte other than a line break or a tab, or byte of a
+/// non-ASCII character. Blocks of 64 bytes are tested without stopping early, which the
+/// compiler turns into vector instructions; only a block with a hit is searched.
+fn first_suspicious_byte(bytes: &[u8]) -> Option<usize> {
+    let suspicious = |b: u8| (b < 0x20 && b != b'\n' && b != b'\t') || b >= 0x7f;
+    let mut blocks = bytes.chunks_exact(64);
+    let mut offset = 0;
+    for block in blocks.by_ref() {
+        if block.iter().fold(false, |hit, &b| hit | suspicious(b)) {
+            return block
+                .iter()
+                .position(|&b| suspicious(b))
+                .map(|i| offset + i);
+        }
+        offset += 64;
+    }
+    blocks
+        .remainder()
+        .iter()
+        .position(|&b| suspicious(b))
+        .map(|i| offset + i)
 }
 
 /// Length of the SGR colour sequence (`ESC [ 0-9; m`) at the start of `text`, if any.
@@ -290,5 +349,29 @@ mod tests {
         assert_eq!(guarded, "{\"a\": \"\\u202e\\u007f##\\u005bx\"}\n");
         let value: serde_json::Value = serde_json::from_str(&guarded).unwrap();
         assert_eq!(value["a"], "\u{202e}\u{7f}##[x");
+    }
+
+    proptest::proptest! {
+        /// The byte scan answers as decoding every character does, for text mixing ASCII,
+        /// controls (C0, DEL, C1), bidi and separator characters, and harmless non-ASCII.
+        #[test]
+        fn the_byte_scan_finds_what_decoding_finds(
+            text in "([a-z :#\\[\n\t\r\u{0}-\u{1f}\u{7f}-\u{a0}é€\u{200e}\u{202a}-\u{202e}\u{2028}\u{2029}\u{2066}-\u{2069}𝄞]){0,40}",
+            padding in 0usize..200
+        ) {
+            // Padding moves the characters across the scan's 64-byte blocks.
+            let text = format!("{}{text}", "x".repeat(padding));
+            let decoded = text.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t');
+            proptest::prop_assert_eq!(has_unsafe_character(&text), decoded);
+        }
+
+        /// Skipping ASCII whitespace by bytes finds a command where trimming Unicode's
+        /// whitespace does.
+        #[test]
+        fn a_command_is_found_as_trimming_finds_it(
+            line in "[ \t\n\u{b}\u{c}\r\u{1c}-\u{1f}\u{85}\u{a0}\u{2000}\u{3000}é]{0,3}(::|:a|a:)"
+        ) {
+            proptest::prop_assert_eq!(starts_command(&line), line.trim_start().starts_with("::"));
+        }
     }
 }
