@@ -302,11 +302,18 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
             .flatten()
             .map(|d| d.location.file)
             .collect();
+        // One buffer for every object's identity: only a named one is copied into the index.
+        let mut identity = String::new();
         for object in model.objects.iter().filter(|o| !o.contexts.is_empty()) {
             if !named.is_empty() {
-                let identity = object.identity();
+                object.write_identity(&mut identity);
                 if named.contains(identity.as_str()) {
-                    by_identity.entry(identity).or_default().push(object);
+                    match by_identity.get_mut(identity.as_str()) {
+                        Some(objects) => objects.push(object),
+                        None => {
+                            by_identity.insert(identity.clone(), vec![object]);
+                        }
+                    }
                 }
             }
             if files.contains(&object.file) {

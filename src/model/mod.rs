@@ -204,11 +204,23 @@ impl Object {
 
     /// `Kind/namespace/name`: identifies the object across runs, independent of file layout.
     pub fn identity(&self) -> String {
-        if self.namespace.is_empty() {
-            format!("{}/{}", self.kind, self.name)
-        } else {
-            format!("{}/{}/{}", self.kind, self.namespace, self.name)
+        let mut identity = String::new();
+        self.write_identity(&mut identity);
+        identity
+    }
+
+    /// [`Object::identity`] written into `out` (cleared first), so a pass over every
+    /// object can reuse one buffer.
+    pub fn write_identity(&self, out: &mut String) {
+        out.clear();
+        out.reserve(self.kind.len() + self.namespace.len() + self.name.len() + 2);
+        out.push_str(&self.kind);
+        out.push('/');
+        if !self.namespace.is_empty() {
+            out.push_str(&self.namespace);
+            out.push('/');
         }
+        out.push_str(&self.name);
     }
 
     /// `metadata.labels`, each value read as text (see `annotation-not-string`); empty
