@@ -86,13 +86,13 @@ impl WorkloadKind {
 pub fn list_item(list: &Node, item: &Node) -> Node {
     let mut item = item.clone();
     let span = item.span;
-    let origin = item.origin;
+    let origin = item.origin();
     let list_kind = list.get("kind").and_then(Node::as_str).unwrap_or_default();
     let Some(kind) = list_kind.strip_suffix("List").filter(|k| !k.is_empty()) else {
         return item;
     };
     let api_version = list.get("apiVersion").and_then(Node::as_str);
-    let NodeKind::Map(entries) = &mut item.kind else {
+    let NodeKind::Map(entries, _) = &mut item.kind else {
         return item;
     };
     let absent = |entries: &[(Node, Node)], key: &str| {

@@ -35,22 +35,21 @@ impl Pos {
 
 /// A half-open range `[start, end)` of a source file.
 ///
-/// Only what cannot be counted cheaply is stored: the start's byte and line and the end's
-/// byte, 12 bytes. A YAML tree node is mostly its span, and there is one node per few
-/// bytes of input, so the columns and the end line, which only a report or a fix needs
-/// and which the file's text gives back, are counted from the text where they are shown
-/// ([`Span::start_pos`], [`Span::end_pos`]).
+/// Only the two byte offsets are stored, 8 bytes. A YAML tree node is mostly its span, and
+/// there is one node per few bytes of input, so the lines and columns, which only a report
+/// or a fix needs and which the file's text gives back, are counted from the text where
+/// they are shown ([`Span::start_pos`], [`Span::end_pos`]; through a [`TextIndex`] in time
+/// that does not grow with the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span {
     pub start: Start,
     pub end: End,
 }
 
-/// Where a span starts: its byte offset and 1-based line.
+/// Where a span starts: its byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Start {
     pub byte: u32,
-    pub line: u32,
 }
 
 /// Where a span ends: its byte offset.
@@ -61,10 +60,7 @@ pub struct End {
 
 impl From<Pos> for Start {
     fn from(pos: Pos) -> Start {
-        Start {
-            byte: pos.byte,
-            line: pos.line,
-        }
+        Start { byte: pos.byte }
     }
 }
 
@@ -95,55 +91,86 @@ impl Span {
         }
     }
 
-    /// The start as a full position, its column counted in `text` (the text of the file
-    /// the span is in). Without the text, column 1.
+    /// The start as a full position, its line and column counted in `text` (the text of
+    /// the file the span is in). Without the text (or past its end), line 1, column 1.
     pub fn start_pos(&self, text: &str) -> Pos {
-        self.start_pos_by(text, column_at)
+        self.start_pos_by(
+            text,
+            |text, byte| narrow(line_breaks_before(text, byte, None)),
+            column_at,
+        )
     }
 
     /// The end as a full position, its line and column counted in `text` (the text of
-    /// the file the span is in) from the start. Without the text (or with a span that
-    /// does not fit it), the start's line and column.
+    /// the file the span is in). Without the text (or with a span that does not fit it),
+    /// the start's line and column.
     pub fn end_pos(&self, text: &str) -> Pos {
-        self.end_pos_by(text, column_at)
+        self.end_pos_by(
+            text,
+            |text, byte| narrow(line_breaks_before(text, byte, None)),
+            column_at,
+        )
     }
 
-    /// [`Span::start_pos`] with the file's [`ColumnIndex`], built in `index` the first
-    /// time a position on a long line needs it: the same position, in time that does not
-    /// grow with the line's length.
-    pub fn start_pos_indexed(&self, text: &str, index: &OnceLock<ColumnIndex>) -> Pos {
-        self.start_pos_by(text, |text, byte| indexed_column(text, byte, index))
+    /// [`Span::start_pos`] with the file's [`TextIndex`], built the first time a position
+    /// needs it: the same position, in time that grows neither with the file's length
+    /// nor with the line's.
+    pub fn start_pos_indexed(&self, text: &str, index: &TextIndex) -> Pos {
+        self.start_pos_by(
+            text,
+            |text, byte| index.line_breaks_before(text, byte),
+            |text, byte| indexed_column(text, byte, &index.columns),
+        )
     }
 
-    /// [`Span::end_pos`] with the file's [`ColumnIndex`] (see [`Span::start_pos_indexed`]).
-    pub fn end_pos_indexed(&self, text: &str, index: &OnceLock<ColumnIndex>) -> Pos {
-        self.end_pos_by(text, |text, byte| indexed_column(text, byte, index))
+    /// [`Span::end_pos`] with the file's [`TextIndex`] (see [`Span::start_pos_indexed`]).
+    pub fn end_pos_indexed(&self, text: &str, index: &TextIndex) -> Pos {
+        self.end_pos_by(
+            text,
+            |text, byte| index.line_breaks_before(text, byte),
+            |text, byte| indexed_column(text, byte, &index.columns),
+        )
     }
 
-    fn start_pos_by(&self, text: &str, column: impl Fn(&str, usize) -> u32) -> Pos {
-        let col = if (self.start.byte as usize) <= text.len() {
-            column(text, self.start.byte as usize)
+    fn start_pos_by(
+        &self,
+        text: &str,
+        breaks_before: impl Fn(&str, usize) -> u32,
+        column: impl Fn(&str, usize) -> u32,
+    ) -> Pos {
+        let byte = self.start.byte as usize;
+        let (line, col) = if byte <= text.len() {
+            (
+                breaks_before(text, byte).saturating_add(1),
+                column(text, byte),
+            )
         } else {
-            1
+            (1, 1)
         };
         Pos {
             byte: self.start.byte,
-            line: self.start.line,
+            line,
             col,
         }
     }
 
-    fn end_pos_by(&self, text: &str, column: impl Fn(&str, usize) -> u32) -> Pos {
+    fn end_pos_by(
+        &self,
+        text: &str,
+        breaks_before: impl Fn(&str, usize) -> u32,
+        column: impl Fn(&str, usize) -> u32,
+    ) -> Pos {
         let (start, end) = (self.start.byte as usize, self.end.byte as usize);
+        let start_pos = self.start_pos_by(text, &breaks_before, &column);
         match text.get(start..end) {
             Some(between) => Pos {
                 byte: self.end.byte,
-                line: self.start.line.saturating_add(narrow(line_breaks(between))),
+                line: start_pos.line.saturating_add(narrow(line_breaks(between))),
                 col: column(text, end),
             },
             None => Pos {
                 byte: self.end.byte,
-                ..self.start_pos_by(text, column)
+                ..start_pos
             },
         }
     }
@@ -169,12 +196,81 @@ fn indexed_column(text: &str, byte: usize, index: &OnceLock<ColumnIndex>) -> u32
 
 /// Line breaks in `text` as the parser counts lines: `\r\n`, `\n` and a lone `\r` are one each.
 fn line_breaks(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    bytes
+    line_breaks_in(text.as_bytes(), 0, text.len())
+}
+
+/// Line breaks of `bytes[from..to]` (see [`line_breaks`]); a `\r` just before `to` is one
+/// when the byte after it, read in all of `bytes`, is not `\n`.
+fn line_breaks_in(bytes: &[u8], from: usize, to: usize) -> usize {
+    let Some(range) = bytes.get(from..to) else {
+        return 0;
+    };
+    // Counted by comparison alone, which the compiler vectorises: most texts have no `\r`.
+    let newlines = range.iter().filter(|&&b| b == b'\n').count();
+    if !range.contains(&b'\r') {
+        return newlines;
+    }
+    let lone_returns = range
         .iter()
         .enumerate()
-        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
-        .count()
+        .filter(|&(i, &b)| b == b'\r' && bytes.get(from + i + 1) != Some(&b'\n'))
+        .count();
+    newlines + lone_returns
+}
+
+/// Line breaks before byte offset `byte` of `text` (clamped to the text), counted from
+/// the nearest of `marks` (see [`TextIndex`]) when given, else from the start.
+fn line_breaks_before(text: &str, byte: usize, marks: Option<&[u32]>) -> usize {
+    let byte = byte.min(text.len());
+    let (from, before) = match marks {
+        Some(marks) => {
+            let at = (byte / LINE_MARK).min(marks.len().saturating_sub(1));
+            marks.get(at).map_or((0, 0), |&count| {
+                ((at * LINE_MARK).min(byte), count as usize)
+            })
+        }
+        None => (0, 0),
+    };
+    before + line_breaks_in(text.as_bytes(), from, byte)
+}
+
+/// Bytes between the marks of a [`TextIndex`]'s line counts.
+const LINE_MARK: usize = 4096;
+
+/// What makes a file's positions cheap to count, built the first time a report asks
+/// for one: the line breaks before every [`LINE_MARK`]th byte (a file longer than one
+/// mark; a line is then counted from the nearest mark, not from the file's start), and
+/// the [`ColumnIndex`] (a file with a long line).
+#[derive(Debug, Default)]
+pub struct TextIndex {
+    line_marks: OnceLock<Vec<u32>>,
+    columns: OnceLock<ColumnIndex>,
+}
+
+impl TextIndex {
+    fn line_breaks_before(&self, text: &str, byte: usize) -> u32 {
+        if text.len() <= LINE_MARK {
+            return narrow(line_breaks_before(text, byte, None));
+        }
+        let marks = self.line_marks.get_or_init(|| {
+            let bytes = text.as_bytes();
+            let mut marks = Vec::with_capacity(bytes.len() / LINE_MARK + 1);
+            let mut count = 0;
+            for from in (0..bytes.len()).step_by(LINE_MARK) {
+                marks.push(narrow(count));
+                count += line_breaks_in(bytes, from, (from + LINE_MARK).min(bytes.len()));
+            }
+            marks
+        });
+        narrow(line_breaks_before(text, byte, Some(marks)))
+    }
+}
+
+impl Clone for TextIndex {
+    /// A clone starts empty: the index is a cache of what the text gives back.
+    fn clone(&self) -> TextIndex {
+        TextIndex::default()
+    }
 }
 
 /// Index of a loaded source file in the `Sources` table of the load stage.

@@ -135,7 +135,7 @@ fn a_cross_namespace_pair_complete_for_one_overlay_is_reported_for_the_other() {
         analysis.sources.display(missing.location.file),
         "fixtures/kustomize/base/networkpolicy.yaml"
     );
-    assert_eq!(missing.location.span.start.line, 14);
+    assert_eq!(analysis.sources.start(missing.location).line, 14);
     assert_eq!(
         missing.contexts,
         vec!["fixtures/kustomize/overlays/tenant-b"]
@@ -184,7 +184,7 @@ fn patches_apply_and_findings_point_into_the_patch() {
         analysis.sources.display(linkerd.location.file),
         "fixtures/kustomize/overlays/tenant-a/replicas.yaml"
     );
-    assert_eq!(linkerd.location.span.start.line, 6);
+    assert_eq!(analysis.sources.start(linkerd.location).line, 6);
     assert_eq!(
         linkerd.contexts,
         vec!["fixtures/kustomize/overlays/tenant-a"]

@@ -36,7 +36,7 @@ fn errors(analysis: &Analysis) -> Vec<String> {
             format!(
                 "{}:{}: {}",
                 analysis.sources.display(d.location.file),
-                d.location.span.start.line,
+                analysis.sources.start(d.location).line,
                 d.message
             )
         })

@@ -209,7 +209,7 @@ fn legacy_string_patches_are_refused_and_the_file_is_no_object() {
         analysis
             .diagnostics
             .iter()
-            .any(|d| d.rule == "kustomize-error" && d.location.span.start.line == 5),
+            .any(|d| d.rule == "kustomize-error" && analysis.sources.start(d.location).line == 5),
         "{:?}",
         analysis.diagnostics
     );

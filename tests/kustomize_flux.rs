@@ -60,7 +60,7 @@ fn findings(analysis: &Analysis, rule: &str) -> Vec<String> {
             format!(
                 "{}:{}: {}",
                 analysis.sources.display(d.location.file),
-                d.location.span.start.line,
+                analysis.sources.start(d.location).line,
                 d.message
             )
         })

@@ -7,7 +7,7 @@ use super::{
     Config, ConfigError, FailOn, PLATFORM_ALLOWANCES, PlatformEndpoint, XksSettings, did_you_mean,
 };
 use crate::diagnostic::Severity;
-use crate::load::yaml::{Node, NodeKind, Resolved, parse_stream};
+use crate::load::yaml::{Node, Resolved, parse_stream};
 use crate::span::Span;
 
 const TOP_KEYS: [&str; 7] = [
@@ -49,7 +49,7 @@ impl Reader<'_> {
     fn error(&mut self, span: Span, message: impl Into<String>) {
         self.errors.push(ConfigError {
             path: self.path.to_string(),
-            line: span.start.line as usize,
+            line: span.start_pos(self.text).line as usize,
             column: span.start_pos(self.text).col as usize,
             message: message.into(),
         });
@@ -85,10 +85,8 @@ impl Reader<'_> {
     }
 
     fn string(&mut self, node: &Node, what: &str) -> Option<String> {
-        match &node.kind {
-            NodeKind::Scalar(scalar) if scalar.resolve() == Resolved::Str => {
-                Some(scalar.value.to_string())
-            }
+        match node.as_scalar() {
+            Some(scalar) if scalar.resolve() == Resolved::Str => Some(scalar.value.to_string()),
             _ => {
                 self.error(node.span, format!("{what} must be a string"));
                 None

@@ -10,11 +10,11 @@ use crate::span::{FileId, Pos, Span};
 /// own span may reach further, over the line break after it).
 pub fn content_end(node: &Node) -> usize {
     match &node.kind {
-        NodeKind::Scalar(_) => node.span.end.byte as usize,
-        NodeKind::Seq(items) => items
+        NodeKind::Scalar { .. } => node.span.end.byte as usize,
+        NodeKind::Seq(items, _) => items
             .last()
             .map_or(node.span.end.byte as usize, content_end),
-        NodeKind::Map(entries) => entries
+        NodeKind::Map(entries, _) => entries
             .last()
             .map_or(node.span.end.byte as usize, |(k, v)| {
                 content_end(v).max(k.span.end.byte as usize)

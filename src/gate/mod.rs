@@ -172,15 +172,14 @@ fn canonical(cwd: &std::path::Path, path: &std::path::Path) -> Option<PathBuf> {
 }
 
 /// Sorts findings by path, line, column, rule, then message and end: the order of every
-/// report. On one line the start's byte offset orders as its column does, and needs no
-/// counting in the text.
+/// report. In one file the start's byte offset orders as its line and column do, and
+/// needs no counting in the text.
 pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &Sources) {
     diagnostics.sort_by(|a, b| {
         // Borrowed, not copied: a sort compares n log n times.
         let key = |d: &Diagnostic| {
             (
                 sources.display(d.location.file),
-                d.location.span.start.line,
                 d.location.span.start.byte,
                 d.rule,
             )

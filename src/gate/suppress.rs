@@ -58,7 +58,8 @@ struct Site {
 }
 
 impl Site {
-    fn covers(&self, d: &Diagnostic) -> bool {
+    /// Whether the site covers `d`, which starts on `line` of its file.
+    fn covers(&self, d: &Diagnostic, line: usize) -> bool {
         match &self.scope {
             Scope::Object {
                 file,
@@ -70,9 +71,10 @@ impl Site {
                     && d.location.span.start.byte < span.end.byte.max(span.start.byte + 1))
                     || d.object.as_deref() == Some(identity.as_str())
             }
-            Scope::Line { file, line } => {
-                d.location.file == *file && d.location.span.start.line as usize == *line
-            }
+            Scope::Line {
+                file,
+                line: line_number,
+            } => d.location.file == *file && line == *line_number,
         }
     }
 
@@ -286,14 +288,20 @@ pub fn apply(
     let mut taken_by: Vec<usize> = Vec::new();
     let taken: Vec<Diagnostic> = kept
         .extract_if(.., |diagnostic| {
+            // The finding's line, counted in its file only where a comment may name it.
+            let line = if index.lines.is_empty() {
+                0
+            } else {
+                sources.start(diagnostic.location).line as usize
+            };
             // The first site (in the order above) that names the rule and covers the finding.
             let site = index
-                .candidates(diagnostic)
+                .candidates(diagnostic, line)
                 .into_iter()
                 .filter(|&i| {
-                    sites
-                        .get(i)
-                        .is_some_and(|site| site.names(diagnostic.rule) && site.covers(diagnostic))
+                    sites.get(i).is_some_and(|site| {
+                        site.names(diagnostic.rule) && site.covers(diagnostic, line)
+                    })
                 })
                 .min();
             match site.and_then(|i| sites.get_mut(i).map(|site| (i, site))) {
@@ -381,10 +389,10 @@ impl SiteIndex {
         index
     }
 
-    /// Sites that may cover `d` (a superset; `Site::covers` decides).
-    fn candidates(&self, d: &Diagnostic) -> Vec<usize> {
+    /// Sites that may cover `d`, which starts on `line` of its file (a superset;
+    /// `Site::covers` decides).
+    fn candidates(&self, d: &Diagnostic, line: usize) -> Vec<usize> {
         let mut found = Vec::new();
-        let line = d.location.span.start.line as usize;
         if let Some(list) = self.lines.get(&(d.location.file, line)) {
             found.extend_from_slice(list);
         }

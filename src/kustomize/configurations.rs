@@ -235,7 +235,7 @@ pub fn for_each_field(
     create: Option<(crate::span::Span, Option<FileId>)>,
     apply: &mut dyn FnMut(&mut Node),
 ) {
-    if let NodeKind::Seq(items) = &mut node.kind {
+    if let NodeKind::Seq(items, _) = &mut node.kind {
         for item in items {
             for_each_field(item, path, create, apply);
         }
@@ -245,7 +245,7 @@ pub fn for_each_field(
         apply(node);
         return;
     };
-    if !matches!(node.kind, NodeKind::Map(_)) {
+    if !matches!(node.kind, NodeKind::Map(_, _)) {
         return;
     }
     if get_mut(node, first).is_none_or(|c| c.is_null()) {
@@ -267,7 +267,7 @@ pub fn kind_of(node: &Node) -> &str {
 
 /// Writes `pairs` (labels or annotations, from `file`) into `map`, when it is a mapping.
 pub fn write_pairs(map: &mut Node, pairs: &Pairs, file: FileId) {
-    if !matches!(map.kind, NodeKind::Map(_)) {
+    if !matches!(map.kind, NodeKind::Map(_, _)) {
         return;
     }
     for (key, value) in pairs {

@@ -185,9 +185,9 @@ impl Builder<'_> {
                         .filter(|(k, _)| k.scalar_text() == Some("patches"))
                         .cloned()
                         .collect(),
+                    None,
                 ),
                 span: spec_node.span,
-                origin: None,
             };
             for patch in spec::Kustomization::from_node(&only_patches).patches {
                 match patch.source {
@@ -665,15 +665,15 @@ pub(super) fn substitute_node(
 ) {
     use crate::limits::{MAX_SUBSTITUTED_ROOT, MAX_SUBSTITUTED_VALUE};
     match &mut node.kind {
-        NodeKind::Scalar(scalar) => {
-            if !scalar.value.contains("${") {
+        NodeKind::Scalar { value: text, .. } => {
+            if !text.contains("${") {
                 return;
             }
             let limit = MAX_SUBSTITUTED_VALUE.min(MAX_SUBSTITUTED_ROOT.saturating_sub(*produced));
-            match flux::envsubst(&scalar.value, lookup, undefined, limit) {
+            match flux::envsubst(text, lookup, undefined, limit) {
                 Ok(std::borrow::Cow::Owned(value)) => {
                     *produced += value.len();
-                    scalar.value = value.into();
+                    *text = value.into();
                 }
                 Ok(std::borrow::Cow::Borrowed(_)) => {}
                 Err(flux::SubstError::Unsupported(expression)) => problems.push(format!(
@@ -684,12 +684,12 @@ pub(super) fn substitute_node(
                 )),
             }
         }
-        NodeKind::Seq(items) => {
+        NodeKind::Seq(items, _) => {
             for item in items {
                 substitute_node(item, lookup, undefined, produced, problems);
             }
         }
-        NodeKind::Map(entries) => {
+        NodeKind::Map(entries, _) => {
             for (key, value) in entries {
                 substitute_node(key, lookup, undefined, produced, problems);
                 substitute_node(value, lookup, undefined, produced, problems);

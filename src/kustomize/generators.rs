@@ -12,7 +12,7 @@ use std::sync::Arc;
 use base64::Engine;
 
 use crate::load::normalize;
-use crate::load::yaml::{Node, NodeKind};
+use crate::load::yaml::Node;
 use crate::span::{FileId, Span};
 
 use super::spec::{Behavior, GeneratedKind, Generator, GeneratorOptions, Kustomization, Pairs};
@@ -162,7 +162,7 @@ fn absorb(
     let old = resources.remove(old_index);
     // The result keeps the old object's name, namespace and hash option, and the
     // union of labels and annotations (the new ones win).
-    let (span, origin) = (new.node.span, new.node.origin);
+    let (span, origin) = (new.node.span, new.node.origin());
     for field in ["labels", "annotations"] {
         let merged = merge_maps(
             old.node.path(&["metadata", field]),
@@ -235,7 +235,7 @@ fn annotation<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
 fn merge_maps(old: Option<&Node>, new: Option<&Node>) -> Option<Node> {
     let mut merged = match (old, new) {
         (Some(old), _) if old.as_map().is_some() => old.clone(),
-        (_, Some(new)) if new.as_map().is_some() => empty_map(new.span, new.origin),
+        (_, Some(new)) if new.as_map().is_some() => empty_map(new.span, new.origin()),
         _ => return None,
     };
     for (key, value) in new.and_then(Node::as_map).unwrap_or(&[]) {
@@ -454,8 +454,8 @@ pub fn generate(
     }
     if options.immutable {
         let mut flag = text("true");
-        if let NodeKind::Scalar(scalar) = &mut flag.kind {
-            scalar.style = crate::load::yaml::Style::Plain;
+        if let Some((_, style)) = flag.as_scalar_mut() {
+            *style = crate::load::yaml::Style::Plain;
         }
         set(&mut node, "immutable", flag);
     }
@@ -489,10 +489,10 @@ pub fn finish(resources: &mut [Built]) {
         };
         resource.remember_id();
         if let Some(slot) = get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
-            && let NodeKind::Scalar(scalar) = &mut slot.kind
+            && let Some((value, _)) = slot.as_scalar_mut()
         {
-            let new = format!("{}-{suffix}", scalar.value);
-            scalar.value = new.as_str().into();
+            let new = format!("{value}-{suffix}");
+            *value = new.as_str().into();
         }
     }
 }

@@ -83,11 +83,11 @@ struct Compiled<'a> {
 }
 
 fn set_image(node: &mut Node, compiled: &Compiled, origin: Option<crate::span::FileId>) {
-    let NodeKind::Scalar(scalar) = &node.kind else {
+    let Some(scalar) = node.as_scalar() else {
         return;
     };
     let entry = compiled.entry;
-    if let Some(new) = updated_with(&scalar.value, entry, compiled.pattern.as_ref()) {
+    if let Some(new) = updated_with(scalar.value, entry, compiled.pattern.as_ref()) {
         *node = Node::synthetic_str(&new, entry.span, origin);
     }
 }
@@ -96,11 +96,11 @@ fn set_image(node: &mut Node, compiled: &Compiled, origin: Option<crate::span::F
 /// `containers` and `initContainers` list, wherever it is in the object.
 fn containers_everywhere(node: &mut Node, entry: &Compiled, origin: Option<crate::span::FileId>) {
     match &mut node.kind {
-        NodeKind::Map(entries) => {
+        NodeKind::Map(entries, _) => {
             for (key, value) in entries.iter_mut() {
-                let is_list = matches!(value.kind, NodeKind::Seq(_));
+                let is_list = matches!(value.kind, NodeKind::Seq(_, _));
                 if is_list && matches!(key.scalar_text(), Some("containers" | "initContainers")) {
-                    if let NodeKind::Seq(items) = &mut value.kind {
+                    if let NodeKind::Seq(items, _) = &mut value.kind {
                         for item in items {
                             if let Some(image) = get_mut(item, "image") {
                                 set_image(image, entry, origin);
@@ -112,10 +112,10 @@ fn containers_everywhere(node: &mut Node, entry: &Compiled, origin: Option<crate
                 }
             }
         }
-        NodeKind::Seq(items) => items
+        NodeKind::Seq(items, _) => items
             .iter_mut()
             .for_each(|item| containers_everywhere(item, entry, origin)),
-        NodeKind::Scalar(_) => {}
+        NodeKind::Scalar { .. } => {}
     }
 }
 
@@ -199,8 +199,8 @@ pub fn apply_replicas(
         }
         found = true;
         let mut value = Node::synthetic_str(&count.to_string(), replica.span, origin);
-        if let NodeKind::Scalar(scalar) = &mut value.kind {
-            scalar.style = Style::Plain;
+        if let Some((_, style)) = value.as_scalar_mut() {
+            *style = Style::Plain;
         }
         for_each_at(
             &mut resource.node,

@@ -34,7 +34,7 @@ pub fn move_default_subjects(
         if (kind != "RoleBinding" && kind != "ClusterRoleBinding") || !any_default {
             continue;
         }
-        let Some(NodeKind::Seq(subjects)) =
+        let Some(NodeKind::Seq(subjects, _)) =
             super::transform::get_mut(&mut resource.node, "subjects").map(|s| &mut s.kind)
         else {
             continue;
@@ -610,17 +610,17 @@ impl Pass<'_> {
     ) {
         let mut one = |pass: &mut Self, node: &Node| {
             let decided = match node.kind {
-                NodeKind::Scalar(_) => pass.decide_scalar(referrer, field, node),
-                NodeKind::Map(_) => pass.decide_mapping(referrer, field, node),
-                NodeKind::Seq(_) => return,
+                NodeKind::Scalar { .. } => pass.decide_scalar(referrer, field, node),
+                NodeKind::Map(_, _) => pass.decide_mapping(referrer, field, node),
+                NodeKind::Seq(_, _) => return,
             };
             changes.push(decided.unwrap_or_else(|message| {
-                errors.push((message, node.span, node.origin));
+                errors.push((message, node.span, node.origin()));
                 Change::Keep
             }));
         };
         match &leaf.kind {
-            NodeKind::Seq(items) => items.iter().for_each(|item| one(self, item)),
+            NodeKind::Seq(items, _) => items.iter().for_each(|item| one(self, item)),
             _ => one(self, leaf),
         }
     }
@@ -755,20 +755,20 @@ fn apply(leaf: &mut Node, changes: &mut std::vec::IntoIter<Change>) {
         match change {
             Change::Keep => {}
             Change::Name(name) => {
-                if let NodeKind::Scalar(scalar) = &mut node.kind {
-                    scalar.value = name.as_str().into();
+                if let Some((value, _)) = node.as_scalar_mut() {
+                    *value = name.as_str().into();
                 }
             }
             Change::Map(name, namespace) => {
                 if let Some(slot) = super::transform::get_mut(node, "name")
-                    && let NodeKind::Scalar(scalar) = &mut slot.kind
+                    && let Some((value, _)) = slot.as_scalar_mut()
                 {
-                    scalar.value = name.as_str().into();
+                    *value = name.as_str().into();
                 }
                 if let Some(namespace) = namespace {
-                    let (span, origin) = (node.span, node.origin);
+                    let (span, origin) = (node.span, node.origin());
                     match super::transform::get_mut(node, "namespace").map(|n| &mut n.kind) {
-                        Some(NodeKind::Scalar(scalar)) => scalar.value = namespace.as_str().into(),
+                        Some(NodeKind::Scalar { value, .. }) => *value = namespace.as_str().into(),
                         _ => super::transform::set(
                             node,
                             "namespace",
@@ -780,9 +780,9 @@ fn apply(leaf: &mut Node, changes: &mut std::vec::IntoIter<Change>) {
         }
     }
     match &mut leaf.kind {
-        NodeKind::Seq(items) => {
+        NodeKind::Seq(items, _) => {
             for item in items.iter_mut() {
-                if !matches!(item.kind, NodeKind::Seq(_))
+                if !matches!(item.kind, NodeKind::Seq(_, _))
                     && let Some(change) = changes.next()
                 {
                     one(item, change);
@@ -799,7 +799,7 @@ fn apply(leaf: &mut Node, changes: &mut std::vec::IntoIter<Change>) {
 
 /// [`visit`] without changing the tree.
 fn visit_ref<'n>(node: &'n Node, path: &[&str], apply: &mut dyn FnMut(&'n Node)) {
-    if let NodeKind::Seq(items) = &node.kind {
+    if let NodeKind::Seq(items, _) = &node.kind {
         for item in items.iter() {
             visit_ref(item, path, apply);
         }
@@ -821,7 +821,7 @@ fn visit_ref<'n>(node: &'n Node, path: &[&str], apply: &mut dyn FnMut(&'n Node))
 /// Calls `apply` on the node at `path`, traversing lists on the way. (kustomize
 /// rewrites `rules/resourceNames` whatever the rule's `resources` say.)
 fn visit(node: &mut Node, path: &[&str], apply: &mut dyn FnMut(&mut Node)) {
-    if let NodeKind::Seq(items) = &mut node.kind {
+    if let NodeKind::Seq(items, _) = &mut node.kind {
         for item in items {
             visit(item, path, apply);
         }

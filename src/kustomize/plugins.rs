@@ -8,7 +8,7 @@
 //! kustomize's defaults (prefix/suffix, labels, annotations) carry their specs. Anything
 //! else (exec and container plugins, KRM functions, Helm) is never run.
 
-use crate::load::yaml::{Node, NodeKind, Scalar, Style};
+use crate::load::yaml::{Node, NodeKind, Style};
 use crate::span::{FileId, Span};
 
 use super::configurations::FieldSpec;
@@ -71,36 +71,21 @@ fn text(node: Option<&Node>) -> Option<String> {
 }
 
 fn key(name: &str, span: Span) -> Node {
-    Node {
-        kind: NodeKind::Scalar(Scalar {
-            value: name.into(),
-            style: Style::Plain,
-            tag: None,
-        }),
-        span,
-        origin: None,
-    }
+    Node::scalar(name.into(), Style::Plain, None, span)
 }
 
 fn map(entries: Vec<(&str, Node)>, span: Span) -> Node {
-    Node {
-        kind: NodeKind::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (key(k, span), v))
-                .collect(),
-        ),
+    Node::map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (key(k, span), v))
+            .collect(),
         span,
-        origin: None,
-    }
+    )
 }
 
 fn seq(items: Vec<Node>, span: Span) -> Node {
-    Node {
-        kind: NodeKind::Seq(items.into()),
-        span,
-        origin: None,
-    }
+    Node::seq(items.into(), span)
 }
 
 /// The config's entries except the ones listed, plus the given ones.
@@ -114,9 +99,8 @@ fn with_entries(config: &Node, drop: &[&str], add: Vec<(&str, Node)>) -> Node {
         .collect();
     entries.extend(add.into_iter().map(|(k, v)| (key(k, config.span), v)));
     Node {
-        kind: NodeKind::Map(entries.into()),
+        kind: NodeKind::Map(entries.into(), config.origin()),
         span: config.span,
-        origin: config.origin,
     }
 }
 

@@ -5,7 +5,7 @@
 //! a segment is a mapping key, `[key=value]` selects list items by a field, `*`
 //! every item, a number one item; `[a.b/c]` is a key holding dots.
 
-use crate::load::yaml::{Node, NodeKind, Scalar};
+use crate::load::yaml::{Node, NodeKind};
 use crate::span::FileId;
 
 use super::Built;
@@ -139,17 +139,19 @@ fn lookup<'a>(node: &'a Node, segments: &[String]) -> Option<&'a Node> {
         return Some(node);
     };
     let child = match &node.kind {
-        NodeKind::Map(_) => node.get(bracket_key(first)),
-        NodeKind::Seq(items) => match first.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            Some(condition) => {
-                let (key, value) = condition.split_once('=')?;
-                items
-                    .iter()
-                    .find(|item| item.get(key).and_then(Node::scalar_text) == Some(value))
+        NodeKind::Map(_, _) => node.get(bracket_key(first)),
+        NodeKind::Seq(items, _) => {
+            match first.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                Some(condition) => {
+                    let (key, value) = condition.split_once('=')?;
+                    items
+                        .iter()
+                        .find(|item| item.get(key).and_then(Node::scalar_text) == Some(value))
+                }
+                None => items.get(first.parse::<usize>().ok()?),
             }
-            None => items.get(first.parse::<usize>().ok()?),
-        },
-        NodeKind::Scalar(_) => None,
+        }
+        NodeKind::Scalar { .. } => None,
     }?;
     lookup(child, rest)
 }
@@ -178,7 +180,7 @@ fn for_each_target(
     };
     let span = node.span;
     match &mut node.kind {
-        NodeKind::Seq(items) => {
+        NodeKind::Seq(items, _) => {
             if first == "*" {
                 return items
                     .iter_mut()
@@ -209,7 +211,7 @@ fn for_each_target(
                 None => 0,
             }
         }
-        NodeKind::Map(_) => {
+        NodeKind::Map(_, _) => {
             let key = bracket_key(first).to_string();
             let missing = get_mut(node, &key).is_none_or(|child| child.is_null());
             if missing {
@@ -219,19 +221,18 @@ fn for_each_target(
                 let value = if rest.is_empty() {
                     // Null until the copied value replaces it whole.
                     Node {
-                        kind: NodeKind::Scalar(Scalar {
+                        kind: NodeKind::Scalar {
                             value: "".into(),
                             style: crate::load::yaml::Style::Plain,
                             tag: None,
-                        }),
+                            origin,
+                        },
                         span,
-                        origin,
                     }
                 } else if rest[0].starts_with('[') && rest[0].contains('=') || rest[0] == "*" {
                     Node {
-                        kind: NodeKind::Seq(Default::default()),
+                        kind: NodeKind::Seq(Default::default(), origin),
                         span,
-                        origin,
                     }
                 } else {
                     empty_map(span, origin)
@@ -243,7 +244,7 @@ fn for_each_target(
                 None => 0,
             }
         }
-        NodeKind::Scalar(_) => 0,
+        NodeKind::Scalar { .. } => 0,
     }
 }
 
@@ -289,14 +290,14 @@ pub fn apply(
         .cloned()
         .ok_or_else(|| format!("the replacement source has no `{field_path}`"))?;
     let (delimiter, index, _) = options(source.get("options"));
-    if let (Some(delimiter), NodeKind::Scalar(scalar)) = (&delimiter, &mut value.kind) {
-        let parts: Vec<&str> = scalar.value.split(delimiter.as_str()).collect();
+    if let (Some(delimiter), Some((text, _))) = (&delimiter, value.as_scalar_mut()) {
+        let parts: Vec<&str> = text.split(delimiter.as_str()).collect();
         let part = usize::try_from(index)
             .ok()
             .and_then(|i| parts.get(i))
             .ok_or_else(|| format!("options.index {index} is out of bounds of the source value"))?
             .to_string();
-        scalar.value = part.as_str().into();
+        *text = part.as_str().into();
     }
     for target in replacement
         .get("targets")
@@ -340,7 +341,7 @@ pub fn apply(
             let Some(resource) = resources.get_mut(index_of_target) else {
                 continue;
             };
-            let origin = resource.node.origin;
+            let origin = resource.node.origin();
             for path in &paths {
                 let mut error = None;
                 let found = for_each_target(
@@ -376,27 +377,25 @@ fn set_value(
 ) -> Result<(), String> {
     let mut value = value.clone();
     if let Some(delimiter) = delimiter {
-        let (NodeKind::Scalar(target), NodeKind::Scalar(source)) = (&field.kind, &mut value.kind)
-        else {
+        let (Some(target), Some((source, _))) = (field.scalar_text(), value.as_scalar_mut()) else {
             return Err("the delimiter option can only be used with scalar values".to_string());
         };
-        let mut parts: Vec<String> = target.value.split(delimiter).map(str::to_string).collect();
-        let new = source.value.to_string();
+        let mut parts: Vec<String> = target.split(delimiter).map(str::to_string).collect();
+        let new = source.to_string();
         match usize::try_from(index) {
             Err(_) => parts.insert(0, new),
             Ok(i) if i >= parts.len() => parts.push(new),
             Ok(i) => parts[i] = new,
         }
-        source.value = parts.join(delimiter).as_str().into();
+        *source = parts.join(delimiter).as_str().into();
     }
-    match (&mut field.kind, &value.kind) {
+    let origin = value.origin();
+    match (field.as_scalar_mut(), value.scalar_string()) {
         // A scalar keeps its own style (kustomize copies only the text).
-        (NodeKind::Scalar(target), NodeKind::Scalar(Scalar { value: text, .. }))
-            if !target.value.is_empty() || delimiter.is_some() =>
-        {
-            target.value = text.clone();
+        (Some((target, _)), Some(text)) if !target.is_empty() || delimiter.is_some() => {
+            *target = text.clone();
             field.span = value.span;
-            field.origin = value.origin;
+            *field.origin_mut() = origin;
         }
         _ => *field = value,
     }

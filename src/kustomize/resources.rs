@@ -337,11 +337,11 @@ pub(super) fn relative_path(base: &Path, path: &Path) -> String {
 
 pub(super) fn relocate(node: &mut Node, span: Span, file: FileId) {
     node.span = span;
-    node.origin = Some(file);
+    *node.origin_mut() = Some(file);
     match &mut node.kind {
-        NodeKind::Scalar(_) => {}
-        NodeKind::Seq(items) => items.iter_mut().for_each(|n| relocate(n, span, file)),
-        NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+        NodeKind::Scalar { .. } => {}
+        NodeKind::Seq(items, _) => items.iter_mut().for_each(|n| relocate(n, span, file)),
+        NodeKind::Map(entries, _) => entries.iter_mut().for_each(|(k, v)| {
             relocate(k, span, file);
             relocate(v, span, file);
         }),

@@ -7,15 +7,14 @@ use crate::span::{FileId, Span};
 
 pub fn empty_map(span: Span, origin: Option<FileId>) -> Node {
     Node {
-        kind: NodeKind::Map(Default::default()),
+        kind: NodeKind::Map(Default::default(), origin),
         span,
-        origin,
     }
 }
 
 pub fn get_mut<'a>(node: &'a mut Node, key: &str) -> Option<&'a mut Node> {
     match &mut node.kind {
-        NodeKind::Map(entries) => entries
+        NodeKind::Map(entries, _) => entries
             .iter_mut()
             .rev()
             .find(|(k, _)| k.scalar_text() == Some(key))
@@ -30,15 +29,15 @@ pub fn set(node: &mut Node, key: &str, value: Node) {
         *existing = value;
         return;
     }
-    if let NodeKind::Map(entries) = &mut node.kind {
-        let key_node = Node::synthetic_str(key, value.span, value.origin);
+    if let NodeKind::Map(entries, _) = &mut node.kind {
+        let key_node = Node::synthetic_str(key, value.span, value.origin());
         entries.push((key_node, value));
     }
 }
 
 pub fn remove(node: &mut Node, key: &str) -> bool {
     match &mut node.kind {
-        NodeKind::Map(entries) => {
+        NodeKind::Map(entries, _) => {
             let before = entries.len();
             entries.retain(|(k, _)| k.scalar_text() != Some(key));
             before != entries.len()
@@ -61,7 +60,7 @@ pub fn for_each_at(
         return;
     };
     if let Some(field) = first.strip_suffix("[]") {
-        if let Some(NodeKind::Seq(items)) = get_mut(node, field).map(|n| &mut n.kind) {
+        if let Some(NodeKind::Seq(items, _)) = get_mut(node, field).map(|n| &mut n.kind) {
             for item in items {
                 for_each_at(item, rest, create, apply);
             }
@@ -73,7 +72,7 @@ pub fn for_each_at(
         let Some((span, origin)) = create else {
             return;
         };
-        if !matches!(node.kind, NodeKind::Map(_)) {
+        if !matches!(node.kind, NodeKind::Map(_, _)) {
             return;
         }
         set(node, first, empty_map(span, origin));
@@ -114,14 +113,14 @@ fn directive(node: &Node) -> Option<&str> {
 
 fn strip_directives(node: &mut Node) {
     match &mut node.kind {
-        NodeKind::Map(entries) => {
+        NodeKind::Map(entries, _) => {
             entries.retain(|(k, _)| !k.scalar_text().is_some_and(|t| t.starts_with("$")));
             for (_, v) in entries {
                 strip_directives(v);
             }
         }
-        NodeKind::Seq(items) => items.iter_mut().for_each(strip_directives),
-        NodeKind::Scalar(_) => {}
+        NodeKind::Seq(items, _) => items.iter_mut().for_each(strip_directives),
+        NodeKind::Scalar { .. } => {}
     }
 }
 
@@ -136,7 +135,7 @@ pub fn strategic_merge(target: &mut Node, patch: &Node, field: &str, parent: &st
         return;
     }
     match (&mut target.kind, &patch.kind) {
-        (NodeKind::Map(_), NodeKind::Map(patch_entries)) => {
+        (NodeKind::Map(_, _), NodeKind::Map(patch_entries, _)) => {
             for (key, value) in patch_entries {
                 let Some(key_text) = key.scalar_text() else {
                     continue;
@@ -151,13 +150,13 @@ pub fn strategic_merge(target: &mut Node, patch: &Node, field: &str, parent: &st
                 } else {
                     let mut added = value.clone();
                     strip_directives(&mut added);
-                    if let NodeKind::Map(entries) = &mut target.kind {
+                    if let NodeKind::Map(entries, _) = &mut target.kind {
                         entries.push((key.clone(), added));
                     }
                 }
             }
         }
-        (NodeKind::Seq(_), NodeKind::Seq(patch_items))
+        (NodeKind::Seq(_, _), NodeKind::Seq(patch_items, _))
             if patch_items.iter().any(|i| directive(i) == Some("replace")) =>
         {
             // A `{$patch: replace}` item: the patch's other items replace the whole list.
@@ -170,46 +169,48 @@ pub fn strategic_merge(target: &mut Node, patch: &Node, field: &str, parent: &st
                     item
                 })
                 .collect();
-            target.kind = NodeKind::Seq(replacement.into());
+            target.kind = NodeKind::Seq(replacement.into(), target.origin());
         }
-        (NodeKind::Seq(items), NodeKind::Seq(patch_items)) => match merge_key(field, parent) {
-            Some(merge_key) => {
-                // kustomize's order: the patch's items first, in the patch's order (merged
-                // with the object's item of the same key), then the object's other items.
-                let mut remaining: Vec<Option<Node>> =
-                    std::mem::take(items).into_iter().map(Some).collect();
-                let mut merged = Vec::with_capacity(remaining.len() + patch_items.len());
-                for patch_item in patch_items {
-                    let wanted = patch_item.get(merge_key).and_then(Node::scalar_text);
-                    let existing = wanted.and_then(|w| {
-                        remaining.iter_mut().find_map(|slot| {
-                            slot.take_if(|item| {
-                                item.get(merge_key).and_then(Node::scalar_text) == Some(w)
+        (NodeKind::Seq(items, _), NodeKind::Seq(patch_items, _)) => {
+            match merge_key(field, parent) {
+                Some(merge_key) => {
+                    // kustomize's order: the patch's items first, in the patch's order (merged
+                    // with the object's item of the same key), then the object's other items.
+                    let mut remaining: Vec<Option<Node>> =
+                        std::mem::take(items).into_iter().map(Some).collect();
+                    let mut merged = Vec::with_capacity(remaining.len() + patch_items.len());
+                    for patch_item in patch_items {
+                        let wanted = patch_item.get(merge_key).and_then(Node::scalar_text);
+                        let existing = wanted.and_then(|w| {
+                            remaining.iter_mut().find_map(|slot| {
+                                slot.take_if(|item| {
+                                    item.get(merge_key).and_then(Node::scalar_text) == Some(w)
+                                })
                             })
-                        })
-                    });
-                    match (existing, directive(patch_item)) {
-                        (_, Some("delete")) => {}
-                        (Some(mut item), _) => {
-                            strategic_merge(&mut item, patch_item, field, parent);
-                            merged.push(item);
-                        }
-                        (None, _) => {
-                            let mut added = patch_item.clone();
-                            strip_directives(&mut added);
-                            merged.push(added);
+                        });
+                        match (existing, directive(patch_item)) {
+                            (_, Some("delete")) => {}
+                            (Some(mut item), _) => {
+                                strategic_merge(&mut item, patch_item, field, parent);
+                                merged.push(item);
+                            }
+                            (None, _) => {
+                                let mut added = patch_item.clone();
+                                strip_directives(&mut added);
+                                merged.push(added);
+                            }
                         }
                     }
+                    merged.extend(remaining.into_iter().flatten());
+                    *items = merged.into();
                 }
-                merged.extend(remaining.into_iter().flatten());
-                *items = merged.into();
+                None => {
+                    let mut replacement = patch.clone();
+                    strip_directives(&mut replacement);
+                    *target = replacement;
+                }
             }
-            None => {
-                let mut replacement = patch.clone();
-                strip_directives(&mut replacement);
-                *target = replacement;
-            }
-        },
+        }
         _ => {
             let mut replacement = patch.clone();
             strip_directives(&mut replacement);
@@ -229,13 +230,13 @@ fn navigate<'a>(node: &'a mut Node, segments: &[String]) -> Option<&'a mut Node>
     let mut current = node;
     for segment in segments {
         current = match &mut current.kind {
-            NodeKind::Map(entries) => entries
+            NodeKind::Map(entries, _) => entries
                 .iter_mut()
                 .rev()
                 .find(|(k, _)| k.scalar_text() == Some(segment.as_str()))
                 .map(|(_, v)| v)?,
-            NodeKind::Seq(items) => items.get_mut(segment.parse::<usize>().ok()?)?,
-            NodeKind::Scalar(_) => return None,
+            NodeKind::Seq(items, _) => items.get_mut(segment.parse::<usize>().ok()?)?,
+            NodeKind::Scalar { .. } => return None,
         };
     }
     Some(current)
@@ -245,9 +246,9 @@ fn lookup(node: &Node, segments: &[String]) -> Option<Node> {
     let mut current = node;
     for segment in segments {
         current = match &current.kind {
-            NodeKind::Map(_) => current.get(segment)?,
-            NodeKind::Seq(items) => items.get(segment.parse::<usize>().ok()?)?,
-            NodeKind::Scalar(_) => return None,
+            NodeKind::Map(_, _) => current.get(segment)?,
+            NodeKind::Seq(items, _) => items.get(segment.parse::<usize>().ok()?)?,
+            NodeKind::Scalar { .. } => return None,
         };
     }
     Some(current.clone())
@@ -265,14 +266,14 @@ fn insert(
     let parent = navigate(target, parents)
         .ok_or_else(|| format!("no parent for `/{}`", segments.join("/")))?;
     match &mut parent.kind {
-        NodeKind::Map(_) => {
+        NodeKind::Map(_, _) => {
             if replace && get_mut(parent, last).is_none() {
                 return Err(format!("`/{}` does not exist", segments.join("/")));
             }
             set(parent, last, value);
             Ok(())
         }
-        NodeKind::Seq(items) => {
+        NodeKind::Seq(items, _) => {
             if last == "-" && !replace {
                 items.push(value);
                 return Ok(());
@@ -292,7 +293,7 @@ fn insert(
             }
             Ok(())
         }
-        NodeKind::Scalar(_) => Err(format!("`/{}` is inside a scalar", segments.join("/"))),
+        NodeKind::Scalar { .. } => Err(format!("`/{}` is inside a scalar", segments.join("/"))),
     }
 }
 
@@ -304,29 +305,29 @@ fn delete(target: &mut Node, segments: &[String]) -> Result<Node, String> {
         .ok_or_else(|| format!("`/{}` does not exist", segments.join("/")))?;
     let missing = || format!("`/{}` does not exist", segments.join("/"));
     match &mut parent.kind {
-        NodeKind::Map(entries) => {
+        NodeKind::Map(entries, _) => {
             let i = entries
                 .iter()
                 .position(|(k, _)| k.scalar_text() == Some(last.as_str()))
                 .ok_or_else(missing)?;
             Ok(entries.remove(i).1)
         }
-        NodeKind::Seq(items) => {
+        NodeKind::Seq(items, _) => {
             let i: usize = last.parse().map_err(|_| missing())?;
             (i < items.len())
                 .then(|| items.remove(i))
                 .ok_or_else(missing)
         }
-        NodeKind::Scalar(_) => Err(missing()),
+        NodeKind::Scalar { .. } => Err(missing()),
     }
 }
 
 /// Nesting depth of a tree (a scalar is 1).
 fn depth(node: &Node) -> usize {
     1 + match &node.kind {
-        NodeKind::Scalar(_) => 0,
-        NodeKind::Seq(items) => items.iter().map(depth).max().unwrap_or(0),
-        NodeKind::Map(entries) => entries
+        NodeKind::Scalar { .. } => 0,
+        NodeKind::Seq(items, _) => items.iter().map(depth).max().unwrap_or(0),
+        NodeKind::Map(entries, _) => entries
             .iter()
             .map(|(k, v)| depth(k).max(depth(v)))
             .max()
@@ -341,11 +342,11 @@ fn depth(node: &Node) -> usize {
 /// annotations there during a build, so `add /metadata/annotations/KEY` works on any
 /// object. No other missing parent is created (kustomize fails on them too).
 pub fn json6902(target: &mut Node, operations: &Node) -> Result<(), String> {
-    let metadata = get_mut(target, "metadata").filter(|m| matches!(m.kind, NodeKind::Map(_)));
+    let metadata = get_mut(target, "metadata").filter(|m| matches!(m.kind, NodeKind::Map(_, _)));
     let added_annotations = match metadata {
         Some(meta) if meta.get("annotations").is_none_or(Node::is_null) => {
             let span = meta.span;
-            let origin = meta.origin;
+            let origin = meta.origin();
             set(meta, "annotations", empty_map(span, origin));
             true
         }

@@ -745,14 +745,14 @@ pub(super) fn rename(
             }
             if let Some(name) =
                 get_mut(&mut resource.node, "metadata").and_then(|m| get_mut(m, "name"))
-                && let NodeKind::Scalar(scalar) = &mut name.kind
+                && let Some((value, _)) = name.as_scalar_mut()
             {
                 let new = if is_prefix {
-                    format!("{affix}{}", scalar.value)
+                    format!("{affix}{value}")
                 } else {
-                    format!("{}{affix}", scalar.value)
+                    format!("{value}{affix}")
                 };
-                scalar.value = new.as_str().into();
+                *value = new.as_str().into();
             }
         }
     }

@@ -249,7 +249,7 @@ fn field<'a>(node: &'a Node, path: &str) -> Option<&'a Node> {
         };
         if !key.is_empty() {
             current = match &current.kind {
-                NodeKind::Seq(items) => items.get(key.parse::<usize>().ok()?)?,
+                NodeKind::Seq(items, _) => items.get(key.parse::<usize>().ok()?)?,
                 _ => current.get(key)?,
             };
         }
@@ -386,7 +386,13 @@ fn expand(text: &str, values: &[(String, Value)], limit: usize) -> Result<Option
 
 /// Writes `value` into a string scalar, typed as kustomize types it.
 fn store(node: &mut Node, value: Value) {
-    let NodeKind::Scalar(scalar) = &mut node.kind else {
+    let NodeKind::Scalar {
+        value: stored,
+        style: stored_style,
+        tag,
+        ..
+    } = &mut node.kind
+    else {
         return;
     };
     let (text, style) = match value {
@@ -396,9 +402,9 @@ fn store(node: &mut Node, value: Value) {
         Value::Float(f) => (format!("{f}"), Style::Plain),
         Value::Structured => return,
     };
-    scalar.value = text.into();
-    scalar.style = style;
-    scalar.tag = None;
+    *stored = text.into();
+    *stored_style = style;
+    *tag = None;
 }
 
 fn is_string(node: &Node) -> bool {
@@ -445,7 +451,7 @@ pub fn resolve(
                 continue;
             }
             for_each_field(&mut built.node, &spec.path, None, &mut |node| {
-                if let NodeKind::Map(entries) = &mut node.kind {
+                if let NodeKind::Map(entries, _) = &mut node.kind {
                     for (_, value) in entries.iter_mut() {
                         substitute(value);
                     }

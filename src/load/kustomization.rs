@@ -179,12 +179,12 @@ fn canonical_keys(root: &Node) -> Option<Node> {
         return None;
     }
     let mut copy = root.clone();
-    if let NodeKind::Map(entries) = &mut copy.kind {
+    if let NodeKind::Map(entries, _) = &mut copy.kind {
         for (key, _) in entries.iter_mut() {
             if let Some(field) = key.scalar_text().and_then(canonical)
-                && let NodeKind::Scalar(scalar) = &mut key.kind
+                && let Some((value, _)) = key.as_scalar_mut()
             {
-                scalar.value = (*field).into();
+                *value = (*field).into();
             }
         }
     }
@@ -239,7 +239,7 @@ fn string_list(node: Option<&Node>) -> Vec<Entry> {
 
 fn string_map(node: Option<&Node>) -> Pairs {
     let mut pairs = Vec::new();
-    if let Some(NodeKind::Map(entries)) = node.map(|n| &n.kind) {
+    if let Some(NodeKind::Map(entries, _)) = node.map(|n| &n.kind) {
         for (key, value) in entries {
             if let (Some(k), Some(v)) = (key.scalar_text(), value.scalar_text()) {
                 pairs.push((

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::span::{ColumnIndex, FileId, Location, Pos, Span};
+use crate::span::{FileId, Location, Pos, Span, TextIndex};
 pub use walk::{Input, LeftOut, LeftOutReason, Overlay, WalkOptions};
 use yaml::Node;
 
@@ -27,9 +27,8 @@ pub struct SourceFile {
     /// The file's text, in the buffer it was read into: an `Arc<str>` would copy every
     /// file once more (its count has to sit before the text), 400 MB at 100,000 workloads.
     pub text: Arc<String>,
-    /// Built when a column on a long line of the file is first shown (see
-    /// [`SourceFile::start`]).
-    columns: std::sync::OnceLock<ColumnIndex>,
+    /// Built when a position in the file is first shown (see [`SourceFile::start`]).
+    index: TextIndex,
 }
 
 impl SourceFile {
@@ -38,20 +37,20 @@ impl SourceFile {
             path,
             display,
             text,
-            columns: std::sync::OnceLock::new(),
+            index: TextIndex::default(),
         }
     }
 
-    /// Where `span` (a span of this file) starts, its column counted in the text through
-    /// the file's column index: every finding on one long line costs a bounded count, not
-    /// the line.
+    /// Where `span` (a span of this file) starts, its line and column counted in the text
+    /// through the file's index: every finding in a long file or on a long line costs a
+    /// bounded count, not the file or the line.
     pub fn start(&self, span: Span) -> Pos {
-        span.start_pos_indexed(&self.text, &self.columns)
+        span.start_pos_indexed(&self.text, &self.index)
     }
 
     /// Where `span` (a span of this file) ends, its line and column counted in the text.
     pub fn end(&self, span: Span) -> Pos {
-        span.end_pos_indexed(&self.text, &self.columns)
+        span.end_pos_indexed(&self.text, &self.index)
     }
 }
 
@@ -617,11 +616,11 @@ fn read_data_file(
 /// reads as a mapping whose key is a mapping): no Kubernetes object has such a key.
 fn templated_key(node: &Node, text: &str) -> Option<usize> {
     match &node.kind {
-        yaml::NodeKind::Scalar(_) => None,
-        yaml::NodeKind::Seq(items) => items.iter().find_map(|item| templated_key(item, text)),
-        yaml::NodeKind::Map(entries) => entries.iter().find_map(|(key, value)| {
+        yaml::NodeKind::Scalar { .. } => None,
+        yaml::NodeKind::Seq(items, _) => items.iter().find_map(|item| templated_key(item, text)),
+        yaml::NodeKind::Map(entries, _) => entries.iter().find_map(|(key, value)| {
             let byte = node.span.start.byte as usize;
-            if !matches!(key.kind, yaml::NodeKind::Scalar(_))
+            if !matches!(key.kind, yaml::NodeKind::Scalar { .. })
                 && text.get(byte..).is_some_and(|rest| rest.starts_with("{{"))
             {
                 return Some(byte);

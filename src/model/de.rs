@@ -45,7 +45,7 @@ impl Mode {
             Mode::Template if key == "metadata" => Mode::Metadata,
             Mode::Metadata
                 if (key == "labels" || key == "annotations")
-                    && matches!(value.kind, NodeKind::Map(_)) =>
+                    && matches!(value.kind, NodeKind::Map(_, _)) =>
             {
                 Mode::LenientMap
             }
@@ -96,8 +96,8 @@ enum Value<'de> {
 
 impl<'de> Value<'de> {
     fn of(node: &'de Node) -> Value<'de> {
-        match &node.kind {
-            NodeKind::Scalar(scalar) => match scalar.resolve() {
+        if let Some(scalar) = node.as_scalar() {
+            return match scalar.resolve() {
                 Resolved::Null => Value::Null,
                 Resolved::Bool(b) => Value::Bool(b),
                 Resolved::Int(i) => Value::Number(Number::from(i)),
@@ -106,9 +106,12 @@ impl<'de> Value<'de> {
                     None => Value::Str(scalar.value.as_str()),
                 },
                 Resolved::Str => Value::Str(scalar.value.as_str()),
-            },
-            NodeKind::Seq(items) => Value::Seq(items),
-            NodeKind::Map(entries) => Value::Map(entries),
+            };
+        }
+        match &node.kind {
+            NodeKind::Scalar { .. } => Value::Null,
+            NodeKind::Seq(items, _) => Value::Seq(items),
+            NodeKind::Map(entries, _) => Value::Map(entries),
         }
     }
 
@@ -893,9 +896,9 @@ finalizers: [kubernetes]
         }
         *index -= 1;
         match &mut node.kind {
-            NodeKind::Scalar(_) => false,
-            NodeKind::Seq(items) => items.iter_mut().any(|n| replace(n, index, with)),
-            NodeKind::Map(entries) => entries
+            NodeKind::Scalar { .. } => false,
+            NodeKind::Seq(items, _) => items.iter_mut().any(|n| replace(n, index, with)),
+            NodeKind::Map(entries, _) => entries
                 .iter_mut()
                 .any(|(k, v)| replace(k, index, with) || replace(v, index, with)),
         }

@@ -150,17 +150,17 @@ impl Object {
         let mut stack: Vec<&Node> = vec![&self.node];
         while let Some(node) = stack.pop() {
             if node.span == span {
-                return node.origin;
+                return node.origin();
             }
             match &node.kind {
-                crate::load::yaml::NodeKind::Map(entries) => {
+                crate::load::yaml::NodeKind::Map(entries, _) => {
                     for (key, value) in entries.iter().rev() {
                         stack.push(value);
                         stack.push(key);
                     }
                 }
-                crate::load::yaml::NodeKind::Seq(items) => stack.extend(items.iter().rev()),
-                crate::load::yaml::NodeKind::Scalar(_) => {}
+                crate::load::yaml::NodeKind::Seq(items, _) => stack.extend(items.iter().rev()),
+                crate::load::yaml::NodeKind::Scalar { .. } => {}
             }
         }
         None
@@ -170,7 +170,7 @@ impl Object {
     /// that put it there.
     pub fn location_of(&self, node: &Node) -> Location {
         Location {
-            file: node.origin.unwrap_or(self.file),
+            file: node.origin().unwrap_or(self.file),
             span: node.span,
         }
     }
@@ -754,7 +754,7 @@ fn decode<T: DeserializeOwned>(
 /// Iterates the entries of a mapping node as (key text, key node, value node).
 pub fn map_entries(node: Option<&Node>) -> impl Iterator<Item = (&str, &Node, &Node)> {
     node.and_then(|n| match &n.kind {
-        NodeKind::Map(entries) => Some(entries.as_slice()),
+        NodeKind::Map(entries, _) => Some(entries.as_slice()),
         _ => None,
     })
     .unwrap_or(&[])

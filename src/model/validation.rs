@@ -378,7 +378,7 @@ pub fn label_selector_problems<'n>(selector: &'n Node, path: &str) -> Vec<Proble
 }
 
 fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'n>>) {
-    if let Some(NodeKind::Map(labels)) = selector.get("matchLabels").map(|n| &n.kind) {
+    if let Some(NodeKind::Map(labels, _)) = selector.get("matchLabels").map(|n| &n.kind) {
         for (key, value) in labels {
             let key_text = text_of(key).unwrap_or("");
             if !is_label_key(key_text) {

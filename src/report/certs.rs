@@ -56,6 +56,10 @@ impl Report {
         let percent = inventory.settings.warn_percent.clamp(1, 100) as usize;
         let source = |request: &CertRequest| {
             let object = analysis.model.object(request.object);
+            // Counted in the file the span is in (a patch's, when one set the annotation).
+            let start = analysis
+                .sources
+                .start(object.location(request.trigger_span));
             SourceReport {
                 source: request.source.as_str(),
                 object: object.identity(),
@@ -70,13 +74,8 @@ impl Report {
                 },
                 names: request.names.iter().map(|n| n.text.clone()).collect(),
                 path: analysis.sources.display(object.file).to_string(),
-                line: request.trigger_span.start.line as usize,
-                // Counted in the file the span is in (a patch's, when one set the
-                // annotation), as the line is.
-                column: analysis
-                    .sources
-                    .start(object.location(request.trigger_span))
-                    .col as usize,
+                line: start.line as usize,
+                column: start.col as usize,
             }
         };
         let domains = budget::budgets(inventory)

@@ -50,7 +50,7 @@ fn issue<'a>(analysis: &'a Analysis, d: &'a Diagnostic) -> Issue<'a> {
         location: IssueLocation {
             path: analysis.gate.repo_path(d.location.file),
             lines: Lines {
-                begin: d.location.span.start.line as usize,
+                begin: analysis.sources.start(d.location).line as usize,
                 end: analysis.sources.end(d.location).line as usize,
             },
         },

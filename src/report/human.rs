@@ -115,7 +115,7 @@ fn add_help(help: &mut String, text: std::fmt::Arguments) {
 fn to_report(diagnostic: &Diagnostic, sources: &Sources, index: &mut LineIndex) -> Report {
     let file = diagnostic.location.file;
     let span = diagnostic.location.span;
-    let primary_line = span.start.line as usize;
+    let primary_line = sources.start(diagnostic.location).line as usize;
     let mut marks = vec![Mark {
         text: diagnostic.label.as_deref().map(|l| inline(l).into_owned()),
         start: span.start.byte as usize,

@@ -123,7 +123,7 @@ fn literal_ok(text: &str) -> bool {
 }
 
 /// How a value scalar is written; `indent` is where block content starts.
-fn push_scalar(out: &mut String, scalar: &Scalar, indent: usize, allow_block: bool) {
+fn push_scalar(out: &mut String, scalar: Scalar<'_>, indent: usize, allow_block: bool) {
     let text = scalar.value.as_str();
     match scalar.resolve() {
         Resolved::Str => {
@@ -182,7 +182,7 @@ fn push_indent(out: &mut String, indent: usize) {
 }
 
 /// The text of a mapping key (never a block scalar).
-fn key_text(key: &Scalar) -> String {
+fn key_text(key: Scalar<'_>) -> String {
     let mut text = String::new();
     push_scalar(&mut text, key, 0, false);
     text
@@ -195,7 +195,7 @@ fn push_entries(out: &mut String, entries: &[(Node, Node)], indent: usize, mut i
     sorted.sort_by(|(a, _), (b, _)| a.scalar_text().cmp(&b.scalar_text()));
     for (key, value) in sorted {
         // Non-scalar keys cannot be Kubernetes fields; the model skips them too.
-        let NodeKind::Scalar(key) = &key.kind else {
+        let Some(key) = key.as_scalar() else {
             continue;
         };
         if !inline {
@@ -217,19 +217,21 @@ fn push_entries(out: &mut String, entries: &[(Node, Node)], indent: usize, mut i
 }
 
 fn push_after_key(out: &mut String, value: &Node, indent: usize) {
+    if let Some(scalar) = value.as_scalar() {
+        out.push(' ');
+        push_scalar(out, scalar, indent + 2, true);
+        out.push('\n');
+        return;
+    }
     match &value.kind {
-        NodeKind::Scalar(scalar) => {
-            out.push(' ');
-            push_scalar(out, scalar, indent + 2, true);
-            out.push('\n');
-        }
-        NodeKind::Map(entries) if has_scalar_key(entries) => {
+        NodeKind::Scalar { .. } => {}
+        NodeKind::Map(entries, _) if has_scalar_key(entries) => {
             out.push('\n');
             push_entries(out, entries, indent + 2, false);
         }
-        NodeKind::Map(_) => out.push_str(" {}\n"),
-        NodeKind::Seq(items) if items.is_empty() => out.push_str(" []\n"),
-        NodeKind::Seq(items) => {
+        NodeKind::Map(_, _) => out.push_str(" {}\n"),
+        NodeKind::Seq(items, _) if items.is_empty() => out.push_str(" []\n"),
+        NodeKind::Seq(items, _) => {
             out.push('\n');
             push_items(out, items, indent, false);
         }
@@ -239,7 +241,7 @@ fn push_after_key(out: &mut String, value: &Node, indent: usize) {
 fn has_scalar_key(entries: &[(Node, Node)]) -> bool {
     entries
         .iter()
-        .any(|(k, _)| matches!(k.kind, NodeKind::Scalar(_)))
+        .any(|(k, _)| matches!(k.kind, NodeKind::Scalar { .. }))
 }
 
 /// Sequence items (`- ` at `indent`); the first line's indentation is already written
@@ -250,19 +252,21 @@ fn push_items(out: &mut String, items: &[Node], indent: usize, inline: bool) {
             push_indent(out, indent);
         }
         out.push('-');
+        if let Some(scalar) = item.as_scalar() {
+            out.push(' ');
+            push_scalar(out, scalar, indent + 2, true);
+            out.push('\n');
+            continue;
+        }
         match &item.kind {
-            NodeKind::Scalar(scalar) => {
-                out.push(' ');
-                push_scalar(out, scalar, indent + 2, true);
-                out.push('\n');
-            }
-            NodeKind::Map(entries) if has_scalar_key(entries) => {
+            NodeKind::Scalar { .. } => {}
+            NodeKind::Map(entries, _) if has_scalar_key(entries) => {
                 out.push(' ');
                 push_entries(out, entries, indent + 2, true);
             }
-            NodeKind::Map(_) => out.push_str(" {}\n"),
-            NodeKind::Seq(inner) if inner.is_empty() => out.push_str(" []\n"),
-            NodeKind::Seq(inner) => {
+            NodeKind::Map(_, _) => out.push_str(" {}\n"),
+            NodeKind::Seq(inner, _) if inner.is_empty() => out.push_str(" []\n"),
+            NodeKind::Seq(inner, _) => {
                 out.push(' ');
                 push_items(out, inner, indent + 2, true);
             }
@@ -273,17 +277,19 @@ fn push_items(out: &mut String, items: &[Node], indent: usize, inline: bool) {
 /// One YAML document (without a `---` line) holding `node`.
 pub fn yaml_document(node: &Node) -> String {
     let mut out = String::new();
+    if let Some(scalar) = node.as_scalar() {
+        push_scalar(&mut out, scalar, 2, false);
+        out.push('\n');
+        return out;
+    }
     match &node.kind {
-        NodeKind::Map(entries) if has_scalar_key(entries) => {
+        NodeKind::Map(entries, _) if has_scalar_key(entries) => {
             push_entries(&mut out, entries, 0, false);
         }
-        NodeKind::Map(_) => out.push_str("{}\n"),
-        NodeKind::Seq(items) if items.is_empty() => out.push_str("[]\n"),
-        NodeKind::Seq(items) => push_items(&mut out, items, 0, false),
-        NodeKind::Scalar(scalar) => {
-            push_scalar(&mut out, scalar, 2, false);
-            out.push('\n');
-        }
+        NodeKind::Map(_, _) => out.push_str("{}\n"),
+        NodeKind::Seq(items, _) if items.is_empty() => out.push_str("[]\n"),
+        NodeKind::Seq(items, _) => push_items(&mut out, items, 0, false),
+        NodeKind::Scalar { .. } => {}
     }
     out
 }

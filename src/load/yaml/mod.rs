@@ -45,15 +45,12 @@ pub enum Resolved {
     Str,
 }
 
-#[derive(Debug, Clone)]
-pub struct Scalar {
-    /// Most keys and values are short: stored inline (up to 15 bytes), they cost no
-    /// allocation of their own; longer ones the parser shares (see `parse::interned`).
-    pub value: EcoString,
+/// A scalar's text and how it was written (plain or quoted, and its explicit tag), as
+/// its node holds them: [`Node::as_scalar`] lends one.
+#[derive(Debug, Clone, Copy)]
+pub struct Scalar<'a> {
+    pub value: &'a EcoString,
     pub style: Style,
-    /// An explicit tag (`!!str 8080`, `!custom x`), kept as what it does to the value's
-    /// meaning rather than as text: one byte, so a scalar with its style and tag packs in
-    /// 24 bytes and a node stays at 48.
     pub tag: Option<ExplicitTag>,
 }
 
@@ -81,20 +78,32 @@ impl ExplicitTag {
     }
 }
 
+/// What a node holds. Each variant carries the node's origin: the file it was written in,
+/// when that differs from its object's file (a value grafted in by a kustomize patch or
+/// transformer). Kept in the variants, field by field, rather than next to the kind: the
+/// scalar's style byte gives the enum its tag, every variant fits the 24 bytes a scalar
+/// needs, and a node (kind and span) is 32 bytes. (An origin beside the kind, or a scalar
+/// held as one struct field, leaves the compiler no room for the tag: 40 bytes.)
 #[derive(Debug, Clone)]
 pub enum NodeKind {
-    Scalar(Scalar),
-    Seq(Shared<Node>),
-    Map(Shared<(Node, Node)>),
+    Scalar {
+        /// Most keys and values are short: stored inline (up to 15 bytes), they cost no
+        /// allocation of their own; longer ones the parser shares (see `parse::interned`).
+        value: EcoString,
+        style: Style,
+        /// An explicit tag (`!!str 8080`, `!custom x`), kept as what it does to the value's
+        /// meaning rather than as text: one byte.
+        tag: Option<ExplicitTag>,
+        origin: Option<FileId>,
+    },
+    Seq(Shared<Node>, Option<FileId>),
+    Map(Shared<(Node, Node)>, Option<FileId>),
 }
 
 #[derive(Debug, Clone)]
 pub struct Node {
     pub kind: NodeKind,
     pub span: Span,
-    /// The file this node was written in, when it differs from its object's file
-    /// (a value grafted in by a kustomize patch or transformer).
-    pub origin: Option<FileId>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,17 +133,17 @@ pub struct Stream {
     pub failed: Vec<std::ops::Range<usize>>,
 }
 
-impl Scalar {
+impl Scalar<'_> {
     pub fn resolve(&self) -> Resolved {
         if let Some(tag) = self.tag {
             return match tag {
                 ExplicitTag::Str => Resolved::Str,
                 ExplicitTag::Null => Resolved::Null,
-                ExplicitTag::Typed => resolve_plain(&self.value),
+                ExplicitTag::Typed => resolve_plain(self.value),
             };
         }
         match self.style {
-            Style::Plain => resolve_plain(&self.value),
+            Style::Plain => resolve_plain(self.value),
             Style::Quoted | Style::Block => Resolved::Str,
         }
     }
@@ -222,23 +231,85 @@ fn is_float_syntax(text: &str) -> bool {
 }
 
 impl Node {
+    /// A scalar written at `span` of its object's file.
+    pub fn scalar(value: EcoString, style: Style, tag: Option<ExplicitTag>, span: Span) -> Node {
+        Node {
+            kind: NodeKind::Scalar {
+                value,
+                style,
+                tag,
+                origin: None,
+            },
+            span,
+        }
+    }
+
+    /// A sequence written at `span` of its object's file.
+    pub fn seq(items: Shared<Node>, span: Span) -> Node {
+        Node {
+            kind: NodeKind::Seq(items, None),
+            span,
+        }
+    }
+
+    /// A mapping written at `span` of its object's file.
+    pub fn map(entries: Shared<(Node, Node)>, span: Span) -> Node {
+        Node {
+            kind: NodeKind::Map(entries, None),
+            span,
+        }
+    }
+
+    /// The file this node was written in, when it differs from its object's file (a
+    /// value grafted in by a kustomize patch or transformer).
+    pub fn origin(&self) -> Option<FileId> {
+        match &self.kind {
+            NodeKind::Scalar { origin, .. }
+            | NodeKind::Seq(_, origin)
+            | NodeKind::Map(_, origin) => *origin,
+        }
+    }
+
+    /// This node's origin (see [`Node::origin`]), to set.
+    pub fn origin_mut(&mut self) -> &mut Option<FileId> {
+        match &mut self.kind {
+            NodeKind::Scalar { origin, .. }
+            | NodeKind::Seq(_, origin)
+            | NodeKind::Map(_, origin) => origin,
+        }
+    }
+
     pub fn as_map(&self) -> Option<&[(Node, Node)]> {
         match &self.kind {
-            NodeKind::Map(entries) => Some(entries),
+            NodeKind::Map(entries, _) => Some(entries),
             _ => None,
         }
     }
 
     pub fn as_seq(&self) -> Option<&[Node]> {
         match &self.kind {
-            NodeKind::Seq(items) => Some(items),
+            NodeKind::Seq(items, _) => Some(items),
             _ => None,
         }
     }
 
-    pub fn as_scalar(&self) -> Option<&Scalar> {
+    pub fn as_scalar(&self) -> Option<Scalar<'_>> {
         match &self.kind {
-            NodeKind::Scalar(s) => Some(s),
+            NodeKind::Scalar {
+                value, style, tag, ..
+            } => Some(Scalar {
+                value,
+                style: *style,
+                tag: *tag,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The scalar's text and style, to change in place.
+    pub fn as_scalar_mut(&mut self) -> Option<(&mut EcoString, &mut Style)> {
+        match &mut self.kind {
+            NodeKind::Scalar { value, style, .. } => Some((value, style)),
             _ => None,
         }
     }
@@ -251,13 +322,19 @@ impl Node {
 
     /// The scalar's raw text whatever it resolves to (a label value `10` reads as "10").
     pub fn scalar_text(&self) -> Option<&str> {
-        self.as_scalar().map(|s| s.value.as_str())
+        match &self.kind {
+            NodeKind::Scalar { value, .. } => Some(value.as_str()),
+            _ => None,
+        }
     }
 
     /// The scalar's raw text as the tree holds it: a clone is inline up to 15 bytes and
     /// shares a longer text instead of copying it.
     pub fn scalar_string(&self) -> Option<&EcoString> {
-        self.as_scalar().map(|s| &s.value)
+        match &self.kind {
+            NodeKind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
     }
 
     /// The key node and value node of `key` in a mapping.
@@ -280,23 +357,23 @@ impl Node {
     /// A scalar written nowhere in particular (synthesised by a transformer).
     pub fn synthetic_str(value: &str, span: Span, origin: Option<FileId>) -> Node {
         Node {
-            kind: NodeKind::Scalar(Scalar {
+            kind: NodeKind::Scalar {
                 value: value.into(),
                 style: Style::Quoted,
                 tag: None,
-            }),
+                origin,
+            },
             span,
-            origin,
         }
     }
 
     /// Marks this node and everything below it as written in `file`.
     pub fn set_origin(&mut self, file: FileId) {
-        self.origin = Some(file);
+        *self.origin_mut() = Some(file);
         match &mut self.kind {
-            NodeKind::Scalar(_) => {}
-            NodeKind::Seq(items) => items.iter_mut().for_each(|n| n.set_origin(file)),
-            NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            NodeKind::Scalar { .. } => {}
+            NodeKind::Seq(items, _) => items.iter_mut().for_each(|n| n.set_origin(file)),
+            NodeKind::Map(entries, _) => entries.iter_mut().for_each(|(k, v)| {
                 k.set_origin(file);
                 v.set_origin(file);
             }),
@@ -306,18 +383,20 @@ impl Node {
     /// Whether both nodes mean the same value to the API server (what [`Node::to_json`]
     /// would give), whatever their spans, origins, quoting or key order.
     pub fn same_value(&self, other: &Node) -> bool {
-        match (&self.kind, &other.kind) {
-            (NodeKind::Scalar(a), NodeKind::Scalar(b)) => match (a.resolve(), b.resolve()) {
+        if let (Some(a), Some(b)) = (self.as_scalar(), other.as_scalar()) {
+            return match (a.resolve(), b.resolve()) {
                 (Resolved::Str, Resolved::Str) => a.value == b.value,
                 (Resolved::Float(x), Resolved::Float(y)) if x.is_nan() || y.is_nan() => {
                     x.is_nan() && y.is_nan() && a.value == b.value
                 }
                 (x, y) => x == y,
-            },
-            (NodeKind::Seq(a), NodeKind::Seq(b)) => {
+            };
+        }
+        match (&self.kind, &other.kind) {
+            (NodeKind::Seq(a, _), NodeKind::Seq(b, _)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value(y))
             }
-            (NodeKind::Map(a), NodeKind::Map(b)) => {
+            (NodeKind::Map(a, _), NodeKind::Map(b, _)) => {
                 let key = |k: &Node| k.scalar_text().map(str::to_string);
                 let in_order = a.len() == b.len()
                     && a.iter()
@@ -339,15 +418,16 @@ impl Node {
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(&self.kind, NodeKind::Scalar(s) if s.resolve() == Resolved::Null)
+        self.as_scalar()
+            .is_some_and(|s| s.resolve() == Resolved::Null)
     }
 
     /// Nodes of this tree (each key, value and item counts one).
     pub fn expanded_size(&self) -> usize {
         match &self.kind {
-            NodeKind::Scalar(_) => 1,
-            NodeKind::Seq(items) => 1 + items.iter().map(Node::expanded_size).sum::<usize>(),
-            NodeKind::Map(entries) => {
+            NodeKind::Scalar { .. } => 1,
+            NodeKind::Seq(items, _) => 1 + items.iter().map(Node::expanded_size).sum::<usize>(),
+            NodeKind::Map(entries, _) => {
                 1 + entries
                     .iter()
                     .map(|(k, v)| k.expanded_size() + v.expanded_size())
@@ -359,8 +439,8 @@ impl Node {
     /// JSON as the API server would see it after YAML 1.1 resolution.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value;
-        match &self.kind {
-            NodeKind::Scalar(s) => match s.resolve() {
+        if let Some(s) = self.as_scalar() {
+            return match s.resolve() {
                 Resolved::Null => Value::Null,
                 Resolved::Bool(b) => Value::Bool(b),
                 Resolved::Int(i) => Value::from(i),
@@ -368,16 +448,18 @@ impl Node {
                     .map(Value::Number)
                     .unwrap_or_else(|| Value::String(s.value.to_string())),
                 Resolved::Str => Value::String(s.value.to_string()),
-            },
-            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeKind::Map(entries) => {
+            };
+        }
+        match &self.kind {
+            NodeKind::Scalar { .. } => Value::Null,
+            NodeKind::Seq(items, _) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(entries, _) => {
                 let mut map = serde_json::Map::new();
                 for (k, v) in entries {
-                    let key = match &k.kind {
-                        NodeKind::Scalar(s) => s.value.to_string(),
-                        _ => continue,
+                    let Some(key) = k.scalar_text() else {
+                        continue;
                     };
-                    map.insert(key, v.to_json());
+                    map.insert(key.to_string(), v.to_json());
                 }
                 Value::Object(map)
             }
@@ -390,20 +472,21 @@ mod tests {
     use super::*;
 
     /// The tree is most of the parse stage's memory (a node per key and per value): a
-    /// node is its kind (a scalar inline up to 15 bytes, its style and tag in one byte
-    /// each: 24), a span (12: no columns and no end line) and an origin (4): 40 bytes,
-    /// where a mapping entry (a key and a value) is 80. Sizes matter at the allocator's
-    /// size classes: a mapping of one to four entries took mimalloc's 160/320/448/640-byte
-    /// blocks at 72 bytes a node, 112/224/320/448 at 48, and 96/192/256/384 at 40.
+    /// node is its kind (a scalar inline up to 15 bytes, its style, tag and origin beside
+    /// it: 24) and a span (8: two byte offsets): 32 bytes, where a mapping entry (a key
+    /// and a value) is 64. Sizes matter at the allocator's size classes: a mapping of one
+    /// to four entries took mimalloc's 160/320/448/640-byte blocks at 72 bytes a node,
+    /// 112/224/320/448 at 48, 96/192/256/384 at 40, and takes 80/160/224/320 at 32.
     #[test]
     fn a_node_stays_small() {
-        assert!(std::mem::size_of::<crate::span::Span>() <= 12);
+        assert!(std::mem::size_of::<crate::span::Span>() <= 8);
+        assert!(std::mem::size_of::<Option<FileId>>() <= 4);
+        assert!(std::mem::size_of::<NodeKind>() <= 24);
         assert!(
-            std::mem::size_of::<Node>() <= 40,
+            std::mem::size_of::<Node>() <= 32,
             "{}",
             std::mem::size_of::<Node>()
         );
-        assert!(std::mem::size_of::<Option<FileId>>() <= 4);
     }
 
     /// A cloned tree shares its collections; changing one path of the clone copies the
@@ -424,11 +507,11 @@ mod tests {
             ports(&copy),
             "a clone shares its subtrees"
         );
-        let NodeKind::Map(entries) = &mut copy.kind else {
+        let NodeKind::Map(entries, _) = &mut copy.kind else {
             panic!("not a map")
         };
         let (_, metadata) = entries.first_mut().unwrap();
-        let NodeKind::Map(fields) = &mut metadata.kind else {
+        let NodeKind::Map(fields, _) = &mut metadata.kind else {
             panic!("not a map")
         };
         fields.push((
@@ -446,7 +529,7 @@ mod tests {
             "an untouched subtree stays shared"
         );
         let mut seq = copy.path(&["spec", "ports"]).unwrap().clone();
-        if let NodeKind::Seq(items) = &mut seq.kind {
+        if let NodeKind::Seq(items, _) = &mut seq.kind {
             items.truncate(1);
         }
         assert_eq!(seq.as_seq().unwrap().len(), 1);
@@ -469,7 +552,8 @@ mod tests {
     /// Start line and column, end line and column (the end's counted in `text`).
     fn at(text: &str, span: Span) -> (u32, u32, u32, u32) {
         let end = span.end_pos(text);
-        (span.start.line, span.start_pos(text).col, end.line, end.col)
+        let start = span.start_pos(text);
+        (start.line, start.col, end.line, end.col)
     }
 
     #[test]
@@ -514,11 +598,12 @@ mod tests {
 
     #[test]
     fn a_broken_document_does_not_take_the_next_one_with_it() {
-        let stream = parse_stream("a: 1\n---\nb: [\n---\nc: 3\n");
+        let text = "a: 1\n---\nb: [\n---\nc: 3\n";
+        let stream = parse_stream(text);
         assert_eq!(stream.errors.len(), 1);
         assert_eq!(stream.documents.len(), 2);
         let last = &stream.documents[1].root;
-        assert_eq!(last.get("c").unwrap().span.start.line, 5);
+        assert_eq!(last.get("c").unwrap().span.start_pos(text).line, 5);
     }
 
     #[test]
@@ -604,7 +689,8 @@ mod tests {
         assert_eq!(document.duplicate_keys.len(), 2);
         assert_eq!(document.root.get("k40").unwrap().scalar_text(), Some("b"));
         assert_eq!(
-            document.duplicate_keys[0].1.start.line, 4,
+            document.duplicate_keys[0].1.start_pos(&text).line,
+            4,
             "first occurrence"
         );
     }
@@ -617,7 +703,10 @@ mod tests {
         assert_eq!(stream.documents.len(), 2);
         let (key, value) = stream.documents[1].root.entry("b").unwrap();
         assert_eq!(
-            (key.span.start.line, value.span.start_pos(text).col),
+            (
+                key.span.start_pos(text).line,
+                value.span.start_pos(text).col
+            ),
             (6, 4)
         );
         assert_eq!(

@@ -616,15 +616,12 @@ impl Builder<'_, '_> {
                 } else {
                     value
                 };
-                let node = Node {
-                    kind: NodeKind::Scalar(Scalar {
-                        value: interned(&value),
-                        style,
-                        tag: tag_name(tag).as_deref().map(ExplicitTag::from_name),
-                    }),
+                let node = Node::scalar(
+                    interned(&value),
+                    style,
+                    tag_name(tag).as_deref().map(ExplicitTag::from_name),
                     span,
-                    origin: None,
-                };
+                );
                 builder.add(node, start_pos, anchor, 1)?;
             }
             Event::SequenceStart(anchor, _) => {
@@ -681,14 +678,13 @@ impl Builder<'_, '_> {
                             items.last().map(|n| n.span.end),
                         );
                         (
-                            Node {
-                                kind: NodeKind::Seq(items),
-                                span: Span {
+                            Node::seq(
+                                items,
+                                Span {
                                     start: start.start,
                                     end,
                                 },
-                                origin: None,
-                            },
+                            ),
                             at,
                             anchor,
                             nodes_before,
@@ -722,14 +718,13 @@ impl Builder<'_, '_> {
                             entries.last().map(|(_, v)| v.span.end),
                         );
                         (
-                            Node {
-                                kind: NodeKind::Map(entries),
-                                span: Span {
+                            Node::map(
+                                entries,
+                                Span {
                                     start: start.start,
                                     end,
                                 },
-                                origin: None,
-                            },
+                            ),
                             at,
                             anchor,
                             nodes_before,
@@ -771,7 +766,8 @@ pub(super) fn collection_end(
 }
 
 pub(super) fn is_merge_key(key: &Node) -> bool {
-    matches!(&key.kind, NodeKind::Scalar(s) if s.value == "<<" && s.style == Style::Plain && s.tag.is_none())
+    key.as_scalar()
+        .is_some_and(|s| s.value == "<<" && s.style == Style::Plain && s.tag.is_none())
 }
 
 /// YAML merge keys (`<<: *base` or `<<: [*a, *b]`), which the Kubernetes YAML
@@ -787,12 +783,12 @@ pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> 
         .collect();
     for (_, source) in merges {
         let sources: Vec<Node> = match source.kind {
-            NodeKind::Map(_) => vec![source],
-            NodeKind::Seq(items) => items.into_vec(),
-            NodeKind::Scalar(_) => Vec::new(),
+            NodeKind::Map(_, _) => vec![source],
+            NodeKind::Seq(items, _) => items.into_vec(),
+            NodeKind::Scalar { .. } => Vec::new(),
         };
         for source in sources {
-            let NodeKind::Map(source_entries) = source.kind else {
+            let NodeKind::Map(source_entries, _) = source.kind else {
                 continue;
             };
             for (key, value) in source_entries {

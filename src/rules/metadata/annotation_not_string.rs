@@ -29,7 +29,7 @@ fn visit<'n>(
     sink: &mut Sink<'_>,
 ) {
     match &node.kind {
-        NodeKind::Map(entries) => {
+        NodeKind::Map(entries, _) => {
             for (key, value) in entries {
                 let Some(key_text) = key.scalar_text() else {
                     continue;
@@ -46,12 +46,12 @@ fn visit<'n>(
                 path.pop();
             }
         }
-        NodeKind::Seq(items) => {
+        NodeKind::Seq(items, _) => {
             for item in items {
                 visit(sources, object, item, path, sink);
             }
         }
-        NodeKind::Scalar(_) => {}
+        NodeKind::Scalar { .. } => {}
     }
 }
 
@@ -73,15 +73,15 @@ fn check_values(
         let Some(key_text) = key.scalar_text() else {
             continue;
         };
-        let (read_as, fix) = match &value.kind {
-            NodeKind::Scalar(scalar) => match scalar.resolve() {
+        let (read_as, fix) = match (value.as_scalar(), &value.kind) {
+            (Some(scalar), _) => match scalar.resolve() {
                 Resolved::Str | Resolved::Null => continue,
-                Resolved::Bool(b) => (format!("the boolean {b}"), quote(&scalar.value)),
-                Resolved::Int(i) => (format!("the integer {i}"), quote(&scalar.value)),
-                Resolved::Float(_) => ("a floating-point number".to_string(), quote(&scalar.value)),
+                Resolved::Bool(b) => (format!("the boolean {b}"), quote(scalar.value)),
+                Resolved::Int(i) => (format!("the integer {i}"), quote(scalar.value)),
+                Resolved::Float(_) => ("a floating-point number".to_string(), quote(scalar.value)),
             },
-            NodeKind::Seq(_) => ("a list".to_string(), String::new()),
-            NodeKind::Map(_) => ("a mapping".to_string(), String::new()),
+            (None, NodeKind::Seq(_, _)) => ("a list".to_string(), String::new()),
+            (None, _) => ("a mapping".to_string(), String::new()),
         };
         let node_path = format!("{}.{key_text}", path.join("."));
         let help = if fix.is_empty() {
@@ -108,7 +108,9 @@ fn check_values(
         let written = text
             .get(value.span.start.byte as usize..value.span.end.byte as usize)
             .is_some_and(|raw| {
-                matches!(&value.kind, NodeKind::Scalar(s) if s.style == Style::Plain && s.tag.is_none() && s.value == raw)
+                value
+                    .as_scalar()
+                    .is_some_and(|s| s.style == Style::Plain && s.tag.is_none() && s.value == raw)
             });
         if !fix.is_empty() && written && value.span.is_one_line(text) {
             diagnostic.with_fix(Fix {
