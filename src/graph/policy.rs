@@ -580,10 +580,10 @@ mod tests {
     fn rejected_ip_blocks_match_nothing() {
         use k8s_openapi::api::networking::v1::IPBlock;
         let peer = |cidr: &str, except: &[&str]| PeerSpec {
-            ip_block: Some(IPBlock {
+            ip_block: Some(Box::new(IPBlock {
                 cidr: cidr.to_string(),
                 except: Some(except.iter().map(|e| e.to_string()).collect()),
-            }),
+            })),
             ..Default::default()
         };
         for (cidr, except) in [

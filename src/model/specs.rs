@@ -145,7 +145,9 @@ pub struct PolicyRuleSpec {
 /// A `from` or `to` entry.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeerSpec {
-    pub ip_block: Option<IPBlock>,
+    /// Boxed: most peers are selectors, and a peer is held per `from`/`to` entry of
+    /// every policy (48 bytes inline, 8 boxed).
+    pub ip_block: Option<Box<IPBlock>>,
     pub namespace_selector: Option<SelectorSpec>,
     pub pod_selector: Option<SelectorSpec>,
 }
@@ -153,7 +155,7 @@ pub struct PeerSpec {
 impl From<k8s_openapi::api::networking::v1::NetworkPolicyPeer> for PeerSpec {
     fn from(peer: k8s_openapi::api::networking::v1::NetworkPolicyPeer) -> PeerSpec {
         PeerSpec {
-            ip_block: peer.ip_block,
+            ip_block: peer.ip_block.map(Box::new),
             namespace_selector: peer.namespace_selector.map(SelectorSpec::from),
             pod_selector: peer.pod_selector.map(SelectorSpec::from),
         }
