@@ -285,8 +285,10 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
 
 /// Sets each finding's `contexts`: the kustomization roots rendering the object it is
 /// about, else (a finding about no particular object) every rendering of the node it
-/// points at.
+/// points at. Both passes run on every core (one over the objects, one over the findings,
+/// hundreds of thousands of each in a large repository); the index is built in order.
 fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
+    use rayon::prelude::*;
     use std::collections::{HashMap, HashSet};
     // Only the identities and files findings name are indexed (not every object).
     let mut by_identity: HashMap<String, Vec<&model::Object>> = HashMap::new();
@@ -302,53 +304,62 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
             .flatten()
             .map(|d| d.location.file)
             .collect();
-        // One buffer for every object's identity: only a named one is copied into the index.
-        let mut identity = String::new();
-        for object in model.objects.iter().filter(|o| !o.contexts.is_empty()) {
-            if !named.is_empty() {
-                object.write_identity(&mut identity);
-                if named.contains(identity.as_str()) {
-                    match by_identity.get_mut(identity.as_str()) {
-                        Some(objects) => objects.push(object),
-                        None => {
-                            by_identity.insert(identity.clone(), vec![object]);
-                        }
-                    }
-                }
+        // One buffer per task for the objects' identities: only a named one is copied.
+        let found: Vec<(Option<String>, bool, &model::Object)> = model
+            .objects
+            .par_iter()
+            .filter(|o| !o.contexts.is_empty())
+            .map_init(String::new, |identity, object| {
+                let named = !named.is_empty() && {
+                    object.write_identity(identity);
+                    named.contains(identity.as_str())
+                };
+                let in_file = files.contains(&object.file);
+                (named.then(|| identity.clone()), in_file, object)
+            })
+            .filter(|(named, in_file, _)| named.is_some() || *in_file)
+            .collect();
+        for (identity, in_file, object) in found {
+            if let Some(identity) = identity {
+                by_identity.entry(identity).or_default().push(object);
             }
-            if files.contains(&object.file) {
+            if in_file {
                 by_file.entry(object.file).or_default().push(object);
             }
         }
     }
-    for diagnostic in diagnostics.iter_mut().flatten() {
-        let location = diagnostic.location;
-        let named: Vec<&model::Object> = diagnostic
-            .object
-            .as_ref()
-            .and_then(|id| by_identity.get(id))
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
-        diagnostic.contexts = if named.is_empty() {
-            by_file
-                .get(&location.file)
+    let (by_identity, by_file) = (&by_identity, &by_file);
+    diagnostics
+        .par_iter_mut()
+        .flat_map(|chunk| chunk.par_iter_mut())
+        .for_each(|diagnostic| {
+            let location = diagnostic.location;
+            let named: Vec<&model::Object> = diagnostic
+                .object
+                .as_ref()
+                .and_then(|id| by_identity.get(id))
                 .into_iter()
                 .flatten()
-                .filter(|o| {
-                    o.node.span.start.byte <= location.span.start.byte
-                        && location.span.end.byte <= o.node.span.end.byte
-                })
-                .flat_map(|o| o.contexts.iter().map(|c| c.to_string()))
-                .collect()
-        } else {
-            named
-                .iter()
-                .flat_map(|o| o.contexts.iter().map(|c| c.to_string()))
-                .collect()
-        };
-    }
+                .copied()
+                .collect();
+            diagnostic.contexts = if named.is_empty() {
+                by_file
+                    .get(&location.file)
+                    .into_iter()
+                    .flatten()
+                    .filter(|o| {
+                        o.node.span.start.byte <= location.span.start.byte
+                            && location.span.end.byte <= o.node.span.end.byte
+                    })
+                    .flat_map(|o| o.contexts.iter().map(|c| c.to_string()))
+                    .collect()
+            } else {
+                named
+                    .iter()
+                    .flat_map(|o| o.contexts.iter().map(|c| c.to_string()))
+                    .collect()
+            };
+        });
 }
 
 /// A base file rendered by several kustomization roots (or analysed in several
