@@ -237,6 +237,10 @@ impl Graph {
                     .push(c);
             }
         }
+        // Most label values are on one class, pushed into room for four.
+        for by_value in label_index.iter_mut().flat_map(HashMap::values_mut) {
+            by_value.values_mut().for_each(Vec::shrink_to_fit);
+        }
 
         // Policies: the repository's, in a canonical order, then XKS's implicit ones.
         let mut repo_policies: Vec<_> = model
@@ -422,6 +426,16 @@ impl Graph {
             for &c in selected {
                 class_policies[c].push(p);
             }
+        }
+        // Per-class lists kept for the graph's life: most hold one or two entries, pushed
+        // into room for four.
+        for list in graph
+            .ingress_rules
+            .iter_mut()
+            .chain(&mut graph.egress_rules)
+            .chain(&mut class_policies)
+        {
+            list.shrink_to_fit();
         }
         graph.policy_classes = policy_classes;
         graph.class_policies = class_policies;
