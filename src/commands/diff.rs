@@ -133,7 +133,7 @@ fn allowing(
         let r = &graph.rules[*rule];
         out.push(Responsible {
             role,
-            what: format!("{} {}", policy_name(graph, r.policy), r.path),
+            what: format!("{} {}", policy_name(graph, r.policy), r.path()),
             at: tree.cite(r.location),
         });
     }

@@ -324,7 +324,7 @@ fn describe_verdict(
         out.line(format!(
             "  allowed by {} {}{}: {conns}",
             policy_name(graph, r.policy),
-            r.path,
+            r.path(),
             cite(r.location, sources)
         ));
     }

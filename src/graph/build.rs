@@ -9,13 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
+use super::intern::PolicyInterner;
 use super::ip::{self, IpRange};
 use super::policy::{self, PeerKind};
 use super::ports::{ConnSet, Protocol};
 use super::selector::{self, Labels, Selector};
 use super::{
-    BitSet, Graph, GraphOptions, MAX_NAMED_CACHE, METADATA_NAME_LABEL, Member, NamespaceInfo,
-    PodClass, Semantics, XKS_KIND_LABEL, XKS_NAME_LABEL, admin,
+    BitSet, Graph, GraphOptions, MAX_NAMED_CACHE, METADATA_NAME_LABEL, Member, NO_NAMESPACE_SET,
+    NamespaceInfo, PodClass, Semantics, XKS_KIND_LABEL, XKS_NAME_LABEL, admin,
 };
 use crate::model::{Model, Typed};
 
@@ -143,6 +144,8 @@ impl Graph {
                 .collect();
             ports.sort();
             ports.dedup();
+            // Kept by the class: exactly its length, not the growth of `collect`.
+            ports.shrink_to_fit();
             class_map
                 .entry((
                     object.namespace.to_string(),
@@ -182,6 +185,8 @@ impl Graph {
         let mut class_of_object = HashMap::new();
         for ((namespace, labels, ports, endpoint, host_network), mut members) in class_map {
             members.sort();
+            // Most classes have one member, pushed into room for four.
+            members.shrink_to_fit();
             for member in &members {
                 if let Some(object) = member.object {
                     class_of_object.insert(object, classes.len());
@@ -232,6 +237,10 @@ impl Graph {
                     .push(c);
             }
         }
+        // Most label values are on one class, pushed into room for four.
+        for by_value in label_index.iter_mut().flat_map(HashMap::values_mut) {
+            by_value.values_mut().for_each(Vec::shrink_to_fit);
+        }
 
         // Policies: the repository's, in a canonical order, then XKS's implicit ones.
         let mut repo_policies: Vec<_> = model
@@ -252,13 +261,16 @@ impl Graph {
             ))
         });
         // Each policy compiles on its own (in parallel, collected in order); its rules are
-        // then numbered after those of the policies before it.
+        // then numbered after those of the policies before it. Equal selectors and `ports`
+        // lists are shared as they are compiled, never held once per rule.
+        let interner = PolicyInterner::default();
         let compiled: Vec<(policy::Policy, Vec<policy::PolicyRule>)> = repo_policies
             .par_iter()
             .enumerate()
             .map(|(index, (object, spec))| {
                 let mut own_rules = Vec::new();
-                let compiled = policy::compile_repo_policy(object, spec, index, &mut own_rules);
+                let compiled =
+                    policy::compile_repo_policy(object, spec, index, &mut own_rules, &interner);
                 (compiled, own_rules)
             })
             .collect();
@@ -292,8 +304,13 @@ impl Graph {
                 if !present {
                     let index = compiled.len() + platform.len();
                     let mut own_rules = Vec::new();
-                    let policy =
-                        policy::xks_default_deny(namespace, settings, index, &mut own_rules);
+                    let policy = policy::xks_default_deny(
+                        namespace,
+                        settings,
+                        index,
+                        &mut own_rules,
+                        &interner,
+                    );
                     platform.push((policy, own_rules));
                 }
                 for allowance in &settings.allowances {
@@ -302,8 +319,13 @@ impl Graph {
                     if !present {
                         let index = compiled.len() + platform.len();
                         let mut own_rules = Vec::new();
-                        let policy =
-                            policy::xks_allowance(namespace, allowance, index, &mut own_rules);
+                        let policy = policy::xks_allowance(
+                            namespace,
+                            allowance,
+                            index,
+                            &mut own_rules,
+                            &interner,
+                        );
                         platform.push((policy, own_rules));
                     }
                 }
@@ -331,8 +353,8 @@ impl Graph {
         let mut ranges: Vec<IpRange> = admin.ranges().collect();
         for rule in &rules {
             for peer in rule.peers.iter().flatten() {
-                if let PeerKind::Ip { parts, .. } = &peer.kind {
-                    ranges.extend(parts.iter().copied());
+                if let PeerKind::Ip(block) = &peer.kind {
+                    ranges.extend(block.parts.iter().copied());
                 }
             }
         }
@@ -357,13 +379,16 @@ impl Graph {
             namespace_index,
             class_namespace,
             label_index,
-            peer_namespaces: Vec::new(),
+            rule_first_peer: Vec::new(),
+            peer_namespace_set: Vec::new(),
+            namespace_sets: Vec::new(),
             class_of_object,
             ingress_rules: vec![Vec::new(); n],
             egress_rules: vec![Vec::new(); n],
             isolated_ingress: vec![false; n],
             isolated_egress: vec![false; n],
             rule_fixed: Vec::new(),
+            fixed_conns: Vec::new(),
             class_port_list: Vec::new(),
             rule_named: Vec::new(),
             named_rows: Vec::new(),
@@ -402,11 +427,21 @@ impl Graph {
                 class_policies[c].push(p);
             }
         }
+        // Per-class lists kept for the graph's life: most hold one or two entries, pushed
+        // into room for four.
+        for list in graph
+            .ingress_rules
+            .iter_mut()
+            .chain(&mut graph.egress_rules)
+            .chain(&mut class_policies)
+        {
+            list.shrink_to_fit();
+        }
         graph.policy_classes = policy_classes;
         graph.class_policies = class_policies;
 
-        // Per peer with a namespace selector, the namespaces it matches: the only set
-        // computed ahead; which pods a peer matches is evaluated when asked.
+        // Per distinct namespace selector of the peers, the namespaces it matches: the only
+        // set computed ahead; which pods a peer matches is evaluated when asked.
         let namespace_count = graph.namespaces.len();
         // Namespace label index (key → value → namespaces): a selector pinning `name` finds
         // its namespace without asking every namespace, for every peer.
@@ -424,36 +459,64 @@ impl Graph {
             }
         }
         let namespace_labels = (namespace_labels, namespace_label_sets);
-        graph.peer_namespaces = graph
-            .rules
+        // Selectors are interned, so equal ones are one allocation: its address is the key.
+        let mut set_of_selector: HashMap<*const Selector, u32> = HashMap::new();
+        let mut distinct_selectors: Vec<&Selector> = Vec::new();
+        let mut rule_first_peer = Vec::with_capacity(graph.rules.len());
+        let mut peer_namespace_set = Vec::new();
+        for rule in &graph.rules {
+            rule_first_peer.push(u32::try_from(peer_namespace_set.len()).unwrap_or(u32::MAX));
+            for peer in rule.peers.iter().flatten() {
+                let set = match &peer.kind {
+                    PeerKind::Pods {
+                        namespaces: Some(selector),
+                        ..
+                    } => {
+                        let next = u32::try_from(distinct_selectors.len()).unwrap_or(u32::MAX);
+                        *set_of_selector
+                            .entry(std::sync::Arc::as_ptr(selector))
+                            .or_insert_with(|| {
+                                distinct_selectors.push(selector);
+                                next
+                            })
+                    }
+                    _ => NO_NAMESPACE_SET,
+                };
+                peer_namespace_set.push(set);
+            }
+        }
+        let namespace_sets: Vec<BitSet> = distinct_selectors
             .par_iter()
-            .map(|rule| {
-                rule.peers
-                    .iter()
-                    .flatten()
-                    .map(|peer| match &peer.kind {
-                        PeerKind::Pods {
-                            namespaces: Some(selector),
-                            ..
-                        } => {
-                            let mut bits = BitSet::with_len(namespace_count);
-                            for i in
-                                namespaces_matching(&namespace_labels, namespace_count, selector)
-                            {
-                                bits.insert(i);
-                            }
-                            Some(bits)
-                        }
-                        _ => None,
-                    })
-                    .collect()
+            .map(|selector| {
+                let mut bits = BitSet::with_len(namespace_count);
+                for i in namespaces_matching(&namespace_labels, namespace_count, selector) {
+                    bits.insert(i);
+                }
+                bits
             })
             .collect();
+        graph.rule_first_peer = rule_first_peer;
+        graph.peer_namespace_set = peer_namespace_set;
+        graph.namespace_sets = namespace_sets;
+        // Connections of the rules without named ports: one per distinct set.
+        let mut fixed_ids: HashMap<ConnSet, u32> = HashMap::new();
+        let mut fixed_conns: Vec<ConnSet> = Vec::new();
         graph.rule_fixed = graph
             .rules
-            .par_iter()
-            .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
+            .iter()
+            .map(|r| {
+                if r.has_named_ports() {
+                    return None;
+                }
+                let conns = r.conns_for(&[]);
+                let next = u32::try_from(fixed_conns.len()).ok()?;
+                Some(*fixed_ids.entry(conns).or_insert_with_key(|conns| {
+                    fixed_conns.push(conns.clone());
+                    next
+                }))
+            })
             .collect();
+        graph.fixed_conns = fixed_conns;
         // Named ports resolve per destination: once per distinct port list, not per pair.
         type PortList<'a> = &'a [(String, Protocol, u16)];
         let mut port_lists: HashMap<PortList, u32> = HashMap::new();
@@ -477,7 +540,7 @@ impl Graph {
             .zip(&graph.rule_fixed)
             .map(|(rule, fixed)| {
                 let ports = match (fixed, &rule.ports) {
-                    (None, Some(ports)) => ports.as_slice(),
+                    (None, Some(ports)) => &ports[..],
                     _ => return None,
                 };
                 if let Some(&row) = rows.get(ports) {

@@ -18,6 +18,7 @@
 
 pub mod admin;
 mod build;
+pub mod intern;
 pub mod listing;
 pub mod policy;
 pub mod ports;
@@ -226,15 +227,24 @@ pub struct Graph {
     class_namespace: Vec<usize>,
     /// Per namespace: label key → value → its classes carrying that label (sorted).
     label_index: Vec<HashMap<ecow::EcoString, HashMap<ecow::EcoString, Vec<usize>>>>,
-    /// Per rule, per peer with a `namespaceSelector`: the namespaces it matches.
-    peer_namespaces: Vec<Vec<Option<BitSet>>>,
+    /// Per rule: where its peers start in `peer_namespace_set`.
+    rule_first_peer: Vec<u32>,
+    /// Per peer of every rule, in rule order: its set in `namespace_sets` when it has a
+    /// `namespaceSelector`, else [`NO_NAMESPACE_SET`].
+    peer_namespace_set: Vec<u32>,
+    /// The namespaces each distinct `namespaceSelector` of the peers matches: thousands of
+    /// peers name the same few selectors.
+    namespace_sets: Vec<BitSet>,
     class_of_object: HashMap<ObjectId, usize>,
     ingress_rules: Vec<Vec<usize>>,
     egress_rules: Vec<Vec<usize>>,
     isolated_ingress: Vec<bool>,
     isolated_egress: Vec<bool>,
-    /// Connections of rules without named ports, the same for every destination.
-    rule_fixed: Vec<Option<ConnSet>>,
+    /// Per rule without named ports: its connections (the same for every destination), as
+    /// an index into `fixed_conns`.
+    rule_fixed: Vec<Option<u32>>,
+    /// The distinct connection sets of the rules without named ports.
+    fixed_conns: Vec<ConnSet>,
     /// Per class: the id of its named-port list (classes with equal lists share one).
     class_port_list: Vec<u32>,
     /// Per rule with named ports: its row of `named_rows` (`None` past
@@ -250,11 +260,23 @@ pub struct Graph {
 /// distinct port lists, but the product is bounded whatever the input.
 const MAX_NAMED_CACHE: usize = 1 << 20;
 
+/// In `Graph::peer_namespace_set`: the peer has no `namespaceSelector`. Set indices stay
+/// below it: a run holds at most `limits::MAX_RUN_YAML_NODES` nodes, far fewer peers.
+const NO_NAMESPACE_SET: u32 = u32::MAX;
+
 impl Graph {
+    /// The namespaces the `namespaceSelector` of peer `peer` of rule `rule` matches
+    /// (`None`: the peer has none).
+    fn peer_namespaces(&self, rule: usize, peer: usize) -> Option<&BitSet> {
+        let first = *self.rule_first_peer.get(rule)? as usize;
+        let set = *self.peer_namespace_set.get(first + peer)?;
+        self.namespace_sets.get(set as usize)
+    }
+
     /// The namespaces (indices) a pod peer of rule `rule` covers.
     fn peer_namespace_list(&self, rule: usize, peer: usize) -> Vec<usize> {
-        match self.peer_namespaces.get(rule).and_then(|p| p.get(peer)) {
-            Some(Some(bits)) => bits.iter().collect(),
+        match self.peer_namespaces(rule, peer) {
+            Some(bits) => bits.iter().collect(),
             _ => {
                 let policy_ns = &self.policies[self.rules[rule].policy].namespace;
                 self.namespace_index
@@ -307,8 +329,8 @@ impl Graph {
         };
         let pods = match &p.kind {
             PeerKind::Pods { pods, .. } => pods,
-            PeerKind::Ip { parts, .. } => {
-                return if holds_nodes(parts, &self.options.xks.node_cidrs) {
+            PeerKind::Ip(block) => {
+                return if holds_nodes(&block.parts, &self.options.xks.node_cidrs) {
                     self.host_classes.clone()
                 } else {
                     Vec::new()
@@ -317,7 +339,7 @@ impl Graph {
             PeerKind::Invalid(_) => return Vec::new(),
         };
         let everything = Selector::everything();
-        let pods = pods.as_ref().unwrap_or(&everything);
+        let pods = pods.as_deref().unwrap_or(&everything);
         self.peer_namespace_list(rule, peer)
             .into_iter()
             .flat_map(|ns| self.classes_in(ns, pods))
@@ -332,9 +354,9 @@ impl Graph {
         };
         let (pods, namespaces) = match &p.kind {
             PeerKind::Pods { pods, namespaces } => (pods, namespaces),
-            PeerKind::Ip { parts, .. } => {
+            PeerKind::Ip(block) => {
                 return self.classes[class].host_network
-                    && holds_nodes(parts, &self.options.xks.node_cidrs);
+                    && holds_nodes(&block.parts, &self.options.xks.node_cidrs);
             }
             PeerKind::Invalid(_) => return false,
         };
@@ -346,10 +368,7 @@ impl Graph {
                 self.classes[class].namespace == self.policies[self.rules[rule].policy].namespace
             }
             Some(_) => self
-                .peer_namespaces
-                .get(rule)
-                .and_then(|p| p.get(peer))
-                .and_then(Option::as_ref)
+                .peer_namespaces(rule, peer)
                 .is_some_and(|bits| bits.contains(self.class_namespace[class])),
         };
         in_namespace
@@ -368,8 +387,8 @@ impl Graph {
         for (p, peer) in peers.iter().enumerate() {
             let pods = match &peer.kind {
                 PeerKind::Pods { pods, .. } => pods,
-                PeerKind::Ip { parts, .. } => {
-                    if holds_nodes(parts, &self.options.xks.node_cidrs) {
+                PeerKind::Ip(block) => {
+                    if holds_nodes(&block.parts, &self.options.xks.node_cidrs) {
                         ranges.extend(self.host_classes.iter().map(|&c| c..c + 1));
                     }
                     continue;
@@ -404,8 +423,8 @@ impl Graph {
         };
         let mut ranges = Vec::new();
         for peer in peers {
-            if let PeerKind::Ip { parts, .. } = &peer.kind {
-                for part in parts {
+            if let PeerKind::Ip(block) = &peer.kind {
+                for part in &block.parts {
                     let lo = self
                         .segments
                         .partition_point(|s| (s.family, s.start) < (part.family, part.start));
@@ -423,8 +442,8 @@ impl Graph {
 
     /// Connections rule `rule` opens towards a destination class (`None`: an address).
     pub fn rule_conns(&self, rule: usize, dst_class: Option<usize>) -> ConnSet {
-        match (&self.rule_fixed[rule], dst_class) {
-            (Some(fixed), _) => fixed.clone(),
+        match (self.rule_fixed[rule], dst_class) {
+            (Some(fixed), _) => self.fixed_conns[fixed as usize].clone(),
             (None, Some(c)) => match (
                 self.rule_named[rule].and_then(|row| self.named_rows.get(row as usize)),
                 self.class_port_list.get(c),
@@ -533,14 +552,14 @@ impl Graph {
                 (None, _) => true,
                 (Some(_), None) => false,
                 (Some(peers), Some(segment)) => peers.iter().any(|p| match &p.kind {
-                    PeerKind::Ip { parts, .. } => parts.iter().any(|r| r.contains(segment)),
+                    PeerKind::Ip(block) => block.parts.iter().any(|r| r.contains(segment)),
                     _ => false,
                 }),
             },
             Other::Address(addr) => match &self.rules[rule].peers {
                 None => true,
                 Some(peers) => peers.iter().any(|p| match &p.kind {
-                    PeerKind::Ip { parts, .. } => parts.iter().any(|r| r.contains_addr(*addr)),
+                    PeerKind::Ip(block) => block.parts.iter().any(|r| r.contains_addr(*addr)),
                     _ => false,
                 }),
             },

@@ -1,11 +1,14 @@
 //! NetworkPolicies compiled for evaluation: selectors, peers, ports, and the
 //! source location of every rule and peer (for provenance).
 
+use std::sync::Arc;
+
 use k8s_openapi::api::networking::v1::NetworkPolicyPort;
 
 use crate::model::specs::{PeerSpec, PolicySpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::intern::PolicyInterner;
 use super::ip::{self, IpRange};
 use super::ports::{ConnSet, PortSet, Protocol};
 use super::selector::Selector;
@@ -53,7 +56,8 @@ pub struct Policy {
     pub origin: PolicyOrigin,
     pub namespace: String,
     pub name: String,
-    pub pod_selector: Selector,
+    /// Shared with every equal selector of the graph (see [`super::intern`]).
+    pub pod_selector: Arc<Selector>,
     pub isolates_ingress: bool,
     pub isolates_egress: bool,
     /// Indices into [`super::Graph::rules`].
@@ -72,50 +76,74 @@ pub enum PortSpec {
 #[derive(Debug, Clone)]
 pub enum PeerKind {
     /// `podSelector` and/or `namespaceSelector`. `namespaces: None` means the policy's namespace.
+    /// The selectors are shared with every equal selector of the graph (see [`super::intern`]).
     Pods {
-        pods: Option<Selector>,
-        namespaces: Option<Selector>,
+        pods: Option<Arc<Selector>>,
+        namespaces: Option<Arc<Selector>>,
     },
-    /// `cidr` minus `except`, as disjoint ranges.
-    Ip {
-        cidr: IpRange,
-        except: Vec<IpRange>,
-        parts: Vec<IpRange>,
-    },
+    /// Boxed: address peers are rare, and inline they would triple the size of every peer.
+    Ip(Box<IpBlock>),
     /// A peer the API server rejects (no selector and no ipBlock, ipBlock next to
     /// a selector, an unparsable CIDR): it matches nothing.
     Invalid(String),
+}
+
+/// An `ipBlock` peer.
+#[derive(Debug, Clone)]
+pub struct IpBlock {
+    pub cidr: IpRange,
+    pub except: Vec<IpRange>,
+    /// `cidr` minus `except`, as disjoint ranges.
+    pub parts: Vec<IpRange>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub kind: PeerKind,
     pub location: Option<Location>,
-    /// `spec.egress[0].to[1]`: the peer's path inside its policy.
-    pub path: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct PolicyRule {
     pub policy: usize,
     pub direction: Direction,
+    /// Position in the policy's `ingress` or `egress` list.
     pub index: usize,
+    /// The peers stand for the whole `from`/`to` list rather than one entry each (the
+    /// NodeLocal DNS addresses XKS adds): their path names the list.
+    pub peers_as_list: bool,
     /// `None`: `from`/`to` missing or empty, every source/destination matches.
-    pub peers: Option<Vec<Peer>>,
-    /// `None`: `ports` missing or empty, every port matches.
-    pub ports: Option<Vec<PortSpec>>,
+    pub peers: Option<Box<[Peer]>>,
+    /// `None`: `ports` missing or empty, every port matches. Shared with every equal
+    /// list of the graph (see [`super::intern`]).
+    pub ports: Option<Arc<[PortSpec]>>,
     pub location: Option<Location>,
-    pub path: String,
 }
 
 impl PolicyRule {
+    /// `spec.egress[0]`: the rule's path inside its policy. Formatted when asked, not
+    /// stored: a graph holds a rule per policy entry and reads few paths.
+    pub fn path(&self) -> String {
+        format!("spec.{}[{}]", self.direction.as_str(), self.index)
+    }
+
+    /// `spec.egress[0].to[1]`: the path of peer `peer` (its position in `peers`).
+    pub fn peer_path(&self, peer: usize) -> String {
+        let key = self.direction.peers_key();
+        if self.peers_as_list {
+            format!("{}.{key}", self.path())
+        } else {
+            format!("{}.{key}[{peer}]", self.path())
+        }
+    }
+
     /// Connections the rule opens towards a destination with these named ports.
     pub fn conns_for(&self, named_ports: &[(String, Protocol, u16)]) -> ConnSet {
         let Some(ports) = &self.ports else {
             return ConnSet::all();
         };
         let mut conns = ConnSet::none();
-        for spec in ports {
+        for spec in ports.iter() {
             match spec {
                 PortSpec::Numbers(protocol, set) => {
                     conns.union_with(&ConnSet::of(*protocol, set.clone()))
@@ -136,7 +164,7 @@ impl PolicyRule {
     pub fn has_named_ports(&self) -> bool {
         self.ports
             .iter()
-            .flatten()
+            .flat_map(|ports| ports.iter())
             .any(|p| matches!(p, PortSpec::Named(..)))
     }
 }
@@ -212,7 +240,7 @@ pub(crate) fn policy_cidr(text: &str) -> Result<((u128, u32, bool), IpRange), St
     ))
 }
 
-fn compile_peer(peer: &PeerSpec) -> PeerKind {
+fn compile_peer(peer: &PeerSpec, interner: &PolicyInterner) -> PeerKind {
     match (&peer.ip_block, &peer.pod_selector, &peer.namespace_selector) {
         (Some(block), None, None) => {
             let (outer, cidr) = match policy_cidr(&block.cidr) {
@@ -233,11 +261,11 @@ fn compile_peer(peer: &PeerSpec) -> PeerKind {
                 }
             }
             let parts = ip::subtract(cidr, &except);
-            PeerKind::Ip {
+            PeerKind::Ip(Box::new(IpBlock {
                 cidr,
                 except,
                 parts,
-            }
+            }))
         }
         (Some(_), _, _) => {
             PeerKind::Invalid("an ipBlock cannot be combined with selectors".to_string())
@@ -246,18 +274,24 @@ fn compile_peer(peer: &PeerSpec) -> PeerKind {
             PeerKind::Invalid("a peer needs a selector or an ipBlock".to_string())
         }
         (None, pods, namespaces) => PeerKind::Pods {
-            pods: pods.as_ref().map(Selector::compile_spec),
-            namespaces: namespaces.as_ref().map(Selector::compile_spec),
+            pods: pods
+                .as_ref()
+                .map(|s| interner.selector(Selector::compile_spec(s))),
+            namespaces: namespaces
+                .as_ref()
+                .map(|s| interner.selector(Selector::compile_spec(s))),
         },
     }
 }
 
-/// Compiles a repository NetworkPolicy; its rules are appended to `rules`.
+/// Compiles a repository NetworkPolicy; its rules are appended to `rules`, its selectors
+/// and `ports` lists shared through `interner`.
 pub fn compile_repo_policy(
     object: &Object,
     spec: &PolicySpec,
     index: usize,
     rules: &mut Vec<PolicyRule>,
+    interner: &PolicyInterner,
 ) -> Policy {
     let (isolates_ingress, isolates_egress) = policy_types(spec);
     let mut rule_ids = Vec::new();
@@ -265,7 +299,6 @@ pub fn compile_repo_policy(
                    rule_index: usize,
                    peers: Option<&Vec<PeerSpec>>,
                    ports: Option<&Vec<NetworkPolicyPort>>| {
-        let path = format!("spec.{}[{rule_index}]", direction.as_str());
         let rule_node = object
             .node
             .path(&["spec", direction.as_str()])
@@ -279,26 +312,25 @@ pub fn compile_repo_policy(
                 .iter()
                 .enumerate()
                 .map(|(j, peer)| Peer {
-                    kind: compile_peer(peer),
+                    kind: compile_peer(peer, interner),
                     location: peer_nodes
                         .and_then(|nodes| nodes.get(j))
                         .map(|n| object.location_of(n)),
-                    path: format!("{path}.{}[{j}]", direction.peers_key()),
                 })
                 .collect()
         });
         let ports = ports
             .filter(|p| !p.is_empty())
-            .map(|ports| ports.iter().filter_map(compile_port).collect());
+            .map(|ports| interner.ports(ports.iter().filter_map(compile_port).collect()));
         rule_ids.push(rules.len());
         rules.push(PolicyRule {
             policy: index,
             direction,
             index: rule_index,
+            peers_as_list: false,
             peers,
             ports,
             location: rule_node.map(|n| object.location_of(n)),
-            path,
         });
     };
     for (i, rule) in spec.ingress.iter().flatten().enumerate() {
@@ -321,11 +353,12 @@ pub fn compile_repo_policy(
         origin: PolicyOrigin::Repo(object.id),
         namespace: object.namespace.to_string(),
         name: object.name.to_string(),
-        pod_selector: spec
-            .pod_selector
-            .as_ref()
-            .map(Selector::compile_spec)
-            .unwrap_or_default(),
+        pod_selector: interner.selector(
+            spec.pod_selector
+                .as_ref()
+                .map(Selector::compile_spec)
+                .unwrap_or_default(),
+        ),
         isolates_ingress,
         isolates_egress,
         rules: rule_ids,
@@ -340,17 +373,20 @@ pub fn xks_default_deny(
     settings: &super::settings::XksSettings,
     index: usize,
     rules: &mut Vec<PolicyRule>,
+    interner: &PolicyInterner,
 ) -> Policy {
-    let dns_ports: Vec<PortSpec> = settings
-        .dns_ports
-        .iter()
-        .map(|(p, n)| PortSpec::Numbers(*p, PortSet::range(*n, *n)))
-        .collect();
-    let peer = |kind: PeerKind, path: &str| Peer {
+    let dns_ports = interner.ports(
+        settings
+            .dns_ports
+            .iter()
+            .map(|(p, n)| PortSpec::Numbers(*p, PortSet::range(*n, *n)))
+            .collect(),
+    );
+    let peer = |kind: PeerKind| Peer {
         kind,
         location: None,
-        path: path.to_string(),
     };
+    let everything = || interner.selector(Selector::everything());
     // Guide 000's policy names `k8s-app: kube-dns`: the cluster DNS pods' labels.
     let kube_dns = settings
         .endpoint(super::settings::EndpointRole::Dns)
@@ -358,60 +394,53 @@ pub fn xks_default_deny(
         .unwrap_or_else(|| Selector {
             requirements: vec![super::selector::Requirement::Invalid("no DNS".to_string())],
         });
-    let nodelocal: Vec<Peer> = settings
+    let nodelocal: Box<[Peer]> = settings
         .nodelocal_dns
         .iter()
         .filter_map(|text| IpRange::parse_cidr(text).ok())
         .map(|cidr| {
-            peer(
-                PeerKind::Ip {
-                    cidr,
-                    except: Vec::new(),
-                    parts: vec![cidr],
-                },
-                "spec.egress[2].to",
-            )
+            peer(PeerKind::Ip(Box::new(IpBlock {
+                cidr,
+                except: Vec::new(),
+                parts: vec![cidr],
+            })))
         })
         .collect();
-    let specs: Vec<(Direction, Vec<Peer>, Option<Vec<PortSpec>>)> = vec![
+    // (direction, peers, whether the peers stand for the whole list, ports)
+    type RuleSpec = (Direction, Box<[Peer]>, bool, Option<Arc<[PortSpec]>>);
+    let specs: Vec<RuleSpec> = vec![
         (
             Direction::Ingress,
-            vec![peer(
-                PeerKind::Pods {
-                    pods: Some(Selector::everything()),
-                    namespaces: None,
-                },
-                "spec.ingress[0].from[0]",
-            )],
+            Box::new([peer(PeerKind::Pods {
+                pods: Some(everything()),
+                namespaces: None,
+            })]),
+            false,
             None,
         ),
         (
             Direction::Egress,
-            vec![peer(
-                PeerKind::Pods {
-                    pods: Some(kube_dns),
-                    namespaces: Some(Selector::everything()),
-                },
-                "spec.egress[0].to[0]",
-            )],
-            Some(dns_ports.clone()),
+            Box::new([peer(PeerKind::Pods {
+                pods: Some(interner.selector(kube_dns)),
+                namespaces: Some(everything()),
+            })]),
+            false,
+            Some(Arc::clone(&dns_ports)),
         ),
         (
             Direction::Egress,
-            vec![peer(
-                PeerKind::Pods {
-                    pods: Some(Selector::everything()),
-                    namespaces: None,
-                },
-                "spec.egress[1].to[0]",
-            )],
+            Box::new([peer(PeerKind::Pods {
+                pods: Some(everything()),
+                namespaces: None,
+            })]),
+            false,
             None,
         ),
-        (Direction::Egress, nodelocal, Some(dns_ports)),
+        (Direction::Egress, nodelocal, true, Some(dns_ports)),
     ];
     let mut rule_ids = Vec::new();
     let mut egress_index = 0;
-    for (direction, peers, ports) in specs {
+    for (direction, peers, peers_as_list, ports) in specs {
         let rule_index = match direction {
             Direction::Ingress => 0,
             Direction::Egress => {
@@ -424,17 +453,17 @@ pub fn xks_default_deny(
             policy: index,
             direction,
             index: rule_index,
+            peers_as_list,
             peers: Some(peers),
             ports,
             location: None,
-            path: format!("spec.{}[{rule_index}]", direction.as_str()),
         });
     }
     Policy {
         origin: PolicyOrigin::XksDefaultDeny,
         namespace: namespace.to_string(),
         name: settings.default_deny_name.clone(),
-        pod_selector: Selector::everything(),
+        pod_selector: everything(),
         isolates_ingress: true,
         isolates_egress: true,
         rules: rule_ids,
@@ -449,19 +478,23 @@ pub fn xks_allowance(
     allowance: &super::settings::Allowance,
     index: usize,
     rules: &mut Vec<PolicyRule>,
+    interner: &PolicyInterner,
 ) -> Policy {
+    let everything = || interner.selector(Selector::everything());
     let platform = || PeerKind::Pods {
-        pods: Some(Selector::everything()),
-        namespaces: Some(Selector::from_labels([(
+        pods: Some(everything()),
+        namespaces: Some(interner.selector(Selector::from_labels([(
             super::XKS_NAME_LABEL,
             allowance.namespace.as_str(),
-        )])),
+        )]))),
     };
     let egress_ports = allowance.egress_ports.as_ref().map(|ports| {
-        ports
-            .iter()
-            .map(|(p, n)| PortSpec::Numbers(*p, PortSet::range(*n, *n)))
-            .collect()
+        interner.ports(
+            ports
+                .iter()
+                .map(|(p, n)| PortSpec::Numbers(*p, PortSet::range(*n, *n)))
+                .collect(),
+        )
     });
     let mut rule_ids = Vec::new();
     for (direction, ports) in [
@@ -473,25 +506,20 @@ pub fn xks_allowance(
             policy: index,
             direction,
             index: 0,
-            peers: Some(vec![Peer {
+            peers_as_list: false,
+            peers: Some(Box::new([Peer {
                 kind: platform(),
                 location: None,
-                path: format!(
-                    "spec.{}[0].{}[0]",
-                    direction.as_str(),
-                    direction.peers_key()
-                ),
-            }]),
+            }])),
             ports,
             location: None,
-            path: format!("spec.{}[0]", direction.as_str()),
         });
     }
     Policy {
         origin: PolicyOrigin::XksAllowance,
         namespace: namespace.to_string(),
         name: allowance.policy_name.clone(),
-        pod_selector: Selector::everything(),
+        pod_selector: everything(),
         isolates_ingress: true,
         isolates_egress: true,
         rules: rule_ids,
@@ -586,6 +614,7 @@ mod tests {
             })),
             ..Default::default()
         };
+        let interner = PolicyInterner::default();
         for (cidr, except) in [
             ("300.1.1.1/8", &[][..]),
             ("10.0.0.0/33", &[]),
@@ -594,15 +623,18 @@ mod tests {
             ("10.0.0.0/16", &["10.0.0.0/16"]),
         ] {
             assert!(
-                matches!(compile_peer(&peer(cidr, except)), PeerKind::Invalid(_)),
+                matches!(
+                    compile_peer(&peer(cidr, except), &interner),
+                    PeerKind::Invalid(_)
+                ),
                 "{cidr} except {except:?}"
             );
         }
-        let PeerKind::Ip { parts, .. } = compile_peer(&peer("10.0.0.1/8", &["010.1.0.0/16"]))
+        let PeerKind::Ip(block) = compile_peer(&peer("10.0.0.1/8", &["010.1.0.0/16"]), &interner)
         else {
             panic!("host bits and leading zeros are accepted by the API server");
         };
-        assert_eq!(parts.len(), 2);
+        assert_eq!(block.parts.len(), 2);
     }
 
     #[test]

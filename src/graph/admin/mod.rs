@@ -559,7 +559,13 @@ impl AdminSet {
             let (pa, pb) = (&self.policies[a], &self.policies[b]);
             (pa.tier, pa.priority, &pa.name, a).cmp(&(pb.tier, pb.priority, &pb.name, b))
         });
-        self.ordered = vec![Default::default(); n];
+        // Without admin policies every class's lists stay empty: `ordered()` reads a missing
+        // class as one, so no per-class slots are allocated.
+        self.ordered = if self.policies.is_empty() {
+            Vec::new()
+        } else {
+            vec![Default::default(); n]
+        };
         for &p in &order {
             let policy = &self.policies[p];
             for (c, class) in classes.iter().enumerate() {

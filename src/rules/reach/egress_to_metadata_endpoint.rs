@@ -2,7 +2,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::node_at;
 use crate::graph::ip::IpRange;
-use crate::graph::policy::{Direction, PeerKind, PolicyOrigin};
+use crate::graph::policy::{Direction, IpBlock, PeerKind, PolicyOrigin};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
 declare_rule!(EgressToMetadataEndpoint, "egress-to-metadata-endpoint");
@@ -24,15 +24,15 @@ impl Rule for EgressToMetadataEndpoint {
                 continue;
             };
             let object = ctx.model.object(id);
-            for peer in rule.peers.iter().flatten() {
-                let PeerKind::Ip {
+            for (p, peer) in rule.peers.iter().flatten().enumerate() {
+                let PeerKind::Ip(block) = &peer.kind else {
+                    continue;
+                };
+                let IpBlock {
                     cidr,
                     except,
                     parts,
-                } = &peer.kind
-                else {
-                    continue;
-                };
+                } = block.as_ref();
                 let mut add = Vec::new();
                 let metadata = IpRange::address(IpAddr::V4(METADATA));
                 // A /32 for the metadata address itself is deliberate.
@@ -52,7 +52,8 @@ impl Rule for EgressToMetadataEndpoint {
                 if add.is_empty() {
                     continue;
                 }
-                let cidr_path = format!("{}.ipBlock.cidr", peer.path);
+                let peer_path = rule.peer_path(p);
+                let cidr_path = format!("{peer_path}.ipBlock.cidr");
                 let span = node_at(&object.node, &cidr_path)
                     .map(|n| n.span)
                     .or(peer.location.map(|l| l.span))
@@ -69,7 +70,7 @@ impl Rule for EgressToMetadataEndpoint {
                         .unwrap_or("0.0.0.0/0"),
                 ));
                 help.push_str("\n    except:");
-                let written = node_at(&object.node, &format!("{}.ipBlock.except", peer.path));
+                let written = node_at(&object.node, &format!("{peer_path}.ipBlock.except"));
                 for e in written.and_then(|n| n.as_seq()).unwrap_or(&[]) {
                     help.push_str(&format!(
                         "\n      - {}",

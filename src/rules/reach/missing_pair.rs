@@ -217,7 +217,7 @@ pub fn report(
         let (here, there) = (&policy.namespace, &gap.other_namespace);
         let everything = Selector::everything();
         let peer_pods = match &peer.kind {
-            PeerKind::Pods { pods, .. } => pods.as_ref().unwrap_or(&everything),
+            PeerKind::Pods { pods, .. } => pods.as_deref().unwrap_or(&everything),
             _ => &everything,
         };
         let (message, label, help) = match direction {
@@ -262,7 +262,7 @@ pub fn report(
             .report(location, message)
             .with_label(label)
             .with_help(help)
-            .with_object(object.identity(), peer.path.clone());
+            .with_object(object.identity(), rule.peer_path(gap.peer));
         for location in &gap.cites {
             diagnostic.with_cite(*location);
         }

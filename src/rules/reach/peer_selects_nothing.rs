@@ -58,12 +58,12 @@ impl Rule for PeerSelectsNothing {
                         rule.direction.as_str(),
                         if names.len() > 1 { "s" } else { "" },
                         names.join("`, `"),
-                        describe_selector(pods.as_ref().unwrap_or(&everything))
+                        describe_selector(pods.as_deref().unwrap_or(&everything))
                     ),
                 )
                 .with_label("selects nothing")
                 .with_help("a label typo is the usual cause: compare the selector with the pod template labels of the workloads meant")
-                .with_object(ctx.model.object(id).identity(), peer.path.clone());
+                .with_object(ctx.model.object(id).identity(), rule.peer_path(p));
             }
         }
     }
