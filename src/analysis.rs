@@ -359,6 +359,8 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
                     .flat_map(|o| o.contexts.iter().map(|c| c.to_string()))
                     .collect()
             };
+            // Collected without a size, one root took room for four, per finding.
+            diagnostic.contexts.shrink_to_fit();
         });
 }
 

@@ -35,8 +35,9 @@ pub struct Workload {
     pub pod_labels: specs::LabelMap,
     /// `spec.hostNetwork: true`.
     pub host_network: bool,
-    /// The container ports that have a name, in document order.
-    pub named_ports: Vec<NamedPort>,
+    /// The container ports that have a name, in document order: a boxed slice of exactly
+    /// their number (collected into a `Vec`, one port took room for four).
+    pub named_ports: Box<[NamedPort]>,
 }
 
 /// A named `containers[].ports[]` entry, as written.
@@ -57,7 +58,7 @@ impl Workload {
             .flatten()
             .collect();
         let host_network = spec.as_ref().is_some_and(|s| s.host_network == Some(true));
-        let named_ports = spec
+        let named_ports: Vec<NamedPort> = spec
             .into_iter()
             .flat_map(|s| s.containers)
             .flat_map(|c| c.ports.unwrap_or_default())
@@ -73,7 +74,7 @@ impl Workload {
             kind,
             pod_labels,
             host_network,
-            named_ports,
+            named_ports: named_ports.into_boxed_slice(),
         }
     }
 
