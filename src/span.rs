@@ -472,4 +472,50 @@ mod tests {
             assert_eq!(lazy.get().is_some(), long, "a {}-byte text", text.len());
         }
     }
+
+    /// Lines counted from the index's marks are the lines counted from the text's start,
+    /// at every byte of texts longer than several marks, with a `\r\n` straddling a mark
+    /// and lone `\r` breaks; and a short text builds no marks.
+    #[test]
+    fn the_line_marks_count_as_the_text_does() {
+        // 4095 bytes of a line, then `\r` at byte 4095 and `\n` at 4096: the pair is
+        // one break across the first mark.
+        let straddling = format!("{}\r\n{}", "x".repeat(LINE_MARK - 1), "a: 1\n".repeat(2000));
+        let mixed: String = (0..3000)
+            .map(|i| match i % 3 {
+                0 => "k: v\n",
+                1 => "é: [1]\r\n",
+                _ => "z\r",
+            })
+            .collect();
+        let short = "a: 1\nb: 2\r\nc\rd".to_string();
+        for text in [straddling, mixed, short] {
+            let index = TextIndex::default();
+            // Every byte near the start, the end and each mark, and a sample of the rest
+            // (the reference counts from the text's start each time).
+            let near_mark = |b: usize| b % LINE_MARK < 3 || LINE_MARK - b % LINE_MARK < 3;
+            let sampled = (0..=text.len()).filter(|&b| {
+                text.is_char_boundary(b)
+                    && (b < 300 || b + 300 > text.len() || near_mark(b) || b % 7 == 0)
+            });
+            for byte in sampled {
+                let span = Span {
+                    start: Start { byte: narrow(byte) },
+                    end: End { byte: narrow(byte) },
+                };
+                assert_eq!(
+                    span.start_pos_indexed(&text, &index),
+                    span.start_pos(&text),
+                    "byte {byte} of a {}-byte text",
+                    text.len()
+                );
+            }
+            assert_eq!(
+                index.line_marks.get().is_some(),
+                text.len() > LINE_MARK,
+                "a {}-byte text",
+                text.len()
+            );
+        }
+    }
 }
