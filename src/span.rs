@@ -94,56 +94,23 @@ impl Span {
     /// The start as a full position, its line and column counted in `text` (the text of
     /// the file the span is in). Without the text (or past its end), line 1, column 1.
     pub fn start_pos(&self, text: &str) -> Pos {
-        self.start_pos_by(
-            text,
-            |text, byte| narrow(line_breaks_before(text, byte, None)),
-            column_at,
-        )
+        self.start_pos_indexed(text, &TextIndex::default())
     }
 
     /// The end as a full position, its line and column counted in `text` (the text of
     /// the file the span is in). Without the text (or with a span that does not fit it),
     /// the start's line and column.
     pub fn end_pos(&self, text: &str) -> Pos {
-        self.end_pos_by(
-            text,
-            |text, byte| narrow(line_breaks_before(text, byte, None)),
-            column_at,
-        )
+        self.end_pos_indexed(text, &TextIndex::default())
     }
 
     /// [`Span::start_pos`] with the file's [`TextIndex`], built the first time a position
     /// needs it: the same position, in time that grows neither with the file's length
     /// nor with the line's.
     pub fn start_pos_indexed(&self, text: &str, index: &TextIndex) -> Pos {
-        self.start_pos_by(
-            text,
-            |text, byte| index.line_breaks_before(text, byte),
-            |text, byte| indexed_column(text, byte, &index.columns),
-        )
-    }
-
-    /// [`Span::end_pos`] with the file's [`TextIndex`] (see [`Span::start_pos_indexed`]).
-    pub fn end_pos_indexed(&self, text: &str, index: &TextIndex) -> Pos {
-        self.end_pos_by(
-            text,
-            |text, byte| index.line_breaks_before(text, byte),
-            |text, byte| indexed_column(text, byte, &index.columns),
-        )
-    }
-
-    fn start_pos_by(
-        &self,
-        text: &str,
-        breaks_before: impl Fn(&str, usize) -> u32,
-        column: impl Fn(&str, usize) -> u32,
-    ) -> Pos {
         let byte = self.start.byte as usize;
         let (line, col) = if byte <= text.len() {
-            (
-                breaks_before(text, byte).saturating_add(1),
-                column(text, byte),
-            )
+            (index.line_at(text, byte), index.column_at(text, byte))
         } else {
             (1, 1)
         };
@@ -154,23 +121,20 @@ impl Span {
         }
     }
 
-    fn end_pos_by(
-        &self,
-        text: &str,
-        breaks_before: impl Fn(&str, usize) -> u32,
-        column: impl Fn(&str, usize) -> u32,
-    ) -> Pos {
+    /// [`Span::end_pos`] with the file's [`TextIndex`] (see [`Span::start_pos_indexed`]).
+    pub fn end_pos_indexed(&self, text: &str, index: &TextIndex) -> Pos {
         let (start, end) = (self.start.byte as usize, self.end.byte as usize);
-        let start_pos = self.start_pos_by(text, &breaks_before, &column);
         match text.get(start..end) {
             Some(between) => Pos {
                 byte: self.end.byte,
-                line: start_pos.line.saturating_add(narrow(line_breaks(between))),
-                col: column(text, end),
+                line: index
+                    .line_at(text, start)
+                    .saturating_add(narrow(line_breaks(between))),
+                col: index.column_at(text, end),
             },
             None => Pos {
                 byte: self.end.byte,
-                ..start_pos
+                ..self.start_pos_indexed(text, index)
             },
         }
     }
@@ -248,9 +212,19 @@ pub struct TextIndex {
 }
 
 impl TextIndex {
-    fn line_breaks_before(&self, text: &str, byte: usize) -> u32 {
+    /// The 1-based line of byte offset `byte` of `text` (the text this index is for).
+    fn line_at(&self, text: &str, byte: usize) -> u32 {
+        narrow(self.line_breaks_before(text, byte)).saturating_add(1)
+    }
+
+    /// The 1-based column of byte offset `byte` of `text`, as [`column_at`] counts it.
+    fn column_at(&self, text: &str, byte: usize) -> u32 {
+        indexed_column(text, byte, &self.columns)
+    }
+
+    fn line_breaks_before(&self, text: &str, byte: usize) -> usize {
         if text.len() <= LINE_MARK {
-            return narrow(line_breaks_before(text, byte, None));
+            return line_breaks_before(text, byte, None);
         }
         let marks = self.line_marks.get_or_init(|| {
             let bytes = text.as_bytes();
@@ -262,7 +236,7 @@ impl TextIndex {
             }
             marks
         });
-        narrow(line_breaks_before(text, byte, Some(marks)))
+        line_breaks_before(text, byte, Some(marks))
     }
 }
 

@@ -498,17 +498,19 @@ impl Graph {
         graph.rule_first_peer = rule_first_peer;
         graph.peer_namespace_set = peer_namespace_set;
         graph.namespace_sets = namespace_sets;
-        // Connections of the rules without named ports: one per distinct set.
+        // Connections of the rules without named ports, computed on every core, then kept
+        // once per distinct set (numbered in rule order).
+        let conns: Vec<Option<ConnSet>> = graph
+            .rules
+            .par_iter()
+            .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
+            .collect();
         let mut fixed_ids: HashMap<ConnSet, u32> = HashMap::new();
         let mut fixed_conns: Vec<ConnSet> = Vec::new();
-        graph.rule_fixed = graph
-            .rules
-            .iter()
-            .map(|r| {
-                if r.has_named_ports() {
-                    return None;
-                }
-                let conns = r.conns_for(&[]);
+        graph.rule_fixed = conns
+            .into_iter()
+            .map(|conns| {
+                let conns = conns?;
                 let next = u32::try_from(fixed_conns.len()).ok()?;
                 Some(*fixed_ids.entry(conns).or_insert_with_key(|conns| {
                     fixed_conns.push(conns.clone());

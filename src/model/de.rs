@@ -21,7 +21,7 @@ use serde::forward_to_deserialize_any;
 use serde_json::{Error, Number};
 use smallvec::SmallVec;
 
-use crate::load::yaml::{Node, NodeKind, Resolved};
+use crate::load::yaml::{Node, NodeKind, Resolved, Scalar};
 
 /// How a subtree is read, for the metadata leniency of `lenient_metadata` (labels and
 /// annotations that are not strings are read as their JSON text, so the rest of the
@@ -96,20 +96,19 @@ enum Value<'de> {
 
 impl<'de> Value<'de> {
     fn of(node: &'de Node) -> Value<'de> {
-        if let Some(scalar) = node.as_scalar() {
-            return match scalar.resolve() {
+        match &node.kind {
+            NodeKind::Scalar {
+                value, style, tag, ..
+            } => match Scalar::of(value, style, tag).resolve() {
                 Resolved::Null => Value::Null,
                 Resolved::Bool(b) => Value::Bool(b),
                 Resolved::Int(i) => Value::Number(Number::from(i)),
                 Resolved::Float(f) => match Number::from_f64(f) {
                     Some(number) => Value::Number(number),
-                    None => Value::Str(scalar.value.as_str()),
+                    None => Value::Str(value.as_str()),
                 },
-                Resolved::Str => Value::Str(scalar.value.as_str()),
-            };
-        }
-        match &node.kind {
-            NodeKind::Scalar { .. } => Value::Null,
+                Resolved::Str => Value::Str(value.as_str()),
+            },
             NodeKind::Seq(items, _) => Value::Seq(items),
             NodeKind::Map(entries, _) => Value::Map(entries),
         }

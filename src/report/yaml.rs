@@ -217,14 +217,17 @@ fn push_entries(out: &mut String, entries: &[(Node, Node)], indent: usize, mut i
 }
 
 fn push_after_key(out: &mut String, value: &Node, indent: usize) {
-    if let Some(scalar) = value.as_scalar() {
-        out.push(' ');
-        push_scalar(out, scalar, indent + 2, true);
-        out.push('\n');
-        return;
-    }
     match &value.kind {
-        NodeKind::Scalar { .. } => {}
+        NodeKind::Scalar {
+            value: text,
+            style,
+            tag,
+            ..
+        } => {
+            out.push(' ');
+            push_scalar(out, Scalar::of(text, style, tag), indent + 2, true);
+            out.push('\n');
+        }
         NodeKind::Map(entries, _) if has_scalar_key(entries) => {
             out.push('\n');
             push_entries(out, entries, indent + 2, false);
@@ -252,14 +255,14 @@ fn push_items(out: &mut String, items: &[Node], indent: usize, inline: bool) {
             push_indent(out, indent);
         }
         out.push('-');
-        if let Some(scalar) = item.as_scalar() {
-            out.push(' ');
-            push_scalar(out, scalar, indent + 2, true);
-            out.push('\n');
-            continue;
-        }
         match &item.kind {
-            NodeKind::Scalar { .. } => {}
+            NodeKind::Scalar {
+                value, style, tag, ..
+            } => {
+                out.push(' ');
+                push_scalar(out, Scalar::of(value, style, tag), indent + 2, true);
+                out.push('\n');
+            }
             NodeKind::Map(entries, _) if has_scalar_key(entries) => {
                 out.push(' ');
                 push_entries(out, entries, indent + 2, true);
@@ -277,11 +280,6 @@ fn push_items(out: &mut String, items: &[Node], indent: usize, inline: bool) {
 /// One YAML document (without a `---` line) holding `node`.
 pub fn yaml_document(node: &Node) -> String {
     let mut out = String::new();
-    if let Some(scalar) = node.as_scalar() {
-        push_scalar(&mut out, scalar, 2, false);
-        out.push('\n');
-        return out;
-    }
     match &node.kind {
         NodeKind::Map(entries, _) if has_scalar_key(entries) => {
             push_entries(&mut out, entries, 0, false);
@@ -289,7 +287,12 @@ pub fn yaml_document(node: &Node) -> String {
         NodeKind::Map(_, _) => out.push_str("{}\n"),
         NodeKind::Seq(items, _) if items.is_empty() => out.push_str("[]\n"),
         NodeKind::Seq(items, _) => push_items(&mut out, items, 0, false),
-        NodeKind::Scalar { .. } => {}
+        NodeKind::Scalar {
+            value, style, tag, ..
+        } => {
+            push_scalar(&mut out, Scalar::of(value, style, tag), 2, false);
+            out.push('\n');
+        }
     }
     out
 }

@@ -100,6 +100,18 @@ pub enum NodeKind {
     Map(Shared<(Node, Node)>, Option<FileId>),
 }
 
+impl NodeKind {
+    /// The scalar's text, style and tag (`None` for a collection).
+    pub fn as_scalar(&self) -> Option<Scalar<'_>> {
+        match self {
+            NodeKind::Scalar {
+                value, style, tag, ..
+            } => Some(Scalar::of(value, style, tag)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Node {
     pub kind: NodeKind,
@@ -133,7 +145,16 @@ pub struct Stream {
     pub failed: Vec<std::ops::Range<usize>>,
 }
 
-impl Scalar<'_> {
+impl<'a> Scalar<'a> {
+    /// The view of a scalar variant's fields (as a `NodeKind::Scalar` arm binds them).
+    pub fn of(value: &'a EcoString, style: &Style, tag: &Option<ExplicitTag>) -> Scalar<'a> {
+        Scalar {
+            value,
+            style: *style,
+            tag: *tag,
+        }
+    }
+
     pub fn resolve(&self) -> Resolved {
         if let Some(tag) = self.tag {
             return match tag {
@@ -294,16 +315,7 @@ impl Node {
     }
 
     pub fn as_scalar(&self) -> Option<Scalar<'_>> {
-        match &self.kind {
-            NodeKind::Scalar {
-                value, style, tag, ..
-            } => Some(Scalar {
-                value,
-                style: *style,
-                tag: *tag,
-            }),
-            _ => None,
-        }
+        self.kind.as_scalar()
     }
 
     /// The scalar's text and style, to change in place.
@@ -322,10 +334,7 @@ impl Node {
 
     /// The scalar's raw text whatever it resolves to (a label value `10` reads as "10").
     pub fn scalar_text(&self) -> Option<&str> {
-        match &self.kind {
-            NodeKind::Scalar { value, .. } => Some(value.as_str()),
-            _ => None,
-        }
+        self.scalar_string().map(EcoString::as_str)
     }
 
     /// The scalar's raw text as the tree holds it: a clone is inline up to 15 bytes and
@@ -439,19 +448,18 @@ impl Node {
     /// JSON as the API server would see it after YAML 1.1 resolution.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value;
-        if let Some(s) = self.as_scalar() {
-            return match s.resolve() {
+        match &self.kind {
+            NodeKind::Scalar {
+                value, style, tag, ..
+            } => match Scalar::of(value, style, tag).resolve() {
                 Resolved::Null => Value::Null,
                 Resolved::Bool(b) => Value::Bool(b),
                 Resolved::Int(i) => Value::from(i),
                 Resolved::Float(f) => serde_json::Number::from_f64(f)
                     .map(Value::Number)
-                    .unwrap_or_else(|| Value::String(s.value.to_string())),
-                Resolved::Str => Value::String(s.value.to_string()),
-            };
-        }
-        match &self.kind {
-            NodeKind::Scalar { .. } => Value::Null,
+                    .unwrap_or_else(|| Value::String(value.to_string())),
+                Resolved::Str => Value::String(value.to_string()),
+            },
             NodeKind::Seq(items, _) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeKind::Map(entries, _) => {
                 let mut map = serde_json::Map::new();
