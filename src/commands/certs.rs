@@ -69,8 +69,8 @@ pub fn certs(args: CertsArgs) -> u8 {
         certs: args.certs.settings(&config.xks),
         ..CheckOptions::default()
     };
-    let analysis = analyze(&options);
-    let report = report::certs::Report::build(&analysis);
+    let analysis = super::shared::kept_until_exit(analyze(&options));
+    let report = report::certs::Report::build(analysis);
     let written = match args.format {
         ReportFormat::Human => write_stdout(&report.to_human(), Channel::Text),
         ReportFormat::Json => write_stdout(&report.to_json(), Channel::Json),

@@ -65,7 +65,7 @@ pub enum GroupBy {
 
 pub fn run(args: ConnectivityArgs) -> u8 {
     let (sources, model, graph) = match build(&args.paths, &args.input, &args.graph) {
-        Ok(built) => built,
+        Ok(built) => shared::kept_until_exit(built),
         Err(code) => return code,
     };
     let filter = ConnectionFilter {
@@ -77,9 +77,9 @@ pub fn run(args: ConnectivityArgs) -> u8 {
     let grouped = args.group == Some(GroupBy::Namespace);
     let blocked = if Renderer::needs_ends(args.format) || args.format == ConnectivityFormat::Html {
         blocked(
-            &model,
-            &graph,
-            &sources,
+            model,
+            graph,
+            sources,
             &filter,
             grouped && args.format != ConnectivityFormat::Html,
         )
@@ -100,7 +100,7 @@ pub fn run(args: ConnectivityArgs) -> u8 {
             },
             None => None,
         };
-        let mut view = gather(&args, &graph, &sources, &filter, blocked);
+        let mut view = gather(&args, graph, sources, &filter, blocked);
         if let Some(report) = diff {
             view.diff = Some(changes_of(&mut view, report, &args, &filter));
         }

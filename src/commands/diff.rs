@@ -374,19 +374,20 @@ pub(crate) fn changes(mut args: DiffArgs) -> Result<DiffReport, u8> {
         (Ok(old), Ok(new)) => (old, new),
         (Err(message), _) | (_, Err(message)) => return Err(usage_error(&message)),
     };
-    let old_tree = Tree {
+    // Both sides live until the process exits (see `kept_until_exit`).
+    let old_tree: &Tree = super::shared::kept_until_exit(Tree {
         sources: old_sources,
         display: Some((
             exported.dir.path().to_path_buf(),
             format!("{}:", short_rev(&args.rev, &commit.to_string())),
         )),
         clusters: old_clusters,
-    };
-    let new_tree = Tree {
+    });
+    let new_tree: &Tree = super::shared::kept_until_exit(Tree {
         sources: new_sources,
         display: None,
         clusters: new_clusters,
-    };
+    });
     if exported.inputs.is_empty() {
         crate::report::emit::note(&format!(
             "the PATHs do not exist at {}: every connection is new",
@@ -407,19 +408,19 @@ pub(crate) fn changes(mut args: DiffArgs) -> Result<DiffReport, u8> {
                 .find(|(n, _, _)| n.as_deref() == name)
                 .map(|(_, _, graph)| graph)
         }
-        let old = side(&old_tree, name).map(|g| (g, &old_tree));
-        let new = side(&new_tree, name).map(|g| (g, &new_tree));
+        let old = side(old_tree, name).map(|g| (g, old_tree));
+        let new = side(new_tree, name).map(|g| (g, new_tree));
         // A repository that forms one cluster on one side and environments on the other:
         // the single cluster stands for every environment.
         let old = old.or_else(|| {
             name.and(old_tree.clusters.first())
                 .filter(|(n, _, _)| n.is_none())
-                .map(|(_, _, g)| (g, &old_tree))
+                .map(|(_, _, g)| (g, old_tree))
         });
         let new = new.or_else(|| {
             name.and(new_tree.clusters.first())
                 .filter(|(n, _, _)| n.is_none())
-                .map(|(_, _, g)| (g, &new_tree))
+                .map(|(_, _, g)| (g, new_tree))
         });
         let named = old_tree
             .clusters

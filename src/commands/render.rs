@@ -157,7 +157,7 @@ fn as_root(path: &str) -> Vec<String> {
 pub fn render(args: RenderArgs) -> u8 {
     let paths: Vec<String> = args.paths.iter().flat_map(|p| as_root(p)).collect();
     let (sources, model, _) = match super::shared::load_model(&paths, &args.input) {
-        Ok(loaded) => loaded,
+        Ok(loaded) => super::shared::kept_until_exit(loaded),
         Err(code) => return code,
     };
     let mut issues: Vec<&LoadIssue> = model.issues.iter().collect();
@@ -169,7 +169,7 @@ pub fn render(args: RenderArgs) -> u8 {
         )
     });
     for issue in &issues {
-        emit::stderr_text(&format!("{}\n", issue_line(issue, &sources)));
+        emit::stderr_text(&format!("{}\n", issue_line(issue, sources)));
     }
     let mut objects: Vec<&Object> = model.objects.iter().collect();
     objects.sort_by(|a, b| legacy_order(a, b));

@@ -296,6 +296,12 @@ pub fn stream_stdout(
     written(write(&mut out).and_then(|()| out.finish()).map(|_| ()))
 }
 
+/// Keeps a value until the process exits, which follows the command: freeing a million
+/// tree nodes one by one (most of a large model) would only add to every run's wall time.
+pub(crate) fn kept_until_exit<T>(value: T) -> &'static T {
+    Box::leak(Box::new(value))
+}
+
 /// Loads the inputs and the config and builds the model and the graph, or returns the
 /// exit code of a usage error (already printed).
 pub(crate) fn build(

@@ -336,19 +336,19 @@ pub fn run(args: WhyArgs) -> u8 {
         Err(message) => return usage_error(&message),
     };
     let (sources, model, graph) = match build(&args.paths, &args.input, &args.graph) {
-        Ok(built) => built,
+        Ok(built) => shared::kept_until_exit(built),
         Err(code) => return code,
     };
     let (src, dst) = match (
-        resolve(&args.src, &model, &graph),
-        resolve(&args.dst, &model, &graph),
+        resolve(&args.src, model, graph),
+        resolve(&args.dst, model, graph),
     ) {
         (Ok(src), Ok(dst)) => (src, dst),
         (Err(message), _) | (_, Err(message)) => return usage_error(&message),
     };
     let resolved_port = match port
         .as_ref()
-        .map(|p| resolve_port(p, &dst, &graph))
+        .map(|p| resolve_port(p, &dst, graph))
         .transpose()
     {
         Ok(resolved) => resolved,
@@ -378,8 +378,8 @@ pub fn run(args: WhyArgs) -> u8 {
         &explanation,
         &src.label,
         &dst.label,
-        &graph,
-        &sources,
+        graph,
+        sources,
     );
     match write_stdout(&out.finish(), crate::report::sanitize::Channel::Text) {
         shared::EXIT_CLEAN if allowed => shared::EXIT_CLEAN,
