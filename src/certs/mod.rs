@@ -168,15 +168,29 @@ pub struct Inventory {
 impl Inventory {
     pub fn build(model: &Model, settings: &CertSettings) -> Inventory {
         let issuers = Issuers::collect(model);
-        let mut requests = Vec::new();
-        for object in &model.objects {
-            match &object.typed {
-                Typed::Ingress(_) => ingress_shim(object, settings, &issuers, &mut requests),
-                Typed::Gateway(_) => gateway_shim(object, settings, &issuers, &mut requests),
-                Typed::Certificate(_) => certificate(object, settings, &issuers, &mut requests),
-                _ => {}
-            }
-        }
+        // Each object's requests are made on every core, then gathered in object order.
+        use rayon::prelude::*;
+        let per_object: Vec<Vec<CertRequest>> = model
+            .objects
+            .par_iter()
+            .filter(|object| {
+                matches!(
+                    object.typed,
+                    Typed::Ingress(_) | Typed::Gateway(_) | Typed::Certificate(_)
+                )
+            })
+            .map(|object| {
+                let mut requests = Vec::new();
+                match &object.typed {
+                    Typed::Ingress(_) => ingress_shim(object, settings, &issuers, &mut requests),
+                    Typed::Gateway(_) => gateway_shim(object, settings, &issuers, &mut requests),
+                    Typed::Certificate(_) => certificate(object, settings, &issuers, &mut requests),
+                    _ => {}
+                }
+                requests
+            })
+            .collect();
+        let requests: Vec<CertRequest> = per_object.into_iter().flatten().collect();
         let mut by_secret: HashMap<(String, String), Vec<usize>> = HashMap::new();
         for (index, request) in requests.iter().enumerate() {
             by_secret

@@ -75,14 +75,17 @@ impl Graph {
                         .extend(object.labels());
                     namespaces.entry(object.name.to_string()).or_default();
                 }
-                Typed::Workload(_) => {
-                    namespaces
-                        .entry(object.namespace.to_string())
-                        .or_default()
-                        .has_workloads = true;
-                }
-                Typed::NetworkPolicy(_) => {
-                    namespaces.entry(object.namespace.to_string()).or_default();
+                // Looked up before inserting: hundreds of thousands of objects share a few
+                // namespaces, and only a new one needs its name copied.
+                Typed::Workload(_) => match namespaces.get_mut(object.namespace.as_str()) {
+                    Some(info) => info.has_workloads = true,
+                    None => {
+                        let info = namespaces.entry(object.namespace.to_string()).or_default();
+                        info.has_workloads = true;
+                    }
+                },
+                Typed::NetworkPolicy(_) if !namespaces.contains_key(object.namespace.as_str()) => {
+                    namespaces.insert(object.namespace.to_string(), NamespaceInfo::default());
                 }
                 _ => {}
             }
@@ -125,67 +128,85 @@ impl Graph {
             Option<usize>,
             bool,
         );
-        let mut class_map: BTreeMap<ClassKey, Vec<Member>> = BTreeMap::new();
-        for (object, workload) in model.workloads() {
-            // hostNetwork pods use the node's address: policies neither select them nor
-            // match them with pod selectors (the CNI's view), unless asked to treat them as pods.
-            let host_network = workload.host_network && !options.host_network_as_pods;
-            let mut ports: Vec<(String, Protocol, u16)> = workload
-                .named_ports
-                .iter()
-                .filter_map(|p| {
-                    let protocol = match &p.protocol {
-                        Some(text) => Protocol::parse(text)?,
-                        None => Protocol::Tcp,
-                    };
-                    let number = u16::try_from(p.container_port).ok()?;
-                    Some((p.name.clone(), protocol, number))
-                })
-                .collect();
-            ports.sort();
-            ports.dedup();
-            // Kept by the class: exactly its length, not the growth of `collect`.
-            ports.shrink_to_fit();
-            class_map
-                .entry((
+        // Each workload's key and member are made on every core, then sorted and grouped:
+        // the same classes, in the same key order, as a sorted map filled one by one.
+        let mut keyed: Vec<(ClassKey, Member)> = model
+            .objects
+            .par_iter()
+            .filter_map(|object| match &object.typed {
+                Typed::Workload(workload) => Some((object, workload)),
+                _ => None,
+            })
+            .map(|(object, workload)| {
+                // hostNetwork pods use the node's address: policies neither select them nor
+                // match them with pod selectors (the CNI's view), unless asked to treat them
+                // as pods.
+                let host_network = workload.host_network && !options.host_network_as_pods;
+                let mut ports: Vec<(String, Protocol, u16)> = workload
+                    .named_ports
+                    .iter()
+                    .filter_map(|p| {
+                        let protocol = match &p.protocol {
+                            Some(text) => Protocol::parse(text)?,
+                            None => Protocol::Tcp,
+                        };
+                        let number = u16::try_from(p.container_port).ok()?;
+                        Some((p.name.clone(), protocol, number))
+                    })
+                    .collect();
+                ports.sort();
+                ports.dedup();
+                // Kept by the class: exactly its length, not the growth of `collect`.
+                ports.shrink_to_fit();
+                let key = (
                     object.namespace.to_string(),
                     workload.pod_labels().clone(),
                     ports,
                     None,
                     host_network,
-                ))
-                .or_default()
-                .push(Member {
+                );
+                let member = Member {
                     label: format!("{}/{}[{}]", object.namespace, object.name, object.kind),
                     object: Some(object.id),
                     endpoint: None,
-                });
-        }
+                };
+                (key, member)
+            })
+            .collect();
         if xks {
             for (i, endpoint) in settings.endpoints.iter().enumerate() {
                 let mut ports = endpoint.ports.clone();
                 ports.sort();
-                class_map
-                    .entry((
-                        endpoint.namespace.clone(),
-                        endpoint.pod_labels.clone(),
-                        ports,
-                        Some(i),
-                        false,
-                    ))
-                    .or_default()
-                    .push(Member {
-                        label: format!("{{{}}}", endpoint.id),
-                        object: None,
-                        endpoint: Some(i),
-                    });
+                let key = (
+                    endpoint.namespace.clone(),
+                    endpoint.pod_labels.clone(),
+                    ports,
+                    Some(i),
+                    false,
+                );
+                let member = Member {
+                    label: format!("{{{}}}", endpoint.id),
+                    object: None,
+                    endpoint: Some(i),
+                };
+                keyed.push((key, member));
             }
         }
-        let mut classes = Vec::with_capacity(class_map.len());
-        let mut class_of_object = HashMap::new();
-        for ((namespace, labels, ports, endpoint, host_network), mut members) in class_map {
+        // Members of a class are sorted below, so equal keys need no stable order here.
+        keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut classes: Vec<PodClass> = Vec::new();
+        let mut class_of_object = HashMap::with_capacity(keyed.len());
+        let mut keyed = keyed.into_iter().peekable();
+        while let Some(((namespace, labels, ports, endpoint, host_network), first)) = keyed.next() {
+            let mut members = vec![first];
+            while let Some((_, member)) = keyed.next_if(|(next, _)| {
+                (&next.0, &next.1, &next.2, &next.3, next.4)
+                    == (&namespace, &labels, &ports, &endpoint, host_network)
+            }) {
+                members.push(member);
+            }
             members.sort();
-            // Most classes have one member, pushed into room for four.
+            // Most classes have one member: no room kept for more.
             members.shrink_to_fit();
             for member in &members {
                 if let Some(object) = member.object {
@@ -201,6 +222,7 @@ impl Graph {
                 host_network,
             });
         }
+        classes.shrink_to_fit();
         // Namespaces by index; classes are sorted by namespace, so each namespace's are a run.
         let namespace_index: HashMap<String, usize> = namespaces
             .keys()
@@ -251,7 +273,7 @@ impl Graph {
                 _ => None,
             })
             .collect();
-        repo_policies.sort_by(|(a, _), (b, _)| {
+        repo_policies.par_sort_by(|(a, _), (b, _)| {
             (&a.namespace, &a.name, a.file, a.document, a.item).cmp(&(
                 &b.namespace,
                 &b.name,
