@@ -83,6 +83,32 @@ impl<'de> NodeDeserializer<'de> {
     }
 }
 
+/// The string `to_json` makes of `node`, if it makes a string of it.
+pub fn json_str(node: &Node) -> Option<&str> {
+    match Value::of(node) {
+        Value::Str(text) => Some(text),
+        _ => None,
+    }
+}
+
+/// The integer `to_json` makes of `node`, if it makes an integer of it.
+pub fn json_int(node: &Node) -> Option<i64> {
+    match &node.kind {
+        NodeKind::Scalar {
+            value, style, tag, ..
+        } => match Scalar::of(value, style, tag).resolve() {
+            Resolved::Int(number) => Some(number),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether `to_json` makes null of `node`.
+pub fn json_is_null(node: &Node) -> bool {
+    matches!(Value::of(node), Value::Null)
+}
+
 /// What `to_json` makes of a node, without copying it.
 enum Value<'de> {
     Null,
@@ -671,9 +697,34 @@ mod tests {
         tracked
     }
 
+    /// Whether the direct reading of a NetworkPolicy spec took `node`; when it did, what
+    /// it read must be what decoding and converting give (and decoding must succeed).
+    fn direct_agrees(node: &Node) -> bool {
+        let Some(direct) = crate::model::direct::policy_spec(node) else {
+            return false;
+        };
+        let decoded = from_node::<NetworkPolicySpec>(node, Mode::Plain);
+        assert!(
+            decoded.is_ok(),
+            "read directly but decoding fails: {:?} from {:?}",
+            decoded.err().map(|e| e.to_string()),
+            node.to_json()
+        );
+        if let Ok(decoded) = decoded {
+            assert_eq!(
+                direct,
+                crate::model::specs::PolicySpec::from(decoded),
+                "{:?}",
+                node.to_json()
+            );
+        }
+        true
+    }
+
     /// Every type the model decodes, both ways, for `node`; the number of decodes that
     /// succeeded (so tests can check they exercise both outcomes).
     fn same_both_ways(node: &Node) -> usize {
+        direct_agrees(node);
         let mut ok = 0;
         macro_rules! check {
             ($($ty:ty => $mode:expr),* $(,)?) => {$(
@@ -815,7 +866,7 @@ finalizers: [kubernetes]
             return;
         }
         let mut pending = vec![corpus];
-        let (mut nodes, mut decoded) = (0, 0);
+        let (mut nodes, mut decoded, mut direct) = (0, 0, 0);
         while let Some(dir) = pending.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -835,15 +886,37 @@ finalizers: [kubernetes]
                         {
                             nodes += 1;
                             decoded += same_both_ways(node);
+                            direct += usize::from(direct_agrees(node));
                         }
                     }
                 }
             }
         }
         assert!(
-            nodes > 500 && decoded > nodes,
-            "{nodes} nodes, {decoded} decodes"
+            nodes > 500 && decoded > nodes && direct > 20,
+            "{nodes} nodes, {decoded} decodes, {direct} read directly"
         );
+    }
+
+    #[test]
+    fn a_plain_policy_is_read_directly_and_an_odd_one_is_decoded() {
+        let bases = documents(BASES);
+        assert!(direct_agrees(&bases[2]), "the base NetworkPolicy spec");
+        for odd in [
+            "ingress: [{ports: [{port: 1.5}]}]\n",
+            "ingress: [{ports: [{port: 99999999999}]}]\n",
+            "egress: [{ports: [{endPort: x}]}]\n",
+            "podSelector: {matchLabels: {a: yes}}\n",
+            "podSelector: {matchLabels: {a: 1}}\n",
+            "podSelector: [{matchLabels: {a: b}}]\n",
+            "policyTypes: Ingress\n",
+            "egress: [{to: [{ipBlock: {cidr: [10.0.0.0/8]}}]}]\n",
+            "podSelector:\n  matchLabels:\n    ? [a]\n    : b\n",
+        ] {
+            let root = &documents(odd)[0];
+            assert!(crate::model::direct::policy_spec(root).is_none(), "{odd}");
+            same_both_ways(root);
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod crd;
 pub mod de;
+mod direct;
 pub mod environments;
 pub mod specs;
 pub mod validation;
@@ -567,9 +568,14 @@ impl Model {
                 Typed::Service(Box::new(spec.into()))
             }
             ("NetworkPolicy", None) => {
-                let spec: k8s_openapi::api::networking::v1::NetworkPolicySpec =
-                    spec_or_default(spec_node, &mut schema_errors);
-                Typed::NetworkPolicy(Box::new(spec.into()))
+                // Read straight from the tree when plainly well-formed; decoded otherwise,
+                // which reports the schema error if there is one.
+                let spec = spec_node.and_then(direct::policy_spec).unwrap_or_else(|| {
+                    let spec: k8s_openapi::api::networking::v1::NetworkPolicySpec =
+                        spec_or_default(spec_node, &mut schema_errors);
+                    spec.into()
+                });
+                Typed::NetworkPolicy(Box::new(spec))
             }
             ("Ingress", None) => {
                 let spec: k8s_openapi::api::networking::v1::IngressSpec =

@@ -1,0 +1,151 @@
+//! A NetworkPolicy's `spec` read straight from the tree into [`PolicySpec`], when it is
+//! plainly well-formed: every field the k8s-openapi type reads holds the JSON type it asks
+//! for. Anything else (a wrong type, a number out of range, a non-scalar key) returns
+//! `None`, and the caller decodes through k8s-openapi as before, which reports the schema
+//! error where there is one. So this path never accepts what decoding rejects, and gives
+//! what decoding then [`PolicySpec::from`] give: the tests in `de.rs` hold it to both.
+//!
+//! Why: a repository's NetworkPolicies are typically one per workload, and decoding each
+//! into k8s-openapi's structs (a `BTreeMap` and `String`s per selector) and then moving it
+//! into [`PolicySpec`] was half of the typing stage.
+//!
+//! Fields are read as `de` presents them: the last of repeated keys, keys compared by their
+//! raw text, scalars resolved as `to_json` resolves them; an unknown field is ignored, and
+//! a missing or null one is absent (`cidr`, `key` and `operator` then empty, as
+//! k8s-openapi defaults them).
+
+use k8s_openapi::api::networking::v1::{IPBlock, NetworkPolicyPort};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::de::{json_int, json_is_null, json_str};
+use super::specs::{LabelMap, PeerSpec, PolicyRuleSpec, PolicySpec, SelectorSpec};
+use crate::load::yaml::{Node, NodeKind};
+
+/// The spec, or `None` when only decoding can say what it is.
+pub fn policy_spec(spec: &Node) -> Option<PolicySpec> {
+    let spec = entries(spec)?;
+    Some(PolicySpec {
+        pod_selector: optional(field(spec, "podSelector"), selector)?,
+        policy_types: optional(field(spec, "policyTypes"), strings)?,
+        ingress: optional(field(spec, "ingress"), |rules| {
+            each(rules, |rule| policy_rule(rule, "from"))
+        })?,
+        egress: optional(field(spec, "egress"), |rules| {
+            each(rules, |rule| policy_rule(rule, "to"))
+        })?,
+    })
+}
+
+fn policy_rule(rule: &Node, peers_key: &str) -> Option<PolicyRuleSpec> {
+    let rule = entries(rule)?;
+    Some(PolicyRuleSpec {
+        peers: optional(field(rule, peers_key), |peers| each(peers, peer))?,
+        ports: optional(field(rule, "ports"), |ports| each(ports, port))?,
+    })
+}
+
+fn peer(peer: &Node) -> Option<PeerSpec> {
+    let peer = entries(peer)?;
+    Some(PeerSpec {
+        ip_block: optional(field(peer, "ipBlock"), ip_block)?.map(Box::new),
+        namespace_selector: optional(field(peer, "namespaceSelector"), selector)?,
+        pod_selector: optional(field(peer, "podSelector"), selector)?,
+    })
+}
+
+fn ip_block(block: &Node) -> Option<IPBlock> {
+    let block = entries(block)?;
+    Some(IPBlock {
+        cidr: defaulted_string(field(block, "cidr"))?,
+        except: optional(field(block, "except"), strings)?,
+    })
+}
+
+fn selector(selector: &Node) -> Option<SelectorSpec> {
+    let selector = entries(selector)?;
+    Some(SelectorSpec {
+        match_labels: optional(field(selector, "matchLabels"), labels)?.unwrap_or_default(),
+        match_expressions: optional(field(selector, "matchExpressions"), |expressions| {
+            each(expressions, requirement)
+        })?
+        .unwrap_or_default()
+        .into(),
+    })
+}
+
+/// A string-to-string mapping; the last of repeated keys wins, as in a `BTreeMap`.
+fn labels(map: &Node) -> Option<LabelMap> {
+    entries(map)?
+        .iter()
+        .map(|(key, value)| Some((key.as_scalar()?.value.as_str(), json_str(value)?)))
+        .collect()
+}
+
+fn requirement(requirement: &Node) -> Option<LabelSelectorRequirement> {
+    let requirement = entries(requirement)?;
+    Some(LabelSelectorRequirement {
+        key: defaulted_string(field(requirement, "key"))?,
+        operator: defaulted_string(field(requirement, "operator"))?,
+        values: optional(field(requirement, "values"), strings)?,
+    })
+}
+
+fn port(port: &Node) -> Option<NetworkPolicyPort> {
+    let port = entries(port)?;
+    Some(NetworkPolicyPort {
+        end_port: optional(field(port, "endPort"), |n| i32::try_from(json_int(n)?).ok())?,
+        port: optional(field(port, "port"), int_or_string)?,
+        protocol: optional(field(port, "protocol"), |n| json_str(n).map(String::from))?,
+    })
+}
+
+/// A 32-bit integer or a string, as k8s-openapi's `IntOrString` visitor takes them.
+fn int_or_string(node: &Node) -> Option<IntOrString> {
+    match json_int(node) {
+        Some(number) => i32::try_from(number).ok().map(IntOrString::Int),
+        None => json_str(node).map(|text| IntOrString::String(text.to_string())),
+    }
+}
+
+fn strings(seq: &Node) -> Option<Vec<String>> {
+    each(seq, |item| json_str(item).map(String::from))
+}
+
+/// A sequence, every item read by `read`.
+fn each<T>(seq: &Node, read: impl Fn(&Node) -> Option<T>) -> Option<Vec<T>> {
+    match &seq.kind {
+        NodeKind::Seq(items, _) => items.iter().map(read).collect(),
+        _ => None,
+    }
+}
+
+/// An optional field: absent or null is `Some(None)`; a value `read` cannot take is `None`.
+fn optional<T>(node: Option<&Node>, read: impl FnOnce(&Node) -> Option<T>) -> Option<Option<T>> {
+    match node {
+        None => Some(None),
+        Some(node) if json_is_null(node) => Some(None),
+        Some(node) => read(node).map(Some),
+    }
+}
+
+/// A string field k8s-openapi defaults to empty when absent or null.
+fn defaulted_string(node: Option<&Node>) -> Option<String> {
+    optional(node, |n| json_str(n).map(String::from)).map(Option::unwrap_or_default)
+}
+
+fn entries(node: &Node) -> Option<&[(Node, Node)]> {
+    match &node.kind {
+        NodeKind::Map(entries, _) => Some(entries.as_slice()),
+        _ => None,
+    }
+}
+
+/// The value of the last entry whose key's raw text is `name`.
+fn field<'n>(entries: &'n [(Node, Node)], name: &str) -> Option<&'n Node> {
+    entries
+        .iter()
+        .rev()
+        .find(|(key, _)| key.as_scalar().is_some_and(|k| k.value.as_str() == name))
+        .map(|(_, value)| value)
+}
