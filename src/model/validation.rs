@@ -154,12 +154,13 @@ fn present(node: Option<&Node>) -> Option<&Node> {
 pub fn network_policy_problems(spec: &Node) -> Vec<Problem<'_>> {
     let mut out = Vec::new();
     if let Some(selector) = present(spec.get("podSelector")) {
-        selector_problems(selector, "spec.podSelector", &mut out);
+        selector_problems(selector, &|| "spec.podSelector".to_string(), &mut out);
     }
     for (direction, peers_key) in [("ingress", "from"), ("egress", "to")] {
         let rules = spec.get(direction).and_then(Node::as_seq).unwrap_or(&[]);
         for (i, rule) in rules.iter().enumerate() {
-            let path = format!("spec.{direction}[{i}]");
+            // Paths are formatted only for a problem: most policies have none.
+            let path = || format!("spec.{direction}[{i}]");
             for (j, port) in rule
                 .get("ports")
                 .and_then(Node::as_seq)
@@ -167,7 +168,7 @@ pub fn network_policy_problems(spec: &Node) -> Vec<Problem<'_>> {
                 .iter()
                 .enumerate()
             {
-                port_problems(port, &format!("{path}.ports[{j}]"), &mut out);
+                port_problems(port, &|| format!("{}.ports[{j}]", path()), &mut out);
             }
             for (j, peer) in rule
                 .get(peers_key)
@@ -176,7 +177,7 @@ pub fn network_policy_problems(spec: &Node) -> Vec<Problem<'_>> {
                 .iter()
                 .enumerate()
             {
-                peer_problems(peer, &format!("{path}.{peers_key}[{j}]"), &mut out);
+                peer_problems(peer, &|| format!("{}.{peers_key}[{j}]", path()), &mut out);
             }
         }
     }
@@ -207,11 +208,14 @@ pub fn network_policy_problems(spec: &Node) -> Vec<Problem<'_>> {
     out
 }
 
-fn port_problems<'n>(port: &'n Node, path: &str, out: &mut Vec<Problem<'n>>) {
+/// Where a value is, formatted only when a problem there is reported.
+type PathOf<'a> = &'a dyn Fn() -> String;
+
+fn port_problems<'n>(port: &'n Node, path: PathOf<'_>, out: &mut Vec<Problem<'n>>) {
     let mut report = |node: &'n Node, field: &str, message: String| {
         out.push(Problem {
             node,
-            path: format!("{path}.{field}"),
+            path: format!("{}.{field}", path()),
             message,
         });
     };
@@ -295,42 +299,42 @@ fn port_problems<'n>(port: &'n Node, path: &str, out: &mut Vec<Problem<'n>>) {
     }
 }
 
-fn peer_problems<'n>(peer: &'n Node, path: &str, out: &mut Vec<Problem<'n>>) {
+fn peer_problems<'n>(peer: &'n Node, path: PathOf<'_>, out: &mut Vec<Problem<'n>>) {
     let pods = present(peer.get("podSelector"));
     let namespaces = present(peer.get("namespaceSelector"));
     let block = present(peer.get("ipBlock"));
     if let Some(selector) = pods {
-        selector_problems(selector, &format!("{path}.podSelector"), out);
+        selector_problems(selector, &|| format!("{}.podSelector", path()), out);
     }
     if let Some(selector) = namespaces {
-        selector_problems(selector, &format!("{path}.namespaceSelector"), out);
+        selector_problems(selector, &|| format!("{}.namespaceSelector", path()), out);
     }
     if let Some(block) = block {
-        ip_block_problems(block, &format!("{path}.ipBlock"), out);
+        ip_block_problems(block, &|| format!("{}.ipBlock", path()), out);
     }
     let count = [pods, namespaces, block].iter().flatten().count();
     if count == 0 {
         out.push(Problem {
             node: peer,
-            path: path.to_string(),
+            path: path(),
             message: "must specify a peer: a podSelector, a namespaceSelector or an ipBlock"
                 .to_string(),
         });
     } else if count > 1 && block.is_some() {
         out.push(Problem {
             node: peer,
-            path: path.to_string(),
+            path: path(),
             message: "may not specify both ipBlock and another peer".to_string(),
         });
     }
 }
 
-fn ip_block_problems<'n>(block: &'n Node, path: &str, out: &mut Vec<Problem<'n>>) {
+fn ip_block_problems<'n>(block: &'n Node, path: PathOf<'_>, out: &mut Vec<Problem<'n>>) {
     let cidr_node = present(block.get("cidr"));
     let Some(cidr_text) = cidr_node.and_then(text_of).filter(|t| !t.is_empty()) else {
         out.push(Problem {
             node: cidr_node.unwrap_or(block),
-            path: format!("{path}.cidr"),
+            path: format!("{}.cidr", path()),
             message: "cidr is required".to_string(),
         });
         return;
@@ -341,7 +345,7 @@ fn ip_block_problems<'n>(block: &'n Node, path: &str, out: &mut Vec<Problem<'n>>
     {
         out.push(Problem {
             node,
-            path: format!("{path}.cidr"),
+            path: format!("{}.cidr", path()),
             message: format!("`{cidr_text}` is not a valid CIDR (address/prefix-length)"),
         });
         return;
@@ -363,7 +367,7 @@ fn ip_block_problems<'n>(block: &'n Node, path: &str, out: &mut Vec<Problem<'n>>
         };
         out.push(Problem {
             node: except,
-            path: format!("{path}.except[{i}]"),
+            path: format!("{}.except[{i}]", path()),
             message,
         });
     }
@@ -373,18 +377,18 @@ fn ip_block_problems<'n>(block: &'n Node, path: &str, out: &mut Vec<Problem<'n>>
 /// Every problem of a label selector (`matchLabels`, `matchExpressions`) at `path`.
 pub fn label_selector_problems<'n>(selector: &'n Node, path: &str) -> Vec<Problem<'n>> {
     let mut out = Vec::new();
-    selector_problems(selector, path, &mut out);
+    selector_problems(selector, &|| path.to_string(), &mut out);
     out
 }
 
-fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'n>>) {
+fn selector_problems<'n>(selector: &'n Node, path: PathOf<'_>, out: &mut Vec<Problem<'n>>) {
     if let Some(NodeKind::Map(labels, _)) = selector.get("matchLabels").map(|n| &n.kind) {
         for (key, value) in labels {
             let key_text = text_of(key).unwrap_or("");
             if !is_label_key(key_text) {
                 out.push(Problem {
                     node: key,
-                    path: format!("{path}.matchLabels"),
+                    path: format!("{}.matchLabels", path()),
                     message: format!("`{key_text}` is not a valid label key"),
                 });
             }
@@ -392,7 +396,7 @@ fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'
             if !is_label_value(value_text) {
                 out.push(Problem {
                     node: value,
-                    path: format!("{path}.matchLabels.{key_text}"),
+                    path: format!("{}.matchLabels.{key_text}", path()),
                     message: format!(
                         "`{value_text}` is not a valid label value (at most 63 characters, alphanumeric at both ends, `-_.` inside)"
                     ),
@@ -405,13 +409,13 @@ fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'
         .and_then(Node::as_seq)
         .unwrap_or(&[]);
     for (i, expression) in expressions.iter().enumerate() {
-        let path = format!("{path}.matchExpressions[{i}]");
+        let path = || format!("{}.matchExpressions[{i}]", path());
         let key = present(expression.get("key"));
         let key_text = key.and_then(text_of).unwrap_or("");
         if !is_label_key(key_text) {
             out.push(Problem {
                 node: key.unwrap_or(expression),
-                path: format!("{path}.key"),
+                path: format!("{}.key", path()),
                 message: format!("`{key_text}` is not a valid label key"),
             });
         }
@@ -425,7 +429,7 @@ fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'
                 if values.is_empty() {
                     out.push(Problem {
                         node: values_node.unwrap_or(at),
-                        path: format!("{path}.values"),
+                        path: format!("{}.values", path()),
                         message: format!("must be specified when `operator` is `{operator_text}`"),
                     });
                 }
@@ -434,7 +438,7 @@ fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'
                     if !is_label_value(text) {
                         out.push(Problem {
                             node: value,
-                            path: format!("{path}.values[{j}]"),
+                            path: format!("{}.values[{j}]", path()),
                             message: format!("`{text}` is not a valid label value"),
                         });
                     }
@@ -444,7 +448,7 @@ fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'
                 if !values.is_empty() {
                     out.push(Problem {
                         node: values_node.unwrap_or(at),
-                        path: format!("{path}.values"),
+                        path: format!("{}.values", path()),
                         message: format!(
                             "may not be specified when `operator` is `{operator_text}`"
                         ),
@@ -453,7 +457,7 @@ fn selector_problems<'n>(selector: &'n Node, path: &str, out: &mut Vec<Problem<'
             }
             other => out.push(Problem {
                 node: at,
-                path: format!("{path}.operator"),
+                path: format!("{}.operator", path()),
                 message: format!(
                     "`{other}` is not a valid selector operator: use `In`, `NotIn`, `Exists` or `DoesNotExist`"
                 ),

@@ -1,4 +1,5 @@
 use ecow::EcoString;
+use std::fmt::Write as _;
 
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed, map_entries};
@@ -301,26 +302,28 @@ impl Migration {
         });
         let mut yaml = String::new();
         for route in &routes {
-            yaml.push_str(&format!(
+            let _ = write!(
+                yaml,
                 "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: {}\n",
                 yaml_string(&route.name)
-            ));
+            );
             if !self.namespace.is_empty() {
-                yaml.push_str(&format!("  namespace: {}\n", yaml_string(&self.namespace)));
+                let _ = writeln!(yaml, "  namespace: {}", yaml_string(&self.namespace));
             }
             yaml.push_str("spec:\n  parentRefs:\n    - name: GATEWAY  # the XKS Gateway (Envoy Gateway) to attach to\n");
             if let Some(host) = &route.host {
-                yaml.push_str(&format!("  hostnames:\n    - {}\n", yaml_string(host)));
+                let _ = write!(yaml, "  hostnames:\n    - {}\n", yaml_string(host));
             }
             yaml.push_str("  rules:\n");
             for backend in &route.backends {
-                yaml.push_str(&format!(
+                let _ = write!(
+                    yaml,
                     "    - matches:\n        - path:\n            type: {}\n            value: {}\n      backendRefs:\n        - name: {}\n          port: {}\n",
                     if backend.exact { "Exact" } else { "PathPrefix" },
                     yaml_string(&backend.path),
                     yaml_string(&backend.service),
                     backend.port
-                ));
+                );
             }
         }
         let route_names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
@@ -339,35 +342,42 @@ impl Migration {
             } else {
                 format!(" for {}", hosts.join(", "))
             };
-            help.push_str(&format!("this Ingress routes to no Service (no rule with a Service backend, no default backend): write an HTTPRoute{for_hosts} with `backendRefs` to the Services it should serve\n"));
+            let _ = writeln!(
+                help,
+                "this Ingress routes to no Service (no rule with a Service backend, no default backend): write an HTTPRoute{for_hosts} with `backendRefs` to the Services it should serve"
+            );
         } else {
             help.push_str(&routes);
         }
 
         if let Some((requests, unit)) = rate {
-            help.push_str(&format!(
+            let _ = write!(
+                help,
                 "\nthe request-rate limit becomes an Envoy Gateway BackendTrafficPolicy (a local limit counts per Envoy replica, not per client IP as ingress-nginx does; a Global limit with a `sourceCIDR` client selector of type Distinct counts per client):\n\n---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: BackendTrafficPolicy\nmetadata:\n  name: {}\n",
                 yaml_string(&self.name)
-            ));
+            );
             if !self.namespace.is_empty() {
-                help.push_str(&format!("  namespace: {}\n", yaml_string(&self.namespace)));
+                let _ = writeln!(help, "  namespace: {}", yaml_string(&self.namespace));
             }
             help.push_str("spec:\n  targetRefs:\n");
             for name in &route_names {
-                help.push_str(&format!(
+                let _ = write!(
+                    help,
                     "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}\n",
                     yaml_string(name)
-                ));
+                );
             }
             if route_names.is_empty() {
-                help.push_str(&format!(
+                let _ = write!(
+                    help,
                     "    - group: gateway.networking.k8s.io\n      kind: HTTPRoute\n      name: {}  # the HTTPRoute that replaces this Ingress\n",
                     yaml_string(&self.name)
-                ));
+                );
             }
-            help.push_str(&format!(
+            let _ = write!(
+                help,
                 "  rateLimit:\n    type: Local\n    local:\n      rules:\n        - limit:\n            requests: {requests}\n            unit: {unit}\n"
-            ));
+            );
         }
         let others: Vec<&str> = annotations
             .iter()
@@ -375,10 +385,11 @@ impl Migration {
             .filter(|key| !key.ends_with("/limit-rps") && !key.ends_with("/limit-rpm"))
             .collect();
         if !others.is_empty() {
-            help.push_str(&format!(
+            let _ = write!(
+                help,
                 "\nno direct HTTPRoute equivalent, check Envoy Gateway's policies for: {}",
                 others.join(", ")
-            ));
+            );
         }
         help
     }

@@ -13,7 +13,7 @@ impl Rule for PerIngressCertificate {
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         let requests = &ctx.certs.requests;
         // Registered domains are looked up once per request, and siblings only searched
-        // within a namespace: a repo with thousands of Ingresses stays linear per namespace.
+        // among the requests of the same namespace and registered domain.
         let domains: Vec<BTreeSet<String>> =
             requests.iter().map(|r| r.registered_domains()).collect();
         let mut by_namespace: std::collections::HashMap<&str, Vec<usize>> =
@@ -23,6 +23,18 @@ impl Rule for PerIngressCertificate {
                 .entry(request.namespace.as_str())
                 .or_default()
                 .push(index);
+        }
+        // The requests of each namespace naming each registered domain, in request order:
+        // a request's candidate siblings are those, not every request of its namespace.
+        let mut by_namespace_domain: std::collections::HashMap<(&str, &str), Vec<usize>> =
+            std::collections::HashMap::new();
+        for (index, request) in requests.iter().enumerate() {
+            for domain in &domains[index] {
+                by_namespace_domain
+                    .entry((request.namespace.as_str(), domain.as_str()))
+                    .or_default()
+                    .push(index);
+            }
         }
         let mut reported = BTreeSet::new();
         let mut planner = Planner::new(ctx, &domains, &by_namespace);
@@ -49,8 +61,8 @@ impl Rule for PerIngressCertificate {
                             Source::GatewayShim => false,
                         }
                 };
-                let siblings: Vec<(usize, &CertRequest)> = by_namespace
-                    .get(request.namespace.as_str())
+                let siblings: Vec<(usize, &CertRequest)> = by_namespace_domain
+                    .get(&(request.namespace.as_str(), domain.as_str()))
                     .into_iter()
                     .flatten()
                     .map(|&other_index| (other_index, &requests[other_index]))
