@@ -700,6 +700,23 @@ mod tests {
     /// Whether the direct reading of a NetworkPolicy spec took `node`; when it did, what
     /// it read must be what decoding and converting give (and decoding must succeed).
     fn direct_agrees(node: &Node) -> bool {
+        if let Some(direct) = crate::model::direct::ingress_spec(node) {
+            let decoded = from_node::<IngressSpec>(node, Mode::Plain);
+            assert!(
+                decoded.is_ok(),
+                "Ingress read directly but decoding fails: {:?} from {:?}",
+                decoded.err().map(|e| e.to_string()),
+                node.to_json()
+            );
+            if let Ok(decoded) = decoded {
+                assert_eq!(
+                    direct,
+                    crate::model::specs::IngressSpec::from(decoded),
+                    "{:?}",
+                    node.to_json()
+                );
+            }
+        }
         let Some(direct) = crate::model::direct::policy_spec(node) else {
             return false;
         };
@@ -725,6 +742,15 @@ mod tests {
     /// succeeded (so tests can check they exercise both outcomes).
     fn same_both_ways(node: &Node) -> usize {
         direct_agrees(node);
+        if crate::model::direct::plain_metadata(node) {
+            let decoded = from_node::<ObjectMeta>(node, Mode::Metadata);
+            assert!(
+                decoded.is_ok(),
+                "plain metadata fails to decode: {:?} from {:?}",
+                decoded.err().map(|e| e.to_string()),
+                node.to_json()
+            );
+        }
         let mut ok = 0;
         macro_rules! check {
             ($($ty:ty => $mode:expr),* $(,)?) => {$(
@@ -902,6 +928,43 @@ finalizers: [kubernetes]
     fn a_plain_policy_is_read_directly_and_an_odd_one_is_decoded() {
         let bases = documents(BASES);
         assert!(direct_agrees(&bases[2]), "the base NetworkPolicy spec");
+        assert!(
+            crate::model::direct::ingress_spec(&bases[3])
+                .is_some_and(|spec| spec.path_backends.len() == 1),
+            "the base Ingress spec"
+        );
+        for odd in [
+            "rules: [{http: {paths: [{backend: {service: {port: {number: x}}}}]}}]\n",
+            "rules: [{http: {paths: [{pathType: 1}]}}]\n",
+            "rules: [{host: [a]}]\n",
+            "defaultBackend: {resource: {kind: [x]}}\n",
+            "tls: [{hosts: a}]\n",
+            "rules: {http: {}}\n",
+        ] {
+            let root = &documents(odd)[0];
+            assert!(crate::model::direct::ingress_spec(root).is_none(), "{odd}");
+            same_both_ways(root);
+        }
+        let metadata = bases[0].get("metadata");
+        assert!(metadata.is_some_and(crate::model::direct::plain_metadata));
+        for odd in [
+            "{name: 1}",
+            "{name: [a]}",
+            "{labels: x}",
+            "{generation: x}",
+            "{finalizers: [1]}",
+            "{creationTimestamp: yesterday}",
+        ] {
+            let root = &documents(&format!("metadata: {odd}\n"))[0];
+            let metadata = root.get("metadata");
+            assert!(
+                metadata.is_some_and(|m| !crate::model::direct::plain_metadata(m)),
+                "{odd}"
+            );
+            if let Some(metadata) = metadata {
+                same_both_ways(metadata);
+            }
+        }
         for odd in [
             "ingress: [{ports: [{port: 1.5}]}]\n",
             "ingress: [{ports: [{port: 99999999999}]}]\n",

@@ -1,25 +1,27 @@
-//! A NetworkPolicy's `spec` read straight from the tree into [`PolicySpec`], when it is
-//! plainly well-formed: every field the k8s-openapi type reads holds the JSON type it asks
+//! A NetworkPolicy's or an Ingress's `spec` read straight from the tree into
+//! [`PolicySpec`] or [`IngressSpec`], when it is plainly well-formed: every field the k8s-openapi type reads holds the JSON type it asks
 //! for. Anything else (a wrong type, a number out of range, a non-scalar key) returns
 //! `None`, and the caller decodes through k8s-openapi as before, which reports the schema
 //! error where there is one. So this path never accepts what decoding rejects, and gives
-//! what decoding then [`PolicySpec::from`] give: the tests in `de.rs` hold it to both.
+//! what decoding then `From` give: the tests in `de.rs` hold it to both.
 //!
-//! Why: a repository's NetworkPolicies are typically one per workload, and decoding each
-//! into k8s-openapi's structs (a `BTreeMap` and `String`s per selector) and then moving it
-//! into [`PolicySpec`] was half of the typing stage.
+//! Why: a repository's NetworkPolicies and Ingresses are typically one per workload, and
+//! decoding each into k8s-openapi's structs (a `BTreeMap` and `String`s per selector) and
+//! then moving it into the model's was half of the typing stage.
 //!
 //! Fields are read as `de` presents them: the last of repeated keys, keys compared by their
 //! raw text, scalars resolved as `to_json` resolves them; an unknown field is ignored, and
 //! a missing or null one is absent (`cidr`, `key` and `operator` then empty, as
 //! k8s-openapi defaults them).
 
-use k8s_openapi::api::networking::v1::{IPBlock, NetworkPolicyPort};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, IngressServiceBackend, NetworkPolicyPort, ServiceBackendPort,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::de::{json_int, json_is_null, json_str};
-use super::specs::{LabelMap, PeerSpec, PolicyRuleSpec, PolicySpec, SelectorSpec};
+use super::specs::{IngressSpec, LabelMap, PeerSpec, PolicyRuleSpec, PolicySpec, SelectorSpec};
 use crate::load::yaml::{Node, NodeKind};
 
 /// The spec, or `None` when only decoding can say what it is.
@@ -108,6 +110,85 @@ fn int_or_string(node: &Node) -> Option<IntOrString> {
     }
 }
 
+/// The spec, or `None` when only decoding can say what it is. Hosts, paths and TLS are
+/// checked, not kept (rules read them from the tree).
+pub fn ingress_spec(spec: &Node) -> Option<IngressSpec> {
+    let spec = entries(spec)?;
+    let ingress_class_name = optional(field(spec, "ingressClassName"), string)?;
+    let default_backend = optional(field(spec, "defaultBackend"), backend)?.flatten();
+    let rules = optional(field(spec, "rules"), |rules| each(rules, ingress_rule))?;
+    optional(field(spec, "tls"), |tls| each(tls, ingress_tls))?;
+    let path_backends = rules
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .flat_map(|(i, paths)| {
+            paths
+                .into_iter()
+                .enumerate()
+                .filter_map(move |(j, service)| Some((i, j, service?)))
+        })
+        .collect();
+    Some(IngressSpec {
+        ingress_class_name,
+        default_backend,
+        path_backends,
+    })
+}
+
+/// A rule's paths, each as its Service backend if it has one.
+fn ingress_rule(rule: &Node) -> Option<Vec<Option<IngressServiceBackend>>> {
+    let rule = entries(rule)?;
+    optional(field(rule, "host"), string)?;
+    let paths = optional(field(rule, "http"), |http| {
+        let http = entries(http)?;
+        optional(field(http, "paths"), |paths| each(paths, http_path))
+    })?;
+    Some(paths.flatten().unwrap_or_default())
+}
+
+fn http_path(path: &Node) -> Option<Option<IngressServiceBackend>> {
+    let path = entries(path)?;
+    optional(field(path, "path"), string)?;
+    defaulted_string(field(path, "pathType"))?;
+    Some(optional(field(path, "backend"), backend)?.flatten())
+}
+
+/// A backend's Service, if it names one; its `resource` is checked.
+fn backend(backend: &Node) -> Option<Option<IngressServiceBackend>> {
+    let backend = entries(backend)?;
+    optional(field(backend, "resource"), |resource| {
+        let resource = entries(resource)?;
+        optional(field(resource, "apiGroup"), string)?;
+        defaulted_string(field(resource, "kind"))?;
+        defaulted_string(field(resource, "name"))
+    })?;
+    optional(field(backend, "service"), |service| {
+        let service = entries(service)?;
+        Some(IngressServiceBackend {
+            name: defaulted_string(field(service, "name"))?,
+            port: optional(field(service, "port"), |port| {
+                let port = entries(port)?;
+                Some(ServiceBackendPort {
+                    name: optional(field(port, "name"), string)?,
+                    number: optional(field(port, "number"), |n| i32::try_from(json_int(n)?).ok())?,
+                })
+            })?,
+        })
+    })
+}
+
+fn ingress_tls(tls: &Node) -> Option<()> {
+    let tls = entries(tls)?;
+    optional(field(tls, "hosts"), strings)?;
+    optional(field(tls, "secretName"), string)?;
+    Some(())
+}
+
+fn string(node: &Node) -> Option<String> {
+    json_str(node).map(String::from)
+}
+
 fn strings(seq: &Node) -> Option<Vec<String>> {
     each(seq, |item| json_str(item).map(String::from))
 }
@@ -148,4 +229,29 @@ fn field<'n>(entries: &'n [(Node, Node)], name: &str) -> Option<&'n Node> {
         .rev()
         .find(|(key, _)| key.as_scalar().is_some_and(|k| k.value.as_str() == name))
         .map(|(_, value)| value)
+}
+
+/// Whether object metadata is plainly well-formed, so decoding it (done for its schema
+/// errors only) cannot fail: names as strings, labels and annotations as mappings (read
+/// leniently, any values), a generation as an integer, finalizers as strings. Any other
+/// field, or an odd key, is left to decoding.
+pub fn plain_metadata(metadata: &Node) -> bool {
+    let Some(entries) = entries(metadata) else {
+        return false;
+    };
+    entries.iter().all(|(key, value)| {
+        let Some(key) = key.as_scalar() else {
+            return false;
+        };
+        json_is_null(value)
+            || match key.value.as_str() {
+                "name" | "namespace" | "generateName" | "uid" | "resourceVersion" | "selfLink" => {
+                    json_str(value).is_some()
+                }
+                "labels" | "annotations" => matches!(value.kind, NodeKind::Map(_, _)),
+                "generation" | "deletionGracePeriodSeconds" => json_int(value).is_some(),
+                "finalizers" => strings(value).is_some(),
+                _ => false,
+            }
+    })
 }

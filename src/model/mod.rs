@@ -531,12 +531,20 @@ impl Model {
         };
 
         let mut schema_errors = Vec::new();
-        // Decoded for its schema errors; what is read of it is read from the tree.
-        let meta: Option<ObjectMeta> = match value_at(&node, &["metadata"]) {
-            Some(meta_node) => decode(meta_node, Mode::Metadata, &["metadata"], &mut schema_errors),
-            None => Some(ObjectMeta::default()),
-        };
-        let metadata_valid = meta.is_some();
+        // Decoded for its schema errors (what is read of it is read from the tree), and
+        // for a Pod, whose metadata is its template's: plainly well-formed metadata has
+        // no schema error to find.
+        let pod = WorkloadKind::from_kind(&kind).is_some_and(|k| k.template_path().is_empty());
+        let (meta, metadata_valid): (Option<ObjectMeta>, bool) =
+            match value_at(&node, &["metadata"]) {
+                Some(meta_node) if pod || !direct::plain_metadata(meta_node) => {
+                    let meta = decode(meta_node, Mode::Metadata, &["metadata"], &mut schema_errors);
+                    let valid = meta.is_some();
+                    (meta, valid)
+                }
+                Some(_) => (None, true),
+                None => (Some(ObjectMeta::default()), true),
+            };
 
         let spec_node = value_at(&node, &["spec"]);
         let typed = match (kind.as_str(), WorkloadKind::from_kind(&kind)) {
@@ -578,9 +586,12 @@ impl Model {
                 Typed::NetworkPolicy(Box::new(spec))
             }
             ("Ingress", None) => {
-                let spec: k8s_openapi::api::networking::v1::IngressSpec =
-                    spec_or_default(spec_node, &mut schema_errors);
-                Typed::Ingress(Box::new(spec.into()))
+                let spec = spec_node.and_then(direct::ingress_spec).unwrap_or_else(|| {
+                    let spec: k8s_openapi::api::networking::v1::IngressSpec =
+                        spec_or_default(spec_node, &mut schema_errors);
+                    spec.into()
+                });
+                Typed::Ingress(Box::new(spec))
             }
             ("Certificate", None) if api_version.starts_with("cert-manager.io/") => {
                 Typed::Certificate(Box::new(spec_or_default(spec_node, &mut schema_errors)))
