@@ -193,12 +193,17 @@ fn strings(seq: &Node) -> Option<Vec<String>> {
     each(seq, |item| json_str(item).map(String::from))
 }
 
-/// A sequence, every item read by `read`.
+/// A sequence, every item read by `read`. Sized exactly (as decoding sizes it): a list
+/// collected through `Option` grows by doubling, and the model keeps these lists.
 fn each<T>(seq: &Node, read: impl Fn(&Node) -> Option<T>) -> Option<Vec<T>> {
-    match &seq.kind {
-        NodeKind::Seq(items, _) => items.iter().map(read).collect(),
-        _ => None,
+    let NodeKind::Seq(items, _) = &seq.kind else {
+        return None;
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        out.push(read(item)?);
     }
+    Some(out)
 }
 
 /// An optional field: absent or null is `Some(None)`; a value `read` cannot take is `None`.
