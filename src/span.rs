@@ -139,6 +139,25 @@ impl Span {
         }
     }
 
+    /// Both ends at once, as [`Span::start_pos_indexed`] and [`Span::end_pos_indexed`]
+    /// give them: the start's line, which the end's is counted from, is counted once.
+    pub fn positions_indexed(&self, text: &str, index: &TextIndex) -> (Pos, Pos) {
+        let start = self.start_pos_indexed(text, index);
+        let (from, to) = (self.start.byte as usize, self.end.byte as usize);
+        let end = match text.get(from..to) {
+            Some(between) => Pos {
+                byte: self.end.byte,
+                line: start.line.saturating_add(narrow(line_breaks(between))),
+                col: index.column_at(text, to),
+            },
+            None => Pos {
+                byte: self.end.byte,
+                ..start
+            },
+        };
+        (start, end)
+    }
+
     /// Whether the span lies on one line of `text`.
     pub fn is_one_line(&self, text: &str) -> bool {
         text.get(self.start.byte as usize..self.end.byte as usize)
@@ -490,6 +509,49 @@ mod tests {
                 "a {}-byte text",
                 text.len()
             );
+        }
+    }
+
+    /// Both ends counted at once are the ends counted apart, for spans inside the text,
+    /// reaching past it, reversed, and in an empty text.
+    #[test]
+    fn both_ends_at_once_are_the_ends_apart() {
+        let text = format!("a: 1\nb\u{e9}: [x]\r\n  - z\rq\n{}", "k: v\n".repeat(1200));
+        let offsets = [
+            0,
+            1,
+            4,
+            5,
+            7,
+            9,
+            17,
+            18,
+            20,
+            4100,
+            text.len(),
+            text.len() + 3,
+        ];
+        for text in [text.as_str(), ""] {
+            let index = TextIndex::default();
+            for &start in &offsets {
+                for &end in &offsets {
+                    let span = Span {
+                        start: Start {
+                            byte: narrow(start),
+                        },
+                        end: End { byte: narrow(end) },
+                    };
+                    assert_eq!(
+                        span.positions_indexed(text, &index),
+                        (
+                            span.start_pos_indexed(text, &index),
+                            span.end_pos_indexed(text, &index)
+                        ),
+                        "{start}..{end} of a {}-byte text",
+                        text.len()
+                    );
+                }
+            }
         }
     }
 }

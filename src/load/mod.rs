@@ -52,6 +52,12 @@ impl SourceFile {
     pub fn end(&self, span: Span) -> Pos {
         span.end_pos_indexed(&self.text, &self.index)
     }
+
+    /// Where `span` (a span of this file) starts and ends: [`SourceFile::start`] and
+    /// [`SourceFile::end`] with the line counted once.
+    pub fn range(&self, span: Span) -> (Pos, Pos) {
+        span.positions_indexed(&self.text, &self.index)
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -90,6 +96,14 @@ impl Sources {
         match self.get(location.file) {
             Some(file) => file.end(location.span),
             None => location.span.end_pos(""),
+        }
+    }
+
+    /// Where `location` starts and ends (see [`SourceFile::range`]).
+    pub fn range(&self, location: Location) -> (Pos, Pos) {
+        match self.get(location.file) {
+            Some(file) => file.range(location.span),
+            None => location.span.positions_indexed("", &TextIndex::default()),
         }
     }
 }

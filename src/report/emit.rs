@@ -77,7 +77,13 @@ impl<W: Write> Guarded<W> {
         let guarded: Vec<Option<String>> = pieces
             .par_iter()
             .map(|piece| {
-                let text = String::from_utf8_lossy(piece);
+                // `from_utf8` validates whole words of ASCII at a time, where the lossy
+                // decoding walks byte by byte; that decoding is only for a piece that is
+                // not UTF-8.
+                let text = match std::str::from_utf8(piece) {
+                    Ok(text) => Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(piece),
+                };
                 match (sanitize::guard(&text, *channel), &text) {
                     (Cow::Borrowed(_), Cow::Borrowed(_)) => None,
                     (safe, _) => Some(safe.into_owned()),

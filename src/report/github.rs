@@ -55,8 +55,7 @@ fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
         message.push_str("\nhelp: ");
         message.push_str(&multiline(&help));
     }
-    let start = analysis.sources.start(d.location);
-    let end = analysis.sources.end(d.location);
+    let (start, end) = analysis.sources.range(d.location);
     let columns = if start.line == end.line {
         format!(",col={},endColumn={}", start.col, end.col)
     } else {

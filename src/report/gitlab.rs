@@ -41,6 +41,7 @@ fn severity(severity: Severity) -> &'static str {
 }
 
 fn issue<'a>(analysis: &'a Analysis, d: &'a Diagnostic) -> Issue<'a> {
+    let (start, end) = analysis.sources.range(d.location);
     Issue {
         kind: "issue",
         description: format!("[{}] {}", d.rule, d.message),
@@ -50,8 +51,8 @@ fn issue<'a>(analysis: &'a Analysis, d: &'a Diagnostic) -> Issue<'a> {
         location: IssueLocation {
             path: analysis.gate.repo_path(d.location.file),
             lines: Lines {
-                begin: analysis.sources.start(d.location).line as usize,
-                end: analysis.sources.end(d.location).line as usize,
+                begin: start.line as usize,
+                end: end.line as usize,
             },
         },
     }

@@ -23,8 +23,31 @@ fn handler(options: &RenderOptions) -> GraphicalReportHandler {
     };
     GraphicalReportHandler::new_themed(theme)
         .with_links(false)
-        .with_width(110)
+        .with_width(WIDTH)
         .with_context_lines(1)
+        .with_word_separator(textwrap::WordSeparator::Custom(words_of_line))
+}
+
+/// Columns of the human report.
+const WIDTH: usize = 110;
+/// The narrowest room miette leaves a line of text it wraps: the report's width less two
+/// columns and the help's indentation (`  help: `, eight columns; the message's is four).
+const NARROWEST_WRAP: usize = WIDTH - 2 - 8;
+
+/// The words miette's wrapper breaks `line` into: Unicode's line-break opportunities, as
+/// the wrapper finds by default, except for a line that fits the narrowest room, which is
+/// one word. Such a line comes out whole on one line however it is cut (the wrapper keeps
+/// the text between its words), and finding the opportunities was most of the time of a
+/// human report.
+fn words_of_line(line: &str) -> Box<dyn Iterator<Item = textwrap::core::Word<'_>> + '_> {
+    if line.is_empty() {
+        // As the default separator: no word at all.
+        return Box::new(std::iter::empty());
+    }
+    if !line.contains('\u{1b}') && textwrap::core::display_width(line) <= NARROWEST_WRAP {
+        return Box::new(std::iter::once(textwrap::core::Word::from(line)));
+    }
+    textwrap::WordSeparator::UnicodeBreakProperties.find_words(line)
 }
 
 /// Appends the report of one finding to `out`.
@@ -272,4 +295,50 @@ pub fn summary_line(analysis: &Analysis) -> String {
         ));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wrapping with [`words_of_line`] gives what wrapping with the default separator
+    /// gives, with miette's indentations and width, for lines that fit, lines just over,
+    /// long lines with hyphens, paths and URLs, wide characters, trailing and leading
+    /// spaces, empty lines and colours.
+    #[test]
+    fn the_word_separator_wraps_as_the_default_one() {
+        let long = "add `networking.k8s.io/v1` NetworkPolicy egress-to-dns rules for the namespace (see https://example.com/a-b/c?d=e) so that pods resolve names; ";
+        let texts = [
+            String::new(),
+            "short".to_string(),
+            "  leading and trailing   ".to_string(),
+            "x".repeat(NARROWEST_WRAP),
+            "x".repeat(NARROWEST_WRAP + 1),
+            format!("{} tail", "word-with-hyphen ".repeat(6)),
+            long.repeat(3),
+            format!("{}\n\n{}\nlast  ", long, "é→✓ 你好 😂 ".repeat(9)),
+            "a".repeat(300),
+            "\u{1b}[31mred\u{1b}[0m text".to_string(),
+            format!("{}-{}", "y".repeat(NARROWEST_WRAP - 2), "z".repeat(5)),
+        ];
+        let indents = [
+            ("  help: ", "        "),
+            ("  \u{1b}[31m×\u{1b}[0m ", "  │ "),
+        ];
+        for text in &texts {
+            for (initial, subsequent) in indents {
+                let options = || {
+                    textwrap::Options::new(WIDTH - 2)
+                        .initial_indent(initial)
+                        .subsequent_indent(subsequent)
+                };
+                let ours = options().word_separator(textwrap::WordSeparator::Custom(words_of_line));
+                assert_eq!(
+                    textwrap::fill(text, ours),
+                    textwrap::fill(text, options()),
+                    "{text:?}"
+                );
+            }
+        }
+    }
 }

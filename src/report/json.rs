@@ -58,13 +58,34 @@ struct Finding<'a> {
     help: Option<std::borrow::Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     object: Option<&'a str>,
-    related: Vec<RelatedLocation<'a>>,
+    related: Related<'a>,
     /// Kustomization roots rendering the object; absent for plain files.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     contexts: &'a [String],
     /// Environments the finding occurs in; absent when the repository is one cluster.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     environments: &'a [String],
+}
+
+/// The related locations, serialised as they are written (the sequence a `Vec` gives),
+/// so a finding builds no list of them.
+struct Related<'a> {
+    related: &'a [crate::diagnostic::Related],
+    sources: &'a Sources,
+}
+
+impl Serialize for Related<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.related.iter().map(|r| {
+            let (path, start, end) = place(&r.location, self.sources);
+            RelatedLocation {
+                message: &r.message,
+                path,
+                start,
+                end,
+            }
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -96,28 +117,16 @@ fn finding<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Finding<'a> {
         object: d.object.as_deref(),
         contexts: &d.contexts,
         environments: &d.environments,
-        related: d
-            .related
-            .iter()
-            .map(|r| {
-                let (path, start, end) = place(&r.location, sources);
-                RelatedLocation {
-                    message: &r.message,
-                    path,
-                    start,
-                    end,
-                }
-            })
-            .collect(),
+        related: Related {
+            related: &d.related,
+            sources,
+        },
     }
 }
 
 fn place<'a>(location: &Location, sources: &'a Sources) -> (&'a str, Point, Point) {
-    (
-        sources.display(location.file),
-        point(sources.start(*location)),
-        point(sources.end(*location)),
-    )
+    let (start, end) = sources.range(*location);
+    (sources.display(location.file), point(start), point(end))
 }
 
 /// Writes the report to `out` as it is serialised, byte for byte what [`render`] returns,

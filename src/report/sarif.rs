@@ -97,7 +97,7 @@ fn multiformat(text: impl Into<String>) -> sarif::MultiformatMessageString {
 fn region(span: Span, file: Option<&SourceFile>) -> sarif::Region {
     let number = |n: u32| i64::from(n);
     let (start, end) = match file {
-        Some(file) => (file.start(span), file.end(span)),
+        Some(file) => file.range(span),
         None => (span.start_pos(""), span.end_pos("")),
     };
     sarif::Region {

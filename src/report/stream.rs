@@ -98,44 +98,110 @@ where
 }
 
 /// `value` as the pretty printer writes it `level` levels down: its own pretty form with
-/// every line after the first indented (JSON strings never hold a raw line break, so every
-/// `\n` is between tokens).
+/// every line after the first indented `level` levels more.
 pub fn write_pretty(
     out: &mut (impl Write + ?Sized),
     value: &impl Serialize,
     level: usize,
 ) -> io::Result<()> {
-    let mut indented = Indented {
-        out,
-        indent: indent(level),
-    };
+    let mut serializer = serde_json::Serializer::with_formatter(out, LevelledPretty::at(level));
     // `From` keeps the kind of a write error (a closed pipe stays `BrokenPipe`, which
     // `check` does not report as a failure).
-    serde_json::to_writer_pretty(&mut indented, value).map_err(io::Error::from)
+    value.serialize(&mut serializer).map_err(io::Error::from)
 }
 
-/// A writer that indents every line after the first by `indent`.
-struct Indented<'a, W: ?Sized> {
-    out: &'a mut W,
-    indent: &'static [u8],
+/// The pretty printer's layout (two spaces a level, `": "` after keys, a line break
+/// before each element, none in an empty array or object) starting `level` levels down.
+/// Writing the indentation itself, rather than indenting the pretty printer's output
+/// after it, leaves every write (a string's escaped pieces above all) going straight to
+/// the buffer.
+struct LevelledPretty {
+    depth: usize,
+    has_value: bool,
 }
 
-impl<W: Write + ?Sized> Write for Indented<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut lines = buf.split(|b| *b == b'\n');
-        if let Some(first) = lines.next() {
-            self.out.write_all(first)?;
+impl LevelledPretty {
+    fn at(level: usize) -> Self {
+        LevelledPretty {
+            depth: level,
+            has_value: false,
         }
-        for line in lines {
-            self.out.write_all(b"\n")?;
-            self.out.write_all(self.indent)?;
-            self.out.write_all(line)?;
-        }
-        Ok(buf.len())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    fn new_line(&self, writer: &mut (impl Write + ?Sized), separator: &[u8]) -> io::Result<()> {
+        writer.write_all(separator)?;
+        write_indent(writer, self.depth)
+    }
+}
+
+/// Two spaces for each of `level` levels, however deep.
+fn write_indent(writer: &mut (impl Write + ?Sized), level: usize) -> io::Result<()> {
+    let mut left = 2 * level;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        writer.write_all(&SPACES[..step])?;
+        left -= step;
+    }
+    Ok(())
+}
+
+impl serde_json::ser::Formatter for LevelledPretty {
+    fn begin_array<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(b"[")
+    }
+
+    fn end_array<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.new_line(writer, b"\n")?;
+        }
+        writer.write_all(b"]")
+    }
+
+    fn begin_array_value<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.new_line(writer, if first { b"\n" } else { b",\n" })
+    }
+
+    fn end_array_value<W: Write + ?Sized>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(b"{")
+    }
+
+    fn end_object<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.new_line(writer, b"\n")?;
+        }
+        writer.write_all(b"}")
+    }
+
+    fn begin_object_key<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.new_line(writer, if first { b"\n" } else { b",\n" })
+    }
+
+    fn begin_object_value<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn end_object_value<W: Write + ?Sized>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
@@ -196,6 +262,28 @@ mod tests {
             out.extend_from_slice(b"\n}");
             let expected = serde_json::to_string_pretty(&Doc { items }).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), expected, "{len}");
+        }
+    }
+
+    /// A value written `level` levels down is its pretty form with every line after the
+    /// first indented `level` levels more, for nested, empty and scalar values and levels
+    /// deeper than one block of spaces.
+    #[test]
+    fn a_value_down_some_levels_is_its_pretty_form_indented() {
+        let value = serde_json::json!({
+            "empty_object": {},
+            "empty_array": [],
+            "text": "a \"quoted\" line\nbreak",
+            "nested": [{"a": [1, [], {}], "b": {"c": null}}, [[true]], 2.5],
+        });
+        for value in [value, serde_json::json!([]), serde_json::json!("plain")] {
+            let pretty = serde_json::to_string_pretty(&value).unwrap();
+            for level in [0, 1, 2, 4, 9, 12] {
+                let mut out = Vec::new();
+                write_pretty(&mut out, &value, level).unwrap();
+                let expected = pretty.replace('\n', &format!("\n{}", "  ".repeat(level)));
+                assert_eq!(String::from_utf8(out).unwrap(), expected, "level {level}");
+            }
         }
     }
 }
