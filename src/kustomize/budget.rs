@@ -3,7 +3,7 @@
 //! hostile tree (a 25-level diamond renders 2^25 objects) stops at a limit with a
 //! located error instead of exhausting memory or time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -38,7 +38,7 @@ impl Rendered {
         objects: impl IntoIterator<Item = (Source, usize)>,
         parsed: impl Fn(Source) -> usize,
     ) -> Rendered {
-        let mut per_source: HashMap<Source, usize> = HashMap::new();
+        let mut per_source: super::FastMap<Source, usize> = super::FastMap::default();
         let mut order = Vec::new();
         for (source, size) in objects {
             let total = per_source.entry(source).or_insert_with(|| {
@@ -82,7 +82,7 @@ pub fn parsed_size(
 /// parsed nodes, whatever the layout; a cut root renders nothing, and the documents it
 /// would have rendered first stay free for the next root.
 pub fn admit(roots: &[Rendered], limit: usize) -> Vec<bool> {
-    let mut rendered_before: HashSet<Source> = HashSet::new();
+    let mut rendered_before: super::FastSet<Source> = super::FastSet::default();
     let mut charged = 0usize;
     roots
         .iter()

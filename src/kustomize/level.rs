@@ -39,7 +39,7 @@ impl Builder<'_> {
         let outer_vars = std::mem::take(&mut self.vars);
         // At least one object per resource entry: sized once for the usual one-object file.
         let mut resources = Vec::with_capacity(spec.resources.len());
-        let mut ids = HashSet::with_capacity(spec.resources.len());
+        let mut ids = FastSet::with_capacity_and_hasher(spec.resources.len(), Default::default());
         for entry in &spec.resources {
             let before = resources.len();
             self.add_resource(dir, file, entry, stack, &mut resources);
@@ -211,7 +211,7 @@ impl Builder<'_> {
         file: FileId,
         spec: &Kustomization,
         stack: &mut Vec<PathBuf>,
-        ids: &mut HashSet<(String, String, String, String)>,
+        ids: &mut FastSet<super::resources::ResourceId>,
         resources: &mut Vec<Built>,
     ) {
         for entry in &spec.components {

@@ -4,12 +4,11 @@
 //! it in these fields follows.
 
 use ecow::EcoString;
-use std::collections::HashMap;
 
 use crate::kinds::{CLUSTER_SCOPED_KINDS, api_group};
 use crate::load::yaml::{Node, NodeKind};
 
-use super::Built;
+use super::{Built, FastMap};
 
 /// kustomize's namespace transformer in its default `setRoleBindingSubjects: defaultOnly`
 /// mode: every RoleBinding or ClusterRoleBinding subject named `default` (whatever its
@@ -22,7 +21,15 @@ pub fn move_default_subjects(
     only_unset: bool,
 ) {
     for resource in resources.iter_mut() {
-        let (kind, _) = kind_and_group(&resource.node);
+        // Only the kind is read first: most objects are not bindings.
+        let kind = resource
+            .node
+            .get("kind")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
+        if kind != "RoleBinding" && kind != "ClusterRoleBinding" {
+            continue;
+        }
         let names_default =
             |subject: &Node| subject.get("name").and_then(Node::scalar_text) == Some("default");
         let any_default = resource
@@ -31,7 +38,7 @@ pub fn move_default_subjects(
             .and_then(Node::as_seq)
             .is_some_and(|subjects| subjects.iter().any(names_default));
         // Only then is the (possibly shared) subject list written.
-        if (kind != "RoleBinding" && kind != "ClusterRoleBinding") || !any_default {
+        if !any_default {
             continue;
         }
         let Some(NodeKind::Seq(subjects, _)) =
@@ -259,19 +266,6 @@ pub fn split_path(path: &str) -> Vec<String> {
     segments
 }
 
-fn kind_and_group(node: &Node) -> (EcoString, EcoString) {
-    let kind = node
-        .get("kind")
-        .and_then(Node::scalar_string)
-        .cloned()
-        .unwrap_or_default();
-    let api_version = node
-        .get("apiVersion")
-        .and_then(Node::scalar_text)
-        .unwrap_or_default();
-    (kind, api_group(api_version).into())
-}
-
 /// The kinds the default name-reference configuration lists as referenced.
 const REFERENCED_KINDS: &[&str] = &[
     "Deployment",
@@ -328,15 +322,21 @@ use super::Affixes;
 
 impl Target {
     fn of(built: &Built) -> Target {
-        let (kind, group) = kind_and_group(&built.node);
+        // One read of the identity serves the kind, group, name and namespace, and the
+        // first identity when the object has no earlier one.
         let id = super::ResId::of(&built.node);
-        let first = built.original_id();
-        let original_namespace = (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str()))
-            .then(|| first.effective_namespace().into());
+        let first = built.previous.first().unwrap_or(&id);
+        let original_namespace =
+            (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str())).then(|| {
+                match first.namespace.as_str() {
+                    "" => EcoString::from("default"),
+                    _ => first.namespace.clone(),
+                }
+            });
         Target {
-            cluster_scoped: CLUSTER_SCOPED_KINDS.contains(&kind.as_str()),
-            kind,
-            group,
+            cluster_scoped: CLUSTER_SCOPED_KINDS.contains(&id.kind.as_str()),
+            group: api_group(&id.api_version).into(),
+            kind: id.kind,
             name: id.name,
             namespace: id.namespace,
             original_namespace,
@@ -423,7 +423,7 @@ pub fn fix_back_references(
         return errors;
     }
     let targets: Vec<Target> = resources.iter().map(Target::of).collect();
-    let mut by_previous_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_previous_name: FastMap<&str, Vec<usize>> = FastMap::default();
     for (index, target) in targets.iter().enumerate() {
         let mut names: Vec<&str> = target
             .previous_names
@@ -438,7 +438,7 @@ pub fn fix_back_references(
     }
     // Per original namespace, where its objects are now (effective namespace, `None` when
     // cluster-scoped, and as written), for references written with a namespace.
-    let mut original_namespaces: OriginalNamespaces = HashMap::new();
+    let mut original_namespaces: OriginalNamespaces = FastMap::default();
     for target in &targets {
         if let Some(original) = &target.original_namespace {
             let now = (target.effective_namespace(), target.namespace.as_str());
@@ -452,7 +452,7 @@ pub fn fix_back_references(
     referenced.extend(custom.iter().map(|c| c.referenced_kind.as_str()));
     referenced.sort_unstable();
     referenced.dedup();
-    let mut fields_by_kind: HashMap<(EcoString, EcoString), Vec<ReferenceField>> = HashMap::new();
+    let mut fields_by_kind: FastMap<(EcoString, EcoString), KindFields> = FastMap::default();
     let mut pass = Pass {
         targets: &targets,
         by_previous_name: &by_previous_name,
@@ -469,7 +469,7 @@ pub fn fix_back_references(
             Some(first) => (first.kind.clone(), api_group(&first.api_version).into()),
             None => (target.kind.clone(), target.group.clone()),
         };
-        let fields = fields_by_kind
+        let KindFields { fields, trie } = fields_by_kind
             .entry((kind.clone(), group.clone()))
             .or_insert_with(|| {
                 let mut fields = Vec::new();
@@ -484,7 +484,8 @@ pub fn fix_back_references(
                         fields.push((*referenced, c.path.clone()));
                     }
                 }
-                fields
+                let trie = PathTrie::of(fields.iter().map(|(_, path)| path.as_slice()));
+                KindFields { fields, trie }
             });
         if fields.is_empty() {
             continue;
@@ -495,57 +496,182 @@ pub fn fix_back_references(
             role_ref: role_ref(&built.node),
         };
         let file = built.file;
-        for (referenced, path) in fields.iter() {
-            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-            let role_ref_path = segments.ends_with(&["roleRef", "name"]);
-            let field = Field {
-                referenced,
-                role_ref: if role_ref_path {
-                    referrer.role_ref.as_ref()
-                } else {
-                    None
-                },
-            };
-            let mut changes = Vec::new();
-            let mut failures = Vec::new();
-            visit_ref(&built.node, &segments, &mut |leaf| {
-                pass.decide(&referrer, &field, leaf, &mut changes, &mut failures);
-            });
-            for (message, span, origin) in failures {
-                errors.push(ReferenceError {
-                    file: origin.unwrap_or(file),
-                    span,
-                    message: format!(
-                        "`{}` of {} `{}` {message}",
-                        path.join("/"),
-                        target.kind,
-                        target.name
-                    ),
-                });
+        // The fields are handled in order, each seeing the tree as the ones before left
+        // it. Their references are gathered in one walk of the tree; after a field
+        // rewrites some, the later fields' are gathered again from the new tree.
+        let mut first_field = 0;
+        while first_field < fields.len() {
+            let leaves = trie.leaves(&built.node, fields.len());
+            let mut rewrite = None;
+            for (at, (referenced, path)) in fields.iter().enumerate().skip(first_field) {
+                let mut changes = Vec::new();
+                let mut failures = Vec::new();
+                let field_leaves = leaves.get(at).map_or(&[][..], Vec::as_slice);
+                if !field_leaves.is_empty() {
+                    let field = Field {
+                        referenced,
+                        role_ref: match path.as_slice() {
+                            [.., role_ref, name] if role_ref == "roleRef" && name == "name" => {
+                                referrer.role_ref.as_ref()
+                            }
+                            _ => None,
+                        },
+                    };
+                    for leaf in field_leaves {
+                        pass.decide(&referrer, &field, leaf, &mut changes, &mut failures);
+                    }
+                }
+                for (message, span, origin) in failures {
+                    errors.push(ReferenceError {
+                        file: origin.unwrap_or(file),
+                        span,
+                        message: format!(
+                            "`{}` of {} `{}` {message}",
+                            path.join("/"),
+                            target.kind,
+                            target.name
+                        ),
+                    });
+                }
+                if changes.iter().any(|c| !matches!(c, Change::Keep)) {
+                    rewrite = Some((at, changes));
+                    break;
+                }
+                if pass.checks > MAX_CANDIDATE_CHECKS {
+                    errors.push(too_many_checks(file, built.node.span));
+                    return errors;
+                }
             }
-            if changes.iter().any(|c| !matches!(c, Change::Keep)) {
+            drop(leaves);
+            let Some((at, changes)) = rewrite else {
+                break;
+            };
+            if let Some((_, path)) = fields.get(at) {
+                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
                 let mut changes = changes.into_iter();
                 visit(&mut built.node, &segments, &mut |leaf| {
                     apply(leaf, &mut changes)
                 });
             }
             if pass.checks > MAX_CANDIDATE_CHECKS {
-                errors.push(ReferenceError {
-                    file,
-                    span: built.node.span,
-                    message: format!(
-                        "name references need more than {MAX_CANDIDATE_CHECKS} candidate checks in this build; the remaining references are left as written"
-                    ),
-                });
+                errors.push(too_many_checks(file, built.node.span));
                 return errors;
             }
+            first_field = at + 1;
         }
     }
     errors
 }
 
+fn too_many_checks(file: crate::span::FileId, span: crate::span::Span) -> ReferenceError {
+    ReferenceError {
+        file,
+        span,
+        message: format!(
+            "name references need more than {MAX_CANDIDATE_CHECKS} candidate checks in this build; the remaining references are left as written"
+        ),
+    }
+}
+
+/// The reference fields of one referrer kind, and their paths as a prefix tree.
+struct KindFields<'a> {
+    fields: Vec<ReferenceField<'a>>,
+    trie: PathTrie,
+}
+
+/// Field paths as a prefix tree, so that one walk of an object finds the references of
+/// every field: the paths of a kind share long prefixes (`spec/template/spec`, a
+/// container's `env`), each read once per object instead of once per path.
+#[derive(Debug)]
+struct PathTrie {
+    /// The root first.
+    steps: Vec<PathStep>,
+}
+
+#[derive(Debug, Default)]
+struct PathStep {
+    /// The segment to each child step, and its index.
+    children: Vec<(String, usize)>,
+    /// The paths (by their index) that end at this step.
+    ends: Vec<usize>,
+}
+
+impl PathTrie {
+    fn of<'p>(paths: impl IntoIterator<Item = &'p [String]>) -> PathTrie {
+        let mut steps = vec![PathStep::default()];
+        for (path_index, path) in paths.into_iter().enumerate() {
+            let mut at = 0;
+            for segment in path {
+                let existing = steps.get(at).and_then(|step| {
+                    step.children
+                        .iter()
+                        .find(|(s, _)| s == segment)
+                        .map(|&(_, child)| child)
+                });
+                at = match existing {
+                    Some(child) => child,
+                    None => {
+                        let child = steps.len();
+                        steps.push(PathStep::default());
+                        if let Some(step) = steps.get_mut(at) {
+                            step.children.push((segment.clone(), child));
+                        }
+                        child
+                    }
+                };
+            }
+            if let Some(step) = steps.get_mut(at) {
+                step.ends.push(path_index);
+            }
+        }
+        PathTrie { steps }
+    }
+
+    /// Per path (of `paths` in all), the nodes [`visit_ref`] would reach, in its order.
+    fn leaves<'n>(&self, node: &'n Node, paths: usize) -> Vec<Vec<&'n Node>> {
+        let mut leaves = vec![Vec::new(); paths];
+        self.walk(0, node, &mut leaves);
+        leaves
+    }
+
+    fn walk<'n>(&self, at: usize, node: &'n Node, leaves: &mut [Vec<&'n Node>]) {
+        // As in `visit_ref`, lists on the way are traversed, but not the node a path ends
+        // at (but for an empty path, which ends at the object itself).
+        if let NodeKind::Seq(items, _) = &node.kind {
+            for item in items.iter() {
+                self.walk(at, item, leaves);
+            }
+            return;
+        }
+        let Some(step) = self.steps.get(at) else {
+            return;
+        };
+        if at == 0 {
+            push_leaf(leaves, &step.ends, node);
+        }
+        for (segment, child_at) in &step.children {
+            let (Some(child), Some(child_step)) = (node.get(segment), self.steps.get(*child_at))
+            else {
+                continue;
+            };
+            push_leaf(leaves, &child_step.ends, child);
+            if !child_step.children.is_empty() {
+                self.walk(*child_at, child, leaves);
+            }
+        }
+    }
+}
+
+fn push_leaf<'n>(leaves: &mut [Vec<&'n Node>], paths: &[usize], node: &'n Node) {
+    for &path in paths {
+        if let Some(list) = leaves.get_mut(path) {
+            list.push(node);
+        }
+    }
+}
+
 /// Per original namespace, the (effective, written) namespaces its objects are in now.
-type OriginalNamespaces<'a> = HashMap<&'a str, Vec<(Option<&'a str>, &'a str)>>;
+type OriginalNamespaces<'a> = FastMap<&'a str, Vec<(Option<&'a str>, &'a str)>>;
 
 /// A field that names an object: the kind named and the path segments to it.
 type ReferenceField<'a> = (&'a str, Vec<String>);
@@ -583,7 +709,7 @@ struct Field<'a> {
 
 struct Pass<'a> {
     targets: &'a [Target],
-    by_previous_name: &'a HashMap<&'a str, Vec<usize>>,
+    by_previous_name: &'a FastMap<&'a str, Vec<usize>>,
     original_namespaces: &'a OriginalNamespaces<'a>,
     checks: usize,
 }
@@ -797,7 +923,9 @@ fn apply(leaf: &mut Node, changes: &mut std::vec::IntoIter<Change>) {
     }
 }
 
-/// [`visit`] without changing the tree.
+/// [`visit`] without changing the tree: what [`PathTrie::leaves`] gathers for each path
+/// at once, which its test checks against this.
+#[cfg(test)]
 fn visit_ref<'n>(node: &'n Node, path: &[&str], apply: &mut dyn FnMut(&'n Node)) {
     if let NodeKind::Seq(items, _) = &node.kind {
         for item in items.iter() {
@@ -866,5 +994,89 @@ mod tests {
             )
         );
         assert!(default_paths("ConfigMap", "Service", "").is_empty());
+    }
+
+    /// The trie's walk finds, for every path, the nodes `visit_ref` reaches on its own,
+    /// in the same order: through nested lists, shared prefixes, a path that is a prefix
+    /// of another, a path given twice, a duplicated key (the later one counts), a list
+    /// at the end of a path (not traversed), and the empty path (the object itself).
+    #[test]
+    fn path_trie_reaches_what_each_path_reaches() {
+        let yaml = "\
+spec:
+  template:
+    spec:
+      containers:
+        - name: a
+          env:
+            - valueFrom: {configMapKeyRef: {name: one}}
+            - valueFrom: {secretKeyRef: {name: two}}
+            - [{valueFrom: {configMapKeyRef: {name: nested}}}]
+        - name: b
+          env:
+            - valueFrom: {configMapKeyRef: {name: three}}
+          envFrom:
+            - configMapRef: {name: four}
+      volumes:
+        - configMap: {name: early}
+          configMap: {name: late}
+      imagePullSecrets: [{name: x}, {name: y}]
+rules:
+  - resourceNames: [p, q]
+  - resourceNames: r
+";
+        let stream = crate::load::yaml::parse_stream(yaml);
+        let Some(root) = stream.documents.first().map(|d| &d.root) else {
+            panic!("the test document parses");
+        };
+        let paths: Vec<Vec<String>> = [
+            "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
+            "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            "spec/template/spec/containers/envFrom/configMapRef/name",
+            "spec/template/spec/containers/name",
+            "spec/template/spec/containers",
+            "spec/template/spec/volumes/configMap/name",
+            "spec/template/spec/imagePullSecrets/name",
+            "spec/template/spec/imagePullSecrets/name",
+            "spec/template/spec/missing/name",
+            "rules/resourceNames",
+            "",
+        ]
+        .iter()
+        .map(|p| split_path(p))
+        .collect();
+        let trie = PathTrie::of(paths.iter().map(Vec::as_slice));
+        let leaves = trie.leaves(root, paths.len());
+        assert_eq!(leaves.len(), paths.len());
+        let text = |nodes: &[&Node]| -> Vec<String> {
+            nodes
+                .iter()
+                .map(|n| match n.scalar_text() {
+                    Some(text) => text.to_string(),
+                    None => format!("{:?}", n.span),
+                })
+                .collect()
+        };
+        for (path, found) in paths.iter().zip(&leaves) {
+            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+            let mut expected = Vec::new();
+            visit_ref(root, &segments, &mut |leaf| expected.push(leaf));
+            assert_eq!(text(found), text(&expected), "path {path:?}");
+            assert!(
+                found
+                    .iter()
+                    .zip(&expected)
+                    .all(|(a, b)| std::ptr::eq(*a, *b)),
+                "path {path:?}"
+            );
+        }
+        let names = |at: usize| text(leaves.get(at).map_or(&[][..], Vec::as_slice));
+        assert_eq!(names(0), ["one", "nested", "three"]);
+        assert_eq!(names(5), ["late"]);
+        assert_eq!(names(6), ["x", "y"]);
+        assert_eq!(names(7), ["x", "y"]);
+        assert!(names(8).is_empty());
+        assert_eq!(names(9).len(), 2);
+        assert_eq!(names(10).len(), 1);
     }
 }

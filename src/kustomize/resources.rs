@@ -234,7 +234,7 @@ impl Builder<'_> {
         file: FileId,
         entry: &spec::Entry,
         before: usize,
-        ids: &mut HashSet<(String, String, String, String)>,
+        ids: &mut FastSet<ResourceId>,
         resources: &mut Vec<Built>,
     ) {
         let mut index = before;
@@ -256,7 +256,7 @@ impl Builder<'_> {
                 reported = true;
                 let (api_version, kind, namespace, name) = id;
                 let namespace = if namespace.is_empty() {
-                    "(cluster)".to_string()
+                    EcoString::from("(cluster)")
                 } else {
                     namespace
                 };
@@ -297,28 +297,30 @@ impl Builder<'_> {
 }
 
 /// The id kustomize registers an object under: apiVersion, kind, namespace (empty for
-/// cluster-scoped kinds, `default` when unset) and name.
-pub(super) fn resource_id(node: &Node) -> Option<(String, String, String, String)> {
-    let (api_version, kind) = object_kind(node)?;
-    let name = name_of(node);
-    if name.is_empty() {
-        return None;
-    }
-    let namespace = if CLUSTER_SCOPED_KINDS.contains(&kind) {
-        String::new()
+/// cluster-scoped kinds, `default` when unset) and name. The texts are the tree's own
+/// (a clone shares them): one id per object is kept while a kustomization is built.
+pub(super) type ResourceId = (EcoString, EcoString, EcoString, EcoString);
+
+pub(super) fn resource_id(node: &Node) -> Option<ResourceId> {
+    let kind = node.get("kind")?.scalar_string()?;
+    let api_version = match node.get("apiVersion") {
+        None => EcoString::new(),
+        Some(api_version) => api_version.scalar_string()?.clone(),
+    };
+    let name = node
+        .path(&["metadata", "name"])
+        .and_then(Node::scalar_string)
+        .filter(|name| !name.is_empty())?;
+    let namespace = if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
+        EcoString::new()
     } else {
         node.path(&["metadata", "namespace"])
-            .and_then(Node::scalar_text)
+            .and_then(Node::scalar_string)
             .filter(|ns| !ns.is_empty())
-            .unwrap_or("default")
-            .to_string()
+            .cloned()
+            .unwrap_or_else(|| EcoString::from("default"))
     };
-    Some((
-        api_version.to_string(),
-        kind.to_string(),
-        namespace,
-        name.to_string(),
-    ))
+    Some((api_version, kind.clone(), namespace, name.clone()))
 }
 
 /// `path` relative to directory `base`, with `..` where it lies outside it.
