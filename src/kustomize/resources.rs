@@ -237,37 +237,48 @@ impl Builder<'_> {
         ids: &mut FastSet<ResourceId>,
         resources: &mut Vec<Built>,
     ) {
-        let mut index = before;
-        let mut reported = false;
-        while index < resources.len() {
-            let Some(id) = resources.get(index).and_then(|b| resource_id(&b.node)) else {
-                index += 1;
-                continue;
-            };
-            // Looked up before it is kept: the identity is only needed again for the
-            // message about a duplicate, so the first of each is moved in, not copied.
-            if !ids.contains(&id) {
-                ids.insert(id);
-                index += 1;
-                continue;
-            }
-            resources.remove(index);
-            if !reported {
-                reported = true;
-                let (api_version, kind, namespace, name) = id;
-                let namespace = if namespace.is_empty() {
-                    EcoString::from("(cluster)")
-                } else {
-                    namespace
+        // Which of the new resources to keep, decided in order; removed in one pass (a
+        // removal per duplicate would be quadratic in a list of many duplicates).
+        let mut first_duplicate: Option<ResourceId> = None;
+        let keep: Vec<bool> = resources
+            .iter()
+            .skip(before)
+            .map(|built| {
+                let Some(id) = resource_id(&built.node) else {
+                    return true;
                 };
-                self.issue(
-                    IssueKind::KustomizeError,
-                    file,
-                    entry.span,
-                    format!("`{}` adds {kind} {namespace}/{name} ({api_version}) a second time: kustomize refuses the build (\"may not add resource with an already registered id\"); the first one is kept", entry.value),
-                );
-            }
-        }
+                // Looked up before it is kept: the identity is only needed again for the
+                // message about a duplicate, so the first of each is moved in, not copied.
+                if !ids.contains(&id) {
+                    ids.insert(id);
+                    return true;
+                }
+                if first_duplicate.is_none() {
+                    first_duplicate = Some(id);
+                }
+                false
+            })
+            .collect();
+        let Some((api_version, kind, namespace, name)) = first_duplicate else {
+            return;
+        };
+        let mut position = 0;
+        resources.retain(|_| {
+            let kept = position < before || keep.get(position - before).copied().unwrap_or(true);
+            position += 1;
+            kept
+        });
+        let namespace = if namespace.is_empty() {
+            EcoString::from("(cluster)")
+        } else {
+            namespace
+        };
+        self.issue(
+            IssueKind::KustomizeError,
+            file,
+            entry.span,
+            format!("`{}` adds {kind} {namespace}/{name} ({api_version}) a second time: kustomize refuses the build (\"may not add resource with an already registered id\"); the first one is kept", entry.value),
+        );
     }
 
     /// kustomize's load restrictions: a file (not a kustomization directory) must lie in

@@ -697,30 +697,17 @@ mod tests {
         tracked
     }
 
-    /// Whether the direct reading of a NetworkPolicy spec took `node`; when it did, what
-    /// it read must be what decoding and converting give (and decoding must succeed).
-    fn direct_agrees(node: &Node) -> bool {
-        if let Some(direct) = crate::model::direct::ingress_spec(node) {
-            let decoded = from_node::<IngressSpec>(node, Mode::Plain);
-            assert!(
-                decoded.is_ok(),
-                "Ingress read directly but decoding fails: {:?} from {:?}",
-                decoded.err().map(|e| e.to_string()),
-                node.to_json()
-            );
-            if let Ok(decoded) = decoded {
-                assert_eq!(
-                    direct,
-                    crate::model::specs::IngressSpec::from(decoded),
-                    "{:?}",
-                    node.to_json()
-                );
-            }
-        }
-        let Some(direct) = crate::model::direct::policy_spec(node) else {
+    /// Whether a direct reading took `node`; when it did, what it read must be what
+    /// decoding as `K` and converting give (and decoding must succeed).
+    fn read_as_decoded<K, M>(node: &Node, direct: Option<M>) -> bool
+    where
+        K: DeserializeOwned,
+        M: From<K> + PartialEq + std::fmt::Debug,
+    {
+        let Some(direct) = direct else {
             return false;
         };
-        let decoded = from_node::<NetworkPolicySpec>(node, Mode::Plain);
+        let decoded = from_node::<K>(node, Mode::Plain);
         assert!(
             decoded.is_ok(),
             "read directly but decoding fails: {:?} from {:?}",
@@ -728,14 +715,16 @@ mod tests {
             node.to_json()
         );
         if let Ok(decoded) = decoded {
-            assert_eq!(
-                direct,
-                crate::model::specs::PolicySpec::from(decoded),
-                "{:?}",
-                node.to_json()
-            );
+            assert_eq!(direct, M::from(decoded), "{:?}", node.to_json());
         }
         true
+    }
+
+    /// Whether the direct reading of a NetworkPolicy spec took `node` (an Ingress spec's
+    /// is held to decoding the same way).
+    fn direct_agrees(node: &Node) -> bool {
+        read_as_decoded::<IngressSpec, _>(node, crate::model::direct::ingress_spec(node));
+        read_as_decoded::<NetworkPolicySpec, _>(node, crate::model::direct::policy_spec(node))
     }
 
     /// Every type the model decodes, both ways, for `node`; the number of decodes that
