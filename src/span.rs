@@ -123,38 +123,40 @@ impl Span {
 
     /// [`Span::end_pos`] with the file's [`TextIndex`] (see [`Span::start_pos_indexed`]).
     pub fn end_pos_indexed(&self, text: &str, index: &TextIndex) -> Pos {
+        self.end_within(text, index, || {
+            index.line_at(text, self.start.byte as usize)
+        })
+        .unwrap_or_else(|| Pos {
+            byte: self.end.byte,
+            ..self.start_pos_indexed(text, index)
+        })
+    }
+
+    /// The end, its line counted on from the start's (`start_line`, asked only then), or
+    /// `None` when the span does not fit `text`.
+    fn end_within(
+        &self,
+        text: &str,
+        index: &TextIndex,
+        start_line: impl FnOnce() -> u32,
+    ) -> Option<Pos> {
         let (start, end) = (self.start.byte as usize, self.end.byte as usize);
-        match text.get(start..end) {
-            Some(between) => Pos {
-                byte: self.end.byte,
-                line: index
-                    .line_at(text, start)
-                    .saturating_add(narrow(line_breaks(between))),
-                col: index.column_at(text, end),
-            },
-            None => Pos {
-                byte: self.end.byte,
-                ..self.start_pos_indexed(text, index)
-            },
-        }
+        let between = text.get(start..end)?;
+        Some(Pos {
+            byte: self.end.byte,
+            line: start_line().saturating_add(narrow(line_breaks(between))),
+            col: index.column_at(text, end),
+        })
     }
 
     /// Both ends at once, as [`Span::start_pos_indexed`] and [`Span::end_pos_indexed`]
     /// give them: the start's line, which the end's is counted from, is counted once.
     pub fn positions_indexed(&self, text: &str, index: &TextIndex) -> (Pos, Pos) {
         let start = self.start_pos_indexed(text, index);
-        let (from, to) = (self.start.byte as usize, self.end.byte as usize);
-        let end = match text.get(from..to) {
-            Some(between) => Pos {
-                byte: self.end.byte,
-                line: start.line.saturating_add(narrow(line_breaks(between))),
-                col: index.column_at(text, to),
-            },
-            None => Pos {
-                byte: self.end.byte,
-                ..start
-            },
-        };
+        let end = self.end_within(text, index, || start.line).unwrap_or(Pos {
+            byte: self.end.byte,
+            ..start
+        });
         (start, end)
     }
 

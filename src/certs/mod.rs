@@ -173,12 +173,6 @@ impl Inventory {
         let per_object: Vec<Vec<CertRequest>> = model
             .objects
             .par_iter()
-            .filter(|object| {
-                matches!(
-                    object.typed,
-                    Typed::Ingress(_) | Typed::Gateway(_) | Typed::Certificate(_)
-                )
-            })
             .map(|object| {
                 let mut requests = Vec::new();
                 match &object.typed {

@@ -326,13 +326,8 @@ impl Target {
         // first identity when the object has no earlier one.
         let id = super::ResId::of(&built.node);
         let first = built.previous.first().unwrap_or(&id);
-        let original_namespace =
-            (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str())).then(|| {
-                match first.namespace.as_str() {
-                    "" => EcoString::from("default"),
-                    _ => first.namespace.clone(),
-                }
-            });
+        let original_namespace = (!CLUSTER_SCOPED_KINDS.contains(&first.kind.as_str()))
+            .then(|| first.effective_namespace().into());
         Target {
             cluster_scoped: CLUSTER_SCOPED_KINDS.contains(&id.kind.as_str()),
             group: api_group(&id.api_version).into(),

@@ -16,10 +16,6 @@ const TASK: usize = 128;
 /// Two spaces a level, as the pretty printer indents.
 const SPACES: &[u8] = b"                ";
 
-fn indent(level: usize) -> &'static [u8] {
-    &SPACES[..(2 * level).min(SPACES.len())]
-}
-
 /// Writes `len` elements in order, element `index` by `element(state, index, buffer)`;
 /// each task starts from a state of its own, `init()` (a cache of line starts, say).
 pub fn write_in_order<W, S, I, F>(out: &mut W, len: usize, init: I, element: F) -> io::Result<()>
@@ -88,12 +84,12 @@ where
         || (),
         |(), index, buffer| {
             buffer.extend_from_slice(if index == 0 { b"\n" } else { b",\n" });
-            buffer.extend_from_slice(indent(level + 1));
+            write_indent(buffer, level + 1)?;
             element(index, buffer)
         },
     )?;
     out.write_all(b"\n")?;
-    out.write_all(indent(level))?;
+    write_indent(out, level)?;
     out.write_all(b"]")
 }
 
@@ -132,6 +128,22 @@ impl LevelledPretty {
         writer.write_all(separator)?;
         write_indent(writer, self.depth)
     }
+
+    /// Opens an array or an object (`bracket`): one level down, nothing in it yet.
+    fn open(&mut self, writer: &mut (impl Write + ?Sized), bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(bracket)
+    }
+
+    /// Closes an array or an object (`bracket`), on a line of its own unless empty.
+    fn close(&mut self, writer: &mut (impl Write + ?Sized), bracket: &[u8]) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.new_line(writer, b"\n")?;
+        }
+        writer.write_all(bracket)
+    }
 }
 
 /// Two spaces for each of `level` levels, however deep.
@@ -147,17 +159,11 @@ fn write_indent(writer: &mut (impl Write + ?Sized), level: usize) -> io::Result<
 
 impl serde_json::ser::Formatter for LevelledPretty {
     fn begin_array<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        writer.write_all(b"[")
+        self.open(writer, b"[")
     }
 
     fn end_array<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.new_line(writer, b"\n")?;
-        }
-        writer.write_all(b"]")
+        self.close(writer, b"]")
     }
 
     fn begin_array_value<W: Write + ?Sized>(
@@ -174,17 +180,11 @@ impl serde_json::ser::Formatter for LevelledPretty {
     }
 
     fn begin_object<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        writer.write_all(b"{")
+        self.open(writer, b"{")
     }
 
     fn end_object<W: Write + ?Sized>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.new_line(writer, b"\n")?;
-        }
-        writer.write_all(b"}")
+        self.close(writer, b"}")
     }
 
     fn begin_object_key<W: Write + ?Sized>(

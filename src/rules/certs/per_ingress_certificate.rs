@@ -46,29 +46,24 @@ impl Rule for PerIngressCertificate {
                 continue;
             }
             for domain in &domains[index] {
-                let shares = |other_index: usize, other: &CertRequest| {
-                    other.namespace == request.namespace
-                        && domains[other_index].contains(domain)
-                        && match other.source {
-                            Source::IngressShim => {
-                                other.issuer_ref == request.issuer_ref
-                                    && other.secret_name != request.secret_name
-                            }
-                            Source::Certificate => {
-                                other.environment() == request.environment()
-                                    && !other.secret_name.is_empty()
-                            }
-                            Source::GatewayShim => false,
-                        }
+                // Candidates are of the request's namespace and name `domain` already.
+                let shares = |other: &CertRequest| match other.source {
+                    Source::IngressShim => {
+                        other.issuer_ref == request.issuer_ref
+                            && other.secret_name != request.secret_name
+                    }
+                    Source::Certificate => {
+                        other.environment() == request.environment()
+                            && !other.secret_name.is_empty()
+                    }
+                    Source::GatewayShim => false,
                 };
                 let siblings: Vec<(usize, &CertRequest)> = by_namespace_domain
                     .get(&(request.namespace.as_str(), domain.as_str()))
                     .into_iter()
                     .flatten()
                     .map(|&other_index| (other_index, &requests[other_index]))
-                    .filter(|(other_index, other)| {
-                        *other_index != index && shares(*other_index, other)
-                    })
+                    .filter(|(other_index, other)| *other_index != index && shares(other))
                     .collect();
                 if siblings.is_empty() {
                     continue;
