@@ -22,6 +22,7 @@ pub mod escape;
 pub mod fix;
 pub mod gate;
 pub mod graph;
+pub mod hashing;
 pub mod ip;
 pub mod kinds;
 pub mod kustomize;

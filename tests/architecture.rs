@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules of `src/`, bottom layer first: a module may import only modules of
 /// layers before its own. Mirrors the "Layers" line of DESIGN.md's first page.
 const LAYERS: &[&[&str]] = &[
-    &["limits", "settings", "ip", "escape"],
+    &["limits", "settings", "ip", "escape", "hashing"],
     &["span"],
     &["load"],
     &["diagnostic", "kinds"],

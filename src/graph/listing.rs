@@ -236,44 +236,40 @@ impl Graph {
 
     fn ends(&self) -> Ends {
         let n = self.classes.len();
-        let members = (0..n)
-            .map(|c| {
-                (0..self.classes[c].members.len())
-                    .map(|m| self.node_of(c, m))
-                    .collect()
-            })
-            .collect();
-        let groups: Vec<_> = (0..n)
+        // Per class on every core: its members' ends and its IP groups both ways.
+        let per_class: Vec<_> = (0..n)
             .into_par_iter()
             .map(|c| {
+                let members: Vec<Node> = (0..self.classes[c].members.len())
+                    .map(|m| self.node_of(c, m))
+                    .collect();
                 (
+                    members,
                     self.ip_groups(c, Direction::Egress),
                     self.ip_groups(c, Direction::Ingress),
                 )
             })
             .collect();
-        let mut ip_nodes: HashMap<String, Node> = HashMap::new();
+        // One end per distinct list of ranges, found by the ranges themselves: most classes
+        // share a handful of lists (every unisolated class has the same one), so the label
+        // is spelled once per list rather than once per class.
+        let mut by_ranges: HashMap<Vec<IpRange>, Node> = HashMap::new();
         let mut node = |ranges: Vec<IpRange>| -> Node {
-            let label = ranges
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            ip_nodes
-                .entry(label)
-                .or_insert_with_key(|label| Node {
-                    end: Arc::new(End {
-                        label: label.clone(),
-                        namespace: None,
-                        kind: EndKind::Ip,
-                    }),
-                    ranges: Arc::new(ranges),
-                })
-                .clone()
+            if let Some(node) = by_ranges.get(&ranges) {
+                return node.clone();
+            }
+            let node = Node {
+                end: Arc::new(ip_end(&ranges)),
+                ranges: Arc::new(ranges.clone()),
+            };
+            by_ranges.insert(ranges, node.clone());
+            node
         };
+        let mut members = Vec::with_capacity(n);
         let mut egress_ip = Vec::with_capacity(n);
         let mut ip_sources: HashMap<String, Vec<(usize, ConnSet)>> = HashMap::new();
-        for (c, (egress, ingress)) in groups.into_iter().enumerate() {
+        for (c, (class_members, egress, ingress)) in per_class.into_iter().enumerate() {
+            members.push(class_members);
             egress_ip.push(
                 egress
                     .into_iter()
@@ -288,6 +284,10 @@ impl Graph {
                     .push((c, conns));
             }
         }
+        let ip_nodes: HashMap<String, Node> = by_ranges
+            .into_values()
+            .map(|node| (node.end.label.clone(), node))
+            .collect();
         Ends {
             members,
             egress_ip,

@@ -33,12 +33,7 @@ mod transformers;
 
 use ecow::EcoString;
 
-/// Hash tables the build looks up once or more per object, keyed by what the repository
-/// writes (names, ids) or by source document. ahash is randomly seeded per table (from
-/// the operating system's random source): the input may be hostile, so no fixed-seed
-/// hash. SipHash on the moved slots alone was ~7% of the build's CPU time (perf).
-pub(crate) type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
-pub(crate) type FastSet<T> = HashSet<T, ahash::RandomState>;
+pub(crate) use crate::hashing::{FastMap, FastSet};
 use moved::Moved;
 use resources::{relative_path, relocate};
 use transformers::{rename, selector_matches, set_namespace};

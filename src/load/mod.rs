@@ -255,17 +255,20 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     if options.kustomize {
         pull_kustomize_references(&mut loaded, cwd.as_deref(), options);
     }
-    // A left-out file a kustomization references was read after all.
-    let read: std::collections::HashSet<PathBuf> = loaded
-        .sources
-        .files
-        .iter()
-        .map(|f| normalize(&f.path))
-        .collect();
-    loaded.left_out = left_out
-        .into_iter()
-        .filter(|file| !read.contains(&normalize(&file.path)))
-        .collect();
+    // A left-out file a kustomization references was read after all. (Nothing left out,
+    // nothing to look up: the set of every file read is not built.)
+    if !left_out.is_empty() {
+        let read: std::collections::HashSet<PathBuf> = loaded
+            .sources
+            .files
+            .par_iter()
+            .map(|f| normalize(&f.path))
+            .collect();
+        loaded.left_out = left_out
+            .into_iter()
+            .filter(|file| !read.contains(&normalize(&file.path)))
+            .collect();
+    }
     for file in &loaded.left_out {
         let count = match file.reason {
             LeftOutReason::Hidden => &mut loaded.stats.files_hidden,

@@ -238,17 +238,7 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
             }
         }
     }
-    let mut kustomize_cache = HashMap::new();
-    let mut candidates: Vec<Candidate> = found
-        .into_iter()
-        .map(|(path, walked_from)| Candidate {
-            content: None,
-            in_helm_chart: in_helm_chart(&path),
-            kustomize_namespace: kustomize_namespace(&path, &mut kustomize_cache),
-            path,
-            walked_from,
-        })
-        .collect();
+    let mut candidates = candidates_of(found);
     candidates.append(&mut memory);
     if stdin {
         candidates.push(Candidate {
@@ -549,14 +539,39 @@ fn in_helm_chart(path: &Path) -> bool {
     })
 }
 
-/// `namespace:` of the nearest kustomization above `path` that sets one,
-/// looking no higher than the repository root.
-fn kustomize_namespace(
-    path: &Path,
-    cache: &mut HashMap<PathBuf, Option<String>>,
-) -> Option<String> {
-    let absolute = std::path::absolute(path).ok()?;
-    namespace_for_dir(absolute.parent()?, cache)
+/// The files found, as candidates to read, each with the `namespace:` of the nearest
+/// kustomization above it that sets one (looking no higher than the repository root).
+/// Per-file work runs on every core; the directories are asked in order, each once.
+fn candidates_of(found: BTreeMap<PathBuf, Option<Arc<Path>>>) -> Vec<Candidate> {
+    use rayon::prelude::*;
+    let found: Vec<(PathBuf, Option<Arc<Path>>)> = found.into_iter().collect();
+    let parents: Vec<Option<PathBuf>> = found
+        .par_iter()
+        .map(|(path, _)| {
+            let absolute = std::path::absolute(path).ok()?;
+            absolute.parent().map(Path::to_path_buf)
+        })
+        .collect();
+    let mut cache = HashMap::new();
+    let mut previous: Option<&Path> = None;
+    for parent in parents.iter().flatten() {
+        // Files of one directory are adjacent in path order: asked once per run.
+        if previous != Some(parent.as_path()) {
+            namespace_for_dir(parent, &mut cache);
+            previous = Some(parent);
+        }
+    }
+    found
+        .into_par_iter()
+        .zip(parents)
+        .map(|((path, walked_from), parent)| Candidate {
+            content: None,
+            in_helm_chart: in_helm_chart(&path),
+            kustomize_namespace: parent.and_then(|dir| cache.get(&dir).cloned().flatten()),
+            path,
+            walked_from,
+        })
+        .collect()
 }
 
 /// The answer for the files of `dir`, remembered for each directory on the way up: the

@@ -293,7 +293,7 @@ pub struct Model {
     /// Hash of (kind, namespace, name) → objects, so rules resolve references without
     /// scanning; lookups compare the names, so a collision costs a comparison, not a
     /// wrong answer. No object's names are copied for it.
-    by_name: std::collections::HashMap<u64, smallvec::SmallVec<[ObjectId; 1]>>,
+    by_name: crate::hashing::FastMap<u64, smallvec::SmallVec<[ObjectId; 1]>>,
     /// The kustomization roots built, named as in `Object::contexts`.
     pub roots: Vec<environments::Root>,
     /// Files lying in a Flux `clusters/<env>/` directory, with `<env>`: objects there are
@@ -372,8 +372,8 @@ impl Model {
         // many renderings of one source (a fan-out of prefixes) are not compared with each
         // other: linear, not quadratic. The identity is compared, not copied, per object.
         type RenderKey = (FileId, usize, Option<usize>, u64);
-        let mut rendered: std::collections::HashMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
-            std::collections::HashMap::with_capacity(renderings);
+        let mut rendered: crate::hashing::FastMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
+            crate::hashing::FastMap::with_capacity_and_hasher(renderings, Default::default());
         // The identities are hashed on every core first: reading three names of each of
         // hundreds of thousands of trees is most of this loop, and the rest is in order.
         let hashes: Vec<Vec<u64>> = {
@@ -474,11 +474,15 @@ impl Model {
     fn index_names(&mut self) {
         self.by_name.clear();
         self.by_name.reserve(self.objects.len());
-        for object in &self.objects {
-            self.by_name
-                .entry(name_key(&object.kind, &object.namespace, &object.name))
-                .or_default()
-                .push(object.id);
+        // The keys are hashed on every core; only the inserts are in order.
+        use rayon::prelude::*;
+        let keys: Vec<u64> = self
+            .objects
+            .par_iter()
+            .map(|object| name_key(&object.kind, &object.namespace, &object.name))
+            .collect();
+        for (object, key) in self.objects.iter().zip(keys) {
+            self.by_name.entry(key).or_default().push(object.id);
         }
     }
 
