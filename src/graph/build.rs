@@ -15,8 +15,8 @@ use super::policy::{self, PeerKind};
 use super::ports::{ConnSet, Protocol};
 use super::selector::{self, Labels, Selector};
 use super::{
-    BitSet, Graph, GraphOptions, MAX_NAMED_CACHE, METADATA_NAME_LABEL, Member, NO_NAMESPACE_SET,
-    NamespaceInfo, PodClass, Semantics, XKS_KIND_LABEL, XKS_NAME_LABEL, admin,
+    BitSet, Graph, GraphOptions, MAX_NAMED_CACHE, METADATA_NAME_LABEL, Member, NO_CLASS,
+    NO_NAMESPACE_SET, NamespaceInfo, PodClass, Semantics, XKS_KIND_LABEL, XKS_NAME_LABEL, admin,
 };
 use crate::model::{Model, Typed};
 
@@ -194,35 +194,38 @@ impl Graph {
         }
         // Members of a class are sorted below, so equal keys need no stable order here.
         keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut classes: Vec<PodClass> = Vec::new();
-        let mut class_of_object = HashMap::with_capacity(keyed.len());
-        let mut keyed = keyed.into_iter().peekable();
-        while let Some(((namespace, labels, ports, endpoint, host_network), first)) = keyed.next() {
-            let mut members = vec![first];
-            while let Some((_, member)) = keyed.next_if(|(next, _)| {
-                (&next.0, &next.1, &next.2, &next.3, next.4)
-                    == (&namespace, &labels, &ports, &endpoint, host_network)
-            }) {
-                members.push(member);
-            }
-            members.sort();
-            // Most classes have one member: no room kept for more.
-            members.shrink_to_fit();
-            for member in &members {
-                if let Some(object) = member.object {
-                    class_of_object.insert(object, classes.len());
+        // Each run of equal keys is one class, built on every core (the key and members
+        // are taken out of the sorted list, not copied).
+        let classes: Vec<PodClass> = keyed
+            .par_chunk_by_mut(|a, b| a.0 == b.0)
+            .map(|run| {
+                let mut members: Vec<Member> =
+                    run.iter_mut().map(|(_, m)| std::mem::take(m)).collect();
+                members.sort();
+                let (namespace, labels, ports, endpoint, host_network) = run
+                    .first_mut()
+                    .map(|(key, _)| std::mem::take(key))
+                    .unwrap_or_default();
+                PodClass {
+                    namespace,
+                    labels,
+                    ports,
+                    members,
+                    endpoint,
+                    host_network,
+                }
+            })
+            .collect();
+        drop(keyed);
+        // Per object id, its class: ids are dense (indexes into the model's objects).
+        let mut class_of_object = vec![NO_CLASS; model.objects.len()];
+        for (c, class) in classes.iter().enumerate() {
+            for object in class.members.iter().filter_map(|m| m.object) {
+                if let Some(slot) = class_of_object.get_mut(object.0) {
+                    *slot = u32::try_from(c).unwrap_or(NO_CLASS);
                 }
             }
-            classes.push(PodClass {
-                namespace,
-                labels,
-                ports,
-                members,
-                endpoint,
-                host_network,
-            });
         }
-        classes.shrink_to_fit();
         // Namespaces by index; classes are sorted by namespace, so each namespace's are a run.
         let namespace_index: HashMap<String, usize> = namespaces
             .keys()

@@ -59,7 +59,7 @@ pub struct NamespaceInfo {
 }
 
 /// One workload, or one platform endpoint, inside a pod class.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Member {
     /// `namespace/name[Kind]` for a workload, `{id}` for a platform endpoint.
     pub label: String,
@@ -235,7 +235,8 @@ pub struct Graph {
     /// The namespaces each distinct `namespaceSelector` of the peers matches: thousands of
     /// peers name the same few selectors.
     namespace_sets: Vec<BitSet>,
-    class_of_object: HashMap<ObjectId, usize>,
+    /// Per object id, its class, or [`NO_CLASS`].
+    class_of_object: Vec<u32>,
     ingress_rules: Vec<Vec<usize>>,
     egress_rules: Vec<Vec<usize>>,
     isolated_ingress: Vec<bool>,
@@ -263,6 +264,8 @@ const MAX_NAMED_CACHE: usize = 1 << 20;
 /// In `Graph::peer_namespace_set`: the peer has no `namespaceSelector`. Set indices stay
 /// below it: a run holds at most `limits::MAX_RUN_YAML_NODES` nodes, far fewer peers.
 const NO_NAMESPACE_SET: u32 = u32::MAX;
+/// In `class_of_object`: the object is no workload of any class.
+const NO_CLASS: u32 = u32::MAX;
 
 impl Graph {
     /// The namespaces the `namespaceSelector` of peer `peer` of rule `rule` matches
@@ -468,7 +471,10 @@ impl Graph {
     }
 
     pub fn class_of(&self, object: ObjectId) -> Option<usize> {
-        self.class_of_object.get(&object).copied()
+        self.class_of_object
+            .get(object.0)
+            .filter(|&&c| c != NO_CLASS)
+            .map(|&c| c as usize)
     }
 
     /// The class of the platform endpoint with this role (XKS semantics only).

@@ -430,7 +430,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
     let mut known: std::collections::HashSet<PathBuf> = loaded
         .sources
         .files
-        .iter()
+        .par_iter()
         .map(|f| normalize(&f.path))
         .collect();
     // Files read already passed the boundary check before they were read; only those it
@@ -442,24 +442,17 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         .filter_map(|issue| loaded.sources.get(issue.location.file))
         .map(|f| normalize(&f.path))
         .collect();
-    let mut scanned = std::collections::HashSet::new();
     // Kustomizations with `generators:` entries, and the configurations written inline there.
     let mut plugin_users = Vec::new();
     let mut inline_configs = Vec::new();
+    // Each round reads the files the previous one found: only its documents are new.
+    let mut next_document = 0;
     loop {
         let mut wanted = std::collections::BTreeSet::new();
-        for document in &loaded.documents {
-            let Some(source) = loaded.sources.get(document.file) else {
-                continue;
-            };
-            if !is_kustomization_file(&source.path) || !scanned.insert(document.file) {
-                continue;
-            }
-            let dir = normalize(&source.path)
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            let spec = crate::load::kustomization::Kustomization::from_node(&document.root);
+        let fresh = loaded.documents.get(next_document..).unwrap_or_default();
+        next_document = loaded.documents.len();
+        for found in kustomizations_among(&loaded.sources, fresh) {
+            let (dir, spec) = (found.dir, found.spec);
             if !spec.generator_plugins.is_empty() {
                 plugin_users.push(dir.clone());
                 inline_configs.extend(
@@ -470,16 +463,14 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                         .map(|d| d.root),
                 );
             }
-            for reference in spec.data_paths() {
-                let target = normalize(&dir.join(reference));
+            for target in found.data_targets {
                 if loaded.data_files.contains_key(&target) {
                     continue;
                 }
                 let read = read_data_file(&target, loaded.repo_root.as_deref(), options);
                 loaded.data_files.insert(target, read);
             }
-            for reference in spec.referenced_paths() {
-                let target = normalize(&dir.join(reference));
+            for target in found.referenced_targets {
                 let inside = loaded
                     .repo_root
                     .as_ref()
@@ -539,6 +530,49 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         read_candidates(loaded, &candidates, cwd, options);
     }
     pull_plugin_data_files(loaded, &plugin_users, &inline_configs, options);
+}
+
+/// A kustomization file found among the loaded documents, with the paths it names.
+struct FoundKustomization {
+    dir: PathBuf,
+    spec: crate::load::kustomization::Kustomization,
+    /// Generator data files, resolved against `dir`.
+    data_targets: Vec<PathBuf>,
+    /// Every other path it names (resources, components, patches...), resolved.
+    referenced_targets: Vec<PathBuf>,
+}
+
+/// The kustomization files among `documents` (each file's documents in a run, in file
+/// order), read and their paths resolved on every core.
+fn kustomizations_among(
+    sources: &Sources,
+    documents: &[LoadedDocument],
+) -> Vec<FoundKustomization> {
+    documents
+        .par_iter()
+        .enumerate()
+        .filter(|&(i, document)| {
+            let first_of_file = i == 0 || documents[i - 1].file != document.file;
+            first_of_file
+                && sources
+                    .get(document.file)
+                    .is_some_and(|source| is_kustomization_file(&source.path))
+        })
+        .map(|(_, document)| {
+            let dir = sources
+                .get(document.file)
+                .and_then(|source| normalize(&source.path).parent().map(Path::to_path_buf))
+                .unwrap_or_default();
+            let spec = crate::load::kustomization::Kustomization::from_node(&document.root);
+            let resolve = |reference: &str| normalize(&dir.join(reference));
+            FoundKustomization {
+                data_targets: spec.data_paths().map(resolve).collect(),
+                referenced_targets: spec.referenced_paths().map(resolve).collect(),
+                spec,
+                dir,
+            }
+        })
+        .collect()
 }
 
 /// Loads the data files of built-in generator plugin configurations
