@@ -288,18 +288,18 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
 /// points at. Both passes run on every core (one over the objects, one over the findings,
 /// hundreds of thousands of each in a large repository); the index is built in order.
 fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
+    use crate::hashing::{FastMap, FastSet};
     use rayon::prelude::*;
-    use std::collections::{HashMap, HashSet};
     // Only the identities and files findings name are indexed (not every object).
-    let mut by_identity: HashMap<String, Vec<&model::Object>> = HashMap::new();
-    let mut by_file: HashMap<span::FileId, Vec<&model::Object>> = HashMap::new();
+    let mut by_identity: FastMap<String, Vec<&model::Object>> = FastMap::default();
+    let mut by_file: FastMap<span::FileId, Vec<&model::Object>> = FastMap::default();
     {
-        let named: HashSet<&str> = diagnostics
+        let named: FastSet<&str> = diagnostics
             .iter()
             .flatten()
             .filter_map(|d| d.object.as_deref())
             .collect();
-        let files: HashSet<span::FileId> = diagnostics
+        let files: FastSet<span::FileId> = diagnostics
             .iter()
             .flatten()
             .map(|d| d.location.file)
@@ -373,8 +373,8 @@ fn merge_across_contexts(chunks: Vec<Vec<Diagnostic>>, model: &Model) -> Vec<Dia
     // The same finding is the same rule, location and message. Indexed by rule and
     // location (the first merged finding there, then a chain through `next`), with the
     // messages compared along the chain: no copy of every message as a key.
-    let mut first: std::collections::HashMap<(&'static str, span::Location), usize> =
-        std::collections::HashMap::with_capacity(total);
+    let mut first: crate::hashing::FastMap<(&'static str, span::Location), usize> =
+        crate::hashing::FastMap::with_capacity_and_hasher(total, Default::default());
     let mut next: Vec<Option<usize>> = Vec::with_capacity(total);
     // Chunk by chunk: each rule's list is freed once moved, so findings are not held twice.
     for mut diagnostic in chunks.into_iter().flatten() {
@@ -405,20 +405,26 @@ fn merge_across_contexts(chunks: Vec<Vec<Diagnostic>>, model: &Model) -> Vec<Dia
             }
         }
     }
-    // With a single root, naming it on every finding says nothing.
-    let roots: std::collections::HashSet<&str> = model
-        .objects
-        .iter()
-        .flat_map(|o| o.contexts.iter().map(|c| &**c))
-        .collect();
-    for diagnostic in &mut merged {
+    // With a single root, naming it on every finding says nothing. (Two different roots
+    // settle it: the scan stops at the first.)
+    let several_roots = {
+        let mut roots = model
+            .objects
+            .iter()
+            .flat_map(|o| o.contexts.iter().map(|c| &**c));
+        roots
+            .next()
+            .is_some_and(|first| roots.any(|root| root != first))
+    };
+    use rayon::prelude::*;
+    merged.par_iter_mut().for_each(|diagnostic| {
         diagnostic.contexts.sort();
         diagnostic.contexts.dedup();
         diagnostic.environments.sort();
         diagnostic.environments.dedup();
-        if roots.len() < 2 {
+        if !several_roots {
             diagnostic.contexts.clear();
         }
-    }
+    });
     merged
 }

@@ -8,8 +8,6 @@
 //! because such messages may quote positions. Two findings with the same key are told apart
 //! by their order of appearance.
 
-use std::collections::HashMap;
-
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostic;
@@ -58,7 +56,8 @@ pub fn assign<'a>(diagnostics: &mut [Diagnostic], path_of: impl Fn(&Diagnostic) 
         .par_iter()
         .map(|diagnostic| key(diagnostic, path_of(diagnostic)))
         .collect();
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    let mut seen: crate::hashing::FastMap<&str, usize> =
+        crate::hashing::FastMap::with_capacity_and_hasher(keys.len(), Default::default());
     let occurrences: Vec<usize> = keys
         .iter()
         .map(|key| {

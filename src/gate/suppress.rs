@@ -128,41 +128,45 @@ fn parse_list(text: &str) -> (Option<Vec<Entry>>, Option<String>) {
 }
 
 fn annotation_sites(model: &Model) -> Vec<Site> {
-    let mut sites = Vec::new();
-    for object in &model.objects {
-        let Some((_, value)) = object
-            .node
-            .path(&["metadata", "annotations"])
-            .and_then(|a| a.entry(ANNOTATION))
-        else {
-            continue;
-        };
-        let text = value.scalar_text().unwrap_or_default();
-        let (entries, reason) = parse_list(text);
-        let empty = entries.as_ref().is_some_and(Vec::is_empty);
-        sites.push(Site {
-            kind: SuppressionKind::Annotation,
-            location: object.location(value.span),
-            scope: Scope::Object {
-                file: object.file,
-                span: object.node.span,
-                identity: object.identity(),
-            },
-            entries,
-            all_used: false,
-            reason,
-            object: Some((
-                object.identity(),
-                format!("metadata.annotations.{ANNOTATION}"),
-            )),
-            malformed: empty.then(|| {
-                format!(
-                    "`{ANNOTATION}` names no rule: write rule ids separated by commas, or `all`"
-                )
-            }),
-        });
+    // Every object's annotations are looked at on every core; the sites keep object order.
+    use rayon::prelude::*;
+    model
+        .objects
+        .par_iter()
+        .filter_map(|object| {
+            let (_, value) = object
+                .node
+                .path(&["metadata", "annotations"])
+                .and_then(|a| a.entry(ANNOTATION))?;
+            Some(annotation_site(object, value))
+        })
+        .collect()
+}
+
+/// The suppression an object's annotation `value` writes.
+fn annotation_site(object: &crate::model::Object, value: &crate::load::yaml::Node) -> Site {
+    let text = value.scalar_text().unwrap_or_default();
+    let (entries, reason) = parse_list(text);
+    let empty = entries.as_ref().is_some_and(Vec::is_empty);
+    Site {
+        kind: SuppressionKind::Annotation,
+        location: object.location(value.span),
+        scope: Scope::Object {
+            file: object.file,
+            span: object.node.span,
+            identity: object.identity(),
+        },
+        entries,
+        all_used: false,
+        reason,
+        object: Some((
+            object.identity(),
+            format!("metadata.annotations.{ANNOTATION}"),
+        )),
+        malformed: empty.then(|| {
+            format!("`{ANNOTATION}` names no rule: write rule ids separated by commas, or `all`")
+        }),
     }
-    sites
 }
 
 /// Byte offset of the comment's `#` when `line` has a comment holding the marker.
@@ -189,83 +193,90 @@ fn comment_start(line: &str) -> Option<usize> {
 }
 
 fn comment_sites(sources: &Sources) -> Vec<Site> {
+    // Files are searched on every core; the sites keep file and line order.
+    use rayon::prelude::*;
+    let per_file: Vec<Vec<Site>> = sources
+        .files
+        .par_iter()
+        .enumerate()
+        .filter(|(_, source)| source.text.contains(COMMENT_MARKER))
+        .map(|(index, source)| comment_sites_in(FileId::new(index), &source.text))
+        .collect();
+    per_file.into_iter().flatten().collect()
+}
+
+/// The suppression comments of one file.
+fn comment_sites_in(file: FileId, text: &str) -> Vec<Site> {
     let mut sites = Vec::new();
-    for (index, source) in sources.files.iter().enumerate() {
-        let file = FileId::new(index);
-        let text: &str = &source.text;
-        if !text.contains(COMMENT_MARKER) {
+    let mut offset = 0;
+    for (line_index, line) in text.split_inclusive('\n').enumerate() {
+        let line_start = offset;
+        offset += line.len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        let Some(hash) = comment_start(body) else {
             continue;
-        }
-        let mut offset = 0;
-        for (line_index, line) in text.split_inclusive('\n').enumerate() {
-            let line_start = offset;
-            offset += line.len();
-            let body = line.trim_end_matches(['\n', '\r']);
-            let Some(hash) = comment_start(body) else {
-                continue;
-            };
-            let line_number = line_index + 1;
-            let comment = body[hash + 1..].trim_start();
-            let rest = comment[COMMENT_MARKER.len()..].trim_start();
-            // Positions from the line itself: no rescan of the file per comment.
-            let at = |byte_in_line: usize| Pos {
-                byte: narrow(line_start + byte_in_line),
-                line: narrow(line_number),
-                col: narrow(body.get(..byte_in_line).map_or(0, |b| b.chars().count()) + 1),
-            };
-            let span = Span {
-                start: at(hash).into(),
-                end: at(body.len()).into(),
-            };
-            let own_line = body[..hash].trim().is_empty();
-            let scope = Scope::Line {
-                file,
-                line: if own_line {
-                    line_number + 1
-                } else {
-                    line_number
-                },
-            };
-            let parsed = rest
-                .strip_prefix("ignore[")
-                .and_then(|inner| inner.split_once(']'))
-                .map(|(list, after)| {
-                    let reason = after.trim_start().strip_prefix("--").map(str::trim);
-                    let (entries, _) = parse_list(list);
-                    (
-                        entries,
-                        reason.filter(|r| !r.is_empty()).map(str::to_string),
-                    )
-                });
-            let (entries, reason, malformed) = match parsed {
-                Some((entries, reason)) => {
-                    let empty = entries.as_ref().is_some_and(Vec::is_empty);
-                    (
-                        entries,
-                        reason,
-                        empty.then(|| "`ignore[]` names no rule".to_string()),
-                    )
-                }
-                None => (
-                    Some(Vec::new()),
-                    None,
-                    Some(
-                        "cannot read this comment: write `# xks-lint: ignore[rule-id, ...]`"
-                            .to_string(),
-                    ),
-                ),
-            };
-            sites.push(Site {
-                kind: SuppressionKind::Comment,
-                location: Location { file, span },
-                scope,
-                entries,
-                all_used: false,
-                reason,
-                object: None,
-                malformed,
+        };
+        let line_number = line_index + 1;
+        let comment = body[hash + 1..].trim_start();
+        let rest = comment[COMMENT_MARKER.len()..].trim_start();
+        // Positions from the line itself: no rescan of the file per comment.
+        let at = |byte_in_line: usize| Pos {
+            byte: narrow(line_start + byte_in_line),
+            line: narrow(line_number),
+            col: narrow(body.get(..byte_in_line).map_or(0, |b| b.chars().count()) + 1),
+        };
+        let span = Span {
+            start: at(hash).into(),
+            end: at(body.len()).into(),
+        };
+        let own_line = body[..hash].trim().is_empty();
+        let scope = Scope::Line {
+            file,
+            line: if own_line {
+                line_number + 1
+            } else {
+                line_number
+            },
+        };
+        let parsed = rest
+            .strip_prefix("ignore[")
+            .and_then(|inner| inner.split_once(']'))
+            .map(|(list, after)| {
+                let reason = after.trim_start().strip_prefix("--").map(str::trim);
+                let (entries, _) = parse_list(list);
+                (
+                    entries,
+                    reason.filter(|r| !r.is_empty()).map(str::to_string),
+                )
             });
-        }
+        let (entries, reason, malformed) = match parsed {
+            Some((entries, reason)) => {
+                let empty = entries.as_ref().is_some_and(Vec::is_empty);
+                (
+                    entries,
+                    reason,
+                    empty.then(|| "`ignore[]` names no rule".to_string()),
+                )
+            }
+            None => (
+                Some(Vec::new()),
+                None,
+                Some(
+                    "cannot read this comment: write `# xks-lint: ignore[rule-id, ...]`"
+                        .to_string(),
+                ),
+            ),
+        };
+        sites.push(Site {
+            kind: SuppressionKind::Comment,
+            location: Location { file, span },
+            scope,
+            entries,
+            all_used: false,
+            reason,
+            object: None,
+            malformed,
+        });
     }
     sites
 }
