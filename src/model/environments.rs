@@ -126,10 +126,11 @@ fn relative(dir: &Path, base: &Path) -> Option<String> {
 
 /// The environment a Flux file names by its place: `…/clusters/<env>/…/file.yaml`.
 pub fn cluster_of(file: &str) -> Option<&str> {
-    let parts: Vec<&str> = file.split('/').collect();
-    let at = parts.iter().position(|p| *p == "clusters")?;
+    let mut parts = file.split('/');
+    parts.position(|p| p == "clusters")?;
+    let env = parts.next()?;
     // `clusters/<env>/` must be a directory holding the file, not the file itself.
-    (at + 2 < parts.len()).then(|| parts[at + 1])
+    parts.next().map(|_| env)
 }
 
 /// The last directory of a root: its environment when grouping by directory name.
