@@ -90,8 +90,9 @@ impl Rule for PerIngressCertificate {
 
 /// The Certificate and Ingresses a group's help spells out, by everything they are
 /// written from: the members (request indices, in the order listed) and the Certificate's
-/// name, Secret and issuer (the namespace is the members'). Every Ingress of a group gets the same text, and a namespace
-/// of hundreds of Ingresses must not rebuild it (and its name lists) for each of them.
+/// name, Secret and issuer (the namespace is the members'). Every Ingress of a group gets
+/// the same text, and a namespace of hundreds of Ingresses must not rebuild it (and its
+/// name lists) for each of them.
 type AdviceKey = (Vec<usize>, String, String, IssuerRef);
 
 #[derive(Default)]
