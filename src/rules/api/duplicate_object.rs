@@ -1,6 +1,5 @@
-use std::collections::HashMap;
-
 use crate::kinds::api_group;
+use crate::kustomize::FastMap;
 use crate::model::Object;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
@@ -19,8 +18,8 @@ impl Rule for DuplicateObject {
         // when roots are grouped into several), so every group here shares a cluster.
         // Sized once, and a lone object (nearly all of them) needs no list of its own.
         type Members<'a> = smallvec::SmallVec<[&'a Object; 1]>;
-        let mut groups: HashMap<(&str, &str, &str, &str), Members<'_>> =
-            HashMap::with_capacity(ctx.model.objects.len());
+        let mut groups: FastMap<(&str, &str, &str, &str), Members<'_>> =
+            FastMap::with_capacity_and_hasher(ctx.model.objects.len(), Default::default());
         let mut order = Vec::new();
         for object in &ctx.model.objects {
             if object.kind.is_empty() || object.name.is_empty() {

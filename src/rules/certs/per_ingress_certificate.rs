@@ -1,6 +1,8 @@
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
-use crate::certs::{CertRequest, Source};
+use crate::certs::{CertRequest, IssuerRef, Source};
+use crate::kustomize::{FastMap, FastSet};
 use crate::rules::certs::shared_certificate::{Planner, Shared};
 use crate::rules::certs::{LISTED, certificate_yaml};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
@@ -38,6 +40,7 @@ impl Rule for PerIngressCertificate {
         }
         let mut reported = BTreeSet::new();
         let mut planner = Planner::new(ctx, &domains, &by_namespace);
+        let mut advice = AdviceCache::default();
         for (index, request) in requests.iter().enumerate() {
             if request.source != Source::IngressShim || request.environment().is_none() {
                 continue;
@@ -70,30 +73,96 @@ impl Rule for PerIngressCertificate {
                 }
                 reported.insert(request.object);
                 let shared = planner.group(request, domain);
-                report(ctx, sink, request, &siblings, domain, &shared);
+                report(
+                    ctx,
+                    sink,
+                    (index, request),
+                    &siblings,
+                    domain,
+                    &shared,
+                    &mut advice,
+                );
                 break;
             }
         }
     }
 }
 
+/// The Certificate and Ingresses a group's help spells out, by everything they are
+/// written from: the members (request indices, in the order listed) and the Certificate's
+/// name, Secret and issuer (the namespace is the members'). Every Ingress of a group gets
+/// the same text, and a namespace of hundreds of Ingresses must not rebuild it (and its
+/// name lists) for each of them.
+type AdviceKey = (Vec<usize>, String, String, IssuerRef);
+
+#[derive(Default)]
+struct AdviceCache {
+    texts: FastMap<AdviceKey, Rc<str>>,
+}
+
+impl AdviceCache {
+    /// The text of `key`, made by `make` the first time the key is asked for.
+    fn advice(&mut self, key: AdviceKey, make: impl FnOnce(&AdviceKey) -> String) -> Rc<str> {
+        if let Some(text) = self.texts.get(&key) {
+            return Rc::clone(text);
+        }
+        let text: Rc<str> = make(&key).into();
+        self.texts.insert(key, Rc::clone(&text));
+        text
+    }
+}
+
+/// The Certificate's YAML, then `then in Ingress` and the Ingresses listed: the part of the
+/// help [`AdviceCache`] holds, computed from the members' requests.
+fn advice_text(
+    ctx: &RuleContext<'_>,
+    members: &[usize],
+    namespace: &str,
+    cert_name: &str,
+    secret: &str,
+    issuer: &IssuerRef,
+) -> String {
+    let model = ctx.model;
+    let requests = &ctx.certs.requests;
+    let mut names: Vec<String> = Vec::new();
+    let mut ingresses: Vec<String> = Vec::new();
+    // Names compared as Let's Encrypt does (case ignored), listed as first written.
+    let mut seen_names = FastSet::default();
+    let mut seen_ingresses = FastSet::default();
+    for member in members.iter().filter_map(|&i| requests.get(i)) {
+        for name in &member.names {
+            if seen_names.insert(name.normal.as_str()) {
+                names.push(name.text.clone());
+            }
+        }
+        if member.source == Source::IngressShim && seen_ingresses.insert(member.object) {
+            ingresses.push(format!("`{}`", model.object(member.object).name));
+        }
+    }
+    format!(
+        "{}\nthen in Ingress {}",
+        certificate_yaml(cert_name, namespace, issuer, &names, secret),
+        listed(&ingresses),
+    )
+}
+
 fn report(
     ctx: &RuleContext<'_>,
     sink: &mut Sink<'_>,
-    request: &CertRequest,
+    (index, request): (usize, &CertRequest),
     siblings: &[(usize, &CertRequest)],
     domain: &str,
     shared: &Shared,
+    advice: &mut AdviceCache,
 ) {
     let model = ctx.model;
     let object = model.object(request.object);
     // Prefer a Certificate that already exists: extend it rather than add another.
     let existing = siblings
         .iter()
-        .map(|(_, r)| *r)
-        .find(|r| r.source == Source::Certificate);
+        .find(|(_, r)| r.source == Source::Certificate);
     let (cert_name, secret, issuer) = match existing {
-        Some(certificate) => (
+        Some((_, certificate)) => (
             model.object(certificate.object).name.to_string(),
             certificate.secret_name.clone(),
             certificate.issuer_ref.clone(),
@@ -105,31 +174,26 @@ fn report(
             request.issuer_ref.clone(),
         ),
     };
-    let mut names: Vec<String> = Vec::new();
     // Every Ingress of the group gets the same advice: the existing Certificate's names
     // first, then the Ingresses' in the order of the repository.
-    let mut shims: Vec<&CertRequest> = siblings
+    let mut shims: Vec<(usize, &CertRequest)> = siblings
         .iter()
-        .map(|(_, r)| *r)
-        .filter(|r| r.source == Source::IngressShim)
-        .chain(std::iter::once(request))
+        .copied()
+        .filter(|(_, r)| r.source == Source::IngressShim)
+        .chain(std::iter::once((index, request)))
         .collect();
-    shims.sort_by_key(|r| (r.object, r.secret_path.clone()));
-    let members = existing.into_iter().chain(shims);
-    let mut ingresses: Vec<String> = Vec::new();
-    // Names compared as Let's Encrypt does (case ignored), listed as first written.
-    let mut seen_names = std::collections::HashSet::new();
-    let mut seen_ingresses = std::collections::HashSet::new();
-    for member in members {
-        for name in &member.names {
-            if seen_names.insert(name.normal.as_str()) {
-                names.push(name.text.clone());
-            }
-        }
-        if member.source == Source::IngressShim && seen_ingresses.insert(member.object) {
-            ingresses.push(format!("`{}`", model.object(member.object).name));
-        }
-    }
+    shims.sort_by(|(_, a), (_, b)| (a.object, &a.secret_path).cmp(&(b.object, &b.secret_path)));
+    let members: Vec<usize> = existing
+        .into_iter()
+        .copied()
+        .chain(shims)
+        .map(|(i, _)| i)
+        .collect();
+    let existing = existing.map(|(_, r)| *r);
+    let key = (members, cert_name.clone(), secret.clone(), issuer);
+    let advice = advice.advice(key, |(members, cert_name, secret, issuer)| {
+        advice_text(ctx, members, &request.namespace, cert_name, secret, issuer)
+    });
     let others = siblings.len();
     let what = if existing.is_some() {
         format!("extend the Certificate `{cert_name}` to hold every name")
@@ -140,9 +204,7 @@ fn report(
         .trigger_path
         .trim_start_matches("metadata.annotations.");
     let help = format!(
-        "{what}:\n\n{}\nthen in Ingress {}: delete the `{annotation}` annotation and set `secretName: {secret}` in every `spec.tls` entry",
-        certificate_yaml(&cert_name, &request.namespace, &issuer, &names, &secret),
-        listed(&ingresses),
+        "{what}:\n\n{advice}: delete the `{annotation}` annotation and set `secretName: {secret}` in every `spec.tls` entry",
     );
     let diagnostic = sink
         .report(
@@ -186,5 +248,47 @@ fn listed(items: &[String]) -> String {
     match items.len().saturating_sub(LISTED) {
         0 => shown,
         more => format!("{shown} and {more} more"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer(name: &str) -> IssuerRef {
+        IssuerRef {
+            name: name.to_string(),
+            kind: "ClusterIssuer".to_string(),
+            group: "cert-manager.io".to_string(),
+        }
+    }
+
+    /// The text a key would get without the cache: every input spelled out.
+    fn direct((members, cert_name, secret, issuer): &AdviceKey) -> String {
+        format!("{members:?} {cert_name} {secret} {issuer:?}")
+    }
+
+    #[test]
+    fn advice_is_made_once_per_key_and_never_shared_across_keys() {
+        let keys: Vec<AdviceKey> = vec![
+            (vec![1, 2, 3], "a".into(), "a-tls".into(), issuer("le")),
+            (vec![1, 2, 3], "a".into(), "a-tls".into(), issuer("staging")),
+            (vec![1, 2], "a".into(), "a-tls".into(), issuer("le")),
+            (vec![2, 1, 3], "a".into(), "a-tls".into(), issuer("le")),
+            (vec![1, 2, 3], "b".into(), "a-tls".into(), issuer("le")),
+            (vec![1, 2, 3], "a".into(), "b-tls".into(), issuer("le")),
+        ];
+        let mut cache = AdviceCache::default();
+        let mut made = 0;
+        for round in 0..3 {
+            for key in &keys {
+                let text = cache.advice(key.clone(), |key| {
+                    made += 1;
+                    direct(key)
+                });
+                assert_eq!(&*text, direct(key), "round {round}");
+            }
+        }
+        assert_eq!(made, keys.len());
     }
 }

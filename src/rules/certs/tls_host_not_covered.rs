@@ -1,8 +1,9 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::certs::domain::{covers, covers_normal, normalize, wildcard_base_of};
 use crate::certs::{Inventory, Source};
 use crate::escape::Inline;
+use crate::kustomize::FastMap;
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
@@ -15,7 +16,7 @@ impl Rule for TlsHostNotCovered {
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         // The names of each (namespace, secret) asked about, read once: the Ingresses of
         // a namespace usually share one certificate of many names.
-        let mut certificates = HashMap::new();
+        let mut certificates = FastMap::default();
         for object in &ctx.model.objects {
             match &object.typed {
                 Typed::Ingress(_) => check_ingress(ctx, sink, object, &mut certificates),
@@ -96,14 +97,15 @@ fn certificate_names(
     Some((writer.names.iter().map(|n| n.text.clone()).collect(), what))
 }
 
-/// Certificates by (namespace, secret); `None` when nothing writes the secret.
-type Certificates = HashMap<(String, String), Option<CertificateNames>>;
+/// Certificates by (namespace, secret), keyed by the model's own strings: looked up for
+/// every host of every Ingress; `None` when nothing writes the secret.
+type Certificates<'m> = FastMap<(&'m str, &'m str), Option<CertificateNames>>;
 
-fn check_ingress(
+fn check_ingress<'m>(
     ctx: &RuleContext<'_>,
     sink: &mut Sink<'_>,
-    object: &Object,
-    certificates: &mut Certificates,
+    object: &'m Object,
+    certificates: &mut Certificates<'m>,
 ) {
     let spec = object.node.get("spec");
     let tls = seq(spec.and_then(|s| s.get("tls")));
@@ -144,7 +146,8 @@ fn check_ingress(
                     .then_some(entry)
             })
         });
-        let path = format!("spec.rules[{rule_index}].host");
+        // Formatted only for a finding: most hosts have none.
+        let path = || format!("spec.rules[{rule_index}].host");
         let Some(entry) = entry else {
             sink.report(
                 object.location(node.span),
@@ -158,7 +161,7 @@ fn check_ingress(
                 "add `{}` to the `hosts` of the `tls` entry whose certificate holds it",
                 Inline(host)
             ))
-            .with_object(object.identity(), path);
+            .with_object(object.identity(), path());
             continue;
         };
         let Some(secret) = entry
@@ -170,7 +173,7 @@ fn check_ingress(
             continue;
         };
         let certificate = certificates
-            .entry((object.namespace.to_string(), secret.to_string()))
+            .entry((object.namespace.as_str(), secret))
             .or_insert_with(|| {
                 certificate_names(ctx.certs, ctx.model, &object.namespace, secret)
                     .map(CertificateNames::new)
@@ -195,7 +198,7 @@ fn check_ingress(
                 Inline(host),
                 Inline(secret)
             ))
-            .with_object(object.identity(), path);
+            .with_object(object.identity(), path());
         if let Some(secret_node) = entry.get("secretName") {
             diagnostic.with_related(
                 object.location(secret_node.span),

@@ -11,8 +11,9 @@ impl Rule for AnnotationNotString {
     rule_identity!();
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        // One path buffer for every object: it is empty again after each walk.
+        let mut path = Vec::new();
         for object in &ctx.model.objects {
-            let mut path = Vec::new();
             visit(ctx.sources, object, &object.node, &mut path, sink);
         }
     }
@@ -31,6 +32,11 @@ fn visit<'n>(
     match &node.kind {
         NodeKind::Map(entries, _) => {
             for (key, value) in entries {
+                // A scalar value is neither a map to check nor one to search further: most
+                // entries of a manifest end here, before their key is read.
+                if matches!(value.kind, NodeKind::Scalar { .. }) {
+                    continue;
+                }
                 let Some(key_text) = key.scalar_text() else {
                     continue;
                 };

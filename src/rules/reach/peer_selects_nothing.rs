@@ -23,8 +23,8 @@ impl Rule for PeerSelectsNothing {
                     continue;
                 };
                 // The namespaces the peer can match, when they are all known.
-                let involved: BTreeSet<String> = match namespaces {
-                    None => BTreeSet::from([policy.namespace.clone()]),
+                let involved: BTreeSet<&str> = match namespaces {
+                    None => BTreeSet::from([policy.namespace.as_str()]),
                     Some(selector) => match pinned_namespaces(selector, graph.is_xks()) {
                         Some(names) => names,
                         // Not pinned to names: it may match namespaces this repository does not hold.
@@ -34,7 +34,7 @@ impl Rule for PeerSelectsNothing {
                 let all_modelled = involved.iter().all(|ns| {
                     graph
                         .namespaces
-                        .get(ns)
+                        .get(*ns)
                         .is_some_and(|info| info.has_workloads && !info.platform)
                 });
                 // Which pods it matches is asked only when every namespace is modelled.
@@ -50,7 +50,7 @@ impl Rule for PeerSelectsNothing {
                     continue;
                 };
                 let everything = Selector::everything();
-                let names: Vec<&str> = involved.iter().map(String::as_str).collect();
+                let names: Vec<&str> = involved.into_iter().collect();
                 sink.report(
                     location,
                     format!(
@@ -71,12 +71,13 @@ impl Rule for PeerSelectsNothing {
 
 /// Namespace names a namespace selector is pinned to with `kubernetes.io/metadata.name`
 /// (or XKS's `name`) `In` values, or `None` when it is not pinned.
-fn pinned_namespaces(selector: &Selector, xks: bool) -> Option<BTreeSet<String>> {
-    let mut keys = vec![METADATA_NAME_LABEL];
-    if xks {
-        keys.push(XKS_NAME_LABEL);
-    }
+fn pinned_namespaces(selector: &Selector, xks: bool) -> Option<BTreeSet<&str>> {
+    let keys: &[&str] = if xks {
+        &[METADATA_NAME_LABEL, XKS_NAME_LABEL]
+    } else {
+        &[METADATA_NAME_LABEL]
+    };
     keys.iter()
         .find_map(|key| selector.pinned_values(key))
-        .map(|values| values.iter().map(str::to_string).collect())
+        .map(|values| values.iter().collect())
 }
