@@ -1,5 +1,5 @@
+use crate::hashing::FastMap;
 use crate::kinds::api_group;
-use crate::kustomize::FastMap;
 use crate::model::Object;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
 
