@@ -315,6 +315,8 @@ struct Plan {
     files_by_path: HashMap<PathBuf, FileId>,
     syntax_files: HashSet<FileId>,
     kustomizations: Kustomizations,
+    /// Per kustomization, the kustomizations it includes ([`included_kustomizations`]).
+    inclusions: BTreeMap<PathBuf, Vec<PathBuf>>,
     record_transformations: bool,
     output: KustomizeOutput,
     jobs: Vec<RootJob>,
@@ -469,6 +471,7 @@ fn plan(loaded: &Loaded) -> Plan {
         files_by_path,
         syntax_files,
         kustomizations,
+        inclusions: children,
         record_transformations,
         output,
         jobs,
@@ -657,7 +660,9 @@ impl Builder<'_> {
     /// Kustomization directories included, directly or not, by `from`.
     fn reachable(&self, from: &[PathBuf]) -> HashSet<PathBuf> {
         reachable_in(from, |dir| match self.kustomizations.get(dir) {
-            Some((_, spec)) => included_in(self.kustomizations, dir, spec),
+            Some((_, spec)) => {
+                included_in(|target| self.kustomizations.contains_key(target), dir, spec)
+            }
             None => Vec::new(),
         })
     }
@@ -679,22 +684,32 @@ fn resolve(dir: &Path, reference: &str) -> PathBuf {
 
 /// The kustomizations the inclusions of `spec` (at `dir`) name, in order (`dir` itself too,
 /// when it names itself).
-fn included_in(kustomizations: &Kustomizations, dir: &Path, spec: &Kustomization) -> Vec<PathBuf> {
+fn included_in(
+    is_kustomization: impl Fn(&Path) -> bool,
+    dir: &Path,
+    spec: &Kustomization,
+) -> Vec<PathBuf> {
     spec.inclusions()
         .map(|entry| resolve(dir, &entry.value))
-        .filter(|target| kustomizations.contains_key(target))
+        .filter(|target| is_kustomization(target))
         .collect()
 }
 
 /// For each kustomization, the kustomizations it includes ([`included_in`]): every inclusion
 /// resolved once, on every core, instead of once per question the plan asks.
-fn included_kustomizations(kustomizations: &Kustomizations) -> BTreeMap<&Path, Vec<PathBuf>> {
+/// Membership is asked of a hash set of the directories: a search of the sorted map
+/// compares paths component by component, for each of a hundred thousand entries.
+fn included_kustomizations(kustomizations: &Kustomizations) -> BTreeMap<PathBuf, Vec<PathBuf>> {
     let dirs: Vec<(&PathBuf, &Kustomization)> = kustomizations
         .iter()
         .map(|(dir, (_, spec))| (dir, spec))
         .collect();
+    let known: FastSet<&Path> = kustomizations.keys().map(PathBuf::as_path).collect();
     dirs.par_iter()
-        .map(|(dir, spec)| (dir.as_path(), included_in(kustomizations, dir, spec)))
+        .map(|(dir, spec)| {
+            let included = included_in(|target| known.contains(target), dir, spec);
+            (dir.to_path_buf(), included)
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .collect()
@@ -703,7 +718,7 @@ fn included_kustomizations(kustomizations: &Kustomizations) -> BTreeMap<&Path, V
 /// Kustomizations no other kustomization includes, except Components (built only inside a
 /// kustomization that lists them, unless they are all there is).
 fn roots_of(
-    children: &BTreeMap<&Path, Vec<PathBuf>>,
+    children: &BTreeMap<PathBuf, Vec<PathBuf>>,
     is_component: impl Fn(&Path) -> bool,
 ) -> Vec<PathBuf> {
     let referenced: HashSet<&Path> = children
@@ -712,13 +727,13 @@ fn roots_of(
             included
                 .iter()
                 .map(PathBuf::as_path)
-                .filter(move |target| target != dir)
+                .filter(move |target| *target != dir.as_path())
         })
         .collect();
     children
         .keys()
-        .filter(|dir| !referenced.contains(*dir) && !is_component(dir))
-        .map(|dir| dir.to_path_buf())
+        .filter(|dir| !referenced.contains(dir.as_path()) && !is_component(dir))
+        .cloned()
         .collect()
 }
 

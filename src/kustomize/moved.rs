@@ -27,7 +27,6 @@ use std::sync::{Mutex, PoisonError};
 use rayon::prelude::*;
 
 use super::{Plan, object_kind, resolve, spec};
-use crate::load::kustomization::Kustomization;
 use crate::load::yaml::Node;
 use crate::load::{Loaded, is_kustomization_file};
 use crate::span::{FileId, Span};
@@ -225,20 +224,14 @@ fn single_applications(plan: &Plan) -> HashSet<PathBuf> {
     for job in &plan.jobs {
         *starts.entry(job.dir.as_path()).or_default() += 1;
     }
-    // Inclusions resolved on every core (a join, a normalization and a lookup each).
-    let dirs: Vec<(&PathBuf, &Kustomization)> = plan
-        .kustomizations
-        .iter()
-        .map(|(dir, (_, spec))| (dir, spec))
-        .collect();
-    let included: Vec<Vec<PathBuf>> = dirs
-        .par_iter()
-        .map(|(dir, spec)| super::included_in(&plan.kustomizations, dir, spec))
-        .collect();
-    let mut includers: HashMap<PathBuf, Vec<&Path>> = HashMap::new();
-    for ((dir, _), targets) in dirs.iter().zip(included) {
+    // Inclusions as the plan resolved them.
+    let mut includers: HashMap<&Path, Vec<&Path>> = HashMap::new();
+    for (dir, targets) in &plan.inclusions {
         for target in targets {
-            includers.entry(target).or_default().push(dir.as_path());
+            includers
+                .entry(target.as_path())
+                .or_default()
+                .push(dir.as_path());
         }
     }
     // Each directory's answer follows its one chain of includers up to a root; answers
