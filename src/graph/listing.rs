@@ -255,15 +255,13 @@ impl Graph {
         // is spelled once per list rather than once per class.
         let mut by_ranges: HashMap<Vec<IpRange>, Node> = HashMap::new();
         let mut node = |ranges: Vec<IpRange>| -> Node {
-            if let Some(node) = by_ranges.get(&ranges) {
-                return node.clone();
-            }
-            let node = Node {
-                end: Arc::new(ip_end(&ranges)),
-                ranges: Arc::new(ranges.clone()),
-            };
-            by_ranges.insert(ranges, node.clone());
-            node
+            by_ranges
+                .entry(ranges)
+                .or_insert_with_key(|ranges| Node {
+                    end: Arc::new(ip_end(ranges)),
+                    ranges: Arc::new(ranges.clone()),
+                })
+                .clone()
         };
         let mut members = Vec::with_capacity(n);
         let mut egress_ip = Vec::with_capacity(n);

@@ -38,7 +38,8 @@ impl Rendered {
         objects: impl IntoIterator<Item = (Source, usize)>,
         parsed: impl Fn(Source) -> usize,
     ) -> Rendered {
-        let mut per_source: super::FastMap<Source, usize> = super::FastMap::default();
+        let mut per_source: crate::hashing::FastMap<Source, usize> =
+            crate::hashing::FastMap::default();
         let mut order = Vec::new();
         for (source, size) in objects {
             let total = per_source.entry(source).or_insert_with(|| {
@@ -82,7 +83,7 @@ pub fn parsed_size(
 /// parsed nodes, whatever the layout; a cut root renders nothing, and the documents it
 /// would have rendered first stay free for the next root.
 pub fn admit(roots: &[Rendered], limit: usize) -> Vec<bool> {
-    let mut rendered_before: super::FastSet<Source> = super::FastSet::default();
+    let mut rendered_before: crate::hashing::FastSet<Source> = crate::hashing::FastSet::default();
     let mut charged = 0usize;
     roots
         .iter()

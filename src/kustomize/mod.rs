@@ -33,7 +33,7 @@ mod transformers;
 
 use ecow::EcoString;
 
-pub(crate) use crate::hashing::{FastMap, FastSet};
+use crate::hashing::FastSet;
 use moved::Moved;
 use resources::{relative_path, relocate};
 use transformers::{rename, selector_matches, set_namespace};

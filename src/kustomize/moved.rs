@@ -42,7 +42,7 @@ struct Slot {
 /// the document's position in `Loaded::documents`.
 #[derive(Default)]
 pub struct Moved {
-    slots: super::FastMap<(FileId, usize), (usize, Mutex<Slot>)>,
+    slots: crate::hashing::FastMap<(FileId, usize), (usize, Mutex<Slot>)>,
     /// Some kustomization reads objects' identities as read (replicas, replacements,
     /// generators merging into resources, plugin configurations): a taken object keeps
     /// its own, since the loaded document no longer has it.
@@ -144,7 +144,7 @@ impl Moved {
         };
         // Sized once for every document moved: growing rehashes the slots (each holding a
         // tree) again at every doubling.
-        let mut slots = super::FastMap::with_capacity_and_hasher(
+        let mut slots = crate::hashing::FastMap::with_capacity_and_hasher(
             movable.iter().filter(|m| **m).count(),
             Default::default(),
         );

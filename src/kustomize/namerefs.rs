@@ -8,7 +8,8 @@ use ecow::EcoString;
 use crate::kinds::{CLUSTER_SCOPED_KINDS, api_group};
 use crate::load::yaml::{Node, NodeKind};
 
-use super::{Built, FastMap};
+use super::Built;
+use crate::hashing::FastMap;
 
 /// kustomize's namespace transformer in its default `setRoleBindingSubjects: defaultOnly`
 /// mode: every RoleBinding or ClusterRoleBinding subject named `default` (whatever its

@@ -452,7 +452,12 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         let fresh = loaded.documents.get(next_document..).unwrap_or_default();
         next_document = loaded.documents.len();
         for found in kustomizations_among(&loaded.sources, fresh) {
-            let (dir, spec) = (found.dir, found.spec);
+            let FoundKustomization {
+                dir,
+                spec,
+                data_targets,
+                referenced_targets,
+            } = found;
             if !spec.generator_plugins.is_empty() {
                 plugin_users.push(dir.clone());
                 inline_configs.extend(
@@ -463,14 +468,14 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
                         .map(|d| d.root),
                 );
             }
-            for target in found.data_targets {
+            for target in data_targets {
                 if loaded.data_files.contains_key(&target) {
                     continue;
                 }
                 let read = read_data_file(&target, loaded.repo_root.as_deref(), options);
                 loaded.data_files.insert(target, read);
             }
-            for target in found.referenced_targets {
+            for target in referenced_targets {
                 let inside = loaded
                     .repo_root
                     .as_ref()
@@ -551,17 +556,15 @@ fn kustomizations_among(
     documents
         .par_iter()
         .enumerate()
-        .filter(|&(i, document)| {
-            let first_of_file = i == 0 || documents[i - 1].file != document.file;
-            first_of_file
-                && sources
-                    .get(document.file)
-                    .is_some_and(|source| is_kustomization_file(&source.path))
+        .filter(|&(i, document)| i == 0 || documents[i - 1].file != document.file)
+        .filter_map(|(_, document)| {
+            let source = sources.get(document.file)?;
+            is_kustomization_file(&source.path).then_some((document, source))
         })
-        .map(|(_, document)| {
-            let dir = sources
-                .get(document.file)
-                .and_then(|source| normalize(&source.path).parent().map(Path::to_path_buf))
+        .map(|(document, source)| {
+            let dir = normalize(&source.path)
+                .parent()
+                .map(Path::to_path_buf)
                 .unwrap_or_default();
             let spec = crate::load::kustomization::Kustomization::from_node(&document.root);
             let resolve = |reference: &str| normalize(&dir.join(reference));

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use crate::certs::{CertRequest, IssuerRef, Source};
-use crate::kustomize::{FastMap, FastSet};
+use crate::hashing::{FastMap, FastSet};
 use crate::rules::certs::shared_certificate::{Planner, Shared};
 use crate::rules::certs::{LISTED, certificate_yaml};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};

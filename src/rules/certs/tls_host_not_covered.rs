@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use crate::certs::domain::{covers, covers_normal, normalize, wildcard_base_of};
 use crate::certs::{Inventory, Source};
 use crate::escape::Inline;
-use crate::kustomize::FastMap;
+use crate::hashing::FastMap;
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
