@@ -18,8 +18,26 @@ fn main() -> std::process::ExitCode {
     // SAFETY: sets an integer option of the allocator, as its documentation allows at
     // any time; no pointer is involved.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    refuse_transparent_huge_pages();
     xks_lint::cli::main()
 }
+
+/// mimalloc asks for transparent huge pages on its arenas. On a virtual machine whose
+/// balloon driver hands free 2 MiB blocks back to the host (free page reporting), a
+/// huge-page fault lands on memory the host must back again page by page: measured
+/// here, `check` at 20,000 workloads spent 2.3–4.3 s of system time zeroing instead of
+/// 0.45–0.55 s with 4 KiB pages, and peak RSS was 6–12 % higher. Small pages cost more
+/// faults but the same every run.
+#[cfg(target_os = "linux")]
+fn refuse_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes nothing but
+    // this process's page-size choice for later faults; on a kernel without it the call
+    // fails and the process keeps the system's setting.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn refuse_transparent_huge_pages() {}
 
 #[cfg(test)]
 mod tests {
@@ -35,5 +53,14 @@ mod tests {
             default, expected,
             "option 15 is not mimalloc's purge delay (default 1,000 ms)"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn huge_pages_are_refused_for_the_process() {
+        super::refuse_transparent_huge_pages();
+        // SAFETY: reads this thread's flag, integer arguments only.
+        let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        assert_eq!(disabled, 1);
     }
 }
