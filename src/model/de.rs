@@ -104,6 +104,14 @@ pub fn json_int(node: &Node) -> Option<i64> {
     }
 }
 
+/// The boolean `to_json` makes of `node`, if it makes a boolean of it.
+pub fn json_bool(node: &Node) -> Option<bool> {
+    match Value::of(node) {
+        Value::Bool(b) => Some(b),
+        _ => None,
+    }
+}
+
 /// Whether `to_json` makes null of `node`.
 pub fn json_is_null(node: &Node) -> bool {
     matches!(Value::of(node), Value::Null)
@@ -727,10 +735,36 @@ mod tests {
         read_as_decoded::<NetworkPolicySpec, _>(node, crate::model::direct::policy_spec(node))
     }
 
+    /// Whether the direct reading of a pod template took `node`; when it did, decoding the
+    /// template must succeed and give the same workload.
+    fn template_agrees(node: &Node) -> bool {
+        let Some(parts) = crate::model::direct::pod_template(node) else {
+            return false;
+        };
+        let decoded = from_node::<PodTemplateSpec>(node, Mode::Template);
+        assert!(
+            decoded.is_ok(),
+            "template read directly but decoding fails: {:?} from {:?}",
+            decoded.err().map(|e| e.to_string()),
+            node.to_json()
+        );
+        if let Ok(decoded) = decoded {
+            let kind = crate::model::WorkloadKind::Deployment;
+            assert_eq!(
+                crate::model::Workload::from_parts(kind, parts),
+                crate::model::Workload::of(kind, decoded),
+                "{:?}",
+                node.to_json()
+            );
+        }
+        true
+    }
+
     /// Every type the model decodes, both ways, for `node`; the number of decodes that
     /// succeeded (so tests can check they exercise both outcomes).
     fn same_both_ways(node: &Node) -> usize {
         direct_agrees(node);
+        template_agrees(node);
         if crate::model::direct::plain_metadata(node) {
             let decoded = from_node::<ObjectMeta>(node, Mode::Metadata);
             assert!(
@@ -881,7 +915,7 @@ finalizers: [kubernetes]
             return;
         }
         let mut pending = vec![corpus];
-        let (mut nodes, mut decoded, mut direct) = (0, 0, 0);
+        let (mut nodes, mut decoded, mut direct, mut templates) = (0, 0, 0, 0);
         while let Some(dir) = pending.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -902,14 +936,15 @@ finalizers: [kubernetes]
                             nodes += 1;
                             decoded += same_both_ways(node);
                             direct += usize::from(direct_agrees(node));
+                            templates += usize::from(template_agrees(node));
                         }
                     }
                 }
             }
         }
         assert!(
-            nodes > 500 && decoded > nodes && direct > 20,
-            "{nodes} nodes, {decoded} decodes, {direct} read directly"
+            nodes > 500 && decoded > nodes && direct > 20 && templates > 20,
+            "{nodes} nodes, {decoded} decodes, {direct} specs and {templates} templates read directly"
         );
     }
 
@@ -972,6 +1007,48 @@ finalizers: [kubernetes]
     }
 
     #[test]
+    fn a_plain_pod_template_is_read_directly_and_an_odd_one_is_decoded() {
+        let bases = documents(BASES);
+        assert!(template_agrees(&bases[0]), "the base pod template");
+        let parts = crate::model::direct::pod_template(&bases[0]);
+        assert!(parts.is_some_and(|p| p.host_network && p.named_ports.len() == 1));
+        for odd in [
+            "spec: {containers: [{name: c, ports: [{containerPort: x}]}]}\n",
+            "spec: {containers: [{name: c, ports: [{containerPort: 99999999999}]}]}\n",
+            "spec: {containers: [{name: c, resources: {limits: {cpu: 1}}}]}\n",
+            "spec: {containers: [{name: c, env: [{name: a, valueFrom: {fileKeyRef: {}}}]}]}\n",
+            "spec: {containers: [{name: c, lifecycle: {}}]}\n",
+            "spec: {containers: [{name: c, livenessProbe: {httpGet: {port: 1.5}}}]}\n",
+            "spec: {affinity: {}}\n",
+            "spec: {containers: [{name: c, args: [~]}]}\n",
+            "spec: {containers: [{name: [c]}]}\n",
+            "spec: {containers: [{name: c, args: [1]}]}\n",
+            "spec: {containers: {name: c}}\n",
+            "spec: {hostNetwork: maybe}\n",
+            "spec: {volumes: [{name: v, hostPath: {path: /}}]}\n",
+            "spec: {nodeSelector: {a: 1}}\n",
+            "spec: {priority: 1.5}\n",
+            "metadata: {creationTimestamp: yesterday}\n",
+            "metadata: [a]\n",
+            "status: {}\n",
+            "spec: {? [a] : b}\n",
+        ] {
+            let root = &documents(odd)[0];
+            assert!(crate::model::direct::pod_template(root).is_none(), "{odd}");
+            same_both_ways(root);
+        }
+        for plain in [
+            "{}\n",
+            "metadata: ~\nspec: ~\n",
+            "metadata: {labels: {a: 1, b: ~, c: [x]}}\nspec: {containers: ~}\n",
+            "spec: {hostNetwork: yes, hostNetwork: false, containers: [{name: c, ports: [{name: a}, {name: a, containerPort: 1}]}]}\n",
+        ] {
+            let root = &documents(plain)[0];
+            assert!(template_agrees(root), "{plain}");
+        }
+    }
+
+    #[test]
     fn every_odd_scalar_decodes_as_through_json() {
         for scalar in SCALARS {
             for text in [
@@ -979,6 +1056,12 @@ finalizers: [kubernetes]
                 format!("metadata: {{labels: {{a: {scalar}}}, annotations: {scalar}}}\n"),
                 format!(
                     "spec: {{containers: [{{name: c, ports: [{{containerPort: {scalar}}}]}}]}}\n"
+                ),
+                format!(
+                    "metadata: {{labels: {{{scalar}: a}}}}\nspec: {{nodeSelector: {{{scalar}: a}}, containers: [{{name: c, resources: {{limits: {{{scalar}: 1m}}}}, livenessProbe: {{httpGet: {{port: {scalar}}}, periodSeconds: {scalar}}}, securityContext: {{runAsUser: {scalar}, capabilities: {{drop: [{scalar}]}}}}}}], securityContext: {{supplementalGroups: [{scalar}]}}, volumes: [{{name: v, configMap: {{name: c, defaultMode: {scalar}}}}}]}}\n"
+                ),
+                format!(
+                    "metadata: {{labels: {{a: {scalar}}}}}\nspec: {{hostNetwork: {scalar}, priority: {scalar}, nodeSelector: {{a: {scalar}}}, containers: [{{name: {scalar}, args: [{scalar}], env: [{{name: a, value: {scalar}}}], resources: {{limits: {{cpu: {scalar}}}}}, ports: [{{name: {scalar}, protocol: {scalar}, hostPort: {scalar}, containerPort: 80}}]}}]}}\n"
                 ),
                 format!("ports: [{{port: {scalar}, targetPort: {scalar}}}]\n"),
                 format!("{scalar}: {scalar}\n"),

@@ -20,7 +20,8 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::de::{json_int, json_is_null, json_str};
+use super::NamedPort;
+use super::de::{json_bool, json_int, json_is_null, json_str, lenient_text};
 use super::specs::{IngressSpec, LabelMap, PeerSpec, PolicyRuleSpec, PolicySpec, SelectorSpec};
 use crate::load::yaml::{Node, NodeKind};
 
@@ -225,6 +226,323 @@ fn entries(node: &Node) -> Option<&[(Node, Node)]> {
         NodeKind::Map(entries, _) => Some(entries.as_slice()),
         _ => None,
     }
+}
+
+/// What a workload keeps of its pod template: the pod's labels, `hostNetwork`, and the
+/// named ports of its containers in document order.
+#[derive(Debug, Default, PartialEq)]
+pub struct TemplateParts {
+    pub labels: LabelMap,
+    pub host_network: bool,
+    pub named_ports: Vec<NamedPort>,
+}
+
+/// A pod template read straight from the tree when it holds only the fields of
+/// [`TEMPLATE`], each with the JSON type k8s-openapi asks for; `None` for anything else
+/// (an unlisted field such as `affinity` or `tolerations`, a wrong type, a number out of
+/// range), which is then decoded as before. Decoding the whole `PodTemplateSpec` only to
+/// keep its labels and named ports was the largest part of typing a workload.
+pub fn pod_template(template: &Node) -> Option<TemplateParts> {
+    if !conforms(template, &TEMPLATE) {
+        return None;
+    }
+    let template = entries(template)?;
+    let labels = present(field(template, "metadata"))
+        .and_then(|metadata| present(field(entries(metadata)?, "labels")));
+    let labels = match labels {
+        Some(labels) => lenient_labels(labels)?,
+        None => LabelMap::default(),
+    };
+    let spec = present(field(template, "spec")).and_then(entries);
+    let host_network = spec
+        .and_then(|spec| present(field(spec, "hostNetwork")))
+        .and_then(json_bool)
+        == Some(true);
+    let containers = spec.and_then(|spec| present(field(spec, "containers")));
+    let ports = containers
+        .and_then(Node::as_seq)
+        .into_iter()
+        .flatten()
+        .filter_map(|container| present(field(entries(container)?, "ports")))
+        .filter_map(Node::as_seq)
+        .flatten();
+    let named_ports = ports
+        .filter_map(|port| {
+            let port = entries(port)?;
+            Some(NamedPort {
+                name: present(field(port, "name")).and_then(json_str)?.to_string(),
+                protocol: present(field(port, "protocol"))
+                    .and_then(json_str)
+                    .map(String::from),
+                container_port: present(field(port, "containerPort"))
+                    .and_then(int32)
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    Some(TemplateParts {
+        labels,
+        host_network,
+        named_ports,
+    })
+}
+
+/// The JSON shape k8s-openapi asks of a field: the part of the pod template's schema that
+/// manifests commonly write. A null field counts as absent, as decoding reads it.
+enum Shape {
+    Str,
+    Bool,
+    Int,
+    Int32,
+    IntOrStr,
+    /// A sequence whose items all have this shape (none null).
+    List(&'static Shape),
+    /// Strings by string keys: labels, node selectors, quantities (which k8s-openapi reads
+    /// from strings only).
+    StrMap,
+    /// Object metadata, as [`plain_metadata`] takes it.
+    Metadata,
+    /// A mapping holding only these fields.
+    Object(&'static [(&'static str, Shape)]),
+}
+
+use Shape::{Bool, Int, Int32, IntOrStr, List, Metadata, Object, Str, StrMap};
+
+const TEMPLATE: Shape = Object(&[("metadata", Metadata), ("spec", POD_SPEC)]);
+
+const POD_SPEC: Shape = Object(&[
+    ("containers", List(&CONTAINER)),
+    ("initContainers", List(&CONTAINER)),
+    ("volumes", List(&VOLUME)),
+    ("securityContext", POD_SECURITY),
+    ("imagePullSecrets", List(&Object(&[("name", Str)]))),
+    ("nodeSelector", StrMap),
+    ("priority", Int32),
+    ("activeDeadlineSeconds", Int),
+    ("terminationGracePeriodSeconds", Int),
+    ("automountServiceAccountToken", Bool),
+    ("enableServiceLinks", Bool),
+    ("hostIPC", Bool),
+    ("hostNetwork", Bool),
+    ("hostPID", Bool),
+    ("hostUsers", Bool),
+    ("setHostnameAsFQDN", Bool),
+    ("shareProcessNamespace", Bool),
+    ("dnsPolicy", Str),
+    ("hostname", Str),
+    ("nodeName", Str),
+    ("preemptionPolicy", Str),
+    ("priorityClassName", Str),
+    ("restartPolicy", Str),
+    ("runtimeClassName", Str),
+    ("schedulerName", Str),
+    ("serviceAccount", Str),
+    ("serviceAccountName", Str),
+    ("subdomain", Str),
+]);
+
+const CONTAINER: Shape = Object(&[
+    ("name", Str),
+    ("image", Str),
+    ("imagePullPolicy", Str),
+    ("workingDir", Str),
+    ("terminationMessagePath", Str),
+    ("terminationMessagePolicy", Str),
+    ("stdin", Bool),
+    ("stdinOnce", Bool),
+    ("tty", Bool),
+    ("command", List(&Str)),
+    ("args", List(&Str)),
+    ("ports", List(&CONTAINER_PORT)),
+    ("env", List(&ENV_VAR)),
+    (
+        "resources",
+        Object(&[("limits", StrMap), ("requests", StrMap)]),
+    ),
+    ("volumeMounts", List(&VOLUME_MOUNT)),
+    ("livenessProbe", PROBE),
+    ("readinessProbe", PROBE),
+    ("startupProbe", PROBE),
+    ("securityContext", CONTAINER_SECURITY),
+]);
+
+const CONTAINER_PORT: Shape = Object(&[
+    ("containerPort", Int32),
+    ("hostPort", Int32),
+    ("hostIP", Str),
+    ("name", Str),
+    ("protocol", Str),
+]);
+
+const ENV_VAR: Shape = Object(&[
+    ("name", Str),
+    ("value", Str),
+    (
+        "valueFrom",
+        Object(&[
+            (
+                "fieldRef",
+                Object(&[("apiVersion", Str), ("fieldPath", Str)]),
+            ),
+            ("secretKeyRef", KEY_SELECTOR),
+            ("configMapKeyRef", KEY_SELECTOR),
+            (
+                "resourceFieldRef",
+                Object(&[("containerName", Str), ("resource", Str), ("divisor", Str)]),
+            ),
+        ]),
+    ),
+]);
+
+const KEY_SELECTOR: Shape = Object(&[("name", Str), ("key", Str), ("optional", Bool)]);
+
+const VOLUME_MOUNT: Shape = Object(&[
+    ("name", Str),
+    ("mountPath", Str),
+    ("subPath", Str),
+    ("subPathExpr", Str),
+    ("mountPropagation", Str),
+    ("recursiveReadOnly", Str),
+    ("readOnly", Bool),
+]);
+
+const PROBE: Shape = Object(&[
+    ("exec", Object(&[("command", List(&Str))])),
+    (
+        "httpGet",
+        Object(&[
+            ("path", Str),
+            ("port", IntOrStr),
+            ("host", Str),
+            ("scheme", Str),
+            (
+                "httpHeaders",
+                List(&Object(&[("name", Str), ("value", Str)])),
+            ),
+        ]),
+    ),
+    ("tcpSocket", Object(&[("port", IntOrStr), ("host", Str)])),
+    ("grpc", Object(&[("port", Int32), ("service", Str)])),
+    ("initialDelaySeconds", Int32),
+    ("periodSeconds", Int32),
+    ("timeoutSeconds", Int32),
+    ("successThreshold", Int32),
+    ("failureThreshold", Int32),
+    ("terminationGracePeriodSeconds", Int),
+]);
+
+const PROFILE: Shape = Object(&[("type", Str), ("localhostProfile", Str)]);
+
+const POD_SECURITY: Shape = Object(&[
+    ("fsGroup", Int),
+    ("runAsGroup", Int),
+    ("runAsUser", Int),
+    ("runAsNonRoot", Bool),
+    ("fsGroupChangePolicy", Str),
+    ("seLinuxChangePolicy", Str),
+    ("supplementalGroupsPolicy", Str),
+    ("supplementalGroups", List(&Int)),
+    ("seccompProfile", PROFILE),
+    ("appArmorProfile", PROFILE),
+]);
+
+const CONTAINER_SECURITY: Shape = Object(&[
+    ("allowPrivilegeEscalation", Bool),
+    ("privileged", Bool),
+    ("readOnlyRootFilesystem", Bool),
+    ("runAsNonRoot", Bool),
+    ("runAsGroup", Int),
+    ("runAsUser", Int),
+    ("procMount", Str),
+    (
+        "capabilities",
+        Object(&[("add", List(&Str)), ("drop", List(&Str))]),
+    ),
+    ("seccompProfile", PROFILE),
+    ("appArmorProfile", PROFILE),
+]);
+
+const KEY_TO_PATH: Shape = Object(&[("key", Str), ("path", Str), ("mode", Int32)]);
+
+const VOLUME: Shape = Object(&[
+    ("name", Str),
+    (
+        "configMap",
+        Object(&[
+            ("name", Str),
+            ("items", List(&KEY_TO_PATH)),
+            ("defaultMode", Int32),
+            ("optional", Bool),
+        ]),
+    ),
+    (
+        "secret",
+        Object(&[
+            ("secretName", Str),
+            ("items", List(&KEY_TO_PATH)),
+            ("defaultMode", Int32),
+            ("optional", Bool),
+        ]),
+    ),
+    ("emptyDir", Object(&[("medium", Str), ("sizeLimit", Str)])),
+    (
+        "persistentVolumeClaim",
+        Object(&[("claimName", Str), ("readOnly", Bool)]),
+    ),
+]);
+
+/// Whether `node` has `shape` (see [`Shape`]).
+fn conforms(node: &Node, shape: &Shape) -> bool {
+    match shape {
+        Str => json_str(node).is_some(),
+        Bool => json_bool(node).is_some(),
+        Int => json_int(node).is_some(),
+        Int32 => int32(node).is_some(),
+        IntOrStr => int_or_string(node).is_some(),
+        List(item) => node
+            .as_seq()
+            .is_some_and(|items| items.iter().all(|i| conforms(i, item))),
+        StrMap => entries(node).is_some_and(|entries| {
+            entries
+                .iter()
+                .all(|(key, value)| key.as_scalar().is_some() && json_str(value).is_some())
+        }),
+        Metadata => plain_metadata(node),
+        Object(fields) => entries(node).is_some_and(|entries| {
+            entries.iter().all(|(key, value)| {
+                key.as_scalar().is_some_and(|key| {
+                    fields.iter().any(|(name, shape)| {
+                        *name == key.value.as_str()
+                            && (json_is_null(value) || conforms(value, shape))
+                    })
+                })
+            })
+        }),
+    }
+}
+
+/// A field that is there and not null.
+fn present(node: Option<&Node>) -> Option<&Node> {
+    node.filter(|n| !json_is_null(n))
+}
+
+/// Labels of object metadata as decoding reads them (`de::Mode::LenientMap`): a string
+/// as written, null as empty, any other value as its JSON text.
+fn lenient_labels(map: &Node) -> Option<LabelMap> {
+    entries(map)?
+        .iter()
+        .map(|(key, value)| {
+            let text = match json_str(value) {
+                Some(text) => text.into(),
+                None => ecow::EcoString::from(lenient_text(value)),
+            };
+            Some((key.as_scalar()?.value.as_str(), text))
+        })
+        .collect()
+}
+
+fn int32(node: &Node) -> Option<i32> {
+    i32::try_from(json_int(node)?).ok()
 }
 
 /// The value of the last entry whose key's raw text is `name`.

@@ -26,10 +26,11 @@ use de::Mode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId(pub usize);
 
-/// What the analysis reads of a workload's pod template. The whole template is decoded
-/// (so schema errors are reported as for any field) and then dropped: a `PodTemplateSpec`
-/// costs kilobytes per workload, this a few dozen bytes.
-#[derive(Debug, Clone)]
+/// What the analysis reads of a workload's pod template. A template of common fields of
+/// the right types is read straight from the tree ([`direct::pod_template`]); any other
+/// is decoded whole (so schema errors are reported as for any field) and then dropped: a
+/// `PodTemplateSpec` costs kilobytes per workload, this a few dozen bytes.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     pub kind: WorkloadKind,
     /// The pod template's labels (a Pod's own labels).
@@ -76,6 +77,16 @@ impl Workload {
             pod_labels,
             host_network,
             named_ports: named_ports.into_boxed_slice(),
+        }
+    }
+
+    /// A workload from its template read directly (see [`direct::pod_template`]).
+    fn from_parts(kind: WorkloadKind, parts: direct::TemplateParts) -> Workload {
+        Workload {
+            kind,
+            pod_labels: parts.labels,
+            host_network: parts.host_network,
+            named_ports: parts.named_ports.into_boxed_slice(),
         }
     }
 
@@ -554,22 +565,24 @@ impl Model {
         let typed = match (kind.as_str(), WorkloadKind::from_kind(&kind)) {
             (_, Some(workload_kind)) => {
                 let path = workload_kind.template_path();
-                let template = if path.is_empty() {
-                    Some(PodTemplateSpec {
+                let template_node = path.iter().try_fold(&node, |n, key| n.get(key));
+                let workload = if path.is_empty() {
+                    let template = PodTemplateSpec {
                         metadata: meta,
                         spec: spec_node.and_then(|spec| {
                             decode(spec, Mode::Plain, &["spec"], &mut schema_errors)
                         }),
-                    })
+                    };
+                    Workload::of(workload_kind, template)
+                } else if let Some(parts) = template_node.and_then(direct::pod_template) {
+                    Workload::from_parts(workload_kind, parts)
                 } else {
                     drop(meta);
-                    let template_node = path.iter().try_fold(&node, |n, key| n.get(key));
-                    template_node.and_then(|t| decode(t, Mode::Template, path, &mut schema_errors))
+                    let template = template_node
+                        .and_then(|t| decode(t, Mode::Template, path, &mut schema_errors));
+                    Workload::of(workload_kind, template.unwrap_or_default())
                 };
-                Typed::Workload(Box::new(Workload::of(
-                    workload_kind,
-                    template.unwrap_or_default(),
-                )))
+                Typed::Workload(Box::new(workload))
             }
             ("Namespace", None) => Typed::Namespace(
                 spec_node.and_then(|spec| decode(spec, Mode::Plain, &["spec"], &mut schema_errors)),
