@@ -706,16 +706,21 @@ mod tests {
     }
 
     /// Whether a direct reading took `node`; when it did, what it read must be what
-    /// decoding as `K` and converting give (and decoding must succeed).
-    fn read_as_decoded<K, M>(node: &Node, direct: Option<M>) -> bool
+    /// decoding as `K` (in `mode`) and converting give, and decoding must succeed.
+    fn read_as_decoded<K, M>(
+        node: &Node,
+        mode: Mode,
+        direct: Option<M>,
+        convert: impl FnOnce(K) -> M,
+    ) -> bool
     where
         K: DeserializeOwned,
-        M: From<K> + PartialEq + std::fmt::Debug,
+        M: PartialEq + std::fmt::Debug,
     {
         let Some(direct) = direct else {
             return false;
         };
-        let decoded = from_node::<K>(node, Mode::Plain);
+        let decoded = from_node::<K>(node, mode);
         assert!(
             decoded.is_ok(),
             "read directly but decoding fails: {:?} from {:?}",
@@ -723,7 +728,7 @@ mod tests {
             node.to_json()
         );
         if let Ok(decoded) = decoded {
-            assert_eq!(direct, M::from(decoded), "{:?}", node.to_json());
+            assert_eq!(direct, convert(decoded), "{:?}", node.to_json());
         }
         true
     }
@@ -731,33 +736,21 @@ mod tests {
     /// Whether the direct reading of a NetworkPolicy spec took `node` (an Ingress spec's
     /// is held to decoding the same way).
     fn direct_agrees(node: &Node) -> bool {
-        read_as_decoded::<IngressSpec, _>(node, crate::model::direct::ingress_spec(node));
-        read_as_decoded::<NetworkPolicySpec, _>(node, crate::model::direct::policy_spec(node))
+        let ingress = crate::model::direct::ingress_spec(node);
+        read_as_decoded::<IngressSpec, _>(node, Mode::Plain, ingress, From::from);
+        let policy = crate::model::direct::policy_spec(node);
+        read_as_decoded::<NetworkPolicySpec, _>(node, Mode::Plain, policy, From::from)
     }
 
-    /// Whether the direct reading of a pod template took `node`; when it did, decoding the
-    /// template must succeed and give the same workload.
+    /// Whether the direct reading of a pod template took `node`: the workload read must be
+    /// the one the decoded template gives.
     fn template_agrees(node: &Node) -> bool {
-        let Some(parts) = crate::model::direct::pod_template(node) else {
-            return false;
-        };
-        let decoded = from_node::<PodTemplateSpec>(node, Mode::Template);
-        assert!(
-            decoded.is_ok(),
-            "template read directly but decoding fails: {:?} from {:?}",
-            decoded.err().map(|e| e.to_string()),
-            node.to_json()
-        );
-        if let Ok(decoded) = decoded {
-            let kind = crate::model::WorkloadKind::Deployment;
-            assert_eq!(
-                crate::model::Workload::from_parts(kind, parts),
-                crate::model::Workload::of(kind, decoded),
-                "{:?}",
-                node.to_json()
-            );
-        }
-        true
+        use crate::model::{Workload, WorkloadKind::Deployment};
+        let direct = crate::model::direct::pod_template(node)
+            .map(|parts| Workload::from_parts(Deployment, parts));
+        read_as_decoded::<PodTemplateSpec, _>(node, Mode::Template, direct, |template| {
+            Workload::of(Deployment, template)
+        })
     }
 
     /// Every type the model decodes, both ways, for `node`; the number of decodes that
