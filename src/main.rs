@@ -1,5 +1,8 @@
 // The pipeline allocates many small tree nodes from several threads at once; glibc's
 // arenas spend a third of a large run in page faults and mprotect there, mimalloc does not.
+// `--features system-allocator` leaves the system's malloc in place, for heap profilers
+// such as heaptrack that only see malloc.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
