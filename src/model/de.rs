@@ -872,7 +872,14 @@ spec:
       image: i
       ports: [{name: http, containerPort: 8080, protocol: TCP}, {containerPort: 9090}]
       resources: {requests: {cpu: 100m, memory: 1Gi}}
-      env: [{name: A, value: "1"}]
+      env: [{name: A, value: "1"}, {name: B, valueFrom: {secretKeyRef: {name: s, key: k}}}]
+      readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 5}
+      livenessProbe: {tcpSocket: {port: 8080}, failureThreshold: 3}
+      securityContext: {runAsNonRoot: true, runAsUser: 1000, capabilities: {drop: [ALL]}}
+      volumeMounts: [{name: v, mountPath: /etc/v, readOnly: true}]
+  securityContext: {fsGroup: 2000, seccompProfile: {type: RuntimeDefault}}
+  volumes: [{name: v, configMap: {name: c, defaultMode: 420}}, {name: e, emptyDir: {}}]
+  initContainers: [{name: i, image: i, command: [sh, -c, "true"]}]
 ---
 type: ClusterIP
 selector: {app: web}
