@@ -433,13 +433,20 @@ impl Node {
 
     /// Nodes of this tree (each key, value and item counts one).
     pub fn expanded_size(&self) -> usize {
+        // Most nodes are scalars (every key, most values): counted here, without a call.
+        fn size(node: &Node) -> usize {
+            match node.kind {
+                NodeKind::Scalar { .. } => 1,
+                _ => node.expanded_size(),
+            }
+        }
         match &self.kind {
             NodeKind::Scalar { .. } => 1,
-            NodeKind::Seq(items, _) => 1 + items.iter().map(Node::expanded_size).sum::<usize>(),
+            NodeKind::Seq(items, _) => 1 + items.iter().map(size).sum::<usize>(),
             NodeKind::Map(entries, _) => {
                 1 + entries
                     .iter()
-                    .map(|(k, v)| k.expanded_size() + v.expanded_size())
+                    .map(|(k, v)| size(k) + size(v))
                     .sum::<usize>()
             }
         }
