@@ -228,8 +228,10 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
             let mut raw = Vec::new();
             for (name, ids) in &environments.clusters {
                 let environment = model.subset(ids);
-                let environment_certs = certs::Inventory::build(&environment, &options.certs);
-                let environment_graph = graph::Graph::build(&environment, &options.graph);
+                let (environment_certs, environment_graph) = rayon::join(
+                    || certs::Inventory::build(&environment, &options.certs),
+                    || graph::Graph::build(&environment, &options.graph),
+                );
                 let mut found: Vec<Vec<Diagnostic>> = rules::run_per_rule(
                     &environment,
                     &sources,
