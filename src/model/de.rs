@@ -753,6 +753,16 @@ mod tests {
         })
     }
 
+    /// Each of `odds` (a document's text) is refused by the direct reading `reads`, and
+    /// decodes as through JSON.
+    fn refused_and_decoded(odds: &[&str], reads: impl Fn(&Node) -> bool) {
+        for odd in odds {
+            let root = &documents(odd)[0];
+            assert!(!reads(root), "{odd}");
+            same_both_ways(root);
+        }
+    }
+
     /// Every type the model decodes, both ways, for `node`; the number of decodes that
     /// succeeded (so tests can check they exercise both outcomes).
     fn same_both_ways(node: &Node) -> usize {
@@ -957,18 +967,17 @@ finalizers: [kubernetes]
                 .is_some_and(|spec| spec.path_backends.len() == 1),
             "the base Ingress spec"
         );
-        for odd in [
-            "rules: [{http: {paths: [{backend: {service: {port: {number: x}}}}]}}]\n",
-            "rules: [{http: {paths: [{pathType: 1}]}}]\n",
-            "rules: [{host: [a]}]\n",
-            "defaultBackend: {resource: {kind: [x]}}\n",
-            "tls: [{hosts: a}]\n",
-            "rules: {http: {}}\n",
-        ] {
-            let root = &documents(odd)[0];
-            assert!(crate::model::direct::ingress_spec(root).is_none(), "{odd}");
-            same_both_ways(root);
-        }
+        refused_and_decoded(
+            &[
+                "rules: [{http: {paths: [{backend: {service: {port: {number: x}}}}]}}]\n",
+                "rules: [{http: {paths: [{pathType: 1}]}}]\n",
+                "rules: [{host: [a]}]\n",
+                "defaultBackend: {resource: {kind: [x]}}\n",
+                "tls: [{hosts: a}]\n",
+                "rules: {http: {}}\n",
+            ],
+            |root| crate::model::direct::ingress_spec(root).is_some(),
+        );
         let metadata = bases[0].get("metadata");
         assert!(metadata.is_some_and(crate::model::direct::plain_metadata));
         for odd in [
@@ -989,21 +998,20 @@ finalizers: [kubernetes]
                 same_both_ways(metadata);
             }
         }
-        for odd in [
-            "ingress: [{ports: [{port: 1.5}]}]\n",
-            "ingress: [{ports: [{port: 99999999999}]}]\n",
-            "egress: [{ports: [{endPort: x}]}]\n",
-            "podSelector: {matchLabels: {a: yes}}\n",
-            "podSelector: {matchLabels: {a: 1}}\n",
-            "podSelector: [{matchLabels: {a: b}}]\n",
-            "policyTypes: Ingress\n",
-            "egress: [{to: [{ipBlock: {cidr: [10.0.0.0/8]}}]}]\n",
-            "podSelector:\n  matchLabels:\n    ? [a]\n    : b\n",
-        ] {
-            let root = &documents(odd)[0];
-            assert!(crate::model::direct::policy_spec(root).is_none(), "{odd}");
-            same_both_ways(root);
-        }
+        refused_and_decoded(
+            &[
+                "ingress: [{ports: [{port: 1.5}]}]\n",
+                "ingress: [{ports: [{port: 99999999999}]}]\n",
+                "egress: [{ports: [{endPort: x}]}]\n",
+                "podSelector: {matchLabels: {a: yes}}\n",
+                "podSelector: {matchLabels: {a: 1}}\n",
+                "podSelector: [{matchLabels: {a: b}}]\n",
+                "policyTypes: Ingress\n",
+                "egress: [{to: [{ipBlock: {cidr: [10.0.0.0/8]}}]}]\n",
+                "podSelector:\n  matchLabels:\n    ? [a]\n    : b\n",
+            ],
+            |root| crate::model::direct::policy_spec(root).is_some(),
+        );
     }
 
     #[test]
@@ -1012,31 +1020,30 @@ finalizers: [kubernetes]
         assert!(template_agrees(&bases[0]), "the base pod template");
         let parts = crate::model::direct::pod_template(&bases[0]);
         assert!(parts.is_some_and(|p| p.host_network && p.named_ports.len() == 1));
-        for odd in [
-            "spec: {containers: [{name: c, ports: [{containerPort: x}]}]}\n",
-            "spec: {containers: [{name: c, ports: [{containerPort: 99999999999}]}]}\n",
-            "spec: {containers: [{name: c, resources: {limits: {cpu: 1}}}]}\n",
-            "spec: {containers: [{name: c, env: [{name: a, valueFrom: {fileKeyRef: {}}}]}]}\n",
-            "spec: {containers: [{name: c, lifecycle: {}}]}\n",
-            "spec: {containers: [{name: c, livenessProbe: {httpGet: {port: 1.5}}}]}\n",
-            "spec: {affinity: {}}\n",
-            "spec: {containers: [{name: c, args: [~]}]}\n",
-            "spec: {containers: [{name: [c]}]}\n",
-            "spec: {containers: [{name: c, args: [1]}]}\n",
-            "spec: {containers: {name: c}}\n",
-            "spec: {hostNetwork: maybe}\n",
-            "spec: {volumes: [{name: v, hostPath: {path: /}}]}\n",
-            "spec: {nodeSelector: {a: 1}}\n",
-            "spec: {priority: 1.5}\n",
-            "metadata: {creationTimestamp: yesterday}\n",
-            "metadata: [a]\n",
-            "status: {}\n",
-            "spec: {? [a] : b}\n",
-        ] {
-            let root = &documents(odd)[0];
-            assert!(crate::model::direct::pod_template(root).is_none(), "{odd}");
-            same_both_ways(root);
-        }
+        refused_and_decoded(
+            &[
+                "spec: {containers: [{name: c, ports: [{containerPort: x}]}]}\n",
+                "spec: {containers: [{name: c, ports: [{containerPort: 99999999999}]}]}\n",
+                "spec: {containers: [{name: c, resources: {limits: {cpu: 1}}}]}\n",
+                "spec: {containers: [{name: c, env: [{name: a, valueFrom: {fileKeyRef: {}}}]}]}\n",
+                "spec: {containers: [{name: c, lifecycle: {}}]}\n",
+                "spec: {containers: [{name: c, livenessProbe: {httpGet: {port: 1.5}}}]}\n",
+                "spec: {affinity: {}}\n",
+                "spec: {containers: [{name: c, args: [~]}]}\n",
+                "spec: {containers: [{name: [c]}]}\n",
+                "spec: {containers: [{name: c, args: [1]}]}\n",
+                "spec: {containers: {name: c}}\n",
+                "spec: {hostNetwork: maybe}\n",
+                "spec: {volumes: [{name: v, hostPath: {path: /}}]}\n",
+                "spec: {nodeSelector: {a: 1}}\n",
+                "spec: {priority: 1.5}\n",
+                "metadata: {creationTimestamp: yesterday}\n",
+                "metadata: [a]\n",
+                "status: {}\n",
+                "spec: {? [a] : b}\n",
+            ],
+            |root| crate::model::direct::pod_template(root).is_some(),
+        );
         for plain in [
             "{}\n",
             "metadata: ~\nspec: ~\n",

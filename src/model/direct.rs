@@ -105,9 +105,17 @@ fn port(port: &Node) -> Option<NetworkPolicyPort> {
 
 /// A 32-bit integer or a string, as k8s-openapi's `IntOrString` visitor takes them.
 fn int_or_string(node: &Node) -> Option<IntOrString> {
+    Some(match int_or_str(node)? {
+        Ok(number) => IntOrString::Int(number),
+        Err(text) => IntOrString::String(text.to_string()),
+    })
+}
+
+/// [`int_or_string`] without copying the string.
+fn int_or_str(node: &Node) -> Option<Result<i32, &str>> {
     match json_int(node) {
-        Some(number) => i32::try_from(number).ok().map(IntOrString::Int),
-        None => json_str(node).map(|text| IntOrString::String(text.to_string())),
+        Some(number) => i32::try_from(number).ok().map(Ok),
+        None => json_str(node).map(Err),
     }
 }
 
@@ -209,9 +217,8 @@ fn each<T>(seq: &Node, read: impl Fn(&Node) -> Option<T>) -> Option<Vec<T>> {
 
 /// An optional field: absent or null is `Some(None)`; a value `read` cannot take is `None`.
 fn optional<T>(node: Option<&Node>, read: impl FnOnce(&Node) -> Option<T>) -> Option<Option<T>> {
-    match node {
+    match present(node) {
         None => Some(None),
-        Some(node) if json_is_null(node) => Some(None),
         Some(node) => read(node).map(Some),
     }
 }
@@ -498,7 +505,7 @@ fn conforms(node: &Node, shape: &Shape) -> bool {
         Bool => json_bool(node).is_some(),
         Int => json_int(node).is_some(),
         Int32 => int32(node).is_some(),
-        IntOrStr => int_or_string(node).is_some(),
+        IntOrStr => int_or_str(node).is_some(),
         List(item) => node
             .as_seq()
             .is_some_and(|items| items.iter().all(|i| conforms(i, item))),
