@@ -8,7 +8,8 @@ pub mod budget;
 pub mod domain;
 pub mod limits;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::hashing::FastMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, ObjectId, Typed, map_entries};
@@ -162,7 +163,7 @@ pub struct Inventory {
     pub requests: Vec<CertRequest>,
     pub settings: CertSettings,
     /// (namespace, secret) → indexes into `requests`.
-    by_secret: HashMap<(String, String), Vec<usize>>,
+    by_secret: FastMap<(String, String), Vec<usize>>,
 }
 
 impl Inventory {
@@ -185,7 +186,7 @@ impl Inventory {
             })
             .collect();
         let requests: Vec<CertRequest> = per_object.into_iter().flatten().collect();
-        let mut by_secret: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_secret: FastMap<(String, String), Vec<usize>> = FastMap::default();
         for (index, request) in requests.iter().enumerate() {
             by_secret
                 .entry((request.namespace.clone(), request.secret_name.clone()))

@@ -3,7 +3,8 @@
 //! reach rules find drawn by dot and Mermaid, or gathered into the interactive page
 //! (`--format html`, see [`crate::report::html`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::hashing::{FastMap, FastSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -242,15 +243,15 @@ struct Tables<'g> {
     graph: &'g Graph,
     sources: &'g Sources,
     view: View,
-    node_index: HashMap<String, usize>,
-    namespace_index: HashMap<String, usize>,
-    conns_index: HashMap<ConnSet, usize>,
-    why_index: HashMap<Vec<u32>, usize>,
-    line_index: HashMap<String, u32>,
-    why_of_pair: HashMap<(String, String), i64>,
+    node_index: FastMap<String, usize>,
+    namespace_index: FastMap<String, usize>,
+    conns_index: FastMap<ConnSet, usize>,
+    why_index: FastMap<Vec<u32>, usize>,
+    line_index: FastMap<String, u32>,
+    why_of_pair: FastMap<(String, String), i64>,
     why_bytes: usize,
     /// Class of every workload and platform endpoint label.
-    class_of: HashMap<String, usize>,
+    class_of: FastMap<String, usize>,
 }
 
 impl Tables<'_> {
@@ -396,14 +397,14 @@ fn gather(
             collapsed: args.group == Some(GroupBy::Namespace),
             ..View::default()
         },
-        node_index: HashMap::new(),
-        namespace_index: HashMap::new(),
-        conns_index: HashMap::new(),
-        why_index: HashMap::new(),
-        line_index: HashMap::new(),
-        why_of_pair: HashMap::new(),
+        node_index: FastMap::default(),
+        namespace_index: FastMap::default(),
+        conns_index: FastMap::default(),
+        why_index: FastMap::default(),
+        line_index: FastMap::default(),
+        why_of_pair: FastMap::default(),
         why_bytes: 0,
-        class_of: HashMap::new(),
+        class_of: FastMap::default(),
     };
     let unfiltered = filter.namespaces.is_empty() && filter.from.is_empty() && filter.to.is_empty();
     for c in 0..graph.classes.len() {
@@ -414,7 +415,7 @@ fn gather(
             }
         }
     }
-    let implicit_default: HashSet<&str> = graph
+    let implicit_default: FastSet<&str> = graph
         .policies
         .iter()
         .filter(|p| p.origin == PolicyOrigin::XksDefaultDeny)
@@ -480,13 +481,13 @@ fn changes_of(
     args: &ConnectivityArgs,
     filter: &ConnectionFilter,
 ) -> html::Diff {
-    let mut index: HashMap<String, usize> = view
+    let mut index: FastMap<String, usize> = view
         .nodes
         .iter()
         .enumerate()
         .map(|(i, n)| (n.label.clone(), i))
         .collect();
-    let mut namespaces: HashMap<String, usize> = view
+    let mut namespaces: FastMap<String, usize> = view
         .namespaces
         .iter()
         .enumerate()

@@ -3,8 +3,8 @@
 //! there. Built once per rule run from [`Sources`], so each fix looks a directory up in
 //! constant time.
 
+use crate::hashing::{FastMap, FastSet};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Edit;
@@ -18,12 +18,12 @@ use crate::span::{FileId, Pos, Span};
 pub struct Directories {
     /// The kustomization file of each directory that has one (the first, as kustomize
     /// reads them).
-    kustomizations: HashMap<PathBuf, usize>,
+    kustomizations: FastMap<PathBuf, usize>,
     /// Every file read, normalized.
-    files: HashSet<PathBuf>,
+    files: FastSet<PathBuf>,
     /// Per kustomization asked about: where a new `resources:` entry goes (`None`: it
     /// cannot be listed safely). Parsed once, however many fixes list a file there.
-    appends: RefCell<HashMap<FileId, Option<SeqEnd>>>,
+    appends: RefCell<FastMap<FileId, Option<SeqEnd>>>,
 }
 
 impl Directories {

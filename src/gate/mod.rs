@@ -7,7 +7,8 @@ pub mod fingerprint;
 pub mod paths;
 pub mod suppress;
 
-use std::collections::{BTreeSet, HashSet};
+use crate::hashing::FastSet;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::diagnostic::Diagnostic;
@@ -119,7 +120,7 @@ pub fn apply(
     if let Some(baseline) = &options.baseline {
         outcome.baseline_used = true;
         let before = kept.len();
-        let mut matched = HashSet::new();
+        let mut matched = FastSet::default();
         kept.retain(
             |d| match d.fingerprint.as_ref().filter(|f| baseline.contains(*f)) {
                 Some(fingerprint) => {
@@ -138,7 +139,7 @@ pub fn apply(
         outcome.known_at_rev = before - kept.len();
     }
     if let Some(files) = &options.only_files {
-        let wanted: HashSet<PathBuf> = files.iter().filter_map(|f| canonical(&cwd, f)).collect();
+        let wanted: FastSet<PathBuf> = files.iter().filter_map(|f| canonical(&cwd, f)).collect();
         let in_scope: Vec<bool> = sources
             .files
             .iter()

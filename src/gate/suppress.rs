@@ -8,7 +8,7 @@
 //!
 //! Every suppression that silenced nothing becomes an `unused-suppression` finding.
 
-use std::collections::HashMap;
+use crate::hashing::FastMap;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::Sources;
@@ -350,20 +350,20 @@ pub fn apply(
 /// suppressions does not compare every finding with every site.
 struct SiteIndex {
     /// (file, line) → line sites.
-    lines: HashMap<(FileId, usize), Vec<usize>>,
+    lines: FastMap<(FileId, usize), Vec<usize>>,
     /// Per file, object sites sorted by start, with the largest end among them and every
     /// earlier one (to stop the backward walk as soon as nothing earlier can cover).
-    objects: HashMap<FileId, Vec<(u32, u32, usize)>>,
+    objects: FastMap<FileId, Vec<(u32, u32, usize)>>,
     /// Object identity → object sites.
-    identities: HashMap<String, Vec<usize>>,
+    identities: FastMap<String, Vec<usize>>,
 }
 
 impl SiteIndex {
     fn new(sites: &[Site]) -> Self {
         let mut index = SiteIndex {
-            lines: HashMap::new(),
-            objects: HashMap::new(),
-            identities: HashMap::new(),
+            lines: FastMap::default(),
+            objects: FastMap::default(),
+            identities: FastMap::default(),
         };
         for (i, site) in sites.iter().enumerate() {
             match &site.scope {

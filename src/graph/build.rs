@@ -4,8 +4,9 @@
 //! select which classes, which namespaces each peer's selector matches, connections per
 //! named-port list). Evaluation itself is in `mod.rs`.
 
+use crate::hashing::FastMap;
 use ecow::EcoString;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
@@ -22,7 +23,7 @@ use crate::model::{Model, Typed};
 
 /// Namespace label index and each namespace's labels, in `Graph::namespaces` order.
 type NamespaceLabels<'a> = (
-    HashMap<&'a str, HashMap<&'a str, Vec<usize>>>,
+    FastMap<&'a str, FastMap<&'a str, Vec<usize>>>,
     Vec<&'a Labels>,
 );
 
@@ -227,7 +228,7 @@ impl Graph {
             }
         }
         // Namespaces by index; classes are sorted by namespace, so each namespace's are a run.
-        let namespace_index: HashMap<String, usize> = namespaces
+        let namespace_index: FastMap<String, usize> = namespaces
             .keys()
             .enumerate()
             .map(|(i, name)| (name.clone(), i))
@@ -236,8 +237,8 @@ impl Graph {
         let mut namespace_has_host = vec![false; namespaces.len()];
         let mut host_classes = Vec::new();
         let mut class_namespace = Vec::with_capacity(classes.len());
-        let mut label_index: Vec<HashMap<EcoString, HashMap<EcoString, Vec<usize>>>> =
-            vec![HashMap::new(); namespaces.len()];
+        let mut label_index: Vec<FastMap<EcoString, FastMap<EcoString, Vec<usize>>>> =
+            vec![FastMap::default(); namespaces.len()];
         for (c, class) in classes.iter().enumerate() {
             let ns = namespace_index.get(&class.namespace).copied().unwrap_or(0);
             class_namespace.push(ns);
@@ -263,7 +264,7 @@ impl Graph {
             }
         }
         // Most label values are on one class, pushed into room for four.
-        for by_value in label_index.iter_mut().flat_map(HashMap::values_mut) {
+        for by_value in label_index.iter_mut().flat_map(FastMap::values_mut) {
             by_value.values_mut().for_each(Vec::shrink_to_fit);
         }
 
@@ -310,7 +311,7 @@ impl Graph {
                 .map(|(name, _)| name)
                 .collect();
             // Namespaces holding a default-deny of their own: one pass, not one per namespace.
-            let with_default_deny: std::collections::HashSet<&str> = repo_policies
+            let with_default_deny: crate::hashing::FastSet<&str> = repo_policies
                 .iter()
                 .filter(|(o, _)| {
                     o.name == settings.default_deny_name
@@ -320,7 +321,7 @@ impl Graph {
                 .collect();
             // (namespace, name) of the repository's policies: which allowances a namespace
             // already has is a lookup, not a scan of every policy per namespace.
-            let repo_names: std::collections::HashSet<(&str, &str)> = repo_policies
+            let repo_names: crate::hashing::FastSet<(&str, &str)> = repo_policies
                 .iter()
                 .map(|(o, _)| (o.namespace.as_str(), o.name.as_str()))
                 .collect();
@@ -470,7 +471,7 @@ impl Graph {
         let namespace_count = graph.namespaces.len();
         // Namespace label index (key → value → namespaces): a selector pinning `name` finds
         // its namespace without asking every namespace, for every peer.
-        let mut namespace_labels: HashMap<&str, HashMap<&str, Vec<usize>>> = HashMap::new();
+        let mut namespace_labels: FastMap<&str, FastMap<&str, Vec<usize>>> = FastMap::default();
         let mut namespace_label_sets: Vec<&Labels> = Vec::with_capacity(namespace_count);
         for (i, info) in graph.namespaces.values().enumerate() {
             namespace_label_sets.push(&info.labels);
@@ -485,7 +486,7 @@ impl Graph {
         }
         let namespace_labels = (namespace_labels, namespace_label_sets);
         // Selectors are interned, so equal ones are one allocation: its address is the key.
-        let mut set_of_selector: HashMap<*const Selector, u32> = HashMap::new();
+        let mut set_of_selector: FastMap<*const Selector, u32> = FastMap::default();
         let mut distinct_selectors: Vec<&Selector> = Vec::new();
         let mut rule_first_peer = Vec::with_capacity(graph.rules.len());
         let mut peer_namespace_set = Vec::new();
@@ -530,7 +531,7 @@ impl Graph {
             .par_iter()
             .map(|r| (!r.has_named_ports()).then(|| r.conns_for(&[])))
             .collect();
-        let mut fixed_ids: HashMap<ConnSet, u32> = HashMap::new();
+        let mut fixed_ids: FastMap<ConnSet, u32> = FastMap::default();
         let mut fixed_conns: Vec<ConnSet> = Vec::new();
         graph.rule_fixed = conns
             .into_iter()
@@ -546,7 +547,7 @@ impl Graph {
         graph.fixed_conns = fixed_conns;
         // Named ports resolve per destination: once per distinct port list, not per pair.
         type PortList<'a> = &'a [(String, Protocol, u16)];
-        let mut port_lists: HashMap<PortList, u32> = HashMap::new();
+        let mut port_lists: FastMap<PortList, u32> = FastMap::default();
         let class_port_list: Vec<u32> = graph
             .classes
             .iter()
@@ -559,7 +560,7 @@ impl Graph {
         lists.sort_by_key(|(_, id)| *id);
         let mut budget = MAX_NAMED_CACHE;
         // Rows by the rule's `ports` (what `conns_for` reads besides the port list).
-        let mut rows: HashMap<&[policy::PortSpec], u32> = HashMap::new();
+        let mut rows: FastMap<&[policy::PortSpec], u32> = FastMap::default();
         let mut named_rows: Vec<Vec<ConnSet>> = Vec::new();
         let rule_named: Vec<Option<u32>> = graph
             .rules

@@ -2,8 +2,8 @@
 //! same selectors (`name: ingress-nginx`, `app: web`) and `ports` lists across thousands of
 //! rules, and each distinct one is kept once, behind an `Arc`.
 
+use crate::hashing::FastSet;
 use std::borrow::Borrow;
-use std::collections::HashSet;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -13,13 +13,13 @@ use super::selector::Selector;
 /// A set of shared values, usable from the build's parallel policy compilation.
 #[derive(Debug)]
 pub struct Interner<T: ?Sized> {
-    values: Mutex<HashSet<Arc<T>>>,
+    values: Mutex<FastSet<Arc<T>>>,
 }
 
 impl<T: ?Sized + Hash + Eq> Default for Interner<T> {
     fn default() -> Self {
         Interner {
-            values: Mutex::new(HashSet::new()),
+            values: Mutex::new(FastSet::default()),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! a source may reach, see [`Graph::egress_candidates`]). IP ends group a workload's
 //! address segments by equal connections, computed per rule over segment ranges.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::hashing::FastMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
@@ -91,8 +92,8 @@ struct Ends {
     /// Per class: IP groups it reaches (egress) and that reach it (ingress).
     egress_ip: Vec<Vec<(Node, ConnSet)>>,
     /// Per IP end label: the classes it reaches, with the connections.
-    ip_sources: HashMap<String, Vec<(usize, ConnSet)>>,
-    ip_nodes: HashMap<String, Node>,
+    ip_sources: FastMap<String, Vec<(usize, ConnSet)>>,
+    ip_nodes: FastMap<String, Node>,
 }
 
 /// Sources in listing order: every distinct label, with the classes and IP end behind it.
@@ -253,7 +254,7 @@ impl Graph {
         // One end per distinct list of ranges, found by the ranges themselves: most classes
         // share a handful of lists (every unisolated class has the same one), so the label
         // is spelled once per list rather than once per class.
-        let mut by_ranges: HashMap<Vec<IpRange>, Node> = HashMap::new();
+        let mut by_ranges: FastMap<Vec<IpRange>, Node> = FastMap::default();
         let mut node = |ranges: Vec<IpRange>| -> Node {
             by_ranges
                 .entry(ranges)
@@ -265,7 +266,7 @@ impl Graph {
         };
         let mut members = Vec::with_capacity(n);
         let mut egress_ip = Vec::with_capacity(n);
-        let mut ip_sources: HashMap<String, Vec<(usize, ConnSet)>> = HashMap::new();
+        let mut ip_sources: FastMap<String, Vec<(usize, ConnSet)>> = FastMap::default();
         for (c, (class_members, egress, ingress)) in per_class.into_iter().enumerate() {
             members.push(class_members);
             egress_ip.push(
@@ -282,7 +283,7 @@ impl Graph {
                     .push((c, conns));
             }
         }
-        let ip_nodes: HashMap<String, Node> = by_ranges
+        let ip_nodes: FastMap<String, Node> = by_ranges
             .into_values()
             .map(|node| (node.end.label.clone(), node))
             .collect();

@@ -28,7 +28,8 @@ pub mod settings;
 /// IP ranges live below the configuration, which checks CIDRs with them.
 pub use crate::ip;
 
-use std::collections::{BTreeMap, HashMap};
+use crate::hashing::FastMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -222,11 +223,11 @@ pub struct Graph {
     class_policies: Vec<Vec<usize>>,
     /// Per namespace (in `namespaces` order): its classes, a contiguous run of `classes`.
     namespace_classes: Vec<std::ops::Range<usize>>,
-    namespace_index: HashMap<String, usize>,
+    namespace_index: FastMap<String, usize>,
     /// Per class: its namespace's index.
     class_namespace: Vec<usize>,
     /// Per namespace: label key → value → its classes carrying that label (sorted).
-    label_index: Vec<HashMap<ecow::EcoString, HashMap<ecow::EcoString, Vec<usize>>>>,
+    label_index: Vec<FastMap<ecow::EcoString, FastMap<ecow::EcoString, Vec<usize>>>>,
     /// Per rule: where its peers start in `peer_namespace_set`.
     rule_first_peer: Vec<u32>,
     /// Per peer of every rule, in rule order: its set in `namespace_sets` when it has a

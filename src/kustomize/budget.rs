@@ -3,7 +3,7 @@
 //! hostile tree (a 25-level diamond renders 2^25 objects) stops at a limit with a
 //! located error instead of exhausting memory or time.
 
-use std::collections::HashMap;
+use crate::hashing::FastMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -61,7 +61,7 @@ impl Rendered {
 
 /// Nodes of a source document as parsed (0 when it is not a loaded document).
 pub fn parsed_size(
-    documents: &HashMap<FileId, Vec<&crate::load::LoadedDocument>>,
+    documents: &FastMap<FileId, Vec<&crate::load::LoadedDocument>>,
     (file, index): Source,
 ) -> usize {
     documents

@@ -125,7 +125,7 @@ impl Configurations {
         let Some(definitions) = root.as_map() else {
             return;
         };
-        let by_name: std::collections::HashMap<&str, &Node> = definitions
+        let by_name: crate::hashing::FastMap<&str, &Node> = definitions
             .iter()
             .filter_map(|(key, value)| Some((key.scalar_text()?, value)))
             .collect();

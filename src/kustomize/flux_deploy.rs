@@ -20,7 +20,7 @@ impl Builder<'_> {
             .par_iter()
             .filter(|d| object_kind(&d.root).is_some_and(|(a, _)| a.contains(".fluxcd.io/")))
             .collect();
-        let git_repositories: HashSet<&str> = documents
+        let git_repositories: FastSet<&str> = documents
             .iter()
             .map(|d| &d.root)
             .filter(|root| {
@@ -433,7 +433,7 @@ impl Builder<'_> {
         objects: &mut [Built],
     ) {
         let file = deploy.file;
-        let mut vars: HashMap<String, String> = HashMap::new();
+        let mut vars: FastMap<String, String> = FastMap::default();
         let mut complete = true;
         for (kind, name, _optional, span) in &post_build.from {
             match (
@@ -523,7 +523,7 @@ impl Builder<'_> {
 /// itself defines under another name than `flux-system` (the one `flux bootstrap`
 /// creates for the repository it writes to). A GitRepository the repository does not
 /// define is taken to be this one.
-pub(super) fn external_source(root: &Node, git_repositories: &HashSet<&str>) -> Option<String> {
+pub(super) fn external_source(root: &Node, git_repositories: &FastSet<&str>) -> Option<String> {
     let source = root.path(&["spec", "sourceRef"])?;
     let kind = source
         .get("kind")
@@ -545,7 +545,7 @@ pub(super) fn external_source(root: &Node, git_repositories: &HashSet<&str>) -> 
 pub(super) fn artifact_dir(
     document: &LoadedDocument,
     documents: &[&LoadedDocument],
-    git_repositories: &HashSet<&str>,
+    git_repositories: &FastSet<&str>,
     path: &str,
     repo_root: &Path,
     loaded: &Loaded,

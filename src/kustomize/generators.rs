@@ -382,7 +382,7 @@ pub fn generate(
     let text = |value: &str| Node::synthetic_str(value, span, origin);
     let mut data = empty_map(span, origin);
     let mut binary = empty_map(span, origin);
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::hashing::FastSet::default();
     let kind_name = if is_secret { "Secret" } else { "ConfigMap" };
     for (key, value, at) in pairs {
         if !seen.insert(key.clone()) {

@@ -38,8 +38,9 @@ use moved::Moved;
 use resources::{relative_path, relocate};
 use transformers::{rename, selector_matches, set_namespace};
 
+use crate::hashing::FastMap;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind};
@@ -184,7 +185,7 @@ pub struct View {
 pub struct KustomizeOutput {
     pub views: Vec<View>,
     /// Files read through a kustomization: never analysed a second time as plain files.
-    pub consumed: HashSet<FileId>,
+    pub consumed: FastSet<FileId>,
     pub issues: Vec<LoadIssue>,
 }
 
@@ -235,15 +236,15 @@ struct RootJob {
 
 struct Builder<'a> {
     loaded: &'a Loaded,
-    files_by_path: &'a HashMap<PathBuf, FileId>,
-    documents: &'a HashMap<FileId, Vec<&'a LoadedDocument>>,
+    files_by_path: &'a FastMap<PathBuf, FileId>,
+    documents: &'a FastMap<FileId, Vec<&'a LoadedDocument>>,
     /// Files with a syntax error (asked per resource entry: a set, not a scan of the issues).
-    syntax_files: &'a HashSet<FileId>,
+    syntax_files: &'a FastSet<FileId>,
     kustomizations: &'a Kustomizations,
     output: KustomizeOutput,
     budget: budget::Budget,
     /// ConfigMaps and Secrets of the repository by (kind, name): Flux `substituteFrom` sources.
-    variable_sources: &'a HashMap<(String, String), Vec<&'a Node>>,
+    variable_sources: &'a FastMap<(String, String), Vec<&'a Node>>,
     /// `metadata.name` of the plugin configuration being applied (build metadata names it).
     plugin_name: Option<String>,
     /// Some kustomization asks for `transformerAnnotations`.
@@ -287,8 +288,8 @@ pub fn build_moving(loaded: &mut Loaded) -> KustomizeOutput {
 }
 
 /// The loaded documents of each file, in order.
-fn document_index(loaded: &Loaded) -> HashMap<FileId, Vec<&LoadedDocument>> {
-    let mut documents: HashMap<FileId, Vec<&LoadedDocument>> = HashMap::new();
+fn document_index(loaded: &Loaded) -> FastMap<FileId, Vec<&LoadedDocument>> {
+    let mut documents: FastMap<FileId, Vec<&LoadedDocument>> = FastMap::default();
     for document in &loaded.documents {
         documents.entry(document.file).or_default().push(document);
     }
@@ -296,8 +297,8 @@ fn document_index(loaded: &Loaded) -> HashMap<FileId, Vec<&LoadedDocument>> {
 }
 
 /// ConfigMaps and Secrets of the repository by (kind, name): Flux `substituteFrom` sources.
-fn variable_sources(loaded: &Loaded) -> HashMap<(String, String), Vec<&Node>> {
-    let mut variable_sources: HashMap<(String, String), Vec<&Node>> = HashMap::new();
+fn variable_sources(loaded: &Loaded) -> FastMap<(String, String), Vec<&Node>> {
+    let mut variable_sources: FastMap<(String, String), Vec<&Node>> = FastMap::default();
     for document in &loaded.documents {
         if let Some(("v1", kind @ ("ConfigMap" | "Secret"))) = object_kind(&document.root) {
             variable_sources
@@ -312,8 +313,8 @@ fn variable_sources(loaded: &Loaded) -> HashMap<(String, String), Vec<&Node>> {
 /// What the build decides before building any root: the kustomizations, Flux's
 /// deployments and the roots to build, with the issues found on the way.
 struct Plan {
-    files_by_path: HashMap<PathBuf, FileId>,
-    syntax_files: HashSet<FileId>,
+    files_by_path: FastMap<PathBuf, FileId>,
+    syntax_files: FastSet<FileId>,
     kustomizations: Kustomizations,
     /// Per kustomization, the kustomizations it includes ([`included_kustomizations`]).
     inclusions: BTreeMap<PathBuf, Vec<PathBuf>>,
@@ -332,11 +333,11 @@ fn plan(loaded: &Loaded) -> Plan {
         .par_iter()
         .map(|file| normalize(&file.path))
         .collect();
-    let mut files_by_path = HashMap::with_capacity(normalized.len());
+    let mut files_by_path = FastMap::with_capacity_and_hasher(normalized.len(), Default::default());
     for (index, path) in normalized.into_iter().enumerate() {
         files_by_path.insert(path, FileId::new(index));
     }
-    let syntax_files: HashSet<FileId> = loaded
+    let syntax_files: FastSet<FileId> = loaded
         .issues
         .iter()
         .filter(|i| i.kind == IssueKind::Syntax)
@@ -453,7 +454,7 @@ fn plan(loaded: &Loaded) -> Plan {
         .cloned()
         .collect();
     if roots.is_empty() {
-        let mut covered = HashSet::new();
+        let mut covered = FastSet::default();
         for component in unused {
             if covered.insert(component.clone()) {
                 covered.extend(reachable_in(std::slice::from_ref(&component), included));
@@ -578,7 +579,7 @@ fn run(loaded: &Loaded, plan: Plan, moved: &Moved) -> KustomizeOutput {
         builder.output.consumed.extend(output.consumed);
         builder.output.issues.extend(output.issues);
     }
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::default();
     builder
         .output
         .issues
@@ -658,7 +659,7 @@ impl Builder<'_> {
     }
 
     /// Kustomization directories included, directly or not, by `from`.
-    fn reachable(&self, from: &[PathBuf]) -> HashSet<PathBuf> {
+    fn reachable(&self, from: &[PathBuf]) -> FastSet<PathBuf> {
         reachable_in(from, |dir| match self.kustomizations.get(dir) {
             Some((_, spec)) => {
                 included_in(|target| self.kustomizations.contains_key(target), dir, spec)
@@ -721,7 +722,7 @@ fn roots_of(
     children: &BTreeMap<PathBuf, Vec<PathBuf>>,
     is_component: impl Fn(&Path) -> bool,
 ) -> Vec<PathBuf> {
-    let referenced: HashSet<&Path> = children
+    let referenced: FastSet<&Path> = children
         .iter()
         .flat_map(|(dir, included)| {
             included
@@ -739,8 +740,8 @@ fn roots_of(
 
 /// The kustomizations `from` include, directly or not (`included` gives a directory's own),
 /// and `from` themselves.
-fn reachable_in(from: &[PathBuf], included: impl Fn(&Path) -> Vec<PathBuf>) -> HashSet<PathBuf> {
-    let mut seen: HashSet<PathBuf> = HashSet::new();
+fn reachable_in(from: &[PathBuf], included: impl Fn(&Path) -> Vec<PathBuf>) -> FastSet<PathBuf> {
+    let mut seen: FastSet<PathBuf> = FastSet::default();
     let mut stack: Vec<PathBuf> = from.to_vec();
     while let Some(dir) = stack.pop() {
         if !seen.insert(dir.clone()) {

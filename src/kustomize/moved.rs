@@ -20,7 +20,7 @@
 //! - the document is an object (apiVersion and kind), not a list, not in a kustomization
 //!   file, and not a ConfigMap or Secret that a Flux `substituteFrom` may read.
 
-use std::collections::{HashMap, HashSet};
+use crate::hashing::{FastMap, FastSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -64,7 +64,7 @@ impl Moved {
                 .par_iter()
                 .map(|(dir, (_, spec))| {
                     let mut adding = Vec::new();
-                    let mut added: HashMap<FileId, usize> = HashMap::new();
+                    let mut added: FastMap<FileId, usize> = FastMap::default();
                     for entry in spec.inclusions() {
                         if let Some(file) = file_at(dir, &entry.value) {
                             adding.push(*file);
@@ -75,7 +75,7 @@ impl Moved {
                     }
                     // Every other path the kustomization names: what `referenced_paths`
                     // lists beyond the adding entries, and generator data.
-                    let mut named: HashMap<FileId, usize> = HashMap::new();
+                    let mut named: FastMap<FileId, usize> = FastMap::default();
                     for path in spec.referenced_paths().chain(spec.data_paths()) {
                         if let Some(file) = file_at(dir, path) {
                             *named.entry(*file).or_default() += 1;
@@ -90,9 +90,9 @@ impl Moved {
                 })
                 .collect()
         };
-        let mut additions: HashMap<FileId, (usize, bool)> =
-            HashMap::with_capacity(plan.files_by_path.len());
-        let mut other_reads: HashSet<FileId> = HashSet::new();
+        let mut additions: FastMap<FileId, (usize, bool)> =
+            FastMap::with_capacity_and_hasher(plan.files_by_path.len(), Default::default());
+        let mut other_reads: FastSet<FileId> = FastSet::default();
         for (adding, applied_once, reads) in per_kustomization {
             for file in adding {
                 let counted = additions.entry(file).or_insert((0, true));
@@ -219,13 +219,13 @@ impl Moved {
 }
 
 /// Kustomization directories applied exactly once in the run (see the module text).
-fn single_applications(plan: &Plan) -> HashSet<PathBuf> {
-    let mut starts: HashMap<&Path, usize> = HashMap::new();
+fn single_applications(plan: &Plan) -> FastSet<PathBuf> {
+    let mut starts: FastMap<&Path, usize> = FastMap::default();
     for job in &plan.jobs {
         *starts.entry(job.dir.as_path()).or_default() += 1;
     }
     // Inclusions as the plan resolved them.
-    let mut includers: HashMap<&Path, Vec<&Path>> = HashMap::new();
+    let mut includers: FastMap<&Path, Vec<&Path>> = FastMap::default();
     for (dir, targets) in &plan.inclusions {
         for target in targets {
             includers
@@ -236,10 +236,10 @@ fn single_applications(plan: &Plan) -> HashSet<PathBuf> {
     }
     // Each directory's answer follows its one chain of includers up to a root; answers
     // are remembered for every directory on the chain, so the whole pass is linear.
-    let mut answers: HashMap<&Path, bool> = HashMap::new();
+    let mut answers: FastMap<&Path, bool> = FastMap::default();
     for dir in plan.kustomizations.keys() {
         let mut chain: Vec<&Path> = Vec::new();
-        let mut on_chain: HashSet<&Path> = HashSet::new();
+        let mut on_chain: FastSet<&Path> = FastSet::default();
         let mut current = dir.as_path();
         let answer = loop {
             if let Some(known) = answers.get(current) {

@@ -66,7 +66,10 @@ impl Builder<'_> {
             );
             return;
         }
-        if self.kustomizations.contains_key(&target) {
+        // A file the repository holds is no kustomization directory: asked first, by hash,
+        // because most entries are files and the kustomizations are ordered by path, where
+        // each comparison walks both paths' components.
+        if !self.files_by_path.contains_key(&target) && self.kustomizations.contains_key(&target) {
             if let Some(start) = stack.iter().position(|d| *d == target) {
                 let cycle: Vec<String> = stack[start..]
                     .iter()

@@ -177,7 +177,7 @@ pub struct Loaded {
     pub roots: Vec<PathBuf>,
     /// Files kustomizations reference that were not read, by normalized path, and why
     /// (a symbolic link leading outside the repository, a device): the build reports them.
-    pub refused: std::collections::HashMap<PathBuf, String>,
+    pub refused: crate::hashing::FastMap<PathBuf, String>,
     pub sources: Sources,
     pub documents: Vec<LoadedDocument>,
     pub issues: Vec<LoadIssue>,
@@ -258,7 +258,7 @@ pub fn load(inputs: &[Input], options: &WalkOptions) -> Loaded {
     // A left-out file a kustomization references was read after all. (Nothing left out,
     // nothing to look up: the set of every file read is not built.)
     if !left_out.is_empty() {
-        let read: std::collections::HashSet<PathBuf> = loaded
+        let read: crate::hashing::FastSet<PathBuf> = loaded
             .sources
             .files
             .par_iter()
@@ -427,7 +427,7 @@ pub fn is_kustomization_file(path: &Path) -> bool {
 /// (a base outside the checked directory, an excluded patch file), within the
 /// repository only. Never fetches remote resources.
 fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &WalkOptions) {
-    let mut known: std::collections::HashSet<PathBuf> = loaded
+    let mut known: crate::hashing::FastSet<PathBuf> = loaded
         .sources
         .files
         .par_iter()
@@ -435,7 +435,7 @@ fn pull_kustomize_references(loaded: &mut Loaded, cwd: Option<&Path>, options: &
         .collect();
     // Files read already passed the boundary check before they were read; only those it
     // refused (or could not read) are checked again, to tell the build why.
-    let not_read: std::collections::HashSet<PathBuf> = loaded
+    let not_read: crate::hashing::FastSet<PathBuf> = loaded
         .issues
         .iter()
         .filter(|issue| matches!(issue.kind, IssueKind::OutsideTree | IssueKind::Unreadable))

@@ -1,7 +1,8 @@
 //! Finding the files to analyse: gitignore-aware directory walking, explicit
 //! files, standard input, `--exclude` globs.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::hashing::FastMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -52,7 +53,7 @@ pub struct WalkOptions {
 /// [`crate::load::normalize`]d paths.
 #[derive(Debug, Default)]
 pub struct Overlay {
-    pub files: HashMap<PathBuf, Arc<[u8]>>,
+    pub files: FastMap<PathBuf, Arc<[u8]>>,
     pub created: std::collections::BTreeSet<PathBuf>,
 }
 
@@ -205,7 +206,7 @@ pub fn collect(inputs: &[Input], options: &WalkOptions) -> Collected {
                 skipped.extend(walk_skipped);
                 if let Some(overlay) = &options.overlay {
                     let dir = crate::load::normalize(path);
-                    let known: std::collections::HashSet<PathBuf> =
+                    let known: crate::hashing::FastSet<PathBuf> =
                         found.keys().map(|p| crate::load::normalize(p)).collect();
                     for created in &overlay.created {
                         if created.starts_with(&dir) && !known.contains(created) {
@@ -288,11 +289,11 @@ fn account_left_out(
     skipped: &[Skipped],
     left_out: &mut Vec<LeftOut>,
 ) {
-    let skipped: std::collections::HashSet<&Path> =
+    let skipped: crate::hashing::FastSet<&Path> =
         skipped.iter().map(|s| s.path.as_path()).collect();
     // A hash lookup per manifest instead of a B-tree search comparing paths component by
     // component.
-    let found: std::collections::HashSet<&Path> = found.keys().map(PathBuf::as_path).collect();
+    let found: crate::hashing::FastSet<&Path> = found.keys().map(PathBuf::as_path).collect();
     let excludes = excludes_for(root, options);
     for path in &every_manifest {
         let path = path.as_path();
@@ -552,7 +553,7 @@ fn candidates_of(found: BTreeMap<PathBuf, Option<Arc<Path>>>) -> Vec<Candidate> 
             absolute.parent().map(Path::to_path_buf)
         })
         .collect();
-    let mut cache = HashMap::new();
+    let mut cache = FastMap::default();
     let mut previous: Option<&Path> = None;
     for parent in parents.iter().flatten() {
         // Files of one directory are adjacent in path order: asked once per run.
@@ -577,7 +578,7 @@ fn candidates_of(found: BTreeMap<PathBuf, Option<Arc<Path>>>) -> Vec<Candidate> 
 /// The answer for the files of `dir`, remembered for each directory on the way up: the
 /// files of one directory, and the directories of one tree, share their lookups (a
 /// repository of 100,000 files would otherwise look for `.git` in every ancestor of each).
-fn namespace_for_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<String>>) -> Option<String> {
+fn namespace_for_dir(dir: &Path, cache: &mut FastMap<PathBuf, Option<String>>) -> Option<String> {
     let mut unanswered = Vec::new();
     let mut answer = None;
     for ancestor in dir.ancestors() {

@@ -309,7 +309,7 @@ pub struct Model {
     pub roots: Vec<environments::Root>,
     /// Files lying in a Flux `clusters/<env>/` directory, with `<env>`: objects there are
     /// that cluster's, so the same identity under two such directories is no duplicate.
-    pub flux_clusters: std::collections::HashMap<FileId, String>,
+    pub flux_clusters: crate::hashing::FastMap<FileId, String>,
 }
 
 /// An object found in the input, waiting to be typed.

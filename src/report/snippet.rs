@@ -12,7 +12,7 @@
 //! Every span is accepted: offsets past the end are clamped to it, an end before its start
 //! becomes an empty span, offsets inside a UTF-8 character move to its start.
 
-use std::collections::HashMap;
+use crate::hashing::FastMap;
 
 use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
@@ -32,7 +32,7 @@ pub const MAX_LABEL_DISTANCE: usize = 40;
 /// Start offsets of the lines of each file, computed once per file.
 #[derive(Default)]
 pub struct LineIndex {
-    files: HashMap<FileId, Vec<usize>>,
+    files: FastMap<FileId, Vec<usize>>,
 }
 
 impl LineIndex {

@@ -2,8 +2,9 @@
 //! knows its byte range and 1-based line/column, and every scalar knows how it
 //! was written (plain or quoted), which the type rules need.
 
+use crate::hashing::{FastMap, FastSet};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

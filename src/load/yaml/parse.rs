@@ -209,7 +209,7 @@ pub(super) enum Frame {
         nodes_before: usize,
         /// Where this mapping's entries start in the builder's entry stack.
         from: usize,
-        index: Option<HashMap<EcoString, usize>>,
+        index: Option<FastMap<EcoString, usize>>,
         pending_key: Option<Node>,
         duplicates: Vec<(Span, Span)>,
     },
@@ -223,7 +223,7 @@ pub(super) struct Builder<'c, 'r> {
     items: Vec<Node>,
     entries: Vec<(Node, Node)>,
     /// Anchored nodes with their size in nodes (aliases expanded).
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: FastMap<usize, (Node, usize)>,
     /// Nodes of the current document, alias copies and anchor copies included.
     expanded: usize,
     root: Option<Node>,
@@ -237,7 +237,7 @@ impl<'c, 'r> Builder<'c, 'r> {
             stack: Vec::new(),
             items: Vec::new(),
             entries: Vec::new(),
-            anchors: HashMap::new(),
+            anchors: FastMap::default(),
             expanded: 0,
             root: None,
             duplicate_keys: Vec::new(),
@@ -316,8 +316,8 @@ fn interned(text: &str) -> EcoString {
         return EcoString::from(text);
     }
     thread_local! {
-        static SEEN: std::cell::RefCell<HashSet<EcoString>> =
-            std::cell::RefCell::new(HashSet::new());
+        static SEEN: std::cell::RefCell<FastSet<EcoString>> =
+            std::cell::RefCell::new(FastSet::default());
     }
     SEEN.with_borrow_mut(|seen| {
         if let Some(shared) = seen.get(text) {
@@ -339,7 +339,7 @@ const MAX_INTERNED: usize = 1 << 16;
 pub(super) fn add_entry(
     stack: &mut Vec<(Node, Node)>,
     from: usize,
-    index: &mut Option<HashMap<EcoString, usize>>,
+    index: &mut Option<FastMap<EcoString, usize>>,
     duplicates: &mut Vec<(Span, Span)>,
     key: Node,
     value: Node,
@@ -777,7 +777,7 @@ pub(super) fn is_merge_key(key: &Node) -> bool {
 pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     let (merges, mut explicit): (Vec<_>, Vec<_>) =
         entries.into_iter().partition(|(k, _)| is_merge_key(k));
-    let mut taken: HashSet<EcoString> = explicit
+    let mut taken: FastSet<EcoString> = explicit
         .iter()
         .filter_map(|(k, _)| Some(k.as_scalar()?.value.clone()))
         .collect();

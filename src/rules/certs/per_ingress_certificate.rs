@@ -18,8 +18,8 @@ impl Rule for PerIngressCertificate {
         // among the requests of the same namespace and registered domain.
         let domains: Vec<BTreeSet<String>> =
             requests.iter().map(|r| r.registered_domains()).collect();
-        let mut by_namespace: std::collections::HashMap<&str, Vec<usize>> =
-            std::collections::HashMap::new();
+        let mut by_namespace: crate::hashing::FastMap<&str, Vec<usize>> =
+            crate::hashing::FastMap::default();
         for (index, request) in requests.iter().enumerate() {
             by_namespace
                 .entry(request.namespace.as_str())
@@ -28,8 +28,8 @@ impl Rule for PerIngressCertificate {
         }
         // The requests of each namespace naming each registered domain, in request order:
         // a request's candidate siblings are those, not every request of its namespace.
-        let mut by_namespace_domain: std::collections::HashMap<(&str, &str), Vec<usize>> =
-            std::collections::HashMap::new();
+        let mut by_namespace_domain: crate::hashing::FastMap<(&str, &str), Vec<usize>> =
+            crate::hashing::FastMap::default();
         for (index, request) in requests.iter().enumerate() {
             for domain in &domains[index] {
                 by_namespace_domain

@@ -8,7 +8,8 @@
 //! kustomization entry (identical in every finding, so the engine creates the file once)
 //! and the edits of its own Ingress only.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use crate::hashing::{FastMap, FastSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -57,7 +58,7 @@ struct GroupFix {
     common: Vec<Edit>,
     new_files: Vec<NewFile>,
     /// Each Ingress's own edits.
-    members: HashMap<ObjectId, Vec<Edit>>,
+    members: FastMap<ObjectId, Vec<Edit>>,
 }
 
 impl Shared {
@@ -85,34 +86,34 @@ pub struct Planner<'a> {
     ctx: &'a RuleContext<'a>,
     requests: &'a [CertRequest],
     domains: &'a [BTreeSet<String>],
-    by_namespace: &'a HashMap<&'a str, Vec<usize>>,
-    groups: HashMap<GroupKey, Rc<Shared>>,
+    by_namespace: &'a FastMap<&'a str, Vec<usize>>,
+    groups: FastMap<GroupKey, Rc<Shared>>,
     /// Ingress-shim requests per object.
-    by_object: Option<HashMap<ObjectId, Vec<usize>>>,
+    by_object: Option<FastMap<ObjectId, Vec<usize>>>,
     /// Object and Secret names in use per namespace (Certificates, Secrets, every
     /// `secretName`), plus the names this run chose.
-    taken: Option<HashMap<String, HashSet<String>>>,
+    taken: Option<FastMap<String, FastSet<String>>>,
     directories: Option<Directories>,
     /// Files this run creates: (directory, name) → text.
-    claimed: HashMap<(PathBuf, String), String>,
+    claimed: FastMap<(PathBuf, String), String>,
 }
 
 impl<'a> Planner<'a> {
     pub fn new(
         ctx: &'a RuleContext<'a>,
         domains: &'a [BTreeSet<String>],
-        by_namespace: &'a HashMap<&'a str, Vec<usize>>,
+        by_namespace: &'a FastMap<&'a str, Vec<usize>>,
     ) -> Self {
         Planner {
             ctx,
             requests: &ctx.certs.requests,
             domains,
             by_namespace,
-            groups: HashMap::new(),
+            groups: FastMap::default(),
             by_object: None,
             taken: None,
             directories: None,
-            claimed: HashMap::new(),
+            claimed: FastMap::default(),
         }
     }
 
@@ -228,10 +229,10 @@ impl<'a> Planner<'a> {
         (name, secret)
     }
 
-    fn by_object(&mut self) -> &HashMap<ObjectId, Vec<usize>> {
+    fn by_object(&mut self) -> &FastMap<ObjectId, Vec<usize>> {
         let requests = self.requests;
         self.by_object.get_or_insert_with(|| {
-            let mut by_object: HashMap<ObjectId, Vec<usize>> = HashMap::new();
+            let mut by_object: FastMap<ObjectId, Vec<usize>> = FastMap::default();
             for (index, request) in requests.iter().enumerate() {
                 if request.source == Source::IngressShim {
                     by_object.entry(request.object).or_default().push(index);
@@ -297,9 +298,9 @@ impl<'a> Planner<'a> {
         &self,
         members: &[ObjectId],
         secret: &str,
-    ) -> Option<HashMap<ObjectId, Vec<Edit>>> {
+    ) -> Option<FastMap<ObjectId, Vec<Edit>>> {
         let model = self.ctx.model;
-        let mut out = HashMap::new();
+        let mut out = FastMap::default();
         for &id in members {
             let object = model.object(id);
             out.insert(id, ingress_edits(self.ctx, object, secret)?);
@@ -522,8 +523,8 @@ fn ingress_edits(ctx: &RuleContext<'_>, object: &Object, secret: &str) -> Option
 
 /// The names in use per namespace: Certificates and Secrets, and every `secretName` (an
 /// Ingress's, a Certificate's) — ingress-shim names its Certificates after their Secret.
-fn taken_names(ctx: &RuleContext<'_>) -> HashMap<String, HashSet<String>> {
-    let mut taken: HashMap<String, HashSet<String>> = HashMap::new();
+fn taken_names(ctx: &RuleContext<'_>) -> FastMap<String, FastSet<String>> {
+    let mut taken: FastMap<String, FastSet<String>> = FastMap::default();
     for object in &ctx.model.objects {
         let names = taken.entry(object.namespace.to_string()).or_default();
         if matches!(object.kind.as_str(), "Certificate" | "Secret") {

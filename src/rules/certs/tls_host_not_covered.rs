@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use crate::hashing::FastSet;
 
 use crate::certs::domain::{covers, covers_normal, normalize, wildcard_base_of};
 use crate::certs::{Inventory, Source};
@@ -36,14 +36,14 @@ fn seq(node: Option<&Node>) -> &[Node] {
 struct CertificateNames {
     names: Vec<String>,
     what: String,
-    exact: HashSet<String>,
-    wildcard_bases: HashSet<String>,
+    exact: FastSet<String>,
+    wildcard_bases: FastSet<String>,
 }
 
 impl CertificateNames {
     fn new((names, what): (Vec<String>, String)) -> Self {
-        let mut exact = HashSet::new();
-        let mut wildcard_bases = HashSet::new();
+        let mut exact = FastSet::default();
+        let mut wildcard_bases = FastSet::default();
         for normal in names.iter().filter_map(|name| normalize(name)) {
             if let Some(base) = normal.strip_prefix("*.") {
                 wildcard_bases.insert(base.to_string());
