@@ -385,6 +385,15 @@ impl Model {
         type RenderKey = (FileId, usize, Option<usize>, u64);
         let mut rendered: crate::hashing::FastMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
             crate::hashing::FastMap::with_capacity_and_hasher(renderings, Default::default());
+        // Most sources are rendered once: only those of a file rendered more than once
+        // are compared (and indexed) at all.
+        let rendered_again = sources_rendered_again(&kustomized.views, loaded.sources.files.len());
+        let again = |built: &crate::kustomize::Built| {
+            rendered_again
+                .get(built.file.index())
+                .copied()
+                .unwrap_or(true)
+        };
         // The identities are hashed on every core first: reading three names of each of
         // hundreds of thousands of trees is most of this loop, and the rest is in order.
         let hashes: Vec<Vec<u64>> = {
@@ -395,6 +404,7 @@ impl Model {
                 .map(|view| {
                     view.objects
                         .par_iter()
+                        .filter(|built| again(built))
                         .map(|built| identity_hash(&built.node))
                         .collect()
                 })
@@ -402,7 +412,22 @@ impl Model {
         };
         for (view, hashes) in kustomized.views.into_iter().zip(hashes) {
             let root: std::sync::Arc<str> = view.root.as_str().into();
-            for (built, hash) in view.objects.into_iter().zip(hashes) {
+            let mut hashes = hashes.into_iter();
+            for built in view.objects {
+                if !again(&built) {
+                    pending.push(Pending {
+                        node: built.node,
+                        file: built.file,
+                        document: built.document,
+                        item: built.item,
+                        namespace_fallback: None,
+                        contexts: smallvec::smallvec![root.clone()],
+                    });
+                    continue;
+                }
+                let Some(hash) = hashes.next() else {
+                    continue;
+                };
                 let key = (built.file, built.document, built.item, hash);
                 let same = rendered.get(&key).and_then(|indexes| {
                     indexes.iter().copied().find(|&i| {
@@ -696,6 +721,31 @@ fn value_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a Node> {
 }
 
 /// A hash of an object's kind, namespace and name as written (the rendering dedup key).
+/// Per file (by index), whether the kustomize views render some object of it more than
+/// once. A file all of whose renderings come from one view, in strictly increasing
+/// (document, item) order, renders each of its objects exactly once; any other pattern
+/// (a second view, or an order that repeats or goes back) counts as rendered again,
+/// which only costs the comparison it would have had anyway.
+fn sources_rendered_again(views: &[crate::kustomize::View], files: usize) -> Vec<bool> {
+    let mut last: Vec<Option<(usize, usize, Option<usize>)>> = vec![None; files];
+    let mut again = vec![false; files];
+    for (v, view) in views.iter().enumerate() {
+        for built in &view.objects {
+            let index = built.file.index();
+            let (Some(seen), Some(flag)) = (last.get_mut(index), again.get_mut(index)) else {
+                continue;
+            };
+            let key = (v, built.document, built.item);
+            match seen {
+                Some(previous) if previous.0 != v || *previous >= key => *flag = true,
+                _ => {}
+            }
+            *seen = Some(key);
+        }
+    }
+    again
+}
+
 fn identity_hash(node: &Node) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
@@ -801,6 +851,55 @@ pub fn map_entries(node: Option<&Node>) -> impl Iterator<Item = (&str, &Node, &N
 mod tests {
     use super::{Model, ModelOptions};
     use crate::load::{Input, WalkOptions};
+
+    /// Only a file rendered by a second view, or twice (or out of order) in one view, is
+    /// marked for comparison; a file rendered once per object, in order, is not.
+    #[test]
+    fn a_source_is_compared_only_when_rendered_again() {
+        use crate::kustomize::{Built, View};
+        use crate::load::yaml::Node;
+        use crate::span::FileId;
+        let built = |file: usize, document: usize, item: Option<usize>| Built {
+            file: FileId::new(file),
+            document,
+            item,
+            node: Node::synthetic_str("", Default::default(), None),
+            previous: Vec::new(),
+            provenance: None,
+            var_names: Vec::new(),
+            affixes: None,
+            read_as: None,
+        };
+        let view = |objects: Vec<Built>| View {
+            root: String::new(),
+            dir: Default::default(),
+            deployed_by: Vec::new(),
+            objects,
+        };
+        let views = [
+            view(vec![
+                built(0, 0, None),
+                built(0, 1, None),
+                built(1, 0, Some(0)),
+                built(1, 0, Some(1)),
+                built(2, 0, None),
+                built(3, 1, None),
+                built(3, 0, None),
+                built(4, 0, None),
+                built(4, 0, None),
+            ]),
+            view(vec![built(2, 0, None), built(5, 0, None)]),
+        ];
+        assert_eq!(
+            super::sources_rendered_again(&views, 6),
+            [false, false, true, true, true, false]
+        );
+        // A file past the count is left out, not a panic.
+        assert_eq!(
+            super::sources_rendered_again(&[view(vec![built(9, 0, None)])], 2),
+            [false, false]
+        );
+    }
 
     fn model_of(yaml: &str) -> Model {
         let dir = tempfile::tempdir().unwrap();
