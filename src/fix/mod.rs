@@ -22,7 +22,12 @@ use crate::span::FileId;
 /// a new file takes the line endings of the file it is written beside.
 /// Run once by `analyze`, so SARIF and `--fix` see the same edits.
 pub fn adapt(diagnostics: &mut [Diagnostic], sources: &Sources) {
-    for fix in diagnostics.iter_mut().filter_map(|d| d.fix.as_mut()) {
+    use rayon::prelude::*;
+    // On every core: a large repository has tens of thousands of fixes.
+    diagnostics.par_iter_mut().for_each(|diagnostic| {
+        let Some(fix) = diagnostic.fix.as_mut() else {
+            return;
+        };
         for new in &mut fix.new_files {
             let crlf = sources
                 .get(new.beside)
@@ -39,7 +44,7 @@ pub fn adapt(diagnostics: &mut [Diagnostic], sources: &Sources) {
                 edit.replacement = text::to_crlf(&edit.replacement);
             }
         }
-    }
+    });
 }
 
 /// The edits of one pass: per file, sorted and pairwise disjoint.
