@@ -205,7 +205,8 @@ fn line_breaks_in(bytes: &[u8], from: usize, to: usize) -> usize {
 
 /// How many bytes of `bytes` are `needle`. Counted into a byte per block of 32, which
 /// the compiler turns into whole-vector compares and adds; a count per byte into a
-/// `usize` (`filter().count()`) widens every byte and ran about five times the instructions.
+/// `usize` (`filter().count()`) widens every byte, and position lookups took twice the
+/// instructions with it (callgrind, 5,000 workloads: 67 → 32 million).
 fn count_byte(bytes: &[u8], needle: u8) -> usize {
     let mut blocks = bytes.chunks_exact(32);
     let mut count = 0;

@@ -414,34 +414,25 @@ impl Model {
             let root: std::sync::Arc<str> = view.root.as_str().into();
             let mut hashes = hashes.into_iter();
             for built in view.objects {
-                if !again(&built) {
-                    pending.push(Pending {
-                        node: built.node,
-                        file: built.file,
-                        document: built.document,
-                        item: built.item,
-                        namespace_fallback: None,
-                        contexts: smallvec::smallvec![root.clone()],
+                if again(&built) {
+                    let Some(hash) = hashes.next() else {
+                        continue;
+                    };
+                    let key = (built.file, built.document, built.item, hash);
+                    let same = rendered.get(&key).and_then(|indexes| {
+                        indexes.iter().copied().find(|&i| {
+                            same_identity(&pending[i].node, &built.node)
+                                && pending[i].node.same_value(&built.node)
+                        })
                     });
-                    continue;
-                }
-                let Some(hash) = hashes.next() else {
-                    continue;
-                };
-                let key = (built.file, built.document, built.item, hash);
-                let same = rendered.get(&key).and_then(|indexes| {
-                    indexes.iter().copied().find(|&i| {
-                        same_identity(&pending[i].node, &built.node)
-                            && pending[i].node.same_value(&built.node)
-                    })
-                });
-                if let Some(index) = same {
-                    if !pending[index].contexts.contains(&root) {
-                        pending[index].contexts.push(root.clone());
+                    if let Some(index) = same {
+                        if !pending[index].contexts.contains(&root) {
+                            pending[index].contexts.push(root.clone());
+                        }
+                        continue;
                     }
-                    continue;
+                    rendered.entry(key).or_default().push(pending.len());
                 }
-                rendered.entry(key).or_default().push(pending.len());
                 pending.push(Pending {
                     node: built.node,
                     file: built.file,
