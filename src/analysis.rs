@@ -301,39 +301,46 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
     // Only the identities and files findings name are indexed (not every object).
     let mut by_identity: FastMap<String, Vec<&model::Object>> = FastMap::default();
     let mut by_file: FastMap<span::FileId, Vec<&model::Object>> = FastMap::default();
-    {
-        let named: FastSet<&str> = diagnostics
-            .iter()
-            .flatten()
-            .filter_map(|d| d.object.as_deref())
-            .collect();
-        let files: FastSet<span::FileId> = diagnostics
-            .iter()
-            .flatten()
-            .map(|d| d.location.file)
-            .collect();
+    let rendered = || model.objects.par_iter().filter(|o| !o.contexts.is_empty());
+    let named: FastSet<&str> = diagnostics
+        .iter()
+        .flatten()
+        .filter_map(|d| d.object.as_deref())
+        .collect();
+    if !named.is_empty() {
         // One buffer per task for the objects' identities: only a named one is copied.
-        let found: Vec<(Option<String>, bool, &model::Object)> = model
-            .objects
-            .par_iter()
-            .filter(|o| !o.contexts.is_empty())
+        let found: Vec<(String, &model::Object)> = rendered()
             .map_init(String::new, |identity, object| {
-                let named = !named.is_empty() && {
-                    object.write_identity(identity);
-                    named.contains(identity.as_str())
-                };
-                let in_file = files.contains(&object.file);
-                (named.then(|| identity.clone()), in_file, object)
+                object.write_identity(identity);
+                named
+                    .contains(identity.as_str())
+                    .then(|| (identity.clone(), object))
             })
-            .filter(|(named, in_file, _)| named.is_some() || *in_file)
+            .flatten()
             .collect();
-        for (identity, in_file, object) in found {
-            if let Some(identity) = identity {
-                by_identity.entry(identity).or_default().push(object);
-            }
-            if in_file {
-                by_file.entry(object.file).or_default().push(object);
-            }
+        for (identity, object) in found {
+            by_identity.entry(identity).or_default().push(object);
+        }
+    }
+    // A finding falls back to the objects of its file only when it names none that renders:
+    // most name theirs, so few files are indexed.
+    let files: FastSet<span::FileId> = diagnostics
+        .iter()
+        .flatten()
+        .filter(|d| {
+            d.object
+                .as_ref()
+                .and_then(|id| by_identity.get(id))
+                .is_none_or(Vec::is_empty)
+        })
+        .map(|d| d.location.file)
+        .collect();
+    if !files.is_empty() {
+        let found: Vec<&model::Object> = rendered()
+            .filter(|object| files.contains(&object.file))
+            .collect();
+        for object in found {
+            by_file.entry(object.file).or_default().push(object);
         }
     }
     let (by_identity, by_file) = (&by_identity, &by_file);

@@ -298,14 +298,23 @@ fn document_index(loaded: &Loaded) -> FastMap<FileId, Vec<&LoadedDocument>> {
 
 /// ConfigMaps and Secrets of the repository by (kind, name): Flux `substituteFrom` sources.
 fn variable_sources(loaded: &Loaded) -> FastMap<(String, String), Vec<&Node>> {
+    // Each tree's kind read on every core (a read of hundreds of thousands of trees); the
+    // few ConfigMaps and Secrets are indexed in document order.
+    let found: Vec<(&'static str, &Node)> = loaded
+        .documents
+        .par_iter()
+        .filter_map(|document| match object_kind(&document.root) {
+            Some(("v1", "ConfigMap")) => Some(("ConfigMap", &document.root)),
+            Some(("v1", "Secret")) => Some(("Secret", &document.root)),
+            _ => None,
+        })
+        .collect();
     let mut variable_sources: FastMap<(String, String), Vec<&Node>> = FastMap::default();
-    for document in &loaded.documents {
-        if let Some(("v1", kind @ ("ConfigMap" | "Secret"))) = object_kind(&document.root) {
-            variable_sources
-                .entry((kind.to_string(), name_of(&document.root).to_string()))
-                .or_default()
-                .push(&document.root);
-        }
+    for (kind, root) in found {
+        variable_sources
+            .entry((kind.to_string(), name_of(root).to_string()))
+            .or_default()
+            .push(root);
     }
     variable_sources
 }
@@ -351,7 +360,8 @@ fn plan(loaded: &Loaded) -> Plan {
         let Some(source) = loaded.sources.get(document.file) else {
             continue;
         };
-        if is_kustomization_file(&source.path) && document.index == 0 {
+        // The index first: it rules out every later document of a file without a path read.
+        if document.index == 0 && is_kustomization_file(&source.path) {
             let dir = normalize(&source.path)
                 .parent()
                 .map(Path::to_path_buf)
