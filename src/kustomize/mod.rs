@@ -33,12 +33,11 @@ mod transformers;
 
 use ecow::EcoString;
 
-use crate::hashing::FastSet;
+use crate::hashing::{FastMap, FastSet};
 use moved::Moved;
 use resources::{relative_path, relocate};
 use transformers::{rename, selector_matches, set_namespace};
 
-use crate::hashing::FastMap;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

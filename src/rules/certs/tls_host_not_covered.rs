@@ -1,9 +1,7 @@
-use crate::hashing::FastSet;
-
 use crate::certs::domain::{covers, covers_normal, normalize, wildcard_base_of};
 use crate::certs::{Inventory, Source};
 use crate::escape::Inline;
-use crate::hashing::FastMap;
+use crate::hashing::{FastMap, FastSet};
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed};
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
