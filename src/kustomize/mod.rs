@@ -299,12 +299,11 @@ fn document_index(loaded: &Loaded) -> FastMap<FileId, Vec<&LoadedDocument>> {
 fn variable_sources(loaded: &Loaded) -> FastMap<(String, String), Vec<&Node>> {
     // Each tree's kind read on every core (a read of hundreds of thousands of trees); the
     // few ConfigMaps and Secrets are indexed in document order.
-    let found: Vec<(&'static str, &Node)> = loaded
+    let found: Vec<(&str, &Node)> = loaded
         .documents
         .par_iter()
         .filter_map(|document| match object_kind(&document.root) {
-            Some(("v1", "ConfigMap")) => Some(("ConfigMap", &document.root)),
-            Some(("v1", "Secret")) => Some(("Secret", &document.root)),
+            Some(("v1", kind @ ("ConfigMap" | "Secret"))) => Some((kind, &document.root)),
             _ => None,
         })
         .collect();

@@ -379,12 +379,6 @@ impl Model {
         let renderings: usize = kustomized.views.iter().map(|v| v.objects.len()).sum();
         let mut pending: Vec<Pending> =
             Vec::with_capacity(renderings.saturating_add(plain_documents.len()));
-        // Renderings are bucketed by their source and a hash of their identity too, so
-        // many renderings of one source (a fan-out of prefixes) are not compared with each
-        // other: linear, not quadratic. The identity is compared, not copied, per object.
-        type RenderKey = (FileId, usize, Option<usize>, u64);
-        let mut rendered: crate::hashing::FastMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
-            crate::hashing::FastMap::with_capacity_and_hasher(renderings, Default::default());
         // Most sources are rendered once: only those of a file rendered more than once
         // are compared (and indexed) at all.
         let rendered_again = sources_rendered_again(&kustomized.views, loaded.sources.files.len());
@@ -410,6 +404,14 @@ impl Model {
                 })
                 .collect()
         };
+        // Renderings are bucketed by their source and a hash of their identity too, so
+        // many renderings of one source (a fan-out of prefixes) are not compared with each
+        // other: linear, not quadratic. The identity is compared, not copied, per object.
+        // Sized for the renderings compared, not all of them: fresh pages cost time here.
+        type RenderKey = (FileId, usize, Option<usize>, u64);
+        let compared = hashes.iter().map(Vec::len).sum();
+        let mut rendered: crate::hashing::FastMap<RenderKey, smallvec::SmallVec<[usize; 1]>> =
+            crate::hashing::FastMap::with_capacity_and_hasher(compared, Default::default());
         for (view, hashes) in kustomized.views.into_iter().zip(hashes) {
             let root: std::sync::Arc<str> = view.root.as_str().into();
             let mut hashes = hashes.into_iter();
@@ -711,7 +713,6 @@ fn value_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a Node> {
     node.path(path).filter(|n| !n.is_null())
 }
 
-/// A hash of an object's kind, namespace and name as written (the rendering dedup key).
 /// Per file (by index), whether the kustomize views render some object of it more than
 /// once. A file all of whose renderings come from one view, in strictly increasing
 /// (document, item) order, renders each of its objects exactly once; any other pattern
@@ -737,6 +738,7 @@ fn sources_rendered_again(views: &[crate::kustomize::View], files: usize) -> Vec
     again
 }
 
+/// A hash of an object's kind, namespace and name as written (the rendering dedup key).
 fn identity_hash(node: &Node) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
