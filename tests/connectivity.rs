@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use xks_lint::graph::ip::IpRange;
+use xks_lint::graph::listing::RuleRanges;
 use xks_lint::graph::policy::Direction;
 use xks_lint::graph::ports::ConnSet;
 use xks_lint::graph::{Cloud, Graph, GraphOptions, Semantics, Subject, XksSettings};
@@ -117,9 +118,13 @@ fn every_scenario_matches_its_hand_derived_golden_file() {
 /// per class and direction) equal an independent evaluation of every pair from the rules.
 fn assert_graph_agrees_with_explain(graph: &Graph, context: &str) {
     let classes = graph.classes.len();
+    // One cache of rule ranges for every source, as a pass of the listing shares it.
+    let mut rule_ranges = RuleRanges::default();
     for src in 0..classes {
-        let reached: std::collections::BTreeMap<usize, ConnSet> =
-            graph.pod_destinations(src).into_iter().collect();
+        let reached: std::collections::BTreeMap<usize, ConnSet> = graph
+            .pod_destinations(src, &mut rule_ranges)
+            .into_iter()
+            .collect();
         for dst in 0..classes {
             if graph.is_endpoint(src) && graph.is_endpoint(dst) {
                 assert!(!reached.contains_key(&dst), "{context}: {src} -> {dst}");

@@ -104,18 +104,52 @@ struct Source {
     ip: bool,
 }
 
+/// The class ranges of policy rules, each computed once within one pass of the listing.
+/// The rules of a namespace's policies apply to many of its classes: XKS's DNS rule,
+/// whose `namespaceSelector: {}` matches every namespace, to all of them, so asking per
+/// class looked up the DNS pods of every namespace once per workload. A pass holds one
+/// cache per task (a namespace of the summary, a batch of rows), dropped with it, and
+/// keeps at most [`RuleRanges::MAX_HELD`] ranges: beyond, a rule's ranges are computed
+/// again each time, as before.
+#[derive(Default)]
+pub struct RuleRanges {
+    by_rule: FastMap<usize, Vec<Range<usize>>>,
+    held: usize,
+}
+
+impl RuleRanges {
+    const MAX_HELD: usize = 1 << 20;
+
+    fn extend_with(&mut self, graph: &Graph, rule: usize, into: &mut Vec<Range<usize>>) {
+        if let Some(ranges) = self.by_rule.get(&rule) {
+            into.extend(ranges.iter().cloned());
+            return;
+        }
+        let ranges = graph.rule_class_ranges(rule);
+        into.extend(ranges.iter().cloned());
+        if self.held.saturating_add(ranges.len()) <= Self::MAX_HELD {
+            self.held += ranges.len();
+            self.by_rule.insert(rule, ranges);
+        }
+    }
+}
+
 impl Graph {
     /// A superset of the classes `src` may reach, as sorted, disjoint index ranges; `None`
     /// when its egress is not isolated by NetworkPolicies. A class reached must be matched by
     /// one of `src`'s egress rules or by an admin-tier `Allow` rule at `src` (the per-pair
     /// evaluation, [`Graph::evaluate`], admits an isolated pod's traffic only through them).
-    pub fn egress_candidates(&self, src: usize) -> Option<Vec<Range<usize>>> {
+    pub fn egress_candidates(
+        &self,
+        src: usize,
+        rule_ranges: &mut RuleRanges,
+    ) -> Option<Vec<Range<usize>>> {
         if !self.isolated_egress[src] {
             return None;
         }
         let mut ranges: Vec<Range<usize>> = Vec::new();
         for &r in &self.egress_rules[src] {
-            ranges.extend(self.rule_class_ranges(r));
+            rule_ranges.extend_with(self, r, &mut ranges);
         }
         for bits in self.admin.allow_candidates(src, Direction::Egress) {
             ranges.extend(bits.iter().map(|c| c..c + 1));
@@ -125,10 +159,14 @@ impl Graph {
 
     /// The classes `src` reaches with the connections, in class order (pairs of platform
     /// endpoints left out: their policies are unknown).
-    pub fn pod_destinations(&self, src: usize) -> Vec<(usize, ConnSet)> {
+    pub fn pod_destinations(
+        &self,
+        src: usize,
+        rule_ranges: &mut RuleRanges,
+    ) -> Vec<(usize, ConnSet)> {
         let n = self.classes.len();
         let ranges = self
-            .egress_candidates(src)
+            .egress_candidates(src, rule_ranges)
             .unwrap_or_else(|| std::iter::once(0..n).collect());
         let src_endpoint = self.is_endpoint(src);
         let mut out = Vec::new();
@@ -332,7 +370,13 @@ impl Graph {
     }
 
     /// One source's lines, sorted by destination label and connections, deduplicated.
-    fn row(&self, ends: &Ends, source: &Source, filter: &ConnectionFilter) -> Vec<(Node, ConnSet)> {
+    fn row(
+        &self,
+        ends: &Ends,
+        source: &Source,
+        filter: &ConnectionFilter,
+        rule_ranges: &mut RuleRanges,
+    ) -> Vec<(Node, ConnSet)> {
         let mut row: Vec<(Node, ConnSet)> = Vec::new();
         let src = &source.node;
         for &c in &source.classes {
@@ -340,7 +384,7 @@ impl Graph {
             // (asking per pair scanned every policy for each of a namespace's n² pairs).
             let own_default =
                 filter.hide_default && self.has_implicit_default(&self.classes[c].namespace);
-            for (d, conns) in self.pod_destinations(c) {
+            for (d, conns) in self.pod_destinations(c, rule_ranges) {
                 let hidden = own_default && self.is_default_shape(c, d, &conns);
                 if hidden {
                     continue;
@@ -434,7 +478,9 @@ impl Graph {
         for chunk in sources.chunks(batch) {
             let rows: Vec<Vec<(Node, ConnSet)>> = chunk
                 .par_iter()
-                .map(|s| self.row(&ends, s, filter))
+                .map_init(RuleRanges::default, |rule_ranges, s| {
+                    self.row(&ends, s, filter, rule_ranges)
+                })
                 .collect();
             for (source, row) in chunk.iter().zip(rows) {
                 for (dst, conns) in row {
@@ -494,6 +540,7 @@ impl Graph {
         let summaries: Vec<Summary> = namespaces
             .par_iter()
             .map(|(_, classes)| {
+                let mut rule_ranges = RuleRanges::default();
                 let mut pods: BTreeMap<String, ConnSet> = BTreeMap::new();
                 let mut addresses: Vec<IpRange> = Vec::new();
                 let mut ip_conns = ConnSet::none();
@@ -507,7 +554,7 @@ impl Graph {
                     }
                     let n = self.classes.len();
                     let ranges = self
-                        .egress_candidates(c)
+                        .egress_candidates(c, &mut rule_ranges)
                         .unwrap_or_else(|| std::iter::once(0..n).collect());
                     // Intra-namespace pairs XKS's implicit default makes are hidden whole.
                     let own = self.class_namespace[c];

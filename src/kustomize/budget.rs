@@ -25,35 +25,24 @@ pub type Source = (FileId, usize);
 pub struct Rendered {
     /// Nodes the root rendered (its [`Budget::nodes`]).
     pub nodes: usize,
-    /// Per source document it rendered objects from: the nodes of those objects, and the
-    /// nodes of the document as parsed.
-    pub sources: Vec<(Source, usize, usize)>,
+    /// Each source document it rendered objects from, once, with the document's nodes as
+    /// parsed.
+    pub sources: Vec<(Source, usize)>,
 }
 
 impl Rendered {
-    /// Sums the rendered objects (`(source, nodes)`) per source document; `parsed` gives a
+    /// The distinct sources of the rendered objects, in order; `parsed` gives a
     /// document's parsed size, asked once per document.
     pub fn of(
         nodes: usize,
-        objects: impl IntoIterator<Item = (Source, usize)>,
+        objects: impl IntoIterator<Item = Source>,
         parsed: impl Fn(Source) -> usize,
     ) -> Rendered {
-        let mut per_source: crate::hashing::FastMap<Source, usize> =
-            crate::hashing::FastMap::default();
-        let mut order = Vec::new();
-        for (source, size) in objects {
-            let total = per_source.entry(source).or_insert_with(|| {
-                order.push(source);
-                0
-            });
-            *total = total.saturating_add(size);
-        }
-        let sources = order
+        let mut seen: crate::hashing::FastSet<Source> = crate::hashing::FastSet::default();
+        let sources = objects
             .into_iter()
-            .map(|source| {
-                let rendered = per_source.get(&source).copied().unwrap_or(0);
-                (source, rendered, parsed(source))
-            })
+            .filter(|source| seen.insert(*source))
+            .map(|source| (source, parsed(source)))
             .collect();
         Rendered { nodes, sources }
     }
@@ -71,9 +60,21 @@ pub fn parsed_size(
             let at = docs.binary_search_by_key(&index, |d| d.index).ok()?;
             docs.get(at)
         })
-        .map_or(0, |d| d.root.expanded_size())
+        .map_or(0, |d| d.nodes)
 }
 
+/// Which roots fit the run's node limit, decided in root order, so the same roots are cut on
+/// every run. The first rendering of a document in the run shares its tree with the parsed
+/// file (collections are copy-on-write), whose nodes the parse budget already bounds
+/// (`MAX_RUN_YAML_NODES`): the root is credited the document's parsed size, once in the
+/// run. Every later rendering of it (a base included by another root) and every node a
+/// transformation adds is charged to `limit`. A root's nodes count each object as it was
+/// added (untouched: its parsed size) plus what patches grew, so the credit matches what
+/// was counted; a root whose patches shrink an object keeps the credit (the count is of
+/// objects as added), which only lowers its charge by nodes that were parsed. So what all
+/// admitted roots render is bounded by `limit` plus the parsed nodes, whatever the layout;
+/// a cut root renders nothing, and the documents it would have rendered first stay free for
+/// the next root.
 /// Which roots fit the run's node limit, decided in root order, so the same roots are cut on
 /// every run. The first rendering of a document in the run shares its tree with the parsed
 /// file (collections are copy-on-write), whose nodes the parse budget already bounds
@@ -91,14 +92,14 @@ pub fn admit(roots: &[Rendered], limit: usize) -> Vec<bool> {
             let free: usize = root
                 .sources
                 .iter()
-                .filter(|(source, _, _)| !rendered_before.contains(source))
-                .map(|&(_, rendered, parsed)| rendered.min(parsed))
+                .filter(|(source, _)| !rendered_before.contains(source))
+                .map(|&(_, parsed)| parsed)
                 .fold(0usize, usize::saturating_add);
             let charge = root.nodes.saturating_sub(free);
             let fits = charged.saturating_add(charge) <= limit;
             if fits {
                 charged = charged.saturating_add(charge);
-                rendered_before.extend(root.sources.iter().map(|(source, _, _)| *source));
+                rendered_before.extend(root.sources.iter().map(|(source, _)| *source));
             }
             fits
         })
@@ -209,25 +210,23 @@ impl Budget {
 mod tests {
     use super::*;
 
-    fn root(nodes: usize, sources: &[(u32, usize, usize)]) -> Rendered {
+    fn root(nodes: usize, sources: &[(u32, usize)]) -> Rendered {
         Rendered {
             nodes,
             sources: sources
                 .iter()
-                .map(|&(file, rendered, parsed)| {
-                    ((FileId::new(file as usize), 0), rendered, parsed)
-                })
+                .map(|&(file, parsed)| ((FileId::new(file as usize), 0), parsed))
                 .collect(),
         }
     }
 
     #[test]
-    fn a_first_rendering_is_free_up_to_its_parsed_size() {
+    fn a_first_rendering_is_credited_its_parsed_size() {
         // Three roots render three distinct documents of 40 nodes each: nothing is charged.
         let roots = [
-            root(40, &[(1, 40, 40)]),
-            root(40, &[(2, 40, 40)]),
-            root(40, &[(3, 40, 40)]),
+            root(40, &[(1, 40)]),
+            root(40, &[(2, 40)]),
+            root(40, &[(3, 40)]),
         ];
         assert_eq!(admit(&roots, 10), vec![true, true, true]);
     }
@@ -236,9 +235,9 @@ mod tests {
     fn later_renderings_and_growth_are_charged_in_root_order() {
         // A base of 40 nodes included by three roots, each adding 5 nodes of its own.
         let roots = [
-            root(45, &[(1, 45, 40)]),
-            root(45, &[(1, 45, 40)]),
-            root(45, &[(1, 45, 40)]),
+            root(45, &[(1, 40)]),
+            root(45, &[(1, 40)]),
+            root(45, &[(1, 40)]),
         ];
         // Charged: 5, then 45, then 45.
         assert_eq!(admit(&roots, 50), vec![true, true, false]);
@@ -249,26 +248,35 @@ mod tests {
     #[test]
     fn a_cut_root_leaves_its_documents_free_for_the_next() {
         let roots = [
-            root(100, &[(1, 30, 30)]), // 70 nodes of growth: over the limit
-            root(30, &[(1, 30, 30)]),  // the document's first rendering after all
+            root(100, &[(1, 30)]), // 70 nodes of growth: over the limit
+            root(30, &[(1, 30)]),  // the document's first rendering after all
         ];
         assert_eq!(admit(&roots, 50), vec![false, true]);
     }
 
     #[test]
-    fn rendered_objects_are_summed_per_source_document() {
+    fn a_root_credit_beyond_its_nodes_is_not_carried_to_the_next() {
+        // The first root renders less than its document parsed (a list's items without the
+        // list, or objects a patch shrank): its charge is nothing, not a negative one.
+        let roots = [root(10, &[(1, 40)]), root(50, &[(2, 40)])];
+        assert_eq!(admit(&roots, 5), vec![true, false]);
+        assert_eq!(admit(&roots, 10), vec![true, true]);
+    }
+
+    #[test]
+    fn each_source_document_is_listed_once_in_order() {
         let rendered = Rendered::of(
             9,
             [
-                ((FileId::new(1), 0), 2),
-                ((FileId::new(1), 0), 3),
-                ((FileId::new(2), 1), 4),
+                (FileId::new(1), 0),
+                (FileId::new(2), 1),
+                (FileId::new(1), 0),
             ],
             |(file, _)| file.index() * 100,
         );
         assert_eq!(
             rendered.sources,
-            vec![((FileId::new(1), 0), 5, 100), ((FileId::new(2), 1), 4, 200)]
+            vec![((FileId::new(1), 0), 100), ((FileId::new(2), 1), 200)]
         );
     }
 }

@@ -546,15 +546,8 @@ fn run(loaded: &Loaded, plan: Plan, moved: &Moved) -> KustomizeOutput {
             };
             let rendered = budget::Rendered::of(
                 root_builder.budget.nodes(),
-                view.objects
-                    .iter()
-                    .map(|b| ((b.file, b.document), b.node.expanded_size())),
-                |source| {
-                    shared
-                        .moved
-                        .parsed_size(source)
-                        .unwrap_or_else(|| budget::parsed_size(shared.documents, source))
-                },
+                view.objects.iter().map(|b| (b.file, b.document)),
+                |source| budget::parsed_size(shared.documents, source),
             );
             (view, root_builder.output, rendered)
         })

@@ -31,18 +31,14 @@ use crate::load::yaml::Node;
 use crate::load::{Loaded, is_kustomization_file};
 use crate::span::{FileId, Span};
 
-/// A document's tree until its build takes it, then its size as parsed.
-struct Slot {
-    node: Option<Node>,
-    /// Nodes of the tree as parsed, recorded once taken (the run's node limit asks).
-    nodes: usize,
-}
+/// A document's tree until its build takes it.
+type Slot = Mutex<Option<Node>>;
 
 /// The trees single-use documents hand to their build, by (file, document index), with
 /// the document's position in `Loaded::documents`.
 #[derive(Default)]
 pub struct Moved {
-    slots: crate::hashing::FastMap<(FileId, usize), (usize, Mutex<Slot>)>,
+    slots: crate::hashing::FastMap<(FileId, usize), (usize, Slot)>,
     /// Some kustomization reads objects' identities as read (replicas, replacements,
     /// generators merging into resources, plugin configurations): a taken object keeps
     /// its own, since the loaded document no longer has it.
@@ -157,13 +153,9 @@ impl Moved {
                 &mut document.root,
                 Node::synthetic_str("", Span::default(), None),
             );
-            let slot = Slot {
-                node: Some(node),
-                nodes: 0,
-            };
             slots.insert(
                 (document.file, document.index),
-                (position, Mutex::new(slot)),
+                (position, Mutex::new(Some(node))),
             );
         }
         Moved { slots, identities }
@@ -172,22 +164,7 @@ impl Moved {
     /// The tree of document `index` of `file`, when it was moved here and not taken yet.
     pub(super) fn take(&self, file: FileId, index: usize) -> Option<Node> {
         let (_, slot) = self.slots.get(&(file, index))?;
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.node.take()
-    }
-
-    /// Records the parsed size of a taken document (its object before any edit).
-    pub(super) fn record_size(&self, source: super::budget::Source, nodes: usize) {
-        if let Some((_, slot)) = self.slots.get(&source) {
-            slot.lock().unwrap_or_else(PoisonError::into_inner).nodes = nodes;
-        }
-    }
-
-    /// Nodes of a taken document as parsed (`None` for a document still loaded).
-    pub(super) fn parsed_size(&self, source: super::budget::Source) -> Option<usize> {
-        let (_, slot) = self.slots.get(&source)?;
-        let slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.node.is_none().then_some(slot.nodes)
+        slot.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
     /// After the build: trees no build took go back to their documents; the documents
@@ -198,8 +175,8 @@ impl Moved {
         }
         let mut taken = vec![false; loaded.documents.len()];
         for (position, slot) in self.slots.into_values() {
-            let slot = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
-            match (slot.node, loaded.documents.get_mut(position)) {
+            let node = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
+            match (node, loaded.documents.get_mut(position)) {
                 (Some(node), Some(document)) => document.root = node,
                 (None, _) => {
                     if let Some(flag) = taken.get_mut(position) {

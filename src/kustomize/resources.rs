@@ -127,8 +127,9 @@ impl Builder<'_> {
             return;
         }
         let first = out.len();
-        // Where the trees moved here landed in `out`, in order (their size is recorded below).
-        let mut moved_here = Vec::new();
+        // The size of each object added, in order: an object is the document's tree, as yet
+        // untouched, so the size the load counted (a list's items are counted here).
+        let mut sizes = Vec::new();
         for document in self
             .documents
             .get(&resource_file)
@@ -147,6 +148,7 @@ impl Builder<'_> {
                     for (index, item) in items.iter().enumerate() {
                         let item = crate::kinds::list_item(root, item);
                         if object_kind(&item).is_some() {
+                            sizes.push(item.expanded_size());
                             out.push(Built {
                                 file: resource_file,
                                 document: document.index,
@@ -164,7 +166,6 @@ impl Builder<'_> {
                 _ => {
                     let (node, read_as) = match taken {
                         Some(node) => {
-                            moved_here.push(out.len());
                             let read_as = self
                                 .moved
                                 .identities
@@ -173,6 +174,8 @@ impl Builder<'_> {
                         }
                         None => (document.root.clone(), None),
                     };
+                    debug_assert_eq!(node.expanded_size(), document.nodes);
+                    sizes.push(document.nodes);
                     out.push(Built {
                         file: resource_file,
                         document: document.index,
@@ -187,15 +190,7 @@ impl Builder<'_> {
                 }
             }
         }
-        let mut moved_here = moved_here.into_iter().peekable();
-        for index in first..out.len() {
-            let nodes = out.get(index).map_or(0, |b| b.node.expanded_size());
-            if moved_here.next_if_eq(&index).is_some()
-                && let Some(built) = out.get(index)
-            {
-                // Untouched yet: the size of the document as parsed.
-                self.moved.record_size((built.file, built.document), nodes);
-            }
+        for (index, nodes) in (first..).zip(sizes) {
             if let Err(message) = self.budget.object(nodes) {
                 self.issue(IssueKind::KustomizeError, file, entry.span, message);
             }

@@ -145,6 +145,10 @@ pub struct LoadedDocument {
     /// 0-based index of the document in its file.
     pub index: usize,
     pub root: Node,
+    /// Nodes of `root` as parsed ([`Node::expanded_size`]), counted while the tree was
+    /// fresh: the kustomize build's limits ask it for every object it adds, and counting
+    /// there walked every tree of the run again.
+    pub nodes: usize,
     /// `namespace:` of the nearest kustomization above the file, if any.
     pub kustomize_namespace: Option<String>,
 }
@@ -200,7 +204,8 @@ struct ParsedIssue {
 
 enum FileOutcome {
     Parsed {
-        documents: Vec<(Node, usize)>,
+        /// Each document's tree, index in the file and size in nodes.
+        documents: Vec<(Node, usize, usize)>,
         issues: Vec<ParsedIssue>,
     },
     Skipped {
@@ -329,11 +334,12 @@ fn read_candidates(
             FileOutcome::Parsed { documents, issues } => {
                 loaded.stats.files_read += 1;
                 loaded.stats.documents += documents.len();
-                for (root, index) in documents {
+                for (root, index, nodes) in documents {
                     loaded.documents.push(LoadedDocument {
                         file,
                         index,
                         root,
+                        nodes,
                         kustomize_namespace: kustomize_namespace.clone(),
                     });
                 }
@@ -666,20 +672,23 @@ fn read_data_file(
     Ok(Arc::from(bytes))
 }
 
-/// Byte offset of a `{{` that YAML parsed as a mapping key (`name: {{ .Values.name }}`
+/// One walk of a parsed document: its size in nodes (what [`Node::expanded_size`] counts),
+/// or the byte offset of a `{{` that YAML parsed as a mapping key (`name: {{ .Values.name }}`
 /// reads as a mapping whose key is a mapping): no Kubernetes object has such a key.
-fn templated_key(node: &Node, text: &str) -> Option<usize> {
+fn size_or_templated_key(node: &Node, text: &str) -> Result<usize, usize> {
     match &node.kind {
-        yaml::NodeKind::Scalar { .. } => None,
-        yaml::NodeKind::Seq(items, _) => items.iter().find_map(|item| templated_key(item, text)),
-        yaml::NodeKind::Map(entries, _) => entries.iter().find_map(|(key, value)| {
+        yaml::NodeKind::Scalar { .. } => Ok(1),
+        yaml::NodeKind::Seq(items, _) => items
+            .iter()
+            .try_fold(1usize, |n, item| Ok(n + size_or_templated_key(item, text)?)),
+        yaml::NodeKind::Map(entries, _) => entries.iter().try_fold(1usize, |n, (key, value)| {
             let byte = node.span.start.byte as usize;
             if !matches!(key.kind, yaml::NodeKind::Scalar { .. })
                 && text.get(byte..).is_some_and(|rest| rest.starts_with("{{"))
             {
-                return Some(byte);
+                return Err(byte);
             }
-            templated_key(key, text).or_else(|| templated_key(value, text))
+            Ok(n + size_or_templated_key(key, text)? + size_or_templated_key(value, text)?)
         }),
     }
 }
@@ -901,15 +910,18 @@ fn read_and_parse(
     }
     let mut documents = Vec::new();
     for (index, document) in stream.documents.into_iter().enumerate() {
-        if let Some(byte) = templated_key(&document.root, &text) {
-            issues.push(ParsedIssue {
-                kind: IssueKind::HelmTemplate,
-                span: template_at(byte),
-                message: helm_message.to_string(),
-                related: Vec::new(),
-            });
-            continue;
-        }
+        let nodes = match size_or_templated_key(&document.root, &text) {
+            Ok(nodes) => nodes,
+            Err(byte) => {
+                issues.push(ParsedIssue {
+                    kind: IssueKind::HelmTemplate,
+                    span: template_at(byte),
+                    message: helm_message.to_string(),
+                    related: Vec::new(),
+                });
+                continue;
+            }
+        };
         for (repeat, first) in &document.duplicate_keys {
             issues.push(ParsedIssue {
                 kind: IssueKind::Syntax,
@@ -918,7 +930,7 @@ fn read_and_parse(
                 related: vec![(*first, "first occurrence".to_string())],
             });
         }
-        documents.push((document.root, index));
+        documents.push((document.root, index, nodes));
     }
     // A file that is a template through and through is one skipped file, as before.
     if documents.is_empty()
