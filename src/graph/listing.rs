@@ -109,7 +109,7 @@ struct Source {
 /// whose `namespaceSelector: {}` matches every namespace, to all of them, so asking per
 /// class looked up the DNS pods of every namespace once per workload. A pass holds one
 /// cache per task (a namespace of the summary, a batch of rows), dropped with it, and
-/// keeps at most [`RuleRanges::MAX_HELD`] ranges: beyond, a rule's ranges are computed
+/// keeps at most 2^20 ranges (`MAX_HELD`): beyond, a rule's ranges are computed
 /// again each time, as before.
 #[derive(Default)]
 pub struct RuleRanges {

@@ -75,14 +75,6 @@ pub fn parsed_size(
 /// admitted roots render is bounded by `limit` plus the parsed nodes, whatever the layout;
 /// a cut root renders nothing, and the documents it would have rendered first stay free for
 /// the next root.
-/// Which roots fit the run's node limit, decided in root order, so the same roots are cut on
-/// every run. The first rendering of a document in the run shares its tree with the parsed
-/// file (collections are copy-on-write), whose nodes the parse budget already bounds
-/// (`MAX_RUN_YAML_NODES`): up to its parsed size, it is not charged again. Every later
-/// rendering of it (a base included by another root) and every node a transformation adds
-/// is charged to `limit`. So what all admitted roots render is bounded by `limit` plus the
-/// parsed nodes, whatever the layout; a cut root renders nothing, and the documents it
-/// would have rendered first stay free for the next root.
 pub fn admit(roots: &[Rendered], limit: usize) -> Vec<bool> {
     let mut rendered_before: crate::hashing::FastSet<Source> = crate::hashing::FastSet::default();
     let mut charged = 0usize;
