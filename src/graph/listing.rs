@@ -109,8 +109,8 @@ struct Source {
 /// whose `namespaceSelector: {}` matches every namespace, to all of them, so asking per
 /// class looked up the DNS pods of every namespace once per workload. A pass holds one
 /// cache per task (a namespace of the summary, a batch of rows), dropped with it, and
-/// keeps at most 2^20 ranges (`MAX_HELD`): beyond, a rule's ranges are computed
-/// again each time, as before.
+/// keeps at most 2^20 ranges (`MAX_HELD`; an empty list counts one): beyond, a rule's
+/// ranges are computed again each time, as before.
 #[derive(Default)]
 pub struct RuleRanges {
     by_rule: FastMap<usize, Vec<Range<usize>>>,
@@ -127,8 +127,10 @@ impl RuleRanges {
         }
         let ranges = graph.rule_class_ranges(rule);
         into.extend(ranges.iter().cloned());
-        if self.held.saturating_add(ranges.len()) <= Self::MAX_HELD {
-            self.held += ranges.len();
+        // A rule whose peers match nothing still holds an entry: it counts as one.
+        let weight = ranges.len().max(1);
+        if self.held.saturating_add(weight) <= Self::MAX_HELD {
+            self.held += weight;
             self.by_rule.insert(rule, ranges);
         }
     }
