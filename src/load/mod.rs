@@ -150,7 +150,7 @@ pub struct LoadedDocument {
     /// there walked every tree of the run again.
     pub nodes: usize,
     /// `namespace:` of the nearest kustomization above the file, if any.
-    pub kustomize_namespace: Option<String>,
+    pub kustomize_namespace: Option<Arc<str>>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -294,7 +294,7 @@ fn read_candidates(
 ) {
     let roots = &loaded.roots;
     let budget = Arc::clone(&loaded.node_budget);
-    let read: Vec<(SourceFile, FileOutcome, Option<String>)> = candidates
+    let read: Vec<(SourceFile, FileOutcome, Option<Arc<str>>)> = candidates
         .par_iter()
         .map(|candidate| {
             let overlaid;
@@ -771,7 +771,7 @@ fn read_and_parse(
     roots: &[PathBuf],
     max_file_size: u64,
     budget: &yaml::RunBudget,
-) -> (SourceFile, FileOutcome, Option<String>) {
+) -> (SourceFile, FileOutcome, Option<Arc<str>>) {
     let path = candidate.path.clone();
     let display = display_path(&path, cwd);
     let skipped = |text: Arc<String>, kind, message: String, span: Span| {

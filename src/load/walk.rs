@@ -92,7 +92,8 @@ pub struct Candidate {
     pub content: Option<Arc<[u8]>>,
     /// Below a `templates/` directory whose parent holds a `Chart.yaml`.
     pub in_helm_chart: bool,
-    pub kustomize_namespace: Option<String>,
+    /// Shared by every file below one kustomization (and every document of each).
+    pub kustomize_namespace: Option<Arc<str>>,
     /// For a regular file the walk reached without following a link below the walked
     /// directory: that directory, resolved. The file then resolves to it joined with the
     /// rest of its path, so the loader checks the directory against the repository once
@@ -578,7 +579,10 @@ fn candidates_of(found: BTreeMap<PathBuf, Option<Arc<Path>>>) -> Vec<Candidate> 
 /// The answer for the files of `dir`, remembered for each directory on the way up: the
 /// files of one directory, and the directories of one tree, share their lookups (a
 /// repository of 100,000 files would otherwise look for `.git` in every ancestor of each).
-fn namespace_for_dir(dir: &Path, cache: &mut FastMap<PathBuf, Option<String>>) -> Option<String> {
+fn namespace_for_dir(
+    dir: &Path,
+    cache: &mut FastMap<PathBuf, Option<Arc<str>>>,
+) -> Option<Arc<str>> {
     let mut unanswered = Vec::new();
     let mut answer = None;
     for ancestor in dir.ancestors() {
@@ -588,7 +592,7 @@ fn namespace_for_dir(dir: &Path, cache: &mut FastMap<PathBuf, Option<String>>) -
         }
         unanswered.push(ancestor);
         if let Some(namespace) = read_kustomize_namespace(ancestor) {
-            answer = Some(namespace);
+            answer = Some(Arc::from(namespace));
             break;
         }
         // The repository root: nothing above it counts.

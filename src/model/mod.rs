@@ -320,7 +320,7 @@ struct Pending {
     item: Option<usize>,
     /// The namespace of an object that names none: its kustomization's, or (when none)
     /// the default one, which is not copied per object.
-    namespace_fallback: Option<String>,
+    namespace_fallback: Option<std::sync::Arc<str>>,
     contexts: Contexts,
 }
 
@@ -558,7 +558,7 @@ impl Model {
             (ns, NamespaceSource::Explicit)
         } else {
             match namespace_fallback {
-                Some(ns) => (ns.into(), NamespaceSource::Kustomization),
+                Some(ns) => (EcoString::from(&*ns), NamespaceSource::Kustomization),
                 None => (default_namespace.into(), NamespaceSource::Default),
             }
         };
