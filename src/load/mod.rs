@@ -672,23 +672,20 @@ fn read_data_file(
     Ok(Arc::from(bytes))
 }
 
-/// One walk of a parsed document: its size in nodes (what [`Node::expanded_size`] counts),
-/// or the byte offset of a `{{` that YAML parsed as a mapping key (`name: {{ .Values.name }}`
+/// Byte offset of a `{{` that YAML parsed as a mapping key (`name: {{ .Values.name }}`
 /// reads as a mapping whose key is a mapping): no Kubernetes object has such a key.
-fn size_or_templated_key(node: &Node, text: &str) -> Result<usize, usize> {
+fn templated_key(node: &Node, text: &str) -> Option<usize> {
     match &node.kind {
-        yaml::NodeKind::Scalar { .. } => Ok(1),
-        yaml::NodeKind::Seq(items, _) => items
-            .iter()
-            .try_fold(1usize, |n, item| Ok(n + size_or_templated_key(item, text)?)),
-        yaml::NodeKind::Map(entries, _) => entries.iter().try_fold(1usize, |n, (key, value)| {
+        yaml::NodeKind::Scalar { .. } => None,
+        yaml::NodeKind::Seq(items, _) => items.iter().find_map(|item| templated_key(item, text)),
+        yaml::NodeKind::Map(entries, _) => entries.iter().find_map(|(key, value)| {
             let byte = node.span.start.byte as usize;
             if !matches!(key.kind, yaml::NodeKind::Scalar { .. })
                 && text.get(byte..).is_some_and(|rest| rest.starts_with("{{"))
             {
-                return Err(byte);
+                return Some(byte);
             }
-            Ok(n + size_or_templated_key(key, text)? + size_or_templated_key(value, text)?)
+            templated_key(key, text).or_else(|| templated_key(value, text))
         }),
     }
 }
@@ -910,18 +907,15 @@ fn read_and_parse(
     }
     let mut documents = Vec::new();
     for (index, document) in stream.documents.into_iter().enumerate() {
-        let nodes = match size_or_templated_key(&document.root, &text) {
-            Ok(nodes) => nodes,
-            Err(byte) => {
-                issues.push(ParsedIssue {
-                    kind: IssueKind::HelmTemplate,
-                    span: template_at(byte),
-                    message: helm_message.to_string(),
-                    related: Vec::new(),
-                });
-                continue;
-            }
-        };
+        if let Some(byte) = templated_key(&document.root, &text) {
+            issues.push(ParsedIssue {
+                kind: IssueKind::HelmTemplate,
+                span: template_at(byte),
+                message: helm_message.to_string(),
+                related: Vec::new(),
+            });
+            continue;
+        }
         for (repeat, first) in &document.duplicate_keys {
             issues.push(ParsedIssue {
                 kind: IssueKind::Syntax,
@@ -930,6 +924,8 @@ fn read_and_parse(
                 related: vec![(*first, "first occurrence".to_string())],
             });
         }
+        // Counted here, while the tree is still in cache (see `LoadedDocument::nodes`).
+        let nodes = document.root.expanded_size();
         documents.push((document.root, index, nodes));
     }
     // A file that is a template through and through is one skipped file, as before.
