@@ -123,6 +123,7 @@ pub(super) fn events(text: &str, base: Pos, buffers: &mut Buffers) -> bool {
         line_end: 0,
         counted_to: 0,
         col: 0,
+        ascii: text.is_ascii(),
     };
     let accepted = scanner.run().is_some();
     if !accepted {
@@ -134,30 +135,54 @@ pub(super) fn events(text: &str, base: Pos, buffers: &mut Buffers) -> bool {
 /// False for text with a character whose reading the subset leaves to saphyr-parser: tabs,
 /// carriage returns and every other control character, byte order marks, non-characters,
 /// and the Unicode line and paragraph separators.
+///
+/// Read a block of [`PLAIN_BLOCK`] bytes at a time: a block of printable ASCII and line
+/// breaks only (nearly every block of a manifest) is passed by a test the compiler turns
+/// into a few vector instructions; any other block is read byte by byte.
 fn allowed_characters(bytes: &[u8]) -> bool {
-    let mut rest = bytes;
-    while let Some((&byte, tail)) = rest.split_first() {
-        let allowed = match byte {
-            b'\n' | 0x20..=0x7E => true,
-            // U+0080 to U+009F, the C1 controls (NEL among them).
-            0xC2 => !matches!(tail.first(), Some(0x80..=0x9F)),
-            // U+2028, U+2029.
-            0xE2 => !(tail.starts_with(&[0x80, 0xA8]) || tail.starts_with(&[0x80, 0xA9])),
-            // U+FEFF, U+FFFE, U+FFFF.
-            0xEF => {
-                !(tail.starts_with(&[0xBB, 0xBF])
-                    || tail.starts_with(&[0xBF, 0xBE])
-                    || tail.starts_with(&[0xBF, 0xBF]))
-            }
-            0x80..=0xFF => true,
-            _ => false,
-        };
-        if !allowed {
-            return false;
+    let mut at = 0;
+    while at < bytes.len() {
+        let block_end = bytes.len().min(at + PLAIN_BLOCK);
+        if let Some(block) = bytes.get(at..block_end)
+            && let Ok(block) = <&[u8; PLAIN_BLOCK]>::try_from(block)
+            && block.iter().fold(true, |plain, &byte| {
+                plain & (byte == b'\n' || (0x20..=0x7E).contains(&byte))
+            })
+        {
+            at = block_end;
+            continue;
         }
-        rest = tail;
+        let block = bytes.get(at..block_end).unwrap_or_default();
+        for (offset, &byte) in block.iter().enumerate() {
+            if !byte_allowed(byte, bytes.get(at + offset + 1..).unwrap_or_default()) {
+                return false;
+            }
+        }
+        at = block_end;
     }
     true
+}
+
+const PLAIN_BLOCK: usize = 32;
+
+/// Whether `byte`, followed by `tail`, may be read by the fast path (see
+/// [`allowed_characters`]).
+fn byte_allowed(byte: u8, tail: &[u8]) -> bool {
+    match byte {
+        b'\n' | 0x20..=0x7E => true,
+        // U+0080 to U+009F, the C1 controls (NEL among them).
+        0xC2 => !matches!(tail.first(), Some(0x80..=0x9F)),
+        // U+2028, U+2029.
+        0xE2 => !(tail.starts_with(&[0x80, 0xA8]) || tail.starts_with(&[0x80, 0xA9])),
+        // U+FEFF, U+FFFE, U+FFFF.
+        0xEF => {
+            !(tail.starts_with(&[0xBB, 0xBF])
+                || tail.starts_with(&[0xBF, 0xBE])
+                || tail.starts_with(&[0xBF, 0xBF]))
+        }
+        0x80..=0xFF => true,
+        _ => false,
+    }
 }
 
 /// An open block collection and the column of its keys or dashes.
@@ -234,6 +259,8 @@ struct Scanner<'t, 'b> {
     /// `counted_to`.
     counted_to: usize,
     col: u32,
+    /// The segment is ASCII: a column is a byte count, without reading the bytes.
+    ascii: bool,
 }
 
 impl Scanner<'_, '_> {
@@ -243,6 +270,19 @@ impl Scanner<'_, '_> {
     }
 
     fn skip_spaces(&self, mut index: usize) -> usize {
+        // Eight bytes at a time while they are all spaces (an indentation is often eight
+        // or more); a line break ends a run of spaces by itself.
+        while index < self.line_end
+            && let Some(word) = self.bytes.get(index..index + 8)
+            && let Ok(word) = <[u8; 8]>::try_from(word)
+        {
+            let not_spaces = u64::from_le_bytes(word) ^ u64::from_le_bytes([b' '; 8]);
+            if not_spaces != 0 {
+                let spaces = (not_spaces.trailing_zeros() / 8) as usize;
+                return (index + spaces).min(self.line_end);
+            }
+            index += 8;
+        }
         while index < self.line_end && self.at(index) == b' ' {
             index += 1;
         }
@@ -266,13 +306,15 @@ impl Scanner<'_, '_> {
             self.counted_to = self.line_start;
             self.col = 0;
         }
-        let characters = self
-            .bytes
-            .get(self.counted_to..index)
-            .unwrap_or_default()
-            .iter()
-            .filter(|byte| (**byte & 0xC0) != 0x80)
-            .count();
+        let between = self.bytes.get(self.counted_to..index).unwrap_or_default();
+        let characters = if self.ascii {
+            between.len()
+        } else {
+            between
+                .iter()
+                .filter(|byte| (**byte & 0xC0) != 0x80)
+                .count()
+        };
         self.col = self.col.saturating_add(narrow(characters));
         self.counted_to = index;
         self.absolute(index, self.line, self.col)
@@ -334,7 +376,7 @@ impl Scanner<'_, '_> {
             self.line_end = self
                 .bytes
                 .get(next..)
-                .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+                .and_then(|rest| memchr::memchr(b'\n', rest))
                 .map_or(self.bytes.len(), |i| next + i);
             self.counted_to = next;
             self.col = 0;
@@ -791,6 +833,30 @@ mod tests {
     use super::manifests::manifest_files;
     use super::*;
     use crate::load::yaml::parse::{Positions, RunBudget, parse_stream_with, segments};
+
+    proptest::proptest! {
+        /// The block-at-a-time reading decides as reading every byte with what follows it
+        /// does, whichever block boundary a multi-byte character straddles.
+        #[test]
+        fn allowed_characters_agrees_with_a_byte_by_byte_reading(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "key: value\n", "\t", "\r", "\u{7f}", "\u{85}", "\u{a0}", "é", "\u{2028}",
+                    "\u{2029}", "\u{2027}", "\u{feff}", "\u{fffe}", "\u{ffff}", "\u{fffd}", "\u{1f600}",
+                    "\0", "\u{1b}",
+                ]),
+                0..80,
+            )
+        ) {
+            let text: String = pieces.concat();
+            let bytes = text.as_bytes();
+            let byte_by_byte = bytes
+                .iter()
+                .enumerate()
+                .all(|(i, &byte)| byte_allowed(byte, bytes.get(i + 1..).unwrap_or_default()));
+            proptest::prop_assert_eq!(allowed_characters(bytes), byte_by_byte);
+        }
+    }
     use saphyr_parser::Parser;
     use std::path::Path;
 

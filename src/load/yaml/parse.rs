@@ -425,7 +425,7 @@ pub(super) fn parse_stream_with(text: &str, run: &RunBudget, fast: bool) -> Stre
             line: narrow(line),
             col: 1,
         };
-        line += segment.bytes().filter(|b| *b == b'\n').count();
+        line += memchr::memchr_iter(b'\n', segment.as_bytes()).count();
         last = base;
         match parse_segment(segment, base, &mut stream.documents, &mut counters, fast) {
             Ok(()) => {}
@@ -460,29 +460,37 @@ impl Stream {
 
 /// Byte ranges of the text cut before every document marker line (`---` at column 0), with
 /// the directive lines (`%YAML`, `%TAG`) right above a marker kept with it.
+///
+/// Only lines starting `---` can cut, so they are found with a substring search rather
+/// than by reading the text line by line (a manifest has a marker every hundred lines or
+/// so, and the line-by-line reading was a twentieth of the parse); each one's directive
+/// lines are then read back upwards.
 pub(super) fn segments(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
     let mut cuts = vec![0usize];
-    // Start of the run of directive lines just above the current line, if any.
-    let mut directives: Option<usize> = None;
-    let mut offset = 0usize;
-    for line in text.split_inclusive('\n') {
-        let is_marker = line.strip_prefix("---").is_some_and(|rest| {
-            rest.chars()
-                .next()
-                .is_none_or(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
-        });
-        if is_marker {
-            let cut = directives.unwrap_or(offset);
-            if cut > 0 {
-                cuts.push(cut);
-            }
-            directives = None;
-        } else if line.starts_with('%') {
-            directives.get_or_insert(offset);
-        } else {
-            directives = None;
+    let line_starts = std::iter::once(0)
+        .filter(|_| bytes.starts_with(b"---"))
+        .chain(memchr::memmem::find_iter(bytes, b"\n---").map(|newline| newline + 1));
+    for start in line_starts {
+        let after = bytes.get(start + 3).copied();
+        if !after.is_none_or(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+            continue;
         }
-        offset += line.len();
+        let mut cut = start;
+        // The run of `%` lines right above, read upwards one line at a time.
+        while cut > 0 {
+            let above = bytes
+                .get(..cut - 1)
+                .and_then(|head| memchr::memrchr(b'\n', head))
+                .map_or(0, |newline| newline + 1);
+            if bytes.get(above) != Some(&b'%') {
+                break;
+            }
+            cut = above;
+        }
+        if cut > 0 {
+            cuts.push(cut);
+        }
     }
     cuts.dedup();
     let mut ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
@@ -808,6 +816,57 @@ pub(super) fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cut as it was first written, line by line: the reference [`segments`] is
+    /// checked against.
+    fn segments_line_by_line(text: &str) -> Vec<(usize, usize)> {
+        let mut cuts = vec![0usize];
+        let mut directives: Option<usize> = None;
+        let mut offset = 0usize;
+        for line in text.split_inclusive('\n') {
+            let is_marker = line.strip_prefix("---").is_some_and(|rest| {
+                rest.chars()
+                    .next()
+                    .is_none_or(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+            });
+            if is_marker {
+                let cut = directives.unwrap_or(offset);
+                if cut > 0 {
+                    cuts.push(cut);
+                }
+                directives = None;
+            } else if line.starts_with('%') {
+                directives.get_or_insert(offset);
+            } else {
+                directives = None;
+            }
+            offset += line.len();
+        }
+        cuts.dedup();
+        let mut ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+        if let Some(&last) = cuts.last() {
+            ranges.push((last, text.len()));
+        }
+        ranges
+    }
+
+    proptest::proptest! {
+        /// Texts of the pieces that decide a cut: markers with and without what may
+        /// follow them, directive lines, dashes and percent signs mid-line.
+        #[test]
+        fn segments_cut_where_a_line_by_line_reading_cuts(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "---", "--", "-", "%", "%YAML 1.2", "\n", "\r", "\t", " ", "a", "é", "---x",
+                    "...", "# c",
+                ]),
+                0..40,
+            )
+        ) {
+            let text: String = pieces.concat();
+            proptest::prop_assert_eq!(segments(&text), segments_line_by_line(&text));
+        }
+    }
 
     /// Spans keep no columns and no end line: reporters count them from the text. They
     /// must come out as the parser counts them, event by event, on text written to trip
