@@ -23,9 +23,7 @@
 //! and flow collections, directives, `...`, empty documents, a top level that is not a block
 //! mapping, very long lines and keys, deep nesting.
 
-use std::borrow::Cow;
-
-use saphyr_parser::{Event, ScalarStyle};
+use saphyr_parser::ScalarStyle;
 
 use crate::limits::MAX_DEPTH;
 use crate::span::{Pos, Span, narrow};
@@ -72,8 +70,13 @@ pub(super) struct FastEvent {
 }
 
 impl FastEvent {
-    /// The saphyr-parser event, its scalar text borrowed from the segment `text`.
-    pub(super) fn event<'t>(&self, text: &'t str) -> Event<'t> {
+    /// The saphyr-parser event, its scalar text borrowed from the segment `text`: what the
+    /// differential tests compare with saphyr-parser's own (the builder takes fast events
+    /// directly, see `Builder::feed_fast`).
+    #[cfg(test)]
+    pub(super) fn event<'t>(&self, text: &'t str) -> saphyr_parser::Event<'t> {
+        use saphyr_parser::Event;
+        use std::borrow::Cow;
         match self.kind {
             Kind::StreamStart => Event::StreamStart,
             Kind::DocumentStart { explicit } => Event::DocumentStart(explicit),
@@ -834,6 +837,9 @@ mod tests {
     use super::*;
     use crate::load::yaml::parse::{Positions, RunBudget, parse_stream_with, segments};
 
+    use saphyr_parser::{Event, Parser};
+    use std::path::Path;
+
     proptest::proptest! {
         /// The block-at-a-time reading decides as reading every byte with what follows it
         /// does, whichever block boundary a multi-byte character straddles.
@@ -857,8 +863,6 @@ mod tests {
             proptest::prop_assert_eq!(allowed_characters(bytes), byte_by_byte);
         }
     }
-    use saphyr_parser::Parser;
-    use std::path::Path;
 
     type Converted<'t> = Vec<(Event<'t>, Span, Pos)>;
 

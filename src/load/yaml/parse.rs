@@ -148,18 +148,12 @@ pub(super) struct Counters<'r> {
 }
 
 impl Counters<'_> {
+    /// Charged once per node: kept small enough to inline, its failure built out of line.
+    #[inline]
     fn charge(&mut self, nodes: usize, at: Pos) -> Result<(), Failure> {
         self.file = self.file.saturating_add(nodes);
         if self.file > MAX_FILE_NODES {
-            return Err(Failure {
-                error: YamlError {
-                    message: format!(
-                        "file holds more than {MAX_FILE_NODES} YAML nodes (aliases expanded); the rest of the file is not analysed"
-                    ),
-                    pos: at,
-                },
-                stop: Stop::File,
-            });
+            return Err(file_too_large(at));
         }
         self.unflushed = self.unflushed.saturating_add(nodes);
         if self.unflushed >= RUN_BATCH {
@@ -185,6 +179,30 @@ impl Counters<'_> {
         }
         Ok(())
     }
+}
+
+#[cold]
+fn file_too_large(at: Pos) -> Failure {
+    Failure {
+        error: YamlError {
+            message: format!(
+                "file holds more than {MAX_FILE_NODES} YAML nodes (aliases expanded); the rest of the file is not analysed"
+            ),
+            pos: at,
+        },
+        stop: Stop::File,
+    }
+}
+
+#[cold]
+fn document_too_large(at: Pos) -> Failure {
+    YamlError {
+        message: format!(
+            "document expands to more than {MAX_EXPANDED_NODES} nodes through anchors and aliases (alias bomb?); not analysed"
+        ),
+        pos: at,
+    }
+    .into()
 }
 
 /// Keys of a mapping are looked up through a hash index once it has this many entries
@@ -255,16 +273,11 @@ impl<'c, 'r> Builder<'c, 'r> {
         self.duplicate_keys.clear();
     }
 
+    #[inline]
     fn charge(&mut self, nodes: usize, at: Pos) -> Result<(), Failure> {
         self.expanded = self.expanded.saturating_add(nodes);
         if self.expanded > MAX_EXPANDED_NODES {
-            return Err(YamlError {
-                message: format!(
-                    "document expands to more than {MAX_EXPANDED_NODES} nodes through anchors and aliases (alias bomb?); not analysed"
-                ),
-                pos: at,
-            }
-            .into());
+            return Err(document_too_large(at));
         }
         self.counters.charge(nodes, at)
     }
@@ -347,12 +360,13 @@ pub(super) fn add_entry(
     let Some(entries) = stack.get_mut(from..) else {
         return;
     };
-    let text = key.as_scalar().map(|s| s.value.clone());
-    let existing = text.as_ref().and_then(|text| match index {
+    // The key's text is borrowed for the lookup; it is copied (a reference count at
+    // most) only into an index.
+    let existing = key.scalar_text().and_then(|text| match index {
         Some(index) => index.get(text).copied(),
         None => entries
             .iter()
-            .position(|(k, _)| k.scalar_text() == Some(text.as_str())),
+            .position(|(k, _)| k.scalar_text() == Some(text)),
     });
     if let Some(existing) = existing
         && let Some(slot) = entries.get_mut(existing)
@@ -361,8 +375,8 @@ pub(super) fn add_entry(
         *slot = (key, value);
         return;
     }
-    if let (Some(index), Some(text)) = (index.as_mut(), text) {
-        index.insert(text, entries.len());
+    if let (Some(index), Some(text)) = (index.as_mut(), key.scalar_string()) {
+        index.insert(text.clone(), entries.len());
     }
     stack.push((key, value));
     let entries = stack.get(from..).unwrap_or_default();
@@ -537,7 +551,7 @@ pub(super) fn parse_segment(
         // segment it declines is parsed by saphyr-parser from scratch, charged once.
         let result = fast::events(text, base, &mut buffers).then(|| {
             for event in &buffers.events {
-                if !builder.feed(event.event(text), event.span, event.start, text, base, out)? {
+                if !builder.feed_fast(event, text, base, out)? {
                     break;
                 }
             }
@@ -574,42 +588,14 @@ impl Builder<'_, '_> {
         base: Pos,
         out: &mut Vec<Document>,
     ) -> Result<bool, Failure> {
-        let builder = self;
         match event {
             Event::StreamStart | Event::Nothing => {}
             Event::StreamEnd => return Ok(false),
-            Event::DocumentStart(_) => builder.reset(),
-            Event::DocumentEnd => {
-                if let Some(root) = builder.root.take() {
-                    out.push(Document {
-                        root,
-                        duplicate_keys: std::mem::take(&mut builder.duplicate_keys),
-                    });
-                }
-            }
-            Event::Alias(id) => {
-                let size = builder
-                    .anchors
-                    .get(&id)
-                    .map(|(_, size)| *size)
-                    .ok_or_else(|| YamlError {
-                        message: "alias refers to an unknown anchor".to_string(),
-                        pos: start_pos,
-                    })?;
-                builder.charge(size, start_pos)?;
-                let Some((target, _)) = builder.anchors.get(&id) else {
-                    return Ok(true);
-                };
-                let target = target.clone();
-                builder.add(target, start_pos, 0, size)?;
-            }
+            Event::DocumentStart(_) => self.reset(),
+            Event::DocumentEnd => self.document_end(out),
+            Event::Alias(id) => self.alias(id, start_pos)?,
             Event::Scalar(value, style, anchor, tag) => {
-                builder.charge(1, start_pos)?;
-                let style = match style {
-                    ScalarStyle::Plain => Style::Plain,
-                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
-                    ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
-                };
+                let style = style_of(style);
                 // A block scalar that ends the text without a line break has no final line
                 // break to keep (YAML 1.2 §8.1.1.2; go-yaml and kubectl agree); the parser
                 // adds one.
@@ -618,134 +604,212 @@ impl Builder<'_, '_> {
                     && !text.ends_with('\n')
                     && span.end.byte as usize >= base.byte as usize + text.trim_end().len()
                 {
-                    let mut value = value.into_owned();
-                    value.pop();
-                    std::borrow::Cow::Owned(value)
+                    &value[..value.len() - 1]
                 } else {
-                    value
+                    &value
                 };
-                let node = Node::scalar(
-                    interned(&value),
-                    style,
-                    tag_name(tag).as_deref().map(ExplicitTag::from_name),
-                    span,
-                );
-                builder.add(node, start_pos, anchor, 1)?;
+                let tag = tag_name(tag).as_deref().map(ExplicitTag::from_name);
+                self.scalar(value, style, tag, anchor, span, start_pos)?;
             }
-            Event::SequenceStart(anchor, _) => {
-                builder.charge(1, start_pos)?;
-                let nodes_before = builder.expanded;
-                let from = builder.items.len();
-                builder.push_frame(
-                    Frame::Seq {
-                        start: span,
-                        at: start_pos,
-                        anchor,
-                        nodes_before,
-                        from,
-                    },
-                    start_pos,
-                )?;
-            }
-            Event::MappingStart(anchor, _) => {
-                builder.charge(1, start_pos)?;
-                let nodes_before = builder.expanded;
-                let from = builder.entries.len();
-                builder.push_frame(
-                    Frame::Map {
-                        start: span,
-                        at: start_pos,
-                        anchor,
-                        nodes_before,
-                        from,
-                        index: None,
-                        pending_key: None,
-                        duplicates: Vec::new(),
-                    },
-                    start_pos,
-                )?;
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let (node, at, anchor, nodes_before) = match builder.stack.pop() {
-                    Some(Frame::Seq {
-                        start,
-                        at,
-                        anchor,
-                        nodes_before,
-                        from,
-                    }) => {
-                        let items: Shared<Node> = builder
-                            .items
-                            .drain(from.min(builder.items.len())..)
-                            .collect();
-                        let end = collection_end(
-                            text,
-                            base,
-                            start,
-                            span,
-                            items.last().map(|n| n.span.end),
-                        );
-                        (
-                            Node::seq(
-                                items,
-                                Span {
-                                    start: start.start,
-                                    end,
-                                },
-                            ),
-                            at,
-                            anchor,
-                            nodes_before,
-                        )
-                    }
-                    Some(Frame::Map {
-                        start,
-                        at,
-                        anchor,
-                        nodes_before,
-                        from,
-                        duplicates,
-                        ..
-                    }) => {
-                        builder.duplicate_keys.extend(duplicates);
-                        let from = from.min(builder.entries.len());
-                        let merges = builder
-                            .entries
-                            .get(from..)
-                            .is_some_and(|e| e.iter().any(|(k, _)| is_merge_key(k)));
-                        let entries: Shared<(Node, Node)> = if merges {
-                            apply_merge_keys(builder.entries.drain(from..).collect()).into()
-                        } else {
-                            builder.entries.drain(from..).collect()
-                        };
-                        let end = collection_end(
-                            text,
-                            base,
-                            start,
-                            span,
-                            entries.last().map(|(_, v)| v.span.end),
-                        );
-                        (
-                            Node::map(
-                                entries,
-                                Span {
-                                    start: start.start,
-                                    end,
-                                },
-                            ),
-                            at,
-                            anchor,
-                            nodes_before,
-                        )
-                    }
-                    None => return Ok(true),
+            Event::SequenceStart(anchor, _) => self.sequence_start(anchor, span, start_pos)?,
+            Event::MappingStart(anchor, _) => self.mapping_start(anchor, span, start_pos)?,
+            Event::SequenceEnd | Event::MappingEnd => self.collection_end(span, text, base)?,
+        }
+        Ok(true)
+    }
+
+    /// Takes one event of the fast path (see [`feed`](Self::feed)): the same work, without
+    /// building a saphyr-parser event for it.
+    pub(super) fn feed_fast(
+        &mut self,
+        event: &fast::FastEvent,
+        text: &str,
+        base: Pos,
+        out: &mut Vec<Document>,
+    ) -> Result<bool, Failure> {
+        let (span, start_pos) = (event.span, event.start);
+        match event.kind {
+            fast::Kind::StreamStart => {}
+            fast::Kind::StreamEnd => return Ok(false),
+            fast::Kind::DocumentStart { .. } => self.reset(),
+            fast::Kind::DocumentEnd => self.document_end(out),
+            fast::Kind::Scalar { style, from, to } => {
+                let raw = text.get(from as usize..to as usize).unwrap_or_default();
+                let value = if style == ScalarStyle::SingleQuoted && raw.contains("''") {
+                    Cow::Owned(raw.replace("''", "'"))
+                } else {
+                    Cow::Borrowed(raw)
                 };
-                // The collection itself plus every node charged inside it.
-                let size = builder.expanded.saturating_sub(nodes_before) + 1;
-                builder.add(node, at, anchor, size)?;
+                self.scalar(&value, style_of(style), None, 0, span, start_pos)?;
+            }
+            fast::Kind::SequenceStart => self.sequence_start(0, span, start_pos)?,
+            fast::Kind::MappingStart => self.mapping_start(0, span, start_pos)?,
+            fast::Kind::SequenceEnd | fast::Kind::MappingEnd => {
+                self.collection_end(span, text, base)?
             }
         }
         Ok(true)
+    }
+
+    fn document_end(&mut self, out: &mut Vec<Document>) {
+        if let Some(root) = self.root.take() {
+            out.push(Document {
+                root,
+                duplicate_keys: std::mem::take(&mut self.duplicate_keys),
+            });
+        }
+    }
+
+    fn alias(&mut self, id: usize, start_pos: Pos) -> Result<(), Failure> {
+        let size = self
+            .anchors
+            .get(&id)
+            .map(|(_, size)| *size)
+            .ok_or_else(|| YamlError {
+                message: "alias refers to an unknown anchor".to_string(),
+                pos: start_pos,
+            })?;
+        self.charge(size, start_pos)?;
+        let Some((target, _)) = self.anchors.get(&id) else {
+            return Ok(());
+        };
+        let target = target.clone();
+        self.add(target, start_pos, 0, size)
+    }
+
+    fn scalar(
+        &mut self,
+        value: &str,
+        style: Style,
+        tag: Option<ExplicitTag>,
+        anchor: usize,
+        span: Span,
+        start_pos: Pos,
+    ) -> Result<(), Failure> {
+        self.charge(1, start_pos)?;
+        let node = Node::scalar(interned(value), style, tag, span);
+        self.add(node, start_pos, anchor, 1)
+    }
+
+    fn sequence_start(&mut self, anchor: usize, span: Span, start_pos: Pos) -> Result<(), Failure> {
+        self.charge(1, start_pos)?;
+        let nodes_before = self.expanded;
+        let from = self.items.len();
+        self.push_frame(
+            Frame::Seq {
+                start: span,
+                at: start_pos,
+                anchor,
+                nodes_before,
+                from,
+            },
+            start_pos,
+        )?;
+        Ok(())
+    }
+
+    fn mapping_start(&mut self, anchor: usize, span: Span, start_pos: Pos) -> Result<(), Failure> {
+        self.charge(1, start_pos)?;
+        let nodes_before = self.expanded;
+        let from = self.entries.len();
+        self.push_frame(
+            Frame::Map {
+                start: span,
+                at: start_pos,
+                anchor,
+                nodes_before,
+                from,
+                index: None,
+                pending_key: None,
+                duplicates: Vec::new(),
+            },
+            start_pos,
+        )?;
+        Ok(())
+    }
+
+    /// Closes the innermost collection, at the end event's `span`.
+    fn collection_end(&mut self, span: Span, text: &str, base: Pos) -> Result<(), Failure> {
+        let builder = self;
+        let (node, at, anchor, nodes_before) = match builder.stack.pop() {
+            Some(Frame::Seq {
+                start,
+                at,
+                anchor,
+                nodes_before,
+                from,
+            }) => {
+                let items: Shared<Node> = builder
+                    .items
+                    .drain(from.min(builder.items.len())..)
+                    .collect();
+                let end = collection_end(text, base, start, span, items.last().map(|n| n.span.end));
+                (
+                    Node::seq(
+                        items,
+                        Span {
+                            start: start.start,
+                            end,
+                        },
+                    ),
+                    at,
+                    anchor,
+                    nodes_before,
+                )
+            }
+            Some(Frame::Map {
+                start,
+                at,
+                anchor,
+                nodes_before,
+                from,
+                duplicates,
+                ..
+            }) => {
+                builder.duplicate_keys.extend(duplicates);
+                let from = from.min(builder.entries.len());
+                let merges = builder
+                    .entries
+                    .get(from..)
+                    .is_some_and(|e| e.iter().any(|(k, _)| is_merge_key(k)));
+                let entries: Shared<(Node, Node)> = if merges {
+                    apply_merge_keys(builder.entries.drain(from..).collect()).into()
+                } else {
+                    builder.entries.drain(from..).collect()
+                };
+                let end = collection_end(
+                    text,
+                    base,
+                    start,
+                    span,
+                    entries.last().map(|(_, v)| v.span.end),
+                );
+                (
+                    Node::map(
+                        entries,
+                        Span {
+                            start: start.start,
+                            end,
+                        },
+                    ),
+                    at,
+                    anchor,
+                    nodes_before,
+                )
+            }
+            None => return Ok(()),
+        };
+        // The collection itself plus every node charged inside it.
+        let size = builder.expanded.saturating_sub(nodes_before) + 1;
+        builder.add(node, at, anchor, size)
+    }
+}
+
+fn style_of(style: ScalarStyle) -> Style {
+    match style {
+        ScalarStyle::Plain => Style::Plain,
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+        ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
     }
 }
 
