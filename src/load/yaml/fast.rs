@@ -26,7 +26,7 @@
 use saphyr_parser::ScalarStyle;
 
 use crate::limits::MAX_DEPTH;
-use crate::span::{Pos, Span, narrow};
+use crate::span::{End, Pos, Span, narrow};
 
 /// Longer lines are declined: saphyr-parser reads the rare minified file.
 const MAX_LINE: usize = 64 * 1024;
@@ -337,12 +337,16 @@ impl Scanner<'_, '_> {
         });
     }
 
-    fn ranged(&mut self, kind: Kind, start: Pos, end: Pos) {
+    /// An event from `start` to byte `end` of the segment: a span keeps only the end's
+    /// byte offset, so its line and column are not counted.
+    fn ranged(&mut self, kind: Kind, start: Pos, end: usize) {
         self.buffers.events.push(FastEvent {
             kind,
             span: Span {
                 start: start.into(),
-                end: end.into(),
+                end: End {
+                    byte: self.base.byte.saturating_add(narrow(end)),
+                },
             },
             start,
         });
@@ -350,7 +354,7 @@ impl Scanner<'_, '_> {
 
     fn scalar(&mut self, token: &Token) {
         let start = self.pos(token.span.0);
-        let end = self.pos(token.span.1);
+        let end = token.span.1;
         let kind = Kind::Scalar {
             style: token.style,
             from: narrow(token.text.0),
@@ -371,7 +375,7 @@ impl Scanner<'_, '_> {
     fn run(&mut self) -> Option<()> {
         let start = self.pos(0);
         self.point(Kind::StreamStart, start);
-        let mut marker: Option<(Pos, Pos)> = None;
+        let mut marker: Option<(Pos, usize)> = None;
         let mut in_document = false;
         let mut next = 0usize;
         while next < self.bytes.len() {
@@ -416,7 +420,7 @@ impl Scanner<'_, '_> {
                         return None;
                     }
                     let start = self.pos(content);
-                    let end = self.pos(content + 3);
+                    let end = content + 3;
                     marker = Some((start, end));
                 } else if !in_document {
                     // The top level: a block mapping at column 0.
@@ -704,8 +708,7 @@ impl Scanner<'_, '_> {
                     return None;
                 }
                 let start = self.pos(index);
-                let end_at = self.pos(end);
-                self.ranged(kind, start, end_at);
+                self.ranged(kind, start, end);
                 if outermost {
                     return Some(());
                 }
@@ -743,8 +746,7 @@ impl Scanner<'_, '_> {
                     return None;
                 }
                 let start = self.pos(index);
-                let end_at = self.pos(end);
-                self.ranged(kind, start, end_at);
+                self.ranged(kind, start, end);
                 index = end;
                 expect = Expect::FirstEntry;
                 continue;
