@@ -611,8 +611,12 @@ impl Builder<'_, '_> {
                 let tag = tag_name(tag).as_deref().map(ExplicitTag::from_name);
                 self.scalar(value, style, tag, anchor, span, start_pos)?;
             }
-            Event::SequenceStart(anchor, _) => self.sequence_start(anchor, span, start_pos)?,
-            Event::MappingStart(anchor, _) => self.mapping_start(anchor, span, start_pos)?,
+            Event::SequenceStart(anchor, _) => {
+                self.collection_start(CollectionKind::Sequence, anchor, span, start_pos)?
+            }
+            Event::MappingStart(anchor, _) => {
+                self.collection_start(CollectionKind::Mapping, anchor, span, start_pos)?
+            }
             Event::SequenceEnd | Event::MappingEnd => self.collection_end(span, text, base)?,
         }
         Ok(true)
@@ -642,8 +646,12 @@ impl Builder<'_, '_> {
                 };
                 self.scalar(&value, style_of(style), None, 0, span, start_pos)?;
             }
-            fast::Kind::SequenceStart => self.sequence_start(0, span, start_pos)?,
-            fast::Kind::MappingStart => self.mapping_start(0, span, start_pos)?,
+            fast::Kind::SequenceStart => {
+                self.collection_start(CollectionKind::Sequence, 0, span, start_pos)?
+            }
+            fast::Kind::MappingStart => {
+                self.collection_start(CollectionKind::Mapping, 0, span, start_pos)?
+            }
             fast::Kind::SequenceEnd | fast::Kind::MappingEnd => {
                 self.collection_end(span, text, base)?
             }
@@ -691,47 +699,43 @@ impl Builder<'_, '_> {
         self.add(node, start_pos, anchor, 1)
     }
 
-    fn sequence_start(&mut self, anchor: usize, span: Span, start_pos: Pos) -> Result<(), Failure> {
+    /// Opens a collection of `kind`, its children to come.
+    fn collection_start(
+        &mut self,
+        kind: CollectionKind,
+        anchor: usize,
+        span: Span,
+        start_pos: Pos,
+    ) -> Result<(), Failure> {
         self.charge(1, start_pos)?;
         let nodes_before = self.expanded;
-        let from = self.items.len();
-        self.push_frame(
-            Frame::Seq {
+        let frame = match kind {
+            CollectionKind::Sequence => Frame::Seq {
                 start: span,
                 at: start_pos,
                 anchor,
                 nodes_before,
-                from,
+                from: self.items.len(),
             },
-            start_pos,
-        )?;
-        Ok(())
-    }
-
-    fn mapping_start(&mut self, anchor: usize, span: Span, start_pos: Pos) -> Result<(), Failure> {
-        self.charge(1, start_pos)?;
-        let nodes_before = self.expanded;
-        let from = self.entries.len();
-        self.push_frame(
-            Frame::Map {
+            CollectionKind::Mapping => Frame::Map {
                 start: span,
                 at: start_pos,
                 anchor,
                 nodes_before,
-                from,
+                from: self.entries.len(),
                 index: None,
                 pending_key: None,
                 duplicates: Vec::new(),
             },
-            start_pos,
-        )?;
+        };
+        self.push_frame(frame, start_pos)?;
         Ok(())
     }
 
     /// Closes the innermost collection, at the end event's `span`.
     fn collection_end(&mut self, span: Span, text: &str, base: Pos) -> Result<(), Failure> {
         let builder = self;
-        let (node, at, anchor, nodes_before) = match builder.stack.pop() {
+        let (start, at, anchor, nodes_before, children) = match builder.stack.pop() {
             Some(Frame::Seq {
                 start,
                 at,
@@ -739,23 +743,11 @@ impl Builder<'_, '_> {
                 nodes_before,
                 from,
             }) => {
-                let items: Shared<Node> = builder
+                let items = builder
                     .items
                     .drain(from.min(builder.items.len())..)
                     .collect();
-                let end = collection_end(text, base, start, span, items.last().map(|n| n.span.end));
-                (
-                    Node::seq(
-                        items,
-                        Span {
-                            start: start.start,
-                            end,
-                        },
-                    ),
-                    at,
-                    anchor,
-                    nodes_before,
-                )
+                (start, at, anchor, nodes_before, Children::Seq(items))
             }
             Some(Frame::Map {
                 start,
@@ -772,37 +764,43 @@ impl Builder<'_, '_> {
                     .entries
                     .get(from..)
                     .is_some_and(|e| e.iter().any(|(k, _)| is_merge_key(k)));
-                let entries: Shared<(Node, Node)> = if merges {
+                let entries = if merges {
                     apply_merge_keys(builder.entries.drain(from..).collect()).into()
                 } else {
                     builder.entries.drain(from..).collect()
                 };
-                let end = collection_end(
-                    text,
-                    base,
-                    start,
-                    span,
-                    entries.last().map(|(_, v)| v.span.end),
-                );
-                (
-                    Node::map(
-                        entries,
-                        Span {
-                            start: start.start,
-                            end,
-                        },
-                    ),
-                    at,
-                    anchor,
-                    nodes_before,
-                )
+                (start, at, anchor, nodes_before, Children::Map(entries))
             }
             None => return Ok(()),
+        };
+        let last_child = match &children {
+            Children::Seq(items) => items.last().map(|n| n.span.end),
+            Children::Map(entries) => entries.last().map(|(_, v)| v.span.end),
+        };
+        let span = Span {
+            start: start.start,
+            end: collection_end(text, base, start, span, last_child),
+        };
+        let node = match children {
+            Children::Seq(items) => Node::seq(items, span),
+            Children::Map(entries) => Node::map(entries, span),
         };
         // The collection itself plus every node charged inside it.
         let size = builder.expanded.saturating_sub(nodes_before) + 1;
         builder.add(node, at, anchor, size)
     }
+}
+
+/// The children of a collection being closed.
+enum Children {
+    Seq(Shared<Node>),
+    Map(Shared<(Node, Node)>),
+}
+
+#[derive(Clone, Copy)]
+enum CollectionKind {
+    Sequence,
+    Mapping,
 }
 
 fn style_of(style: ScalarStyle) -> Style {
