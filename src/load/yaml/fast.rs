@@ -23,6 +23,8 @@
 //! and flow collections, directives, `...`, empty documents, a top level that is not a block
 //! mapping, very long lines and keys, deep nesting.
 
+use std::borrow::Cow;
+
 use saphyr_parser::ScalarStyle;
 
 use crate::limits::MAX_DEPTH;
@@ -76,7 +78,6 @@ impl FastEvent {
     #[cfg(test)]
     pub(super) fn event<'t>(&self, text: &'t str) -> saphyr_parser::Event<'t> {
         use saphyr_parser::Event;
-        use std::borrow::Cow;
         match self.kind {
             Kind::StreamStart => Event::StreamStart,
             Kind::DocumentStart { explicit } => Event::DocumentStart(explicit),
@@ -87,15 +88,20 @@ impl FastEvent {
             Kind::SequenceStart => Event::SequenceStart(0, None),
             Kind::SequenceEnd => Event::SequenceEnd,
             Kind::Scalar { style, from, to } => {
-                let raw = text.get(from as usize..to as usize).unwrap_or_default();
-                let value = if style == ScalarStyle::SingleQuoted && raw.contains("''") {
-                    Cow::Owned(raw.replace("''", "'"))
-                } else {
-                    Cow::Borrowed(raw)
-                };
-                Event::Scalar(value, style, 0, None)
+                Event::Scalar(scalar_value(text, style, from, to), style, 0, None)
             }
         }
+    }
+}
+
+/// The value of a scalar event whose text is bytes `from..to` of the segment `text`: as
+/// written, but for a single-quoted one's doubled quotes.
+pub(super) fn scalar_value(text: &str, style: ScalarStyle, from: u32, to: u32) -> Cow<'_, str> {
+    let raw = text.get(from as usize..to as usize).unwrap_or_default();
+    if style == ScalarStyle::SingleQuoted && raw.contains("''") {
+        Cow::Owned(raw.replace("''", "'"))
+    } else {
+        Cow::Borrowed(raw)
     }
 }
 

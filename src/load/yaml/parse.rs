@@ -599,14 +599,12 @@ impl Builder<'_, '_> {
                 // A block scalar that ends the text without a line break has no final line
                 // break to keep (YAML 1.2 §8.1.1.2; go-yaml and kubectl agree); the parser
                 // adds one.
-                let value = if style == Style::Block
-                    && value.ends_with('\n')
+                let unterminated = style == Style::Block
                     && !text.ends_with('\n')
-                    && span.end.byte as usize >= base.byte as usize + text.trim_end().len()
-                {
-                    &value[..value.len() - 1]
-                } else {
-                    &value
+                    && span.end.byte as usize >= base.byte as usize + text.trim_end().len();
+                let value = match value.strip_suffix('\n') {
+                    Some(kept) if unterminated => kept,
+                    _ => &value,
                 };
                 let tag = tag_name(tag).as_deref().map(ExplicitTag::from_name);
                 self.scalar(value, style, tag, anchor, span, start_pos)?;
@@ -638,12 +636,7 @@ impl Builder<'_, '_> {
             fast::Kind::DocumentStart { .. } => self.reset(),
             fast::Kind::DocumentEnd => self.document_end(out),
             fast::Kind::Scalar { style, from, to } => {
-                let raw = text.get(from as usize..to as usize).unwrap_or_default();
-                let value = if style == ScalarStyle::SingleQuoted && raw.contains("''") {
-                    Cow::Owned(raw.replace("''", "'"))
-                } else {
-                    Cow::Borrowed(raw)
-                };
+                let value = fast::scalar_value(text, style, from, to);
                 self.scalar(&value, style_of(style), None, 0, span, start_pos)?;
             }
             fast::Kind::SequenceStart => {
