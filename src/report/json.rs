@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::stream::{write_array, write_pretty};
+use super::stream::{PrettyObject, write_array, write_pretty};
 use crate::analysis::{Analysis, Summary};
 use crate::diagnostic::Diagnostic;
 use crate::load::Sources;
@@ -124,6 +124,57 @@ fn finding<'a>(d: &'a Diagnostic, sources: &'a Sources) -> Finding<'a> {
     }
 }
 
+/// `finding` as [`write_pretty`] serialises it `level` levels down (its fields in the order
+/// `Finding` declares them), written by hand: a report holds one per finding.
+fn write_finding(buffer: &mut Vec<u8>, finding: &Finding<'_>, level: usize) {
+    let point = |object: &mut PrettyObject<'_>, key: &str, point: &Point| {
+        object.object(key, |fields| {
+            fields.number("line", point.line);
+            fields.number("column", point.column);
+        });
+    };
+    let strings = |object: &mut PrettyObject<'_>, key: &str, values: &[String]| {
+        if !values.is_empty() {
+            object.array(key, values, |buffer, _, value| {
+                super::stream::write_json_string(buffer, value);
+            });
+        }
+    };
+    let mut object = PrettyObject::open(buffer, level);
+    object.string("rule", finding.rule);
+    object.string("severity", finding.severity);
+    object.string("message", finding.message);
+    object.string("path", finding.path);
+    point(&mut object, "start", &finding.start);
+    point(&mut object, "end", &finding.end);
+    for (key, value) in [
+        ("label", finding.label),
+        ("help", finding.help.as_deref()),
+        ("object", finding.object),
+    ] {
+        if let Some(value) = value {
+            object.string(key, value);
+        }
+    }
+    let sources = finding.related.sources;
+    object.array(
+        "related",
+        finding.related.related,
+        |buffer, level, related| {
+            let (path, start, end) = place(&related.location, sources);
+            let mut fields = PrettyObject::open(buffer, level);
+            fields.string("message", &related.message);
+            fields.string("path", path);
+            point(&mut fields, "start", &start);
+            point(&mut fields, "end", &end);
+            fields.close();
+        },
+    );
+    strings(&mut object, "contexts", finding.contexts);
+    strings(&mut object, "environments", finding.environments);
+    object.close();
+}
+
 fn place<'a>(location: &Location, sources: &'a Sources) -> (&'a str, Point, Point) {
     let (start, end) = sources.range(*location);
     (sources.display(location.file), point(start), point(end))
@@ -145,8 +196,12 @@ pub fn write(analysis: &Analysis, out: &mut (impl std::io::Write + ?Sized)) -> s
     write_pretty(out, &tool, 1)?;
     out.write_all(b",\n  \"findings\": ")?;
     write_array(out, 1, findings.diagnostics.len(), |index, buffer| {
-        let diagnostic = &findings.diagnostics[index];
-        write_pretty(buffer, &finding(diagnostic, findings.sources), 2)
+        write_finding(
+            buffer,
+            &finding(&findings.diagnostics[index], findings.sources),
+            2,
+        );
+        Ok(())
     })?;
     out.write_all(b",\n  \"summary\": ")?;
     write_pretty(out, &summary, 1)?;

@@ -205,6 +205,160 @@ impl serde_json::ser::Formatter for LevelledPretty {
     }
 }
 
+/// One JSON object written straight into a buffer, byte for byte as [`write_pretty`]
+/// writes a struct `level` levels down, for the elements a large report has one of per
+/// finding. Going through serde there spent most of the report in `serde_json`'s escaping,
+/// which looks up every byte of every string in a table; [`write_json_string`] passes
+/// eight plain bytes at a time. The caller writes the fields in the order of the struct
+/// `render` serialises, which the report's streamed-equals-rendered tests hold it to.
+pub struct PrettyObject<'b> {
+    buffer: &'b mut Vec<u8>,
+    level: usize,
+    empty: bool,
+}
+
+impl<'b> PrettyObject<'b> {
+    pub fn open(buffer: &'b mut Vec<u8>, level: usize) -> Self {
+        buffer.push(b'{');
+        PrettyObject {
+            buffer,
+            level,
+            empty: true,
+        }
+    }
+
+    /// The key of the next field, and what separates it from the one before.
+    fn key(&mut self, key: &str) {
+        self.buffer
+            .extend_from_slice(if self.empty { b"\n" } else { b",\n" });
+        self.empty = false;
+        push_indent(self.buffer, self.level + 1);
+        write_json_string(self.buffer, key);
+        self.buffer.extend_from_slice(b": ");
+    }
+
+    pub fn string(&mut self, key: &str, value: &str) {
+        self.key(key);
+        write_json_string(self.buffer, value);
+    }
+
+    pub fn number(&mut self, key: &str, value: usize) {
+        self.key(key);
+        self.buffer
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    /// A field holding an object, written by `fields`.
+    pub fn object(&mut self, key: &str, fields: impl FnOnce(&mut PrettyObject<'_>)) {
+        self.key(key);
+        let mut inner = PrettyObject::open(self.buffer, self.level + 1);
+        fields(&mut inner);
+        inner.close();
+    }
+
+    /// A field holding an array of `items`, each written by `element` one level further
+    /// down (`[]` when there is none).
+    pub fn array<T>(
+        &mut self,
+        key: &str,
+        items: impl IntoIterator<Item = T>,
+        mut element: impl FnMut(&mut Vec<u8>, usize, T),
+    ) {
+        self.key(key);
+        self.buffer.push(b'[');
+        let mut empty = true;
+        for item in items {
+            self.buffer
+                .extend_from_slice(if empty { b"\n" } else { b",\n" });
+            empty = false;
+            push_indent(self.buffer, self.level + 2);
+            element(self.buffer, self.level + 2, item);
+        }
+        if !empty {
+            self.buffer.push(b'\n');
+            push_indent(self.buffer, self.level + 1);
+        }
+        self.buffer.push(b']');
+    }
+
+    pub fn close(self) {
+        if !self.empty {
+            self.buffer.push(b'\n');
+            push_indent(self.buffer, self.level);
+        }
+        self.buffer.push(b'}');
+    }
+}
+
+fn push_indent(buffer: &mut Vec<u8>, level: usize) {
+    buffer.resize(buffer.len() + 2 * level, b' ');
+}
+
+/// `text` as a JSON string, escaped as `serde_json` escapes it: `"` and `\\`, the control
+/// characters below U+0020 (`\n`, `\t`, `\r`, `\b`, `\f` short, the others as `\u00xx`),
+/// nothing else.
+pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Bytes before `at` from `plain` on need no escape and are not copied yet.
+    let (mut plain, mut at) = (0, 0);
+    while at < bytes.len() {
+        // Eight bytes at a time: past them when none needs escaping, else straight to
+        // the first one that does.
+        if let Some(word) = bytes
+            .get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        {
+            let escaped = escaped_bytes(u64::from_le_bytes(word));
+            if escaped == 0 {
+                at += 8;
+                continue;
+            }
+            at += (escaped.trailing_zeros() / 8) as usize;
+        }
+        let Some(&byte) = bytes.get(at) else { break };
+        at += 1;
+        let short = match byte {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\t' => b't',
+            b'\r' => b'r',
+            0x08 => b'b',
+            0x0c => b'f',
+            0x00..=0x1f => 0,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain..at - 1]);
+        plain = at;
+        if short != 0 {
+            out.extend_from_slice(&[b'\\', short]);
+        } else {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        }
+    }
+    out.extend_from_slice(&bytes[plain..]);
+    out.push(b'"');
+}
+
+/// The bytes of `word` JSON escapes (below 0x20, `"`, `\\`), as the high bit of each: the
+/// classic "some byte is zero / less than n" bit tricks. Each may also flag a byte above a
+/// flagged one, never below, so the lowest bit set is the first byte to escape; bytes
+/// from 0x80 up are never flagged.
+fn escaped_bytes(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let below = |n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH;
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    below(0x20)
+        | zero_in(word ^ (ONES * u64::from(b'"')))
+        | zero_in(word ^ (ONES * u64::from(b'\\')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +437,38 @@ mod tests {
                 write_pretty(&mut out, &value, level).unwrap();
                 let expected = pretty.replace('\n', &format!("\n{}", "  ".repeat(level)));
                 assert_eq!(String::from_utf8(out).unwrap(), expected, "level {level}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text, control characters, quotes, backslashes and non-ASCII included, comes
+        /// out as `serde_json` writes it.
+        #[test]
+        fn json_strings_are_escaped_as_serde_json_escapes_them(
+            text in "(?s)[\\x00-\\x7f\"\\\\a-z\u{80}-\u{10ffff}]{0,40}"
+        ) {
+            let mut ours = Vec::new();
+            write_json_string(&mut ours, &text);
+            let theirs = serde_json::to_string(&text).unwrap_or_default();
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&ours).into_owned(), theirs);
+        }
+    }
+
+    /// Each byte value at each position of a long text: the word test misses none.
+    #[test]
+    fn every_escaped_byte_is_found_at_every_offset() {
+        for byte in 0u8..0x80 {
+            for offset in 0..17 {
+                let mut text = "abcdefghijklmnopq".to_string();
+                text.insert(offset, char::from(byte));
+                let mut ours = Vec::new();
+                write_json_string(&mut ours, &text);
+                assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    serde_json::to_string(&text).unwrap_or_default(),
+                    "byte {byte:#04x} at {offset}"
+                );
             }
         }
     }
