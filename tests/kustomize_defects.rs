@@ -70,7 +70,7 @@ fn kubectl(root: &str) -> Option<Vec<String>> {
     Some(objects)
 }
 
-const BUILDABLE: [&str; 14] = [
+const BUILDABLE: [&str; 16] = [
     "name-references-prefer-same-affixes",
     "name-references/base",
     "name-references/overlay",
@@ -85,8 +85,10 @@ const BUILDABLE: [&str; 14] = [
     "component-merges-parent-generator",
     "builtin-plugin-configs",
     "namespace-moves-subjects",
+    "namespace-only-names",
+    "namespace-only-subjects",
 ];
-const REFUSED: [&str; 7] = [
+const REFUSED: [&str; 8] = [
     "name-reference-ambiguous",
     "patch-names-two-objects",
     "namespace-objects-collide",
@@ -94,6 +96,7 @@ const REFUSED: [&str; 7] = [
     "smp-names-nothing",
     "json6902-missing-parent",
     "legacy-patches-strings",
+    "namespace-ids-conflict",
 ];
 
 #[test]

@@ -385,7 +385,14 @@ impl Builder<'_> {
                 self.record_transformation(resources, config_file, kind);
             }
             plugins::Builtin::NamespaceIfUnset(namespace) => {
-                set_namespace(resources, &namespace, config_file, true);
+                if let Some(conflict) = set_namespace(resources, &namespace, config_file, true) {
+                    self.issue(
+                        IssueKind::KustomizeError,
+                        config_file,
+                        namespace.span,
+                        conflict,
+                    );
+                }
                 self.record_transformation(resources, config_file, "NamespaceTransformer");
             }
             plugins::Builtin::ServiceAccount {

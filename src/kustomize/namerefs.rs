@@ -418,6 +418,28 @@ pub fn fix_back_references(
     if resources.iter().all(|r| r.previous.is_empty()) {
         return errors;
     }
+    let mut referenced: Vec<&str> = REFERENCED_KINDS.to_vec();
+    referenced.extend(custom.iter().map(|c| c.referenced_kind.as_str()));
+    referenced.sort_unstable();
+    referenced.dedup();
+    let mut fields_by_kind: FastMap<(EcoString, EcoString), KindFields> = FastMap::default();
+    // A namespace transformer gives every object an earlier identity without renaming
+    // any. Then a reference written as a bare name keeps it and is never ambiguous (every
+    // candidate still has the name it was looked up by): only `{name, namespace}`
+    // references can change, so without one in any object there is nothing to do.
+    if !any_renamed(resources)
+        && !resources.iter().any(|built| {
+            let KindFields { fields, trie } = kind_fields(
+                &mut fields_by_kind,
+                referrer_kind(built),
+                &referenced,
+                custom,
+            );
+            !fields.is_empty() && trie.any_leaf(&built.node, &holds_mapping_reference)
+        })
+    {
+        return errors;
+    }
     let targets: Vec<Target> = resources.iter().map(Target::of).collect();
     let mut by_previous_name: FastMap<&str, Vec<usize>> = FastMap::default();
     for (index, target) in targets.iter().enumerate() {
@@ -444,11 +466,6 @@ pub fn fix_back_references(
             }
         }
     }
-    let mut referenced: Vec<&str> = REFERENCED_KINDS.to_vec();
-    referenced.extend(custom.iter().map(|c| c.referenced_kind.as_str()));
-    referenced.sort_unstable();
-    referenced.dedup();
-    let mut fields_by_kind: FastMap<(EcoString, EcoString), KindFields> = FastMap::default();
     let mut pass = Pass {
         targets: &targets,
         by_previous_name: &by_previous_name,
@@ -459,30 +476,12 @@ pub fn fix_back_references(
         let Some(target) = targets.get(index) else {
             continue;
         };
-        // Field specs select referrers by their original kind.
-        let original = built.previous.first();
-        let (kind, group) = match original {
-            Some(first) => (first.kind.clone(), api_group(&first.api_version).into()),
-            None => (target.kind.clone(), target.group.clone()),
-        };
-        let KindFields { fields, trie } = fields_by_kind
-            .entry((kind.clone(), group.clone()))
-            .or_insert_with(|| {
-                let mut fields = Vec::new();
-                for referenced in &referenced {
-                    for path in default_paths(referenced, &kind, &group) {
-                        fields.push((*referenced, split_path(&path)));
-                    }
-                    for c in custom.iter().filter(|c| {
-                        c.referenced_kind == *referenced
-                            && c.referrer_kind.as_deref().is_none_or(|k| k == kind)
-                    }) {
-                        fields.push((*referenced, c.path.clone()));
-                    }
-                }
-                let trie = PathTrie::of(fields.iter().map(|(_, path)| path.as_slice()));
-                KindFields { fields, trie }
-            });
+        let KindFields { fields, trie } = kind_fields(
+            &mut fields_by_kind,
+            referrer_kind(built),
+            &referenced,
+            custom,
+        );
         if fields.is_empty() {
             continue;
         }
@@ -557,6 +556,71 @@ pub fn fix_back_references(
         }
     }
     errors
+}
+
+/// Whether a transformer renamed some object: an earlier identity under another name.
+fn any_renamed(resources: &[Built]) -> bool {
+    resources.iter().any(|built| {
+        !built.previous.is_empty() && {
+            let name = built
+                .node
+                .path(&["metadata", "name"])
+                .and_then(Node::scalar_text)
+                .unwrap_or_default();
+            built.previous.iter().any(|id| id.name != name)
+        }
+    })
+}
+
+/// The kind and group field specs select `built` by as a referrer: those of its first
+/// identity.
+fn referrer_kind(built: &Built) -> (EcoString, EcoString) {
+    match built.previous.first() {
+        Some(first) => (first.kind.clone(), api_group(&first.api_version).into()),
+        None => {
+            let id = super::ResId::of(&built.node);
+            (id.kind, api_group(&id.api_version).into())
+        }
+    }
+}
+
+/// The reference fields of referrers of `(kind, group)`, made on first use.
+fn kind_fields<'c, 'a>(
+    cache: &'c mut FastMap<(EcoString, EcoString), KindFields<'a>>,
+    (kind, group): (EcoString, EcoString),
+    referenced: &[&'a str],
+    custom: &'a [CustomReference],
+) -> &'c KindFields<'a> {
+    cache
+        .entry((kind, group))
+        .or_insert_with_key(|(kind, group)| {
+            let mut fields = Vec::new();
+            for referenced in referenced {
+                for path in default_paths(referenced, kind, group) {
+                    fields.push((*referenced, split_path(&path)));
+                }
+                for c in custom.iter().filter(|c| {
+                    c.referenced_kind == *referenced
+                        && c.referrer_kind.as_deref().is_none_or(|k| k == kind)
+                }) {
+                    fields.push((*referenced, c.path.clone()));
+                }
+            }
+            let trie = PathTrie::of(fields.iter().map(|(_, path)| path.as_slice()));
+            KindFields { fields, trie }
+        })
+}
+
+/// Whether the node a reference field reaches is, or lists, a `{name, namespace}`
+/// mapping (what [`Pass::decide`] reads as one).
+fn holds_mapping_reference(leaf: &Node) -> bool {
+    match &leaf.kind {
+        NodeKind::Map(_, _) => true,
+        NodeKind::Seq(items, _) => items
+            .iter()
+            .any(|item| matches!(item.kind, NodeKind::Map(_, _))),
+        NodeKind::Scalar { .. } => false,
+    }
 }
 
 fn too_many_checks(file: crate::span::FileId, span: crate::span::Span) -> ReferenceError {
@@ -655,6 +719,34 @@ impl PathTrie {
                 self.walk(*child_at, child, leaves);
             }
         }
+    }
+}
+
+impl PathTrie {
+    /// Whether a node [`PathTrie::leaves`] would gather satisfies `wanted`; the same walk,
+    /// stopped at the first, and nothing gathered.
+    fn any_leaf(&self, node: &Node, wanted: &impl Fn(&Node) -> bool) -> bool {
+        self.reaches(0, node, wanted)
+    }
+
+    fn reaches(&self, at: usize, node: &Node, wanted: &impl Fn(&Node) -> bool) -> bool {
+        if let NodeKind::Seq(items, _) = &node.kind {
+            return items.iter().any(|item| self.reaches(at, item, wanted));
+        }
+        let Some(step) = self.steps.get(at) else {
+            return false;
+        };
+        if at == 0 && !step.ends.is_empty() && wanted(node) {
+            return true;
+        }
+        step.children.iter().any(|(segment, child_at)| {
+            let (Some(child), Some(child_step)) = (node.get(segment), self.steps.get(*child_at))
+            else {
+                return false;
+            };
+            (!child_step.ends.is_empty() && wanted(child))
+                || (!child_step.children.is_empty() && self.reaches(*child_at, child, wanted))
+        })
     }
 }
 
@@ -1064,6 +1156,30 @@ rules:
                     .zip(&expected)
                     .all(|(a, b)| std::ptr::eq(*a, *b)),
                 "path {path:?}"
+            );
+        }
+        // The early-stopping walk answers what the gathered leaves answer, path by path
+        // and for all paths together.
+        type Test = (&'static str, fn(&Node) -> bool);
+        let tests: [Test; 4] = [
+            ("mapping reference", holds_mapping_reference),
+            ("scalar", |n| n.as_scalar().is_some()),
+            ("`late`", |n| n.scalar_text() == Some("late")),
+            ("`early`", |n| n.scalar_text() == Some("early")),
+        ];
+        for (what, wanted) in tests {
+            for (path, found) in paths.iter().zip(&leaves) {
+                let alone = PathTrie::of([path.as_slice()]);
+                assert_eq!(
+                    alone.any_leaf(root, &wanted),
+                    found.iter().any(|n| wanted(n)),
+                    "{what} at {path:?}"
+                );
+            }
+            assert_eq!(
+                trie.any_leaf(root, &wanted),
+                leaves.iter().flatten().any(|n| wanted(n)),
+                "{what}"
             );
         }
         let names = |at: usize| text(leaves.get(at).map_or(&[][..], Vec::as_slice));

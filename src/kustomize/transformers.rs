@@ -661,6 +661,8 @@ pub(super) fn set_namespace(
 ) -> Option<String> {
     let value = || Node::synthetic_str(&namespace.value, namespace.span, Some(file));
     let mut renamed_namespaces = false;
+    // Per object, whether it moved (`None`: a Namespace object, checked below).
+    let mut moved: Vec<Option<bool>> = Vec::with_capacity(resources.len());
     for resource in resources.iter_mut() {
         resource.remember_id();
         let kind = object_kind(&resource.node).map_or("", |(_, k)| k);
@@ -671,9 +673,11 @@ pub(super) fn set_namespace(
                     set(meta, "name", value());
                 }
             }
+            moved.push(None);
             continue;
         }
         if CLUSTER_SCOPED_KINDS.contains(&kind) {
+            moved.push(Some(false));
             continue;
         }
         let written = resource.node.path(&["metadata", "namespace"]);
@@ -682,6 +686,7 @@ pub(super) fn set_namespace(
                 .and_then(Node::scalar_text)
                 .is_some_and(|n| !n.is_empty())
         {
+            moved.push(Some(false));
             continue;
         }
         for_each_at(
@@ -690,8 +695,12 @@ pub(super) fn set_namespace(
             Some((namespace.span, Some(file))),
             &mut |meta| set(meta, "namespace", value()),
         );
+        moved.push(Some(true));
     }
     namerefs::move_default_subjects(resources, &value, only_unset);
+    if let Some(conflict) = identity_conflict(resources, &moved, &namespace.value) {
+        return Some(conflict);
+    }
     if !renamed_namespaces {
         return None;
     }
@@ -706,6 +715,44 @@ pub(super) fn set_namespace(
             namespace.value
         )
     })
+}
+
+/// Two objects the namespace transformer left with one identity (group, version, kind,
+/// namespace as kustomize compares it, name), which kubectl refuses ("namespace
+/// transformation produces ID conflict"): two objects of one name moved from different
+/// namespaces, or one moved onto another already there. Each identity is the one
+/// recorded before the move (`Built::previous`), with the target namespace when it moved.
+fn identity_conflict(resources: &[Built], moved: &[Option<bool>], target: &str) -> Option<String> {
+    let mut seen: FastMap<(&str, &str, &str, &str), &ResId> =
+        FastMap::with_capacity_and_hasher(resources.len(), Default::default());
+    for (resource, moved) in resources.iter().zip(moved) {
+        let (Some(moved), Some(before)) = (moved, resource.previous.last()) else {
+            continue;
+        };
+        let namespace = if CLUSTER_SCOPED_KINDS.contains(&before.kind.as_str()) {
+            ""
+        } else if *moved {
+            if target.is_empty() { "default" } else { target }
+        } else {
+            before.effective_namespace()
+        };
+        let key = (
+            before.api_version.as_str(),
+            before.kind.as_str(),
+            before.name.as_str(),
+            namespace,
+        );
+        if let Some(first) = seen.insert(key, before) {
+            return Some(format!(
+                "the namespace transformer leaves two {} objects named `{}` in namespace `{namespace}` (they were in `{}` and `{}`); kubectl refuses the ID conflict",
+                before.kind,
+                before.name,
+                first.effective_namespace(),
+                before.effective_namespace(),
+            ));
+        }
+    }
+    None
 }
 
 /// Adds `prefix` and then `suffix` to object names, as kustomize's PrefixTransformer and
