@@ -130,12 +130,13 @@ impl Builder<'_> {
         // The size of each object added, in order: an object is the document's tree, as yet
         // untouched, so the size the load counted (a list's items are counted here).
         let mut sizes = Vec::new();
-        for document in self
+        // The table outlives the builder's borrow: its documents are read, not copied.
+        let documents = self
             .documents
             .get(&resource_file)
-            .cloned()
-            .unwrap_or_default()
-        {
+            .map_or(&[][..], Vec::as_slice);
+        out.reserve(documents.len());
+        for &document in documents {
             // A tree no other build reads is moved here rather than shared.
             let taken = self.moved.take(resource_file, document.index);
             let root = taken.as_ref().unwrap_or(&document.root);
