@@ -302,6 +302,7 @@ pub fn check(args: CheckArgs) -> u8 {
         model: ModelOptions {
             default_namespace: xks.default_namespace.clone(),
             kustomize: !args.no_kustomize,
+            ..ModelOptions::default()
         },
         rules: selection.clone(),
         certs: args.certs.settings(&xks),

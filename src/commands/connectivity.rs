@@ -65,7 +65,16 @@ pub enum GroupBy {
 }
 
 pub fn run(args: ConnectivityArgs) -> u8 {
-    let (sources, model, graph) = match build(&args.paths, &args.input, &args.graph) {
+    // Blocked pairs (drawn by dot, Mermaid and the page) include Ingress and HTTPRoute
+    // backends, which need those typed; the line formats read the graph alone.
+    let draws_blocked =
+        Renderer::needs_ends(args.format) || args.format == ConnectivityFormat::Html;
+    let typing = if draws_blocked {
+        crate::model::Typing::Everything
+    } else {
+        crate::model::Typing::Reachability
+    };
+    let (sources, model, graph) = match build(&args.paths, &args.input, &args.graph, typing) {
         Ok(built) => shared::kept_until_exit(built),
         Err(code) => return code,
     };
@@ -76,7 +85,7 @@ pub fn run(args: ConnectivityArgs) -> u8 {
         hide_default: args.hide_default,
     };
     let grouped = args.group == Some(GroupBy::Namespace);
-    let blocked = if Renderer::needs_ends(args.format) || args.format == ConnectivityFormat::Html {
+    let blocked = if draws_blocked {
         blocked(
             model,
             graph,

@@ -361,6 +361,7 @@ pub(crate) fn changes(mut args: DiffArgs) -> Result<DiffReport, u8> {
             .clone()
             .unwrap_or_else(|| config.xks.default_namespace.clone()),
         kustomize: !args.input.no_kustomize,
+        ..ModelOptions::default()
     };
     let exported = match revision::export(&repo, commit, &args.paths, walk.max_file_size) {
         Ok(exported) => exported,

@@ -156,10 +156,11 @@ fn as_root(path: &str) -> Vec<String> {
 
 pub fn render(args: RenderArgs) -> u8 {
     let paths: Vec<String> = args.paths.iter().flat_map(|p| as_root(p)).collect();
-    let (sources, model, _) = match super::shared::load_model(&paths, &args.input) {
-        Ok(loaded) => super::shared::kept_until_exit(loaded),
-        Err(code) => return code,
-    };
+    let (sources, model, _) =
+        match super::shared::load_model(&paths, &args.input, crate::model::Typing::Everything) {
+            Ok(loaded) => super::shared::kept_until_exit(loaded),
+            Err(code) => return code,
+        };
     let mut issues: Vec<&LoadIssue> = model.issues.iter().collect();
     issues.sort_by_key(|i| {
         (

@@ -12,7 +12,7 @@ use crate::graph::policy::PolicyOrigin;
 use crate::graph::{Cloud, GraphOptions, Semantics, XksSettings};
 use crate::load::Input;
 use crate::load::{self, Sources, WalkOptions};
-use crate::model::{Model, ModelOptions};
+use crate::model::{Model, ModelOptions, Typing};
 use crate::report::emit;
 use crate::report::sanitize::Channel;
 use crate::report::sanitize::Inline;
@@ -304,12 +304,15 @@ pub(crate) fn kept_until_exit<T>(value: T) -> &'static T {
 
 /// Loads the inputs and the config and builds the model and the graph, or returns the
 /// exit code of a usage error (already printed).
+/// `typing`: [`Typing::Reachability`] when only the graph is read (the blocked pairs of
+/// Ingress and HTTPRoute backends read those and their Services too).
 pub(crate) fn build(
     paths: &[String],
     input: &InputArgs,
     graph: &GraphArgs,
+    typing: Typing,
 ) -> Result<(Sources, Model, Graph), u8> {
-    let (sources, model, config) = load_model(paths, input)?;
+    let (sources, model, config) = load_model(paths, input, typing)?;
     if !model.issues.is_empty() {
         emit::note(&format!(
             "{} problem(s) in the input were skipped; `xks-lint check` reports them",
@@ -325,6 +328,7 @@ pub(crate) fn build(
 pub(crate) fn load_model(
     paths: &[String],
     input: &InputArgs,
+    typing: Typing,
 ) -> Result<(Sources, Model, config::Config), u8> {
     let inputs = inputs(paths)?;
     let config = load_config(input.config.as_deref(), paths)?;
@@ -349,6 +353,7 @@ pub(crate) fn load_model(
                 .clone()
                 .unwrap_or_else(|| config.xks.default_namespace.clone()),
             kustomize: !input.no_kustomize,
+            typing,
         },
     );
     let model = match (

@@ -335,7 +335,12 @@ pub fn run(args: WhyArgs) -> u8 {
         Ok(port) => port,
         Err(message) => return usage_error(&message),
     };
-    let (sources, model, graph) = match build(&args.paths, &args.input, &args.graph) {
+    let (sources, model, graph) = match build(
+        &args.paths,
+        &args.input,
+        &args.graph,
+        crate::model::Typing::Reachability,
+    ) {
         Ok(built) => shared::kept_until_exit(built),
         Err(code) => return code,
     };

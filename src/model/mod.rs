@@ -276,6 +276,8 @@ pub struct ModelOptions {
     pub default_namespace: String,
     /// Build kustomization roots natively (overlays, patches, labels) instead of plain files.
     pub kustomize: bool,
+    /// Which objects get their typed form.
+    pub typing: Typing,
 }
 
 impl Default for ModelOptions {
@@ -283,7 +285,28 @@ impl Default for ModelOptions {
         ModelOptions {
             default_namespace: "default".to_string(),
             kustomize: true,
+            typing: Typing::Everything,
         }
+    }
+}
+
+/// Which objects [`Model::build`] types (decodes their spec, looks for schema errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Typing {
+    /// Every kind the model knows: what the rules read.
+    #[default]
+    Everything,
+    /// Only what the reachability graph reads (Namespaces, workloads, NetworkPolicies):
+    /// every other object is [`Typed::Other`], its metadata and spec not decoded and its
+    /// schema problems not looked for. For the commands that read the graph alone.
+    Reachability,
+}
+
+impl Typing {
+    fn types(self, kind: &str) -> bool {
+        self == Typing::Everything
+            || matches!(kind, "Namespace" | "NetworkPolicy")
+            || WorkloadKind::from_kind(kind).is_some()
     }
 }
 
@@ -491,7 +514,9 @@ impl Model {
         let (objects, issues): (Vec<Object>, Vec<Vec<LoadIssue>>) = pending
             .into_par_iter()
             .enumerate()
-            .map(|(index, pending)| Model::type_object(ObjectId(index), pending, default_namespace))
+            .map(|(index, pending)| {
+                Model::type_object(ObjectId(index), pending, default_namespace, options.typing)
+            })
             .unzip();
         model.objects = objects;
         model.issues.extend(issues.into_iter().flatten());
@@ -534,6 +559,7 @@ impl Model {
         id: ObjectId,
         pending: Pending,
         default_namespace: &str,
+        typing: Typing,
     ) -> (Object, Vec<LoadIssue>) {
         let Pending {
             node,
@@ -564,12 +590,14 @@ impl Model {
         };
 
         let mut schema_errors = Vec::new();
+        let typed_here = typing.types(&kind);
         // Decoded for its schema errors (what is read of it is read from the tree), and
         // for a Pod, whose metadata is its template's: plainly well-formed metadata has
         // no schema error to find.
         let pod = WorkloadKind::from_kind(&kind).is_some_and(|k| k.template_path().is_empty());
         let (meta, metadata_valid): (Option<ObjectMeta>, bool) =
             match value_at(&node, &["metadata"]) {
+                Some(_) if !typed_here => (None, true),
                 Some(meta_node) if pod || !direct::plain_metadata(meta_node) => {
                     let meta = decode(meta_node, Mode::Metadata, &["metadata"], &mut schema_errors);
                     let valid = meta.is_some();
@@ -581,6 +609,7 @@ impl Model {
 
         let spec_node = value_at(&node, &["spec"]);
         let typed = match (kind.as_str(), WorkloadKind::from_kind(&kind)) {
+            _ if !typed_here => Typed::Other,
             (_, Some(workload_kind)) => {
                 let path = workload_kind.template_path();
                 let template_node = path.iter().try_fold(&node, |n, key| n.get(key));
@@ -895,11 +924,61 @@ mod tests {
     }
 
     fn model_of(yaml: &str) -> Model {
+        model_typed(yaml, super::Typing::Everything)
+    }
+
+    fn model_typed(yaml: &str, typing: super::Typing) -> Model {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("manifests.yaml");
         std::fs::write(&path, yaml).unwrap();
         let loaded = crate::load::load(&[Input::Path(path)], &WalkOptions::default());
-        Model::build(loaded, &ModelOptions::default())
+        let options = ModelOptions {
+            typing,
+            ..ModelOptions::default()
+        };
+        Model::build(loaded, &options)
+    }
+
+    /// Typing for the graph alone gives the graph's kinds the same typed form and schema
+    /// problems as full typing, and leaves every other kind untyped, unchecked.
+    #[test]
+    fn reachability_typing_types_only_what_the_graph_reads() {
+        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {team: x}}\n\
+             ---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: a}\nspec:\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: c, ports: [{name: http, containerPort: nope}]}]\n\
+             ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}\n\
+             ---\napiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: a, generation: many}\nspec: {selector: {app: web}, ports: [{port: nope}]}\n\
+             ---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: a}\nspec: {rules: [{host: x}]}\n";
+        let everything = model_of(yaml);
+        let graph_only = model_typed(yaml, super::Typing::Reachability);
+        let shape = |model: &Model| -> Vec<(String, String)> {
+            model
+                .objects
+                .iter()
+                .map(|o| (o.name.to_string(), format!("{:?}", o.typed)))
+                .collect()
+        };
+        let (all, graph) = (shape(&everything), shape(&graph_only));
+        assert_eq!(all.len(), 5);
+        for ((name, typed), (_, graph_typed)) in all.iter().zip(&graph) {
+            match name.as_str() {
+                "a" | "d" | "p" => assert_eq!(typed, graph_typed, "{name}"),
+                _ => {
+                    assert_ne!(typed, "Other", "{name} is typed in full");
+                    assert_eq!(graph_typed, "Other", "{name}");
+                }
+            }
+        }
+        let messages = |model: &Model| -> Vec<String> {
+            model.issues.iter().map(|i| i.message.clone()).collect()
+        };
+        let (all, graph) = (messages(&everything), messages(&graph_only));
+        assert!(all.iter().any(|m| m.starts_with("Service `s`")), "{all:?}");
+        assert!(
+            all.iter().any(|m| m.starts_with("Deployment `d`")),
+            "{all:?}"
+        );
+        let graph_kinds: Vec<&String> = all.iter().filter(|m| !m.starts_with("Service")).collect();
+        assert_eq!(graph.iter().collect::<Vec<_>>(), graph_kinds);
     }
 
     /// What objects keep of their metadata and pod template is what was decoded: labels
