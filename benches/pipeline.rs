@@ -65,7 +65,17 @@ fn bench_stages(c: &mut Criterion) {
         summary: true,
         ..RenderOptions::default()
     };
+    // As `check` writes it (streamed on the rayon pool, its findings written by hand),
+    // beside the same bytes as `render` makes them (the whole document through serde, on
+    // one thread): the ratio is the two changes together, parallel rendering and the
+    // hand-written findings.
     c.bench_function(&label("report json"), |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            xks_lint::report::json::write(&analysis, &mut out).map(|()| out.len())
+        })
+    });
+    c.bench_function(&label("report json through serde"), |b| {
         b.iter(|| render(Format::Json, &analysis, &plain))
     });
     c.bench_function(&label("report human"), |b| {
