@@ -431,7 +431,7 @@ pub fn fix_back_references(
         && !resources.iter().any(|built| {
             let KindFields { fields, trie } = kind_fields(
                 &mut fields_by_kind,
-                referrer_kind(built),
+                referrer_kind(built, None),
                 &referenced,
                 custom,
             );
@@ -478,7 +478,7 @@ pub fn fix_back_references(
         };
         let KindFields { fields, trie } = kind_fields(
             &mut fields_by_kind,
-            referrer_kind(built),
+            referrer_kind(built, Some(target)),
             &referenced,
             custom,
         );
@@ -573,11 +573,12 @@ fn any_renamed(resources: &[Built]) -> bool {
 }
 
 /// The kind and group field specs select `built` by as a referrer: those of its first
-/// identity.
-fn referrer_kind(built: &Built) -> (EcoString, EcoString) {
-    match built.previous.first() {
-        Some(first) => (first.kind.clone(), api_group(&first.api_version).into()),
-        None => {
+/// identity; its current one (`target`'s, when already read) when it has no earlier one.
+fn referrer_kind(built: &Built, target: Option<&Target>) -> (EcoString, EcoString) {
+    match (built.previous.first(), target) {
+        (Some(first), _) => (first.kind.clone(), api_group(&first.api_version).into()),
+        (None, Some(target)) => (target.kind.clone(), target.group.clone()),
+        (None, None) => {
             let id = super::ResId::of(&built.node);
             (id.kind, api_group(&id.api_version).into())
         }

@@ -727,8 +727,7 @@ impl Builder<'_, '_> {
 
     /// Closes the innermost collection, at the end event's `span`.
     fn collection_end(&mut self, span: Span, text: &str, base: Pos) -> Result<(), Failure> {
-        let builder = self;
-        let (start, at, anchor, nodes_before, children) = match builder.stack.pop() {
+        let (start, at, anchor, nodes_before, children) = match self.stack.pop() {
             Some(Frame::Seq {
                 start,
                 at,
@@ -736,10 +735,7 @@ impl Builder<'_, '_> {
                 nodes_before,
                 from,
             }) => {
-                let items = builder
-                    .items
-                    .drain(from.min(builder.items.len())..)
-                    .collect();
+                let items = self.items.drain(from.min(self.items.len())..).collect();
                 (start, at, anchor, nodes_before, Children::Seq(items))
             }
             Some(Frame::Map {
@@ -751,16 +747,16 @@ impl Builder<'_, '_> {
                 duplicates,
                 ..
             }) => {
-                builder.duplicate_keys.extend(duplicates);
-                let from = from.min(builder.entries.len());
-                let merges = builder
+                self.duplicate_keys.extend(duplicates);
+                let from = from.min(self.entries.len());
+                let merges = self
                     .entries
                     .get(from..)
                     .is_some_and(|e| e.iter().any(|(k, _)| is_merge_key(k)));
                 let entries = if merges {
-                    apply_merge_keys(builder.entries.drain(from..).collect()).into()
+                    apply_merge_keys(self.entries.drain(from..).collect()).into()
                 } else {
-                    builder.entries.drain(from..).collect()
+                    self.entries.drain(from..).collect()
                 };
                 (start, at, anchor, nodes_before, Children::Map(entries))
             }
@@ -779,8 +775,8 @@ impl Builder<'_, '_> {
             Children::Map(entries) => Node::map(entries, span),
         };
         // The collection itself plus every node charged inside it.
-        let size = builder.expanded.saturating_sub(nodes_before) + 1;
-        builder.add(node, at, anchor, size)
+        let size = self.expanded.saturating_sub(nodes_before) + 1;
+        self.add(node, at, anchor, size)
     }
 }
 
