@@ -404,7 +404,7 @@ fn normalize_by_components(path: &Path) -> PathBuf {
 /// component and no empty one (a repeated or trailing separator). Every file's path is
 /// normalized several times, and nearly every one already is; checking the bytes costs
 /// far less than taking the path apart. Unix only: elsewhere a leading `/` is no root.
-fn is_normal_absolute(path: &Path) -> bool {
+pub(crate) fn is_normal_absolute(path: &Path) -> bool {
     let bytes = path.as_os_str().as_encoded_bytes();
     cfg!(unix)
         && bytes.len() > 1
@@ -907,7 +907,10 @@ fn read_and_parse(
     }
     let mut documents = Vec::new();
     for (index, document) in stream.documents.into_iter().enumerate() {
-        if let Some(byte) = templated_key(&document.root, &text) {
+        debug_assert!(document.collection_keys || templated_key(&document.root, &text).is_none());
+        if document.collection_keys
+            && let Some(byte) = templated_key(&document.root, &text)
+        {
             issues.push(ParsedIssue {
                 kind: IssueKind::HelmTemplate,
                 span: template_at(byte),

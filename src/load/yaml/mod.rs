@@ -125,6 +125,10 @@ pub struct Document {
     /// Keys that appear twice in one mapping (the repeat, then the first occurrence):
     /// kept last-wins in the tree, reported by the loader.
     pub duplicate_keys: Vec<(Span, Span)>,
+    /// Whether some mapping of the document has a key that is itself a collection
+    /// (`{{ .Values.name }}` reads so). Noted while building, so that the loader's search
+    /// for such a key walks only the rare document that has one.
+    pub collection_keys: bool,
 }
 
 #[derive(Debug, Clone)]

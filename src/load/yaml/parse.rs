@@ -246,6 +246,8 @@ pub(super) struct Builder<'c, 'r> {
     expanded: usize,
     root: Option<Node>,
     duplicate_keys: Vec<(Span, Span)>,
+    /// A mapping key of the current document is a collection (see `Document::collection_keys`).
+    collection_keys: bool,
     counters: &'c mut Counters<'r>,
 }
 
@@ -259,6 +261,7 @@ impl<'c, 'r> Builder<'c, 'r> {
             expanded: 0,
             root: None,
             duplicate_keys: Vec::new(),
+            collection_keys: false,
             counters,
         }
     }
@@ -271,6 +274,7 @@ impl<'c, 'r> Builder<'c, 'r> {
         self.expanded = 0;
         self.root = None;
         self.duplicate_keys.clear();
+        self.collection_keys = false;
     }
 
     #[inline]
@@ -310,7 +314,10 @@ impl<'c, 'r> Builder<'c, 'r> {
                 duplicates,
                 ..
             }) => match pending_key.take() {
-                None => *pending_key = Some(node),
+                None => {
+                    self.collection_keys |= !matches!(node.kind, NodeKind::Scalar { .. });
+                    *pending_key = Some(node)
+                }
                 Some(key) => add_entry(&mut self.entries, *from, index, duplicates, key, node),
             },
         }
@@ -657,6 +664,7 @@ impl Builder<'_, '_> {
             out.push(Document {
                 root,
                 duplicate_keys: std::mem::take(&mut self.duplicate_keys),
+                collection_keys: std::mem::take(&mut self.collection_keys),
             });
         }
     }
