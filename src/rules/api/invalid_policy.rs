@@ -1,6 +1,6 @@
 use crate::graph::admin::{self, Tier};
 use crate::model::validation::network_policy_problems;
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(InvalidPolicy, "invalid-policy");
 
@@ -8,6 +8,10 @@ const HELP: &str = "until this value is fixed, `kubectl apply` fails and the pol
 
 impl Rule for InvalidPolicy {
     rule_identity!();
+
+    fn work(&self) -> Work {
+        Work::EveryNode
+    }
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         for object in &ctx.model.objects {

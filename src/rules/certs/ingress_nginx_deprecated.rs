@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed, map_entries};
 use crate::rules::certs::yaml_string;
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(IngressNginxDeprecated, "ingress-nginx-deprecated");
 
@@ -15,6 +15,10 @@ const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
 
 impl Rule for IngressNginxDeprecated {
     rule_identity!();
+
+    fn work(&self) -> Work {
+        Work::EveryNode
+    }
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         for object in &ctx.model.objects {

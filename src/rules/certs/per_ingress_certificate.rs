@@ -5,12 +5,16 @@ use crate::certs::{CertRequest, IssuerRef, Source};
 use crate::hashing::{FastMap, FastSet};
 use crate::rules::certs::shared_certificate::{Planner, Shared};
 use crate::rules::certs::{LISTED, certificate_yaml};
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(PerIngressCertificate, "per-ingress-certificate");
 
 impl Rule for PerIngressCertificate {
     rule_identity!();
+
+    fn work(&self) -> Work {
+        Work::EveryNode
+    }
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         let requests = &ctx.certs.requests;

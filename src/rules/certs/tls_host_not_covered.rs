@@ -4,12 +4,16 @@ use crate::escape::Inline;
 use crate::hashing::{FastMap, FastSet};
 use crate::load::yaml::Node;
 use crate::model::{Model, Object, Typed};
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(TlsHostNotCovered, "tls-host-not-covered");
 
 impl Rule for TlsHostNotCovered {
     rule_identity!();
+
+    fn work(&self) -> Work {
+        Work::EveryNode
+    }
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         // The names of each (namespace, secret) asked about, read once: the Ingresses of

@@ -3,12 +3,16 @@ use crate::fix::text;
 use crate::load::Sources;
 use crate::load::yaml::{Node, NodeKind, Resolved, Style};
 use crate::model::Object;
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(AnnotationNotString, "annotation-not-string");
 
 impl Rule for AnnotationNotString {
     rule_identity!();
+
+    fn work(&self) -> Work {
+        Work::EveryNode
+    }
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         // One path buffer for every object: it is empty again after each walk.

@@ -9,12 +9,16 @@ use crate::graph::ports::Protocol;
 use crate::graph::selector::Selector;
 use crate::graph::{EndpointRole, Graph, PlatformEndpoint, XKS_NAME_LABEL};
 use crate::model::Model;
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(IngressBackendBlocked, "ingress-backend-blocked");
 
 impl Rule for IngressBackendBlocked {
     rule_identity!();
+
+    fn work(&self) -> Work {
+        Work::PolicyPairs
+    }
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         let graph = ctx.graph;

@@ -1,11 +1,15 @@
 use super::backends::{PortRef, backends, find_port, find_service};
 use crate::model::Typed;
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(IngressBackendMissing, "ingress-backend-missing");
 
 impl Rule for IngressBackendMissing {
     rule_identity!();
+
+    fn work(&self) -> Work {
+        Work::EveryNode
+    }
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         for backend in backends(ctx.model, &ctx.graph.options.xks) {

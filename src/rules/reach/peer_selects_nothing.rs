@@ -4,12 +4,16 @@ use super::describe_selector;
 use crate::graph::policy::{PeerKind, PolicyOrigin};
 use crate::graph::selector::Selector;
 use crate::graph::{METADATA_NAME_LABEL, XKS_NAME_LABEL};
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(PeerSelectsNothing, "peer-selects-nothing");
 
 impl Rule for PeerSelectsNothing {
     rule_identity!();
+
+    fn work(&self) -> Work {
+        Work::PolicyPairs
+    }
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         let graph = ctx.graph;
