@@ -463,6 +463,16 @@ impl Graph {
         }
     }
 
+    /// The position of namespace `name` in `namespaces` order.
+    pub fn namespace_position(&self, name: &str) -> Option<usize> {
+        self.namespace_index.get(name).copied()
+    }
+
+    /// The position (in `namespaces` order) of the namespace of class `class`.
+    pub fn class_namespace_position(&self, class: usize) -> Option<usize> {
+        self.class_namespace.get(class).copied()
+    }
+
     pub fn is_endpoint(&self, class: usize) -> bool {
         self.classes[class].endpoint.is_some()
     }

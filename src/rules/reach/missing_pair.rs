@@ -37,23 +37,32 @@ pub(super) fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
     if !graph.is_xks() {
         return out;
     }
+    // What the loops below ask of a namespace, by position: the classes' namespaces are
+    // known by position, and looking each one up by name compared strings on every pair.
+    let tenant: Vec<bool> = graph.namespaces.values().map(|ns| ns.tenant).collect();
+    let modelled_tenant: Vec<bool> = graph
+        .namespaces
+        .values()
+        .map(|ns| ns.tenant && ns.has_workloads)
+        .collect();
     for (r, rule) in graph.rules.iter().enumerate() {
         let policy = &graph.policies[rule.policy];
         let applies = match direction {
             Direction::Egress => policy.isolates_egress,
             Direction::Ingress => policy.isolates_ingress,
         };
-        let in_tenant = graph
-            .namespaces
-            .get(&policy.namespace)
-            .is_some_and(|ns| ns.tenant);
         if rule.direction != direction
             || !applies
-            || !in_tenant
             || !matches!(policy.origin, PolicyOrigin::Repo(_))
         {
             continue;
         }
+        let Some(own) = graph
+            .namespace_position(&policy.namespace)
+            .filter(|&ns| tenant.get(ns) == Some(&true))
+        else {
+            continue;
+        };
         let local: Vec<usize> = graph.policy_classes[rule.policy]
             .iter()
             .copied()
@@ -76,12 +85,11 @@ pub(super) fn gaps(graph: &Graph, direction: Direction) -> Vec<Gap> {
             let mut cites: BTreeMap<&str, Vec<crate::span::Location>> = BTreeMap::new();
             for remote in graph.peer_classes(r, p) {
                 let class = &graph.classes[remote];
-                let modelled_tenant = graph
-                    .namespaces
-                    .get(&class.namespace)
-                    .is_some_and(|ns| ns.tenant && ns.has_workloads);
-                if class.namespace == policy.namespace
-                    || !modelled_tenant
+                let Some(remote_ns) = graph.class_namespace_position(remote) else {
+                    continue;
+                };
+                if remote_ns == own
+                    || modelled_tenant.get(remote_ns) != Some(&true)
                     || graph.is_endpoint(remote)
                 {
                     continue;
