@@ -252,17 +252,29 @@ pub(super) struct Builder<'c, 'r> {
 }
 
 impl<'c, 'r> Builder<'c, 'r> {
-    fn new(counters: &'c mut Counters<'r>) -> Self {
+    fn new(counters: &'c mut Counters<'r>, stacks: Stacks) -> Self {
         Builder {
-            stack: Vec::new(),
-            items: Vec::new(),
-            entries: Vec::new(),
+            stack: stacks.frames,
+            items: stacks.items,
+            entries: stacks.entries,
             anchors: FastMap::default(),
             expanded: 0,
             root: None,
             duplicate_keys: Vec::new(),
             collection_keys: false,
             counters,
+        }
+    }
+
+    /// The work stacks, emptied, for the next segment's builder.
+    fn into_stacks(mut self) -> Stacks {
+        self.stack.clear();
+        self.items.clear();
+        self.entries.clear();
+        Stacks {
+            frames: self.stack,
+            items: self.items,
+            entries: self.entries,
         }
     }
 
@@ -551,7 +563,48 @@ pub(super) fn parse_segment(
     counters: &mut Counters<'_>,
     fast: bool,
 ) -> Result<(), Failure> {
-    let mut builder = Builder::new(counters);
+    let mut builder = Builder::new(counters, BUILDER_STACKS.take());
+    let result = feed_segment(&mut builder, text, base, out, fast);
+    let stacks = builder.into_stacks();
+    if stacks.capacity() <= KEEP_STACK_ENTRIES {
+        BUILDER_STACKS.set(stacks);
+    }
+    result
+}
+
+/// The builder's work stacks (open collections, their items and entries), kept per thread from
+/// one segment to the next: a builder per document grew all three from nothing, some ten
+/// reallocations a manifest.
+#[derive(Default)]
+struct Stacks {
+    frames: Vec<Frame>,
+    items: Vec<Node>,
+    entries: Vec<(Node, Node)>,
+}
+
+impl Stacks {
+    fn capacity(&self) -> usize {
+        self.frames
+            .capacity()
+            .max(self.items.capacity())
+            .max(self.entries.capacity())
+    }
+}
+
+/// The largest stacks kept for the next segment (a huge document's are let go).
+const KEEP_STACK_ENTRIES: usize = 1 << 12;
+
+thread_local! {
+    static BUILDER_STACKS: std::cell::Cell<Stacks> = std::cell::Cell::new(Stacks::default());
+}
+
+fn feed_segment(
+    builder: &mut Builder<'_, '_>,
+    text: &str,
+    base: Pos,
+    out: &mut Vec<Document>,
+    fast: bool,
+) -> Result<(), Failure> {
     if fast {
         let mut buffers = FAST_BUFFERS.take();
         // The fast path reads the whole segment before the builder sees an event: a
