@@ -796,7 +796,9 @@ impl Builder<'_, '_> {
                 nodes_before,
                 from,
             }) => {
-                let items = self.items.drain(from.min(self.items.len())..).collect();
+                // Moved out as one block (`EcoVec::from(Vec)` copies it whole): collecting a
+                // drain pushed the children one by one, each push checking capacity and sharing.
+                let items = self.items.split_off(from.min(self.items.len())).into();
                 (start, at, anchor, nodes_before, Children::Seq(items))
             }
             Some(Frame::Map {
@@ -817,7 +819,7 @@ impl Builder<'_, '_> {
                 let entries = if merges {
                     apply_merge_keys(self.entries.drain(from..).collect()).into()
                 } else {
-                    self.entries.drain(from..).collect()
+                    self.entries.split_off(from).into()
                 };
                 (start, at, anchor, nodes_before, Children::Map(entries))
             }
