@@ -22,7 +22,7 @@ use crate::certs::Inventory;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::Graph;
 use crate::load::Sources;
-use crate::model::Model;
+use crate::model::{Model, Object};
 use crate::span::Location;
 pub use doc::RuleDoc;
 pub use meta::unused_suppression::UnusedSuppression;
@@ -42,8 +42,17 @@ pub trait Rule: Send + Sync {
     fn id(&self) -> &'static str;
     /// The embedded markdown of `rules/<id>.md`.
     fn doc_source(&self) -> &'static str;
-    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>);
-    /// What the rule's work grows with: a scheduling hint only (see [`run_per_rule`]).
+    /// Looks at the whole model. A rule that looks at each object on its own implements
+    /// [`Rule::check_object`] and says [`Work::EachObject`] instead.
+    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
+        for object in &ctx.model.objects {
+            self.check_object(ctx, object, sink);
+        }
+    }
+    /// Looks at one object, with nothing carried over from the objects before it (see
+    /// [`Work::EachObject`]).
+    fn check_object(&self, _ctx: &RuleContext<'_>, _object: &Object, _sink: &mut Sink<'_>) {}
+    /// What the rule's work grows with (see [`run_per_rule`]).
     fn work(&self) -> Work {
         Work::PerObject
     }
@@ -58,7 +67,14 @@ pub trait Rule: Send + Sync {
 pub enum Work {
     /// Every cross-namespace policy peer against the other side's policies.
     PolicyPairs,
-    /// Every node of every object, or a verdict per Ingress or certificate name.
+    /// Each object on its own, in [`Rule::check_object`]: such rules run together, a
+    /// block of objects at a time, rather than each over the whole model. The trees were
+    /// built during the load and are long out of cache by the rules stage; the first rule
+    /// to look at an object fetches it from memory and the others find it in cache
+    /// (cachegrind counted the rules stage's last-level misses as the largest of any
+    /// stage, half of them one rule's walk; see `benches/misses.sh`).
+    EachObject,
+    /// A verdict per Ingress or certificate name, with lookups across objects.
     EveryNode,
     /// A look at each object (the default).
     PerObject,
@@ -214,7 +230,8 @@ pub fn run(
 }
 
 /// [`run`], each rule's findings apart (in registry order) with the wall time the rule took
-/// on its thread (what `check --timings` lists per rule). Kept apart so that the caller
+/// on its thread, summed over the blocks for a [`Work::EachObject`] rule (what
+/// `check --timings` lists per rule). Kept apart so that the caller
 /// gathers them into one list once, freeing each rule's as it goes, instead of holding
 /// every finding twice.
 pub fn run_per_rule(
@@ -223,6 +240,34 @@ pub fn run_per_rule(
     graph: &Graph,
     certs: &Inventory,
     selection: &RuleSelection,
+) -> Vec<(&'static str, Duration, Vec<Diagnostic>)> {
+    run_scheduled(model, sources, graph, certs, selection, OBJECTS_PER_TASK)
+}
+
+/// Objects per task of the [`Work::EachObject`] rules: few enough that their trees stay in
+/// cache from the first of those rules to the last, enough that a task is not all
+/// overhead.
+const OBJECTS_PER_TASK: usize = 256;
+
+/// A rule's findings from one job, with the time it took.
+type Found = (Duration, Vec<Diagnostic>);
+
+/// A unit of the rules stage: one rule over the whole model, or every
+/// [`Work::EachObject`] rule over a block of objects.
+#[derive(Debug, Clone)]
+enum Job {
+    Rule(usize),
+    Objects(std::ops::Range<usize>),
+}
+
+/// [`run_per_rule`] with `objects_per_task` objects per block (tests cut small ones).
+fn run_scheduled(
+    model: &Model,
+    sources: &Sources,
+    graph: &Graph,
+    certs: &Inventory,
+    selection: &RuleSelection,
+    objects_per_task: usize,
 ) -> Vec<(&'static str, Duration, Vec<Diagnostic>)> {
     let ctx = RuleContext {
         model,
@@ -234,43 +279,120 @@ pub fn run_per_rule(
         .iter()
         .filter(|r| selection.enabled(r.doc.id))
         .collect();
-    let mut order: Vec<usize> = (0..enabled.len()).collect();
-    order.sort_by_key(|&i| enabled[i].rule.work());
-    let run = |registered: &RegisteredRule| {
-        let started = Instant::now();
-        let mut sink = Sink {
+    // The rules that look at one object at a time, by their index in `enabled`.
+    let each_object: Vec<usize> = (0..enabled.len())
+        .filter(|&i| enabled[i].rule.work() == Work::EachObject)
+        .collect();
+    let mut jobs: Vec<(Work, Job)> = (0..enabled.len())
+        .filter(|i| !each_object.contains(i))
+        .map(|i| (enabled[i].rule.work(), Job::Rule(i)))
+        .collect();
+    if !each_object.is_empty() {
+        let objects = model.objects.len();
+        let step = objects_per_task.max(1);
+        jobs.extend((0..objects).step_by(step).map(|start| {
+            (
+                Work::EachObject,
+                Job::Objects(start..objects.min(start + step)),
+            )
+        }));
+    }
+    // Stable: blocks of objects stay in model order.
+    jobs.sort_by_key(|(work, _)| *work);
+    fn sink(registered: &RegisteredRule) -> Sink<'_> {
+        Sink {
             doc: &registered.doc,
             found: Vec::new(),
-        };
-        registered.rule.check(&ctx, &mut sink);
-        if let Some(severity) = selection.severity.get(registered.doc.id) {
-            for diagnostic in &mut sink.found {
-                diagnostic.severity = *severity;
-            }
         }
-        (registered.doc.id, started.elapsed(), sink.found)
+    }
+    // One rule's findings, or each object rule's findings for one block (in the order of
+    // `each_object`), with the time each took.
+    enum Done {
+        Rule(Found),
+        Objects(Vec<Found>),
+    }
+    let run = |job: &Job| match job {
+        Job::Rule(i) => {
+            let started = Instant::now();
+            let mut sink = sink(enabled[*i]);
+            enabled[*i].rule.check(&ctx, &mut sink);
+            Done::Rule((started.elapsed(), sink.found))
+        }
+        Job::Objects(range) => {
+            let objects = model.objects.get(range.clone()).unwrap_or_default();
+            // Rule after rule over the block: its trees stay in cache between them.
+            Done::Objects(
+                each_object
+                    .iter()
+                    .map(|&i| {
+                        let started = Instant::now();
+                        let mut sink = sink(enabled[i]);
+                        for object in objects {
+                            enabled[i].rule.check_object(&ctx, object, &mut sink);
+                        }
+                        (started.elapsed(), sink.found)
+                    })
+                    .collect(),
+            )
+        }
     };
-    // Greedy list scheduling: each core takes the next rule in `order` as it frees up.
-    // (A parallel iterator splits the list in halves and would start the second half's
-    // heavy rules late.)
+    // Greedy list scheduling: each core takes the next job in order as it frees up, the
+    // heaviest first. (A parallel iterator splits the list in halves and would start the
+    // second half's heavy rules late.)
     let next = AtomicUsize::new(0);
-    let done = Mutex::new(Vec::with_capacity(enabled.len()));
+    let done = Mutex::new(Vec::with_capacity(jobs.len()));
     rayon::scope(|scope| {
-        for _ in 0..rayon::current_num_threads().min(enabled.len()) {
+        for _ in 0..rayon::current_num_threads().min(jobs.len()) {
             scope.spawn(|_| {
-                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = run(enabled[i]);
+                while let Some((_, job)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let result = run(job);
                     done.lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .push((i, result));
+                        .push((job.clone(), result));
                 }
             });
         }
     });
-    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
-    // In registry order, as before: the order of runs does not show.
-    done.sort_unstable_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, result)| result).collect()
+    let done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+    // Back to one entry per rule, in registry order: the order of runs does not show.
+    let mut per_rule: Vec<Found> = (0..enabled.len())
+        .map(|_| (Duration::ZERO, Vec::new()))
+        .collect();
+    let mut blocks: Vec<(usize, Vec<Found>)> = Vec::new();
+    for (job, result) in done {
+        match (job, result) {
+            (Job::Rule(i), Done::Rule(found)) => {
+                if let Some(slot) = per_rule.get_mut(i) {
+                    *slot = found;
+                }
+            }
+            (Job::Objects(range), Done::Objects(found)) => blocks.push((range.start, found)),
+            // A job gives the result of its own kind.
+            _ => {}
+        }
+    }
+    // Each object rule's findings in model order, block after block.
+    blocks.sort_unstable_by_key(|(start, _)| *start);
+    for (_, found) in blocks {
+        for (&i, (elapsed, mut found)) in each_object.iter().zip(found) {
+            if let Some(slot) = per_rule.get_mut(i) {
+                slot.0 += elapsed;
+                slot.1.append(&mut found);
+            }
+        }
+    }
+    enabled
+        .iter()
+        .zip(per_rule)
+        .map(|(registered, (elapsed, mut found))| {
+            if let Some(severity) = selection.severity.get(registered.doc.id) {
+                for diagnostic in &mut found {
+                    diagnostic.severity = *severity;
+                }
+            }
+            (registered.doc.id, elapsed, found)
+        })
+        .collect()
 }
 
 /// `text` as the characters of a Kubernetes object name: ASCII letters and digits
@@ -285,4 +407,96 @@ pub fn name_characters(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Input, WalkOptions};
+    use crate::model::ModelOptions;
+
+    /// The rules that look at one object at a time give the same findings, in the same
+    /// order, however the objects are cut into blocks, and the same as each rule's own
+    /// `check` over the whole model.
+    #[test]
+    fn blocks_of_objects_do_not_change_the_findings() {
+        let rules = [
+            "annotation-not-string",
+            "invalid-policy",
+            "linkerd-annotation-on-workload",
+            "ingress-nginx-deprecated",
+            "rate-limit-conflict",
+            "ingress-without-tls",
+        ];
+        let inputs: Vec<Input> = rules
+            .iter()
+            .map(|id| Input::Path(std::path::Path::new("fixtures").join(id)))
+            .collect();
+        let loaded = crate::load::load(&inputs, &WalkOptions::default());
+        let sources = loaded.sources.clone();
+        let model = Model::build(loaded, &ModelOptions::default());
+        let graph = Graph::build(&model, &Default::default());
+        let certs = Inventory::build(&model, &Default::default());
+        let selection = RuleSelection::default();
+        let shown = |runs: Vec<(&'static str, Duration, Vec<Diagnostic>)>| -> Vec<String> {
+            runs.into_iter()
+                .flat_map(|(id, _, found)| {
+                    found
+                        .into_iter()
+                        .map(move |d| format!("{id} {:?} {}", d.location, d.message))
+                })
+                .collect()
+        };
+        let whole = shown(run_scheduled(
+            &model,
+            &sources,
+            &graph,
+            &certs,
+            &selection,
+            usize::MAX,
+        ));
+        for id in rules {
+            assert_eq!(
+                find(id).map(|r| r.rule.work()),
+                Some(Work::EachObject),
+                "{id}"
+            );
+            assert!(
+                whole.iter().any(|line| line.starts_with(&format!("{id} "))),
+                "fixtures/{id}/ gives {id} nothing to find"
+            );
+        }
+        for block in [1, 2, 3, 7, 256] {
+            let blocks = shown(run_scheduled(
+                &model, &sources, &graph, &certs, &selection, block,
+            ));
+            assert_eq!(blocks, whole, "blocks of {block}");
+        }
+        // Each rule's own `check` (the whole model, object after object).
+        let ctx = RuleContext {
+            model: &model,
+            sources: &sources,
+            graph: &graph,
+            certs: &certs,
+        };
+        for id in rules {
+            let registered = find(id).unwrap();
+            let mut sink = Sink {
+                doc: &registered.doc,
+                found: Vec::new(),
+            };
+            registered.rule.check(&ctx, &mut sink);
+            let own: Vec<String> = sink
+                .found
+                .into_iter()
+                .map(|d| format!("{id} {:?} {}", d.location, d.message))
+                .collect();
+            let scheduled: Vec<String> = whole
+                .iter()
+                .filter(|line| line.starts_with(&format!("{id} ")))
+                .cloned()
+                .collect();
+            assert_eq!(own, scheduled, "{id}");
+        }
+    }
 }

@@ -17,54 +17,53 @@ impl Rule for IngressNginxDeprecated {
     rule_identity!();
 
     fn work(&self) -> Work {
-        Work::EveryNode
+        Work::EachObject
     }
 
-    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
-        for object in &ctx.model.objects {
-            if !matches!(object.typed, Typed::Ingress(_)) {
-                continue;
-            }
-            let class_node = object.node.path(&["spec", "ingressClassName"]);
-            let annotation = map_entries(object.node.path(&["metadata", "annotations"]))
-                .find(|(key, _, _)| *key == CLASS_ANNOTATION)
-                .map(|(_, _, value)| value);
-            let (span, path, class) = match (class_node, annotation) {
-                (Some(node), _) => (
-                    node.span,
-                    "spec.ingressClassName".to_string(),
-                    node.scalar_text(),
-                ),
-                (None, Some(node)) => (
-                    node.span,
-                    format!("metadata.annotations.{CLASS_ANNOTATION}"),
-                    node.scalar_text(),
-                ),
-                (None, None) => (object.kind_span(), "kind".to_string(), None),
-            };
-            let class = class.map(str::trim);
-            if class.is_some_and(|c| !NGINX_CLASSES.contains(&c)) {
-                continue;
-            }
-            let served_by = match class {
-                Some(class) => format!("has class `{class}`, which ingress-nginx serves on XKS"),
-                None => "sets no class, so XKS's default controller, ingress-nginx, serves it"
-                    .to_string(),
-            };
-            sink.report(
-                object.location(span),
-                format!(
-                    "Ingress `{}` {served_by}: XKS now uses Gateway API with Envoy Gateway, and ingress-nginx is retired upstream",
-                    object.name
-                ),
-            )
-            .with_label("ingress-nginx")
-            .with_rendered_help({
-                let migration = Migration::of(ctx.model, object);
-                move || migration.help()
-            })
-            .with_object(object.identity(), path);
+    fn check_object(&self, ctx: &RuleContext<'_>, object: &Object, sink: &mut Sink<'_>) {
+        if !matches!(object.typed, Typed::Ingress(_)) {
+            return;
         }
+        let class_node = object.node.path(&["spec", "ingressClassName"]);
+        let annotation = map_entries(object.node.path(&["metadata", "annotations"]))
+            .find(|(key, _, _)| *key == CLASS_ANNOTATION)
+            .map(|(_, _, value)| value);
+        let (span, path, class) = match (class_node, annotation) {
+            (Some(node), _) => (
+                node.span,
+                "spec.ingressClassName".to_string(),
+                node.scalar_text(),
+            ),
+            (None, Some(node)) => (
+                node.span,
+                format!("metadata.annotations.{CLASS_ANNOTATION}"),
+                node.scalar_text(),
+            ),
+            (None, None) => (object.kind_span(), "kind".to_string(), None),
+        };
+        let class = class.map(str::trim);
+        if class.is_some_and(|c| !NGINX_CLASSES.contains(&c)) {
+            return;
+        }
+        let served_by = match class {
+            Some(class) => format!("has class `{class}`, which ingress-nginx serves on XKS"),
+            None => {
+                "sets no class, so XKS's default controller, ingress-nginx, serves it".to_string()
+            }
+        };
+        sink.report(
+            object.location(span),
+            format!(
+                "Ingress `{}` {served_by}: XKS now uses Gateway API with Envoy Gateway, and ingress-nginx is retired upstream",
+                object.name
+            ),
+        )
+        .with_label("ingress-nginx")
+        .with_rendered_help({
+            let migration = Migration::of(ctx.model, object);
+            move || migration.help()
+        })
+        .with_object(object.identity(), path);
     }
 }
 

@@ -5,7 +5,7 @@ use crate::fix::text;
 use crate::load::Sources;
 use crate::load::yaml::Node;
 use crate::model::{Object, WorkloadKind, map_entries};
-use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
+use crate::rules::{Rule, RuleContext, Sink, Work, declare_rule, rule_identity};
 
 declare_rule!(
     LinkerdAnnotationOnWorkload,
@@ -15,28 +15,28 @@ declare_rule!(
 impl Rule for LinkerdAnnotationOnWorkload {
     rule_identity!();
 
-    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
-        for object in &ctx.model.objects {
-            let workload_kind = object.workload().map(|w| w.kind);
-            match workload_kind {
-                Some(WorkloadKind::Pod) => check_inject_value(object, &["metadata"], sink),
-                Some(kind) => {
-                    let sources = ctx.sources;
-                    check_misplaced(sources, object, kind, &["metadata"], &object.kind, sink);
-                    // A CronJob's `spec.jobTemplate.metadata` is the Job's metadata, not the pod's.
-                    if object.kind == "CronJob" {
-                        let job = &["spec", "jobTemplate", "metadata"];
-                        check_misplaced(sources, object, kind, job, "Job template", sink);
-                    }
-                    let mut template_meta: Vec<&str> = kind.template_path().to_vec();
-                    template_meta.push("metadata");
-                    check_inject_value(object, &template_meta, sink);
+    fn work(&self) -> Work {
+        Work::EachObject
+    }
+
+    fn check_object(&self, ctx: &RuleContext<'_>, object: &Object, sink: &mut Sink<'_>) {
+        let workload_kind = object.workload().map(|w| w.kind);
+        match workload_kind {
+            Some(WorkloadKind::Pod) => check_inject_value(object, &["metadata"], sink),
+            Some(kind) => {
+                let sources = ctx.sources;
+                check_misplaced(sources, object, kind, &["metadata"], &object.kind, sink);
+                // A CronJob's `spec.jobTemplate.metadata` is the Job's metadata, not the pod's.
+                if object.kind == "CronJob" {
+                    let job = &["spec", "jobTemplate", "metadata"];
+                    check_misplaced(sources, object, kind, job, "Job template", sink);
                 }
-                None if object.kind == "Namespace" => {
-                    check_inject_value(object, &["metadata"], sink)
-                }
-                None => {}
+                let mut template_meta: Vec<&str> = kind.template_path().to_vec();
+                template_meta.push("metadata");
+                check_inject_value(object, &template_meta, sink);
             }
+            None if object.kind == "Namespace" => check_inject_value(object, &["metadata"], sink),
+            None => {}
         }
     }
 }

@@ -11,15 +11,11 @@ impl Rule for AnnotationNotString {
     rule_identity!();
 
     fn work(&self) -> Work {
-        Work::EveryNode
+        Work::EachObject
     }
 
-    fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
-        // One path buffer for every object: it is empty again after each walk.
-        let mut path = Vec::new();
-        for object in &ctx.model.objects {
-            visit(ctx.sources, object, &object.node, &mut path, sink);
-        }
+    fn check_object(&self, ctx: &RuleContext<'_>, object: &Object, sink: &mut Sink<'_>) {
+        visit(ctx.sources, object, &object.node, &mut Vec::new(), sink);
     }
 }
 
