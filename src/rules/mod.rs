@@ -371,8 +371,19 @@ fn run_scheduled(
             _ => {}
         }
     }
-    // Each object rule's findings in model order, block after block.
+    // Each object rule's findings in model order, block after block, into a list sized
+    // once (grown by doubling, the largest would be copied and held twice for a while).
     blocks.sort_unstable_by_key(|(start, _)| *start);
+    for (k, &i) in each_object.iter().enumerate() {
+        let total: usize = blocks
+            .iter()
+            .filter_map(|(_, found)| found.get(k))
+            .map(|(_, found)| found.len())
+            .sum();
+        if let Some(slot) = per_rule.get_mut(i) {
+            slot.1.reserve_exact(total);
+        }
+    }
     for (_, found) in blocks {
         for (&i, (elapsed, mut found)) in each_object.iter().zip(found) {
             if let Some(slot) = per_rule.get_mut(i) {
