@@ -18,30 +18,29 @@ impl Builder<'_> {
             .loaded
             .documents
             .par_iter()
-            .filter(|d| object_kind(&d.root).is_some_and(|(a, _)| a.contains(".fluxcd.io/")))
+            .filter(|d| d.kind().is_some_and(|(a, _)| a.contains(".fluxcd.io/")))
             .collect();
         let git_repositories: FastSet<&str> = documents
             .iter()
-            .map(|d| &d.root)
-            .filter(|root| {
-                object_kind(root).is_some_and(|(a, k)| {
+            .filter(|d| {
+                d.kind().is_some_and(|(a, k)| {
                     a.starts_with("source.toolkit.fluxcd.io/") && k == "GitRepository"
                 })
             })
-            .map(name_of)
+            .map(|d| name_of(&d.root))
             .collect();
         let generators: Vec<&LoadedDocument> = documents
             .iter()
             .copied()
             .filter(|d| {
-                object_kind(&d.root).is_some_and(|(a, k)| {
+                d.kind().is_some_and(|(a, k)| {
                     a.starts_with("source.extensions.fluxcd.io/") && k == "ArtifactGenerator"
                 })
             })
             .collect();
         for document in documents.iter().copied() {
             let root = &document.root;
-            let Some((api_version, kind)) = object_kind(root) else {
+            let Some((api_version, kind)) = document.kind() else {
                 continue;
             };
             if api_version.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease" {

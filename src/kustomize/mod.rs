@@ -43,6 +43,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::kinds::{CLUSTER_SCOPED_KINDS, WorkloadKind};
+/// apiVersion and kind of an object; kustomize needs only the kind (an object without
+/// `apiVersion` is built and printed as written).
+use crate::load::written_kind as object_kind;
 use crate::load::yaml::{Node, NodeKind, parse_stream};
 use crate::load::{IssueKind, LoadIssue, Loaded, LoadedDocument, is_kustomization_file, normalize};
 use crate::span::{FileId, Location, Span};
@@ -254,13 +257,6 @@ struct Builder<'a> {
     moved: &'a Moved,
 }
 
-/// apiVersion and kind of an object; kustomize needs only the kind (an object without
-/// `apiVersion` is built and printed as written).
-fn object_kind(node: &Node) -> Option<(&str, &str)> {
-    let api_version = node.get("apiVersion").map_or(Some(""), Node::scalar_text)?;
-    Some((api_version, node.get("kind")?.scalar_text()?))
-}
-
 fn name_of(node: &Node) -> &str {
     node.path(&["metadata", "name"])
         .and_then(Node::scalar_text)
@@ -302,7 +298,7 @@ fn variable_sources(loaded: &Loaded) -> FastMap<(String, String), Vec<&Node>> {
     let found: Vec<(&str, &Node)> = loaded
         .documents
         .par_iter()
-        .filter_map(|document| match object_kind(&document.root) {
+        .filter_map(|document| match document.kind() {
             Some(("v1", kind @ ("ConfigMap" | "Secret"))) => Some((kind, &document.root)),
             _ => None,
         })

@@ -26,7 +26,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use super::{Plan, object_kind, resolve, spec};
+use super::{Plan, resolve, spec};
 use crate::load::yaml::Node;
 use crate::load::{Loaded, is_kustomization_file};
 use crate::span::{FileId, Span};
@@ -124,7 +124,7 @@ impl Moved {
                     {
                         return false;
                     }
-                    let movable = match object_kind(&document.root) {
+                    let movable = match document.kind() {
                         None => false,
                         Some(("v1", "ConfigMap" | "Secret")) if substitutes => false,
                         Some((_, kind)) => {

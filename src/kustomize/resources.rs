@@ -140,12 +140,16 @@ impl Builder<'_> {
             // A tree no other build reads is moved here rather than shared.
             let taken = self.moved.take(resource_file, document.index);
             let root = taken.as_ref().unwrap_or(&document.root);
-            let Some((_, kind)) = object_kind(root) else {
+            // A tree is edited only once added: its kind is still the one parsed.
+            let Some((_, kind)) = document.kind() else {
                 continue;
             };
-            let items = root.get("items").and_then(Node::as_seq);
+            let items = match kind.ends_with("List") {
+                true => root.get("items").and_then(Node::as_seq),
+                false => None,
+            };
             match items {
-                Some(items) if kind.ends_with("List") => {
+                Some(items) => {
                     for (index, item) in items.iter().enumerate() {
                         let item = crate::kinds::list_item(root, item);
                         if object_kind(&item).is_some() {

@@ -151,6 +151,29 @@ pub struct LoadedDocument {
     pub nodes: usize,
     /// `namespace:` of the nearest kustomization above the file, if any.
     pub kustomize_namespace: Option<Arc<str>>,
+    /// `apiVersion` and `kind` as parsed (see [`LoadedDocument::kind`]).
+    written_kind: Option<(ecow::EcoString, ecow::EcoString)>,
+}
+
+impl LoadedDocument {
+    /// The document's `apiVersion` (`""` when it has none) and `kind` as parsed; `None`
+    /// when `kind` is missing or either is not a string. The kustomize build asks this of
+    /// every document several times (Flux objects, substitution sources, which trees can
+    /// move, each resource added) before it edits any tree; reading it from the tree each
+    /// time fetched every tree's root from memory again, so the loader reads it once,
+    /// while the tree is in cache. An edited tree (a moved one, settled back) may say
+    /// otherwise: ask the tree then.
+    pub fn kind(&self) -> Option<(&str, &str)> {
+        self.written_kind
+            .as_ref()
+            .map(|(api_version, kind)| (api_version.as_str(), kind.as_str()))
+    }
+}
+
+/// `apiVersion` (`""` when absent) and `kind` of a tree's root, when both are strings.
+pub fn written_kind(root: &Node) -> Option<(&str, &str)> {
+    let api_version = root.get("apiVersion").map_or(Some(""), Node::scalar_text)?;
+    Some((api_version, root.get("kind")?.scalar_text()?))
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -202,10 +225,18 @@ struct ParsedIssue {
     related: Vec<(Span, String)>,
 }
 
+/// A document's tree, index in its file, size in nodes and `apiVersion` and `kind`.
+type ParsedDocument = (
+    Node,
+    usize,
+    usize,
+    Option<(ecow::EcoString, ecow::EcoString)>,
+);
+
 enum FileOutcome {
     Parsed {
-        /// Each document's tree, index in the file and size in nodes.
-        documents: Vec<(Node, usize, usize)>,
+        /// Each document's tree, index in the file, size in nodes and written kind.
+        documents: Vec<ParsedDocument>,
         issues: Vec<ParsedIssue>,
     },
     Skipped {
@@ -334,13 +365,14 @@ fn read_candidates(
             FileOutcome::Parsed { documents, issues } => {
                 loaded.stats.files_read += 1;
                 loaded.stats.documents += documents.len();
-                for (root, index, nodes) in documents {
+                for (root, index, nodes, written_kind) in documents {
                     loaded.documents.push(LoadedDocument {
                         file,
                         index,
                         root,
                         nodes,
                         kustomize_namespace: kustomize_namespace.clone(),
+                        written_kind,
                     });
                 }
                 loaded.issues.extend(issues.into_iter().map(|issue| {
@@ -927,9 +959,12 @@ fn read_and_parse(
                 related: vec![(*first, "first occurrence".to_string())],
             });
         }
-        // Counted here, while the tree is still in cache (see `LoadedDocument::nodes`).
+        // Counted and read here, while the tree is still in cache (see
+        // `LoadedDocument::nodes` and `LoadedDocument::kind`).
         let nodes = document.root.expanded_size();
-        documents.push((document.root, index, nodes));
+        let kind = written_kind(&document.root)
+            .map(|(api_version, kind)| (api_version.into(), kind.into()));
+        documents.push((document.root, index, nodes, kind));
     }
     // A file that is a template through and through is one skipped file, as before.
     if documents.is_empty()
