@@ -18,12 +18,12 @@ impl Builder<'_> {
             .loaded
             .documents
             .par_iter()
-            .filter(|d| d.kind().is_some_and(|(a, _)| a.contains(".fluxcd.io/")))
+            .filter(|d| d.written.is_flux())
             .collect();
         let git_repositories: FastSet<&str> = documents
             .iter()
             .filter(|d| {
-                d.kind().is_some_and(|(a, k)| {
+                object_kind(&d.root).is_some_and(|(a, k)| {
                     a.starts_with("source.toolkit.fluxcd.io/") && k == "GitRepository"
                 })
             })
@@ -33,14 +33,14 @@ impl Builder<'_> {
             .iter()
             .copied()
             .filter(|d| {
-                d.kind().is_some_and(|(a, k)| {
+                object_kind(&d.root).is_some_and(|(a, k)| {
                     a.starts_with("source.extensions.fluxcd.io/") && k == "ArtifactGenerator"
                 })
             })
             .collect();
         for document in documents.iter().copied() {
             let root = &document.root;
-            let Some((api_version, kind)) = document.kind() else {
+            let Some((api_version, kind)) = object_kind(root) else {
                 continue;
             };
             if api_version.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease" {

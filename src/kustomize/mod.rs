@@ -298,7 +298,9 @@ fn variable_sources(loaded: &Loaded) -> FastMap<(String, String), Vec<&Node>> {
     let found: Vec<(&str, &Node)> = loaded
         .documents
         .par_iter()
-        .filter_map(|document| match document.kind() {
+        // Only the documents the loader saw as ConfigMaps and Secrets are read.
+        .filter(|document| document.written.is_substitution_source())
+        .filter_map(|document| match object_kind(&document.root) {
             Some(("v1", kind @ ("ConfigMap" | "Secret"))) => Some((kind, &document.root)),
             _ => None,
         })

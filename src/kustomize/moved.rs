@@ -124,12 +124,14 @@ impl Moved {
                     {
                         return false;
                     }
-                    let movable = match document.kind() {
-                        None => false,
-                        Some(("v1", "ConfigMap" | "Secret")) if substitutes => false,
-                        Some((_, kind)) => {
-                            !(kind.ends_with("List") && document.root.get("items").is_some())
-                        }
+                    // What the loader noted of the kind: the tree is not read for it.
+                    let written = document.written;
+                    let movable = if !written.is_object()
+                        || (substitutes && written.is_substitution_source())
+                    {
+                        false
+                    } else {
+                        !(written.is_list() && document.root.get("items").is_some())
                     };
                     movable
                         && sources

@@ -140,11 +140,11 @@ impl Builder<'_> {
             // A tree no other build reads is moved here rather than shared.
             let taken = self.moved.take(resource_file, document.index);
             let root = taken.as_ref().unwrap_or(&document.root);
-            // A tree is edited only once added: its kind is still the one parsed.
-            let Some((_, kind)) = document.kind() else {
+            // A tree is edited only once added: what the loader noted of its kind holds.
+            if !document.written.is_object() {
                 continue;
-            };
-            let items = match kind.ends_with("List") {
+            }
+            let items = match document.written.is_list() {
                 true => root.get("items").and_then(Node::as_seq),
                 false => None,
             };

@@ -151,22 +151,62 @@ pub struct LoadedDocument {
     pub nodes: usize,
     /// `namespace:` of the nearest kustomization above the file, if any.
     pub kustomize_namespace: Option<Arc<str>>,
-    /// `apiVersion` and `kind` as parsed (see [`LoadedDocument::kind`]).
-    written_kind: Option<(ecow::EcoString, ecow::EcoString)>,
+    /// What the document's `apiVersion` and `kind` say, noted while the tree was fresh.
+    pub written: WrittenKind,
 }
 
-impl LoadedDocument {
-    /// The document's `apiVersion` (`""` when it has none) and `kind` as parsed; `None`
-    /// when `kind` is missing or either is not a string. The kustomize build asks this of
-    /// every document several times (Flux objects, substitution sources, which trees can
-    /// move, each resource added) before it edits any tree; reading it from the tree each
-    /// time fetched every tree's root from memory again, so the loader reads it once,
-    /// while the tree is in cache. An edited tree (a moved one, settled back) may say
-    /// otherwise: ask the tree then.
-    pub fn kind(&self) -> Option<(&str, &str)> {
-        self.written_kind
-            .as_ref()
-            .map(|(api_version, kind)| (api_version.as_str(), kind.as_str()))
+/// What the kustomize build asks of every document before it edits any tree (is it an
+/// object, a list, a Flux object, a Flux substitution source), noted by the parsing worker
+/// right after building the tree. The build asked it four times over (Flux objects,
+/// substitution sources, which trees may move, each resource as it is added), and each
+/// time fetched every tree's root from memory again. One byte: it sits in the padding of
+/// [`LoadedDocument`]. The build edits only trees it has added, and a moved tree it
+/// edited never returns to the loaded documents, so what was noted stays true.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WrittenKind(u8);
+
+impl WrittenKind {
+    const OBJECT: u8 = 1;
+    const LIST: u8 = 2;
+    const FLUX: u8 = 4;
+    const SUBSTITUTION_SOURCE: u8 = 8;
+
+    /// What `root` says: see [`written_kind`] for what makes an object.
+    pub fn of(root: &Node) -> WrittenKind {
+        let Some((api_version, kind)) = written_kind(root) else {
+            return WrittenKind(0);
+        };
+        let mut bits = WrittenKind::OBJECT;
+        if kind.ends_with("List") {
+            bits |= WrittenKind::LIST;
+        }
+        if api_version.contains(".fluxcd.io/") {
+            bits |= WrittenKind::FLUX;
+        }
+        if api_version == "v1" && matches!(kind, "ConfigMap" | "Secret") {
+            bits |= WrittenKind::SUBSTITUTION_SOURCE;
+        }
+        WrittenKind(bits)
+    }
+
+    /// A string `kind` (and `apiVersion` a string or absent).
+    pub fn is_object(self) -> bool {
+        self.0 & WrittenKind::OBJECT != 0
+    }
+
+    /// A `kind` ending in `List`.
+    pub fn is_list(self) -> bool {
+        self.0 & WrittenKind::LIST != 0
+    }
+
+    /// An `apiVersion` of a Flux group (`*.fluxcd.io/`).
+    pub fn is_flux(self) -> bool {
+        self.0 & WrittenKind::FLUX != 0
+    }
+
+    /// A core (`v1`) ConfigMap or Secret, which Flux's `substituteFrom` may name.
+    pub fn is_substitution_source(self) -> bool {
+        self.0 & WrittenKind::SUBSTITUTION_SOURCE != 0
     }
 }
 
@@ -225,13 +265,8 @@ struct ParsedIssue {
     related: Vec<(Span, String)>,
 }
 
-/// A document's tree, index in its file, size in nodes and `apiVersion` and `kind`.
-type ParsedDocument = (
-    Node,
-    usize,
-    usize,
-    Option<(ecow::EcoString, ecow::EcoString)>,
-);
+/// A document's tree, index in its file, size in nodes and what its kind says.
+type ParsedDocument = (Node, usize, usize, WrittenKind);
 
 enum FileOutcome {
     Parsed {
@@ -365,14 +400,14 @@ fn read_candidates(
             FileOutcome::Parsed { documents, issues } => {
                 loaded.stats.files_read += 1;
                 loaded.stats.documents += documents.len();
-                for (root, index, nodes, written_kind) in documents {
+                for (root, index, nodes, written) in documents {
                     loaded.documents.push(LoadedDocument {
                         file,
                         index,
                         root,
                         nodes,
                         kustomize_namespace: kustomize_namespace.clone(),
-                        written_kind,
+                        written,
                     });
                 }
                 loaded.issues.extend(issues.into_iter().map(|issue| {
@@ -960,11 +995,10 @@ fn read_and_parse(
             });
         }
         // Counted and read here, while the tree is still in cache (see
-        // `LoadedDocument::nodes` and `LoadedDocument::kind`).
+        // `LoadedDocument::nodes` and `WrittenKind`).
         let nodes = document.root.expanded_size();
-        let kind = written_kind(&document.root)
-            .map(|(api_version, kind)| (api_version.into(), kind.into()));
-        documents.push((document.root, index, nodes, kind));
+        let written = WrittenKind::of(&document.root);
+        documents.push((document.root, index, nodes, written));
     }
     // A file that is a template through and through is one skipped file, as before.
     if documents.is_empty()

@@ -230,10 +230,10 @@ pub fn run(
 }
 
 /// [`run`], each rule's findings apart (in registry order) with the wall time the rule took
-/// on its thread, summed over the blocks for a [`Work::EachObject`] rule (what
-/// `check --timings` lists per rule). Kept apart so that the caller
-/// gathers them into one list once, freeing each rule's as it goes, instead of holding
-/// every finding twice.
+/// on its thread (what `check --timings` lists per rule); a [`Work::EachObject`] rule gives
+/// one entry per block of objects, in model order, whose times add up to the rule's. Kept
+/// apart so that the caller gathers them into one list once, freeing each part as it goes,
+/// instead of holding every finding twice.
 pub fn run_per_rule(
     model: &Model,
     sources: &Sources,
@@ -354,16 +354,17 @@ fn run_scheduled(
         }
     });
     let done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
-    // Back to one entry per rule, in registry order: the order of runs does not show.
-    let mut per_rule: Vec<Found> = (0..enabled.len())
-        .map(|_| (Duration::ZERO, Vec::new()))
-        .collect();
+    // Back to registry order (the order of runs does not show): one part per rule, or per
+    // block for a rule run block by block, in model order. The parts are not joined into
+    // one list per rule: that would hold those findings twice while copying, and the
+    // caller gathers every part into one list anyway.
+    let mut per_rule: Vec<Vec<Found>> = (0..enabled.len()).map(|_| Vec::new()).collect();
     let mut blocks: Vec<(usize, Vec<Found>)> = Vec::new();
     for (job, result) in done {
         match (job, result) {
             (Job::Rule(i), Done::Rule(found)) => {
-                if let Some(slot) = per_rule.get_mut(i) {
-                    *slot = found;
+                if let Some(parts) = per_rule.get_mut(i) {
+                    parts.push(found);
                 }
             }
             (Job::Objects(range), Done::Objects(found)) => blocks.push((range.start, found)),
@@ -371,37 +372,26 @@ fn run_scheduled(
             _ => {}
         }
     }
-    // Each object rule's findings in model order, block after block, into a list sized
-    // once (grown by doubling, the largest would be copied and held twice for a while).
     blocks.sort_unstable_by_key(|(start, _)| *start);
-    for (k, &i) in each_object.iter().enumerate() {
-        let total: usize = blocks
-            .iter()
-            .filter_map(|(_, found)| found.get(k))
-            .map(|(_, found)| found.len())
-            .sum();
-        if let Some(slot) = per_rule.get_mut(i) {
-            slot.1.reserve_exact(total);
-        }
-    }
     for (_, found) in blocks {
-        for (&i, (elapsed, mut found)) in each_object.iter().zip(found) {
-            if let Some(slot) = per_rule.get_mut(i) {
-                slot.0 += elapsed;
-                slot.1.append(&mut found);
+        for (&i, part) in each_object.iter().zip(found) {
+            if let Some(parts) = per_rule.get_mut(i) {
+                parts.push(part);
             }
         }
     }
     enabled
         .iter()
         .zip(per_rule)
-        .map(|(registered, (elapsed, mut found))| {
-            if let Some(severity) = selection.severity.get(registered.doc.id) {
-                for diagnostic in &mut found {
-                    diagnostic.severity = *severity;
+        .flat_map(|(registered, parts)| {
+            parts.into_iter().map(|(elapsed, mut found)| {
+                if let Some(severity) = selection.severity.get(registered.doc.id) {
+                    for diagnostic in &mut found {
+                        diagnostic.severity = *severity;
+                    }
                 }
-            }
-            (registered.doc.id, elapsed, found)
+                (registered.doc.id, elapsed, found)
+            })
         })
         .collect()
 }
