@@ -156,7 +156,8 @@ pub struct LoadedDocument {
 }
 
 /// What the kustomize build asks of every document before it edits any tree (is it an
-/// object, a list, a Flux object, a Flux substitution source), noted by the parsing worker
+/// object, a list, a Flux object, a Flux substitution source), and the model of each one a
+/// build consumed (is it an object the model types), noted by the parsing worker
 /// right after building the tree. The build asked it four times over (Flux objects,
 /// substitution sources, which trees may move, each resource as it is added), and each
 /// time fetched every tree's root from memory again. One byte: it sits in the padding of
@@ -170,6 +171,7 @@ impl WrittenKind {
     const LIST: u8 = 2;
     const FLUX: u8 = 4;
     const SUBSTITUTION_SOURCE: u8 = 8;
+    const MANIFEST: u8 = 16;
 
     /// What `root` says: see [`written_kind`] for what makes an object.
     pub fn of(root: &Node) -> WrittenKind {
@@ -186,7 +188,15 @@ impl WrittenKind {
         if api_version == "v1" && matches!(kind, "ConfigMap" | "Secret") {
             bits |= WrittenKind::SUBSTITUTION_SOURCE;
         }
+        if manifest_kind(root).is_some() {
+            bits |= WrittenKind::MANIFEST;
+        }
         WrittenKind(bits)
+    }
+
+    /// An object the model types: see [`manifest_kind`].
+    pub fn is_manifest(self) -> bool {
+        self.0 & WrittenKind::MANIFEST != 0
     }
 
     /// A string `kind` (and `apiVersion` a string or absent).
@@ -208,6 +218,16 @@ impl WrittenKind {
     pub fn is_substitution_source(self) -> bool {
         self.0 & WrittenKind::SUBSTITUTION_SOURCE != 0
     }
+}
+
+/// The `kind` of a tree the model takes for a Kubernetes object: `apiVersion` and `kind`
+/// both non-empty strings (a number or a boolean is not one), and not one of kustomize's own
+/// files, which carry both but are build instructions.
+pub fn manifest_kind(root: &Node) -> Option<&str> {
+    let api_version = root.get("apiVersion")?.as_str()?;
+    let kind = root.get("kind")?.as_str()?;
+    let is_kustomize_config = api_version.starts_with("kustomize.config.k8s.io/");
+    (!api_version.is_empty() && !kind.is_empty() && !is_kustomize_config).then_some(kind)
 }
 
 /// `apiVersion` (`""` when absent) and `kind` of a tree's root, when both are strings.

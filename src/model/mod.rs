@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
 use crate::load::yaml::{Node, NodeKind};
-use crate::load::{IssueKind, LoadIssue, LoadStats, Loaded};
+use crate::load::{IssueKind, LoadIssue, LoadStats, Loaded, manifest_kind as object_kind};
 use crate::span::{FileId, Location, Span};
 use de::Mode;
 
@@ -391,7 +391,8 @@ impl Model {
         let mut plain_documents = loaded.documents;
         plain_documents.retain(|document| {
             let consumed = kustomized.consumed.contains(&document.file);
-            if consumed && object_kind(&document.root).is_none() {
+            // What the loader noted: the tree (unedited here) is not fetched again.
+            if consumed && !document.written.is_manifest() {
                 model.stats.documents_skipped += 1;
             }
             !consumed
@@ -798,14 +799,6 @@ fn name_key(kind: &str, namespace: &str, name: &str) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     (kind, namespace, name).hash(&mut hasher);
     hasher.finish()
-}
-
-fn object_kind(node: &Node) -> Option<&str> {
-    let api_version = node.get("apiVersion")?.as_str()?;
-    let kind = node.get("kind")?.as_str()?;
-    // kustomize's own files carry apiVersion/kind but are build instructions, not objects.
-    let is_kustomize_config = api_version.starts_with("kustomize.config.k8s.io/");
-    (!api_version.is_empty() && !kind.is_empty() && !is_kustomize_config).then_some(kind)
 }
 
 fn spec_or_default<T: DeserializeOwned + Default>(
