@@ -1105,3 +1105,52 @@ mod normalize_tests {
         assert!(!is_normal_absolute(Path::new("/a/./b")));
     }
 }
+
+#[cfg(test)]
+mod written_kind_tests {
+    use super::*;
+
+    fn noted(yaml: &str) -> WrittenKind {
+        let stream = yaml::parse_stream(yaml);
+        WrittenKind::of(&stream.documents[0].root)
+    }
+
+    /// Each bit says what the readers it replaced decided from the tree.
+    #[test]
+    fn the_note_says_what_the_tree_says() {
+        let deployment = noted("apiVersion: apps/v1\nkind: Deployment\n");
+        assert!(deployment.is_object() && deployment.is_manifest());
+        assert!(!deployment.is_list() && !deployment.is_flux());
+        assert!(!deployment.is_substitution_source());
+
+        let secret = noted("apiVersion: v1\nkind: Secret\n");
+        assert!(secret.is_substitution_source());
+        assert!(!noted("apiVersion: v2\nkind: Secret\n").is_substitution_source());
+
+        let list = noted("apiVersion: v1\nkind: ConfigMapList\nitems: []\n");
+        assert!(list.is_object() && list.is_list());
+
+        let flux = noted("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n");
+        assert!(flux.is_flux() && flux.is_manifest());
+
+        // No apiVersion: an object to kustomize (built as written), not one the model types.
+        let bare = noted("kind: ConfigMap\n");
+        assert!(bare.is_object() && !bare.is_manifest());
+        // A kustomization file carries both, and is no object of the model.
+        let config = noted("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n");
+        assert!(config.is_object() && !config.is_manifest());
+        // A number is a scalar to kustomize, not a string to the model.
+        let numeric = noted("apiVersion: v1\nkind: 1\n");
+        assert!(numeric.is_object() && !numeric.is_manifest());
+
+        for not_an_object in [
+            "foo: bar\n",
+            "apiVersion: [v1]\nkind: Pod\n",
+            "kind: {a: b}\n",
+        ] {
+            let written = noted(not_an_object);
+            assert_eq!(written, WrittenKind::default(), "{not_an_object}");
+            assert!(!written.is_object() && !written.is_manifest());
+        }
+    }
+}
