@@ -293,7 +293,7 @@ fn run_scheduled(
         jobs.extend((0..objects).step_by(step).map(|start| {
             (
                 Work::EachObject,
-                Job::Objects(start..objects.min(start + step)),
+                Job::Objects(start..objects.min(start.saturating_add(step))),
             )
         }));
     }
