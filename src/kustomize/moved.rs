@@ -126,13 +126,9 @@ impl Moved {
                     }
                     // What the loader noted of the kind: the tree is not read for it.
                     let written = document.written;
-                    let movable = if !written.is_object()
-                        || (substitutes && written.is_substitution_source())
-                    {
-                        false
-                    } else {
-                        !(written.is_list() && document.root.get("items").is_some())
-                    };
+                    let movable = written.is_object()
+                        && !(substitutes && written.is_substitution_source())
+                        && !(written.is_list() && document.root.get("items").is_some());
                     movable
                         && sources
                             .get(document.file)

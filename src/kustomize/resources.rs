@@ -144,9 +144,10 @@ impl Builder<'_> {
             if !document.written.is_object() {
                 continue;
             }
-            let items = match document.written.is_list() {
-                true => root.get("items").and_then(Node::as_seq),
-                false => None,
+            let items = if document.written.is_list() {
+                root.get("items").and_then(Node::as_seq)
+            } else {
+                None
             };
             match items {
                 Some(items) => {

@@ -254,7 +254,7 @@ type Found = (Duration, Vec<Diagnostic>);
 
 /// A unit of the rules stage: one rule over the whole model, or every
 /// [`Work::EachObject`] rule over a block of objects.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Job {
     Rule(usize),
     Objects(std::ops::Range<usize>),
@@ -283,45 +283,49 @@ fn run_scheduled(
     let each_object: Vec<usize> = (0..enabled.len())
         .filter(|&i| enabled[i].rule.work() == Work::EachObject)
         .collect();
-    let mut jobs: Vec<(Work, Job)> = (0..enabled.len())
+    let mut jobs: Vec<Job> = (0..enabled.len())
         .filter(|i| !each_object.contains(i))
-        .map(|i| (enabled[i].rule.work(), Job::Rule(i)))
+        .map(Job::Rule)
         .collect();
     if !each_object.is_empty() {
         let objects = model.objects.len();
         let step = objects_per_task.max(1);
-        jobs.extend((0..objects).step_by(step).map(|start| {
-            (
-                Work::EachObject,
-                Job::Objects(start..objects.min(start.saturating_add(step))),
-            )
-        }));
+        jobs.extend(
+            (0..objects)
+                .step_by(step)
+                .map(|start| Job::Objects(start..objects.min(start.saturating_add(step)))),
+        );
     }
     // Stable: blocks of objects stay in model order.
-    jobs.sort_by_key(|(work, _)| *work);
+    jobs.sort_by_key(|job| match job {
+        Job::Rule(i) => enabled[*i].rule.work(),
+        Job::Objects(_) => Work::EachObject,
+    });
     fn sink(registered: &RegisteredRule) -> Sink<'_> {
         Sink {
             doc: &registered.doc,
             found: Vec::new(),
         }
     }
-    // One rule's findings, or each object rule's findings for one block (in the order of
-    // `each_object`), with the time each took.
+    // One rule's findings (by its index in `enabled`), or each object rule's findings for
+    // one block (by the block's first object; in the order of `each_object`), with the
+    // time each took.
     enum Done {
-        Rule(Found),
-        Objects(Vec<Found>),
+        Rule(usize, Found),
+        Objects(usize, Vec<Found>),
     }
     let run = |job: &Job| match job {
         Job::Rule(i) => {
             let started = Instant::now();
             let mut sink = sink(enabled[*i]);
             enabled[*i].rule.check(&ctx, &mut sink);
-            Done::Rule((started.elapsed(), sink.found))
+            Done::Rule(*i, (started.elapsed(), sink.found))
         }
         Job::Objects(range) => {
             let objects = model.objects.get(range.clone()).unwrap_or_default();
             // Rule after rule over the block: its trees stay in cache between them.
             Done::Objects(
+                range.start,
                 each_object
                     .iter()
                     .map(|&i| {
@@ -344,11 +348,11 @@ fn run_scheduled(
     rayon::scope(|scope| {
         for _ in 0..rayon::current_num_threads().min(jobs.len()) {
             scope.spawn(|_| {
-                while let Some((_, job)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let result = run(job);
                     done.lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .push((job.clone(), result));
+                        .push(result);
                 }
             });
         }
@@ -360,16 +364,14 @@ fn run_scheduled(
     // caller gathers every part into one list anyway.
     let mut per_rule: Vec<Vec<Found>> = (0..enabled.len()).map(|_| Vec::new()).collect();
     let mut blocks: Vec<(usize, Vec<Found>)> = Vec::new();
-    for (job, result) in done {
-        match (job, result) {
-            (Job::Rule(i), Done::Rule(found)) => {
+    for result in done {
+        match result {
+            Done::Rule(i, found) => {
                 if let Some(parts) = per_rule.get_mut(i) {
                     parts.push(found);
                 }
             }
-            (Job::Objects(range), Done::Objects(found)) => blocks.push((range.start, found)),
-            // A job gives the result of its own kind.
-            _ => {}
+            Done::Objects(start, found) => blocks.push((start, found)),
         }
     }
     blocks.sort_unstable_by_key(|(start, _)| *start);
