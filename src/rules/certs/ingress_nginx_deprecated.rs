@@ -24,22 +24,27 @@ impl Rule for IngressNginxDeprecated {
         if !matches!(object.typed, Typed::Ingress(_)) {
             return;
         }
+        // The class name wins over the annotation, which is only looked for without one.
         let class_node = object.node.path(&["spec", "ingressClassName"]);
-        let annotation = map_entries(object.node.path(&["metadata", "annotations"]))
-            .find(|(key, _, _)| *key == CLASS_ANNOTATION)
-            .map(|(_, _, value)| value);
-        let (span, path, class) = match (class_node, annotation) {
-            (Some(node), _) => (
+        let annotation = || {
+            map_entries(object.node.path(&["metadata", "annotations"]))
+                .find(|(key, _, _)| *key == CLASS_ANNOTATION)
+                .map(|(_, _, value)| value)
+        };
+        let (span, path, class) = match class_node {
+            Some(node) => (
                 node.span,
                 "spec.ingressClassName".to_string(),
                 node.scalar_text(),
             ),
-            (None, Some(node)) => (
-                node.span,
-                format!("metadata.annotations.{CLASS_ANNOTATION}"),
-                node.scalar_text(),
-            ),
-            (None, None) => (object.kind_span(), "kind".to_string(), None),
+            None => match annotation() {
+                Some(node) => (
+                    node.span,
+                    format!("metadata.annotations.{CLASS_ANNOTATION}"),
+                    node.scalar_text(),
+                ),
+                None => (object.kind_span(), "kind".to_string(), None),
+            },
         };
         let class = class.map(str::trim);
         if class.is_some_and(|c| !NGINX_CLASSES.contains(&c)) {
@@ -90,11 +95,36 @@ fn service_port(model: &Model, namespace: &str, service: &str, name: &str) -> Op
         })
 }
 
-struct Backend {
-    path: String,
+/// One backend of a route to write: the path it serves and the Service port it targets.
+struct Backend<'a> {
+    path: &'a str,
     exact: bool,
-    service: String,
-    port: String,
+    service: &'a str,
+    port: PortText<'a>,
+}
+
+/// A backend's `port:` line as the help writes it.
+enum PortText<'a> {
+    /// Written as a number in the Ingress.
+    Number(&'a str),
+    /// A Service port name, with the number of that port in the repository's Service.
+    Named(i32, &'a str),
+    /// A Service port name whose number the repository does not tell.
+    UnknownName(&'a str),
+    Unset,
+}
+
+impl std::fmt::Display for PortText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortText::Number(number) => f.write_str(number),
+            PortText::Named(number, name) => write!(f, "{number}  # Service port `{name}`"),
+            PortText::UnknownName(name) => {
+                write!(f, "80  # set to the number of Service port `{name}`")
+            }
+            PortText::Unset => f.write_str("80  # set to the Service port number"),
+        }
+    }
 }
 
 /// How a backend names its Service port.
@@ -148,10 +178,10 @@ fn backends(ingress: &Node) -> impl Iterator<Item = &Node> {
 }
 
 /// One HTTPRoute the Ingress becomes: an optional hostname and its backends.
-struct Route {
+struct Route<'a> {
     name: String,
-    host: Option<String>,
-    backends: Vec<Backend>,
+    host: Option<&'a str>,
+    backends: Vec<Backend<'a>>,
 }
 
 /// What the help proposes for one Ingress. Held from the rule's run until a reporter asks
@@ -191,10 +221,10 @@ impl Migration {
     }
 
     /// The backend `backend` served at `path`, as written in an HTTPRoute rule.
-    fn backend(&self, backend: &Node, path: String, exact: bool) -> Option<Backend> {
+    fn backend<'a>(&self, backend: &'a Node, path: &'a str, exact: bool) -> Option<Backend<'a>> {
         let (service, port) = backend_service(backend)?;
         let port = match port {
-            PortRef::Number(number) => number.to_string(),
+            PortRef::Number(number) => PortText::Number(number),
             PortRef::Name(name) => {
                 let number = self
                     .named_ports
@@ -202,36 +232,36 @@ impl Migration {
                     .find(|(s, n, _)| s == service && n == name)
                     .and_then(|(_, _, number)| *number);
                 match number {
-                    Some(number) => format!("{number}  # Service port `{name}`"),
-                    None => format!("80  # set to the number of Service port `{name}`"),
+                    Some(number) => PortText::Named(number, name),
+                    None => PortText::UnknownName(name),
                 }
             }
-            PortRef::Unset => "80  # set to the Service port number".to_string(),
+            PortRef::Unset => PortText::Unset,
         };
         Some(Backend {
             path,
             exact,
-            service: service.to_string(),
+            service,
             port,
         })
     }
 
     /// The backend of one `http.paths[]` entry.
-    fn path_backend(&self, path: &Node) -> Option<Backend> {
-        let value = text(path, &["path"]).unwrap_or("/").to_string();
+    fn path_backend<'a>(&self, path: &'a Node) -> Option<Backend<'a>> {
+        let value = text(path, &["path"]).unwrap_or("/");
         let exact = text(path, &["pathType"]) == Some("Exact");
         self.backend(path.get("backend")?, value, exact)
     }
 
-    fn default_backend(&self) -> Option<Backend> {
-        self.backend(default_backend(&self.ingress)?, "/".to_string(), false)
+    fn default_backend(&self) -> Option<Backend<'_>> {
+        self.backend(default_backend(&self.ingress)?, "/", false)
     }
 
     /// One route per rule with Service backends (a rule without paths uses the default
     /// backend), plus a route without hostnames for the default backend. Routes with
     /// nothing to route to are left out, so every route written is complete.
-    fn routes(&self) -> Vec<Route> {
-        let mut routes: Vec<Route> = Vec::new();
+    fn routes(&self) -> Vec<Route<'_>> {
+        let mut routes: Vec<Route<'_>> = Vec::new();
         for rule in seq(self.ingress.path(&["spec", "rules"])) {
             let paths = seq(rule.path(&["http", "paths"]));
             let backends: Vec<Backend> = if paths.is_empty() {
@@ -245,9 +275,7 @@ impl Migration {
             if !backends.is_empty() {
                 routes.push(Route {
                     name: String::new(),
-                    host: text(rule, &["host"])
-                        .filter(|h| !h.is_empty())
-                        .map(str::to_string),
+                    host: text(rule, &["host"]).filter(|h| !h.is_empty()),
                     backends,
                 });
             }
@@ -303,37 +331,36 @@ impl Migration {
             };
             value.parse::<u32>().ok().map(|n| (n, unit))
         });
-        let mut yaml = String::new();
+        let mut help = String::with_capacity(2048);
+        help.push_str(
+            "move to Gateway API (TLS then terminates on the Gateway listener, whose certificateRefs replace `spec.tls`):\n\n",
+        );
         for route in &routes {
             let _ = write!(
-                yaml,
+                help,
                 "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: {}\n",
                 yaml_string(&route.name)
             );
             if !self.namespace.is_empty() {
-                let _ = writeln!(yaml, "  namespace: {}", yaml_string(&self.namespace));
+                let _ = writeln!(help, "  namespace: {}", yaml_string(&self.namespace));
             }
-            yaml.push_str("spec:\n  parentRefs:\n    - name: GATEWAY  # the XKS Gateway (Envoy Gateway) to attach to\n");
-            if let Some(host) = &route.host {
-                let _ = write!(yaml, "  hostnames:\n    - {}\n", yaml_string(host));
+            help.push_str("spec:\n  parentRefs:\n    - name: GATEWAY  # the XKS Gateway (Envoy Gateway) to attach to\n");
+            if let Some(host) = route.host {
+                let _ = write!(help, "  hostnames:\n    - {}\n", yaml_string(host));
             }
-            yaml.push_str("  rules:\n");
+            help.push_str("  rules:\n");
             for backend in &route.backends {
                 let _ = write!(
-                    yaml,
+                    help,
                     "    - matches:\n        - path:\n            type: {}\n            value: {}\n      backendRefs:\n        - name: {}\n          port: {}\n",
                     if backend.exact { "Exact" } else { "PathPrefix" },
-                    yaml_string(&backend.path),
-                    yaml_string(&backend.service),
+                    yaml_string(backend.path),
+                    yaml_string(backend.service),
                     backend.port
                 );
             }
         }
         let route_names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
-        let routes = yaml;
-        let mut help = String::from(
-            "move to Gateway API (TLS then terminates on the Gateway listener, whose certificateRefs replace `spec.tls`):\n\n",
-        );
         if routes.is_empty() {
             let hosts: Vec<String> = self
                 .hosts()
@@ -349,10 +376,7 @@ impl Migration {
                 help,
                 "this Ingress routes to no Service (no rule with a Service backend, no default backend): write an HTTPRoute{for_hosts} with `backendRefs` to the Services it should serve"
             );
-        } else {
-            help.push_str(&routes);
         }
-
         if let Some((requests, unit)) = rate {
             let _ = write!(
                 help,

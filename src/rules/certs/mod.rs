@@ -11,12 +11,14 @@ pub mod shared_certificate;
 pub mod tls_host_not_covered;
 pub mod tls_secret_conflict;
 
+use std::borrow::Cow;
+
 use crate::certs::IssuerRef;
 use crate::load::yaml::{Resolved, resolve_plain};
 
 /// A YAML scalar that reads back as the same string: plain when that is safe,
 /// double-quoted (JSON syntax is valid YAML) otherwise — `*.example.com` would be an alias.
-pub fn yaml_string(text: &str) -> String {
+pub fn yaml_string(text: &str) -> Cow<'_, str> {
     let plain_safe = text
         .chars()
         .next()
@@ -26,9 +28,9 @@ pub fn yaml_string(text: &str) -> String {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'))
         && resolve_plain(text) == Resolved::Str;
     if plain_safe {
-        text.to_string()
+        Cow::Borrowed(text)
     } else {
-        serde_json::Value::String(text.to_string()).to_string()
+        Cow::Owned(serde_json::Value::String(text.to_string()).to_string())
     }
 }
 

@@ -425,7 +425,10 @@ impl<'a> Planner<'a> {
             if !owned {
                 return None;
             }
-            let items: Vec<String> = missing.iter().map(|h| yaml_string(h)).collect();
+            let items: Vec<String> = missing
+                .iter()
+                .map(|h| yaml_string(h).into_owned())
+                .collect();
             common.push(create::append_to_block_seq(
                 &source.text,
                 file,
@@ -502,7 +505,7 @@ fn ingress_edits(ctx: &RuleContext<'_>, object: &Object, secret: &str) -> Option
             replacement: String::new(),
         })
         .collect();
-    let replacement = yaml_string(secret);
+    let replacement = yaml_string(secret).into_owned();
     for entry in seq(object.node.path(&["spec", "tls"])) {
         let Some(node) = entry.get("secretName") else {
             continue;

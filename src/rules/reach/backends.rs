@@ -37,37 +37,77 @@ pub struct Backend<'a> {
     /// That endpoint, as an index into `XksSettings::endpoints` (`None`: no gateway is
     /// configured for an HTTPRoute).
     pub endpoint: Option<usize>,
-    pub namespace: String,
-    pub service: String,
+    pub namespace: &'a str,
+    pub service: &'a str,
     pub port: PortRef,
-    /// Path of the backend's service-name node, e.g. `spec.rules[0].http.paths[0].backend.service.name`.
-    pub name_path: String,
-    pub port_path: String,
+    /// Where the route writes it: its node paths are spelled out only for a finding.
+    place: Place,
+    /// The field under `place` that holds the port (`.port.name`, `.port`, ...).
+    port_field: &'static str,
+}
+
+/// Where a backend is written in its route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// `spec.defaultBackend.service` of an Ingress.
+    IngressDefault,
+    /// `spec.rules[i].http.paths[j].backend.service` of an Ingress.
+    IngressPath(usize, usize),
+    /// `spec.rules[i].backendRefs[j]` of an HTTPRoute.
+    RouteRef(usize, usize),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::IngressDefault => f.write_str("spec.defaultBackend.service"),
+            Place::IngressPath(i, j) => {
+                write!(f, "spec.rules[{i}].http.paths[{j}].backend.service")
+            }
+            Place::RouteRef(i, j) => write!(f, "spec.rules[{i}].backendRefs[{j}]"),
+        }
+    }
 }
 
 impl Backend<'_> {
+    /// Path of the backend's service-name node, e.g. `spec.rules[0].http.paths[0].backend.service.name`.
+    pub fn name_path(&self) -> String {
+        format!("{}.name", self.place)
+    }
+
+    /// Path of the node holding the backend's port (its name node when none is written).
+    pub fn port_path(&self) -> String {
+        format!("{}{}", self.place, self.port_field)
+    }
+
     pub fn name_span(&self) -> Span {
-        node_at(&self.route.node, &self.name_path)
+        node_at(&self.route.node, &self.name_path())
             .map(|n| n.span)
             .unwrap_or_else(|| self.route.name_span())
     }
 
     pub fn port_span(&self) -> Span {
-        node_at(&self.route.node, &self.port_path)
+        node_at(&self.route.node, &self.port_path())
             .map(|n| n.span)
             .unwrap_or_else(|| self.name_span())
     }
 }
 
 /// The ingress controller serving an Ingress, by `spec.ingressClassName` or the
-/// `kubernetes.io/ingress.class` annotation (none: the default class).
+/// `kubernetes.io/ingress.class` annotation (none: the default class). The annotation is
+/// read only without a class name: it is a search of the object's tree, once per Ingress.
 fn ingress_controller(
     object: &Object,
     class: Option<&String>,
     settings: &XksSettings,
 ) -> Option<usize> {
-    let annotation = object.annotation("kubernetes.io/ingress.class");
-    settings.ingress_controller(class.or(annotation.as_ref()).map(String::as_str))
+    match class {
+        Some(class) => settings.ingress_controller(Some(class)),
+        None => {
+            let annotation = object.annotation("kubernetes.io/ingress.class");
+            settings.ingress_controller(annotation.as_deref())
+        }
+    }
 }
 
 /// Every Service backend of every Ingress served by a configured ingress controller
@@ -82,28 +122,25 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                 else {
                     continue;
                 };
-                let mut refs = Vec::new();
-                if let Some(service) = &spec.default_backend {
-                    refs.push((service, "spec.defaultBackend.service".to_string()));
-                }
-                for (i, j, service) in &spec.path_backends {
-                    refs.push((
-                        service,
-                        format!("spec.rules[{i}].http.paths[{j}].backend.service"),
-                    ));
-                }
-                for (service, base) in refs {
-                    let port = match &service.port {
+                let paths = spec
+                    .path_backends
+                    .iter()
+                    .map(|(i, j, service)| (service, Place::IngressPath(*i, *j)));
+                let refs = spec
+                    .default_backend
+                    .iter()
+                    .map(|service| (service, Place::IngressDefault))
+                    .chain(paths);
+                for (service, place) in refs {
+                    let (port, port_field) = match &service.port {
                         Some(p) => match (&p.name, p.number) {
                             (Some(name), _) if !name.is_empty() => {
-                                (PortRef::Name(name.clone()), format!("{base}.port.name"))
+                                (PortRef::Name(name.clone()), ".port.name")
                             }
-                            (_, Some(n)) => {
-                                (PortRef::Number(i64::from(n)), format!("{base}.port.number"))
-                            }
-                            _ => (PortRef::Unset, format!("{base}.port")),
+                            (_, Some(n)) => (PortRef::Number(i64::from(n)), ".port.number"),
+                            _ => (PortRef::Unset, ".port"),
                         },
-                        None => (PortRef::Unset, format!("{base}.name")),
+                        None => (PortRef::Unset, ".name"),
                     };
                     push_unique(
                         &mut out,
@@ -111,11 +148,11 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                             route: object,
                             role: EndpointRole::IngressController,
                             endpoint: Some(controller),
-                            namespace: object.namespace.to_string(),
-                            service: service.name.clone(),
-                            port: port.0,
-                            name_path: format!("{base}.name"),
-                            port_path: port.1,
+                            namespace: &object.namespace,
+                            service: &service.name,
+                            port,
+                            place,
+                            port_field,
                         },
                     );
                 }
@@ -133,7 +170,6 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                         if !is_service {
                             continue;
                         }
-                        let base = format!("spec.rules[{i}].backendRefs[{j}]");
                         push_unique(
                             &mut out,
                             Backend {
@@ -142,12 +178,12 @@ pub fn backends<'a>(model: &'a Model, settings: &XksSettings) -> Vec<Backend<'a>
                                 endpoint: gateway,
                                 namespace: backend
                                     .namespace
-                                    .clone()
-                                    .unwrap_or_else(|| object.namespace.to_string()),
-                                service: backend.name.clone(),
+                                    .as_deref()
+                                    .unwrap_or(&object.namespace),
+                                service: &backend.name,
                                 port: backend.port.map(PortRef::Number).unwrap_or(PortRef::Unset),
-                                name_path: format!("{base}.name"),
-                                port_path: format!("{base}.port"),
+                                place: Place::RouteRef(i, j),
+                                port_field: ".port",
                             },
                         );
                     }

@@ -52,9 +52,9 @@ impl Rule for IngressBackendBlocked {
                 .collect();
             let mut help = format!(
                 "allow {who} in namespace `{}` (the XKS guide's \"Allow Ingress Nginx\" policy):\n\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-{}\n  namespace: {}\nspec:\n",
-                Inline(&backend.namespace),
+                Inline(backend.namespace),
                 endpoint_settings.id,
-                super::yaml_scalar(&backend.namespace)
+                super::yaml_scalar(backend.namespace)
             );
             write_selector(&mut help, 2, "podSelector", &pod_selector);
             let _ = write!(
@@ -81,7 +81,7 @@ impl Rule for IngressBackendBlocked {
                 )
                 .with_label(format!("unreachable from {who}"))
                 .with_help(help)
-                .with_object(route.identity(), backend.name_path.clone());
+                .with_object(route.identity(), backend.name_path());
             for (class, _) in &blocked {
                 for member in &graph.classes[*class].members {
                     if let Some(id) = member.object {
@@ -125,14 +125,16 @@ pub(crate) fn blocked_backends<'a>(model: &'a Model, graph: &'a Graph) -> Vec<Bl
         else {
             continue;
         };
-        let Some((_, spec)) = find_service(model, &backend.namespace, &backend.service) else {
+        let Some((_, spec)) = find_service(model, backend.namespace, backend.service) else {
             continue;
         };
         let Some(port) = find_port(spec, &backend.port) else {
             continue;
         };
-        let selector = spec.selector.clone().unwrap_or_default();
-        if selector.is_empty() || spec.type_.as_deref() == Some("ExternalName") {
+        let Some(selector) = spec.selector.as_ref().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        if spec.type_.as_deref() == Some("ExternalName") {
             continue;
         }
         let protocol = port
@@ -141,9 +143,9 @@ pub(crate) fn blocked_backends<'a>(model: &'a Model, graph: &'a Graph) -> Vec<Bl
             .and_then(Protocol::parse)
             .unwrap_or(Protocol::Tcp);
         let target = target_port(port);
-        let pod_selector = Selector::from_labels(&selector);
+        let pod_selector = Selector::from_labels(selector);
         let mut blocked = Vec::new();
-        for class in graph.classes_matching(&backend.namespace, &pod_selector) {
+        for class in graph.classes_matching(backend.namespace, &pod_selector) {
             if graph.is_endpoint(class) {
                 continue;
             }

@@ -17,13 +17,13 @@ impl Rule for IngressBackendMissing {
             let modelled = ctx
                 .graph
                 .namespaces
-                .get(&backend.namespace)
+                .get(backend.namespace)
                 .is_some_and(|ns| ns.has_workloads);
             if !modelled {
                 continue;
             }
             let route = backend.route;
-            match find_service(ctx.model, &backend.namespace, &backend.service) {
+            match find_service(ctx.model, backend.namespace, backend.service) {
                 None => {
                     let mut known: Vec<&str> = ctx
                         .model
@@ -57,7 +57,7 @@ impl Rule for IngressBackendMissing {
                     )
                     .with_label("no such Service")
                     .with_help(help)
-                    .with_object(route.identity(), backend.name_path.clone());
+                    .with_object(route.identity(), backend.name_path());
                 }
                 Some((service, spec)) => {
                     if backend.port == PortRef::Unset || find_port(spec, &backend.port).is_some() {
@@ -95,7 +95,7 @@ impl Rule for IngressBackendMissing {
                         service.location(service.span_at(&["spec", "ports"])),
                         "the Service's ports",
                     )
-                    .with_object(route.identity(), backend.port_path.clone());
+                    .with_object(route.identity(), backend.port_path());
                 }
             }
         }
