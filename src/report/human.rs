@@ -15,17 +15,44 @@ use crate::load::Sources;
 /// Labels drawn in one excerpt; further related locations are cited in the help.
 const MAX_MARKS: usize = 8;
 
-fn handler(options: &RenderOptions) -> GraphicalReportHandler {
+/// The two ways miette is asked to lay out a finding: wrapping its message and help itself,
+/// or only indenting texts [`laid_out`] already wrapped as it would.
+struct Handlers {
+    wrapping: GraphicalReportHandler,
+    indenting: GraphicalReportHandler,
+    /// Columns of the indentation miette puts before the message's lines, by severity
+    /// (error, warning, note): the severity's icon on the first line, a bar on the others.
+    /// `None` where the two differ in width, so that [`laid_out`] cannot stand in.
+    message_indent: [Option<usize>; 3],
+}
+
+fn handlers(options: &RenderOptions) -> Handlers {
     let theme = if options.color {
         GraphicalTheme::unicode()
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    GraphicalReportHandler::new_themed(theme)
+    let characters = &theme.characters;
+    let width = |icon: &str| {
+        let first = textwrap::core::display_width(&format!("  {icon} "));
+        let rest = textwrap::core::display_width(&format!("  {} ", characters.vbar));
+        (first == rest).then_some(first)
+    };
+    let message_indent = [
+        width(&characters.error),
+        width(&characters.warning),
+        width(&characters.advice),
+    ];
+    let wrapping = GraphicalReportHandler::new_themed(theme)
         .with_links(false)
         .with_width(WIDTH)
         .with_context_lines(1)
-        .with_word_separator(textwrap::WordSeparator::Custom(words_of_line))
+        .with_word_separator(textwrap::WordSeparator::Custom(words_of_line));
+    Handlers {
+        indenting: wrapping.clone().with_wrap_lines(false),
+        wrapping,
+        message_indent,
+    }
 }
 
 /// Columns of the human report.
@@ -50,15 +77,113 @@ fn words_of_line(line: &str) -> Box<dyn Iterator<Item = textwrap::core::Word<'_>
     textwrap::WordSeparator::UnicodeBreakProperties.find_words(line)
 }
 
+/// Columns of the help's indentation: `  help: ` on its first line, eight spaces after.
+const HELP_INDENT: usize = 8;
+
+/// `text` as miette's wrapper lays it out (`textwrap::fill` with [`words_of_line`], the
+/// report's width less two, indentations `indent` columns wide on every line), without
+/// the indentations, for miette to indent unwrapped; `None` when that would not give the
+/// wrapper's lines. A blank line is the exception on purpose: miette writes it as its
+/// indentation trimmed, the wrapper wrote the indentation, trailing spaces and all, so
+/// `blank_rest` (the indentation after the first line trims to nothing, as the help's
+/// eight spaces do) allows blank lines after the first, which then carry no spaces.
+/// Why: most lines of a report fit, and the wrapper's work on each (finding its words,
+/// breaking, fitting) was most of the time of a human report of many findings. A line
+/// that fits is its own layout, its trailing spaces dropped as the wrapper drops them;
+/// only the others go through the wrapper, one line at a time as it takes them.
+fn laid_out(text: &str, indent: usize, blank_rest: bool) -> Option<String> {
+    if text.is_empty() || text.contains(['\t', '\r']) || text.ends_with('\n') {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut first_line = true;
+    for line in text.split('\n') {
+        if !first_line {
+            out.push('\n');
+        }
+        if line.trim().is_empty() {
+            // miette drops any whitespace of a blank line, the wrapper only spaces.
+            if first_line || !blank_rest || !line.trim_matches(' ').is_empty() {
+                return None;
+            }
+        } else if !line.contains('\u{1b}') && textwrap::core::display_width(line) <= NARROWEST_WRAP
+        {
+            out.push_str(line.trim_end_matches(' '));
+        } else {
+            out.push_str(&wrapped_line(line, indent)?);
+        }
+        first_line = false;
+    }
+    Some(out)
+}
+
+/// Lines wrapped lately on this thread, by indentation and text: a rule's fixed prose (the
+/// first line of a migration proposal, say) comes back in every one of its findings, and
+/// finding a long line's break opportunities is the wrapper's dearest step.
+type WrapCache =
+    crate::hashing::FastMap<usize, crate::hashing::FastMap<String, Option<std::rc::Rc<str>>>>;
+
+thread_local! {
+    static WRAPPED: std::cell::RefCell<WrapCache> = std::cell::RefCell::default();
+}
+
+/// Lines the cache keeps before it starts over (a few hundred KB at most).
+const WRAP_CACHE_LINES: usize = 1024;
+
+/// One line longer than the narrowest room, as the wrapper breaks it with indentations
+/// `indent` columns wide, without them; `None` when a piece is blank (see [`laid_out`]).
+fn wrapped_line(line: &str, indent: usize) -> Option<std::rc::Rc<str>> {
+    let known = WRAPPED.with(|cache| {
+        cache
+            .borrow()
+            .get(&indent)
+            .and_then(|lines| lines.get(line).cloned())
+    });
+    if let Some(known) = known {
+        return known;
+    }
+    let placeholder = " ".repeat(indent);
+    let options = textwrap::Options::new(WIDTH - 2)
+        .initial_indent(&placeholder)
+        .subsequent_indent(&placeholder)
+        .word_separator(textwrap::WordSeparator::Custom(words_of_line));
+    let mut pieces = String::with_capacity(line.len() + 8);
+    let mut blank = false;
+    for (at, piece) in textwrap::wrap(line, &options).iter().enumerate() {
+        if at > 0 {
+            pieces.push('\n');
+        }
+        match piece.strip_prefix(placeholder.as_str()) {
+            Some(rest) if !rest.trim().is_empty() => pieces.push_str(rest),
+            _ => blank = true,
+        }
+    }
+    let wrapped: Option<std::rc::Rc<str>> = (!blank).then(|| pieces.into());
+    WRAPPED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let lines = cache.entry(indent).or_default();
+        if lines.len() >= WRAP_CACHE_LINES {
+            lines.clear();
+        }
+        lines.insert(line.to_owned(), wrapped.clone());
+    });
+    wrapped
+}
+
 /// Appends the report of one finding to `out`.
 fn render_one(
-    handler: &GraphicalReportHandler,
+    handlers: &Handlers,
     diagnostic: &Diagnostic,
     sources: &Sources,
     index: &mut LineIndex,
     out: &mut String,
 ) {
-    let report = to_report(diagnostic, sources, index);
+    let (report, laid_out) = to_report(diagnostic, sources, index, handlers);
+    let handler = if laid_out {
+        &handlers.indenting
+    } else {
+        &handlers.wrapping
+    };
     if handler.render_report(out, report.as_ref()).is_err() {
         // Rendering only fails on a formatter error; fall back to one plain line.
         let _ = writeln!(out, "{}", plain_line(diagnostic, sources));
@@ -66,7 +191,7 @@ fn render_one(
 }
 
 pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
-    let handler = handler(options);
+    let handlers = handlers(options);
     let mut out = String::new();
     let mut index = LineIndex::default();
     for (at, diagnostic) in analysis.diagnostics.iter().enumerate() {
@@ -74,7 +199,7 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
             out.push('\n');
         }
         render_one(
-            &handler,
+            &handlers,
             diagnostic,
             &analysis.sources,
             &mut index,
@@ -98,7 +223,7 @@ pub fn write(
     options: &RenderOptions,
     out: &mut (impl std::io::Write + ?Sized),
 ) -> std::io::Result<()> {
-    let handler = handler(options);
+    let handlers = handlers(options);
     let diagnostics = &analysis.diagnostics;
     write_in_order(
         out,
@@ -109,7 +234,7 @@ pub fn write(
             if at > 0 {
                 text.push('\n');
             }
-            render_one(&handler, &diagnostics[at], &analysis.sources, index, text);
+            render_one(&handlers, &diagnostics[at], &analysis.sources, index, text);
             buffer.extend_from_slice(text.as_bytes());
             Ok(())
         },
@@ -132,10 +257,16 @@ fn add_help(help: &mut String, text: std::fmt::Arguments) {
     let _ = help.write_fmt(text);
 }
 
-/// The miette report of a finding. Every repository string is escaped here: one-line
-/// values by `inline`, the help (whose line breaks are ours) by `multiline`, the source
-/// by the excerpt's masking.
-fn to_report(diagnostic: &Diagnostic, sources: &Sources, index: &mut LineIndex) -> Report {
+/// The miette report of a finding, and whether its message and help come laid out (see
+/// [`laid_out`]), for `handlers.indenting`. Every repository string is escaped here:
+/// one-line values by `inline`, the help (whose line breaks are ours) by `multiline`, the
+/// source by the excerpt's masking.
+fn to_report(
+    diagnostic: &Diagnostic,
+    sources: &Sources,
+    index: &mut LineIndex,
+    handlers: &Handlers,
+) -> (Report, bool) {
     let file = diagnostic.location.file;
     let span = diagnostic.location.span;
     let primary_line = sources.start(diagnostic.location).line as usize;
@@ -201,18 +332,33 @@ fn to_report(diagnostic: &Diagnostic, sources: &Sources, index: &mut LineIndex) 
             }
         })
         .collect::<Vec<_>>();
-    let mut miette_diagnostic = MietteDiagnostic::new(inline(&diagnostic.message))
+    let message = inline(&diagnostic.message);
+    let (severity, message_indent) = match diagnostic.severity {
+        Severity::Error => (miette::Severity::Error, handlers.message_indent[0]),
+        Severity::Warning => (miette::Severity::Warning, handlers.message_indent[1]),
+        Severity::Note => (miette::Severity::Advice, handlers.message_indent[2]),
+    };
+    let laid = message_indent
+        .and_then(|indent| laid_out(&message, indent, false))
+        .and_then(|message| {
+            if help.is_empty() {
+                return Some((message, String::new()));
+            }
+            Some((message, laid_out(&help, HELP_INDENT, true)?))
+        });
+    let is_laid_out = laid.is_some();
+    let (message, help) = laid.unwrap_or_else(|| (message.into_owned(), help));
+    let mut miette_diagnostic = MietteDiagnostic::new(message)
         .with_code(diagnostic.rule)
-        .with_severity(match diagnostic.severity {
-            Severity::Error => miette::Severity::Error,
-            Severity::Warning => miette::Severity::Warning,
-            Severity::Note => miette::Severity::Advice,
-        })
+        .with_severity(severity)
         .with_labels(labels);
     if !help.is_empty() {
         miette_diagnostic = miette_diagnostic.with_help(help);
     }
-    Report::new(miette_diagnostic).with_source_code(excerpt)
+    (
+        Report::new(miette_diagnostic).with_source_code(excerpt),
+        is_laid_out,
+    )
 }
 
 /// `path:line:col: severity[rule]: message`, the grep-friendly form.
@@ -340,5 +486,84 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// What miette writes of a message and a help it wraps itself and what it writes of
+    /// them laid out by [`laid_out`] and only indented are the same lines, but for blank
+    /// lines, which no longer carry the help's indentation as trailing spaces; texts it
+    /// cannot lay out fall back to the wrapping handler. Checked for each severity, with
+    /// and without colours, on lines that fit, lines over, long prose seen twice (the
+    /// second from the cache), wide characters, escapes, blank and space-only lines.
+    #[test]
+    fn laid_out_texts_render_as_miette_wraps_them() {
+        let long = "the request-rate limit becomes an Envoy Gateway BackendTrafficPolicy (a local limit counts per Envoy replica, not per client IP as ingress-nginx does; see https://example.com/a-b/c?d=e)";
+        let helps = [
+            "short".to_string(),
+            format!("intro line:\n\n---\nkind: HTTPRoute\n  name: x  \n\n{long}\n{long}"),
+            format!("{}\n   \nnext", "é→✓ 你好 😂 ".repeat(12)),
+            format!("{}-{}", "y".repeat(NARROWEST_WRAP - 2), "z".repeat(5)),
+            "a".repeat(300),
+            "\u{1b}[31mred\u{1b}[0m text".to_string(),
+            "\nstarts blank".to_string(),
+            "non-breaking\n\u{a0}\nspace".to_string(),
+            String::new(),
+        ];
+        let messages = [
+            "Ingress `app` has class `nginx`, which ingress-nginx serves on XKS: XKS now uses Gateway API with Envoy Gateway, and ingress-nginx is retired upstream".to_string(),
+            "short message".to_string(),
+            "two\n\nparagraphs".to_string(),
+        ];
+        let trimmed = |text: &str| {
+            text.lines()
+                .map(str::trim_end)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let mut laid = 0;
+        for color in [false, true] {
+            let handlers = handlers(&RenderOptions {
+                color,
+                ..RenderOptions::default()
+            });
+            for (severity, indent) in [
+                (miette::Severity::Error, handlers.message_indent[0]),
+                (miette::Severity::Warning, handlers.message_indent[1]),
+                (miette::Severity::Advice, handlers.message_indent[2]),
+            ] {
+                for message in &messages {
+                    for help in &helps {
+                        let render =
+                            |handler: &GraphicalReportHandler, message: &str, help: &str| {
+                                let mut diagnostic =
+                                    MietteDiagnostic::new(message).with_severity(severity);
+                                if !help.is_empty() {
+                                    diagnostic = diagnostic.with_help(help);
+                                }
+                                let mut out = String::new();
+                                handler.render_report(&mut out, &diagnostic).unwrap();
+                                out
+                            };
+                        let wrapped = render(&handlers.wrapping, message, help);
+                        let message_laid = indent.and_then(|i| laid_out(message, i, false));
+                        let help_laid = if help.is_empty() {
+                            Some(String::new())
+                        } else {
+                            laid_out(help, HELP_INDENT, true)
+                        };
+                        if let (Some(message_laid), Some(help_laid)) = (message_laid, help_laid) {
+                            laid += 1;
+                            let indented = render(&handlers.indenting, &message_laid, &help_laid);
+                            assert_eq!(
+                                trimmed(&indented),
+                                trimmed(&wrapped),
+                                "{message:?} {help:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Most texts here are laid out: the test would pass vacuously otherwise.
+        assert!(laid >= 24, "only {laid} laid out");
     }
 }
