@@ -136,8 +136,10 @@ thread_local! {
     static WRAPPED: std::cell::RefCell<WrapCache> = std::cell::RefCell::default();
 }
 
-/// Lines the cache keeps before it starts over (a few hundred KB at most).
+/// Lines the cache keeps before it starts over, and the longest line it keeps: a few MB a
+/// thread at most, whatever the repository writes.
 const WRAP_CACHE_LINES: usize = 1024;
+const WRAP_CACHE_LINE_BYTES: usize = 1024;
 
 /// One line longer than the narrowest room, as the wrapper breaks it with indentations
 /// `indent` columns wide, without them; `None` when a piece is blank (see [`laid_out`]).
@@ -168,6 +170,9 @@ fn wrapped_line(line: &str, indent: usize) -> Option<std::rc::Rc<str>> {
         }
     }
     let wrapped: Option<std::rc::Rc<str>> = (!blank).then(|| pieces.into());
+    if line.len() > WRAP_CACHE_LINE_BYTES {
+        return wrapped;
+    }
     WRAPPED.with(|cache| {
         let mut cache = cache.borrow_mut();
         let lines = cache.entry(indent).or_default();
