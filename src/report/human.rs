@@ -21,9 +21,20 @@ struct Handlers {
     wrapping: GraphicalReportHandler,
     indenting: GraphicalReportHandler,
     /// Columns of the indentation miette puts before the message's lines, by severity
-    /// (error, warning, note): the severity's icon on the first line, a bar on the others.
-    /// `None` where the two differ in width, so that [`laid_out`] cannot stand in.
-    message_indent: [Option<usize>; 3],
+    /// (error, warning, advice): the severity's icon on the first line, a bar on the
+    /// others. `None` where the two differ in width, so that [`laid_out`] cannot stand in.
+    message_indents: [Option<usize>; 3],
+}
+
+impl Handlers {
+    fn message_indent(&self, severity: miette::Severity) -> Option<usize> {
+        let [error, warning, advice] = self.message_indents;
+        match severity {
+            miette::Severity::Error => error,
+            miette::Severity::Warning => warning,
+            miette::Severity::Advice => advice,
+        }
+    }
 }
 
 fn handlers(options: &RenderOptions) -> Handlers {
@@ -38,7 +49,7 @@ fn handlers(options: &RenderOptions) -> Handlers {
         let rest = textwrap::core::display_width(&format!("  {} ", characters.vbar));
         (first == rest).then_some(first)
     };
-    let message_indent = [
+    let message_indents = [
         width(&characters.error),
         width(&characters.warning),
         width(&characters.advice),
@@ -51,15 +62,17 @@ fn handlers(options: &RenderOptions) -> Handlers {
     Handlers {
         indenting: wrapping.clone().with_wrap_lines(false),
         wrapping,
-        message_indent,
+        message_indents,
     }
 }
 
 /// Columns of the human report.
 const WIDTH: usize = 110;
+/// Columns of the help's indentation: `  help: ` on its first line, eight spaces after.
+const HELP_INDENT: usize = 8;
 /// The narrowest room miette leaves a line of text it wraps: the report's width less two
-/// columns and the help's indentation (`  help: `, eight columns; the message's is four).
-const NARROWEST_WRAP: usize = WIDTH - 2 - 8;
+/// columns and the help's indentation (the message's is four columns).
+const NARROWEST_WRAP: usize = WIDTH - 2 - HELP_INDENT;
 
 /// The words miette's wrapper breaks `line` into: Unicode's line-break opportunities, as
 /// the wrapper finds by default, except for a line that fits the narrowest room, which is
@@ -86,9 +99,6 @@ fn width_of(text: &str) -> usize {
         textwrap::core::display_width(text)
     }
 }
-
-/// Columns of the help's indentation: `  help: ` on its first line, eight spaces after.
-const HELP_INDENT: usize = 8;
 
 /// `text` as miette's wrapper lays it out (`textwrap::fill` with [`words_of_line`], the
 /// report's width less two, indentations `indent` columns wide on every line), without
@@ -396,12 +406,13 @@ fn to_report(
         })
         .collect::<Vec<_>>();
     let message = inline(&diagnostic.message);
-    let (severity, message_indent) = match diagnostic.severity {
-        Severity::Error => (miette::Severity::Error, handlers.message_indent[0]),
-        Severity::Warning => (miette::Severity::Warning, handlers.message_indent[1]),
-        Severity::Note => (miette::Severity::Advice, handlers.message_indent[2]),
+    let severity = match diagnostic.severity {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Note => miette::Severity::Advice,
     };
-    let laid = message_indent
+    let laid = handlers
+        .message_indent(severity)
         .and_then(|indent| laid_out(&message, indent, false))
         .and_then(|message| {
             if help.is_empty() {
@@ -591,11 +602,12 @@ mod tests {
                 color,
                 ..RenderOptions::default()
             });
-            for (severity, indent) in [
-                (miette::Severity::Error, handlers.message_indent[0]),
-                (miette::Severity::Warning, handlers.message_indent[1]),
-                (miette::Severity::Advice, handlers.message_indent[2]),
+            for severity in [
+                miette::Severity::Error,
+                miette::Severity::Warning,
+                miette::Severity::Advice,
             ] {
+                let indent = handlers.message_indent(severity);
                 for message in &messages {
                     for help in &helps {
                         let render =
