@@ -38,9 +38,14 @@ impl Rendered {
         objects: impl IntoIterator<Item = Source>,
         parsed: impl Fn(Source) -> usize,
     ) -> Rendered {
-        let mut seen: crate::hashing::FastSet<Source> = crate::hashing::FastSet::default();
+        let objects = objects.into_iter();
+        // Most objects are their own source document: sized for them once.
+        let mut seen: crate::hashing::FastSet<Source> =
+            crate::hashing::FastSet::with_capacity_and_hasher(
+                objects.size_hint().0,
+                Default::default(),
+            );
         let sources = objects
-            .into_iter()
             .filter(|source| seen.insert(*source))
             .map(|source| (source, parsed(source)))
             .collect();
@@ -76,7 +81,11 @@ pub fn parsed_size(
 /// a cut root renders nothing, and the documents it would have rendered first stay free for
 /// the next root.
 pub fn admit(roots: &[Rendered], limit: usize) -> Vec<bool> {
-    let mut rendered_before: crate::hashing::FastSet<Source> = crate::hashing::FastSet::default();
+    // Sized once for every source of every root: growing rehashed the set (hundreds of
+    // thousands of sources at scale) at each doubling, on the one thread this runs on.
+    let sources = roots.iter().map(|root| root.sources.len()).sum();
+    let mut rendered_before: crate::hashing::FastSet<Source> =
+        crate::hashing::FastSet::with_capacity_and_hasher(sources, Default::default());
     let mut charged = 0usize;
     roots
         .iter()
