@@ -181,7 +181,8 @@ fn analysis_of(files: &[(String, String)], findings: &[Finding]) -> Analysis {
         .map(|(name, text)| {
             SourceFile::new(PathBuf::from(name), name.clone(), Arc::new(text.clone()))
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     analysis.diagnostics = findings.iter().map(diagnostic).collect();
     analysis
 }
