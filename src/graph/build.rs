@@ -27,6 +27,25 @@ type NamespaceLabels<'a> = (
     Vec<&'a Labels>,
 );
 
+/// What one core's share of the objects says about namespaces: the Namespace objects in
+/// order, and the namespaces holding workloads and policies.
+#[derive(Default)]
+struct NamespacesSeen<'a> {
+    objects: Vec<&'a crate::model::Object>,
+    workloads: crate::hashing::FastSet<&'a str>,
+    policies: crate::hashing::FastSet<&'a str>,
+}
+
+impl<'a> NamespacesSeen<'a> {
+    /// `self` is the earlier share: its Namespace objects stay first.
+    fn merge(mut self, later: NamespacesSeen<'a>) -> NamespacesSeen<'a> {
+        self.objects.extend(later.objects);
+        self.workloads.extend(later.workloads);
+        self.policies.extend(later.policies);
+        self
+    }
+}
+
 /// Namespaces (indices) whose labels match `selector`: through the index when the selector
 /// pins a key, else by asking each.
 fn namespaces_matching(
@@ -64,32 +83,50 @@ impl Graph {
         let xks = options.semantics == Semantics::Xks;
         let settings = &options.xks;
 
-        // Namespaces and their labels.
+        // Namespaces and their labels. Which namespaces hold workloads or policies is read
+        // from every object on every core (hundreds of thousands of objects share a few
+        // namespaces); the few Namespace objects are then applied in order, so a label
+        // written twice keeps the later value.
+        let NamespacesSeen {
+            objects: namespace_objects,
+            workloads: with_workloads,
+            policies: with_policies,
+        } = model
+            .objects
+            .par_iter()
+            .fold(NamespacesSeen::default, |mut seen, object| {
+                match &object.typed {
+                    Typed::Namespace(_) if !object.name.is_empty() => {
+                        seen.objects.push(object);
+                    }
+                    Typed::Workload(_) => {
+                        seen.workloads.insert(object.namespace.as_str());
+                    }
+                    Typed::NetworkPolicy(_) => {
+                        seen.policies.insert(object.namespace.as_str());
+                    }
+                    _ => {}
+                }
+                seen
+            })
+            .reduce(NamespacesSeen::default, NamespacesSeen::merge);
         let mut namespaces: BTreeMap<String, NamespaceInfo> = BTreeMap::new();
         let mut declared: BTreeMap<String, Labels> = BTreeMap::new();
-        for object in &model.objects {
-            match &object.typed {
-                Typed::Namespace(_) if !object.name.is_empty() => {
-                    declared
-                        .entry(object.name.to_string())
-                        .or_default()
-                        .extend(object.labels());
-                    namespaces.entry(object.name.to_string()).or_default();
-                }
-                // Looked up before inserting: hundreds of thousands of objects share a few
-                // namespaces, and only a new one needs its name copied.
-                Typed::Workload(_) => match namespaces.get_mut(object.namespace.as_str()) {
-                    Some(info) => info.has_workloads = true,
-                    None => {
-                        let info = namespaces.entry(object.namespace.to_string()).or_default();
-                        info.has_workloads = true;
-                    }
-                },
-                Typed::NetworkPolicy(_) if !namespaces.contains_key(object.namespace.as_str()) => {
-                    namespaces.insert(object.namespace.to_string(), NamespaceInfo::default());
-                }
-                _ => {}
-            }
+        for object in namespace_objects {
+            declared
+                .entry(object.name.to_string())
+                .or_default()
+                .extend(object.labels());
+            namespaces.entry(object.name.to_string()).or_default();
+        }
+        for namespace in with_workloads {
+            namespaces
+                .entry(namespace.to_string())
+                .or_default()
+                .has_workloads = true;
+        }
+        for namespace in with_policies {
+            namespaces.entry(namespace.to_string()).or_default();
         }
         if xks {
             for endpoint in &settings.endpoints {
@@ -237,8 +274,6 @@ impl Graph {
         let mut namespace_has_host = vec![false; namespaces.len()];
         let mut host_classes = Vec::new();
         let mut class_namespace = Vec::with_capacity(classes.len());
-        let mut label_index: Vec<FastMap<EcoString, FastMap<EcoString, Vec<usize>>>> =
-            vec![FastMap::default(); namespaces.len()];
         for (c, class) in classes.iter().enumerate() {
             let ns = namespace_index.get(&class.namespace).copied().unwrap_or(0);
             class_namespace.push(ns);
@@ -254,24 +289,36 @@ impl Graph {
             } else {
                 run.end = c + 1;
             }
-            for (key, value) in &class.labels {
-                label_index[ns]
-                    .entry(EcoString::from(key))
-                    .or_default()
-                    .entry(EcoString::from(value))
-                    .or_default()
-                    .push(c);
-            }
         }
-        // Most label values are on one class, pushed into room for four.
-        for by_value in label_index.iter_mut().flat_map(FastMap::values_mut) {
-            by_value.values_mut().for_each(Vec::shrink_to_fit);
-        }
+        // Each namespace's label index from its own run of classes, on every core.
+        let label_index: Vec<FastMap<EcoString, FastMap<EcoString, Vec<usize>>>> =
+            namespace_classes
+                .par_iter()
+                .map(|run| {
+                    let mut index: FastMap<EcoString, FastMap<EcoString, Vec<usize>>> =
+                        FastMap::default();
+                    for c in run.clone() {
+                        for (key, value) in &classes[c].labels {
+                            index
+                                .entry(EcoString::from(key))
+                                .or_default()
+                                .entry(EcoString::from(value))
+                                .or_default()
+                                .push(c);
+                        }
+                    }
+                    // Most label values are on one class, pushed into room for four.
+                    for by_value in index.values_mut() {
+                        by_value.values_mut().for_each(Vec::shrink_to_fit);
+                    }
+                    index
+                })
+                .collect();
 
         // Policies: the repository's, in a canonical order, then XKS's implicit ones.
         let mut repo_policies: Vec<_> = model
             .objects
-            .iter()
+            .par_iter()
             .filter_map(|o| match &o.typed {
                 Typed::NetworkPolicy(spec) => Some((o, spec)),
                 _ => None,
