@@ -467,6 +467,21 @@ pub fn generate(
 /// removes the internal marks.
 pub fn finish(resources: &mut [Built]) {
     for resource in resources.iter_mut() {
+        // Read before editing: most objects carry neither internal annotation, and taking
+        // their mappings for editing would copy them wherever a base is shared by roots.
+        let untouched = resource
+            .node
+            .path(&["metadata", "annotations"])
+            .and_then(Node::as_map)
+            .is_none_or(|entries| {
+                !entries.is_empty()
+                    && entries.iter().all(|(key, _)| {
+                        !matches!(key.scalar_text(), Some(NEEDS_HASH | GENERATED_NAME))
+                    })
+            });
+        if untouched {
+            continue;
+        }
         let needs_hash = annotation(&resource.node, NEEDS_HASH).is_some();
         if let Some(meta) = get_mut(&mut resource.node, "metadata") {
             if let Some(annotations) = get_mut(meta, "annotations") {
