@@ -471,46 +471,56 @@ impl Graph {
             .par_iter()
             .map(|policy| graph.classes_matching(&policy.namespace, &policy.pod_selector))
             .collect();
-        let mut policy_classes = Vec::with_capacity(graph.policies.len());
-        for (policy, selected) in graph.policies.iter().zip(selections) {
-            for &c in &selected {
-                if policy.isolates_ingress {
-                    graph.isolated_ingress[c] = true;
-                }
-                if policy.isolates_egress {
-                    graph.isolated_egress[c] = true;
-                }
-                for &r in &policy.rules {
-                    match graph.rules[r].direction {
-                        policy::Direction::Ingress if policy.isolates_ingress => {
-                            graph.ingress_rules[c].push(r)
+        // Per class, the policies selecting it in policy order; then, from those alone, its
+        // isolation and its rules per direction, every class on its own core. (Pushed one by
+        // one into hundreds of thousands of lists, then shrunk, this was the longest stretch
+        // of the build on one thread.)
+        let mut selecting: Vec<(usize, usize)> = selections
+            .iter()
+            .enumerate()
+            .flat_map(|(p, selected)| selected.iter().map(move |&c| (c, p)))
+            .collect();
+        selecting.par_sort_unstable();
+        let mut class_policies = vec![Vec::new(); n];
+        for run in selecting.chunk_by(|a, b| a.0 == b.0) {
+            if let Some(list) = run.first().and_then(|&(c, _)| class_policies.get_mut(c)) {
+                *list = run.iter().map(|&(_, p)| p).collect();
+            }
+        }
+        drop(selecting);
+        let per_class: Vec<(bool, bool, Vec<usize>, Vec<usize>)> = class_policies
+            .par_iter()
+            .map(|policies| {
+                let (mut isolated_ingress, mut isolated_egress) = (false, false);
+                let (mut ingress, mut egress) = (Vec::new(), Vec::new());
+                for policy in policies.iter().filter_map(|&p| graph.policies.get(p)) {
+                    isolated_ingress |= policy.isolates_ingress;
+                    isolated_egress |= policy.isolates_egress;
+                    for &r in &policy.rules {
+                        match graph.rules[r].direction {
+                            policy::Direction::Ingress if policy.isolates_ingress => {
+                                ingress.push(r)
+                            }
+                            policy::Direction::Egress if policy.isolates_egress => egress.push(r),
+                            _ => {}
                         }
-                        policy::Direction::Egress if policy.isolates_egress => {
-                            graph.egress_rules[c].push(r)
-                        }
-                        _ => {}
                     }
                 }
-            }
-            policy_classes.push(selected);
-        }
-        let mut class_policies = vec![Vec::new(); n];
-        for (p, selected) in policy_classes.iter().enumerate() {
-            for &c in selected {
-                class_policies[c].push(p);
-            }
-        }
-        // Per-class lists kept for the graph's life: most hold one or two entries, pushed
-        // into room for four.
-        for list in graph
-            .ingress_rules
-            .iter_mut()
-            .chain(&mut graph.egress_rules)
-            .chain(&mut class_policies)
+                // Kept for the graph's life: exactly their length.
+                ingress.shrink_to_fit();
+                egress.shrink_to_fit();
+                (isolated_ingress, isolated_egress, ingress, egress)
+            })
+            .collect();
+        for (c, (isolates_ingress, isolates_egress, ingress, egress)) in
+            per_class.into_iter().enumerate()
         {
-            list.shrink_to_fit();
+            graph.isolated_ingress[c] = isolates_ingress;
+            graph.isolated_egress[c] = isolates_egress;
+            graph.ingress_rules[c] = ingress;
+            graph.egress_rules[c] = egress;
         }
-        graph.policy_classes = policy_classes;
+        graph.policy_classes = selections;
         graph.class_policies = class_policies;
 
         // Per distinct namespace selector of the peers, the namespaces it matches: the only
