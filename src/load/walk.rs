@@ -290,15 +290,23 @@ fn account_left_out(
     skipped: &[Skipped],
     left_out: &mut Vec<LeftOut>,
 ) {
+    // Both walks spell a file below `root` the same way, so a hash of the path's bytes
+    // finds it (hashing a `Path` takes it apart component by component, on this one
+    // thread, for every manifest); only a miss asks again with paths compared as paths,
+    // which also match spellings that differ in separators.
+    fn bytes(path: &Path) -> &[u8] {
+        path.as_os_str().as_encoded_bytes()
+    }
     let skipped: crate::hashing::FastSet<&Path> =
         skipped.iter().map(|s| s.path.as_path()).collect();
-    // A hash lookup per manifest instead of a B-tree search comparing paths component by
-    // component.
-    let found: crate::hashing::FastSet<&Path> = found.keys().map(PathBuf::as_path).collect();
+    let found_bytes: crate::hashing::FastSet<&[u8]> =
+        found.keys().map(|path| bytes(path)).collect();
     let excludes = excludes_for(root, options);
     for path in &every_manifest {
         let path = path.as_path();
-        if found.contains(path) || skipped.contains(path) {
+        let listed =
+            found_bytes.contains(bytes(path)) || skipped.contains(path) || found.contains_key(path);
+        if listed {
             continue;
         }
         let relative = path.strip_prefix(root).unwrap_or(path);
