@@ -46,6 +46,16 @@ impl<'a> NamespacesSeen<'a> {
     }
 }
 
+/// What the policies selecting one class make of it: whether they isolate it per direction,
+/// and its rules per direction in policy order.
+#[derive(Default)]
+struct ClassRules {
+    isolated_ingress: bool,
+    isolated_egress: bool,
+    ingress: Vec<usize>,
+    egress: Vec<usize>,
+}
+
 /// Namespaces (indices) whose labels match `selector`: through the index when the selector
 /// pins a key, else by asking each.
 fn namespaces_matching(
@@ -488,37 +498,36 @@ impl Graph {
             }
         }
         drop(selecting);
-        let per_class: Vec<(bool, bool, Vec<usize>, Vec<usize>)> = class_policies
+        let per_class: Vec<ClassRules> = class_policies
             .par_iter()
             .map(|policies| {
-                let (mut isolated_ingress, mut isolated_egress) = (false, false);
-                let (mut ingress, mut egress) = (Vec::new(), Vec::new());
+                let mut class = ClassRules::default();
                 for policy in policies.iter().filter_map(|&p| graph.policies.get(p)) {
-                    isolated_ingress |= policy.isolates_ingress;
-                    isolated_egress |= policy.isolates_egress;
+                    class.isolated_ingress |= policy.isolates_ingress;
+                    class.isolated_egress |= policy.isolates_egress;
                     for &r in &policy.rules {
                         match graph.rules[r].direction {
                             policy::Direction::Ingress if policy.isolates_ingress => {
-                                ingress.push(r)
+                                class.ingress.push(r)
                             }
-                            policy::Direction::Egress if policy.isolates_egress => egress.push(r),
+                            policy::Direction::Egress if policy.isolates_egress => {
+                                class.egress.push(r)
+                            }
                             _ => {}
                         }
                     }
                 }
                 // Kept for the graph's life: exactly their length.
-                ingress.shrink_to_fit();
-                egress.shrink_to_fit();
-                (isolated_ingress, isolated_egress, ingress, egress)
+                class.ingress.shrink_to_fit();
+                class.egress.shrink_to_fit();
+                class
             })
             .collect();
-        for (c, (isolates_ingress, isolates_egress, ingress, egress)) in
-            per_class.into_iter().enumerate()
-        {
-            graph.isolated_ingress[c] = isolates_ingress;
-            graph.isolated_egress[c] = isolates_egress;
-            graph.ingress_rules[c] = ingress;
-            graph.egress_rules[c] = egress;
+        for (c, class) in per_class.into_iter().enumerate() {
+            graph.isolated_ingress[c] = class.isolated_ingress;
+            graph.isolated_egress[c] = class.isolated_egress;
+            graph.ingress_rules[c] = class.ingress;
+            graph.egress_rules[c] = class.egress;
         }
         graph.policy_classes = selections;
         graph.class_policies = class_policies;
