@@ -424,11 +424,9 @@ fn read_candidates(
         .sum();
     loaded.documents.reserve(documents);
     // Not shared yet: the list is extended in place.
-    let files = Arc::make_mut(&mut loaded.sources.files);
-    files.reserve(read.len());
+    Arc::make_mut(&mut loaded.sources.files).reserve(read.len());
     for (source, outcome, kustomize_namespace) in read {
-        let file = FileId::new(files.len());
-        files.push(source);
+        let file = loaded.sources.push(source);
         match outcome {
             FileOutcome::Parsed { documents, issues } => {
                 loaded.stats.files_read += 1;
