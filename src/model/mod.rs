@@ -541,6 +541,17 @@ impl Model {
         }
     }
 
+    /// The objects sharing a name index entry with another, a list per entry, each in model
+    /// order: every set of objects with the same kind, namespace and name is within one
+    /// list (a list may also hold objects whose names only hash alike). In no particular
+    /// order; nearly every object has an entry of its own and is not listed.
+    pub fn objects_named_alike(&self) -> impl Iterator<Item = &[ObjectId]> {
+        self.by_name
+            .values()
+            .filter(|ids| ids.len() > 1)
+            .map(|ids| ids.as_slice())
+    }
+
     /// The objects of `kind` named `name` in `namespace` ("" for cluster-scoped kinds).
     pub fn named<'a>(
         &'a self,

@@ -1,4 +1,3 @@
-use crate::hashing::FastMap;
 use crate::kinds::api_group;
 use crate::model::Object;
 use crate::rules::{Rule, RuleContext, Sink, declare_rule, rule_identity};
@@ -10,37 +9,46 @@ fn different_flux_clusters(ctx: &RuleContext<'_>, a: &Object, b: &Object) -> boo
     matches!((clusters.get(&a.file), clusters.get(&b.file)), (Some(x), Some(y)) if x != y)
 }
 
+/// What makes two objects the same in a cluster: API group, kind, namespace and name.
+fn identity(object: &Object) -> (&str, &str, &str, &str) {
+    (
+        api_group(&object.api_version),
+        object.kind.as_str(),
+        object.namespace.as_str(),
+        object.name.as_str(),
+    )
+}
+
 impl Rule for DuplicateObject {
     rule_identity!();
 
     fn check(&self, ctx: &RuleContext<'_>, sink: &mut Sink<'_>) {
         // The model the rule sees is one cluster (the whole repository, or one environment
         // when roots are grouped into several), so every group here shares a cluster.
-        // Sized once, and a lone object (nearly all of them) needs no list of its own.
-        type Members<'a> = smallvec::SmallVec<[&'a Object; 1]>;
-        let mut groups: FastMap<(&str, &str, &str, &str), Members<'_>> =
-            FastMap::with_capacity_and_hasher(ctx.model.objects.len(), Default::default());
-        let mut order = Vec::new();
-        for object in &ctx.model.objects {
-            if object.kind.is_empty() || object.name.is_empty() {
-                continue;
+        // Candidates come from the model's name index: a table of every object's four
+        // names, built here, was the largest allocation of the rules stage (47 MB at
+        // 100,000 workloads) for the handful of names defined twice.
+        let mut groups: Vec<Vec<&Object>> = Vec::new();
+        for ids in ctx.model.objects_named_alike() {
+            let mut rest: Vec<&Object> = ids
+                .iter()
+                .filter_map(|id| ctx.model.objects.get(id.0))
+                .filter(|object| !object.kind.is_empty() && !object.name.is_empty())
+                .collect();
+            // One group per API group (and per name that only hashes alike), in model order.
+            while let Some(&first) = rest.first() {
+                let (same, other): (Vec<&Object>, Vec<&Object>) = rest
+                    .iter()
+                    .partition(|object| identity(object) == identity(first));
+                if same.len() > 1 {
+                    groups.push(same);
+                }
+                rest = other;
             }
-            let key = (
-                api_group(&object.api_version),
-                object.kind.as_str(),
-                object.namespace.as_str(),
-                object.name.as_str(),
-            );
-            let members = groups.entry(key).or_default();
-            if members.len() == 1 {
-                order.push(key);
-            }
-            members.push(object);
         }
-        for key in order {
-            let Some(members) = groups.get(&key) else {
-                continue;
-            };
+        // In the order the second definition of each name appears, as reported before.
+        groups.sort_by_key(|members| members.get(1).map(|object| object.id));
+        for members in groups {
             for (i, object) in members.iter().enumerate() {
                 // Two renderings by kustomization roots are told apart by the environment
                 // grouping, not here; a plain file next to anything is a duplicate.
