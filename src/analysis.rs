@@ -307,11 +307,16 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
     let mut by_identity: FastMap<String, Vec<&model::Object>> = FastMap::default();
     let mut by_file: FastMap<span::FileId, Vec<&model::Object>> = FastMap::default();
     let rendered = || model.objects.par_iter().filter(|o| !o.contexts.is_empty());
-    let named: FastSet<&str> = diagnostics
-        .iter()
-        .flatten()
-        .filter_map(|d| d.object.as_deref())
-        .collect();
+    // Sized for every finding up front (this pass is serial, and growing rehashed the set
+    // and the index below several times at 100,000 workloads).
+    let findings: usize = diagnostics.iter().map(Vec::len).sum();
+    let mut named: FastSet<&str> = FastSet::with_capacity_and_hasher(findings, Default::default());
+    named.extend(
+        diagnostics
+            .iter()
+            .flatten()
+            .filter_map(|d| d.object.as_deref()),
+    );
     if !named.is_empty() {
         // One buffer per task for the objects' identities: only a named one is copied.
         let found: Vec<(String, &model::Object)> = rendered()
@@ -323,6 +328,7 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
             })
             .flatten()
             .collect();
+        by_identity.reserve(found.len());
         for (identity, object) in found {
             by_identity.entry(identity).or_default().push(object);
         }
@@ -330,8 +336,8 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
     // A finding falls back to the objects of its file only when it names none that renders:
     // most name theirs, so few files are indexed.
     let files: FastSet<span::FileId> = diagnostics
-        .iter()
-        .flatten()
+        .par_iter()
+        .flat_map(|chunk| chunk.par_iter())
         .filter(|d| {
             d.object
                 .as_ref()
@@ -339,6 +345,8 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
                 .is_none_or(Vec::is_empty)
         })
         .map(|d| d.location.file)
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect();
     if !files.is_empty() {
         let found: Vec<&model::Object> = rendered()

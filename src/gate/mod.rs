@@ -176,18 +176,153 @@ fn canonical(cwd: &std::path::Path, path: &std::path::Path) -> Option<PathBuf> {
 /// report. In one file the start's byte offset orders as its line and column do, and
 /// needs no counting in the text.
 pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &Sources) {
-    diagnostics.sort_by(|a, b| {
-        // Borrowed, not copied: a sort compares n log n times.
-        let key = |d: &Diagnostic| {
-            (
-                sources.display(d.location.file),
-                d.location.span.start.byte,
-                d.rule,
-            )
-        };
+    use rayon::prelude::*;
+    // A sort compares n log n times: each file's place among the findings' files is
+    // worked out once, and two findings then compare two numbers, not two paths.
+    let rank = display_ranks(diagnostics, sources);
+    let rank_of = |d: &Diagnostic| {
+        rank.get(d.location.file.index())
+            .copied()
+            .unwrap_or(u32::MAX)
+    };
+    // Stable, as `sort_by`: findings equal in every key keep their order.
+    diagnostics.par_sort_by(|a, b| {
+        let key = |d: &Diagnostic| (rank_of(d), d.location.span.start.byte, d.rule);
         key(a)
             .cmp(&key(b))
             .then_with(|| a.message.cmp(&b.message))
             .then_with(|| a.location.span.end.cmp(&b.location.span.end))
     });
+}
+
+/// For each file findings point into (by index), its rank when those files are sorted by
+/// their displayed path; files displayed alike share a rank, so ordering by rank is
+/// ordering by displayed path.
+fn display_ranks(diagnostics: &[Diagnostic], sources: &Sources) -> Vec<u32> {
+    use rayon::prelude::*;
+    let len = diagnostics
+        .iter()
+        .map(|d| d.location.file.index().saturating_add(1))
+        .max()
+        .unwrap_or(0);
+    let mut used = vec![false; len];
+    for diagnostic in diagnostics {
+        if let Some(flag) = used.get_mut(diagnostic.location.file.index()) {
+            *flag = true;
+        }
+    }
+    let mut files: Vec<(&str, usize)> = used
+        .iter()
+        .enumerate()
+        .filter(|(_, used)| **used)
+        .map(|(index, _)| (sources.display(FileId::new(index)), index))
+        .collect();
+    // The walk reads files in path order, which is nearly always display order too.
+    if !files.windows(2).all(|pair| pair[0].0 <= pair[1].0) {
+        files.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
+    let mut rank = vec![u32::MAX; len];
+    let mut current = 0u32;
+    let mut previous: Option<&str> = None;
+    for (display, index) in files {
+        if previous.is_some_and(|p| p != display) {
+            current = current.saturating_add(1);
+        }
+        previous = Some(display);
+        if let Some(slot) = rank.get_mut(index) {
+            *slot = current;
+        }
+    }
+    rank
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Severity;
+    use crate::load::SourceFile;
+    use crate::span::{End, Span, Start};
+    use std::sync::Arc;
+
+    /// Sorting by ranks of displayed paths orders findings exactly as comparing the paths
+    /// themselves: files read out of display order, two files displayed alike, and an id
+    /// the run does not hold ("<unknown>").
+    #[test]
+    fn findings_sort_by_displayed_path_then_place_then_rule() {
+        let mut sources = Sources::default();
+        for display in ["b/z.yaml", "a/y.yaml", "b/z.yaml", "a/b.yaml", "c.yaml"] {
+            sources.push(SourceFile::new(
+                PathBuf::from(display),
+                display.to_string(),
+                Arc::new(String::new()),
+            ));
+        }
+        let finding = |file: usize, start: u32, end: u32, rule: &'static str, message: &str| {
+            let span = Span {
+                start: Start { byte: start },
+                end: End { byte: end },
+            };
+            Diagnostic::new(
+                rule,
+                Severity::Warning,
+                Location {
+                    file: FileId::new(file),
+                    span,
+                },
+                message,
+            )
+        };
+        let mut diagnostics = Vec::new();
+        for (file, start, end, rule, message) in [
+            (0, 5, 9, "r-b", "m"),
+            (2, 5, 9, "r-a", "m"),
+            (1, 7, 8, "r-a", "second"),
+            (9, 0, 1, "r-a", "unknown file"),
+            (4, 0, 1, "r-a", "m"),
+            (1, 7, 8, "r-a", "first"),
+            (3, 3, 4, "r-c", "m"),
+            (2, 1, 2, "r-a", "m"),
+            (0, 1, 2, "r-a", "m"),
+            (1, 7, 3, "r-a", "first"),
+            (0, 5, 9, "r-b", "m"),
+        ] {
+            diagnostics.push(finding(file, start, end, rule, message));
+        }
+        let mut expected = diagnostics.clone();
+        expected.sort_by(|a, b| {
+            let key = |d: &Diagnostic| {
+                (
+                    sources.display(d.location.file),
+                    d.location.span.start.byte,
+                    d.rule,
+                )
+            };
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| a.message.cmp(&b.message))
+                .then_with(|| a.location.span.end.cmp(&b.location.span.end))
+        });
+        sort_diagnostics(&mut diagnostics, &sources);
+        let seen = |list: &[Diagnostic]| -> Vec<(usize, u32, u32, &'static str, String)> {
+            list.iter()
+                .map(|d| {
+                    (
+                        d.location.file.index(),
+                        d.location.span.start.byte,
+                        d.location.span.end.byte,
+                        d.rule,
+                        d.message.clone(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(seen(&diagnostics), seen(&expected));
+        // `<unknown>` sorts before letters; files displayed alike interleave by place, as
+        // their paths compare equal, and equal findings keep their order.
+        let order: Vec<usize> = diagnostics
+            .iter()
+            .map(|d| d.location.file.index())
+            .collect();
+        assert_eq!(order, [9, 3, 1, 1, 1, 2, 0, 2, 0, 0, 4]);
+    }
 }
