@@ -303,46 +303,47 @@ pub fn analyze(options: &CheckOptions) -> Analysis {
 fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
     use crate::hashing::{FastMap, FastSet};
     use rayon::prelude::*;
-    // Only the identities and files findings name are indexed (not every object).
-    let mut by_identity: FastMap<String, Vec<&model::Object>> = FastMap::default();
+    // Only the identities and files findings name are indexed (not every object). The
+    // identities are hashed on every core and the serial steps handle the numbers (hashing
+    // and copying hundreds of thousands of identities on one thread was most of this
+    // function at 100,000 workloads); a hash names candidates, and `Object::has_identity`
+    // decides, so a collision costs a comparison, not a wrong context.
+    let state = ahash::RandomState::new();
+    let hash = |identity: &str| state.hash_one(identity);
+    let mut by_identity: FastMap<u64, Vec<&model::Object>> = FastMap::default();
     let mut by_file: FastMap<span::FileId, Vec<&model::Object>> = FastMap::default();
     let rendered = || model.objects.par_iter().filter(|o| !o.contexts.is_empty());
-    // Sized for every finding up front (this pass is serial, and growing rehashed the set
-    // and the index below several times at 100,000 workloads).
-    let findings: usize = diagnostics.iter().map(Vec::len).sum();
-    let mut named: FastSet<&str> = FastSet::with_capacity_and_hasher(findings, Default::default());
-    named.extend(
-        diagnostics
-            .iter()
-            .flatten()
-            .filter_map(|d| d.object.as_deref()),
-    );
+    let findings = || diagnostics.par_iter().flat_map(|chunk| chunk.par_iter());
+    let hashes: Vec<u64> = findings()
+        .filter_map(|d| d.object.as_deref().map(hash))
+        .collect();
+    let mut named: FastSet<u64> =
+        FastSet::with_capacity_and_hasher(hashes.len(), Default::default());
+    named.extend(hashes);
     if !named.is_empty() {
-        // One buffer per task for the objects' identities: only a named one is copied.
-        let found: Vec<(String, &model::Object)> = rendered()
+        // One buffer per task for the objects' identities.
+        let found: Vec<(u64, &model::Object)> = rendered()
             .map_init(String::new, |identity, object| {
                 object.write_identity(identity);
-                named
-                    .contains(identity.as_str())
-                    .then(|| (identity.clone(), object))
+                let key = hash(identity);
+                named.contains(&key).then_some((key, object))
             })
             .flatten()
             .collect();
         by_identity.reserve(found.len());
-        for (identity, object) in found {
-            by_identity.entry(identity).or_default().push(object);
+        for (key, object) in found {
+            by_identity.entry(key).or_default().push(object);
         }
     }
     // A finding falls back to the objects of its file only when it names none that renders:
     // most name theirs, so few files are indexed.
-    let files: FastSet<span::FileId> = diagnostics
-        .par_iter()
-        .flat_map(|chunk| chunk.par_iter())
+    let files: FastSet<span::FileId> = findings()
         .filter(|d| {
-            d.object
-                .as_ref()
-                .and_then(|id| by_identity.get(id))
-                .is_none_or(Vec::is_empty)
+            d.object.as_deref().is_none_or(|identity| {
+                objects_named(&by_identity, hash(identity), identity)
+                    .next()
+                    .is_none()
+            })
         })
         .map(|d| d.location.file)
         .collect::<Vec<_>>()
@@ -364,12 +365,9 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
             let location = diagnostic.location;
             let named: Vec<&model::Object> = diagnostic
                 .object
-                .as_ref()
-                .and_then(|id| by_identity.get(id))
-                .into_iter()
-                .flatten()
-                .copied()
-                .collect();
+                .as_deref()
+                .map(|identity| objects_named(by_identity, hash(identity), identity).collect())
+                .unwrap_or_default();
             diagnostic.contexts = if named.is_empty() {
                 by_file
                     .get(&location.file)
@@ -390,6 +388,20 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
             // Collected without a size, one root took room for four, per finding.
             diagnostic.contexts.shrink_to_fit();
         });
+}
+
+/// The rendered objects a finding names (`identity`, hashed `key`), in model order.
+fn objects_named<'a>(
+    by_identity: &'a crate::hashing::FastMap<u64, Vec<&'a model::Object>>,
+    key: u64,
+    identity: &'a str,
+) -> impl Iterator<Item = &'a model::Object> + 'a {
+    by_identity
+        .get(&key)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(move |object| object.has_identity(identity))
 }
 
 /// A base file rendered by several kustomization roots (or analysed in several

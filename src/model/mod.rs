@@ -236,6 +236,23 @@ impl Object {
         out.push_str(&self.name);
     }
 
+    /// Whether [`Object::identity`] is `identity`, compared piece by piece (nothing written).
+    pub fn has_identity(&self, identity: &str) -> bool {
+        let Some(rest) = identity
+            .strip_prefix(self.kind.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            return false;
+        };
+        let rest = if self.namespace.is_empty() {
+            Some(rest)
+        } else {
+            rest.strip_prefix(self.namespace.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+        };
+        rest == Some(self.name.as_str())
+    }
+
     /// `metadata.labels`, each value read as text (see `annotation-not-string`); empty
     /// when the object's metadata is not valid. Read from the tree on each call: only a
     /// few kinds' labels are ever asked for, so no object carries a copy.
@@ -925,6 +942,41 @@ mod tests {
             super::sources_rendered_again(&[view(vec![built(9, 0, None)])], 2),
             [false, false]
         );
+    }
+
+    /// `has_identity` answers as comparing with `identity()` would, namespaced or not, and
+    /// with names that contain the separator.
+    #[test]
+    fn has_identity_agrees_with_the_written_identity() {
+        let model = model_of(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n---\n\
+             apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n\
+             apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a/b, namespace: x}\n",
+        );
+        let candidates = [
+            "Service/shop/web",
+            "Service/web",
+            "Service/shop/we",
+            "Service/shop/web/",
+            "Namespace/shop",
+            "Namespace//shop",
+            "ConfigMap/x/a/b",
+            "ConfigMap/x/a",
+            "ConfigMap/a/b",
+            "",
+        ];
+        assert_eq!(model.objects.len(), 3);
+        for object in &model.objects {
+            for candidate in candidates {
+                assert_eq!(
+                    object.has_identity(candidate),
+                    object.identity() == candidate,
+                    "{} against {candidate:?}",
+                    object.identity()
+                );
+            }
+            assert!(object.has_identity(&object.identity()));
+        }
     }
 
     fn model_of(yaml: &str) -> Model {
