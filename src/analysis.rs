@@ -314,12 +314,9 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
     let mut by_file: FastMap<span::FileId, Vec<&model::Object>> = FastMap::default();
     let rendered = || model.objects.par_iter().filter(|o| !o.contexts.is_empty());
     let findings = || diagnostics.par_iter().flat_map(|chunk| chunk.par_iter());
-    let hashes: Vec<u64> = findings()
+    let named: FastSet<u64> = findings()
         .filter_map(|d| d.object.as_deref().map(hash))
         .collect();
-    let mut named: FastSet<u64> =
-        FastSet::with_capacity_and_hasher(hashes.len(), Default::default());
-    named.extend(hashes);
     if !named.is_empty() {
         // One buffer per task for the objects' identities.
         let found: Vec<(u64, &model::Object)> = rendered()
@@ -346,8 +343,6 @@ fn attribute_contexts(diagnostics: &mut [Vec<Diagnostic>], model: &Model) {
             })
         })
         .map(|d| d.location.file)
-        .collect::<Vec<_>>()
-        .into_iter()
         .collect();
     if !files.is_empty() {
         let found: Vec<&model::Object> = rendered()

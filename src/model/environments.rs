@@ -146,25 +146,20 @@ fn directory_name(root: &str) -> &str {
 
 impl Model {
     /// Roots that render some object (kind, namespace, name) differently from another root.
-    /// Objects with the same names share a bucket of the name index: no key is built per
-    /// object.
     fn conflicting_roots(&self) -> BTreeSet<&str> {
         let mut conflicting = BTreeSet::new();
-        for ids in self.by_name.values().filter(|ids| ids.len() > 1) {
-            let mut rendered: Vec<&Object> = ids
-                .iter()
-                .filter_map(|id| self.objects.get(id.0))
+        for same_name in self.objects_named_alike() {
+            let rendered: Vec<&Object> = same_name
+                .into_iter()
                 .filter(|o| !o.contexts.is_empty())
                 .collect();
-            // A bucket may hold other names too (a hash collision): runs of equal names.
-            fn names<'o>(o: &&'o Object) -> (&'o str, &'o str, &'o str) {
-                (&o.kind, &o.namespace, &o.name)
-            }
-            rendered.sort_by(|a, b| names(a).cmp(&names(b)));
-            for run in rendered.chunk_by(|a, b| names(a) == names(b)) {
-                if run.len() > 1 {
-                    conflicting.extend(run.iter().flat_map(|o| o.contexts.iter()).map(|c| &**c));
-                }
+            if rendered.len() > 1 {
+                conflicting.extend(
+                    rendered
+                        .iter()
+                        .flat_map(|o| o.contexts.iter())
+                        .map(|c| &**c),
+                );
             }
         }
         conflicting

@@ -558,15 +558,28 @@ impl Model {
         }
     }
 
-    /// The objects sharing a name index entry with another, a list per entry, each in model
-    /// order: every set of objects with the same kind, namespace and name is within one
-    /// list (a list may also hold objects whose names only hash alike). In no particular
-    /// order; nearly every object has an entry of its own and is not listed.
-    pub fn objects_named_alike(&self) -> impl Iterator<Item = &[ObjectId]> {
+    /// The objects that share kind, namespace and name with another: a group per name,
+    /// each in model order, the groups in no particular order. Read from the name index,
+    /// where nearly every object has an entry of its own and is never looked at.
+    pub fn objects_named_alike(&self) -> impl Iterator<Item = Vec<&Object>> {
+        fn names(object: &Object) -> (&str, &str, &str) {
+            (&object.kind, &object.namespace, &object.name)
+        }
         self.by_name
             .values()
             .filter(|ids| ids.len() > 1)
-            .map(|ids| ids.as_slice())
+            .flat_map(|ids| {
+                let mut objects: Vec<&Object> =
+                    ids.iter().filter_map(|id| self.objects.get(id.0)).collect();
+                // An entry may also hold names that only hash alike: runs of equal names,
+                // each kept in model order by the stable sort.
+                objects.sort_by(|a, b| names(a).cmp(&names(b)));
+                objects
+                    .chunk_by(|a, b| names(a) == names(b))
+                    .filter(|run| run.len() > 1)
+                    .map(<[&Object]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
     }
 
     /// The objects of `kind` named `name` in `namespace` ("" for cluster-scoped kinds).
