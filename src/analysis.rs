@@ -113,7 +113,10 @@ pub struct Analysis {
     pub model: Model,
     /// The certificates cert-manager would request (read by the certificate rules and `certs`).
     pub certs: certs::Inventory,
-    /// Built once from the model; rules and the `connectivity`/`why` commands read it.
+    /// Built once from the model for the rules. Nothing reads it afterwards (`connectivity`,
+    /// `why` and `diff` build their own); it is held, not dropped, because freeing it costs
+    /// ~27 ms at 100,000 workloads and returns no memory the gate and report reuse (peak
+    /// RSS measured equal), while `check` keeps the analysis until the process exits.
     pub graph: graph::Graph,
     /// The environments analysed as separate clusters, when there are several.
     pub environments: Option<model::environments::Environments>,

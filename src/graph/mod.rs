@@ -313,13 +313,21 @@ impl Graph {
         let Some(by_value) = self.label_index.get(ns).and_then(|index| index.get(key)) else {
             return Vec::new();
         };
-        let mut out: Vec<usize> = values
-            .iter()
-            .filter_map(|v| by_value.get(v))
-            .flatten()
-            .copied()
-            .filter(|&c| self.classes[c].selectable() && selector.matches(&self.classes[c].labels))
-            .collect();
+        // The index holds exactly the classes the pinned requirement admits: a selector
+        // of that one requirement (a `matchLabels` of one label, most peers) needs no
+        // second test, and one value's list is already sorted (classes are indexed in order).
+        let alone = selector.requirements.len() == 1;
+        let admitted = |&c: &usize| {
+            self.classes[c].selectable() && (alone || selector.matches(&self.classes[c].labels))
+        };
+        let mut lists = values.iter().filter_map(|v| by_value.get(v));
+        if values.len() == 1 {
+            return lists
+                .next()
+                .map(|list| list.iter().copied().filter(admitted).collect())
+                .unwrap_or_default();
+        }
+        let mut out: Vec<usize> = lists.flatten().copied().filter(admitted).collect();
         out.sort_unstable();
         out.dedup();
         out

@@ -179,3 +179,54 @@ fn rules_sharing_named_ports_share_a_row_and_resolve_per_destination() {
         assert_eq!(graph.rule_conns(r, None), graph.rules[r].conns_for(&[]));
     }
 }
+
+/// `peer_classes` (through the label index, with its shortcuts for one requirement and one
+/// value) lists exactly the classes `peer_matches_class` admits one by one: one label,
+/// two labels, `In` with several values, `NotIn`, `Exists`, mixed, across namespaces.
+#[test]
+fn peer_classes_agree_with_matching_each_class() {
+    let mut yaml = String::new();
+    for ns in ["a", "b"] {
+        for (name, labels) in [
+            ("web", "{app: web, tier: front}"),
+            ("web2", "{app: web, tier: back}"),
+            ("api", "{app: api, tier: back}"),
+            ("db", "{app: db}"),
+            ("bare", "{}"),
+        ] {
+            yaml += &deployment(ns, name, labels, "[]");
+        }
+    }
+    let peers = [
+        "{podSelector: {matchLabels: {app: web}}}",
+        "{podSelector: {matchLabels: {app: web, tier: back}}}",
+        "{podSelector: {matchExpressions: [{key: app, operator: In, values: [api, db, web]}]}}",
+        "{podSelector: {matchExpressions: [{key: app, operator: In, values: [nothing]}]}}",
+        "{podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [web]}]}}",
+        "{podSelector: {matchExpressions: [{key: tier, operator: Exists}]}}",
+        "{podSelector: {matchLabels: {tier: back}, matchExpressions: [{key: app, operator: In, values: [api, web]}]}}",
+        "{namespaceSelector: {}, podSelector: {matchLabels: {app: db}}}",
+        "{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: b}}, podSelector: {matchExpressions: [{key: app, operator: In, values: [web, api]}]}}",
+        "{namespaceSelector: {}}",
+        "{podSelector: {}}",
+    ];
+    yaml += &format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: a}}\nspec:\n  podSelector: {{}}\n  ingress:\n    - from: [{}]\n",
+        peers.join(", ")
+    );
+    for semantics in [Semantics::Vanilla, Semantics::Xks] {
+        let graph = graph_of(&yaml, semantics);
+        let mut checked = 0;
+        for r in 0..graph.rules.len() {
+            let count = graph.rules[r].peers.iter().flatten().count();
+            for p in 0..count {
+                let expected: Vec<usize> = (0..graph.classes.len())
+                    .filter(|&c| graph.peer_matches_class(r, p, c))
+                    .collect();
+                assert_eq!(graph.peer_classes(r, p), expected, "rule {r}, peer {p}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= peers.len(), "{checked} peers checked");
+    }
+}
