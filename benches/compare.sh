@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two builds of xks-lint side by side on one corpus, in ABBA order (old, new, new, old per
 # round), with wall, user and system time and peak RSS of every run.
-#   benches/compare.sh OLD_BIN NEW_BIN CORPUS [check|parse|connectivity] [ROUNDS]
+#   benches/compare.sh OLD_BIN NEW_BIN CORPUS [check|parse|connectivity|stage:NAME] [ROUNDS]
+# stage:NAME reports one stage of `check --timings` (load, model, certs+graph, rules, gate,
+# report): its wall and CPU milliseconds and the peak RSS after it.
 # Why not hyperfine's blocks (all runs of one command, then all of the next): on the 2-core VM
 # a run's system time depends on how much memory the run before it freed (fresh pages the host
 # must back again cost microseconds each), and its speed drifts over minutes; a block order
@@ -22,14 +24,19 @@ rounds=${5:-3}
   exit 1
 }
 
-run() { # BIN: prints "wall user system rss-KiB"
+run() { # BIN: prints "wall user system rss-KiB" (a stage: "wall-ms cpu-ms - rss-MB")
   local args
   case $mode in
+  stage:*)
+    "$1" check "$corpus" --format json --output /dev/null --timings 2>&1 |
+      awk -v stage="${mode#stage:}" '$2 == stage { print $3, $6, "-", $10 }'
+    return
+    ;;
   check) args=(check "$corpus" --format json --output /dev/null) ;;
   parse) args=(check "$corpus" --stage load --format json --output /dev/null) ;;
   connectivity) args=(connectivity "$corpus" --group namespace --output /dev/null) ;;
   *)
-    echo "compare.sh: mode is check, parse or connectivity" >&2
+    echo "compare.sh: mode is check, parse, connectivity or stage:NAME" >&2
     exit 2
     ;;
   esac
@@ -49,5 +56,8 @@ done | awk -v mode="$mode" '
   { wall[$1] = wall[$1] " " $2; user[$1] = user[$1] " " $3; sys[$1] = sys[$1] " " $4; rss[$1] = rss[$1] " " $5 }
   END {
     for (b in wall)
-      printf "%s %s  wall s:%s | user s:%s | system s:%s | peak RSS KiB:%s\n", mode, b, wall[b], user[b], sys[b], rss[b]
+      if (mode ~ /^stage:/)
+        printf "%s %s  wall ms:%s | cpu ms:%s | peak RSS MB:%s\n", mode, b, wall[b], user[b], rss[b]
+      else
+        printf "%s %s  wall s:%s | user s:%s | system s:%s | peak RSS KiB:%s\n", mode, b, wall[b], user[b], sys[b], rss[b]
   }'
