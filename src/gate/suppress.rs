@@ -193,13 +193,18 @@ fn comment_start(line: &str) -> Option<usize> {
 }
 
 fn comment_sites(sources: &Sources) -> Vec<Site> {
-    // Files are searched on every core; the sites keep file and line order.
+    // Files are searched on every core; the sites keep file and line order. Every file's
+    // text is searched (200 MB at 100,000 workloads): one vectorised `memmem` searcher,
+    // built once, rather than `str::contains`, which sets up a searcher per file and
+    // scans at a fraction of the speed.
     use rayon::prelude::*;
+    static MARKER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(COMMENT_MARKER));
     let per_file: Vec<Vec<Site>> = sources
         .files
         .par_iter()
         .enumerate()
-        .filter(|(_, source)| source.text.contains(COMMENT_MARKER))
+        .filter(|(_, source)| MARKER.find(source.text.as_bytes()).is_some())
         .map(|(index, source)| comment_sites_in(FileId::new(index), &source.text))
         .collect();
     per_file.into_iter().flatten().collect()
