@@ -49,7 +49,8 @@ fn hex(bytes: &[u8]) -> String {
 ///
 /// The keys and digests are computed on every core; only numbering the occurrences of
 /// each key follows the findings' order, on one (the gate runs on the whole report, after
-/// the rules, and a run of 100,000 workloads has 130,000 findings to digest).
+/// the rules, and a run of 100,000 workloads has 130,000 findings to digest). Grouping the
+/// keys on every core instead (`hashing::earliest_equal`) measured no faster here.
 pub fn assign<'a>(diagnostics: &mut [Diagnostic], path_of: impl Fn(&Diagnostic) -> &'a str + Sync) {
     use rayon::prelude::*;
     let keys: Vec<String> = diagnostics
@@ -81,4 +82,54 @@ pub fn assign<'a>(diagnostics: &mut [Diagnostic], path_of: impl Fn(&Diagnostic) 
             // short.
             diagnostic.fingerprint = Some(hex(&digest[..16]));
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Severity;
+    use crate::span::{End, FileId, Location, Span, Start};
+
+    /// Equal keys are numbered in the findings' order, each digest is that of
+    /// `key \0 occurrence` (what baselines written by earlier versions hold), and a key
+    /// between two equal ones does not disturb their numbering.
+    #[test]
+    fn equal_keys_are_numbered_in_order() {
+        let finding = |message: &str, start: u32| {
+            Diagnostic::new(
+                "parse-error",
+                Severity::Error,
+                Location {
+                    file: FileId::new(0),
+                    span: Span {
+                        start: Start { byte: start },
+                        end: End { byte: start + 1 },
+                    },
+                },
+                message,
+            )
+        };
+        let mut list = vec![
+            finding("bad 1", 0),
+            finding("other", 5),
+            finding("bad 2", 9),
+            finding("bad 3", 20),
+        ];
+        assign(&mut list, |_| "dir/file.yaml");
+        let expected = |message: &str, occurrence: usize| {
+            let key = format!("parse-error\u{0}dir/file.yaml\u{0}{message}");
+            let digest = Sha256::digest(format!("{key}\u{0}{occurrence}").as_bytes());
+            hex(&digest[..16])
+        };
+        let got: Vec<String> = list.iter().filter_map(|d| d.fingerprint.clone()).collect();
+        assert_eq!(
+            got,
+            [
+                expected("bad #", 0),
+                expected("other", 0),
+                expected("bad #", 1),
+                expected("bad #", 2),
+            ]
+        );
+    }
 }
