@@ -12,8 +12,8 @@ use super::selector::Selector;
 
 /// A set of shared values, usable from the build's parallel policy compilation. Split
 /// into shards by the value's hash, each behind its own lock: with one lock, the cores
-/// compiling policies queued on it (at 5,000 workloads a tenth of the graph stage was
-/// spent waiting there, perf).
+/// compiling policies queued on it (perf at 5,000 workloads: 2.9 % of the run's CPU in
+/// the interner, a quarter of that waiting for the lock).
 #[derive(Debug)]
 pub struct Interner<T: ?Sized> {
     /// Picks the shard; each shard's set hashes with its own state.
