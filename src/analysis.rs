@@ -448,27 +448,21 @@ fn merge_repeats(merged: &mut Vec<Diagnostic>) {
         |d| state.hash_one((d.rule, d.location, d.message.as_str())),
         |a, b| a.rule == b.rule && a.location == b.location && a.message == b.message,
     );
-    let repeats: Vec<(usize, usize)> = earliest
-        .into_iter()
-        .enumerate()
-        .filter(|(at, first)| at != first)
-        .collect();
-    if !repeats.is_empty() {
-        let mut gone = vec![false; merged.len()];
-        for &(repeat, earliest) in &repeats {
+    for (repeat, &first) in earliest.iter().enumerate() {
+        if repeat != first {
             let mut contexts = std::mem::take(&mut merged[repeat].contexts);
             let mut environments = std::mem::take(&mut merged[repeat].environments);
-            merged[earliest].contexts.append(&mut contexts);
-            merged[earliest].environments.append(&mut environments);
-            gone[repeat] = true;
+            merged[first].contexts.append(&mut contexts);
+            merged[first].environments.append(&mut environments);
         }
-        let mut position = 0;
-        merged.retain(|_| {
-            let keep = !gone[position];
-            position += 1;
-            keep
-        });
     }
+    // Only the earliest of each group stays (a pass that moves nothing when none repeat).
+    let mut position = 0;
+    merged.retain(|_| {
+        let keep = earliest[position] == position;
+        position += 1;
+        keep
+    });
 }
 
 #[cfg(test)]
