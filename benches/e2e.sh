@@ -7,6 +7,10 @@
 #                                               check vs parse-only side by side, peak RSS,
 #                                               `connectivity --group namespace`, and
 #                                               SARIF and human output at 100,000
+#   benches/e2e.sh floor [RUNS]                 what the ratio target leaves to the rules: at
+#                                               5,000 / 20,000 / 100,000 workloads, parse-only,
+#                                               the model and graph with one cheap rule (no
+#                                               findings to gate or write) and the full check
 # Needs hyperfine (Debian/crates.io package `hyperfine`); prints peak RSS with GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,6 +92,22 @@ if [ "${1:-}" = scale ]; then
     echo "stages, $(basename "$c"):"
     "$bin" check "$c" --format json --output /dev/null --timings 2>&1 | grep -E 'ms  |total' || true
   done
+  exit 0
+fi
+
+if [ "${1:-}" = floor ]; then
+  runs=${2:-5}
+  args=()
+  for shape in "50 5000" "50 20000" "250 100000"; do
+    set -- $shape
+    c=$(corpus "$1-$2" --namespaces "$1" --workloads "$2")
+    args+=(-n "parse-only $(basename "$c")" "$bin check $c --stage load --format json --output /dev/null")
+    # duplicate-object reads only the model's identity index: the run still loads, builds
+    # the kustomize trees, types every object and compiles the graph, and reports nothing.
+    args+=(-n "model+graph $(basename "$c")" "$bin check $c --select duplicate-object --format json --output /dev/null")
+    args+=(-n "check $(basename "$c")" "$bin check $c --format json --output /dev/null")
+  done
+  hyperfine --warmup 1 --runs "$runs" --ignore-failure --export-markdown target/e2e-floor.md "${args[@]}"
   exit 0
 fi
 
