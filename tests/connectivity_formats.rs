@@ -58,3 +58,65 @@ fn line_formats_stay_np_guard_compatible() {
     assert!(txt.contains("10.0.0.10-10.0.0.10,169.254.20.10-169.254.20.10"));
     assert!(!txt.contains("BLOCKED"));
 }
+
+/// Copies `from` into `to`, directories included.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn output_file_holds_what_standard_output_shows() {
+    // The listing is streamed to `--output` as it is to standard output (it was once built
+    // whole first): the file must end up byte for byte what standard output shows, in
+    // every format, grouped or filtered, and a link leading out of the repository is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(std::path::Path::new("fixtures/xks-tenant-repo"), &repo);
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let run = |args: &[&str]| {
+        Command::cargo_bin("xks-lint")
+            .unwrap()
+            .current_dir(&repo)
+            .args(["connectivity", "."])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &[][..],
+        &["--format", "json"],
+        &["--format", "dot"],
+        &["--format", "mermaid", "--hide-default"],
+        &["--group", "namespace"],
+        &["--namespace", "tenant-a", "--hide-default"],
+    ] {
+        let shown = run(args);
+        assert_eq!(shown.status.code(), Some(0), "{args:?}");
+        assert!(!shown.stdout.is_empty(), "{args:?}");
+        let written = run(&[args, &["--output", "listing.out"]].concat());
+        assert_eq!(written.status.code(), Some(0), "{args:?}");
+        assert!(written.stdout.is_empty(), "{args:?}");
+        let file = std::fs::read(repo.join("listing.out")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&file),
+            String::from_utf8_lossy(&shown.stdout),
+            "{args:?}"
+        );
+        std::fs::remove_file(repo.join("listing.out")).unwrap();
+    }
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, repo.join("link.out")).unwrap();
+    let refused = run(&["--output", "link.out"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}

@@ -166,6 +166,16 @@ impl Graph {
         src: usize,
         rule_ranges: &mut RuleRanges,
     ) -> Vec<(usize, ConnSet)> {
+        self.pod_destinations_outside(src, rule_ranges, 0..0)
+    }
+
+    /// [`Graph::pod_destinations`] without asking the classes of `skipped`.
+    fn pod_destinations_outside(
+        &self,
+        src: usize,
+        rule_ranges: &mut RuleRanges,
+        skipped: Range<usize>,
+    ) -> Vec<(usize, ConnSet)> {
         let n = self.classes.len();
         let ranges = self
             .egress_candidates(src, rule_ranges)
@@ -173,7 +183,7 @@ impl Graph {
         let src_endpoint = self.is_endpoint(src);
         let mut out = Vec::new();
         for dst in ranges.into_iter().flatten() {
-            if src_endpoint && self.is_endpoint(dst) {
+            if (src_endpoint && self.is_endpoint(dst)) || skipped.contains(&dst) {
                 continue;
             }
             let conns = self.allowed(src, dst);
@@ -376,17 +386,23 @@ impl Graph {
         &self,
         ends: &Ends,
         source: &Source,
+        hidden: &HiddenDefaults,
         filter: &ConnectionFilter,
         rule_ranges: &mut RuleRanges,
     ) -> Vec<(Node, ConnSet)> {
         let mut row: Vec<(Node, ConnSet)> = Vec::new();
         let src = &source.node;
         for &c in &source.classes {
-            // Whether the source's namespace has the implicit default, asked once per source
-            // (asking per pair scanned every policy for each of a namespace's n² pairs).
-            let own_default =
-                filter.hide_default && self.has_implicit_default(&self.classes[c].namespace);
-            for (d, conns) in self.pod_destinations(c, rule_ranges) {
+            let ns = self.class_namespace_position(c);
+            let own_default = ns.is_some_and(|ns| hidden.implicit.get(ns) == Some(&true));
+            // A namespace the default covers whole: every line inside it would be hidden,
+            // so none is asked (with `--hide-default` at 100,000 workloads, nearly all the
+            // pairs asked were these).
+            let skipped = ns
+                .filter(|&ns| hidden.covered.get(ns) == Some(&true))
+                .and_then(|ns| self.namespace_classes.get(ns).cloned())
+                .unwrap_or(0..0);
+            for (d, conns) in self.pod_destinations_outside(c, rule_ranges, skipped) {
                 let hidden = own_default && self.is_default_shape(c, d, &conns);
                 if hidden {
                     continue;
@@ -435,15 +451,12 @@ impl Graph {
         a.namespace == b.namespace && a.endpoint.is_none() && b.endpoint.is_none() && conns.is_all()
     }
 
-    /// Whether every pair of workloads of namespace `ns` (an index) is XKS's default, without
-    /// asking each: the namespace has the implicit `default-deny` (every pod may reach every
-    /// other on all connections, both directions: the union of rules can only add) and holds
-    /// no platform endpoint.
+    /// Whether every pair of workloads of namespace `ns` (an index), which has the implicit
+    /// `default-deny`, is XKS's default without asking each: every pod may reach every
+    /// other on all connections, both directions (the union of rules can only add), and the
+    /// namespace holds no platform endpoint.
     fn default_covers_namespace(&self, ns: usize) -> bool {
         let Some(run) = self.namespace_classes.get(ns) else {
-            return false;
-        };
-        let Some(first) = self.classes.get(run.start) else {
             return false;
         };
         // Admin tiers may cut intra-namespace traffic, and hostNetwork pods are not selected
@@ -452,7 +465,6 @@ impl Graph {
             && run
                 .clone()
                 .all(|c| !self.is_endpoint(c) && !self.classes[c].host_network)
-            && self.has_implicit_default(&first.namespace)
     }
 
     fn has_implicit_default(&self, namespace: &str) -> bool {
@@ -474,6 +486,7 @@ impl Graph {
             .into_iter()
             .filter(|s| filter.keeps_src(&s.node.end, &s.node.ranges))
             .collect();
+        let hidden = HiddenDefaults::of(self, filter);
         // Rows of a batch are computed in parallel and emitted in order: memory is bounded
         // by a batch of rows, never by the whole listing.
         let batch = rayon::current_num_threads() * 16;
@@ -481,7 +494,7 @@ impl Graph {
             let rows: Vec<Vec<(Node, ConnSet)>> = chunk
                 .par_iter()
                 .map_init(RuleRanges::default, |rule_ranges, s| {
-                    self.row(&ends, s, filter, rule_ranges)
+                    self.row(&ends, s, &hidden, filter, rule_ranges)
                 })
                 .collect();
             for (source, row) in chunk.iter().zip(rows) {
@@ -536,9 +549,7 @@ impl Graph {
         type Summary = (BTreeMap<String, ConnSet>, Vec<IpRange>, ConnSet);
         let namespaces: Vec<(&str, &Vec<usize>)> =
             by_namespace.iter().map(|(k, v)| (*k, v)).collect();
-        let covered: Vec<bool> = (0..self.namespace_classes.len())
-            .map(|ns| filter.hide_default && self.default_covers_namespace(ns))
-            .collect();
+        let covered = HiddenDefaults::of(self, filter).covered;
         let summaries: Vec<Summary> = namespaces
             .par_iter()
             .map(|(_, classes)| {
@@ -693,4 +704,39 @@ pub(crate) fn merge_ranges(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
         }
     }
     out
+}
+
+/// What `--hide-default` hides, per namespace position, decided once per listing: asking
+/// per source class scanned every policy each time.
+struct HiddenDefaults {
+    /// The namespace has XKS's implicit `default-deny`: its all-connections lines between
+    /// two of its workloads are hidden.
+    implicit: Vec<bool>,
+    /// Every pair of the namespace's classes is such a line ([`Graph::default_covers_namespace`]).
+    covered: Vec<bool>,
+}
+
+impl HiddenDefaults {
+    fn of(graph: &Graph, filter: &ConnectionFilter) -> HiddenDefaults {
+        let count = graph.namespace_classes.len();
+        if !filter.hide_default {
+            return HiddenDefaults {
+                implicit: vec![false; count],
+                covered: vec![false; count],
+            };
+        }
+        let mut implicit = vec![false; count];
+        for policy in &graph.policies {
+            if policy.origin == PolicyOrigin::XksDefaultDeny
+                && let Some(ns) = graph.namespace_position(&policy.namespace)
+                && let Some(slot) = implicit.get_mut(ns)
+            {
+                *slot = true;
+            }
+        }
+        let covered = (0..count)
+            .map(|ns| implicit[ns] && graph.default_covers_namespace(ns))
+            .collect();
+        HiddenDefaults { implicit, covered }
+    }
 }

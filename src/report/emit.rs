@@ -18,35 +18,10 @@ pub fn stdout(text: &str, channel: Channel) -> io::Result<()> {
     stdout.flush()
 }
 
-/// A document written to standard output piece by piece (`connectivity`'s listing, which
-/// may run to millions of lines): each piece must end at a line break, so that guarding it
-/// alone is guarding the document.
-pub struct StdoutStream {
-    out: io::BufWriter<io::StdoutLock<'static>>,
-    channel: Channel,
-}
-
-pub fn stdout_stream(channel: Channel) -> StdoutStream {
-    StdoutStream {
-        out: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
-        channel,
-    }
-}
-
-impl StdoutStream {
-    pub fn write(&mut self, text: &str) -> io::Result<()> {
-        self.out
-            .write_all(sanitize::guard(text, self.channel).as_bytes())
-    }
-
-    pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
 /// A document written piece by piece to any writer (a report too large to hold twice in
 /// memory): bytes wait until a line break, and every run of whole lines is guarded alone,
-/// which is guarding the document (see [`StdoutStream`]). `finish` writes the last line.
+/// which is guarding the document: guarding never joins or splits lines. `finish` writes
+/// the last line.
 pub struct Guarded<W: Write> {
     out: W,
     pending: Vec<u8>,
