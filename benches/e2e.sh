@@ -74,8 +74,9 @@ if [ "${1:-}" = scale ]; then
   # flows, the platform's and the addresses (under 4 % of the full listing's lines at 5,000 workloads).
   args+=(-n "connectivity --hide-default $(basename "$c100k")"
     "$bin connectivity $c100k --hide-default --output /dev/null")
-  # The formats a CI gate (SARIF) and a laptop (human, the default) write: they stream too.
-  for format in sarif human; do
+  # The formats a CI gate (SARIF, GitHub annotations), a laptop (human, the default) and a
+  # log (compact) write: they stream too.
+  for format in sarif human github compact; do
     args+=(-n "check --format $format $(basename "$c100k")"
       "$bin check $c100k --format $format --output /dev/null")
   done
@@ -88,7 +89,7 @@ if [ "${1:-}" = scale ]; then
   done
   rss "connectivity --group namespace $(basename "$c100k")" "$bin" connectivity "$c100k" --group namespace
   rss "connectivity --hide-default $(basename "$c100k")" "$bin" connectivity "$c100k" --hide-default
-  for format in sarif human; do
+  for format in sarif human github compact; do
     rss "check --format $format $(basename "$c100k")" "$bin" check "$c100k" --format "$format" --output /dev/null
   done
   # Where it goes: per stage wall time, CPU time (steadier than wall on a shared machine) and

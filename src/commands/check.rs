@@ -429,46 +429,27 @@ pub fn check(args: CheckArgs) -> u8 {
             Channel::Text if color => Channel::StyledText,
             channel => channel,
         };
-        if matches!(
-            format,
-            Format::Json | Format::Sarif | Format::Human | Format::Gitlab
-        ) {
-            // Written as it is rendered: at 100,000 workloads the document is hundreds of
-            // megabytes, which building it whole (and growing it by doubling) would add to
-            // the run's peak.
-            let write = |out: &mut dyn std::io::Write| match format {
-                Format::Sarif => report::sarif::write(&analysis, &options, out),
-                Format::Human => report::human::write(&analysis, &options, out),
-                Format::Gitlab => report::gitlab::write(&analysis, out),
-                _ => report::json::write(&analysis, out),
-            };
-            let written = match destination {
-                Some(path) => stream_report(
-                    paths.first().map_or(".", String::as_str),
-                    path,
-                    channel,
-                    write,
-                )
-                .map(|_| EXIT_CLEAN)
-                .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
-                None => stream_stdout(channel, write),
-            };
-            if written != EXIT_CLEAN {
-                return written;
-            }
-            continue;
-        }
-        let text = report::render(*format, &analysis, &options);
+        // Written as it is rendered: at 100,000 workloads the document is tens to hundreds
+        // of megabytes, which building it whole (and growing it by doubling) would add to
+        // the run's peak (`github` and `compact` took it to 2.0×10⁹ bytes).
+        let write = |out: &mut dyn std::io::Write| match format {
+            Format::Sarif => report::sarif::write(&analysis, &options, out),
+            Format::Human => report::human::write(&analysis, &options, out),
+            Format::Gitlab => report::gitlab::write(&analysis, out),
+            Format::Github => report::github::write(&analysis, &options, out),
+            Format::Compact => report::compact::write(&analysis, out),
+            Format::Json => report::json::write(&analysis, out),
+        };
         let written = match destination {
-            Some(path) => write_report(
+            Some(path) => stream_report(
                 paths.first().map_or(".", String::as_str),
                 path,
-                &text,
                 channel,
+                write,
             )
             .map(|_| EXIT_CLEAN)
             .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
-            None => write_stdout(&text, channel),
+            None => stream_stdout(channel, write),
         };
         if written != EXIT_CLEAN {
             return written;

@@ -1,7 +1,7 @@
 //! One line per finding, `file:line:col: severity[rule] message`: for logs and editors'
 //! problem matchers (the shape of compilers' diagnostics).
 
-use super::sanitize::Lines;
+use super::sanitize::inline;
 use crate::analysis::Analysis;
 use crate::diagnostic::Diagnostic;
 use crate::load::Sources;
@@ -11,11 +11,21 @@ pub fn line(diagnostic: &Diagnostic, sources: &Sources) -> String {
 }
 
 pub fn render(analysis: &Analysis) -> String {
-    let mut out = Lines::new();
+    let mut text = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = write(analysis, &mut text);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// [`render`], written to `out` line by line (a line per finding: tens of megabytes for a
+/// large repository, never held whole).
+pub fn write(analysis: &Analysis, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     for diagnostic in &analysis.diagnostics {
-        out.line(line(diagnostic, &analysis.sources));
+        let text = line(diagnostic, &analysis.sources);
+        out.write_all(inline(&text).as_bytes())?;
+        out.write_all(b"\n")?;
     }
-    out.finish()
+    Ok(())
 }
 
 /// Findings shown in the summary on standard error when the report goes elsewhere.

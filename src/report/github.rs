@@ -77,6 +77,19 @@ fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
 /// some do not fit, a notice says how many and the log lists them as plain lines (which
 /// the runner does not act on), so nothing is dropped silently.
 pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
+    let mut text = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = write(analysis, options, &mut text);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// [`render`], written to `out` as it goes: with every finding past the caps one log line,
+/// a large repository's document is tens of megabytes, held whole on top of the run's peak.
+pub fn write(
+    analysis: &Analysis,
+    options: &RenderOptions,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let mut order: Vec<&Diagnostic> = analysis.diagnostics.iter().collect();
     order.sort_by_key(|d| std::cmp::Reverse(d.severity));
     let mut counts = [0usize; 3];
@@ -92,12 +105,14 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
     ];
     let mut shown = [0usize; 3];
     let mut left_out: Vec<&Diagnostic> = Vec::new();
-    let mut out = String::new();
+    let mut line = String::new();
     for d in order {
         let k = kind(d.severity);
         if shown[k] < caps[k] {
             shown[k] += 1;
-            annotation(&mut out, d, analysis);
+            line.clear();
+            annotation(&mut line, d, analysis);
+            out.write_all(line.as_bytes())?;
         } else {
             left_out.push(d);
         }
@@ -112,28 +127,28 @@ pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
             count(Severity::Warning),
             count(Severity::Note),
         );
-        let _ = writeln!(
+        writeln!(
             out,
             "::notice title={}::{}",
             escape_property("xks-lint: annotations capped"),
             escape_data(&text)
-        );
-        let _ = writeln!(out, "xks-lint: {text}");
+        )?;
+        writeln!(out, "xks-lint: {text}")?;
         for d in left_out {
             // Indented and starting with `-`: never a command, even where the runner
             // trims leading spaces.
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  - {}",
                 super::human::plain_line(d, &analysis.sources)
-            );
+            )?;
         }
     }
     if options.summary {
         // A plain line: the runner only acts on lines that start with `::`.
-        let _ = writeln!(out, "{}", super::human::summary_line(analysis));
+        writeln!(out, "{}", super::human::summary_line(analysis))?;
     }
-    out
+    Ok(())
 }
 
 /// GitHub's limit on one step's summary (`$GITHUB_STEP_SUMMARY`): 1 MiB; we stay below it.
