@@ -74,6 +74,10 @@ if [ "${1:-}" = scale ]; then
   # flows, the platform's and the addresses (under 4 % of the full listing's lines at 5,000 workloads).
   args+=(-n "connectivity --hide-default $(basename "$c100k")"
     "$bin connectivity $c100k --hide-default --output /dev/null")
+  # Every object of every root, as `kubectl kustomize` would print them: streamed too.
+  for format in yaml json; do
+    args+=(-n "render --format $format $(basename "$c100k")" "$bin render $c100k --format $format")
+  done
   # The formats a CI gate (SARIF, GitHub annotations), a laptop (human, the default) and a
   # log (compact) write: they stream too.
   for format in sarif human github compact; do
@@ -89,6 +93,9 @@ if [ "${1:-}" = scale ]; then
   done
   rss "connectivity --group namespace $(basename "$c100k")" "$bin" connectivity "$c100k" --group namespace
   rss "connectivity --hide-default $(basename "$c100k")" "$bin" connectivity "$c100k" --hide-default
+  for format in yaml json; do
+    rss "render --format $format $(basename "$c100k")" "$bin" render "$c100k" --format "$format"
+  done
   for format in sarif human github compact; do
     rss "check --format $format $(basename "$c100k")" "$bin" check "$c100k" --format "$format" --output /dev/null
   done

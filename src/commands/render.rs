@@ -1,9 +1,7 @@
 //! `xks-lint render`: the objects of the model as xks-lint sees them after building
 //! kustomizations, as a YAML stream (or a JSON `List`), in kustomize's legacy order.
 
-use std::cmp::Ordering;
-
-use super::shared::{EXIT_CLEAN, EXIT_FINDINGS, write_stdout};
+use super::shared::{EXIT_CLEAN, EXIT_FINDINGS, stream_stdout};
 use crate::load::{IssueKind, LoadIssue, Sources};
 use crate::model::Object;
 use crate::report::sanitize::Channel;
@@ -82,27 +80,23 @@ fn node_text<'a>(object: &'a Object, path: &[&str]) -> &'a str {
         .unwrap_or_default()
 }
 
-/// kustomize's legacy order (`kubectl kustomize` without `sortOptions`): kinds ranked
-/// by [`ORDER_FIRST`] / [`ORDER_LAST`] (others between), then group, version and kind,
-/// then name, then namespace, as written in the rendered objects.
-pub fn legacy_order(a: &Object, b: &Object) -> Ordering {
-    let key = |o: &'_ Object| {
-        let api_version = node_text(o, &["apiVersion"]).to_string();
-        let (group, version) = match api_version.rsplit_once('/') {
-            Some((g, v)) => (g.to_string(), v.to_string()),
-            None => (String::new(), api_version.clone()),
-        };
-        let kind = node_text(o, &["kind"]).to_string();
-        (
-            kind_rank(&kind),
-            group,
-            version,
-            kind,
-            node_text(o, &["metadata", "name"]).to_string(),
-            node_text(o, &["metadata", "namespace"]).to_string(),
-        )
-    };
-    key(a).cmp(&key(b))
+/// kustomize's legacy order (`kubectl kustomize` without `sortOptions`) as a key: kinds
+/// ranked by [`ORDER_FIRST`] / [`ORDER_LAST`] (others between), then group, version and
+/// kind, then name, then namespace, as written in the rendered objects. Borrowed and read
+/// once per object (reading it per comparison copied six strings each time, a quarter of
+/// `render`'s time at 100,000 workloads).
+pub fn legacy_key(object: &Object) -> (i32, &str, &str, &str, &str, &str) {
+    let api_version = node_text(object, &["apiVersion"]);
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let kind = node_text(object, &["kind"]);
+    (
+        kind_rank(kind),
+        group,
+        version,
+        kind,
+        node_text(object, &["metadata", "name"]),
+        node_text(object, &["metadata", "namespace"]),
+    )
 }
 
 fn issue_label(kind: IssueKind) -> (&'static str, &'static str) {
@@ -173,17 +167,17 @@ pub fn render(args: RenderArgs) -> u8 {
         emit::stderr_text(&format!("{}\n", issue_line(issue, sources)));
     }
     let mut objects: Vec<&Object> = model.objects.iter().collect();
-    objects.sort_by(|a, b| legacy_order(a, b));
+    objects.sort_by_cached_key(|o| legacy_key(o));
     let nodes = objects.iter().map(|o| &o.node);
-    let text = match args.format {
-        RenderFormat::Yaml => yaml::yaml_stream(nodes),
-        RenderFormat::Json => yaml::json_list(nodes),
-    };
     let channel = match args.format {
         RenderFormat::Yaml => Channel::Text,
         RenderFormat::Json => Channel::Json,
     };
-    let written = write_stdout(&text, channel);
+    // Streamed: every object of a large repository is hundreds of megabytes of text.
+    let written = stream_stdout(channel, |out| match args.format {
+        RenderFormat::Yaml => yaml::write_yaml_stream(nodes, out),
+        RenderFormat::Json => yaml::write_json_list(nodes, out),
+    });
     if written != EXIT_CLEAN {
         return written;
     }
