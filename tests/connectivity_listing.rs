@@ -311,6 +311,19 @@ fn assert_filters_agree(graph: &Graph, context: &str) {
     }
 }
 
+/// `diff` walks two listings side by side by (source label, destination label): the stream
+/// must come in that order, the same lines as `connections`, whatever the batch size.
+fn assert_stream_is_sorted_by_labels(graph: &Graph, context: &str) {
+    let streamed: Vec<Connection> = graph
+        .connection_stream(ConnectionFilter::default())
+        .collect();
+    assert_eq!(lines(&streamed), lines(&graph.connections()), "{context}");
+    for pair in streamed.windows(2) {
+        let key = |c: &Connection| (c.src.label.clone(), c.dst.label.clone());
+        assert!(key(&pair[0]) <= key(&pair[1]), "{context}: {pair:?}");
+    }
+}
+
 #[test]
 fn listing_filters_and_summary_agree_with_the_slow_way_on_every_fixture() {
     for path in inputs() {
@@ -319,6 +332,7 @@ fn listing_filters_and_summary_agree_with_the_slow_way_on_every_fixture() {
             let context = format!("{} {semantics:?}", path.display());
             assert_listing_agrees_with_explain(&graph, &context);
             assert_filters_agree(&graph, &context);
+            assert_stream_is_sorted_by_labels(&graph, &context);
         }
     }
 }
@@ -345,6 +359,7 @@ fn listing_filters_and_summary_agree_with_the_slow_way_on_generated_repositories
                 assert!(graph.classes.len() >= 24, "{context}");
                 assert_listing_agrees_with_explain(&graph, &context);
                 assert_filters_agree(&graph, &context);
+                assert_stream_is_sorted_by_labels(&graph, &context);
             }
         }
     }

@@ -1,9 +1,9 @@
 //! `xks-lint diff [REV] [PATH ...]`: the connections the change since REV opens and
 //! closes, per environment, with the policy rules responsible. Both trees go through the
-//! same pipeline (load, kustomize, model, `graph::Graph::build`, `Graph::connections`); REV
+//! same pipeline (load, kustomize, model, `graph::Graph::build`, `Graph::connection_stream`); REV
 //! is read from the git object database ([`super::revision`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -11,8 +11,9 @@ use super::revision;
 use super::shared::policy_name;
 use super::shared::{load_config, usage_error, write_stdout};
 use super::{GraphArgs, InputArgs};
+use crate::graph::listing::ConnectionFilter;
 use crate::graph::ports::ConnSet;
-use crate::graph::{DirectionVerdict, End, EndKind, Graph, Subject};
+use crate::graph::{Connection, DirectionVerdict, End, EndKind, Graph, Subject};
 use crate::load::{self, Input, Sources, WalkOptions};
 use crate::model::{Model, ModelOptions};
 use crate::report::diff::{self, Change, ChangeKind, DiffFormat, DiffReport, Responsible};
@@ -159,19 +160,28 @@ fn isolating(
     }
 }
 
-type Pairs = BTreeMap<(String, String), (End, End, ConnSet)>;
-
-fn pairs(graph: &Graph) -> Pairs {
-    graph
-        .connections()
+/// One side's listing, one line per (source, destination) label pair: when a pair comes
+/// twice in a row (one label in two classes), the later line stands, as it did when the
+/// lines were gathered into a map keyed by the pair.
+fn pairs(graph: Option<&Graph>) -> impl Iterator<Item = Connection> + '_ {
+    let mut lines = graph
+        .map(|g| g.connection_stream(ConnectionFilter::default()))
         .into_iter()
-        .map(|c| {
-            (
-                (c.src.label.clone(), c.dst.label.clone()),
-                (End::clone(&c.src), End::clone(&c.dst), c.conns),
-            )
-        })
-        .collect()
+        .flatten()
+        .peekable();
+    std::iter::from_fn(move || {
+        let mut line = lines.next()?;
+        while let Some(next) =
+            lines.next_if(|n| n.src.label == line.src.label && n.dst.label == line.dst.label)
+        {
+            line = next;
+        }
+        Some(line)
+    })
+}
+
+fn pair_key(line: &Connection) -> (&str, &str) {
+    (line.src.label.as_str(), line.dst.label.as_str())
 }
 
 /// The changes of one environment between the base (`old`) and the working tree (`new`).
@@ -181,20 +191,34 @@ fn compare(
     new: Option<(&Graph, &Tree)>,
     out: &mut Vec<Change>,
 ) {
-    let old_pairs = old.map(|(g, _)| pairs(g)).unwrap_or_default();
-    let new_pairs = new.map(|(g, _)| pairs(g)).unwrap_or_default();
     let old_subjects = old.map(|(g, _)| subjects(g)).unwrap_or_default();
     let new_subjects = new.map(|(g, _)| subjects(g)).unwrap_or_default();
-    let keys: BTreeSet<&(String, String)> = old_pairs.keys().chain(new_pairs.keys()).collect();
-    let none = ConnSet::none();
-    for key in keys {
-        let before = old_pairs.get(key);
-        let after = new_pairs.get(key);
-        let Some((src, dst, _)) = after.or(before) else {
+    // Both listings are sorted by (source, destination) label: walked side by side, neither
+    // is ever held (gathered into maps, they took 9.5 GB at 20,000 workloads).
+    let mut old_lines = pairs(old.map(|(g, _)| g)).peekable();
+    let mut new_lines = pairs(new.map(|(g, _)| g)).peekable();
+    loop {
+        let order = match (old_lines.peek(), new_lines.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(before), Some(after)) => pair_key(before).cmp(&pair_key(after)),
+        };
+        let (before, after) = match order {
+            std::cmp::Ordering::Less => (old_lines.next(), None),
+            std::cmp::Ordering::Greater => (None, new_lines.next()),
+            std::cmp::Ordering::Equal => (old_lines.next(), new_lines.next()),
+        };
+        let Some(line) = after.as_ref().or(before.as_ref()) else {
             continue;
         };
-        let mut before_conns = before.map_or(&none, |(_, _, c)| c).clone();
-        let mut after_conns = after.map_or(&none, |(_, _, c)| c).clone();
+        let (src, dst): (&End, &End) = (&line.src, &line.dst);
+        let mut before_conns = before
+            .as_ref()
+            .map_or_else(ConnSet::none, |c| c.conns.clone());
+        let mut after_conns = after
+            .as_ref()
+            .map_or_else(ConnSet::none, |c| c.conns.clone());
         // IP segments are regrouped when policies change (`10.0.0.10` inside
         // `0.0.0.0-255.255.255.255`): a segment is compared by what each side allows
         // towards (or from) its first address, not by its label.

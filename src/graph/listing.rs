@@ -480,35 +480,32 @@ impl Graph {
         filter: &ConnectionFilter,
         mut emit: impl FnMut(Connection) -> bool,
     ) {
+        for connection in self.connection_stream(filter.clone()) {
+            if !emit(connection) {
+                return;
+            }
+        }
+    }
+
+    /// The listing [`Graph::for_each_connection`] streams, as an iterator: sorted by source
+    /// label, then destination label and connections, so two listings can be walked side
+    /// by side (`diff`) without holding either.
+    pub fn connection_stream(&self, filter: ConnectionFilter) -> ConnectionStream<'_> {
         let ends = self.ends();
         let sources: Vec<Source> = self
             .sources(&ends)
             .into_iter()
             .filter(|s| filter.keeps_src(&s.node.end, &s.node.ranges))
             .collect();
-        let hidden = HiddenDefaults::of(self, filter);
-        // Rows of a batch are computed in parallel and emitted in order: memory is bounded
-        // by a batch of rows, never by the whole listing.
-        let batch = rayon::current_num_threads() * 16;
-        for chunk in sources.chunks(batch) {
-            let rows: Vec<Vec<(Node, ConnSet)>> = chunk
-                .par_iter()
-                .map_init(RuleRanges::default, |rule_ranges, s| {
-                    self.row(&ends, s, &hidden, filter, rule_ranges)
-                })
-                .collect();
-            for (source, row) in chunk.iter().zip(rows) {
-                for (dst, conns) in row {
-                    let keep_going = emit(Connection {
-                        src: Arc::clone(&source.node.end),
-                        dst: dst.end,
-                        conns,
-                    });
-                    if !keep_going {
-                        return;
-                    }
-                }
-            }
+        let hidden = HiddenDefaults::of(self, &filter);
+        ConnectionStream {
+            graph: self,
+            filter,
+            ends,
+            sources,
+            hidden,
+            next_source: 0,
+            pending: std::collections::VecDeque::new(),
         }
     }
 
@@ -704,6 +701,59 @@ pub(crate) fn merge_ranges(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
         }
     }
     out
+}
+
+/// The allowed connections of a graph, computed a batch of sources at a time (the rows of a
+/// batch in parallel) and handed out in order: memory holds a batch of rows, never the
+/// whole listing. See [`Graph::connection_stream`].
+pub struct ConnectionStream<'g> {
+    graph: &'g Graph,
+    filter: ConnectionFilter,
+    ends: Ends,
+    sources: Vec<Source>,
+    hidden: HiddenDefaults,
+    next_source: usize,
+    pending: std::collections::VecDeque<Connection>,
+}
+
+impl Iterator for ConnectionStream<'_> {
+    type Item = Connection;
+
+    fn next(&mut self) -> Option<Connection> {
+        loop {
+            if let Some(connection) = self.pending.pop_front() {
+                return Some(connection);
+            }
+            let batch = rayon::current_num_threads() * 16;
+            let chunk = self.sources.get(self.next_source..)?;
+            if chunk.is_empty() {
+                return None;
+            }
+            let chunk = &chunk[..batch.min(chunk.len())];
+            self.next_source += chunk.len();
+            let ConnectionStream {
+                graph,
+                filter,
+                ends,
+                hidden,
+                ..
+            } = self;
+            let rows: Vec<Vec<(Node, ConnSet)>> = chunk
+                .par_iter()
+                .map_init(RuleRanges::default, |rule_ranges, s| {
+                    graph.row(ends, s, hidden, filter, rule_ranges)
+                })
+                .collect();
+            for (source, row) in chunk.iter().zip(rows) {
+                self.pending
+                    .extend(row.into_iter().map(|(dst, conns)| Connection {
+                        src: Arc::clone(&source.node.end),
+                        dst: dst.end,
+                        conns,
+                    }));
+            }
+        }
+    }
 }
 
 /// What `--hide-default` hides, per namespace position, decided once per listing: asking
