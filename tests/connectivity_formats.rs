@@ -4,6 +4,8 @@
 
 use assert_cmd::Command;
 
+mod common;
+
 fn connectivity(args: &[&str]) -> String {
     let output = Command::cargo_bin("xks-lint")
         .unwrap()
@@ -59,20 +61,6 @@ fn line_formats_stay_np_guard_compatible() {
     assert!(!txt.contains("BLOCKED"));
 }
 
-/// Copies `from` into `to`, directories included.
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn output_file_holds_what_standard_output_shows() {
     // The listing is streamed to `--output` as it is to standard output (it was once built
@@ -80,7 +68,7 @@ fn output_file_holds_what_standard_output_shows() {
     // every format, grouped or filtered, and a link leading out of the repository is refused.
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    copy_tree(std::path::Path::new("fixtures/xks-tenant-repo"), &repo);
+    common::copy_dir(std::path::Path::new("fixtures/xks-tenant-repo"), &repo);
     std::fs::create_dir_all(repo.join(".git")).unwrap();
     let run = |args: &[&str]| {
         Command::cargo_bin("xks-lint")

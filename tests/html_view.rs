@@ -8,6 +8,7 @@
 //! edge labels shown, errors caught from `window.onerror` and `console.error`) into
 //! `#xks-status`, which `chromium --dump-dom` prints.
 
+mod common;
 #[path = "../benches/support/corpus.rs"]
 mod corpus;
 
@@ -414,25 +415,12 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(output.status.success(), "git {args:?}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// `--changed-since REV`: the page carries what `diff` finds, and shows only that on request.
 #[test]
 fn changes_since_a_revision_are_marked() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    copy_dir(Path::new("fixtures/xks-tenant-repo"), &repo);
+    common::copy_dir(Path::new("fixtures/xks-tenant-repo"), &repo);
     git(&repo, &["init", "-q"]);
     git(&repo, &["config", "user.email", "test@example.com"]);
     git(&repo, &["config", "user.name", "test"]);

@@ -11,10 +11,7 @@ pub fn line(diagnostic: &Diagnostic, sources: &Sources) -> String {
 }
 
 pub fn render(analysis: &Analysis) -> String {
-    let mut text = Vec::new();
-    // Writing to memory cannot fail.
-    let _ = write(analysis, &mut text);
-    String::from_utf8_lossy(&text).into_owned()
+    super::written_text(|out| write(analysis, out))
 }
 
 /// [`render`], written to `out` line by line (a line per finding: tens of megabytes for a

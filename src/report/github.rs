@@ -77,10 +77,7 @@ fn annotation(out: &mut String, d: &Diagnostic, analysis: &Analysis) {
 /// some do not fit, a notice says how many and the log lists them as plain lines (which
 /// the runner does not act on), so nothing is dropped silently.
 pub fn render(analysis: &Analysis, options: &RenderOptions) -> String {
-    let mut text = Vec::new();
-    // Writing to memory cannot fail.
-    let _ = write(analysis, options, &mut text);
-    String::from_utf8_lossy(&text).into_owned()
+    super::written_text(|out| write(analysis, options, out))
 }
 
 /// [`render`], written to `out` as it goes: with every finding past the caps one log line,

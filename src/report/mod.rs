@@ -57,6 +57,14 @@ pub struct RenderOptions {
     pub sarif_category: Option<String>,
 }
 
+/// The text a streaming writer produces, for callers that want it whole (tests, small
+/// documents). Writing to memory cannot fail, and the writers write UTF-8 only.
+pub fn written_text(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> String {
+    let mut text = Vec::new();
+    let _ = write(&mut text);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
 pub fn render(format: Format, analysis: &Analysis, options: &RenderOptions) -> String {
     match format {
         Format::Human => human::render(analysis, options),

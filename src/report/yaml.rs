@@ -301,10 +301,7 @@ pub fn yaml_document(node: &Node) -> String {
 
 /// A YAML stream of `nodes`, documents separated by `---` lines.
 pub fn yaml_stream<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> String {
-    let mut text = Vec::new();
-    // Writing to memory cannot fail.
-    let _ = write_yaml_stream(nodes, &mut text);
-    String::from_utf8_lossy(&text).into_owned()
+    super::written_text(|out| write_yaml_stream(nodes, out))
 }
 
 /// [`yaml_stream`], written to `out` a document at a time (`render` of a large repository
@@ -335,10 +332,7 @@ const RENDER_BATCH: usize = 1024;
 /// A `v1` `List` holding `nodes`, as pretty JSON whose strings escape every unsafe
 /// character (serde_json leaves DEL, C1 and bidi controls raw).
 pub fn json_list<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> String {
-    let mut text = Vec::new();
-    // Writing to memory cannot fail.
-    let _ = write_json_list(nodes, &mut text);
-    String::from_utf8_lossy(&text).into_owned()
+    super::written_text(|out| write_json_list(nodes, out))
 }
 
 /// [`json_list`], written to `out` an item at a time: the list is serde_json's pretty form
