@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::shared::{
     CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config,
-    stream_report, stream_stdout, suggestion, usage_error, write_report, write_stdout,
+    stream_report, stream_stdout, suggestion, usage_error, write_stdout,
 };
 use crate::analysis::{CheckOptions, analyze};
 use crate::autofix;
@@ -360,11 +360,11 @@ pub fn check(args: CheckArgs) -> u8 {
         }
     }
     if let Some(path) = &args.write_baseline {
-        if let Err(e) = write_report(
+        if let Err(e) = stream_report(
             paths.first().map_or(".", String::as_str),
             path,
-            &gate::baseline::render(&analysis.diagnostics, &analysis.gate),
             Channel::Json,
+            |out| gate::baseline::write(&analysis.diagnostics, &analysis.gate, out),
         ) {
             return usage_error(&format!("cannot write {}: {e}", path.display()));
         }
