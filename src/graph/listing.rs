@@ -166,15 +166,17 @@ impl Graph {
         src: usize,
         rule_ranges: &mut RuleRanges,
     ) -> Vec<(usize, ConnSet)> {
-        self.pod_destinations_outside(src, rule_ranges, 0..0)
+        self.pod_destinations_outside(src, rule_ranges, 0..0, 0..0)
     }
 
-    /// [`Graph::pod_destinations`] without asking the classes of `skipped`.
+    /// [`Graph::pod_destinations`] without the classes of `skipped`, and with every
+    /// connection to the classes of `all_allowed` without asking (the caller knows).
     fn pod_destinations_outside(
         &self,
         src: usize,
         rule_ranges: &mut RuleRanges,
         skipped: Range<usize>,
+        all_allowed: Range<usize>,
     ) -> Vec<(usize, ConnSet)> {
         let n = self.classes.len();
         let ranges = self
@@ -184,6 +186,10 @@ impl Graph {
         let mut out = Vec::new();
         for dst in ranges.into_iter().flatten() {
             if (src_endpoint && self.is_endpoint(dst)) || skipped.contains(&dst) {
+                continue;
+            }
+            if all_allowed.contains(&dst) {
+                out.push((dst, ConnSet::all()));
                 continue;
             }
             let conns = self.allowed(src, dst);
@@ -394,15 +400,21 @@ impl Graph {
         let src = &source.node;
         for &c in &source.classes {
             let ns = self.class_namespace_position(c);
-            let own_default = ns.is_some_and(|ns| hidden.implicit.get(ns) == Some(&true));
-            // A namespace the default covers whole: every line inside it would be hidden,
-            // so none is asked (with `--hide-default` at 100,000 workloads, nearly all the
-            // pairs asked were these).
-            let skipped = ns
+            let own_default =
+                filter.hide_default && ns.is_some_and(|ns| hidden.implicit.get(ns) == Some(&true));
+            // A namespace the default covers whole: every pair inside it is allowed on all
+            // connections, so none is asked. With `--hide-default` every such line is hidden
+            // and none is listed (at 100,000 workloads nearly all the pairs were these).
+            let covered = ns
                 .filter(|&ns| hidden.covered.get(ns) == Some(&true))
                 .and_then(|ns| self.namespace_classes.get(ns).cloned())
                 .unwrap_or(0..0);
-            for (d, conns) in self.pod_destinations_outside(c, rule_ranges, skipped) {
+            let (skipped, all_allowed) = if filter.hide_default {
+                (covered, 0..0)
+            } else {
+                (0..0, covered)
+            };
+            for (d, conns) in self.pod_destinations_outside(c, rule_ranges, skipped, all_allowed) {
                 let hidden = own_default && self.is_default_shape(c, d, &conns);
                 if hidden {
                     continue;
@@ -497,7 +509,7 @@ impl Graph {
             .into_iter()
             .filter(|s| filter.keeps_src(&s.node.end, &s.node.ranges))
             .collect();
-        let hidden = HiddenDefaults::of(self, &filter);
+        let hidden = HiddenDefaults::of(self);
         ConnectionStream {
             graph: self,
             filter,
@@ -546,7 +558,11 @@ impl Graph {
         type Summary = (BTreeMap<String, ConnSet>, Vec<IpRange>, ConnSet);
         let namespaces: Vec<(&str, &Vec<usize>)> =
             by_namespace.iter().map(|(k, v)| (*k, v)).collect();
-        let covered = HiddenDefaults::of(self, filter).covered;
+        let covered: Vec<bool> = HiddenDefaults::of(self)
+            .covered
+            .into_iter()
+            .map(|covered| covered && filter.hide_default)
+            .collect();
         let summaries: Vec<Summary> = namespaces
             .par_iter()
             .map(|(_, classes)| {
@@ -756,25 +772,20 @@ impl Iterator for ConnectionStream<'_> {
     }
 }
 
-/// What `--hide-default` hides, per namespace position, decided once per listing: asking
-/// per source class scanned every policy each time.
+/// XKS's intra-namespace default per namespace position, decided once per listing (asking
+/// per source class scanned every policy each time): what `--hide-default` hides, and
+/// where no pair needs asking.
 struct HiddenDefaults {
     /// The namespace has XKS's implicit `default-deny`: its all-connections lines between
-    /// two of its workloads are hidden.
+    /// two of its workloads are the default.
     implicit: Vec<bool>,
     /// Every pair of the namespace's classes is such a line ([`Graph::default_covers_namespace`]).
     covered: Vec<bool>,
 }
 
 impl HiddenDefaults {
-    fn of(graph: &Graph, filter: &ConnectionFilter) -> HiddenDefaults {
+    fn of(graph: &Graph) -> HiddenDefaults {
         let count = graph.namespace_classes.len();
-        if !filter.hide_default {
-            return HiddenDefaults {
-                implicit: vec![false; count],
-                covered: vec![false; count],
-            };
-        }
         let mut implicit = vec![false; count];
         for policy in &graph.policies {
             if policy.origin == PolicyOrigin::XksDefaultDeny
