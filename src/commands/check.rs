@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use super::shared::{
-    CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config,
-    stream_report, stream_stdout, suggestion, usage_error, write_stdout,
+    CertArgs, Color, EXIT_CLEAN, EXIT_FINDINGS, FailOn, GraphArgs, Stage, load_config, stream_to,
+    suggestion, usage_error, write_stdout,
 };
 use crate::analysis::{CheckOptions, analyze};
 use crate::autofix;
@@ -360,13 +360,14 @@ pub fn check(args: CheckArgs) -> u8 {
         }
     }
     if let Some(path) = &args.write_baseline {
-        if let Err(e) = stream_report(
+        let written = stream_to(
+            Some(path),
             paths.first().map_or(".", String::as_str),
-            path,
             Channel::Json,
             |out| gate::baseline::write(&analysis.diagnostics, &analysis.gate, out),
-        ) {
-            return usage_error(&format!("cannot write {}: {e}", path.display()));
+        );
+        if written != EXIT_CLEAN {
+            return written;
         }
         let current: std::collections::BTreeSet<&str> = analysis
             .diagnostics
@@ -440,17 +441,12 @@ pub fn check(args: CheckArgs) -> u8 {
             Format::Compact => report::compact::write(&analysis, out),
             Format::Json => report::json::write(&analysis, out),
         };
-        let written = match destination {
-            Some(path) => stream_report(
-                paths.first().map_or(".", String::as_str),
-                path,
-                channel,
-                write,
-            )
-            .map(|_| EXIT_CLEAN)
-            .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
-            None => stream_stdout(channel, write),
-        };
+        let written = stream_to(
+            destination.as_deref(),
+            paths.first().map_or(".", String::as_str),
+            channel,
+            write,
+        );
         if written != EXIT_CLEAN {
             return written;
         }

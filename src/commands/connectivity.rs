@@ -154,16 +154,12 @@ pub fn run(args: ConnectivityArgs) -> u8 {
         result?;
         out.write_all(renderer.finish().as_bytes())
     };
-    let channel = connectivity::channel(args.format);
-    match &args.output {
-        Some(path) => {
-            let checked = args.paths.first().map_or(".", String::as_str);
-            shared::stream_report(checked, path, channel, listing)
-                .map(|()| shared::EXIT_CLEAN)
-                .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display())))
-        }
-        None => shared::stream_stdout(channel, listing),
-    }
+    shared::stream_to(
+        args.output.as_deref(),
+        args.paths.first().map_or(".", String::as_str),
+        connectivity::channel(args.format),
+        listing,
+    )
 }
 
 /// Writes a finished document to `--output`, or to standard output.

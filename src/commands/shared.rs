@@ -287,6 +287,23 @@ pub fn stream_report(
         .map_err(|e| e.to_string())
 }
 
+/// A report written while it is serialised, to `destination` (`--output`, checked as
+/// [`stream_report`] checks it; a file that cannot be written is a usage error) or, without
+/// one, to standard output.
+pub fn stream_to(
+    destination: Option<&std::path::Path>,
+    checked: &str,
+    channel: Channel,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> u8 {
+    match destination {
+        Some(path) => stream_report(checked, path, channel, write)
+            .map(|()| EXIT_CLEAN)
+            .unwrap_or_else(|e| usage_error(&format!("cannot write {}: {e}", path.display()))),
+        None => stream_stdout(channel, write),
+    }
+}
+
 /// Like [`write_stdout`], for a report written while it is serialised.
 pub fn stream_stdout(
     channel: Channel,

@@ -392,7 +392,7 @@ impl Graph {
         &self,
         ends: &Ends,
         source: &Source,
-        hidden: &HiddenDefaults,
+        hidden: &NamespaceDefaults,
         filter: &ConnectionFilter,
         rule_ranges: &mut RuleRanges,
     ) -> Vec<(Node, ConnSet)> {
@@ -449,15 +449,9 @@ impl Graph {
         row
     }
 
-    /// Whether `src → dst` is XKS's intra-namespace default: two workloads of one tenant
-    /// namespace with the implicit `default-deny`, all connections allowed.
-    fn is_default_pair(&self, src: usize, dst: usize, conns: &ConnSet) -> bool {
-        self.is_default_shape(src, dst, conns)
-            && self.has_implicit_default(&self.classes[src].namespace)
-    }
-
-    /// [`Graph::is_default_pair`] but for the namespace's implicit default, which the caller
-    /// knows.
+    /// Whether `src → dst` has the shape of XKS's intra-namespace default (two workloads of
+    /// one namespace, all connections), in a namespace the caller knows has the implicit
+    /// `default-deny`.
     fn is_default_shape(&self, src: usize, dst: usize, conns: &ConnSet) -> bool {
         let (a, b) = (&self.classes[src], &self.classes[dst]);
         a.namespace == b.namespace && a.endpoint.is_none() && b.endpoint.is_none() && conns.is_all()
@@ -477,12 +471,6 @@ impl Graph {
             && run
                 .clone()
                 .all(|c| !self.is_endpoint(c) && !self.classes[c].host_network)
-    }
-
-    fn has_implicit_default(&self, namespace: &str) -> bool {
-        self.policies
-            .iter()
-            .any(|p| p.origin == PolicyOrigin::XksDefaultDeny && p.namespace == namespace)
     }
 
     /// Streams every allowed connection the filter keeps, in the order of
@@ -509,7 +497,7 @@ impl Graph {
             .into_iter()
             .filter(|s| filter.keeps_src(&s.node.end, &s.node.ranges))
             .collect();
-        let hidden = HiddenDefaults::of(self);
+        let hidden = NamespaceDefaults::of(self);
         ConnectionStream {
             graph: self,
             filter,
@@ -558,11 +546,7 @@ impl Graph {
         type Summary = (BTreeMap<String, ConnSet>, Vec<IpRange>, ConnSet);
         let namespaces: Vec<(&str, &Vec<usize>)> =
             by_namespace.iter().map(|(k, v)| (*k, v)).collect();
-        let covered: Vec<bool> = HiddenDefaults::of(self)
-            .covered
-            .into_iter()
-            .map(|covered| covered && filter.hide_default)
-            .collect();
+        let defaults = NamespaceDefaults::of(self);
         let summaries: Vec<Summary> = namespaces
             .par_iter()
             .map(|(_, classes)| {
@@ -584,7 +568,11 @@ impl Graph {
                         .unwrap_or_else(|| std::iter::once(0..n).collect());
                     // Intra-namespace pairs XKS's implicit default makes are hidden whole.
                     let own = self.class_namespace[c];
-                    let skip_own = !self.is_endpoint(c) && covered.get(own) == Some(&true);
+                    let own_default =
+                        filter.hide_default && defaults.implicit.get(own) == Some(&true);
+                    let skip_own = own_default
+                        && !self.is_endpoint(c)
+                        && defaults.covered.get(own) == Some(&true);
                     for range in ranges {
                         let mut d = range.start;
                         while d < range.end {
@@ -609,7 +597,7 @@ impl Graph {
                             }
                             let conns = self.allowed(c, dst);
                             if conns.is_empty()
-                                || (filter.hide_default && self.is_default_pair(c, dst, &conns))
+                                || (own_default && self.is_default_shape(c, dst, &conns))
                             {
                                 continue;
                             }
@@ -727,7 +715,7 @@ pub struct ConnectionStream<'g> {
     filter: ConnectionFilter,
     ends: Ends,
     sources: Vec<Source>,
-    hidden: HiddenDefaults,
+    hidden: NamespaceDefaults,
     next_source: usize,
     pending: std::collections::VecDeque<Connection>,
 }
@@ -775,7 +763,7 @@ impl Iterator for ConnectionStream<'_> {
 /// XKS's intra-namespace default per namespace position, decided once per listing (asking
 /// per source class scanned every policy each time): what `--hide-default` hides, and
 /// where no pair needs asking.
-struct HiddenDefaults {
+struct NamespaceDefaults {
     /// The namespace has XKS's implicit `default-deny`: its all-connections lines between
     /// two of its workloads are the default.
     implicit: Vec<bool>,
@@ -783,8 +771,8 @@ struct HiddenDefaults {
     covered: Vec<bool>,
 }
 
-impl HiddenDefaults {
-    fn of(graph: &Graph) -> HiddenDefaults {
+impl NamespaceDefaults {
+    fn of(graph: &Graph) -> NamespaceDefaults {
         let count = graph.namespace_classes.len();
         let mut implicit = vec![false; count];
         for policy in &graph.policies {
@@ -798,6 +786,6 @@ impl HiddenDefaults {
         let covered = (0..count)
             .map(|ns| implicit[ns] && graph.default_covers_namespace(ns))
             .collect();
-        HiddenDefaults { implicit, covered }
+        NamespaceDefaults { implicit, covered }
     }
 }

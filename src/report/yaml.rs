@@ -299,13 +299,9 @@ pub fn yaml_document(node: &Node) -> String {
     out
 }
 
-/// A YAML stream of `nodes`, documents separated by `---` lines.
-pub fn yaml_stream<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> String {
-    super::written_text(|out| write_yaml_stream(nodes, out))
-}
-
-/// [`yaml_stream`], written to `out` a document at a time (`render` of a large repository
-/// is hundreds of megabytes, never held whole).
+/// A YAML stream of `nodes`, documents separated by `---` lines, written to `out` a
+/// document at a time (`render` of a large repository is hundreds of megabytes, never
+/// held whole).
 pub fn write_yaml_stream<'a>(
     nodes: impl IntoIterator<Item = &'a Node>,
     out: &mut dyn std::io::Write,
